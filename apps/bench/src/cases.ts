@@ -1,0 +1,71 @@
+import type { Contender } from './contender.js'
+import { mysqlBare, mysqlKnex } from './mysql.js'
+import { postgresBare, postgresCopy, postgresKnex, postgresPgp } from './postgres.js'
+import { redisBare, redisBatchSQL } from './redis.js'
+import { sqliteBare, sqliteKnex } from './sqlite.js'
+import type { WorkloadName } from './workloads.js'
+
+export type Backend = 'sqlite' | 'postgres' | 'mariadb' | 'redis'
+
+export interface ContenderSpec {
+  readonly backend: Backend
+  readonly name: string
+  /** The bare-driver INSERT figure every ratio is taken against. */
+  readonly baseline?: boolean
+  readonly make: () => Contender
+  readonly workloads?: readonly WorkloadName[]
+}
+
+/**
+ * Every contender of the table. BatchSQL rows exist only for adapters that export their
+ * factory when the bench was written (see docs/performance.md for the missing ones).
+ */
+export const CONTENDERS: readonly ContenderSpec[] = [
+  {
+    backend: 'sqlite',
+    name: 'bare better-sqlite3 (multi-row INSERT, 1 txn)',
+    baseline: true,
+    make: sqliteBare,
+  },
+  {
+    backend: 'sqlite',
+    name: 'knex batchInsert (upsert: insert().onConflict().merge())',
+    make: sqliteKnex,
+  },
+  {
+    backend: 'postgres',
+    name: 'bare pg (multi-row INSERT, 4 in flight)',
+    baseline: true,
+    make: postgresBare,
+  },
+  {
+    backend: 'postgres',
+    name: 'bare pg COPY (pg-copy-streams)',
+    make: postgresCopy,
+    workloads: ['narrow', 'wide'],
+  },
+  {
+    backend: 'postgres',
+    name: 'knex batchInsert (upsert: insert().onConflict().merge())',
+    make: postgresKnex,
+  },
+  { backend: 'postgres', name: 'pg-promise helpers.insert', make: postgresPgp },
+  {
+    backend: 'mariadb',
+    name: 'bare mysql2 (multi-row INSERT, 4 in flight)',
+    baseline: true,
+    make: mysqlBare,
+  },
+  {
+    backend: 'mariadb',
+    name: 'knex batchInsert (upsert: insert().onConflict().merge())',
+    make: mysqlKnex,
+  },
+  {
+    backend: 'redis',
+    name: 'bare ioredis (pipelines of 500, 4 in flight)',
+    baseline: true,
+    make: redisBare,
+  },
+  { backend: 'redis', name: 'BatchSQL (@batchsql/redis)', make: redisBatchSQL },
+]

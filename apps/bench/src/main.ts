@@ -1,0 +1,151 @@
+import { fork } from 'node:child_process'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { CONTENDERS } from './cases.js'
+import type { Measurement, MeasurementResult } from './child.js'
+import type { WorkloadName } from './workloads.js'
+
+const HERE = dirname(fileURLToPath(import.meta.url))
+const REPORTS = join(HERE, '..', '..', '..', 'reports')
+/** 1,000,000 rows per run would take ~40 minutes here in total (issue 7 allows fewer). */
+const ROWS = Number(process.env.BENCH_ROWS ?? 300_000)
+const WIDE_ROWS = Number(process.env.BENCH_WIDE_ROWS ?? 100_000)
+const RSS_ROWS = (process.env.BENCH_RSS_ROWS ?? '100000,1000000').split(',').map(Number)
+const REPS = Number(process.env.BENCH_REPS ?? 2)
+const WORKLOADS: readonly WorkloadName[] = ['narrow', 'wide', 'upsert']
+const PRODUCERS = [1, 10] as const
+
+function measure(m: Measurement): Promise<MeasurementResult> {
+  return new Promise((resolve, reject) => {
+    const child = fork(join(HERE, 'child.ts'), [JSON.stringify(m)], {
+      execArgv: ['--import', 'tsx'],
+    })
+    let result: MeasurementResult | undefined
+    child.on('message', (msg) => {
+      result = msg as MeasurementResult
+    })
+    child.on('error', reject)
+    child.on('exit', (code) => {
+      if (code === 0 && result) resolve(result)
+      else reject(new Error(`measurement ${JSON.stringify(m)} exited with ${code}`))
+    })
+  })
+}
+
+interface Row extends Measurement {
+  readonly backend: string
+  readonly name: string
+  readonly baseline: boolean
+  runs: MeasurementResult[]
+}
+
+async function main(): Promise<void> {
+  const rows: Row[] = []
+  for (const w of WORKLOADS) {
+    for (const producers of PRODUCERS) {
+      CONTENDERS.forEach((spec, contender) => {
+        if (spec.workloads && !spec.workloads.includes(w)) return
+        rows.push({
+          backend: spec.backend,
+          name: spec.name,
+          baseline: spec.baseline === true,
+          contender,
+          workload: w,
+          producers,
+          rows: w === 'wide' ? WIDE_ROWS : ROWS,
+          runs: [],
+        })
+      })
+    }
+  }
+  // Peak RSS must stay flat when the row count grows tenfold (bounded by bufferSize).
+  const rss = CONTENDERS.flatMap((spec, contender) =>
+    spec.name.startsWith('BatchSQL')
+      ? RSS_ROWS.map((n) => ({
+          backend: spec.backend,
+          name: spec.name,
+          baseline: false,
+          contender,
+          workload: 'narrow' as const,
+          producers: 1,
+          rows: n,
+          runs: [] as MeasurementResult[],
+        }))
+      : [],
+  )
+  // Interleaved: every repetition visits every case once, so load spikes from the other
+  // tenants of the machine spread over all contenders instead of hitting one.
+  for (let rep = 0; rep < REPS; rep++) {
+    for (const r of rows) {
+      r.runs.push(await measure(r))
+      process.stderr.write('.')
+    }
+  }
+  for (const r of rss) r.runs.push(await measure(r))
+  process.stderr.write('\n')
+
+  const best = (r: Row) => r.runs.reduce((a, b) => (b.rowsPerSec > a.rowsPerSec ? b : a))
+  const baseline = (r: Row) =>
+    rows.find(
+      (b) =>
+        b.baseline &&
+        b.backend === r.backend &&
+        b.workload === r.workload &&
+        b.producers === r.producers,
+    )
+  const table = rows.map((r) => {
+    const b = best(r)
+    const base = baseline(r)
+    return {
+      backend: r.backend,
+      workload: r.workload,
+      producers: r.producers,
+      rows: r.rows,
+      contender: r.name,
+      rowsPerSec: Math.round(b.rowsPerSec),
+      ratioToBareInsert: base ? Number((b.rowsPerSec / best(base).rowsPerSec).toFixed(2)) : null,
+      peakRssMiB: Math.round(Math.max(...r.runs.map((x) => x.peakRssMiB))),
+      allRunsRowsPerSec: r.runs.map((x) => Math.round(x.rowsPerSec)),
+    }
+  })
+  const rssTable = rss.map((r) => ({
+    backend: r.backend,
+    contender: r.name,
+    rows: r.rows,
+    rowsPerSec: Math.round(best(r).rowsPerSec),
+    peakRssMiB: Math.round(best(r).peakRssMiB),
+  }))
+
+  const fmt = (n: number) => n.toLocaleString('en-US')
+  const lines = [
+    `Best of ${REPS} interleaved runs; rows/s; peak RSS of the measuring child process.`,
+    '',
+    '| backend | workload | producers | rows | contender | rows/s | x bare INSERT | peak RSS MiB |',
+    '|---|---|---|---|---|---|---|---|',
+    ...table.map(
+      (t) =>
+        `| ${t.backend} | ${t.workload} | ${t.producers} | ${fmt(t.rows)} | ${t.contender} | ${fmt(t.rowsPerSec)} | ${t.ratioToBareInsert?.toFixed(2) ?? ''} | ${t.peakRssMiB} |`,
+    ),
+    '',
+    '| backend | contender | rows | rows/s | peak RSS MiB |',
+    '|---|---|---|---|---|',
+    ...rssTable.map(
+      (t) =>
+        `| ${t.backend} | ${t.contender} | ${fmt(t.rows)} | ${fmt(t.rowsPerSec)} | ${t.peakRssMiB} |`,
+    ),
+  ]
+  const md = lines.join('\n')
+  console.log(md)
+  mkdirSync(REPORTS, { recursive: true })
+  writeFileSync(
+    join(REPORTS, 'bench.json'),
+    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, reps: REPS, table, rss: rssTable }, null, 2)}\n`,
+  )
+  writeFileSync(join(REPORTS, 'bench.md'), `${md}\n`)
+}
+
+main().catch((err: unknown) => {
+  console.error(err)
+  process.exitCode = 1
+})

@@ -1,0 +1,86 @@
+import knexFactory from 'knex'
+import mysql from 'mysql2/promise'
+import { BATCH, type Contender, IN_FLIGHT, quoteList } from './contender.js'
+import {
+  chunks,
+  inFlight,
+  makeRow,
+  produce,
+  type Row,
+  uniqueName,
+  type Workload,
+} from './workloads.js'
+
+const URL = process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test'
+
+function ddl(table: string, w: Workload): string {
+  const cols = w.columns.map((c, i) => `\`${c}\` ${w.types[i]}${c === 'id' ? ' PRIMARY KEY' : ''}`)
+  return `CREATE TABLE \`${table}\` (${cols.join(', ')}) ENGINE=InnoDB`
+}
+
+function onPool(
+  prefix: string,
+  run: (
+    pool: mysql.Pool,
+    table: string,
+    w: Workload,
+    rows: number,
+    producers: number,
+  ) => Promise<void>,
+): Contender {
+  const pool = mysql.createPool({ uri: URL, connectionLimit: IN_FLIGHT })
+  const table = uniqueName(prefix)
+  return {
+    async setup(w) {
+      await pool.query(ddl(table, w))
+    },
+    run: (w, rows, producers) => run(pool, table, w, rows, producers),
+    async count() {
+      const [r] = await pool.query(`SELECT COUNT(*) AS n FROM \`${table}\``)
+      return Number((r as { n: number }[])[0]?.n)
+    },
+    async teardown() {
+      await pool.query(`DROP TABLE IF EXISTS \`${table}\``)
+      await pool.end()
+    },
+  }
+}
+
+/** The limit: multi-row INSERTs (mysql2 `VALUES ?` client-side expansion), IN_FLIGHT at once. */
+export function mysqlBare(): Contender {
+  return onPool('bench_my', async (pool, table, w, rows, producers) => {
+    const tail = w.upsert
+      ? ` ON DUPLICATE KEY UPDATE ${w.columns
+          .filter((c) => c !== 'id')
+          .map((c) => `\`${c}\` = VALUES(\`${c}\`)`)
+          .join(', ')}`
+      : ''
+    const sql = `INSERT INTO \`${table}\` (${quoteList(w.columns, '`')}) VALUES ?${tail}`
+    const perProducer = Math.max(1, Math.ceil(IN_FLIGHT / producers))
+    await produce(rows, producers, (start, end) =>
+      inFlight(chunks(w, start, end, BATCH), perProducer, (chunk) =>
+        pool.query(sql, [chunk.map((r) => w.columns.map((c) => r[c]))]),
+      ),
+    )
+  })
+}
+
+export function mysqlKnex(): Contender {
+  const knex = knexFactory({ client: 'mysql2', connection: URL, pool: { min: 0, max: IN_FLIGHT } })
+  return onPool('bench_my_knex', async (_pool, table, w, rows, producers) => {
+    try {
+      await produce(rows, producers, async (start, end) => {
+        if (w.upsert) {
+          for (const chunk of chunks(w, start, end, BATCH))
+            await knex(table).insert(chunk).onConflict('id').merge()
+          return
+        }
+        const all: Row[] = []
+        for (let i = start; i < end; i++) all.push(makeRow(w, i))
+        await knex.batchInsert(table, all, BATCH)
+      })
+    } finally {
+      await knex.destroy()
+    }
+  })
+}

@@ -1,0 +1,99 @@
+export type WorkloadName = 'narrow' | 'wide' | 'upsert'
+
+export interface Workload {
+  readonly name: WorkloadName
+  readonly columns: readonly string[]
+  /** SQL column types, aligned with `columns` (the same text works on SQLite, PostgreSQL, MariaDB). */
+  readonly types: readonly string[]
+  readonly upsert: boolean
+}
+
+const NARROW = ['id', 'name', 'score']
+const WIDE = ['id', ...Array.from({ length: 19 }, (_, i) => `c${i + 1}`)]
+
+export const WORKLOADS: Record<WorkloadName, Workload> = {
+  narrow: {
+    name: 'narrow',
+    columns: NARROW,
+    types: ['BIGINT', 'VARCHAR(64)', 'DOUBLE PRECISION'],
+    upsert: false,
+  },
+  wide: {
+    name: 'wide',
+    columns: WIDE,
+    types: WIDE.map((c, i) => (c === 'id' ? 'BIGINT' : i % 2 === 0 ? 'BIGINT' : 'VARCHAR(64)')),
+    upsert: false,
+  },
+  upsert: {
+    name: 'upsert',
+    columns: NARROW,
+    types: ['BIGINT', 'VARCHAR(64)', 'DOUBLE PRECISION'],
+    upsert: true,
+  },
+}
+
+export type Row = Record<string, string | number>
+
+/**
+ * Row i of a workload. In `upsert`, every 10th row repeats the key of the row 1,001 before
+ * it: a different flush batch, so bare multi-row upserts need no in-batch dedup and two
+ * in-flight batches only ever wait on an earlier one (no lock cycle).
+ */
+export function makeRow(w: Workload, i: number): Row {
+  const id = w.upsert && i % 10 === 9 && i >= 1000 ? i - 1001 : i
+  if (w.name === 'wide') {
+    const row: Row = { id }
+    for (let c = 1; c < 20; c++) row[`c${c}`] = c % 2 === 0 ? i * c : `v${i}-${c}`
+    return row
+  }
+  return { id, name: `name-${i}`, score: i / 7 }
+}
+
+/** Distinct keys a workload of `rows` rows leaves in the table. */
+export function distinctKeys(w: Workload, rows: number): number {
+  if (!w.upsert) return rows
+  let dups = 0
+  for (let i = 1000; i < rows; i++) if (i % 10 === 9) dups++
+  return rows - dups
+}
+
+/** The contiguous slice `[start, end)` of producer `p` of `producers`. */
+export function slice(rows: number, producers: number, p: number): [number, number] {
+  return [Math.floor((rows * p) / producers), Math.floor((rows * (p + 1)) / producers)]
+}
+
+export function* chunks(w: Workload, start: number, end: number, size: number): Generator<Row[]> {
+  for (let i = start; i < end; i += size) {
+    const chunk: Row[] = []
+    for (let j = i; j < Math.min(end, i + size); j++) chunk.push(makeRow(w, j))
+    yield chunk
+  }
+}
+
+/** Runs `producers` async producers, each over its slice, and waits for all. */
+export async function produce(
+  rows: number,
+  producers: number,
+  body: (start: number, end: number) => Promise<void>,
+): Promise<void> {
+  await Promise.all(Array.from({ length: producers }, (_, p) => body(...slice(rows, producers, p))))
+}
+
+/** Runs `fn` over `items` keeping at most `limit` promises in flight. */
+export async function inFlight<T>(
+  items: Iterable<T>,
+  limit: number,
+  fn: (t: T) => Promise<unknown>,
+): Promise<void> {
+  const running = new Set<Promise<unknown>>()
+  for (const item of items) {
+    const p = fn(item).finally(() => running.delete(p))
+    running.add(p)
+    if (running.size >= limit) await Promise.race(running)
+  }
+  await Promise.all(running)
+}
+
+export function uniqueName(prefix: string): string {
+  return `${prefix}_${process.pid}_${Math.random().toString(36).slice(2, 8)}`
+}

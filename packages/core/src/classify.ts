@@ -1,0 +1,93 @@
+import { BatchFailedError, isAbortError, TimeoutError } from './errors.js'
+
+/**
+ * Why a batch (or a row) failed. Sinks map their driver errors onto these; the executor
+ * retries or not according to `Classification.retryable`.
+ */
+export type ErrorReason =
+  | 'deadlock'
+  | 'lock_timeout'
+  | 'timeout'
+  | 'connection'
+  | 'io'
+  | 'context_canceled'
+  | 'duplicate_key'
+  | 'syntax'
+  | 'data'
+  | 'non_retryable'
+  | 'unknown'
+
+export interface Classification {
+  reason: ErrorReason
+  retryable: boolean
+}
+
+/** Returns a classification for errors it recognises, `undefined` to pass. */
+export type ErrorClassifier = (err: unknown) => Classification | undefined
+
+const CONNECTION_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ECONNABORTED',
+  'EPIPE',
+  'ENOTCONN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'EAI_AGAIN',
+  'PROTOCOL_CONNECTION_LOST',
+  'ERR_SOCKET_CLOSED',
+])
+const IO_CODES = new Set(['EIO', 'ENOSPC', 'EBUSY', 'EAGAIN', 'EMFILE', 'ENFILE'])
+const TIMEOUT_CODES = new Set(['ETIMEDOUT', 'ESOCKETTIMEDOUT', 'ETIME'])
+
+/** Classification of errors every sink can raise: aborts, timeouts, socket and file errors. */
+export const builtinClassifier: ErrorClassifier = (err) => {
+  // Already final (e.g. an attempt whose outcome is unknown): never retried.
+  if (err instanceof BatchFailedError) return { reason: err.reason, retryable: false }
+  if (err instanceof TimeoutError) return { reason: 'timeout', retryable: true }
+  if (isAbortError(err)) return { reason: 'context_canceled', retryable: false }
+  const code = (err as { code?: unknown } | null)?.code
+  if (typeof code === 'string') {
+    if (CONNECTION_CODES.has(code)) return { reason: 'connection', retryable: true }
+    if (TIMEOUT_CODES.has(code)) return { reason: 'timeout', retryable: true }
+    if (IO_CODES.has(code)) return { reason: 'io', retryable: true }
+  }
+  return undefined
+}
+
+/**
+ * An ordered list of classifiers. Consulted in this order: the user's classifiers, then the
+ * sink's, then the built-in ones; the first answer wins; no answer is `unknown`, not retried
+ * (retrying an error nobody understands can double-write a non-idempotent batch).
+ */
+export class ClassifierRegistry {
+  private readonly user: ErrorClassifier[] = []
+  private readonly sink: ErrorClassifier[] = []
+
+  constructor(user: readonly ErrorClassifier[] = [], sink: readonly ErrorClassifier[] = []) {
+    this.user.push(...user)
+    this.sink.push(...sink)
+  }
+  /** Adds a classifier consulted before every sink and built-in classifier. */
+  addUser(c: ErrorClassifier): this {
+    this.user.push(c)
+    return this
+  }
+  /** Adds a sink (adapter) classifier, consulted after the user's. */
+  addSink(c: ErrorClassifier): this {
+    this.sink.push(c)
+    return this
+  }
+  classify(err: unknown): Classification {
+    for (const c of this.user) {
+      const r = c(err)
+      if (r) return r
+    }
+    for (const c of this.sink) {
+      const r = c(err)
+      if (r) return r
+    }
+    return builtinClassifier(err) ?? { reason: 'unknown', retryable: false }
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * The plug-in contract. A sink (SQL dialect, Redis, ...) implements `BatchProcessor`: write
+ * one batch, once. Everything generic (retries, backoff, timeout, concurrency limit, error
+ * classification, metrics) is added around it by `createExecutor()`; the pipeline only sees
+ * a `BatchExecutor`.
+ */
+import type { Classification, ErrorReason } from './classify.js'
+import type { BatchFailedError } from './errors.js'
+import type { Request } from './request.js'
+import type { AnyRow, Schema } from './schema.js'
+
+/** Rows of one schema, in submit order. */
+export interface Batch<Row extends AnyRow = AnyRow> {
+  readonly schema: Schema<Row>
+  readonly rows: readonly Request<Row>[]
+}
+
+export interface ProcessContext {
+  /** Fires on timeout or shutdown deadline; a processor should stop and roll back. */
+  readonly signal: AbortSignal
+  /** 1 for the first attempt. */
+  readonly attempt: number
+}
+
+/** One row (by index into `batch.rows`) that failed on its own while the others committed. */
+export interface RowFailure {
+  readonly index: number
+  readonly error: unknown
+}
+
+export interface ProcessResult {
+  /**
+   * Rows that failed individually (a Redis command's error, a poison row isolated by
+   * bisection). Every row not listed here is committed. Retryable failures are retried
+   * alone: rows that committed are never sent again.
+   */
+  readonly failures?: readonly RowFailure[]
+  /** Rows coalesced into another row of the batch (committed through it). */
+  readonly deduplicated?: number
+}
+
+/** A sink: writes one batch. Throwing means nothing of the batch was committed. */
+export interface BatchProcessor {
+  /** The sink's name, e.g. `postgres`; used as the `database` label. */
+  readonly name: string
+  process(batch: Batch, ctx: ProcessContext): Promise<ProcessResult | undefined | void>
+  /** Sink-specific error classification, consulted after the user's classifiers. */
+  classify?(err: unknown): Classification | undefined
+  /** Releases what the processor created (never a pool the user passed in). */
+  close?(): Promise<void>
+}
+
+/** Rows that reached a final failure, with the reason and the attempts made. */
+export interface BatchFailure<Row extends AnyRow = AnyRow> {
+  readonly schema: Schema<Row>
+  readonly rows: readonly Request<Row>[]
+  readonly reason: ErrorReason
+  readonly attempts: number
+  readonly error: BatchFailedError
+}
+
+export interface BatchOutcome {
+  /** Rows written (including rows coalesced into a written row). */
+  readonly committed: number
+  /** Final failures; the union of their rows and the committed ones is the whole batch. */
+  readonly failures: readonly BatchFailure[]
+  readonly attempts: number
+}
+
+/** What the pipeline calls once per schema group of a flush. Never throws: it reports. */
+export interface BatchExecutor {
+  readonly name: string
+  /** The configured concurrency limit, reported as a metric. */
+  readonly concurrency: number
+  execute(batch: Batch, signal: AbortSignal): Promise<BatchOutcome>
+  close?(): Promise<void>
+}

@@ -1,0 +1,67 @@
+import type { BatchFailure } from './contract.js'
+
+/**
+ * Final failures on their way to the application, as an async iterator and/or a handler.
+ * The buffer is bounded: when nobody reads and it is full, newer events are dropped, but
+ * the drop is counted (`dropped`) and reported to the metrics reporter, never silent.
+ */
+export class ErrorStream implements AsyncIterable<BatchFailure> {
+  private readonly buffer: BatchFailure[] = []
+  private readers: ((r: IteratorResult<BatchFailure>) => void)[] = []
+  private ended = false
+  dropped = 0
+
+  constructor(
+    private readonly capacity: number,
+    private readonly onDrop: (count: number) => void,
+    private readonly handler?: (failure: BatchFailure) => void,
+  ) {}
+
+  push(failure: BatchFailure): void {
+    if (this.handler) {
+      try {
+        this.handler(failure)
+      } catch (err) {
+        // A throwing handler must not break the pipeline; surface it without losing it.
+        queueMicrotask(() => {
+          throw err
+        })
+      }
+      return
+    }
+    const reader = this.readers.shift()
+    if (reader) {
+      reader({ value: failure, done: false })
+      return
+    }
+    if (this.buffer.length >= this.capacity) {
+      this.dropped++
+      this.onDrop(1)
+      return
+    }
+    this.buffer.push(failure)
+  }
+
+  /** Ends iteration once the buffered events are read. */
+  end(): void {
+    this.ended = true
+    for (const r of this.readers) r({ value: undefined, done: true })
+    this.readers = []
+  }
+
+  get size(): number {
+    return this.buffer.length
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<BatchFailure> {
+    return {
+      next: () => {
+        const v = this.buffer.shift()
+        if (v) return Promise.resolve({ value: v, done: false })
+        if (this.ended) return Promise.resolve({ value: undefined, done: true })
+        return new Promise((resolve) => this.readers.push(resolve))
+      },
+      return: () => Promise.resolve({ value: undefined, done: true }),
+    }
+  }
+}

@@ -1,0 +1,106 @@
+import type { ErrorReason } from './classify.js'
+
+/**
+ * Stable, machine-readable error codes. Messages give counts and names, never row values:
+ * rows may hold personal data and error messages end up in logs.
+ */
+export type BatchSQLErrorCode =
+  | 'BATCHSQL_INVALID_SCHEMA'
+  | 'BATCHSQL_INVALID_CONFIG'
+  | 'BATCHSQL_EMPTY_ROW'
+  | 'BATCHSQL_UNKNOWN_COLUMN'
+  | 'BATCHSQL_MISSING_SCHEMA'
+  | 'BATCHSQL_UNSUPPORTED_VALUE'
+  | 'BATCHSQL_TYPE_MISMATCH'
+  | 'BATCHSQL_CLOSED'
+  | 'BATCHSQL_ABORTED'
+  | 'BATCHSQL_TIMEOUT'
+  | 'BATCHSQL_BATCH_FAILED'
+  | 'BATCHSQL_ABANDONED'
+
+/** The one error base class: every error BatchSQL raises or reports is one of these. */
+export class BatchSQLError extends Error {
+  readonly code: BatchSQLErrorCode
+  constructor(code: BatchSQLErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = new.target.name
+    this.code = code
+  }
+}
+
+/** Bad input detected at `submit()` or when a schema is defined; nothing was enqueued. */
+export class ValidationError extends BatchSQLError {
+  /** The table concerned, when known. */
+  readonly table: string | undefined
+  /** The column concerned, when known. Column names are schema metadata, not row data. */
+  readonly column: string | undefined
+  constructor(
+    code: BatchSQLErrorCode,
+    message: string,
+    details: { table?: string; column?: string; cause?: unknown } = {},
+  ) {
+    super(code, message, { cause: details.cause })
+    this.table = details.table
+    this.column = details.column
+  }
+}
+
+/** `submit()` after `close()` began, or a waiting submit when the pipeline closed. */
+export class ClosedError extends BatchSQLError {
+  constructor(message = 'BatchSQL is closing or closed; the row was not accepted') {
+    super('BATCHSQL_CLOSED', message)
+  }
+}
+
+/** An AbortSignal fired before the operation completed. */
+export class AbortedError extends BatchSQLError {
+  constructor(message: string, cause?: unknown) {
+    super('BATCHSQL_ABORTED', message, { cause })
+  }
+}
+
+/** A batch attempt ran longer than the executor's `timeoutMs`. */
+export class TimeoutError extends BatchSQLError {
+  constructor(ms: number) {
+    super('BATCHSQL_TIMEOUT', `batch attempt exceeded its timeout of ${ms} ms`)
+  }
+}
+
+/**
+ * The final failure of (part of) a batch, as delivered to acknowledged submits and the error
+ * stream. `cause` is the last underlying driver error.
+ */
+export class BatchFailedError extends BatchSQLError {
+  readonly table: string
+  readonly reason: ErrorReason
+  readonly attempts: number
+  readonly rowCount: number
+  constructor(
+    table: string,
+    reason: ErrorReason,
+    attempts: number,
+    rowCount: number,
+    cause: unknown,
+    code: BatchSQLErrorCode = 'BATCHSQL_BATCH_FAILED',
+  ) {
+    super(
+      code,
+      `${rowCount} row(s) for table "${table}" failed after ${attempts} attempt(s): ${reason}`,
+      { cause },
+    )
+    this.table = table
+    this.reason = reason
+    this.attempts = attempts
+    this.rowCount = rowCount
+  }
+}
+
+export function isAbortError(err: unknown): boolean {
+  return (
+    err instanceof AbortedError ||
+    (typeof err === 'object' &&
+      err !== null &&
+      ((err as { name?: unknown }).name === 'AbortError' ||
+        (err as { code?: unknown }).code === 'ABORT_ERR'))
+  )
+}

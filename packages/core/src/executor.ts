@@ -1,0 +1,234 @@
+import { type Classification, ClassifierRegistry, type ErrorClassifier } from './classify.js'
+import type {
+  Batch,
+  BatchExecutor,
+  BatchFailure,
+  BatchOutcome,
+  BatchProcessor,
+  ProcessResult,
+} from './contract.js'
+import { AbortedError, BatchFailedError, TimeoutError } from './errors.js'
+import { type MetricsReporter, noopMetrics } from './metrics.js'
+import type { Request } from './request.js'
+import { backoffDelay, defaultRetryPolicy, type RetryPolicy, sleep } from './retry.js'
+import { Semaphore } from './semaphore.js'
+
+export interface ExecutorOptions {
+  /** Batches executing at once, never exceeded. Default 4. */
+  concurrency?: number
+  /** Limit of one attempt, in ms. Default 30 000. 0 disables it. */
+  timeoutMs?: number
+  retry?: Partial<RetryPolicy>
+  /** Consulted before the sink's and the built-in classifiers. */
+  classifiers?: readonly ErrorClassifier[]
+  metrics?: MetricsReporter
+}
+
+const now = () => performance.now()
+
+/**
+ * Wraps a sink's processor with what every sink needs: a concurrency limit, a per-attempt
+ * timeout, retries with exponential backoff and jitter, and error classification.
+ *
+ * A batch sleeping in backoff holds no concurrency slot. A timed-out attempt is aborted and
+ * its slot is held until the processor has actually stopped, so the limit holds even then
+ * and a retry never overlaps the attempt it replaces (which could write twice).
+ */
+export class RetryingExecutor implements BatchExecutor {
+  readonly name: string
+  readonly concurrency: number
+  readonly registry: ClassifierRegistry
+  private readonly semaphore: Semaphore
+  private readonly timeoutMs: number
+  private readonly policy: RetryPolicy
+  metrics: MetricsReporter
+
+  constructor(
+    readonly processor: BatchProcessor,
+    options: ExecutorOptions = {},
+  ) {
+    this.name = processor.name
+    this.concurrency = options.concurrency ?? 4
+    this.semaphore = new Semaphore(this.concurrency)
+    this.timeoutMs = options.timeoutMs ?? 30_000
+    this.policy = { ...defaultRetryPolicy, ...options.retry }
+    if (!(this.policy.maxAttempts >= 1)) throw new RangeError('retry.maxAttempts must be >= 1')
+    const sink = processor.classify ? [(e: unknown) => processor.classify!(e)] : []
+    this.registry = new ClassifierRegistry(options.classifiers ?? [], sink)
+    this.metrics = options.metrics ?? noopMetrics
+  }
+
+  /** Highest number of attempts that ever ran at once. */
+  get maxConcurrencyObserved(): number {
+    return this.semaphore.maxHeld
+  }
+
+  classify(err: unknown): Classification {
+    return this.registry.classify(err)
+  }
+
+  async execute(batch: Batch, signal: AbortSignal): Promise<BatchOutcome> {
+    const { schema } = batch
+    const started = now()
+    const failures: BatchFailure[] = []
+    let rows: readonly Request[] = batch.rows
+    let committed = 0
+    let attempt = 0
+    const finalFail = (
+      failed: readonly Request[],
+      cls: Classification,
+      error: unknown,
+      attempts: number,
+    ) => {
+      this.metrics.recordError(this.name, schema.table, `final:${cls.reason}`)
+      failures.push({
+        schema,
+        rows: failed,
+        reason: cls.reason,
+        attempts,
+        error:
+          error instanceof BatchFailedError
+            ? error
+            : new BatchFailedError(schema.table, cls.reason, attempts, failed.length, error),
+      })
+    }
+
+    while (rows.length > 0) {
+      attempt++
+      let retry: Request[] = []
+      let retryCls: Classification | undefined
+      try {
+        await this.semaphore.acquire(signal)
+      } catch (err) {
+        finalFail(rows, { reason: 'context_canceled', retryable: false }, err, attempt - 1)
+        break
+      }
+      let result: ProcessResult | undefined | void
+      try {
+        result = await this.attempt({ schema, rows }, attempt, signal)
+      } catch (err) {
+        const cls = this.classify(err)
+        if (cls.retryable && attempt < this.policy.maxAttempts && !signal.aborted) {
+          retry = rows as Request[]
+          retryCls = cls
+        } else {
+          finalFail(rows, cls, err, attempt)
+          rows = []
+        }
+      } finally {
+        this.semaphore.release()
+      }
+      if (result?.failures?.length) {
+        const failedIdx = new Set<number>()
+        for (const f of result.failures) {
+          const row = rows[f.index]
+          if (row === undefined || failedIdx.has(f.index)) continue
+          failedIdx.add(f.index)
+          const cls = this.classify(f.error)
+          if (cls.retryable && attempt < this.policy.maxAttempts && !signal.aborted) {
+            retry.push(row)
+            retryCls ??= cls
+          } else {
+            finalFail([row], cls, f.error, attempt)
+          }
+        }
+        committed += rows.length - failedIdx.size
+      } else if (retry.length === 0 && rows.length > 0) {
+        committed += rows.length
+      }
+      if (retry.length === 0) break
+      this.metrics.recordError(this.name, schema.table, `retry:${retryCls!.reason}`)
+      try {
+        // No slot is held while sleeping.
+        await sleep(backoffDelay(this.policy, attempt), signal)
+      } catch (err) {
+        finalFail(retry, { reason: 'context_canceled', retryable: false }, err, attempt)
+        break
+      }
+      rows = retry
+    }
+
+    const failedRows = batch.rows.length - committed
+    this.metrics.recordBatch({
+      database: this.name,
+      table: schema.table,
+      rows: batch.rows.length,
+      durationSeconds: (now() - started) / 1000,
+      status: failedRows === 0 ? 'success' : committed === 0 ? 'failure' : 'partial',
+      attempts: attempt,
+      committed,
+    })
+    return { committed, failures, attempts: attempt }
+  }
+
+  /** One attempt under the timeout; rejects with TimeoutError if it had to be aborted. */
+  private async attempt(
+    batch: Batch,
+    attempt: number,
+    outer: AbortSignal,
+  ): Promise<ProcessResult | undefined | void> {
+    if (outer.aborted) throw new AbortedError('batch aborted before its attempt', outer.reason)
+    const ctl = new AbortController()
+    const onOuterAbort = () => ctl.abort(outer.reason)
+    outer.addEventListener('abort', onOuterAbort, { once: true })
+    const work = Promise.resolve().then(() =>
+      this.processor.process(batch, { signal: ctl.signal, attempt }),
+    )
+    if (this.timeoutMs <= 0) {
+      try {
+        return await work
+      } finally {
+        outer.removeEventListener('abort', onOuterAbort)
+      }
+    }
+    let timer: NodeJS.Timeout | undefined
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), this.timeoutMs)
+    })
+    try {
+      const first = await Promise.race([work, timedOut])
+      if (first !== 'timeout') return first
+      ctl.abort(new TimeoutError(this.timeoutMs))
+      // Wait for the processor to stop (it may still commit: then the batch succeeded). If it
+      // ignores the signal for another full timeout, its outcome is unknown: report it as a
+      // non-retryable timeout rather than risk writing the batch twice.
+      let grace: NodeJS.Timeout | undefined
+      const settled = await Promise.race([
+        work.then(
+          (r) => ({ ok: true as const, r }),
+          (e) => ({ ok: false as const, e }),
+        ),
+        new Promise<'hung'>((resolve) => {
+          grace = setTimeout(() => resolve('hung'), this.timeoutMs)
+        }),
+      ])
+      clearTimeout(grace)
+      if (settled === 'hung') {
+        throw new BatchFailedError(
+          batch.schema.table,
+          'timeout',
+          attempt,
+          batch.rows.length,
+          new TimeoutError(this.timeoutMs),
+        )
+      }
+      if (settled.ok) return settled.r
+      throw outer.aborted ? settled.e : new TimeoutError(this.timeoutMs)
+    } finally {
+      clearTimeout(timer)
+      outer.removeEventListener('abort', onOuterAbort)
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.processor.close?.()
+  }
+}
+
+/** Wraps a sink's processor with retries, timeout, concurrency limit and classification. */
+export function createExecutor(
+  processor: BatchProcessor,
+  options?: ExecutorOptions,
+): RetryingExecutor {
+  return new RetryingExecutor(processor, options)
+}

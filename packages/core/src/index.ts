@@ -1,0 +1,52 @@
+export type { Classification, ErrorClassifier, ErrorReason } from './classify.js'
+export { builtinClassifier, ClassifierRegistry } from './classify.js'
+export type { Coalesced } from './coalesce.js'
+export { coalesce } from './coalesce.js'
+export type {
+  Batch,
+  BatchExecutor,
+  BatchFailure,
+  BatchOutcome,
+  BatchProcessor,
+  ProcessContext,
+  ProcessResult,
+  RowFailure,
+} from './contract.js'
+export type { BatchSQLErrorCode } from './errors.js'
+export {
+  AbortedError,
+  BatchFailedError,
+  BatchSQLError,
+  ClosedError,
+  isAbortError,
+  TimeoutError,
+  ValidationError,
+} from './errors.js'
+export type { ExecutorOptions } from './executor.js'
+export { createExecutor, RetryingExecutor } from './executor.js'
+export type { BatchMetrics, MetricsReporter, PipelineGauges, RejectReason } from './metrics.js'
+export { NoopMetricsReporter, noopMetrics } from './metrics.js'
+export type {
+  BatchSQLConfig,
+  CloseOptions,
+  CloseResult,
+  PipelineStats,
+  SubmitOptions,
+} from './pipeline.js'
+export { BatchSQL, createBatchSQL } from './pipeline.js'
+export type { Ack } from './request.js'
+export { Request } from './request.js'
+export type { RetryPolicy } from './retry.js'
+export { backoffDelay, defaultRetryPolicy, sleep } from './retry.js'
+export type {
+  AnyRow,
+  ConflictStrategy,
+  DedupeMode,
+  RowOf,
+  SchemaDefinition,
+  ValueOf,
+} from './schema.js'
+export { defineSchema, Schema } from './schema.js'
+export { Semaphore } from './semaphore.js'
+export type { ColumnType, JsonValue, Value } from './values.js'
+export { copyValue, keyPart, rowKey } from './values.js'

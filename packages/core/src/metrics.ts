@@ -1,0 +1,65 @@
+/**
+ * What the pipeline and executor report. Calls happen per flush or per batch, never per
+ * row, except `recordEnqueueLatency`, which is called only for submits that had to wait for
+ * room (the immediate path costs nothing). Durations are in seconds (Prometheus base units).
+ */
+export interface BatchMetrics {
+  /** The sink, e.g. `postgres`. */
+  readonly database: string
+  readonly table: string
+  readonly rows: number
+  /** From the first attempt's start to the final outcome, retries and backoff included. */
+  readonly durationSeconds: number
+  readonly status: 'success' | 'failure' | 'partial'
+  readonly attempts: number
+  /** Rows committed (rows that failed individually are not counted). */
+  readonly committed: number
+}
+
+/** Gauges the reporter reads when it is scraped, not on every change. */
+export interface PipelineGauges {
+  /** Rows accepted and waiting for a flush. */
+  queueLength(): number
+  /** Batches currently executing or waiting in backoff. */
+  inFlightBatches(): number
+}
+
+export type RejectReason = 'closed' | 'aborted' | 'validation'
+
+export interface MetricsReporter {
+  /** Time a submit waited for room in the buffer (backpressure). */
+  recordEnqueueLatency(seconds: number): void
+  /** Age of the oldest row of a flush when the flush started. */
+  recordQueueWait(seconds: number): void
+  /** Rows in a flush, and into how many schema groups it split. */
+  recordFlush(rows: number, schemaGroups: number): void
+  /** Time spent splitting a flush into schema groups. */
+  recordAssembleDuration(seconds: number): void
+  /** One executed batch (after its final attempt). */
+  recordBatch(m: BatchMetrics): void
+  /** An error, as `retry:<reason>` when it will be retried, `final:<reason>` when not. */
+  recordError(database: string, table: string, errorType: string): void
+  recordRejectedSubmit(reason: RejectReason): void
+  /** Error events dropped because the error stream's buffer was full. */
+  recordDroppedErrors(count: number): void
+  /** Configured executor concurrency limit. */
+  setConcurrencyLimit(database: string, limit: number): void
+  /** Called once per pipeline so the reporter can read gauges at scrape time. */
+  bindGauges(database: string, gauges: PipelineGauges): void
+}
+
+/** The default: every method is empty, so reporting costs a call and nothing else. */
+export class NoopMetricsReporter implements MetricsReporter {
+  recordEnqueueLatency(_seconds: number): void {}
+  recordQueueWait(_seconds: number): void {}
+  recordFlush(_rows: number, _schemaGroups: number): void {}
+  recordAssembleDuration(_seconds: number): void {}
+  recordBatch(_m: BatchMetrics): void {}
+  recordError(_database: string, _table: string, _errorType: string): void {}
+  recordRejectedSubmit(_reason: RejectReason): void {}
+  recordDroppedErrors(_count: number): void {}
+  setConcurrencyLimit(_database: string, _limit: number): void {}
+  bindGauges(_database: string, _gauges: PipelineGauges): void {}
+}
+
+export const noopMetrics: MetricsReporter = new NoopMetricsReporter()

@@ -1,0 +1,223 @@
+import { ValidationError } from './errors.js'
+import type { AnyRow, Schema } from './schema.js'
+import { type ColumnType, copyValue, type JsonValue, type Value } from './values.js'
+
+/** Settles an acknowledged submit; attached only by `submitAndWait()`. */
+export interface Ack {
+  resolve(): void
+  reject(err: unknown): void
+}
+
+/**
+ * One row bound to its schema. Values are stored by column position; a position left
+ * `undefined` was not given, while `null` was set to null explicitly — adapters use the
+ * difference (e.g. an upsert does not overwrite a column the row did not set).
+ *
+ * Build one with the typed setters, or let `submit(schema, object)` build it from a plain
+ * object. Every value is validated and copied when it is set.
+ */
+export class Request<Row extends AnyRow = AnyRow> {
+  readonly schema: Schema<Row>
+  /** Column-aligned values. Read-only for adapters. */
+  readonly values: (Value | undefined)[]
+  /** @internal set by the pipeline for acknowledged submits */
+  ack: Ack | undefined = undefined
+
+  constructor(schema: Schema<Row>) {
+    if (!(schema && typeof schema === 'object' && 'indexOf' in schema)) {
+      throw new ValidationError(
+        'BATCHSQL_MISSING_SCHEMA',
+        'a Request needs a schema from defineSchema()',
+      )
+    }
+    this.schema = schema
+    this.values = new Array(schema.columns.length).fill(undefined)
+  }
+
+  /** Builds a request from a plain object; `undefined` properties count as not given. */
+  static from<R extends AnyRow>(schema: Schema<R>, row: R): Request<R> {
+    if (row === null || typeof row !== 'object') {
+      throw new ValidationError(
+        'BATCHSQL_EMPTY_ROW',
+        `row for table "${schema?.table}" must be an object`,
+        {
+          table: schema?.table,
+        },
+      )
+    }
+    const req = new Request(schema)
+    const { indexOf, types, table } = schema
+    const values = req.values
+    let set = 0
+    for (const name in row) {
+      const v = row[name]
+      if (v === undefined) continue
+      const i = indexOf[name]
+      if (i === undefined) {
+        throw new ValidationError(
+          'BATCHSQL_UNKNOWN_COLUMN',
+          `unknown column "${name}" for table "${table}"`,
+          {
+            table,
+            column: name,
+          },
+        )
+      }
+      values[i] = copyValue(v, types[i]!, table, name)
+      set++
+    }
+    if (set === 0) {
+      throw new ValidationError('BATCHSQL_EMPTY_ROW', `row for table "${table}" sets no column`, {
+        table,
+      })
+    }
+    schema.validate?.(values)
+    return req
+  }
+
+  private index(column: string): number {
+    const i = this.schema.indexOf[column]
+    if (i === undefined) {
+      throw new ValidationError(
+        'BATCHSQL_UNKNOWN_COLUMN',
+        `unknown column "${column}" for table "${this.schema.table}"`,
+        {
+          table: this.schema.table,
+          column,
+        },
+      )
+    }
+    return i
+  }
+
+  private put(column: string, v: unknown, as: ColumnType): this {
+    const i = this.index(column)
+    const declared = this.schema.types[i]!
+    // The setter's own type is checked first, then the column's declared type.
+    copyValue(v, as, this.schema.table, column)
+    this.values[i] = copyValue(v, declared === 'any' ? as : declared, this.schema.table, column)
+    return this
+  }
+
+  setInt(column: keyof Row & string, v: number | bigint): this {
+    return this.put(column, v, 'int')
+  }
+  setBigInt(column: keyof Row & string, v: bigint | number | string): this {
+    return this.put(column, typeof v === 'bigint' ? v : BigInt(v), 'bigint')
+  }
+  setFloat(column: keyof Row & string, v: number): this {
+    return this.put(column, v, 'float')
+  }
+  setDecimal(column: keyof Row & string, v: string): this {
+    return this.put(column, v, 'decimal')
+  }
+  setString(column: keyof Row & string, v: string): this {
+    return this.put(column, v, 'string')
+  }
+  setBoolean(column: keyof Row & string, v: boolean): this {
+    return this.put(column, v, 'boolean')
+  }
+  setDate(column: keyof Row & string, v: Date): this {
+    return this.put(column, v, 'date')
+  }
+  setBytes(column: keyof Row & string, v: Uint8Array): this {
+    return this.put(column, v, 'bytes')
+  }
+  setJSON(column: keyof Row & string, v: JsonValue): this {
+    const i = this.index(column)
+    if (this.schema.types[i] !== 'any' && this.schema.types[i] !== 'json') {
+      copyValue(v, this.schema.types[i]!, this.schema.table, column)
+    }
+    this.values[i] = copyValue(v, 'json', this.schema.table, column)
+    return this
+  }
+  setNull(column: keyof Row & string): this {
+    this.values[this.index(column)] = null
+    return this
+  }
+  /** Forgets a value: the column becomes "not given" again. */
+  unset(column: keyof Row & string): this {
+    this.values[this.index(column)] = undefined
+    return this
+  }
+
+  /** Whether the column was given a value (null included). */
+  isSet(column: keyof Row & string): boolean {
+    return this.values[this.index(column)] !== undefined
+  }
+  /** Whether the column was explicitly set to null. */
+  isNull(column: keyof Row & string): boolean {
+    return this.values[this.index(column)] === null
+  }
+  /** Names of the columns that were given a value, in schema order. */
+  setColumns(): string[] {
+    return this.schema.columns.filter((_, i) => this.values[i] !== undefined)
+  }
+  get(column: keyof Row & string): Value | undefined {
+    return this.values[this.index(column)]
+  }
+
+  private read<T>(
+    column: string,
+    check: (v: Value) => boolean,
+    want: string,
+  ): T | null | undefined {
+    const v = this.values[this.index(column)]
+    if (v === undefined || v === null) return v
+    if (!check(v)) {
+      throw new ValidationError(
+        'BATCHSQL_TYPE_MISMATCH',
+        `column "${column}" of table "${this.schema.table}" does not hold ${want}`,
+        {
+          table: this.schema.table,
+          column,
+        },
+      )
+    }
+    return v as T
+  }
+  getInt(column: keyof Row & string): number | null | undefined {
+    return this.read(column, (v) => typeof v === 'number' && Number.isInteger(v), 'an int')
+  }
+  getBigInt(column: keyof Row & string): bigint | null | undefined {
+    const v = this.read<bigint | number>(
+      column,
+      (v) => typeof v === 'bigint' || Number.isInteger(v),
+      'an integer',
+    )
+    return typeof v === 'number' ? BigInt(v) : v
+  }
+  getFloat(column: keyof Row & string): number | null | undefined {
+    return this.read(column, (v) => typeof v === 'number', 'a number')
+  }
+  getString(column: keyof Row & string): string | null | undefined {
+    return this.read(column, (v) => typeof v === 'string', 'a string')
+  }
+  getBoolean(column: keyof Row & string): boolean | null | undefined {
+    return this.read(column, (v) => typeof v === 'boolean', 'a boolean')
+  }
+  getDate(column: keyof Row & string): Date | null | undefined {
+    const d = this.read<Date>(column, (v) => v instanceof Date, 'a Date')
+    return d ? new Date(d.getTime()) : d
+  }
+  getBytes(column: keyof Row & string): Uint8Array | null | undefined {
+    const b = this.read<Uint8Array>(column, (v) => v instanceof Uint8Array, 'bytes')
+    return b ? new Uint8Array(b) : b
+  }
+  getJSON(column: keyof Row & string): JsonValue | null | undefined {
+    const v = this.values[this.index(column)]
+    return v === undefined || v instanceof Date || v instanceof Uint8Array || typeof v === 'bigint'
+      ? this.read(column, () => false, 'JSON')
+      : (structuredClone(v) as JsonValue)
+  }
+
+  /** The row as a plain object of the columns that were set (a copy). */
+  toObject(): Partial<Row> {
+    const out: Record<string, unknown> = {}
+    this.schema.columns.forEach((c, i) => {
+      const v = this.values[i]
+      if (v !== undefined) out[c] = v
+    })
+    return out as Partial<Row>
+  }
+}

@@ -1,0 +1,321 @@
+import { ValidationError } from './errors.js'
+import type { ColumnType, JsonValue, Value } from './values.js'
+
+/**
+ * What happens when a row collides with an existing one on a unique key:
+ * - `insert`: nothing special; a collision fails the batch (duplicate_key).
+ * - `ignore`: the existing row wins (INSERT IGNORE / ON CONFLICT DO NOTHING).
+ * - `replace`: the new row replaces the existing one entirely.
+ * - `update`: the existing row's `updateColumns` take the new values (upsert).
+ */
+export type ConflictStrategy = 'insert' | 'ignore' | 'replace' | 'update'
+
+/**
+ * How rows of one batch that share a conflict key are coalesced before writing:
+ * - `last`: each column takes the last value set for it; a column a later row did not set
+ *   keeps the earlier value (it is never overwritten with null). Default for update/replace.
+ * - `first`: the first row is kept as given, later ones are dropped (what row-by-row
+ *   `ignore` would do). Default for ignore.
+ * - `none`: no coalescing (the database sees every row).
+ */
+export type DedupeMode = 'last' | 'first' | 'none'
+
+/** The TypeScript value types a declared column type accepts (always nullable). */
+export type ValueOf<T extends ColumnType> = T extends 'int'
+  ? number | bigint | `${bigint}`
+  : T extends 'bigint'
+    ? bigint | number | `${bigint}`
+    : T extends 'float'
+      ? number
+      : T extends 'decimal'
+        ? string | number | bigint
+        : T extends 'string'
+          ? string
+          : T extends 'boolean'
+            ? boolean
+            : T extends 'date'
+              ? Date
+              : T extends 'bytes'
+                ? Uint8Array
+                : T extends 'json'
+                  ? JsonValue
+                  : Value
+
+/** A row as the application submits it: every column optional, null allowed. */
+export type RowOf<Cols extends Record<string, ColumnType>> = {
+  [K in keyof Cols]?: ValueOf<Cols[K]> | null
+}
+
+export type AnyRow = Record<string, unknown>
+
+export interface SchemaDefinition<Row extends AnyRow = AnyRow> {
+  /** Table (or key space) name. Quoted by the adapter, never spliced into SQL. */
+  table: string
+  /** Column names, or column names mapped to declared types (checked at `submit()`). */
+  columns: readonly (keyof Row & string)[] | { readonly [K in keyof Row & string]: ColumnType }
+  /** Default `insert`. */
+  strategy?: ConflictStrategy
+  /**
+   * The unique key a conflict is detected on. Required for `update`; optional for `ignore`
+   * and `replace` (without it BatchSQL cannot coalesce or order by key, so batches of the
+   * schema are written strictly one after another).
+   */
+  conflictColumns?: readonly (keyof Row & string)[]
+  /** Columns an `update` overwrites. Default: every column that is not a conflict column. */
+  updateColumns?: readonly (keyof Row & string)[]
+  /** In-batch duplicate handling for conflict strategies. Default `last`. */
+  dedupe?: DedupeMode
+  /** Sink-specific options (e.g. PostgreSQL's COPY path), read by adapters only. */
+  adapterOptions?: Readonly<Record<string, unknown>>
+  /**
+   * Row check run at `submit()` after the column types are checked (column-aligned values,
+   * `undefined` = not given). Throw a `ValidationError` to reject the row; an adapter uses it
+   * for rules column types cannot express (e.g. a Redis command's arity).
+   */
+  validate?: (values: readonly (Value | undefined)[]) => void
+}
+
+// Identifiers are quoted by adapters, so anything printable is allowed; we only refuse what
+// no database accepts: empty names, NUL, and names over 63 bytes (PostgreSQL's limit).
+function checkName(kind: string, name: unknown, table?: string): string {
+  const where = table === undefined ? '' : ` in table "${table}"`
+  if (typeof name !== 'string' || name.length === 0) {
+    throw new ValidationError(
+      'BATCHSQL_INVALID_SCHEMA',
+      `${kind} name must be a non-empty string${where}`,
+      {
+        table,
+      },
+    )
+  }
+  if (name.includes('\0')) {
+    throw new ValidationError(
+      'BATCHSQL_INVALID_SCHEMA',
+      `${kind} name contains a NUL character${where}`,
+      {
+        table,
+      },
+    )
+  }
+  if (Buffer.byteLength(name) > 63) {
+    throw new ValidationError(
+      'BATCHSQL_INVALID_SCHEMA',
+      `${kind} name "${name}" is longer than 63 bytes${where}`,
+      {
+        table,
+      },
+    )
+  }
+  return name
+}
+
+const VALID_TYPES = new Set<ColumnType>([
+  'any',
+  'int',
+  'bigint',
+  'float',
+  'decimal',
+  'string',
+  'boolean',
+  'date',
+  'bytes',
+  'json',
+])
+
+let nextSchemaId = 1
+
+/**
+ * A table's shape and conflict handling. Immutable once defined; all names are validated
+ * here so that a typo fails at start-up, not as a silently collapsed batch later.
+ */
+export class Schema<Row extends AnyRow = AnyRow> {
+  /** Unique per process; batches are grouped by it. */
+  readonly id: number
+  readonly table: string
+  readonly columns: readonly string[]
+  readonly types: readonly ColumnType[]
+  readonly strategy: ConflictStrategy
+  readonly conflictColumns: readonly string[]
+  readonly updateColumns: readonly string[]
+  /** Positions of `conflictColumns` in `columns`. */
+  readonly conflictIndexes: readonly number[]
+  readonly updateIndexes: readonly number[]
+  readonly dedupe: DedupeMode
+  readonly adapterOptions: Readonly<Record<string, unknown>>
+  /** The definition's row check, if any; see `SchemaDefinition.validate`. */
+  readonly validate: ((values: readonly (Value | undefined)[]) => void) | undefined
+  /** Column name to position; a null-prototype object is the fastest lookup on the hot path. */
+  readonly indexOf: Readonly<Record<string, number>>
+  declare readonly __row?: Row
+
+  constructor(def: SchemaDefinition<Row>) {
+    if (typeof def !== 'object' || def === null) {
+      throw new ValidationError('BATCHSQL_INVALID_SCHEMA', 'schema definition must be an object')
+    }
+    this.id = nextSchemaId++
+    this.table = checkName('table', def.table)
+    const table = this.table
+    const entries: [string, ColumnType][] = Array.isArray(def.columns)
+      ? (def.columns as string[]).map((c) => [c, 'any'])
+      : Object.entries((def.columns ?? {}) as Record<string, ColumnType>)
+    if (entries.length === 0) {
+      throw new ValidationError('BATCHSQL_INVALID_SCHEMA', `table "${table}" has no columns`, {
+        table,
+      })
+    }
+    const indexOf: Record<string, number> = Object.create(null)
+    entries.forEach(([name, type], i) => {
+      checkName('column', name, table)
+      if (name in indexOf) {
+        throw new ValidationError(
+          'BATCHSQL_INVALID_SCHEMA',
+          `column "${name}" appears twice in table "${table}"`,
+          {
+            table,
+            column: name,
+          },
+        )
+      }
+      if (!VALID_TYPES.has(type)) {
+        throw new ValidationError(
+          'BATCHSQL_INVALID_SCHEMA',
+          `column "${name}" of table "${table}" has unknown type`,
+          {
+            table,
+            column: name,
+          },
+        )
+      }
+      indexOf[name] = i
+    })
+    this.indexOf = Object.freeze(indexOf)
+    this.columns = Object.freeze(entries.map(([n]) => n))
+    this.types = Object.freeze(entries.map(([, t]) => t))
+
+    const strategy = def.strategy ?? 'insert'
+    if (!['insert', 'ignore', 'replace', 'update'].includes(strategy)) {
+      throw new ValidationError(
+        'BATCHSQL_INVALID_SCHEMA',
+        `table "${table}": unknown conflict strategy`,
+        { table },
+      )
+    }
+    this.strategy = strategy
+    const known = (list: readonly string[] | undefined, what: string): string[] =>
+      (list ?? []).map((c) => {
+        if (!(c in indexOf)) {
+          throw new ValidationError(
+            'BATCHSQL_INVALID_SCHEMA',
+            `${what} "${c}" is not a column of table "${table}"`,
+            {
+              table,
+              column: c,
+            },
+          )
+        }
+        return c
+      })
+    const conflict = known(def.conflictColumns, 'conflict column')
+    if (new Set(conflict).size !== conflict.length) {
+      throw new ValidationError(
+        'BATCHSQL_INVALID_SCHEMA',
+        `table "${table}": conflict column listed twice`,
+        { table },
+      )
+    }
+    if (strategy === 'update' && conflict.length === 0) {
+      throw new ValidationError(
+        'BATCHSQL_INVALID_SCHEMA',
+        `table "${table}": strategy "update" needs conflictColumns`,
+        {
+          table,
+        },
+      )
+    }
+    if (strategy === 'insert' && conflict.length > 0) {
+      throw new ValidationError(
+        'BATCHSQL_INVALID_SCHEMA',
+        `table "${table}": conflictColumns given with strategy "insert"; choose ignore, replace or update`,
+        { table },
+      )
+    }
+    let update = known(def.updateColumns, 'update column')
+    if (strategy !== 'update' && update.length > 0) {
+      throw new ValidationError(
+        'BATCHSQL_INVALID_SCHEMA',
+        `table "${table}": updateColumns need strategy "update"`,
+        {
+          table,
+        },
+      )
+    }
+    if (strategy === 'update') {
+      if (update.length === 0) update = this.columns.filter((c) => !conflict.includes(c))
+      const overlap = update.find((c) => conflict.includes(c))
+      if (overlap !== undefined) {
+        throw new ValidationError(
+          'BATCHSQL_INVALID_SCHEMA',
+          `table "${table}": "${overlap}" is both a conflict and an update column`,
+          {
+            table,
+            column: overlap,
+          },
+        )
+      }
+      if (update.length === 0) {
+        throw new ValidationError(
+          'BATCHSQL_INVALID_SCHEMA',
+          `table "${table}": nothing to update besides the conflict columns`,
+          {
+            table,
+          },
+        )
+      }
+    }
+    this.conflictColumns = Object.freeze(conflict)
+    this.updateColumns = Object.freeze(update)
+    this.conflictIndexes = Object.freeze(conflict.map((c) => indexOf[c]!))
+    this.updateIndexes = Object.freeze(update.map((c) => indexOf[c]!))
+    const dedupe =
+      def.dedupe ?? (strategy === 'insert' ? 'none' : strategy === 'ignore' ? 'first' : 'last')
+    if (!['last', 'first', 'none'].includes(dedupe)) {
+      throw new ValidationError(
+        'BATCHSQL_INVALID_SCHEMA',
+        `table "${table}": unknown dedupe mode`,
+        { table },
+      )
+    }
+    this.dedupe = dedupe
+    this.adapterOptions = Object.freeze({ ...(def.adapterOptions ?? {}) })
+    if (def.validate !== undefined && typeof def.validate !== 'function') {
+      throw new ValidationError(
+        'BATCHSQL_INVALID_SCHEMA',
+        `table "${table}": validate must be a function`,
+        {
+          table,
+        },
+      )
+    }
+    this.validate = def.validate
+    Object.freeze(this)
+  }
+
+  /** True when rows can collide with existing rows and the order of batches matters. */
+  get hasConflictHandling(): boolean {
+    return this.strategy !== 'insert'
+  }
+}
+
+/** Column list form: every column accepts any supported value. */
+export function defineSchema<const C extends readonly string[]>(
+  def: Omit<SchemaDefinition<Record<C[number], Value>>, 'columns'> & { columns: C },
+): Schema<{ [K in C[number]]?: Value }>
+/** Typed form: values are checked against each column's declared type at `submit()`. */
+export function defineSchema<const C extends Record<string, ColumnType>>(
+  def: Omit<SchemaDefinition<RowOf<C>>, 'columns'> & { columns: C },
+): Schema<RowOf<C>>
+/** Explicit row type, e.g. from a Kysely `Database` interface. */
+export function defineSchema<Row extends AnyRow>(def: SchemaDefinition<Row>): Schema<Row>
+export function defineSchema(def: SchemaDefinition<AnyRow>): Schema<AnyRow> {
+  return new Schema(def)
+}

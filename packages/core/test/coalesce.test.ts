@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest'
+import { coalesce, defineSchema, KeyOrderGateForTest, Request, rowKey } from './exports.js'
+
+const s = defineSchema({
+  table: 't',
+  columns: { id: 'int', name: 'string', score: 'int' },
+  strategy: 'update',
+  conflictColumns: ['id'],
+})
+const req = (row: Record<string, unknown>) => Request.from(s, row as never)
+
+describe('coalesce', () => {
+  it('keeps last per column; unset columns keep the earlier value', () => {
+    const rows = [
+      req({ id: 1, name: 'a', score: 1 }),
+      req({ id: 2, name: 'b' }),
+      req({ id: 1, score: 5 }),
+    ]
+    const c = coalesce(rows, s)
+    expect(c.duplicates).toBe(1)
+    expect(c.rows.map((r) => r.toObject())).toEqual([
+      { id: 1, name: 'a', score: 5 },
+      { id: 2, name: 'b' },
+    ])
+    expect(c.sources).toEqual([[0, 2], [1]])
+    // inputs untouched
+    expect(rows[0]!.toObject()).toEqual({ id: 1, name: 'a', score: 1 })
+  })
+
+  it('keep first drops later rows', () => {
+    const c = coalesce([req({ id: 1, name: 'a' }), req({ id: 1, name: 'b', score: 2 })], s, 'first')
+    expect(c.rows.map((r) => r.toObject())).toEqual([{ id: 1, name: 'a' }])
+  })
+
+  it('normalises keys: 1, 1n and "1" are one key in an integer column', () => {
+    const c = coalesce(
+      [req({ id: 1, name: 'a' }), req({ id: 1n, name: 'b' }), req({ id: '1', name: 'c' })],
+      s,
+    )
+    expect(c.rows).toHaveLength(1)
+    expect(c.rows[0]!.get('name')).toBe('c')
+  })
+
+  it('never merges null keys', () => {
+    const c = coalesce(
+      [req({ id: null, name: 'a' }), req({ id: null, name: 'b' }), req({ name: 'c' })],
+      s,
+    )
+    expect(c.rows).toHaveLength(3)
+    expect(c.duplicates).toBe(0)
+  })
+
+  it('composite keys do not collide across part boundaries', () => {
+    const k = defineSchema({
+      table: 'k',
+      columns: ['a', 'b'],
+      strategy: 'ignore',
+      conflictColumns: ['a', 'b'],
+    })
+    const r1 = Request.from(k, { a: 'x:y', b: 'z' })
+    const r2 = Request.from(k, { a: 'x', b: 'y:z' })
+    expect(rowKey(r1.values, k.conflictIndexes, k.types)).not.toBe(
+      rowKey(r2.values, k.conflictIndexes, k.types),
+    )
+    expect(coalesce([r1, r2], k).rows).toHaveLength(2)
+  })
+
+  it('strings and numbers differ in an untyped column', () => {
+    const k = defineSchema({
+      table: 'k',
+      columns: ['a'],
+      strategy: 'ignore',
+      conflictColumns: ['a'],
+    })
+    expect(coalesce([Request.from(k, { a: 1 }), Request.from(k, { a: '1' })], k).rows).toHaveLength(
+      2,
+    )
+  })
+})
+
+describe('KeyOrderGate', () => {
+  it('a batch waits for an earlier batch sharing a key, not for a disjoint one', async () => {
+    const gate = new KeyOrderGateForTest()
+    const r1 = await gate.enter(s, [req({ id: 1 }), req({ id: 2 })])
+    let secondIn = false
+    const p2 = gate.enter(s, [req({ id: 2 }), req({ id: 3 })]).then((rel) => {
+      secondIn = true
+      return rel
+    })
+    const r3 = await gate.enter(s, [req({ id: 9 })])
+    await new Promise((r) => setImmediate(r))
+    expect(secondIn).toBe(false)
+    r1()
+    const r2 = await p2
+    expect(secondIn).toBe(true)
+    r2()
+    r3()
+  })
+})

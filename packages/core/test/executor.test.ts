@@ -1,0 +1,202 @@
+import { describe, expect, it } from 'vitest'
+import {
+  BatchFailedError,
+  ClassifierRegistry,
+  createExecutor,
+  defineSchema,
+  Request,
+  Semaphore,
+  TimeoutError,
+} from '../src/index.js'
+import { MockProcessor } from '../src/testing.js'
+
+const s = defineSchema({ table: 'items', columns: ['id'] })
+const batch = (n: number) => ({
+  schema: s,
+  rows: Array.from({ length: n }, (_, i) => Request.from(s, { id: i })),
+})
+const retryable = Object.assign(new Error('deadlock'), { code: 'DEADLOCK' })
+const classifiers = [
+  (e: unknown) =>
+    (e as { code?: string }).code === 'DEADLOCK'
+      ? { reason: 'deadlock' as const, retryable: true }
+      : undefined,
+]
+const fast = { initialDelayMs: 1, maxDelayMs: 2 }
+
+describe('RetryingExecutor', () => {
+  it('retries a retryable error, then succeeds', async () => {
+    let calls = 0
+    const p = new MockProcessor({
+      onBatch: () => {
+        if (++calls === 1) throw retryable
+      },
+    })
+    const ex = createExecutor(p, { classifiers, retry: fast })
+    const out = await ex.execute(batch(3), new AbortController().signal)
+    expect(out).toMatchObject({ committed: 3, failures: [], attempts: 2 })
+    expect(p.rows()).toHaveLength(3)
+  })
+
+  it('a non-retryable error goes final at once, with the rows', async () => {
+    const p = new MockProcessor({
+      onBatch: () => {
+        throw Object.assign(new Error('syntax'), { code: 'X' })
+      },
+    })
+    const ex = createExecutor(p, { retry: { ...fast, maxAttempts: 5 } })
+    const out = await ex.execute(batch(4), new AbortController().signal)
+    expect(out.attempts).toBe(1)
+    expect(out.committed).toBe(0)
+    expect(out.failures).toHaveLength(1)
+    expect(out.failures[0]!.rows).toHaveLength(4)
+    expect(out.failures[0]!.reason).toBe('unknown')
+    expect(out.failures[0]!.error).toBeInstanceOf(BatchFailedError)
+    expect((out.failures[0]!.error.cause as Error).message).toBe('syntax')
+  })
+
+  it('gives up after maxAttempts of retryable errors', async () => {
+    const p = new MockProcessor({
+      onBatch: () => {
+        throw retryable
+      },
+    })
+    const ex = createExecutor(p, { classifiers, retry: { ...fast, maxAttempts: 3 } })
+    const out = await ex.execute(batch(2), new AbortController().signal)
+    expect(out.attempts).toBe(3)
+    expect(out.failures[0]).toMatchObject({ reason: 'deadlock', attempts: 3 })
+    expect(p.attempts).toHaveLength(3)
+  })
+
+  it('retries only the rows that failed retryably; committed rows are never re-sent', async () => {
+    const p = new MockProcessor({
+      onBatch: (_b, ctx) =>
+        ctx.attempt === 1
+          ? {
+              failures: [
+                { index: 1, error: retryable },
+                { index: 2, error: new Error('bad row') },
+              ],
+            }
+          : undefined,
+    })
+    const ex = createExecutor(p, { classifiers, retry: fast })
+    const out = await ex.execute(batch(4), new AbortController().signal)
+    expect(out.committed).toBe(3)
+    expect(out.failures).toHaveLength(1)
+    expect(out.failures[0]!.rows.map((r) => r.get('id'))).toEqual([2])
+    expect(p.attempts[1]!.rows).toEqual([{ id: 1 }])
+    expect(
+      p
+        .rows()
+        .map((r) => r.id)
+        .sort(),
+    ).toEqual([0, 1, 3])
+  })
+
+  it('times out an attempt, aborting it, and retries', async () => {
+    let calls = 0
+    const p = new MockProcessor({
+      onBatch: (_b, ctx) =>
+        ++calls === 1
+          ? new Promise((_, reject) =>
+              ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason)),
+            )
+          : undefined,
+    })
+    const ex = createExecutor(p, { timeoutMs: 20, retry: fast })
+    const out = await ex.execute(batch(1), new AbortController().signal)
+    expect(out).toMatchObject({ committed: 1, attempts: 2 })
+  })
+
+  it('a timeout on the last attempt is final with reason timeout', async () => {
+    const p = new MockProcessor({
+      onBatch: (_b, ctx) =>
+        new Promise((_, reject) =>
+          ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason)),
+        ),
+    })
+    const ex = createExecutor(p, { timeoutMs: 10, retry: { ...fast, maxAttempts: 2 } })
+    const out = await ex.execute(batch(1), new AbortController().signal)
+    expect(out.failures[0]).toMatchObject({ reason: 'timeout', attempts: 2 })
+    expect(out.failures[0]!.error.cause).toBeInstanceOf(TimeoutError)
+  })
+
+  it('an abort during backoff is a final context_canceled failure', async () => {
+    const ctl = new AbortController()
+    const p = new MockProcessor({
+      onBatch: () => {
+        setImmediate(() => ctl.abort())
+        throw retryable
+      },
+    })
+    const ex = createExecutor(p, {
+      classifiers,
+      retry: { initialDelayMs: 60_000, maxDelayMs: 60_000, jitter: 'none' },
+    })
+    const out = await ex.execute(batch(2), ctl.signal)
+    expect(out.failures[0]).toMatchObject({ reason: 'context_canceled', attempts: 1 })
+    expect(out.failures[0]!.rows).toHaveLength(2)
+  })
+
+  it('never exceeds the concurrency limit, and backoff holds no slot', async () => {
+    let failedOnce = new Set<number>()
+    const p = new MockProcessor({
+      delayMs: 2,
+      onBatch: (b) => {
+        const id = b.rows[0]!.get('id') as number
+        if (!failedOnce.has(id)) {
+          failedOnce.add(id)
+          throw retryable
+        }
+      },
+    })
+    const ex = createExecutor(p, {
+      concurrency: 3,
+      classifiers,
+      retry: { initialDelayMs: 5, maxDelayMs: 5, jitter: 'none' },
+    })
+    const signal = new AbortController().signal
+    const outs = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        ex.execute({ schema: s, rows: [Request.from(s, { id: i })] }, signal),
+      ),
+    )
+    expect(outs.every((o) => o.committed === 1)).toBe(true)
+    expect(p.maxRunning).toBeLessThanOrEqual(3)
+    expect(ex.maxConcurrencyObserved).toBe(3)
+    failedOnce = new Set()
+  })
+})
+
+describe('ClassifierRegistry', () => {
+  it('consults user classifiers first, then the sink, then built-ins', () => {
+    const err = Object.assign(new Error('x'), { code: 'ECONNRESET' })
+    expect(new ClassifierRegistry().classify(err)).toEqual({
+      reason: 'connection',
+      retryable: true,
+    })
+    const sink = () => ({ reason: 'io' as const, retryable: true })
+    const user = () => ({ reason: 'non_retryable' as const, retryable: false })
+    expect(new ClassifierRegistry([], [sink]).classify(err).reason).toBe('io')
+    expect(new ClassifierRegistry([user], [sink]).classify(err).reason).toBe('non_retryable')
+    expect(new ClassifierRegistry().classify(new Error('?'))).toEqual({
+      reason: 'unknown',
+      retryable: false,
+    })
+  })
+})
+
+describe('Semaphore', () => {
+  it('abort while waiting for a slot rejects and frees nothing', async () => {
+    const sem = new Semaphore(1)
+    await sem.acquire()
+    const ctl = new AbortController()
+    const waiting = sem.acquire(ctl.signal)
+    ctl.abort()
+    await expect(waiting).rejects.toThrow(/aborted/)
+    sem.release()
+    await sem.acquire()
+    expect(sem.held).toBe(1)
+  })
+})

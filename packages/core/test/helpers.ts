@@ -1,0 +1,58 @@
+import type { Batch, BatchProcessor, ProcessContext, ProcessResult } from '../src/index.js'
+import { createExecutor, type ExecutorOptions } from '../src/index.js'
+
+/** A processor whose batches wait until the test releases them: no timing assumptions. */
+export class GatedProcessor implements BatchProcessor {
+  readonly name = 'gated'
+  readonly received: Batch[] = []
+  private gates: (() => void)[] = []
+  private arrivals: (() => void)[] = []
+  running = 0
+  maxRunning = 0
+
+  constructor(
+    private readonly behaviour?: (batch: Batch, ctx: ProcessContext) => ProcessResult | undefined,
+  ) {}
+
+  async process(batch: Batch, ctx: ProcessContext): Promise<ProcessResult | undefined> {
+    this.running++
+    this.maxRunning = Math.max(this.maxRunning, this.running)
+    this.received.push(batch)
+    for (const a of this.arrivals.splice(0)) a()
+    try {
+      await new Promise<void>((resolve, reject) => {
+        this.gates.push(resolve)
+        ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason), { once: true })
+      })
+      return this.behaviour?.(batch, ctx)
+    } finally {
+      this.running--
+    }
+  }
+
+  /** Resolves once at least `n` batches have arrived in total. */
+  async waitFor(n: number): Promise<void> {
+    while (this.received.length < n) await new Promise<void>((r) => this.arrivals.push(r))
+  }
+
+  /** Lets every batch that is waiting complete. */
+  releaseAll(): void {
+    for (const g of this.gates.splice(0)) g()
+  }
+}
+
+export function gatedExecutor(
+  options: ExecutorOptions = {},
+  behaviour?: ConstructorParameters<typeof GatedProcessor>[0],
+) {
+  const processor = new GatedProcessor(behaviour)
+  return {
+    processor,
+    executor: createExecutor(processor, {
+      retry: { initialDelayMs: 1, maxDelayMs: 2 },
+      ...options,
+    }),
+  }
+}
+
+export const tick = () => new Promise<void>((r) => setImmediate(r))

@@ -1,0 +1,424 @@
+import { describe, expect, it } from 'vitest'
+import {
+  AbortedError,
+  BatchFailedError,
+  type BatchFailure,
+  BatchSQL,
+  ClosedError,
+  createBatchSQL,
+  defineSchema,
+  NoopMetricsReporter,
+  Request,
+  ValidationError,
+} from '../src/index.js'
+import { MockExecutor } from '../src/testing.js'
+import { gatedExecutor, tick } from './helpers.js'
+
+const events = defineSchema({ table: 'events', columns: { id: 'int', payload: 'string' } })
+const users = defineSchema({
+  table: 'users',
+  columns: { id: 'int', name: 'string' },
+  strategy: 'update',
+  conflictColumns: ['id'],
+})
+
+describe('flushing', () => {
+  it('flushes by size', async () => {
+    const { processor, executor } = gatedExecutor()
+    const b = createBatchSQL({ executor, flushSize: 3, bufferSize: 10, flushInterval: 60_000 })
+    for (let i = 0; i < 3; i++) await b.submit(events, { id: i })
+    await processor.waitFor(1)
+    expect(processor.received[0]!.rows.map((r) => r.get('id'))).toEqual([0, 1, 2])
+    processor.releaseAll()
+    await b.close()
+  })
+
+  it('flushes by interval when fewer than flushSize rows are pending', async () => {
+    const executor = new MockExecutor()
+    const b = createBatchSQL({ executor, flushSize: 100, flushInterval: 5 })
+    await b.submit(events, { id: 1 })
+    while (executor.batches.length === 0) await new Promise((r) => setTimeout(r, 5))
+    expect(executor.rows('events')).toEqual([{ id: 1 }])
+    expect(b.stats().state).toBe('open')
+    await b.close()
+  })
+
+  it('flushes on close and waits for in-flight batches', async () => {
+    const { processor, executor } = gatedExecutor()
+    const b = createBatchSQL({ executor, flushSize: 100, flushInterval: 60_000 })
+    await b.submit(events, { id: 1 })
+    await b.submit(events, { id: 2 })
+    let closed = false
+    const closing = b.close().then((r) => {
+      closed = true
+      return r
+    })
+    await processor.waitFor(1)
+    await tick()
+    expect(closed).toBe(false) // still writing
+    processor.releaseAll()
+    const result = await closing
+    expect(result).toMatchObject({ accepted: 2, committed: 2, failed: 0, abandonedRows: 0 })
+    expect(await b.done).toBe(result)
+  })
+
+  it('keeps submit order within a schema and splits a flush per schema', async () => {
+    const executor = new MockExecutor()
+    const b = createBatchSQL({ executor, flushSize: 6, flushInterval: 60_000 })
+    for (let i = 0; i < 6; i++) await b.submit(i % 2 ? users : events, { id: i })
+    await b.close()
+    expect(executor.batches).toHaveLength(2)
+    expect(executor.rows('events').map((r) => r.id)).toEqual([0, 2, 4])
+    expect(executor.rows('users').map((r) => r.id)).toEqual([1, 3, 5])
+  })
+})
+
+describe('delivery', () => {
+  it('10 concurrent producers x 10,000 rows: each row delivered exactly once', async () => {
+    const executor = new MockExecutor()
+    const b = createBatchSQL({ executor, flushSize: 500, bufferSize: 2_000, flushInterval: 10 })
+    await Promise.all(
+      Array.from({ length: 10 }, async (_, p) => {
+        for (let i = 0; i < 10_000; i++) await b.submit(events, { id: p * 10_000 + i })
+      }),
+    )
+    const result = await b.close()
+    const ids = executor.rows('events').map((r) => r.id as number)
+    expect(ids).toHaveLength(100_000)
+    expect(new Set(ids).size).toBe(100_000)
+    expect(result.committed).toBe(100_000)
+  })
+
+  it('a row object mutated after submit changes nothing', async () => {
+    const executor = new MockExecutor()
+    const b = createBatchSQL({ executor })
+    const row = { id: 1, payload: 'before' }
+    await b.submit(events, row)
+    row.payload = 'after'
+    const req = new Request(events).setInt('id', 2).setString('payload', 'x')
+    await b.submit(req)
+    req.setString('payload', 'changed')
+    await b.close()
+    expect(executor.rows('events')).toEqual([
+      { id: 1, payload: 'before' },
+      { id: 2, payload: 'x' },
+    ])
+  })
+
+  it('rejects bad input at submit, before anything is enqueued', async () => {
+    const executor = new MockExecutor()
+    const b = createBatchSQL({ executor })
+    await expect(b.submit(events, {})).rejects.toThrow(ValidationError)
+    await expect(b.submit(events, { nope: 1 } as never)).rejects.toMatchObject({
+      code: 'BATCHSQL_UNKNOWN_COLUMN',
+    })
+    await expect(b.submit(undefined as never, { id: 1 })).rejects.toMatchObject({
+      code: 'BATCHSQL_MISSING_SCHEMA',
+    })
+    await expect(b.submit(events, { id: Symbol('x') } as never)).rejects.toMatchObject({
+      code: 'BATCHSQL_UNSUPPORTED_VALUE',
+    })
+    await expect(b.submit(events, { payload: new WeakMap() } as never)).rejects.toMatchObject({
+      code: 'BATCHSQL_UNSUPPORTED_VALUE',
+    })
+    await expect(b.submit(events, { payload: 5 } as never)).rejects.toMatchObject({
+      code: 'BATCHSQL_TYPE_MISMATCH',
+    })
+    await b.submit(events, { id: 1 })
+    expect(b.stats().accepted).toBe(1)
+    await b.close()
+    expect(executor.rows()).toEqual([{ id: 1 }])
+  })
+})
+
+describe('backpressure', () => {
+  it('keeps pending rows <= bufferSize while producers wait', async () => {
+    const { processor, executor } = gatedExecutor({ concurrency: 1 })
+    const b = createBatchSQL({
+      executor,
+      flushSize: 10,
+      bufferSize: 20,
+      maxInFlightFlushes: 1,
+      flushInterval: 60_000,
+    })
+    const producers = Array.from({ length: 5 }, async (_, p) => {
+      for (let i = 0; i < 20; i++) await b.submit(events, { id: p * 100 + i })
+    })
+    let maxPending = 0
+    let sawWaiters = false
+    const all = Promise.all(producers)
+    let done = false
+    void all.then(() => {
+      done = true
+    })
+    while (!done) {
+      await processor.waitFor(processor.received.length + 0)
+      await tick()
+      const st = b.stats()
+      maxPending = Math.max(maxPending, st.pending)
+      if (st.waitingSubmits > 0) sawWaiters = true
+      expect(st.inFlightFlushes).toBeLessThanOrEqual(1)
+      processor.releaseAll()
+    }
+    const closing = b.close()
+    while (b.stats().state !== 'closed') {
+      processor.releaseAll()
+      await tick()
+    }
+    await closing
+    expect(maxPending).toBeLessThanOrEqual(20)
+    expect(sawWaiters).toBe(true)
+    expect(processor.received.flatMap((x) => x.rows)).toHaveLength(100)
+  })
+
+  it('abort while waiting rejects with AbortedError and the row is not written', async () => {
+    const { processor, executor } = gatedExecutor({ concurrency: 1 })
+    const b = createBatchSQL({
+      executor,
+      flushSize: 1,
+      bufferSize: 1,
+      maxInFlightFlushes: 1,
+      flushInterval: 60_000,
+    })
+    await b.submit(events, { id: 1 }) // flushed, in flight
+    await b.submit(events, { id: 2 }) // pending: buffer full
+    const ctl = new AbortController()
+    const waiting = b.submit(events, { id: 3 }, { signal: ctl.signal })
+    ctl.abort()
+    await expect(waiting).rejects.toBeInstanceOf(AbortedError)
+    const closing = b.close()
+    while (b.stats().state !== 'closed') {
+      processor.releaseAll()
+      await tick()
+    }
+    await closing
+    expect(processor.received.flatMap((x) => x.rows.map((r) => r.get('id')))).toEqual([1, 2])
+  })
+
+  it('close while producers wait rejects the waiting submits with ClosedError and writes the accepted ones', async () => {
+    const { processor, executor } = gatedExecutor({ concurrency: 1 })
+    const b = createBatchSQL({
+      executor,
+      flushSize: 1,
+      bufferSize: 1,
+      maxInFlightFlushes: 1,
+      flushInterval: 60_000,
+    })
+    await b.submit(events, { id: 1 })
+    await b.submit(events, { id: 2 })
+    const waiting = [b.submit(events, { id: 3 }), b.submit(events, { id: 4 })]
+    const closing = b.close()
+    for (const w of waiting) await expect(w).rejects.toBeInstanceOf(ClosedError)
+    while (b.stats().state !== 'closed') {
+      processor.releaseAll()
+      await tick()
+    }
+    const r = await closing
+    expect(r.committed).toBe(2)
+    await expect(b.submit(events, { id: 5 })).rejects.toBeInstanceOf(ClosedError)
+  })
+})
+
+describe('failures', () => {
+  it('a failed batch reaches the error stream with schema, rows, reason and attempts', async () => {
+    const executor = new MockExecutor(
+      {
+        onBatch: () => {
+          throw new Error('boom')
+        },
+      },
+      { retry: { maxAttempts: 1 } },
+    )
+    const b = createBatchSQL({ executor, flushSize: 2 })
+    await b.submit(events, { id: 1 })
+    await b.submit(events, { id: 2 })
+    const result = await b.close()
+    const got: BatchFailure[] = []
+    for await (const f of b.errors) got.push(f)
+    expect(got).toHaveLength(1)
+    expect(got[0]!.schema).toBe(events)
+    expect(got[0]!.rows.map((r) => r.get('id'))).toEqual([1, 2])
+    expect(got[0]).toMatchObject({ reason: 'unknown', attempts: 1 })
+    expect(result.failed).toBe(2)
+  })
+
+  it('submitAndWait resolves on commit and rejects with the final error', async () => {
+    const executor = new MockExecutor(
+      {
+        onBatch: (batch) =>
+          batch.schema.table === 'users'
+            ? (() => {
+                throw new Error('x')
+              })()
+            : undefined,
+      },
+      { retry: { maxAttempts: 1 } },
+    )
+    const b = createBatchSQL({ executor, flushInterval: 1 })
+    await expect(b.submitAndWait(events, { id: 1 })).resolves.toBeUndefined()
+    const failed = b.submitAndWait(users, { id: 1 })
+    await expect(failed).rejects.toBeInstanceOf(BatchFailedError)
+    await b.close()
+  })
+
+  it('one failing table in a flush never drops or delays another', async () => {
+    const executor = new MockExecutor(
+      {
+        onBatch: (batch) => {
+          if (batch.schema.table === 'users') throw new Error('users down')
+        },
+      },
+      { retry: { maxAttempts: 1 } },
+    )
+    const onError: BatchFailure[] = []
+    const b = createBatchSQL({ executor, flushSize: 4, onError: (f) => onError.push(f) })
+    for (let i = 0; i < 4; i++) await b.submit(i % 2 ? users : events, { id: i })
+    await b.close()
+    expect(executor.rows('events').map((r) => r.id)).toEqual([0, 2])
+    expect(onError).toHaveLength(1)
+    expect(onError[0]!.schema.table).toBe('users')
+  })
+
+  it('error stream overflow is counted, never silent', async () => {
+    const executor = new MockExecutor(
+      {
+        onBatch: () => {
+          throw new Error('x')
+        },
+      },
+      { retry: { maxAttempts: 1 } },
+    )
+    const dropped: number[] = []
+    class Counting extends NoopMetricsReporter {
+      override recordDroppedErrors(n: number) {
+        dropped.push(n)
+      }
+    }
+    const b = createBatchSQL({ executor, flushSize: 1, errorBufferSize: 2 }).withMetricsReporter(
+      new Counting(),
+    )
+    for (let i = 0; i < 5; i++) await b.submit(events, { id: i })
+    await b.close()
+    expect(b.stats().droppedErrors).toBe(3)
+    expect(dropped.reduce((a, n) => a + n, 0)).toBe(3)
+    let buffered = 0
+    for await (const _ of b.errors) buffered++
+    expect(buffered).toBe(2)
+  })
+
+  it('close with a deadline reports exactly the abandoned rows', async () => {
+    const { processor, executor } = gatedExecutor({ concurrency: 1, retry: { maxAttempts: 1 } })
+    const b = createBatchSQL({
+      executor,
+      flushSize: 2,
+      bufferSize: 10,
+      maxInFlightFlushes: 1,
+      flushInterval: 60_000,
+    })
+    for (let i = 0; i < 5; i++) await b.submit(events, { id: i })
+    await processor.waitFor(1)
+    const result = await b.close({ timeoutMs: 5 })
+    const ids = result.abandoned.flatMap((f) => f.rows.map((r) => r.get('id'))).sort()
+    expect(ids).toEqual([0, 1, 2, 3, 4])
+    expect(result.abandonedRows).toBe(5)
+    expect(result.abandoned.every((f) => f.error.code === 'BATCHSQL_ABANDONED')).toBe(true)
+  })
+})
+
+describe('lifecycle', () => {
+  it('close is idempotent and async dispose closes', async () => {
+    const executor = new MockExecutor()
+    const b = createBatchSQL({ executor })
+    expect(b.close()).toBe(b.close())
+    await b.close()
+    expect(executor.processor.closed).toBe(true)
+    const c = createBatchSQL({ executor: new MockExecutor() })
+    {
+      await using _d = c
+      await c.submit(events, { id: 1 })
+    }
+    expect(c.stats()).toMatchObject({ state: 'closed', committed: 1 })
+  })
+
+  it('an aborted construction signal drains the buffer instead of dropping it', async () => {
+    const ctl = new AbortController()
+    const executor = new MockExecutor()
+    const b = new BatchSQL({ executor, signal: ctl.signal, flushInterval: 60_000 })
+    await b.submit(events, { id: 1 })
+    ctl.abort()
+    const r = await b.done
+    expect(r.committed).toBe(1)
+    expect(executor.rows()).toEqual([{ id: 1 }])
+    await expect(b.submit(events, { id: 2 })).rejects.toBeInstanceOf(ClosedError)
+  })
+
+  it('a close deadline given after draining began still applies', async () => {
+    const { processor, executor } = gatedExecutor({ concurrency: 1, retry: { maxAttempts: 1 } })
+    const ctl = new AbortController()
+    const b = createBatchSQL({ executor, signal: ctl.signal, flushSize: 2, flushInterval: 60_000 })
+    for (let i = 0; i < 3; i++) await b.submit(events, { id: i })
+    await processor.waitFor(1)
+    ctl.abort() // drain begins; the gated batch never finishes on its own
+    await tick()
+    const r = await b.close({ timeoutMs: 1 })
+    expect(r.abandonedRows).toBe(3)
+  })
+
+  it('a submit racing close is either written or rejected, never dropped', async () => {
+    for (let round = 0; round < 50; round++) {
+      const executor = new MockExecutor()
+      const b = createBatchSQL({ executor, flushSize: 3 })
+      const submits = Array.from({ length: 10 }, (_, i) =>
+        b.submit(events, { id: i }).then(
+          () => i,
+          () => -1,
+        ),
+      )
+      const closing = b.close()
+      const late = Array.from({ length: 5 }, (_, i) =>
+        b.submit(events, { id: 100 + i }).then(
+          () => 100 + i,
+          () => -1,
+        ),
+      )
+      const outcomes = await Promise.all([...submits, ...late])
+      await closing
+      const accepted = outcomes.filter((x) => x >= 0).sort((a, z) => a - z)
+      const written = executor
+        .rows()
+        .map((r) => r.id as number)
+        .sort((a, z) => a - z)
+      expect(written).toEqual(accepted)
+    }
+  })
+})
+
+describe('conflict ordering across batches', () => {
+  it('a later batch touching the same keys never commits before an earlier one', async () => {
+    const commits: number[] = []
+    let n = 0
+    const executor = new MockExecutor(
+      {
+        onBatch: async () => {
+          const me = n++
+          // The first batch is the slowest: without ordering, later ones would commit first.
+          await new Promise((r) => setTimeout(r, me === 0 ? 30 : 1))
+          commits.push(me)
+        },
+      },
+      { concurrency: 4 },
+    )
+    const b = createBatchSQL({
+      executor,
+      flushSize: 2,
+      maxInFlightFlushes: 4,
+      flushInterval: 60_000,
+    })
+    for (let i = 0; i < 8; i++) await b.submit(users, { id: i % 2, name: `v${i}` })
+    await b.close()
+    expect(commits).toEqual([0, 1, 2, 3])
+    const last = new Map(executor.rows('users').map((r) => [r.id, r.name]))
+    expect(last.get(0)).toBe('v6')
+    expect(last.get(1)).toBe('v7')
+  })
+})

@@ -1,0 +1,186 @@
+import { describe, expect, it } from 'vitest'
+import { defineSchema, Request, ValidationError } from '../src/index.js'
+
+describe('defineSchema', () => {
+  it('accepts a column list and typed columns', () => {
+    const s = defineSchema({ table: 'events', columns: ['id', 'name'] })
+    expect(s.columns).toEqual(['id', 'name'])
+    expect(s.strategy).toBe('insert')
+    const t = defineSchema({
+      table: 'users',
+      columns: { id: 'int', email: 'string' },
+      strategy: 'update',
+      conflictColumns: ['id'],
+    })
+    expect(t.updateColumns).toEqual(['email'])
+    expect(t.dedupe).toBe('last')
+  })
+
+  it.each([
+    [{ table: '', columns: ['a'] }, 'non-empty'],
+    [{ table: 't', columns: [] }, 'no columns'],
+    [{ table: 't', columns: ['a', 'a'] }, 'twice'],
+    [{ table: 't', columns: ['a\0b'] }, 'NUL'],
+    [{ table: 'x'.repeat(64), columns: ['a'] }, 'longer than 63'],
+    [{ table: 't', columns: ['a'], strategy: 'update' }, 'needs conflictColumns'],
+    [
+      { table: 't', columns: ['a', 'b'], strategy: 'update', conflictColumns: ['id'] },
+      'conflict column "id" is not a column',
+    ],
+    [
+      {
+        table: 't',
+        columns: ['a', 'b'],
+        strategy: 'update',
+        conflictColumns: ['a'],
+        updateColumns: ['bb'],
+      },
+      'update column "bb"',
+    ],
+    [
+      {
+        table: 't',
+        columns: ['a', 'b'],
+        strategy: 'update',
+        conflictColumns: ['a'],
+        updateColumns: ['a'],
+      },
+      'both a conflict and an update',
+    ],
+    [{ table: 't', columns: ['a'], conflictColumns: ['a'] }, 'strategy "insert"'],
+    [{ table: 't', columns: ['a'], strategy: 'merge' }, 'unknown conflict strategy'],
+  ])('rejects %j', (def, message) => {
+    expect(() => defineSchema(def as never)).toThrowError(ValidationError)
+    expect(() => defineSchema(def as never)).toThrowError(message)
+  })
+
+  it('allows quotes, spaces and reserved words (adapters quote them)', () => {
+    const s = defineSchema({ table: 'order "table"', columns: ['select', 'my col'] })
+    expect(s.columns).toEqual(['select', 'my col'])
+  })
+})
+
+describe('Request', () => {
+  const s = defineSchema({
+    table: 't',
+    columns: {
+      id: 'int',
+      big: 'bigint',
+      f: 'float',
+      s: 'string',
+      b: 'boolean',
+      d: 'date',
+      x: 'bytes',
+      j: 'json',
+      any: 'any',
+      dec: 'decimal',
+    },
+  })
+
+  it('typed setters and getters round trip', () => {
+    const d = new Date('2024-01-02T03:04:05.678Z')
+    const r = new Request(s)
+      .setInt('id', 1)
+      .setBigInt('big', 2n ** 60n)
+      .setFloat('f', 1.5)
+      .setString('s', 'é')
+      .setBoolean('b', false)
+      .setDate('d', d)
+      .setBytes('x', new Uint8Array([1, 2]))
+      .setJSON('j', { a: [1] })
+      .setDecimal('dec', '12.50')
+    expect(r.getInt('id')).toBe(1)
+    expect(r.getBigInt('big')).toBe(2n ** 60n)
+    expect(r.getFloat('f')).toBe(1.5)
+    expect(r.getString('s')).toBe('é')
+    expect(r.getBoolean('b')).toBe(false)
+    expect(r.getDate('d')).toEqual(d)
+    expect([...r.getBytes('x')!]).toEqual([1, 2])
+    expect(r.getJSON('j')).toEqual({ a: [1] })
+    expect(r.get('dec')).toBe('12.50')
+    expect(r.isSet('any')).toBe(false)
+    r.setNull('any')
+    expect(r.isSet('any')).toBe(true)
+    expect(r.isNull('any')).toBe(true)
+    expect(r.setColumns()).toContain('any')
+  })
+
+  it('typed errors for wrong types and unknown columns', () => {
+    const r = new Request(s)
+    expect(() => r.setInt('id', 1.5)).toThrowError(/safe integer/)
+    expect(() => r.setString('id' as never, 'x')).toThrowError(ValidationError)
+    expect(() => r.setInt('nope' as never, 1)).toThrowError(/unknown column "nope"/)
+    r.setString('s', 'x')
+    expect(() => r.getInt('s')).toThrowError(/does not hold an int/)
+    expect(() => r.setJSON('id', { a: 1 })).toThrowError(ValidationError)
+  })
+
+  it('from() copies values and rejects bad rows', () => {
+    const date = new Date(0)
+    const json = { nested: { n: 1 } }
+    const bytes = new Uint8Array([9])
+    const r = Request.from(s, { id: 1, d: date, j: json, x: bytes })
+    date.setTime(1000)
+    json.nested.n = 2
+    bytes[0] = 0
+    expect(r.getDate('d')!.getTime()).toBe(0)
+    expect(r.getJSON('j')).toEqual({ nested: { n: 1 } })
+    expect([...r.getBytes('x')!]).toEqual([9])
+    expect(() => Request.from(s, {})).toThrowError(/sets no column/)
+    expect(() => Request.from(s, { id: undefined })).toThrowError(/sets no column/)
+    expect(() => Request.from(s, { zz: 1 } as never)).toThrowError(/unknown column "zz"/)
+    expect(() => Request.from(s, { any: new Map() } as never)).toThrowError(
+      /unsupported value of type Map/,
+    )
+    expect(() => Request.from(s, { any: () => 1 } as never)).toThrowError(/unsupported/)
+    expect(() => Request.from(s, { f: Number.NaN })).toThrowError(/non-finite/)
+    expect(() => Request.from(s, { d: new Date('x') })).toThrowError(/invalid Date/)
+    expect(() => Request.from(s, { any: { a: 1n } } as never)).toThrowError(/JSON/)
+    expect(() => Request.from(s, { dec: 'abc' })).toThrowError(/decimal/)
+  })
+
+  it('error messages name columns, never values', () => {
+    try {
+      Request.from(s, { id: 'secret-value-123' as never })
+      expect.unreachable()
+    } catch (e) {
+      expect(e).toBeInstanceOf(ValidationError)
+      expect((e as Error).message).not.toContain('secret-value-123')
+      expect((e as ValidationError).code).toBe('BATCHSQL_TYPE_MISMATCH')
+    }
+  })
+
+  it('integer columns accept number, bigint and integer strings', () => {
+    const r = Request.from(s, { id: '42' as never, big: '9007199254740993' as never })
+    expect(r.get('id')).toBe(42)
+    expect(r.get('big')).toBe(9007199254740993n)
+  })
+})
+
+describe('schema validate hook', () => {
+  const s = defineSchema({
+    table: 'cmds',
+    columns: ['cmd', 'key'],
+    validate: (values) => {
+      if (values[0] !== 'SET')
+        throw new ValidationError('BATCHSQL_UNSUPPORTED_VALUE', 'unsupported command')
+    },
+  })
+
+  it('runs at Request.from and at submit of a Request', async () => {
+    expect(() => Request.from(s, { cmd: 'SET', key: 'k' })).not.toThrow()
+    expect(() => Request.from(s, { cmd: 'FLUSHALL', key: 'k' })).toThrow('unsupported command')
+    const { BatchSQL } = await import('../src/pipeline.js')
+    const { MockExecutor } = await import('../src/testing.js')
+    const b = new BatchSQL({ executor: new MockExecutor() })
+    const bad = new Request(s).setString('cmd', 'FLUSHALL').setString('key', 'k')
+    await expect(b.submit(bad)).rejects.toBeInstanceOf(ValidationError)
+    await b.close()
+  })
+
+  it('refuses a validate that is not a function', () => {
+    expect(() => defineSchema({ table: 't', columns: ['a'], validate: 1 as never })).toThrow(
+      ValidationError,
+    )
+  })
+})

@@ -1,0 +1,86 @@
+import { BatchFailedError, type Classification, type ErrorClassifier } from '@batchsql/core'
+
+/**
+ * Redis error replies start with an upper-case code. These are the server saying "not now":
+ * the command was not executed and may be sent again.
+ * - LOADING: the server is loading its dataset after a restart.
+ * - BUSY: a script or function is running past its time limit.
+ * - TRYAGAIN: a multi-key command during resharding.
+ * - CLUSTERDOWN / MASTERDOWN: the cluster or the replica's master is unavailable.
+ * - MOVED / ASK: the slot lives (or is moving) elsewhere; the command was not executed.
+ * - READONLY: a write reached a replica, typically just after a failover.
+ */
+const RETRYABLE: Readonly<Record<string, Classification>> = {
+  LOADING: { reason: 'io', retryable: true },
+  BUSY: { reason: 'lock_timeout', retryable: true },
+  TRYAGAIN: { reason: 'connection', retryable: true },
+  CLUSTERDOWN: { reason: 'connection', retryable: true },
+  MASTERDOWN: { reason: 'connection', retryable: true },
+  MOVED: { reason: 'connection', retryable: true },
+  ASK: { reason: 'connection', retryable: true },
+  READONLY: { reason: 'connection', retryable: true },
+}
+
+/**
+ * Final errors: retrying cannot help.
+ * - WRONGTYPE: the key holds another type; the data must change first.
+ * - OOM: `maxmemory` reached under `noeviction`. Not retried: memory does not come back within
+ *   a backoff of milliseconds, and retrying every failed command piles load on a server that
+ *   is already full. The rows are reported at once; add a user classifier if your setup
+ *   evicts or scales quickly enough for a retry to succeed.
+ * - ERR / EXECABORT: syntax, arity, unknown command, value not an integer...
+ * - NOSCRIPT, NOAUTH, NOPERM, WRONGPASS: configuration errors.
+ */
+const FINAL: Readonly<Record<string, Classification>> = {
+  WRONGTYPE: { reason: 'data', retryable: false },
+  OOM: { reason: 'non_retryable', retryable: false },
+  ERR: { reason: 'syntax', retryable: false },
+  EXECABORT: { reason: 'syntax', retryable: false },
+  NOSCRIPT: { reason: 'non_retryable', retryable: false },
+  NOAUTH: { reason: 'non_retryable', retryable: false },
+  NOPERM: { reason: 'non_retryable', retryable: false },
+  WRONGPASS: { reason: 'non_retryable', retryable: false },
+}
+
+// ioredis' own errors for a connection that closed or never came up. Their commands may or
+// may not have reached the server; the processor decides whether re-sending is safe.
+const CONNECTION_MESSAGES = [
+  'Connection is closed',
+  'Command aborted due to connection close',
+  "Cluster isn't ready",
+  'Failed to refresh slots cache',
+  'None of startup nodes is available',
+  'Too many Cluster redirections',
+  // The slot map changed between grouping a batch and sending it: nothing was sent.
+  'same slots allocation group',
+  "Stream isn't writeable",
+]
+const CONNECTION_NAMES = new Set([
+  'MaxRetriesPerRequestError',
+  'ClusterAllFailedError',
+  'AbortError',
+])
+
+/** True for an error reply from the server (the command was not executed, or failed). */
+export function isReplyError(err: unknown): boolean {
+  return err instanceof Error && err.name === 'ReplyError'
+}
+
+/** True when `err` means the connection failed: a command's outcome may be unknown. */
+export function isConnectionError(err: unknown): boolean {
+  if (!(err instanceof Error) || isReplyError(err)) return false
+  if (CONNECTION_NAMES.has(err.name)) return true
+  return CONNECTION_MESSAGES.some((m) => err.message.includes(m))
+}
+
+/** The Redis error classifier; consulted after the user's classifiers. */
+export const classifyRedisError: ErrorClassifier = (err) => {
+  if (err instanceof BatchFailedError) return undefined // final, left to core
+  if (isReplyError(err)) {
+    const msg = (err as Error).message
+    const code = msg.slice(0, msg.search(/[\s]|$/))
+    return RETRYABLE[code] ?? FINAL[code] ?? { reason: 'non_retryable', retryable: false }
+  }
+  if (isConnectionError(err)) return { reason: 'connection', retryable: true }
+  return undefined
+}

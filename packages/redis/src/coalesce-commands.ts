@@ -1,0 +1,82 @@
+import type { RedisCommand } from './commands.js'
+
+export interface SendPlan {
+  /** Indexes (into the batch) of the commands to send, in batch order. */
+  readonly send: number[]
+  /**
+   * For each sent command folded with earlier ones, the batch indexes it stands for; an
+   * absent entry means just `send[k]` (kept sparse: most commands stand for themselves).
+   */
+  readonly merged: Map<number, number[]>
+  /** Commands folded into a later one. */
+  readonly dropped: number
+}
+
+/** The batch indexes the `k`-th sent command stands for. */
+export function sourcesOf(plan: SendPlan, k: number): number[] {
+  return plan.merged.get(k) ?? [plan.send[k]!]
+}
+
+// The coalescing run of one key. The first element is kept inline: most keys see one.
+interface Run {
+  family: string
+  element: string
+  pos: number
+  more: Map<string, number> | undefined
+}
+
+function elementOf(cmd: RedisCommand, at: number): string | undefined {
+  const c = cmd.spec.coalesce!
+  // Only the single-element form (HSET k f v, ZADD k s m, SADD k m) folds exactly.
+  if (cmd.args.length !== (c.family === 'zset' ? at + 1 : at + cmd.spec.step)) return undefined
+  const el = cmd.args[at]!
+  return Buffer.isBuffer(el) ? `b${el.toString('hex')}` : `s${el}`
+}
+
+/**
+ * In-batch coalescing, keep last: a command is skipped when a later command of the same
+ * family on the same key and element (SET then SETEX on one key, HSET of one field...)
+ * follows with nothing else touching the key in between. Anything else on the key (LPUSH,
+ * INCR, DEL after SET...) ends the run, so the order of non-idempotent commands and of
+ * commands of different families is exactly the order of submission.
+ * On the hot path: one Map lookup per command, no allocation for commands that stand alone.
+ */
+export function planSends(cmds: readonly RedisCommand[]): SendPlan {
+  const send: number[] = []
+  const merged = new Map<number, number[]>()
+  const runs = new Map<string, Run>()
+  let dropped = 0
+  for (let i = 0; i < cmds.length; i++) {
+    const cmd = cmds[i]!
+    const c = cmd.spec.coalesce
+    const element =
+      c === undefined ? undefined : c.element === undefined ? '' : elementOf(cmd, c.element)
+    if (element === undefined) {
+      if (runs.size > 0) runs.delete(cmd.key)
+      send.push(i)
+      continue
+    }
+    const family = c!.family
+    const run = runs.get(cmd.key)
+    if (run === undefined || run.family !== family) {
+      runs.set(cmd.key, { family, element, pos: send.length, more: undefined })
+      send.push(i)
+      continue
+    }
+    const prev = run.element === element ? run.pos : run.more?.get(element)
+    if (prev === undefined) {
+      run.more ??= new Map()
+      run.more.set(element, send.length)
+      send.push(i)
+      continue
+    }
+    dropped++
+    const sources = merged.get(prev)
+    if (sources) sources.push(i)
+    else merged.set(prev, [send[prev]!, i])
+    // The later command takes the earlier one's place: nothing else touched the key in
+    // between, so sending it earlier changes nothing.
+    send[prev] = i
+  }
+  return { send, merged, dropped }
+}

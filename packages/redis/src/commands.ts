@@ -1,0 +1,76 @@
+/**
+ * The Redis commands BatchSQL writes, with their argument counts and whether sending one
+ * twice is harmless. Only commands listed here are accepted: a batch writer must know which
+ * commands it may retry after an unknown outcome and which it may coalesce.
+ */
+
+/**
+ * Commands that may be folded into a later one of the same family on the same key (and
+ * element): the later command fully determines the result, so the earlier one can be skipped.
+ */
+export type CoalesceFamily = 'string' | 'hash' | 'zset' | 'set' | 'del' | 'expire'
+
+export interface CommandSpec {
+  /** Arguments after the command name, key included. */
+  readonly minArgs: number
+  /** `Infinity` for variadic commands. */
+  readonly maxArgs: number
+  /** Arguments after the key come in groups of this size (HSET field value ...). */
+  readonly step: number
+  /** Sending it twice leaves the same state as once (SET yes, LPUSH/INCR no). */
+  readonly idempotent: boolean
+  /** Set when the command may be coalesced; `element` = argument index of the element. */
+  readonly coalesce?: { readonly family: CoalesceFamily; readonly element?: number }
+}
+
+const spec = (
+  minArgs: number,
+  maxArgs: number,
+  idempotent: boolean,
+  coalesce?: CommandSpec['coalesce'],
+  step = 1,
+): CommandSpec => Object.freeze({ minArgs, maxArgs, step, idempotent, coalesce })
+
+// Variadic forms (HSET k f v f v, SADD k m m ...) are accepted but only coalesced in their
+// single-element form, where "the later one wins" is exact.
+export const COMMANDS: Readonly<Record<string, CommandSpec>> = Object.freeze({
+  SET: spec(2, 2, true, { family: 'string' }),
+  SETEX: spec(3, 3, true, { family: 'string' }),
+  PSETEX: spec(3, 3, true, { family: 'string' }),
+  HSET: spec(3, Infinity, true, { family: 'hash', element: 1 }, 2),
+  HDEL: spec(2, Infinity, true),
+  ZADD: spec(3, Infinity, true, { family: 'zset', element: 2 }, 2),
+  ZREM: spec(2, Infinity, true),
+  SADD: spec(2, Infinity, true, { family: 'set', element: 1 }),
+  SREM: spec(2, Infinity, true),
+  DEL: spec(1, 1, true, { family: 'del' }),
+  UNLINK: spec(1, 1, true, { family: 'del' }),
+  EXPIRE: spec(2, 2, true, { family: 'expire' }),
+  PEXPIRE: spec(2, 2, true, { family: 'expire' }),
+  PERSIST: spec(1, 1, true),
+  LPUSH: spec(2, Infinity, false),
+  RPUSH: spec(2, Infinity, false),
+  INCR: spec(1, 1, false),
+  DECR: spec(1, 1, false),
+  INCRBY: spec(2, 2, false),
+  DECRBY: spec(2, 2, false),
+  INCRBYFLOAT: spec(2, 2, false),
+  HINCRBY: spec(3, 3, false),
+  HINCRBYFLOAT: spec(3, 3, false),
+  ZINCRBY: spec(3, 3, false),
+  APPEND: spec(2, 2, false),
+  XADD: spec(3, Infinity, false),
+  PFADD: spec(2, Infinity, true),
+})
+
+export type RedisArg = string | number | Buffer
+
+/** One command ready to send; `key` is its only key (commands here are single-key). */
+export interface RedisCommand {
+  readonly name: string
+  /** Arguments, key first. */
+  readonly args: readonly RedisArg[]
+  /** Identity of `args[0]` (the key) for coalescing and ordering. */
+  readonly key: string
+  readonly spec: CommandSpec
+}

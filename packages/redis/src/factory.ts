@@ -1,0 +1,37 @@
+import {
+  type BatchSQL,
+  type BatchSQLConfig,
+  createBatchSQL,
+  createExecutor,
+  type ExecutorOptions,
+} from '@batchsql/core'
+import { Redis } from 'ioredis'
+import { type RedisClient, RedisProcessor, type RedisProcessorOptions } from './processor.js'
+
+export interface RedisBatchSQLConfig
+  extends Omit<BatchSQLConfig, 'executor'>,
+    Omit<ExecutorOptions, 'metrics'>,
+    Omit<RedisProcessorOptions, 'ownsClient'> {}
+
+/**
+ * A BatchSQL pipeline writing to Redis or Redis Cluster. Pass your ioredis `Redis` or
+ * `Cluster` (you keep owning it: `close()` leaves it open) or a `redis://` URL (BatchSQL
+ * creates the client and quits it on `close()`).
+ */
+export function createRedisBatchSQL(
+  client: RedisClient | string,
+  config: RedisBatchSQLConfig = {},
+): BatchSQL {
+  const { atomic, name, concurrency, timeoutMs, retry, classifiers, ...pipeline } = config
+  const owns = typeof client === 'string'
+  const redis = owns ? new Redis(client) : client
+  const processor = new RedisProcessor(redis, { atomic, name, ownsClient: owns })
+  const executor = createExecutor(processor, {
+    concurrency,
+    timeoutMs,
+    retry,
+    classifiers,
+    metrics: pipeline.metrics,
+  })
+  return createBatchSQL({ ...pipeline, executor })
+}

@@ -1,0 +1,223 @@
+import {
+  AbortedError,
+  type Batch,
+  BatchFailedError,
+  type BatchProcessor,
+  type ProcessContext,
+  type ProcessResult,
+  type RowFailure,
+  ValidationError,
+} from '@batchsql/core'
+import type { Cluster, Redis } from 'ioredis'
+import { classifyRedisError, isReplyError } from './classify.js'
+import { planSends, sourcesOf } from './coalesce-commands.js'
+import type { RedisCommand } from './commands.js'
+import { keySlot } from './slot.js'
+import { MAPPER, type RowToCommand } from './to-command.js'
+
+/** A single-node client or a cluster client; ioredis 5 and 6 both fit. */
+export type RedisClient = Redis | Cluster
+
+export interface RedisProcessorOptions {
+  /**
+   * Send each batch (each slot, on a cluster) as one `MULTI`/`EXEC` transaction instead of a
+   * plain pipeline. Default false.
+   */
+  atomic?: boolean
+  /** The sink's name in metrics. Default `redis`. */
+  name?: string
+  /** Quit the client on `close()`; set only when BatchSQL created the client. */
+  ownsClient?: boolean
+}
+
+// A command whose error did not come from the server may or may not have been executed.
+const APPLIED_UNKNOWN = Symbol('applied-unknown')
+interface SendError {
+  error: unknown
+  [APPLIED_UNKNOWN]?: true
+}
+
+/**
+ * Writes one batch as one pipeline (or transaction) per cluster node, and reports each
+ * command's own error so that the executor retries only those. What is re-sent:
+ * - an error reply (WRONGTYPE, BUSY, LOADING, MOVED...) means the command did not run: it is
+ *   retried if its error is retryable;
+ * - a connection error means the outcome is unknown: idempotent commands (SET, HSET, DEL...)
+ *   are retried; non-idempotent ones (LPUSH, INCR...) are reported as a final `connection`
+ *   failure, since re-sending one that did run would apply it twice, silently.
+ */
+export class RedisProcessor implements BatchProcessor {
+  readonly name: string
+  private readonly atomic: boolean
+  private readonly ownsClient: boolean
+  private readonly cluster: Cluster | undefined
+
+  constructor(
+    readonly client: RedisClient,
+    options: RedisProcessorOptions = {},
+  ) {
+    this.name = options.name ?? 'redis'
+    this.atomic = options.atomic ?? false
+    this.ownsClient = options.ownsClient ?? false
+    this.cluster = (client as { isCluster?: boolean }).isCluster ? (client as Cluster) : undefined
+  }
+
+  classify(err: unknown) {
+    return classifyRedisError(err)
+  }
+
+  async process(batch: Batch, ctx: ProcessContext): Promise<ProcessResult> {
+    const { schema } = batch
+    const toCommand = schema.adapterOptions[MAPPER] as RowToCommand | undefined
+    if (typeof toCommand !== 'function') {
+      throw new ValidationError(
+        'BATCHSQL_INVALID_SCHEMA',
+        `"${schema.table}" is not a Redis schema; define it with redisSchemas`,
+        { table: schema.table },
+      )
+    }
+    const cmds = batch.rows.map((r) => toCommand(r.values))
+    const plan = planSends(cmds)
+    const sent = plan.send.map((i) => cmds[i]!)
+    if (this.cluster && this.cluster.slots.length === 0) await this.clusterReady(ctx.signal)
+    // Nothing has been sent yet: an abort here leaves the whole batch untouched.
+    if (ctx.signal.aborted)
+      throw new AbortedError('batch aborted before it was sent', ctx.signal.reason)
+
+    const outcomes: (SendError | undefined)[] = new Array(sent.length)
+    await Promise.all(this.groups(sent).map((g) => this.send(g, sent, outcomes)))
+    if (this.cluster) await this.followRedirects(sent, outcomes)
+
+    const failures: RowFailure[] = []
+    for (let k = 0; k < sent.length; k++) {
+      const o = outcomes[k]
+      if (o === undefined) continue
+      const sources = sourcesOf(plan, k)
+      let error = o.error
+      if (o[APPLIED_UNKNOWN] && !sent[k]!.spec.idempotent) {
+        error = new BatchFailedError(
+          schema.table,
+          'connection',
+          ctx.attempt,
+          sources.length,
+          o.error,
+        )
+      }
+      for (const index of sources) failures.push({ index, error })
+    }
+    return { failures, deduplicated: plan.dropped }
+  }
+
+  /** Positions (into `sent`) per pipeline: one group on a single node, per node on a cluster. */
+  private groups(sent: readonly RedisCommand[]): number[][] {
+    if (!this.cluster) return sent.length === 0 ? [] : [sent.map((_, k) => k)]
+    // ioredis accepts a pipeline whose slots share its node group (`_groupsBySlot`, marked
+    // internal but the very table its check reads); the slot map is the fallback.
+    const { slots, _groupsBySlot: groupOf } = this.cluster
+    const byGroup = new Map<string, number[]>()
+    for (let k = 0; k < sent.length; k++) {
+      const slot = keySlot(sent[k]!.args[0]!)
+      // A transaction must stay in one slot; a pipeline only on one node.
+      const id = this.atomic
+        ? `${slot}`
+        : groupOf?.[slot] !== undefined
+          ? `g${groupOf[slot]}`
+          : (slots[slot]?.join(',') ?? `unassigned:${slot}`)
+      const g = byGroup.get(id)
+      if (g) g.push(k)
+      else byGroup.set(id, [k])
+    }
+    return [...byGroup.values()]
+  }
+
+  private async send(
+    group: readonly number[],
+    sent: readonly RedisCommand[],
+    outcomes: (SendError | undefined)[],
+  ): Promise<void> {
+    const p = this.atomic ? this.client.multi() : this.client.pipeline()
+    for (const k of group) {
+      const c = sent[k]!
+      p.call(c.name, c.args as (string | Buffer | number)[])
+    }
+    let results: [Error | null, unknown][] | null
+    try {
+      results = await p.exec()
+    } catch (error) {
+      // ioredis rejects a pipeline before writing it (cluster not ready, no node for the
+      // slot), or a transaction whose EXEC failed: an error reply means nothing ran, any
+      // other error on a transaction leaves its outcome unknown.
+      const unknown = this.atomic && !isReplyError(error)
+      for (const k of group) outcomes[k] = unknown ? { error, [APPLIED_UNKNOWN]: true } : { error }
+      return
+    }
+    if (results === null) {
+      const error = new Error('transaction aborted by the server')
+      for (const k of group) outcomes[k] = { error }
+      return
+    }
+    for (let j = 0; j < group.length; j++) {
+      const err = results[j]?.[0] ?? (results[j] === undefined ? new Error('no reply') : null)
+      if (err) {
+        outcomes[group[j]!] = isReplyError(err)
+          ? { error: err }
+          : { error: err, [APPLIED_UNKNOWN]: true }
+      }
+    }
+  }
+
+  /**
+   * MOVED/ASK replies (a slot moved during the batch) did not run: they are re-sent one by
+   * one, in batch order, through the cluster client, which follows redirections and
+   * refreshes its slot map. Other commands are never re-sent here.
+   */
+  private async followRedirects(
+    sent: readonly RedisCommand[],
+    outcomes: (SendError | undefined)[],
+  ): Promise<void> {
+    let moved = false
+    for (let k = 0; k < sent.length; k++) {
+      const o = outcomes[k]
+      if (!o || !isReplyError(o.error)) continue
+      const msg = (o.error as Error).message
+      if (!msg.startsWith('MOVED ') && !msg.startsWith('ASK ')) continue
+      if (msg.startsWith('MOVED ')) moved = true
+      const c = sent[k]!
+      try {
+        await this.cluster!.call(c.name, c.args as (string | Buffer | number)[])
+        outcomes[k] = undefined
+      } catch (error) {
+        outcomes[k] = isReplyError(error) ? { error } : { error, [APPLIED_UNKNOWN]: true }
+      }
+    }
+    if (moved) this.cluster!.refreshSlotsCache()
+  }
+
+  private async clusterReady(signal: AbortSignal): Promise<void> {
+    const cluster = this.cluster!
+    if (cluster.status === 'wait') {
+      await cluster.connect()
+      return
+    }
+    if (cluster.status === 'ready') return
+    // Nothing was sent: the executor retries or reports the whole batch.
+    if (cluster.status === 'end') throw new Error('Connection is closed (cluster client ended)')
+    await new Promise<void>((resolve, reject) => {
+      const done = () => {
+        signal.removeEventListener('abort', onAbort)
+        cluster.off('ready', done)
+        resolve()
+      }
+      const onAbort = () => {
+        cluster.off('ready', done)
+        reject(new AbortedError('aborted while waiting for the cluster', signal.reason))
+      }
+      cluster.once('ready', done)
+      signal.addEventListener('abort', onAbort, { once: true })
+    })
+  }
+
+  async close(): Promise<void> {
+    if (this.ownsClient) await this.client.quit()
+  }
+}

@@ -1,0 +1,123 @@
+import { ValidationError, type Value } from '@batchsql/core'
+import { COMMANDS, type RedisArg, type RedisCommand } from './commands.js'
+
+/** Turns a row's column-aligned values into the command to send; throws ValidationError. */
+export type RowToCommand = (values: readonly (Value | undefined)[]) => RedisCommand
+
+/** The mapper a Redis schema carries in `adapterOptions`. */
+export const MAPPER = 'redis.toCommand'
+
+/**
+ * One argument on the wire. Redis has no null and no types: null is refused (it would be
+ * sent as an empty string), numbers and bigints go as decimal text, bytes as they are,
+ * dates as ISO 8601, booleans, arrays and objects as JSON text.
+ */
+export function toArg(v: Value, table: string, column: string): RedisArg {
+  switch (typeof v) {
+    case 'string':
+      return v
+    case 'number':
+      if (!Number.isFinite(v)) {
+        throw new ValidationError(
+          'BATCHSQL_UNSUPPORTED_VALUE',
+          `column "${column}" of "${table}" holds a non-finite number`,
+          { table, column },
+        )
+      }
+      return v
+    case 'bigint':
+      return v.toString()
+    case 'boolean':
+      return v ? 'true' : 'false'
+  }
+  if (v === null) {
+    throw new ValidationError(
+      'BATCHSQL_UNSUPPORTED_VALUE',
+      `column "${column}" of "${table}" is null; Redis arguments cannot be null`,
+      { table, column },
+    )
+  }
+  if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength)
+  if (v instanceof Date) return v.toISOString()
+  return JSON.stringify(v)
+}
+
+/** Checks a command's argument count against its spec; `args` include the key. */
+export function checkArity(name: string, argc: number, table: string): void {
+  const spec = COMMANDS[name]!
+  const ok = argc >= spec.minArgs && argc <= spec.maxArgs && (argc - spec.minArgs) % spec.step === 0
+  if (!ok) {
+    throw new ValidationError(
+      'BATCHSQL_INVALID_SCHEMA',
+      `${name} in "${table}" got ${argc} argument(s); expected ${describe(spec.minArgs, spec.maxArgs, spec.step)}`,
+      { table },
+    )
+  }
+}
+
+function describe(min: number, max: number, step: number): string {
+  if (min === max) return `${min}`
+  return step === 1 ? `at least ${min}` : `${min} + a multiple of ${step}`
+}
+
+/** The key argument with the schema's prefix. */
+export function prefixed(arg: RedisArg, prefix: string): RedisArg {
+  if (prefix === '') return typeof arg === 'number' ? String(arg) : arg
+  return Buffer.isBuffer(arg) ? Buffer.concat([Buffer.from(prefix), arg]) : prefix + arg
+}
+
+/** A key's identity for coalescing (binary keys cannot collide with text keys). */
+export function keyIdentity(arg: RedisArg): string {
+  return Buffer.isBuffer(arg) ? `\0${arg.toString('hex')}` : String(arg)
+}
+
+/**
+ * The generic form: the first column holds the command name, the following set columns its
+ * arguments (key first) in column order. A column left unset between two set ones is an
+ * error, never an empty argument.
+ */
+export function genericMapper(
+  table: string,
+  columns: readonly string[],
+  prefix: string,
+): RowToCommand {
+  return (values) => {
+    const raw = values[0]
+    if (typeof raw !== 'string') {
+      throw new ValidationError(
+        'BATCHSQL_UNSUPPORTED_VALUE',
+        `column "${columns[0]}" of "${table}" must hold a command name`,
+        { table, column: columns[0] },
+      )
+    }
+    const name = raw.toUpperCase()
+    const spec = COMMANDS[name]
+    if (spec === undefined) {
+      throw new ValidationError(
+        'BATCHSQL_UNSUPPORTED_VALUE',
+        `unsupported Redis command in "${table}" (supported: ${Object.keys(COMMANDS).join(', ')})`,
+        { table, column: columns[0] },
+      )
+    }
+    const args: RedisArg[] = []
+    let gap: number | undefined
+    for (let i = 1; i < values.length; i++) {
+      const v = values[i]
+      if (v === undefined) {
+        gap ??= i
+        continue
+      }
+      if (gap !== undefined) {
+        throw new ValidationError(
+          'BATCHSQL_EMPTY_ROW',
+          `column "${columns[gap]}" of "${table}" is unset before a set argument`,
+          { table, column: columns[gap] },
+        )
+      }
+      args.push(toArg(v, table, columns[i]!))
+    }
+    checkArity(name, args.length, table)
+    args[0] = prefixed(args[0]!, prefix)
+    return { name, args, key: keyIdentity(args[0]), spec }
+  }
+}

@@ -1,0 +1,164 @@
+import { Cluster, type Redis } from 'ioredis'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createRedisBatchSQL, keySlot, redisSchemas } from '../src/index.js'
+import { connect, script, uniquePrefix } from './helpers.js'
+
+// A real three-master cluster started by the repository's script; the test owns it.
+const PORTS = [7001, 7002, 7003]
+let cluster: Cluster
+let nodes: Redis[]
+
+beforeAll(async () => {
+  await script('redis-cluster.sh', 'start')
+  cluster = new Cluster(
+    PORTS.map((port) => ({ host: '127.0.0.1', port })),
+    { slotsRefreshTimeout: 2000, retryDelayOnClusterDown: 100, retryDelayOnFailover: 100 },
+  )
+  nodes = PORTS.map((p) => connect(`redis://127.0.0.1:${p}`))
+  // The restart test kills a node: its direct connection reconnects on its own.
+  for (const n of nodes) n.on('error', () => {})
+}, 120_000)
+
+afterAll(async () => {
+  cluster?.disconnect()
+  for (const n of nodes ?? []) n.disconnect()
+  await script('redis-cluster.sh', 'stop')
+}, 120_000)
+
+/** Keys per node, by asking each master for its own keys under `prefix`. */
+async function keysPerNode(prefix: string): Promise<number[]> {
+  return Promise.all(
+    nodes.map(async (n) => {
+      let count = 0
+      let cursor = '0'
+      do {
+        const [next, keys] = await n.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000)
+        count += keys.length
+        cursor = next
+      } while (cursor !== '0')
+      return count
+    }),
+  )
+}
+
+describe('Redis Cluster', () => {
+  it('computes the same key slots as the server', async () => {
+    for (const key of ['a', 'user:{42}:name', '{}x', 'é', 'bsql:123']) {
+      expect(keySlot(key)).toBe(await nodes[0]!.cluster('KEYSLOT', key))
+    }
+  })
+
+  it('writes one batch spanning every node', async () => {
+    const prefix = uniquePrefix('cluster')
+    const set = redisSchemas.set({ prefix, ttl: { seconds: 600 } })
+    const push = redisSchemas.push({ prefix, side: 'right' })
+    for (const atomic of [false, true]) {
+      const b = createRedisBatchSQL(cluster, { flushSize: 1000, atomic })
+      for (let i = 0; i < 600; i++) {
+        await b.submit(set, { key: `${atomic}:s${i}`, value: i })
+        await b.submit(push, { key: `${atomic}:l${i % 30}`, value: i })
+      }
+      const res = await b.close()
+      expect(res.failed).toBe(0)
+      expect(res.committed).toBe(1200)
+    }
+    const perNode = await keysPerNode(prefix)
+    expect(perNode.every((n) => n > 0)).toBe(true)
+    expect(perNode.reduce((a, b) => a + b)).toBe(2 * 630)
+    for (const atomic of [false, true]) {
+      for (let i = 0; i < 600; i += 37) {
+        expect(await cluster.get(`${prefix}${atomic}:s${i}`)).toBe(String(i))
+        expect(await cluster.ttl(`${prefix}${atomic}:s${i}`)).toBeGreaterThan(500)
+      }
+      for (let k = 0; k < 30; k++) {
+        const list = await cluster.lrange(`${prefix}${atomic}:l${k}`, 0, -1)
+        expect(list).toEqual(Array.from({ length: 20 }, (_, j) => String(j * 30 + k)))
+      }
+    }
+  })
+
+  it('loses nothing when a master is killed and restarted mid-run', async () => {
+    const prefix = uniquePrefix('restart')
+    const set = redisSchemas.set({ prefix })
+    const hset = redisSchemas.hset({ prefix })
+    const b = createRedisBatchSQL(cluster, {
+      flushSize: 500,
+      timeoutMs: 5_000,
+      retry: { maxAttempts: 40, initialDelayMs: 50, maxDelayMs: 500 },
+    })
+    const N = 20_000
+    let submitted = 0
+    const producer = (async () => {
+      for (let i = 0; i < N; i++) {
+        await b.submit(set, { key: `s${i % 2000}`, value: i })
+        await b.submit(hset, { key: `h${i % 50}`, field: `f${i % 400}`, value: i })
+        submitted = i
+        if (i % 200 === 0) await new Promise((r) => setTimeout(r, 1))
+      }
+    })()
+    while (submitted < N / 4) await new Promise((r) => setTimeout(r, 5))
+    await script('redis-cluster.sh', 'restart-node', '7002')
+    const restartedAt = submitted
+    await producer
+    const res = await b.close()
+    expect(restartedAt).toBeLessThan(N - 1) // the restart happened while producing
+    expect(res.failed).toBe(0)
+    expect(res.committed).toBe(2 * N)
+    const last = (mod: number, r: number) => N - 1 - ((N - 1 - r) % mod)
+    for (let k = 0; k < 2000; k++) {
+      expect(await cluster.get(`${prefix}s${k}`), `s${k}`).toBe(String(last(2000, k)))
+    }
+    for (let h = 0; h < 50; h++) {
+      const hash = await cluster.hgetall(`${prefix}h${h}`)
+      const want: Record<string, string> = {}
+      for (let i = h; i < N; i += 50) want[`f${i % 400}`] = String(i)
+      expect(hash, `h${h}`).toEqual(want)
+    }
+    expect((await keysPerNode(prefix))[1]).toBeGreaterThan(0)
+  })
+
+  it('neither loses nor doubles commands while slots move (MOVED/ASK)', async () => {
+    const prefix = uniquePrefix('reshard')
+    const errs: string[] = []
+    const push = redisSchemas.push({ prefix, side: 'right' })
+    const incr = redisSchemas.incr({ prefix })
+    const b = createRedisBatchSQL(cluster, {
+      flushSize: 300,
+      onError: (f) => {
+        if (errs.length < 5) errs.push(`${f.reason} ${(f.error.cause as Error)?.message}`)
+      },
+      retry: { maxAttempts: 40, initialDelayMs: 20, maxDelayMs: 200 },
+    })
+    const ids = await Promise.all(nodes.map(async (n) => String(await n.cluster('MYID'))))
+    const KEYS = 200
+    // Produce until both reshards are over, in whole rounds over the keys.
+    let stop = false
+    let N = 0
+    const producer = (async () => {
+      while (!stop || N % KEYS !== 0) {
+        await b.submit(push, { key: `l${N % KEYS}`, value: N })
+        await b.submit(incr, { key: `n${N % KEYS}`, by: 1 })
+        N++
+        if (N % 100 === 0) await new Promise((r) => setTimeout(r, 1))
+      }
+    })()
+    // Move 300 slots (with their keys) from the first master to the second and back.
+    const reshard = async (from: string, to: string) =>
+      script('redis-cluster.sh', 'reshard', from, to, '300')
+    while (N < 2000) await new Promise((r) => setTimeout(r, 5))
+    const before = N
+    await reshard(ids[0]!, ids[1]!)
+    await reshard(ids[1]!, ids[0]!)
+    stop = true
+    await producer
+    const res = await b.close()
+    expect(N - before).toBeGreaterThan(1000) // slots moved while commands were written
+    expect(errs).toEqual([])
+    expect(res.failed).toBe(0)
+    for (let k = 0; k < KEYS; k++) {
+      const want = Array.from({ length: N / KEYS }, (_, j) => String(j * KEYS + k))
+      expect(await cluster.lrange(`${prefix}l${k}`, 0, -1), `l${k}`).toEqual(want)
+      expect(await cluster.get(`${prefix}n${k}`)).toBe(String(N / KEYS))
+    }
+  })
+})

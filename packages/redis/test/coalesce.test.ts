@@ -1,0 +1,108 @@
+import { Request } from '@batchsql/core'
+import type { Redis } from 'ioredis'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { planSends, sourcesOf } from '../src/coalesce-commands.js'
+import { createRedisBatchSQL, redisSchemas } from '../src/index.js'
+import { MAPPER, type RowToCommand } from '../src/to-command.js'
+import { connect, script, uniquePrefix } from './helpers.js'
+
+const generic = redisSchemas.command({ columns: ['cmd', 'key', 'a', 'b'] })
+const toCommand = generic.adapterOptions[MAPPER] as RowToCommand
+const plan = (rows: Record<string, unknown>[]) =>
+  planSends(rows.map((r) => toCommand(Request.from(generic, r as never).values)))
+
+describe('planSends (pure logic)', () => {
+  it('keeps the last of SET-like commands on one key', () => {
+    const p = plan([
+      { cmd: 'SET', key: 'k', a: '1' },
+      { cmd: 'SET', key: 'other', a: '1' },
+      { cmd: 'SETEX', key: 'k', a: 10, b: '2' },
+      { cmd: 'SET', key: 'k', a: '3' },
+    ])
+    expect(p.send).toEqual([3, 1])
+    expect(sourcesOf(p, 0)).toEqual([0, 2, 3])
+    expect(sourcesOf(p, 1)).toEqual([1])
+    expect(p.dropped).toBe(2)
+  })
+
+  it('never coalesces LPUSH or INCR, and keeps them in order', () => {
+    const p = plan([
+      { cmd: 'LPUSH', key: 'l', a: 'x' },
+      { cmd: 'LPUSH', key: 'l', a: 'x' },
+      { cmd: 'INCR', key: 'n' },
+      { cmd: 'INCR', key: 'n' },
+    ])
+    expect(p.send).toEqual([0, 1, 2, 3])
+    expect(p.dropped).toBe(0)
+  })
+
+  it('does not fold a SET across another command on the same key', () => {
+    const p = plan([
+      { cmd: 'SET', key: 'k', a: '1' },
+      { cmd: 'EXPIRE', key: 'k', a: 10 },
+      { cmd: 'SET', key: 'k', a: '2' },
+      { cmd: 'SET', key: 'j', a: '1' },
+      { cmd: 'APPEND', key: 'j', a: 'x' },
+      { cmd: 'SET', key: 'j', a: '2' },
+    ])
+    expect(p.send).toEqual([0, 1, 2, 3, 4, 5])
+  })
+
+  it('coalesces HSET per field and ZADD per member', () => {
+    const p = plan([
+      { cmd: 'HSET', key: 'h', a: 'f1', b: '1' },
+      { cmd: 'HSET', key: 'h', a: 'f2', b: '1' },
+      { cmd: 'HSET', key: 'h', a: 'f1', b: '2' },
+      { cmd: 'ZADD', key: 'z', a: 1, b: 'm' },
+      { cmd: 'ZADD', key: 'z', a: 2, b: 'm' },
+      { cmd: 'ZADD', key: 'z', a: 2, b: 'n' },
+    ])
+    expect(p.send).toEqual([2, 1, 4, 5])
+    expect(p.dropped).toBe(2)
+  })
+})
+
+describe('coalescing against a real Redis', () => {
+  // A private server: its command statistics count what was really sent.
+  const port = '6392'
+  let redis: Redis
+  const prefix = uniquePrefix('coalesce')
+  beforeAll(async () => {
+    await script('redis-single.sh', 'start', port)
+    redis = connect(`redis://127.0.0.1:${port}`)
+  })
+  afterAll(async () => {
+    redis.disconnect()
+    await script('redis-single.sh', 'stop', port)
+  })
+
+  const calls = async (cmd: string) => {
+    const m = new RegExp(`cmdstat_${cmd}:calls=(\\d+)`).exec(await redis.info('commandstats'))
+    return Number(m?.[1] ?? 0)
+  }
+
+  it('sends the last SET per key once per batch, and every push', async () => {
+    await redis.config('RESETSTAT')
+    const set = redisSchemas.set({ prefix })
+    const push = redisSchemas.push({ prefix, side: 'right' })
+    const b = createRedisBatchSQL(redis, { flushSize: 1000, flushInterval: 50 })
+    for (let i = 0; i < 300; i++) {
+      await b.submit(set, { key: `k${i % 3}`, value: i })
+      await b.submit(push, { key: 'list', value: i % 2 })
+    }
+    const flushes = b.stats().flushes + 1
+    const res = await b.close()
+    expect(res.committed).toBe(600)
+    expect(await redis.mget(`${prefix}k0`, `${prefix}k1`, `${prefix}k2`)).toEqual([
+      '297',
+      '298',
+      '299',
+    ])
+    const list = await redis.lrange(`${prefix}list`, 0, -1)
+    expect(list).toEqual(Array.from({ length: 300 }, (_, i) => String(i % 2)))
+    expect(await calls('rpush')).toBe(300)
+    const sets = await calls('set')
+    expect(sets).toBeLessThanOrEqual(3 * flushes)
+    expect(sets).toBeLessThan(300)
+  })
+})

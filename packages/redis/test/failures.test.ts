@@ -1,0 +1,216 @@
+import { BatchFailedError, type BatchFailure, NoopMetricsReporter } from '@batchsql/core'
+import type { Redis } from 'ioredis'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { classifyRedisError, createRedisBatchSQL, redisSchemas } from '../src/index.js'
+import { connect, dropPrefix, script, uniquePrefix } from './helpers.js'
+
+let redis: Redis
+const prefix = uniquePrefix('failures')
+
+beforeAll(() => {
+  redis = connect()
+})
+afterAll(async () => {
+  await dropPrefix(redis, prefix)
+  await redis.quit()
+})
+
+function replyError(message: string): Error {
+  const e = new Error(message)
+  e.name = 'ReplyError'
+  return e
+}
+
+describe('classification', () => {
+  it.each([
+    ['LOADING Redis is loading the dataset in memory', 'io', true],
+    ['BUSY Redis is busy running a script.', 'lock_timeout', true],
+    ['TRYAGAIN Multiple keys request during rehashing of slot', 'connection', true],
+    ['CLUSTERDOWN The cluster is down', 'connection', true],
+    ['MASTERDOWN Link with MASTER is down', 'connection', true],
+    ['MOVED 3999 127.0.0.1:7002', 'connection', true],
+    ['ASK 3999 127.0.0.1:7002', 'connection', true],
+    ['WRONGTYPE Operation against a key holding the wrong kind of value', 'data', false],
+    ["OOM command not allowed when used memory > 'maxmemory'.", 'non_retryable', false],
+    ['ERR syntax error', 'syntax', false],
+    ["ERR wrong number of arguments for 'set' command", 'syntax', false],
+  ])('%s', (message, reason, retryable) => {
+    expect(classifyRedisError(replyError(message))).toEqual({ reason, retryable })
+  })
+
+  it('treats connection loss as retryable and leaves unknown errors to core', () => {
+    expect(classifyRedisError(new Error('Connection is closed.'))).toEqual({
+      reason: 'connection',
+      retryable: true,
+    })
+    const max = new Error('Reached the max retries per request limit')
+    max.name = 'MaxRetriesPerRequestError'
+    expect(classifyRedisError(max)?.retryable).toBe(true)
+    expect(classifyRedisError(new Error('something else'))).toBeUndefined()
+    expect(classifyRedisError(new BatchFailedError('t', 'connection', 1, 1, null))).toBeUndefined()
+  })
+})
+
+describe('per-command failure isolation', () => {
+  it('a WRONGTYPE in the middle of a batch fails only its own row', async () => {
+    await redis.set(`${prefix}str`, 'not a list')
+    const push = redisSchemas.push({ prefix, side: 'right' })
+    const failures: BatchFailure[] = []
+    const b = createRedisBatchSQL(redis, { flushSize: 100, onError: (f) => failures.push(f) })
+    const acks: Promise<unknown>[] = []
+    for (let i = 0; i < 21; i++) {
+      const key = i === 10 ? 'str' : 'list'
+      acks.push(
+        b.submitAndWait(push, { key, value: i }).then(
+          () => 'ok',
+          (e: unknown) => e,
+        ),
+      )
+    }
+    const results = await Promise.all(acks)
+    const res = await b.close()
+    expect(res.committed).toBe(20)
+    expect(res.failed).toBe(1)
+    expect(results.filter((r) => r === 'ok')).toHaveLength(20)
+    const err = results[10] as BatchFailedError
+    expect(err).toBeInstanceOf(BatchFailedError)
+    expect(err.reason).toBe('data')
+    expect(err.attempts).toBe(1) // not retried
+    expect(String((err.cause as Error).message)).toMatch(/^WRONGTYPE/)
+    expect(failures).toHaveLength(1)
+    expect(failures[0]!.rows[0]!.get('value')).toBe(10)
+    const list = await redis.lrange(`${prefix}list`, 0, -1)
+    expect(list).toEqual(Array.from({ length: 21 }, (_, i) => String(i)).filter((v) => v !== '10'))
+    expect(await redis.get(`${prefix}str`)).toBe('not a list')
+  })
+
+  it('a WRONGTYPE inside MULTI/EXEC fails only its own row too', async () => {
+    await redis.set(`${prefix}str2`, 'x')
+    const incr = redisSchemas.incr({ prefix })
+    const b = createRedisBatchSQL(redis, { atomic: true, flushSize: 10 })
+    const acks: Promise<unknown>[] = []
+    for (let i = 0; i < 10; i++) {
+      await redis.hset(`${prefix}hash`, 'f', 1) // a hash: INCRBY on it is WRONGTYPE
+      const key = i === 4 ? 'hash' : 'counter'
+      acks.push(
+        b.submitAndWait(incr, { key, by: 1 }).then(
+          () => 'ok',
+          (e: unknown) => e,
+        ),
+      )
+    }
+    const results = await Promise.all(acks)
+    await b.close()
+    expect((results[4] as BatchFailedError).reason).toBe('data')
+    expect(results.filter((r) => r === 'ok')).toHaveLength(9)
+    expect(await redis.get(`${prefix}counter`)).toBe('9')
+  })
+})
+
+describe('retries never apply a command twice', () => {
+  it('a partly failed pipeline re-sends only its failed commands', async () => {
+    // A real error reply made retryable by a user classifier; the key is fixed between the
+    // attempts, so the second attempt succeeds. A whole-batch retry would push twice.
+    await redis.hset(`${prefix}blocked_l`, 'f', 'a hash for now')
+    await redis.hset(`${prefix}blocked_n`, 'f', 'a hash for now')
+    const push = redisSchemas.push({ prefix, side: 'right' })
+    const incr = redisSchemas.incr({ prefix, name: 'incr_partial' })
+    const b = createRedisBatchSQL(redis, {
+      flushSize: 1000,
+      flushInterval: 5,
+      classifiers: [
+        (e) =>
+          (e as Error)?.message?.startsWith('WRONGTYPE')
+            ? { reason: 'data', retryable: true }
+            : undefined,
+      ],
+      retry: { maxAttempts: 2, initialDelayMs: 300, jitter: 'none' },
+    })
+    const acks: Promise<void>[] = []
+    for (let i = 0; i < 100; i++) {
+      acks.push(b.submitAndWait(push, { key: i === 50 ? 'blocked_l' : 'partial', value: i }))
+      acks.push(b.submitAndWait(incr, { key: i === 50 ? 'blocked_n' : 'partial_n', by: 1 }))
+    }
+    while (
+      (await redis.llen(`${prefix}partial`)) < 99 ||
+      (await redis.get(`${prefix}partial_n`)) !== '99'
+    ) {
+      await new Promise((r) => setTimeout(r, 5))
+    }
+    await redis.del(`${prefix}blocked_l`, `${prefix}blocked_n`)
+    await Promise.all(acks)
+    const res = await b.close()
+    expect(res.failed).toBe(0)
+    expect(await redis.llen(`${prefix}partial`)).toBe(99)
+    expect(await redis.get(`${prefix}partial_n`)).toBe('99')
+    // Both retried commands ran exactly once.
+    expect(await redis.lrange(`${prefix}blocked_l`, 0, -1)).toEqual(['50'])
+    expect(await redis.get(`${prefix}blocked_n`)).toBe('1')
+  })
+
+  // A private server: its BUSY threshold is lowered and a script blocks it, which would
+  // disturb the other users of the shared server.
+  const port = process.env.REDIS_SINGLE_PORT ?? '6390'
+  let own: Redis
+  let blocker: Redis
+  beforeAll(async () => {
+    await script('redis-single.sh', 'start', port)
+    own = connect(`redis://127.0.0.1:${port}`)
+    blocker = connect(`redis://127.0.0.1:${port}`)
+    await own.config('SET', 'busy-reply-threshold', '20')
+  })
+  afterAll(async () => {
+    own.disconnect()
+    blocker.disconnect()
+    await script('redis-single.sh', 'stop', port)
+  })
+
+  it('BUSY replies mid-run: only the rejected commands are re-sent', async () => {
+    const p = uniquePrefix('busy')
+    const incr = redisSchemas.incr({ prefix: p })
+    const push = redisSchemas.push({ prefix: p, side: 'right' })
+    const b = createRedisBatchSQL(own, {
+      flushSize: 200,
+      flushInterval: 2,
+      retry: { maxAttempts: 50, initialDelayMs: 10, maxDelayMs: 50, jitter: 'none' },
+    })
+    let retried = 0
+    b.withMetricsReporter(
+      new (class extends NoopMetricsReporter {
+        override recordError(_db: string, _table: string, kind: string): void {
+          if (kind === 'retry:lock_timeout') retried++
+        }
+      })(),
+    )
+    const N = 20_000
+    const producer = (async () => {
+      for (let i = 0; i < N; i++) {
+        await b.submit(incr, { key: `c${i % 10}`, by: 1 })
+        await b.submit(push, { key: `l${i % 10}`, value: i })
+        if (i % 500 === 0) await new Promise((r) => setImmediate(r))
+      }
+    })()
+    // Block the server three times with a script that runs past the BUSY threshold.
+    for (let k = 0; k < 3; k++) {
+      await new Promise((r) => setTimeout(r, 40))
+      const t0 = Date.now()
+      await blocker.eval(
+        `local t = redis.call('TIME') local s = t[1]*1000000+t[2]
+         while true do local n = redis.call('TIME') if n[1]*1000000+n[2]-s > 150000 then break end end
+         return 1`,
+        0,
+      )
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(100)
+    }
+    await producer
+    const res = await b.close()
+    expect(res.failed).toBe(0)
+    expect(res.committed).toBe(2 * N)
+    expect(retried).toBeGreaterThan(0)
+    for (let k = 0; k < 10; k++) {
+      expect(await own.get(`${p}c${k}`)).toBe(String(N / 10))
+      const list = await own.lrange(`${p}l${k}`, 0, -1)
+      expect(list).toEqual(Array.from({ length: N / 10 }, (_, j) => String(j * 10 + k)))
+    }
+  })
+})

@@ -1,0 +1,72 @@
+import type { BatchFailure } from '@batchsql/core'
+import type { Redis } from 'ioredis'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createRedisBatchSQL, redisSchemas } from '../src/index.js'
+import { connect, script, uniquePrefix } from './helpers.js'
+
+// A private server killed (SIGKILL) and restarted mid-run: connections drop with pipelines
+// in flight. It persists every write before replying (appendfsync always).
+const port = '6394'
+let redis: Redis
+
+beforeAll(async () => {
+  await script('redis-single.sh', 'start', port)
+  redis = connect(`redis://127.0.0.1:${port}`)
+  redis.on('error', () => {})
+})
+afterAll(async () => {
+  redis.disconnect()
+  await script('redis-single.sh', 'stop', port)
+})
+
+describe('server restart mid-run', () => {
+  it('retries idempotent commands, reports (never doubles) non-idempotent ones', async () => {
+    const prefix = uniquePrefix('restart1')
+    const set = redisSchemas.set({ prefix })
+    const push = redisSchemas.push({ prefix, side: 'right' })
+    const failures: BatchFailure[] = []
+    const b = createRedisBatchSQL(redis, {
+      flushSize: 500,
+      timeoutMs: 5_000,
+      retry: { maxAttempts: 40, initialDelayMs: 50, maxDelayMs: 500 },
+      onError: (f) => failures.push(f),
+    })
+    const N = 20_000
+    let i = 0
+    const producer = (async () => {
+      for (; i < N; i++) {
+        await b.submit(set, { key: `s${i % 1000}`, value: i })
+        await b.submit(push, { key: 'list', value: i })
+        if (i % 200 === 0) await new Promise((r) => setTimeout(r, 1))
+      }
+    })()
+    while (i < N / 4) await new Promise((r) => setTimeout(r, 5))
+    await script('redis-single.sh', 'restart', port)
+    const restartedAt = i
+    await producer
+    await b.close()
+    expect(restartedAt).toBeLessThan(N - 1)
+
+    // Idempotent SETs: nothing lost.
+    expect(failures.filter((f) => f.schema === set)).toEqual([])
+    const values = await redis.mget(Array.from({ length: 1000 }, (_, k) => `${prefix}s${k}`))
+    values.forEach((v, k) => {
+      expect(v, `s${k}`).toBe(String(N - 1000 + k))
+    })
+    // RPUSH: no value twice; every value written or reported as a connection failure.
+    const reported = new Set<number>()
+    for (const f of failures) {
+      expect(f.schema).toBe(push)
+      expect(f.reason).toBe('connection')
+      for (const r of f.rows) reported.add(r.get('value') as number)
+    }
+    const list = (await redis.lrange(`${prefix}list`, 0, -1)).map(Number)
+    expect(new Set(list).size).toBe(list.length)
+    const present = new Set(list)
+    for (let v = 0; v < N; v++) {
+      if (!present.has(v)) expect(reported.has(v), `value ${v} lost silently`).toBe(true)
+    }
+    // Order of what was written is submission order.
+    expect(list).toEqual([...list].sort((a, b) => a - b))
+  })
+})

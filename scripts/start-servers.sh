@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Starts, from local binaries (Debian packages), every server the tests need that is not
+# already answering: PostgreSQL 5432, MariaDB 3306, Redis 6379. Idempotent. Installs the
+# Debian packages first when they are missing. For machines with Docker use
+# docker-compose.monitoring.yml instead.
+set -euo pipefail
+SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+apt_updated=0
+need_pkg() { # need_pkg <command> <debian package...>
+  command -v "$1" >/dev/null 2>&1 && return 0
+  if [ $apt_updated = 0 ]; then $SUDO apt-get update -qq; apt_updated=1; fi
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${@:2}" >/dev/null
+}
+wait_for() { # wait_for <name> <command...>
+  for _ in $(seq 1 60); do "${@:2}" >/dev/null 2>&1 && { echo "servers: $1 up"; return 0; }; sleep 0.5; done
+  echo "servers: $1 did not come up" >&2; return 1
+}
+
+# PostgreSQL
+need_pkg pg_isready postgresql
+if ! pg_isready -h 127.0.0.1 -p 5432 -q; then
+  if [ -d /etc/postgresql ] && command -v pg_ctlcluster >/dev/null; then
+    $SUDO pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | tail -1)" main start || true
+  fi
+  wait_for postgresql pg_isready -h 127.0.0.1 -p 5432
+  # trust auth and a `test` database, as the tests expect
+  psql -h 127.0.0.1 -U postgres -tc "select 1 from pg_database where datname='test'" | grep -q 1 \
+    || psql -h 127.0.0.1 -U postgres -c 'create database test' || true
+else echo "servers: postgresql already up"; fi
+
+# MariaDB
+need_pkg mariadbd mariadb-server
+if ! mariadb-admin -uroot -h127.0.0.1 -P3306 ping >/dev/null 2>&1; then
+  $SUDO start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd
+  wait_for mariadb mariadb-admin -uroot -h127.0.0.1 -P3306 ping
+  mariadb -uroot -h127.0.0.1 -e 'create database if not exists test' || true
+else echo "servers: mariadb already up"; fi
+
+# Redis
+need_pkg redis-server redis-server
+if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+  mkdir -p /var/lib/redis /var/log/redis 2>/dev/null || true
+  redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+    --dir /var/lib/redis --logfile /var/log/redis/ci.log
+  wait_for redis redis-cli -h 127.0.0.1 -p 6379 ping
+else echo "servers: redis already up"; fi
