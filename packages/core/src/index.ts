@@ -27,6 +27,7 @@ export { createExecutor, RetryingExecutor } from './executor.js'
 export type { BatchMetrics, MetricsReporter, PipelineGauges, RejectReason } from './metrics.js'
 export { NoopMetricsReporter, noopMetrics } from './metrics.js'
 export type {
+  AcknowledgedSubmit,
   BatchSQLConfig,
   CloseOptions,
   CloseResult,

@@ -90,6 +90,21 @@ const OPEN = 0
 const CLOSING = 1
 const CLOSED = 2
 const STATE_NAMES = ['open', 'closing', 'closed'] as const
+/**
+ * What `submitAndWait()` returns: a promise of the row's commit that also exposes
+ * `accepted`, which resolves as soon as the row is in the buffer. A producer that awaits
+ * `accepted` gets the same backpressure as `submit()` while it tracks commits on the side.
+ */
+export type AcknowledgedSubmit = Promise<void> & { readonly accepted: Promise<void> }
+
+function acknowledged(rejected: Promise<void>): AcknowledgedSubmit {
+  // `accepted` and the commit promise reject alike; only one of them needs a handler.
+  return Object.assign(
+    rejected.then(() => undefined),
+    { accepted: rejected },
+  )
+}
+
 // One shared settled promise: the common submit path allocates nothing for its result.
 const ACCEPTED: Promise<void> = Promise.resolve()
 const now = () => performance.now()
@@ -234,10 +249,13 @@ export class BatchSQL implements AsyncDisposable {
     schema: Schema<Row>,
     row: Row,
     options?: SubmitOptions,
-  ): Promise<void>
-  submitAndWait<Row extends AnyRow>(request: Request<Row>, options?: SubmitOptions): Promise<void>
-  submitAndWait(a: Schema | Request, b?: unknown, c?: SubmitOptions): Promise<void> {
-    if (this.state !== OPEN) return this.rejectSubmit('closed', new ClosedError())
+  ): AcknowledgedSubmit
+  submitAndWait<Row extends AnyRow>(
+    request: Request<Row>,
+    options?: SubmitOptions,
+  ): AcknowledgedSubmit
+  submitAndWait(a: Schema | Request, b?: unknown, c?: SubmitOptions): AcknowledgedSubmit {
+    if (this.state !== OPEN) return acknowledged(this.rejectSubmit('closed', new ClosedError()))
     let req: Request
     let options: SubmitOptions | undefined
     try {
@@ -255,12 +273,16 @@ export class BatchSQL implements AsyncDisposable {
         options = c
       }
     } catch (err) {
-      return this.rejectSubmit('validation', err)
+      return acknowledged(this.rejectSubmit('validation', err))
     }
     const committed = new Promise<void>((resolve, reject) => {
       req.ack = { resolve, reject }
     })
-    return this.admit(req, options?.signal).then(() => committed)
+    const accepted = this.admit(req, options?.signal)
+    return Object.assign(
+      accepted.then(() => committed),
+      { accepted },
+    )
   }
 
   private rejectSubmit(reason: RejectReason, err: unknown): Promise<void> {

@@ -171,6 +171,48 @@ describe('backpressure', () => {
     expect(processor.received.flatMap((x) => x.rows)).toHaveLength(100)
   })
 
+  it('submitAndWait().accepted resolves on enqueue, the promise itself on commit', async () => {
+    const { processor, executor } = gatedExecutor({ concurrency: 1 })
+    const b = createBatchSQL({
+      executor,
+      flushSize: 2,
+      bufferSize: 2,
+      maxInFlightFlushes: 1,
+      flushInterval: 60_000,
+    })
+    const first = b.submitAndWait(events, { id: 1 })
+    let committed = false
+    void first.then(() => {
+      committed = true
+    })
+    await first.accepted
+    b.submitAndWait(events, { id: 2 }).catch(() => {})
+    await processor.waitFor(1)
+    // Buffer full again (2 rows) while the first flush is held: the next submit waits for room.
+    await b.submit(events, { id: 3 })
+    await b.submit(events, { id: 4 })
+    const waiting = b.submitAndWait(events, { id: 5 })
+    let accepted = false
+    void waiting.accepted.then(() => {
+      accepted = true
+    })
+    await tick()
+    expect(committed).toBe(false)
+    expect(accepted).toBe(false)
+    expect(b.stats().waitingSubmits).toBe(1)
+    processor.releaseAll()
+    await first
+    expect(committed).toBe(true)
+    const closing = b.close()
+    while (b.stats().state !== 'closed') {
+      processor.releaseAll()
+      await tick()
+    }
+    await closing
+    await waiting
+    expect(accepted).toBe(true)
+  })
+
   it('abort while waiting rejects with AbortedError and the row is not written', async () => {
     const { processor, executor } = gatedExecutor({ concurrency: 1 })
     const b = createBatchSQL({

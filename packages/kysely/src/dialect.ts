@@ -1,21 +1,33 @@
 /**
  * The dialect contract: everything a SQL dialect contributes to the shared engine. The
- * engine (see `engine.ts`) does the rest: coalescing in-batch duplicates, ordering rows by
+ * engine (`processor.ts`) does the rest: coalescing in-batch duplicates, ordering rows by
  * conflict key, chunking under the parameter / statement-size limits, one transaction per
  * batch, poison-row isolation, preview. A new dialect is this interface plus a factory.
  */
-import type { Batch, Classification, ColumnType, ProcessContext, Request, Schema, Value } from '@batchsql/core'
-import type { Compilable, InsertQueryBuilder, InsertResult, Kysely, Transaction } from 'kysely'
+import type { Classification, ColumnType, ProcessContext, Schema, Value } from '@batchsql/core'
+import type { Compilable, CompiledQuery, Kysely } from 'kysely'
 
-/** The statement shape of one batch: which columns it writes, under which schema. */
+/** The statement shape of one group of rows: which columns it writes, under which schema. */
 export interface InsertShape {
   readonly schema: Schema
-  /** Columns this statement writes, in schema order (the union of columns the batch set). */
+  /** Columns the rows of this group set, in schema order. Unset columns are left out. */
   readonly columns: readonly string[]
+  /**
+   * For `update`: the schema's update columns this group sets (a column a row did not set is
+   * never overwritten). Empty means there is nothing to update: write as `ignore`.
+   * For `replace`: every non-conflict column of the group.
+   */
+  readonly updateColumns: readonly string[]
 }
 
-/** One row as bound values, keyed by column name (already converted by `toDriverValue`). */
-export type DriverRow = Record<string, unknown>
+/** One row as bound values, aligned with `InsertShape.columns` (converted by `toDriverValue`). */
+export type DriverRow = readonly unknown[]
+
+/** Rows of one shape, in the order they must be written (conflict-key order for upserts). */
+export interface ShapeGroup {
+  readonly shape: InsertShape
+  readonly rows: readonly DriverRow[]
+}
 
 export interface SqlDialectAdapter {
   /** `postgres`, `mysql`, `sqlite`, ...: the `database` label and error prefix. */
@@ -29,47 +41,67 @@ export interface SqlDialectAdapter {
    */
   readonly rowsPerStatement: number
   /**
-   * Largest statement in bytes (MySQL's `max_allowed_packet`, read from the server at
-   * start-up), or undefined when the dialect has no such limit.
+   * Largest statement in bytes (MySQL's `max_allowed_packet`), or undefined when the dialect
+   * has no such limit. The engine cuts chunks on an upper-bound estimate of the bytes.
    */
   readonly maxStatementBytes?: number
 
-  /** Converts a core value to what the driver binds for a column of `type`. */
+  /**
+   * Optional: called once before the first batch, e.g. to read server limits or version
+   * (MySQL's `max_allowed_packet`, MariaDB vs MySQL syntax). A failure fails that batch and
+   * is retried with the next one.
+   */
+  init?(db: Kysely<any>): Promise<void>
+
+  /** Converts a core value to what the driver binds for a column of `type`. Never undefined. */
   toDriverValue(value: Value, type: ColumnType): unknown
 
   /**
    * Builds the INSERT for `rows` with the conflict clause of `shape.schema.strategy`:
-   * `insertInto` / `.ignore()` / `.orIgnore()` / `replaceInto` / `.onConflict()` /
-   * `.onDuplicateKeyUpdate()`. Identifiers only through Kysely (quoted), values only bound.
+   * `insertInto` + `.ignore()` / `.orIgnore()` / `replaceInto` / `.onConflict()` /
+   * `.onDuplicateKeyUpdate()`. Identifiers only through Kysely (quoted), values only bound,
+   * in row-major, column order (the engine reuses the SQL text for batches of the same shape
+   * and row count, with new parameters).
    */
-  buildInsert(db: Kysely<any>, shape: InsertShape, rows: readonly DriverRow[]): InsertQueryBuilder<any, any, InsertResult> | Compilable<unknown>
+  buildInsert(
+    db: Kysely<any>,
+    shape: InsertShape,
+    rows: readonly Record<string, unknown>[],
+  ): Compilable<unknown>
 
   /** Maps the driver's errors (SQLSTATE, errno, SQLite code) to a reason and retryability. */
   classify(err: unknown): Classification | undefined
 
   /**
-   * Optional fast path for a whole batch inside the engine's transaction (PostgreSQL COPY).
+   * Optional: runs the compiled statements of one batch, in order, in one transaction on the
+   * bare driver (e.g. SQLite with cached prepared statements). Return `false` to let the
+   * engine run them through Kysely instead.
+   */
+  runStatements?(statements: readonly CompiledQuery[], ctx: ProcessContext): Promise<boolean>
+
+  /**
+   * Optional fast path for a whole batch (PostgreSQL COPY), in one transaction of its own.
    * Return `false` to fall back to the INSERT path for this batch.
    */
-  writeFast?(trx: Transaction<any>, shape: InsertShape, rows: readonly Request[], ctx: ProcessContext): Promise<boolean>
+  writeFast?(groups: readonly ShapeGroup[], ctx: ProcessContext): Promise<boolean>
 
   /** Releases resources the adapter created (never a pool the user passed in). */
   close?(): Promise<void>
 }
 
-/** What `preview()` returns: the statement a batch would run, without running it. */
+/** What `preview()` returns: the statements a batch would run, without running them. */
 export interface StatementPreview {
-  /** SQL text of the first statement (chunks of the same shape share it but for row count). */
+  /** SQL text of the first statement (chunks of one shape share it but for the row count). */
   readonly sql: string
-  /** Bind parameters of all statements of the batch. */
-  readonly parameters: number
+  /** Bind parameters of the first statement. */
+  readonly parameters: readonly unknown[]
+  /** Bind parameters over all statements of the batch. */
+  readonly parameterCount: number
   /** Statements the batch splits into. */
   readonly statements: number
-  /** Hash of the statement's shape (table, columns, strategy, dialect); row-count independent. */
+  /** Hash of the first statement's shape (dialect, table, columns, strategy); row-count independent. */
   readonly fingerprint: string
   /** Rows after coalescing, and rows folded into another. */
   readonly rows: number
   readonly duplicates: number
 }
-
-export type { Batch }

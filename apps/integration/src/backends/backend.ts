@@ -1,0 +1,40 @@
+/**
+ * What the app needs from each database: a fresh table per scenario, a pipeline on its own
+ * connection, a way to read everything back for verification, poison rows and a fault.
+ */
+import type { BatchSQL, Schema } from '@batchsql/core'
+import type { DatabaseName } from '../config.js'
+import type { AppRow } from '../rows.js'
+
+export type Strategy = 'insert' | 'update' | 'replace'
+
+export interface PipelineOptions {
+  flushSize: number
+  bufferSize: number
+  flushInterval: number
+  /** Retries generous enough to ride out the fault scenario. */
+  retry?: { maxAttempts?: number; initialDelayMs?: number; maxDelayMs?: number }
+  metrics?: import('@batchsql/core').MetricsReporter
+}
+
+export interface Backend {
+  readonly name: DatabaseName
+  /** Strategies this backend can express (Redis has no partial-row update). */
+  readonly strategies: readonly Strategy[]
+  /** Creates the scenario's table (dropping any leftover of the same name). */
+  createTable(table: string): Promise<void>
+  dropTable(table: string): Promise<void>
+  schema(table: string, strategy: Strategy): Schema<any>
+  /** The object submitted for a row (SQL: the row; Redis: a command's columns). */
+  toSubmit(table: string, row: AppRow): Record<string, unknown>
+  /** A pipeline on a connection of its own; `close()` on it releases that connection. */
+  pipeline(options: PipelineOptions): BatchSQL
+  /** Every stored row as canonical lines (see rows.ts), in any order. */
+  readBack(table: string): Promise<string[]>
+  /** Turns a row into one the database rejects (and prepares the database for it). */
+  poison(row: AppRow): AppRow
+  preparePoison?(table: string, ids: readonly number[]): Promise<void>
+  /** Drops the pipeline's connections (or locks the database) mid-run; says what it did. */
+  injectFault(): Promise<string>
+  close(): Promise<void>
+}

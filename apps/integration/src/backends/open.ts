@@ -1,0 +1,23 @@
+import type { AppConfig, DatabaseName } from '../config.js'
+import type { Backend } from './backend.js'
+
+/** Opens a backend; drivers are imported lazily so a SQLite-only run loads no server driver. */
+export async function openBackend(
+  name: DatabaseName,
+  config: AppConfig,
+  baseDir: string,
+): Promise<Backend> {
+  switch (name) {
+    case 'sqlite': {
+      const { resolve } = await import('node:path')
+      const { openSqlite } = await import('./sqlite.js')
+      return openSqlite(resolve(baseDir, config.sqlitePath))
+    }
+    case 'postgres':
+      return (await import('./postgres.js')).openPostgres(config.postgresUrl)
+    case 'mysql':
+      return (await import('./mysql.js')).openMysql(config.mysqlUrl)
+    case 'redis':
+      return (await import('./redis.js')).openRedis(config.redisUrl)
+  }
+}

@@ -1,0 +1,74 @@
+import { defineSchema } from '@batchsql/core'
+import { createPostgresBatchSQL } from '@batchsql/postgres'
+import pg from 'pg'
+import type { AppRow } from '../rows.js'
+import type { Backend, PipelineOptions, Strategy } from './backend.js'
+import { lineFromDb, SQL_COLUMNS } from './sql-rows.js'
+
+const q = (id: string) => `"${id.replaceAll('"', '""')}"`
+
+export async function openPostgres(url: string): Promise<Backend> {
+  const reader = new pg.Pool({ connectionString: url, max: 2 })
+  reader.on('error', () => {})
+  await reader.query('SELECT 1')
+  // Server process ids of the pipelines' connections: the fault scenario terminates them.
+  const pids = new Set<number>()
+  const pools = new Set<pg.Pool>()
+  return {
+    name: 'postgres',
+    strategies: ['insert', 'update', 'replace'],
+    async createTable(table) {
+      await reader.query(`DROP TABLE IF EXISTS ${q(table)}`)
+      await reader.query(
+        `CREATE TABLE ${q(table)} (id BIGINT PRIMARY KEY, worker INT, seq INT, payload TEXT NOT NULL, amount BIGINT, score DOUBLE PRECISION, created TIMESTAMPTZ(3))`,
+      )
+    },
+    async dropTable(table) {
+      await reader.query(`DROP TABLE IF EXISTS ${q(table)}`)
+    },
+    schema: (table, strategy: Strategy) =>
+      defineSchema({
+        table,
+        columns: SQL_COLUMNS,
+        strategy,
+        conflictColumns: strategy === 'insert' ? undefined : ['id'],
+      }),
+    toSubmit: (_table, row) => row as unknown as Record<string, unknown>,
+    pipeline(o: PipelineOptions) {
+      const pool = new pg.Pool({ connectionString: url, max: 8 })
+      // A terminated idle client emits 'error' on the pool; without a listener Node exits.
+      pool.on('error', () => {})
+      pool.on('connect', (client) => {
+        const pid = (client as unknown as { processID?: number }).processID
+        if (pid !== undefined) pids.add(pid)
+      })
+      pools.add(pool)
+      const batch = createPostgresBatchSQL(pool, { ...o, concurrency: 4 })
+      void batch.done.finally(async () => {
+        pools.delete(pool)
+        await pool.end()
+      })
+      return batch
+    },
+    async readBack(table) {
+      // int8 comes back as text (exact); timestamptz as Date.
+      const { rows } = await reader.query(`SELECT * FROM ${q(table)}`)
+      return rows.map(lineFromDb)
+    },
+    poison: (row: AppRow) => ({ ...row, payload: null }),
+    async injectFault() {
+      const list = [...pids]
+      const { rows } = await reader.query(
+        'SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) AS n FROM pg_stat_activity WHERE pid = ANY($1)',
+        [list],
+      )
+      pids.clear()
+      if (Number(rows[0]?.n ?? 0) === 0) throw new Error('no pipeline connection to terminate')
+      return `terminated ${rows[0]?.n ?? 0} server connection(s) of the pipeline (pg_terminate_backend)`
+    },
+    async close() {
+      for (const p of pools) await p.end()
+      await reader.end()
+    },
+  }
+}

@@ -1,0 +1,93 @@
+import { createRedisBatchSQL, redisSchemas } from '@batchsql/redis'
+import { Redis } from 'ioredis'
+import { type AppRow, canonicalLine } from '../rows.js'
+import type { Backend, PipelineOptions, Strategy } from './backend.js'
+
+/**
+ * Rows become `HSET <table>:<id> row <canonical values>`: the hash field is overwritten
+ * by a later write (replace semantics). Redis has no partial-row update of one value, so
+ * the `update` scenario does not apply. A poison row's key is created beforehand as a
+ * plain string, so its HSET fails with WRONGTYPE.
+ */
+export async function openRedis(url: string): Promise<Backend> {
+  const reader = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 3 })
+  await reader.connect()
+  const clients = new Set<Redis>()
+  const schemas = new Map<string, ReturnType<typeof redisSchemas.hset>>()
+  const schemaOf = (table: string) => {
+    let s = schemas.get(table)
+    if (s === undefined) {
+      s = redisSchemas.hset({ prefix: `${table}:`, name: table })
+      schemas.set(table, s)
+    }
+    return s
+  }
+  async function unlinkAll(table: string) {
+    let cursor = '0'
+    do {
+      const [next, keys] = await reader.scan(cursor, 'MATCH', `${table}:*`, 'COUNT', 1000)
+      cursor = next
+      if (keys.length > 0) await reader.unlink(...keys)
+    } while (cursor !== '0')
+  }
+  return {
+    name: 'redis',
+    strategies: ['insert', 'replace'],
+    createTable: unlinkAll,
+    dropTable: unlinkAll,
+    schema: (table, _strategy: Strategy) => schemaOf(table),
+    toSubmit: (_table, row) => {
+      const line = canonicalLine(row)
+      return { key: String(row.id), field: 'row', value: line.slice(line.indexOf('|') + 1) }
+    },
+    pipeline(o: PipelineOptions) {
+      const client = new Redis(url)
+      client.on('error', () => {})
+      clients.add(client)
+      const batch = createRedisBatchSQL(client, { ...o, concurrency: 4 })
+      void batch.done.finally(() => {
+        clients.delete(client)
+        client.disconnect()
+      })
+      return batch
+    },
+    async readBack(table) {
+      const lines: string[] = []
+      let cursor = '0'
+      do {
+        const [next, keys] = await reader.scan(cursor, 'MATCH', `${table}:*`, 'COUNT', 1000)
+        cursor = next
+        if (keys.length === 0) continue
+        const p = reader.pipeline()
+        for (const k of keys) p.hget(k, 'row')
+        const res = (await p.exec()) ?? []
+        res.forEach(([err, value], i) => {
+          // A poison key holds a string: HGET fails with WRONGTYPE, the row is not there.
+          if (err === null && typeof value === 'string')
+            lines.push(`${keys[i]!.slice(table.length + 1)}|${value}`)
+        })
+      } while (cursor !== '0')
+      return lines
+    },
+    poison: (row: AppRow) => row,
+    async preparePoison(table, ids) {
+      const p = reader.pipeline()
+      for (const id of ids) p.set(`${table}:${id}`, 'not a hash')
+      await p.exec()
+    },
+    async injectFault() {
+      let killed = 0
+      for (const c of clients) {
+        const id = await c.client('ID').catch(() => undefined)
+        if (id !== undefined)
+          killed += Number(await reader.client('KILL', 'ID', String(id)).catch(() => 0))
+      }
+      if (killed === 0) throw new Error('no pipeline connection to kill')
+      return `killed ${killed} client connection(s) of the pipeline (CLIENT KILL)`
+    },
+    async close() {
+      for (const c of clients) c.disconnect()
+      reader.disconnect()
+    },
+  }
+}

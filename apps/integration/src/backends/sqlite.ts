@@ -1,0 +1,75 @@
+import { mkdirSync, rmSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { defineSchema } from '@batchsql/core'
+import { createSqliteBatchSQL } from '@batchsql/sqlite'
+import Database from 'better-sqlite3'
+import type { AppRow } from '../rows.js'
+import type { Backend, PipelineOptions, Strategy } from './backend.js'
+import { lineFromDb, SQL_COLUMNS } from './sql-rows.js'
+
+const q = (id: string) => `"${id.replaceAll('"', '""')}"`
+
+/** The embedded default: a SQLite file, recreated at the start of every run. */
+export async function openSqlite(path: string): Promise<Backend> {
+  mkdirSync(dirname(path), { recursive: true })
+  for (const suffix of ['', '-wal', '-shm']) rmSync(path + suffix, { force: true })
+  const reader = new Database(path)
+  reader.pragma('journal_mode = WAL')
+  const open = new Set<Database.Database>()
+  return {
+    name: 'sqlite',
+    strategies: ['insert', 'update', 'replace'],
+    async createTable(table) {
+      reader.exec(`DROP TABLE IF EXISTS ${q(table)}`)
+      reader.exec(
+        `CREATE TABLE ${q(table)} (id INTEGER PRIMARY KEY, worker INTEGER, seq INTEGER, payload TEXT NOT NULL, amount INTEGER, score REAL, created TEXT)`,
+      )
+    },
+    async dropTable(table) {
+      reader.exec(`DROP TABLE IF EXISTS ${q(table)}`)
+    },
+    schema: (table, strategy: Strategy) =>
+      defineSchema({
+        table,
+        columns: SQL_COLUMNS,
+        strategy,
+        conflictColumns: strategy === 'insert' ? undefined : ['id'],
+      }),
+    toSubmit: (_table, row) => row as unknown as Record<string, unknown>,
+    pipeline(o: PipelineOptions) {
+      // A short busy timeout: a locked database (the fault scenario) becomes SQLITE_BUSY,
+      // which BatchSQL retries with backoff, instead of a silent 5 s stall.
+      const db = new Database(path, { timeout: 200 })
+      db.pragma('synchronous = NORMAL')
+      open.add(db)
+      const batch = createSqliteBatchSQL(db, { ...o, concurrency: 1 })
+      void batch.done.finally(() => {
+        db.close()
+        open.delete(db)
+      })
+      return batch
+    },
+    async readBack(table) {
+      return reader
+        .prepare(`SELECT * FROM ${q(table)}`)
+        .safeIntegers(true)
+        .all()
+        .map((r) => lineFromDb(r as Record<string, unknown>))
+    },
+    poison: (row: AppRow) => ({ ...row, payload: null }),
+    async injectFault() {
+      // Another connection takes the write lock for 1.5 s: every write meanwhile fails with
+      // SQLITE_BUSY and must be retried.
+      const locker = new Database(path)
+      locker.exec('BEGIN EXCLUSIVE')
+      await new Promise((r) => setTimeout(r, 1500))
+      locker.exec('ROLLBACK')
+      locker.close()
+      return 'database locked by another connection for 1.5 s (SQLITE_BUSY)'
+    },
+    async close() {
+      for (const db of open) db.close()
+      reader.close()
+    },
+  }
+}

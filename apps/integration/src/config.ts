@@ -1,0 +1,289 @@
+/**
+ * Settings: environment variables with the original guide's names and defaults, the same
+ * settings as flags (a flag wins over its variable). Bad values are a `ConfigError` with a
+ * clear message and exit code 2 — never a silent fall-back to the default. Argument
+ * parsing is commander's (a well-kept library beats a hand-written parser here).
+ */
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
+
+export type DatabaseName = 'sqlite' | 'postgres' | 'mysql' | 'redis'
+export const ALL_DATABASES: readonly DatabaseName[] = ['sqlite', 'postgres', 'mysql', 'redis']
+
+export interface AppConfig {
+  prometheusPort: number
+  /** Interface /metrics listens on; 0.0.0.0 when Prometheus runs in a container. */
+  metricsHost: string
+  /** Whether the port was chosen by the user (a busy default port is not fatal). */
+  prometheusPortExplicit: boolean
+  testDurationMs: number
+  concurrentWorkers: number
+  batchSize: number
+  bufferSize: number
+  recordsPerWorker: number
+  flushIntervalMs: number
+  databases: DatabaseName[]
+  scenarios: string[] | undefined
+  processes: number
+  sqlitePath: string
+  postgresUrl: string
+  mysqlUrl: string
+  redisUrl: string
+  reportDir: string
+  longDurationRecords: number
+  keepTables: boolean
+  /** Keep serving /metrics this long after the run, so Prometheus scrapes the final values. */
+  lingerMs: number
+  progress: 'auto' | 'bar' | 'lines' | 'none'
+}
+
+export class ConfigError extends Error {
+  readonly exitCode = 2
+}
+
+const DURATION_RE = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const
+
+/** `30m`, `90s`, `1.5h`, `250ms` → milliseconds. */
+export function parseDuration(text: string): number {
+  const m = DURATION_RE.exec(text.trim())
+  if (m === null)
+    throw new InvalidArgumentError(`"${text}" is not a duration (e.g. 30s, 5m, 1h, 250ms)`)
+  const ms = Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS]
+  if (ms <= 0) throw new InvalidArgumentError('a duration must be positive')
+  return ms
+}
+
+function positiveInt(max: number) {
+  return (text: string): number => {
+    if (!/^\d+$/.test(text.trim()))
+      throw new InvalidArgumentError(`"${text}" is not a positive integer`)
+    const n = Number(text)
+    if (n < 1 || n > max) throw new InvalidArgumentError(`${n} is out of range 1..${max}`)
+    return n
+  }
+}
+
+function port(text: string): number {
+  if (!/^\d+$/.test(text.trim())) throw new InvalidArgumentError(`"${text}" is not a port number`)
+  const n = Number(text)
+  if (n > 65_535) throw new InvalidArgumentError(`${n} is not a port number (0..65535)`)
+  return n
+}
+
+function databases(text: string): DatabaseName[] {
+  const list = text
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean)
+  const aliases: Record<string, DatabaseName> = {
+    mariadb: 'mysql',
+    pg: 'postgres',
+    postgresql: 'postgres',
+  }
+  const out = list.map((d) => aliases[d] ?? d)
+  const bad = out.filter((d) => !(ALL_DATABASES as readonly string[]).includes(d))
+  if (bad.length > 0 || out.length === 0) {
+    throw new InvalidArgumentError(
+      `unknown database(s) "${bad.join(',') || text}"; choose from ${ALL_DATABASES.join(',')}`,
+    )
+  }
+  return [...new Set(out)] as DatabaseName[]
+}
+
+function url(protocols: string[]) {
+  return (text: string): string => {
+    let u: URL
+    try {
+      u = new URL(text)
+    } catch {
+      throw new InvalidArgumentError(`"${text}" is not a URL`)
+    }
+    if (!protocols.includes(u.protocol))
+      throw new InvalidArgumentError(`expected a ${protocols.join(' or ')} URL`)
+    return text
+  }
+}
+
+export function buildProgram(): Command {
+  const p = new Command('batchsql-integration')
+    .description(
+      'Stress-tests BatchSQL against real databases and proves nothing was lost.\n' +
+        'With no settings it runs every scenario on an embedded SQLite file (about a minute).',
+    )
+    .addOption(
+      new Option('--prometheus-port <port>', 'port of /metrics (0 = any free port)')
+        .env('PROMETHEUS_PORT')
+        .default(9090)
+        .argParser(port),
+    )
+    .addOption(
+      new Option('--metrics-host <host>', 'interface /metrics listens on')
+        .env('METRICS_HOST')
+        .default('127.0.0.1'),
+    )
+    .addOption(
+      new Option('--test-duration <duration>', 'upper bound of the long-duration scenario')
+        .env('TEST_DURATION')
+        .default(parseDuration('30m'), '30m')
+        .argParser(parseDuration),
+    )
+    .addOption(
+      new Option('--concurrent-workers <n>', 'producers per scenario')
+        .env('CONCURRENT_WORKERS')
+        .default(10)
+        .argParser(positiveInt(10_000)),
+    )
+    .addOption(
+      new Option('--batch-size <n>', 'flushSize: rows per flush')
+        .env('BATCH_SIZE')
+        .default(500)
+        .argParser(positiveInt(1_000_000)),
+    )
+    .addOption(
+      new Option('--buffer-size <n>', 'bufferSize: rows waiting in memory at most')
+        .env('BUFFER_SIZE')
+        .default(10_000)
+        .argParser(positiveInt(10_000_000)),
+    )
+    .addOption(
+      new Option('--records-per-worker <n>', 'rows each producer submits')
+        .env('RECORDS_PER_WORKER')
+        .default(10_000)
+        .argParser(positiveInt(100_000_000)),
+    )
+    .addOption(
+      new Option('--flush-interval <duration>', 'flushInterval')
+        .env('FLUSH_INTERVAL')
+        .default(parseDuration('100ms'), '100ms')
+        .argParser(parseDuration),
+    )
+    .addOption(
+      new Option('--databases <list>', `comma-separated: ${ALL_DATABASES.join(',')}`)
+        .env('DATABASES')
+        .default(['sqlite'], 'sqlite')
+        .argParser(databases),
+    )
+    .addOption(
+      new Option('--scenarios <list>', 'run only these scenarios (comma-separated names)')
+        .env('SCENARIOS')
+        .argParser((t) =>
+          t
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean),
+        ),
+    )
+    .addOption(
+      new Option('--processes <n>', 'run the producers in N OS processes')
+        .env('PROCESSES')
+        .default(1)
+        .argParser(positiveInt(64)),
+    )
+    .addOption(
+      new Option('--sqlite-path <file>', 'SQLite database file')
+        .env('SQLITE_PATH')
+        .default('.data/integration.sqlite'),
+    )
+    .addOption(
+      new Option('--postgres-url <url>', 'PostgreSQL connection URL')
+        .env('POSTGRES_URL')
+        .default('postgres://postgres@127.0.0.1:5432/test')
+        .argParser(url(['postgres:', 'postgresql:'])),
+    )
+    .addOption(
+      new Option('--mysql-url <url>', 'MySQL / MariaDB connection URL')
+        .env('MYSQL_URL')
+        .default('mysql://root@127.0.0.1:3306/test')
+        .argParser(url(['mysql:', 'mariadb:'])),
+    )
+    .addOption(
+      new Option('--redis-url <url>', 'Redis connection URL')
+        .env('REDIS_URL')
+        .default('redis://127.0.0.1:6379/0')
+        .argParser(url(['redis:', 'rediss:'])),
+    )
+    .addOption(
+      new Option('--report-dir <dir>', 'where the JSON and HTML reports go')
+        .env('REPORT_DIR')
+        .default('reports'),
+    )
+    .addOption(
+      new Option(
+        '--long-duration-records <n>',
+        'rows of the long-duration scenario (it also stops at --test-duration)',
+      )
+        .env('LONG_DURATION_RECORDS')
+        .default(100_000)
+        .argParser(positiveInt(1_000_000_000)),
+    )
+    .addOption(
+      new Option('--linger <duration>', 'keep /metrics up this long after the run (e.g. 30s)')
+        .env('LINGER')
+        .argParser(parseDuration),
+    )
+    .addOption(
+      new Option('--keep-tables', 'keep each scenario’s table after verification').env(
+        'KEEP_TABLES',
+      ),
+    )
+    .addOption(
+      new Option('--progress <mode>', 'live progress display')
+        .choices(['auto', 'bar', 'lines', 'none'])
+        .env('PROGRESS')
+        .default('auto'),
+    )
+  return p
+}
+
+/** Parses argv and environment; throws `ConfigError` on any bad setting. */
+export function parseConfig(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): AppConfig {
+  const program = buildProgram()
+  program.exitOverride()
+  program.configureOutput({ writeErr: () => {}, writeOut: (s) => process.stdout.write(s) })
+  const saved = process.env
+  process.env = env
+  try {
+    program.parse(argv as string[], { from: 'user' })
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') throw err
+      throw new ConfigError(err.message.replace(/^error: /, ''))
+    }
+    throw err
+  } finally {
+    process.env = saved
+  }
+  const o = program.opts()
+  const config: AppConfig = {
+    prometheusPort: o.prometheusPort,
+    metricsHost: o.metricsHost,
+    prometheusPortExplicit: program.getOptionValueSource('prometheusPort') !== 'default',
+    testDurationMs: o.testDuration,
+    concurrentWorkers: o.concurrentWorkers,
+    batchSize: o.batchSize,
+    bufferSize: o.bufferSize,
+    recordsPerWorker: o.recordsPerWorker,
+    flushIntervalMs: o.flushInterval,
+    databases: o.databases,
+    scenarios: o.scenarios,
+    processes: o.processes,
+    sqlitePath: o.sqlitePath,
+    postgresUrl: o.postgresUrl,
+    mysqlUrl: o.mysqlUrl,
+    redisUrl: o.redisUrl,
+    reportDir: o.reportDir,
+    longDurationRecords: o.longDurationRecords,
+    keepTables: Boolean(o.keepTables),
+    lingerMs: o.linger ?? 0,
+    progress: o.progress,
+  }
+  if (config.batchSize > config.bufferSize) {
+    throw new ConfigError(
+      `BATCH_SIZE (${config.batchSize}) must not exceed BUFFER_SIZE (${config.bufferSize})`,
+    )
+  }
+  return config
+}

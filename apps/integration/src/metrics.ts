@@ -1,0 +1,65 @@
+/**
+ * The app's metrics: the guide's `PrometheusMetrics` serving /metrics, with the pipeline
+ * metrics of every scenario's BatchSQL and the per-scenario test results.
+ */
+import type { MetricsReporter } from '@batchsql/core'
+import { PrometheusMetrics } from '@batchsql/prometheus'
+import type { AppConfig } from './config.js'
+import type { ScenarioResult } from './runner.js'
+
+export interface Metrics {
+  readonly reporter: MetricsReporter
+  /** Where /metrics is served, if it is. */
+  readonly url: string | undefined
+  readonly notice: string | undefined
+  setCurrentTestCase(name: string): void
+  recordRealTimeMetrics(database: string, testCase: string, rps: number, rssMB: number): void
+  recordResult(r: ScenarioResult): void
+  stop(): Promise<void>
+}
+
+export async function startMetrics(config: AppConfig): Promise<Metrics> {
+  const prom = new PrometheusMetrics({ defaultMetrics: true })
+  let url: string | undefined
+  let notice: string | undefined
+  try {
+    const { port } = await prom.startServer(config.prometheusPort, config.metricsHost)
+    url = `http://${config.metricsHost === '0.0.0.0' ? '127.0.0.1' : config.metricsHost}:${port}/metrics`
+  } catch (err) {
+    const code = (err as { code?: string }).code
+    if (code !== 'EADDRINUSE' || config.prometheusPortExplicit) throw err
+    // The guide's default 9090 is also Prometheus's own port: when it is taken and the user
+    // did not ask for it, serve on a free port and say so, rather than fail the main job.
+    const { port } = await prom.startServer(0, config.metricsHost)
+    url = `http://127.0.0.1:${port}/metrics`
+    notice = `port ${config.prometheusPort} is in use; /metrics is on port ${port} instead (set PROMETHEUS_PORT to choose)`
+  }
+  return {
+    reporter: prom,
+    url,
+    notice,
+    setCurrentTestCase: (name) => prom.setCurrentTestCase(name),
+    recordRealTimeMetrics: (db, tc, rps, rssMB) => prom.recordRealTimeMetrics(db, tc, rps, rssMB),
+    recordResult(r) {
+      const mem = process.memoryUsage()
+      prom.recordTestResult(r.database, r.scenario, {
+        durationSeconds: r.durationSeconds,
+        expected: r.verification.expectedRows,
+        found: r.verification.foundRows,
+        submitted: r.submitted,
+        failed: r.unexpectedFailures + r.poisonReported,
+        rps: r.persistedRate ?? 0,
+        success: r.passed,
+        integrityRate: r.verification.integrityRate,
+        memory: {
+          rssMB: r.memory.peakRssMB,
+          heapUsedMB: r.memory.peakHeapUsedMB,
+          heapTotalMB: mem.heapTotal / 1024 / 1024,
+          externalMB: mem.external / 1024 / 1024,
+        },
+        gcCount: r.gc.count,
+      })
+    },
+    stop: () => prom.stopServer(),
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * The producers of one scenario: each submits its rows in order, awaiting only the buffer
+ * (`accepted`), and tracks every row's commit on the side: latency on success, the error's
+ * reason on failure. Runs in the main process or in a child process (`--processes`).
+ */
+import type { BatchSQL, Schema } from '@batchsql/core'
+import type { Backend } from './backends/backend.js'
+import type { Scenario } from './scenarios.js'
+import type { LatencyRecorder } from './stats.js'
+
+export interface ProducerCounters {
+  submitted: number
+  committed: number
+  settled: number
+}
+
+export interface ProducerResult {
+  /** Rows each worker submitted (index = worker), so the verifier knows what to expect. */
+  submittedPerWorker: number[]
+  poisonSubmitted: number
+  /** Poison rows reported to their submitter with an error (they must all be). */
+  poisonReported: number
+  /** Poison rows that were reported committed (a constraint the database did not enforce). */
+  poisonCommitted: number
+  /** Good rows that failed: each is a lost row, reported. */
+  unexpectedFailures: number
+  failuresByReason: Record<string, number>
+  firstSubmitAt: number
+  lastSubmitAt: number
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+export async function produce(options: {
+  backend: Backend
+  pipeline: BatchSQL
+  schema: Schema<any>
+  table: string
+  scenario: Scenario
+  workers: readonly number[]
+  counters: ProducerCounters
+  latencies: LatencyRecorder
+  /** Producers stop submitting after this instant (epoch ms). */
+  deadline?: number
+}): Promise<ProducerResult> {
+  const { backend, pipeline, schema, table, scenario, workers, counters, latencies } = options
+  const result: ProducerResult = {
+    submittedPerWorker: new Array(scenario.workers).fill(0),
+    poisonSubmitted: 0,
+    poisonReported: 0,
+    poisonCommitted: 0,
+    unexpectedFailures: 0,
+    failuresByReason: {},
+    firstSubmitAt: Date.now(),
+    lastSubmitAt: 0,
+  }
+  let allSettled: () => void = () => {}
+  const settledAll = new Promise<void>((r) => {
+    allSettled = r
+  })
+  let producing = true
+  const settle = () => {
+    counters.settled++
+    if (!producing && counters.settled === counters.submitted) allSettled()
+  }
+  const perWorkerRate = scenario.pace ? scenario.pace.rowsPerSecond / scenario.workers : 0
+  const started = performance.now()
+
+  const worker = async (w: number) => {
+    for (let seq = 0; seq < scenario.perWorker; seq++) {
+      if (options.deadline !== undefined && Date.now() >= options.deadline) break
+      if (perWorkerRate > 0) {
+        const due = started + (seq / perWorkerRate) * 1000
+        const wait = due - performance.now()
+        if (wait > 1) await sleep(wait)
+      }
+      const poison = scenario.isPoison?.(w, seq) ?? false
+      let row = scenario.row(w, seq)
+      if (poison) row = backend.poison(row)
+      const t0 = performance.now()
+      const ack = pipeline.submitAndWait(schema, backend.toSubmit(table, row))
+      counters.submitted++
+      if (poison) result.poisonSubmitted++
+      ack.then(
+        () => {
+          counters.committed++
+          latencies.push(performance.now() - t0)
+          if (poison) result.poisonCommitted++
+          settle()
+        },
+        (err: { reason?: string; code?: string }) => {
+          const reason = err?.reason ?? err?.code ?? 'unknown'
+          result.failuresByReason[reason] = (result.failuresByReason[reason] ?? 0) + 1
+          if (poison) result.poisonReported++
+          else result.unexpectedFailures++
+          settle()
+        },
+      )
+      try {
+        await ack.accepted
+      } catch {
+        // Rejected before it was buffered (closed / invalid): counted by the handler above.
+      }
+      result.submittedPerWorker[w]!++
+    }
+  }
+  await Promise.all(workers.map(worker))
+  result.lastSubmitAt = Date.now()
+  producing = false
+  if (counters.settled === counters.submitted) allSettled()
+  await pipeline.close()
+  await settledAll
+  return result
+}

@@ -1,0 +1,308 @@
+/**
+ * Runs one scenario on one database, isolated: its own table (created fresh, dropped
+ * after), its own pipeline and connections. Samples rates and memory every second for the
+ * live display and /metrics, then verifies and judges the result.
+ */
+import { fork } from 'node:child_process'
+import type { Backend } from './backends/backend.js'
+import type { AppConfig } from './config.js'
+import type { Metrics } from './metrics.js'
+import { type ProducerCounters, type ProducerResult, produce } from './producer.js'
+import type { Progress } from './progress.js'
+import type { Scenario } from './scenarios.js'
+import { collectGarbage, GcCounter, LatencyRecorder, mb } from './stats.js'
+import { expectedLines, type Verification, verify } from './verify.js'
+
+export interface TimelinePoint {
+  /** Seconds since the scenario started. */
+  t: number
+  submitRps: number
+  commitRps: number
+  rssMB: number
+  heapUsedMB: number
+}
+
+export interface ScenarioResult {
+  database: string
+  scenario: string
+  description: string
+  strategy: string
+  processes: number
+  submitted: number
+  poisonSubmitted: number
+  poisonReported: number
+  unexpectedFailures: number
+  failuresByReason: Record<string, number>
+  verification: Verification
+  /** Rows accepted ÷ time from first submit to last submit accepted. */
+  submitRate: number
+  /** Rows verified in the database ÷ time from first submit to `close()` resolved; null unless integrity is 100%. */
+  persistedRate: number | null
+  durationSeconds: number
+  latencyMs: { p50: number; p95: number; p99: number; max: number; samples: number }
+  memory: { startRssMB: number; peakRssMB: number; peakHeapUsedMB: number; endRssMB: number }
+  gc: { count: number; pauseMs: number }
+  fault: string | null
+  timeline: TimelinePoint[]
+  passed: boolean
+  problems: string[]
+}
+
+export interface RunContext {
+  config: AppConfig
+  metrics: Metrics
+  progress: Progress
+  /** Path of the app's entry script, for child processes. */
+  entry: string
+}
+
+interface ChildMessage {
+  result: ProducerResult
+  latencies: number[]
+}
+
+function runInChildren(
+  ctx: RunContext,
+  database: string,
+  scenario: Scenario,
+  table: string,
+  counters: ProducerCounters,
+  latencies: LatencyRecorder,
+): Promise<ProducerResult> {
+  const n = Math.min(ctx.config.processes, scenario.workers)
+  const parts: number[][] = Array.from({ length: n }, () => [])
+  for (let w = 0; w < scenario.workers; w++) parts[w % n]!.push(w)
+  return Promise.all(
+    parts.map(
+      (workers) =>
+        new Promise<ChildMessage>((resolve, reject) => {
+          const child = fork(ctx.entry, [], {
+            env: {
+              ...process.env,
+              BATCHSQL_CHILD: JSON.stringify({
+                database,
+                scenario: scenario.name,
+                table,
+                workers,
+                config: ctx.config,
+              }),
+            },
+            stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+          })
+          let message: ChildMessage | undefined
+          child.on('message', (m: { progress?: number; done?: ChildMessage }) => {
+            if (m.progress !== undefined) counters.submitted += m.progress
+            if (m.done) message = m.done
+          })
+          child.on('exit', (code) =>
+            message
+              ? resolve(message)
+              : reject(new Error(`producer process exited with code ${code}`)),
+          )
+        }),
+    ),
+  ).then((messages) => {
+    const total: ProducerResult = {
+      submittedPerWorker: new Array(scenario.workers).fill(0),
+      poisonSubmitted: 0,
+      poisonReported: 0,
+      poisonCommitted: 0,
+      unexpectedFailures: 0,
+      failuresByReason: {},
+      firstSubmitAt: Number.POSITIVE_INFINITY,
+      lastSubmitAt: 0,
+    }
+    for (const { result: r, latencies: l } of messages) {
+      r.submittedPerWorker.forEach((v, i) => {
+        total.submittedPerWorker[i]! += v
+      })
+      total.poisonSubmitted += r.poisonSubmitted
+      total.poisonReported += r.poisonReported
+      total.poisonCommitted += r.poisonCommitted
+      total.unexpectedFailures += r.unexpectedFailures
+      for (const [k, v] of Object.entries(r.failuresByReason))
+        total.failuresByReason[k] = (total.failuresByReason[k] ?? 0) + v
+      total.firstSubmitAt = Math.min(total.firstSubmitAt, r.firstSubmitAt)
+      total.lastSubmitAt = Math.max(total.lastSubmitAt, r.lastSubmitAt)
+      for (const x of l) latencies.push(x)
+      counters.committed += l.length
+    }
+    return total
+  })
+}
+
+export async function runScenario(
+  ctx: RunContext,
+  backend: Backend,
+  scenario: Scenario,
+): Promise<ScenarioResult> {
+  const { metrics, progress, config } = ctx
+  const table = `batchsql_${scenario.name}`
+  const testCase = scenario.name
+  metrics.setCurrentTestCase(testCase)
+  await backend.createTable(table)
+  const poisonIds: number[] = []
+  if (scenario.isPoison) {
+    for (let w = 0; w < scenario.workers; w++) {
+      for (let s = 0; s < scenario.perWorker; s++)
+        if (scenario.isPoison(w, s)) poisonIds.push(scenario.row(w, s).id)
+    }
+    await backend.preparePoison?.(table, poisonIds)
+  }
+  const schema = backend.schema(table, scenario.strategy)
+  collectGarbage()
+  const counters: ProducerCounters = { submitted: 0, committed: 0, settled: 0 }
+  const latencies = new LatencyRecorder()
+  const gc = new GcCounter().start()
+  const startRss = process.memoryUsage().rss
+  let peakRss = startRss
+  let peakHeap = process.memoryUsage().heapUsed
+  const timeline: TimelinePoint[] = []
+  const started = performance.now()
+  const total = scenario.workers * scenario.perWorker
+  progress.start(`${backend.name}/${scenario.name}`, total)
+  let lastSubmitted = 0
+  let lastCommitted = 0
+  let lastAt = started
+  const sample = () => {
+    const now = performance.now()
+    const dt = (now - lastAt) / 1000
+    const mem = process.memoryUsage()
+    peakRss = Math.max(peakRss, mem.rss)
+    peakHeap = Math.max(peakHeap, mem.heapUsed)
+    const point: TimelinePoint = {
+      t: Math.round((now - started) / 100) / 10,
+      submitRps: dt > 0 ? Math.round((counters.submitted - lastSubmitted) / dt) : 0,
+      commitRps: dt > 0 ? Math.round((counters.committed - lastCommitted) / dt) : 0,
+      rssMB: mb(mem.rss),
+      heapUsedMB: mb(mem.heapUsed),
+    }
+    timeline.push(point)
+    lastSubmitted = counters.submitted
+    lastCommitted = counters.committed
+    lastAt = now
+    metrics.recordRealTimeMetrics(backend.name, testCase, point.commitRps, point.rssMB)
+    progress.update(counters.submitted, counters.committed, point)
+  }
+  const timer = setInterval(sample, 1000)
+
+  let fault = null as string | null
+  let faultDone: Promise<void> = Promise.resolve()
+  const useChildren = config.processes > 1 && scenario.faultAt === undefined
+  let pipeline: ReturnType<Backend['pipeline']> | undefined
+  let result: ProducerResult
+  const deadline = scenario.pace ? Date.now() + scenario.pace.maxMs : undefined
+  try {
+    if (useChildren) {
+      result = await runInChildren(ctx, backend.name, scenario, table, counters, latencies)
+    } else {
+      pipeline = backend.pipeline({
+        flushSize: scenario.flushSize,
+        bufferSize: scenario.bufferSize,
+        flushInterval: scenario.flushInterval,
+        retry: scenario.retry,
+        metrics: metrics.reporter,
+      })
+      if (scenario.faultAt !== undefined) {
+        const at = Math.floor(total * scenario.faultAt)
+        faultDone = new Promise<void>((resolve) => {
+          const poll = setInterval(() => {
+            if (counters.submitted < at) return
+            clearInterval(poll)
+            backend
+              .injectFault()
+              .then((what) => {
+                fault = what
+              })
+              .catch((err: Error) => {
+                fault = `fault injection failed: ${err.message}`
+              })
+              .finally(resolve)
+          }, 5)
+        })
+      }
+      result = await produce({
+        backend,
+        pipeline,
+        schema,
+        table,
+        scenario,
+        workers: Array.from({ length: scenario.workers }, (_, i) => i),
+        counters,
+        latencies,
+        deadline,
+      })
+    }
+  } finally {
+    clearInterval(timer)
+  }
+  await faultDone
+  const closedAt = Date.now()
+  sample()
+  gc.stop()
+  const found = await backend.readBack(table)
+  const expected = expectedLines(scenario, result.submittedPerWorker)
+  const verification = verify(expected, found)
+  if (!config.keepTables) await backend.dropTable(table)
+
+  const submitted = result.submittedPerWorker.reduce((a, b) => a + b, 0)
+  const problems: string[] = []
+  if (verification.integrityRate !== 100 || verification.foundRows !== verification.expectedRows) {
+    problems.push(
+      `integrity ${verification.integrityRate.toFixed(3)}%: ${verification.missingRows} missing, ${verification.wrongRows} wrong, ${verification.unexpectedRows} unexpected`,
+    )
+  }
+  if (result.unexpectedFailures > 0)
+    problems.push(`${result.unexpectedFailures} good row(s) failed`)
+  if (result.poisonReported !== result.poisonSubmitted) {
+    problems.push(
+      `${result.poisonSubmitted} poison row(s) submitted, ${result.poisonReported} reported`,
+    )
+  }
+  if (
+    scenario.faultAt !== undefined &&
+    (fault === null || fault.startsWith('fault injection failed'))
+  ) {
+    problems.push(fault ?? 'the fault was never injected')
+  }
+  if (scenario.pace === undefined && submitted !== total)
+    problems.push(`${total - submitted} row(s) were never submitted`)
+  const firstSubmit = result.firstSubmitAt
+  const submitSeconds = Math.max(0.001, (result.lastSubmitAt - firstSubmit) / 1000)
+  const persistSeconds = Math.max(0.001, (closedAt - firstSubmit) / 1000)
+  const passed = problems.length === 0
+  const out: ScenarioResult = {
+    database: backend.name,
+    scenario: scenario.name,
+    description: scenario.description,
+    strategy: scenario.strategy,
+    processes: useChildren ? Math.min(config.processes, scenario.workers) : 1,
+    submitted,
+    poisonSubmitted: result.poisonSubmitted,
+    poisonReported: result.poisonReported,
+    unexpectedFailures: result.unexpectedFailures,
+    failuresByReason: result.failuresByReason,
+    verification,
+    submitRate: Math.round(submitted / submitSeconds),
+    persistedRate:
+      verification.integrityRate === 100
+        ? Math.round(verification.matchingRows / persistSeconds)
+        : null,
+    durationSeconds: Math.round((performance.now() - started) / 100) / 10,
+    latencyMs: latencies.summary(),
+    memory: {
+      startRssMB: mb(startRss),
+      peakRssMB: mb(peakRss),
+      peakHeapUsedMB: mb(peakHeap),
+      endRssMB: mb(process.memoryUsage().rss),
+    },
+    gc: { count: gc.count, pauseMs: Math.round(gc.pauseMs) },
+    fault,
+    timeline,
+    passed,
+    problems,
+  }
+  metrics.recordResult(out)
+  progress.finish(out)
+  return out
+}

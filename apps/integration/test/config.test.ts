@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest'
+import { ConfigError, parseConfig, parseDuration } from '../src/config.js'
+
+describe('configuration', () => {
+  it('has the guide’s defaults with no settings', () => {
+    const c = parseConfig([], {})
+    expect(c).toMatchObject({
+      prometheusPort: 9090,
+      prometheusPortExplicit: false,
+      testDurationMs: 30 * 60_000,
+      concurrentWorkers: 10,
+      batchSize: 500,
+      bufferSize: 10_000,
+      databases: ['sqlite'],
+      processes: 1,
+    })
+  })
+
+  it('reads the environment, and a flag wins over its variable', () => {
+    const env = {
+      PROMETHEUS_PORT: '9200',
+      TEST_DURATION: '90s',
+      CONCURRENT_WORKERS: '4',
+      DATABASES: 'mariadb, pg,redis',
+      FLUSH_INTERVAL: '250ms',
+    }
+    const c = parseConfig(['--concurrent-workers', '6', '--batch-size=100'], env)
+    expect(c).toMatchObject({
+      prometheusPort: 9200,
+      prometheusPortExplicit: true,
+      testDurationMs: 90_000,
+      concurrentWorkers: 6,
+      batchSize: 100,
+      flushIntervalMs: 250,
+      databases: ['mysql', 'postgres', 'redis'],
+    })
+  })
+
+  it.each([
+    [{ CONCURRENT_WORKERS: 'ten' }, /not a positive integer/],
+    [{ CONCURRENT_WORKERS: '0' }, /out of range/],
+    [{ BATCH_SIZE: '-5' }, /not a positive integer/],
+    [{ TEST_DURATION: '30 minutes' }, /not a duration/],
+    [{ PROMETHEUS_PORT: '70000' }, /not a port/],
+    [{ DATABASES: 'oracle' }, /unknown database/],
+    [{ POSTGRES_URL: 'localhost:5432' }, /URL/],
+    [{ BATCH_SIZE: '20000', BUFFER_SIZE: '10000' }, /must not exceed BUFFER_SIZE/],
+  ])('rejects %o with a clear message', (env, message) => {
+    expect(() => parseConfig([], env)).toThrow(ConfigError)
+    expect(() => parseConfig([], env)).toThrow(message)
+  })
+
+  it('rejects unknown flags', () => {
+    expect(() => parseConfig(['--wrokers', '3'], {})).toThrow(/unknown option/)
+  })
+
+  it('parses durations', () => {
+    expect(parseDuration('1.5h')).toBe(5_400_000)
+    expect(parseDuration('250ms')).toBe(250)
+    expect(() => parseDuration('5')).toThrow(/not a duration/)
+  })
+})

@@ -1,0 +1,59 @@
+import { spawn } from 'node:child_process'
+import { copyFileSync, mkdirSync, mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { basename, join, resolve } from 'node:path'
+import type { RunReport } from '../src/report/model.js'
+
+export const APP = resolve(import.meta.dirname, '../dist/main.js')
+
+export interface AppRun {
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+/** Runs the built app with `env` on top of a clean environment (no inherited settings). */
+export function runApp(
+  env: Record<string, string>,
+  args: string[] = [],
+  onStdout?: (chunk: string, kill: () => void) => void,
+): Promise<AppRun> {
+  const base: Record<string, string> = {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '/tmp',
+  }
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [APP, ...args], {
+      env: { ...base, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.setEncoding('utf8').on('data', (c: string) => {
+      stdout += c
+      onStdout?.(stdout, () => child.kill('SIGTERM'))
+    })
+    child.stderr.setEncoding('utf8').on('data', (c: string) => {
+      stderr += c
+    })
+    child.on('error', reject)
+    child.on('exit', (code) => resolvePromise({ code, stdout, stderr }))
+  })
+}
+
+export function tempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), `batchsql-${prefix}-`))
+}
+
+/** Copies a file into the CI log folder (BATCHSQL_LOG_DIR) when there is one. */
+export function keepInLogs(file: string, name = basename(file)): void {
+  const dir = process.env.BATCHSQL_LOG_DIR
+  if (!dir) return
+  mkdirSync(dir, { recursive: true })
+  copyFileSync(file, join(dir, name))
+}
+
+export async function readReport(dir: string): Promise<RunReport> {
+  const { readFileSync } = await import('node:fs')
+  return JSON.parse(readFileSync(join(dir, 'integration-report.json'), 'utf8')) as RunReport
+}

@@ -1,0 +1,78 @@
+import { readFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { keepInLogs, readReport, runApp, tempDir } from './helpers.js'
+import { freePort, startPrometheus } from './prometheus-server.js'
+
+const ROOT = resolve(import.meta.dirname, '../../..')
+const DASHBOARD = join(ROOT, 'monitoring/grafana/dashboards/batchsql-performance.json')
+
+interface DashboardChecker {
+  checkDashboardStructure(json: unknown): string[]
+  dashboardExprs(json: unknown): string[]
+  evaluateExprs(
+    prometheusUrl: string,
+    exprs: readonly string[],
+  ): Promise<{ expr: string; problem: string }[]>
+}
+
+describe('MariaDB, PostgreSQL and Redis with a real Prometheus scraping the app', () => {
+  it('every scenario passes and every dashboard query returns data', {
+    timeout: 300_000,
+  }, async () => {
+    const dir = tempDir('servers')
+    const port = await freePort()
+    const prometheus = await startPrometheus(dir, `127.0.0.1:${port}`)
+    const checker = (await import(join(ROOT, 'scripts/check-dashboard.mjs'))) as DashboardChecker
+    const dashboard = JSON.parse(readFileSync(DASHBOARD, 'utf8'))
+    let problems: { expr: string; problem: string }[] | undefined
+    let evaluated: Promise<void> | undefined
+    try {
+      const r = await runApp(
+        {
+          DATABASES: 'mysql,postgres,redis',
+          REPORT_DIR: dir,
+          PROMETHEUS_PORT: String(port),
+          PROGRESS: 'lines',
+          CONCURRENT_WORKERS: '4',
+          RECORDS_PER_WORKER: '2500',
+          LONG_DURATION_RECORDS: '10000',
+          LINGER: '120s',
+        },
+        [],
+        (out, kill) => {
+          // Once the run is over and /metrics lingers, give Prometheus a few scrapes, then
+          // evaluate every query of the dashboard and stop the app.
+          if (evaluated === undefined && out.includes('for 120 s more')) {
+            evaluated = new Promise<void>((r) => setTimeout(r, 4000))
+              .then(() => checker.evaluateExprs(prometheus.url, checker.dashboardExprs(dashboard)))
+              .then((p) => {
+                problems = p
+              })
+              .finally(kill)
+          }
+        },
+      )
+      await evaluated
+      keepInLogs(join(dir, 'integration-report.json'), 'servers-run-report.json')
+      if (r.code !== 0) console.error(r.stdout, r.stderr)
+      expect(r.code).toBe(0)
+      const report = await readReport(dir)
+      expect(report.passed).toBe(true)
+      expect(new Set(report.results.map((x) => x.database))).toEqual(
+        new Set(['mysql', 'postgres', 'redis']),
+      )
+      for (const x of report.results) expect(x.verification.integrityRate).toBe(100)
+      const faults = report.results.filter((x) => x.scenario === 'fault')
+      expect(faults.map((x) => x.fault)).toEqual([
+        expect.stringMatching(/KILL CONNECTION/),
+        expect.stringMatching(/pg_terminate_backend/),
+        expect.stringMatching(/CLIENT KILL/),
+      ])
+      expect(problems).toEqual([])
+    } finally {
+      await prometheus.stop()
+    }
+    expect(checker.checkDashboardStructure(dashboard)).toEqual([])
+  })
+})

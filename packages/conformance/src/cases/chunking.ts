@@ -1,0 +1,105 @@
+import { defineSchema } from '@batchsql/core'
+import { describe, expect, it } from 'vitest'
+import type { SuiteContext } from '../context.js'
+import { countRows, createTable } from '../tables.js'
+
+const TEN = ['id', 'c1', 'c2', 'c3', 'c4', 'c5', 'c6', 'c7', 'c8', 'c9'] as const
+
+/** Batches past the parameter limit are chunked, and a batch commits whole or not at all. */
+export function chunkingCases(ctx: SuiteContext): void {
+  describe('chunking and atomicity', () => {
+    async function wideTable() {
+      const name = await createTable(
+        ctx.target(),
+        TEN.map((c) =>
+          c === 'id'
+            ? { name: c, type: 'int' as const, notNull: true }
+            : { name: c, type: 'string' as const, notNull: true },
+        ),
+        ['id'],
+      )
+      ctx.cleanup(name)
+      return name
+    }
+    const row = (i: number): Record<string, unknown> =>
+      Object.fromEntries(TEN.map((c) => [c, c === 'id' ? i : `${c}-${i}`]))
+
+    it('writes one batch of 100,000 rows x 10 columns', async () => {
+      const rows = ctx.options.largeBatchRows ?? 100_000
+      const name = await wideTable()
+      const schema = defineSchema({ table: name, columns: TEN })
+      const batch = ctx.batch({
+        flushSize: rows,
+        bufferSize: rows,
+        flushInterval: 60_000,
+        timeoutMs: 120_000,
+      })
+      const all = Array.from({ length: rows }, (_, i) => row(i))
+      const preview = batch.preview(schema, all)
+      expect(preview.statements).toBeGreaterThan(1)
+      expect(preview.parameters.length).toBeLessThanOrEqual(ctx.target().maxParameters)
+      expect(preview.parameterCount).toBe(rows * 10)
+      const acks = all.map((r) => batch.submitAndWait(schema, r))
+      await batch.close()
+      await Promise.all(acks)
+      expect(batch.stats().flushes).toBe(1)
+      const t = ctx.target()
+      expect(await countRows(t, name)).toBe(rows)
+      const [sum] = await t.query(
+        `SELECT SUM(${t.quote('id')}) AS ${t.quote('s')} FROM ${t.quote(name)}`,
+      )
+      expect(BigInt(sum!.s as string)).toBe(BigInt((rows * (rows - 1)) / 2))
+      const [last] = await t.query(
+        `SELECT ${t.quote('c9')} FROM ${t.quote(name)} WHERE ${t.quote('id')} = ${rows - 1}`,
+      )
+      expect(last!.c9).toBe(`c9-${rows - 1}`)
+    })
+
+    it('a failing chunk leaves nothing of its batch (poisonRows: fail-batch)', async () => {
+      const name = await wideTable()
+      const schema = defineSchema({ table: name, columns: TEN })
+      const batch = ctx.batch({
+        flushSize: 20_000,
+        bufferSize: 20_000,
+        flushInterval: 60_000,
+        poisonRows: 'fail-batch',
+      })
+      const rows = Array.from({ length: 20_000 }, (_, i) => row(i))
+      // The very last row violates NOT NULL: the last chunk fails after earlier chunks ran.
+      rows[rows.length - 1]!.c5 = null
+      expect(batch.preview(schema, rows.slice(0, -1)).statements).toBeGreaterThan(1)
+      const acks = rows.map((r) =>
+        batch.submitAndWait(schema, r).then(
+          () => 'ok',
+          (e: unknown) => e,
+        ),
+      )
+      await batch.close()
+      const results = await Promise.all(acks)
+      expect(results.every((r) => r !== 'ok')).toBe(true)
+      expect(results[0]).toMatchObject({ code: 'BATCHSQL_BATCH_FAILED' })
+      expect(await countRows(ctx.target(), name)).toBe(0)
+    })
+
+    it('poison rows are isolated: good rows commit, each bad row fails alone', async () => {
+      const name = await wideTable()
+      const schema = defineSchema({ table: name, columns: TEN })
+      const batch = ctx.batch({ flushSize: 1000, flushInterval: 60_000 })
+      const rows = Array.from({ length: 1000 }, (_, i) => row(i))
+      rows[17]!.c3 = null
+      rows[600]!.c8 = null
+      const acks = rows.map((r) =>
+        batch.submitAndWait(schema, r).then(
+          () => 'ok',
+          (e: unknown) => e,
+        ),
+      )
+      await batch.close()
+      const results = await Promise.all(acks)
+      const failed = results.map((r, i) => (r === 'ok' ? -1 : i)).filter((i) => i >= 0)
+      expect(failed).toEqual([17, 600])
+      expect(results[17]).toMatchObject({ code: 'BATCHSQL_BATCH_FAILED', reason: 'data' })
+      expect(await countRows(ctx.target(), name)).toBe(998)
+    })
+  })
+}

@@ -1,0 +1,131 @@
+import { defineSchema } from '@batchsql/core'
+import { describe, expect, it } from 'vitest'
+import type { SuiteContext } from '../context.js'
+import { createTable, readTable } from '../tables.js'
+
+/** In-batch duplicate keys are coalesced before the SQL is built. */
+export function duplicateCases(ctx: SuiteContext): void {
+  describe('in-batch duplicates', () => {
+    async function table() {
+      const name = await createTable(
+        ctx.target(),
+        [
+          { name: 'id', type: 'int', notNull: true },
+          { name: 'name', type: 'string' },
+          { name: 'n', type: 'int' },
+        ],
+        ['id'],
+      )
+      ctx.cleanup(name)
+      return name
+    }
+    const plain = (rows: Record<string, unknown>[]) =>
+      rows.map((r) => ({
+        id: Number(r.id),
+        name: r.name ?? null,
+        n: r.n === null ? null : Number(r.n),
+      }))
+
+    for (const strategy of ['update', 'replace'] as const) {
+      it(`${strategy}: the last value of each column wins, unset columns keep earlier values`, async () => {
+        const name = await table()
+        const schema = defineSchema({
+          table: name,
+          columns: ['id', 'name', 'n'],
+          strategy,
+          conflictColumns: ['id'],
+        })
+        const batch = ctx.batch({ flushSize: 1000, flushInterval: 60_000 })
+        const rows = [
+          { id: 1, name: 'a', n: 1 },
+          { id: 2, name: 'x', n: 1 },
+          { id: 1, n: 2 },
+          { id: 1, name: 'c' },
+        ]
+        expect(batch.preview(schema, rows)).toMatchObject({ rows: 2, duplicates: 2 })
+        for (const r of rows) batch.submit(schema, r)
+        await batch.close()
+        expect(plain(await readTable(ctx.target(), name, 'id'))).toEqual([
+          { id: 1, name: 'c', n: 2 },
+          { id: 2, name: 'x', n: 1 },
+        ])
+      })
+    }
+
+    it('ignore keeps the first row of a key', async () => {
+      const name = await table()
+      const schema = defineSchema({
+        table: name,
+        columns: ['id', 'name', 'n'],
+        strategy: 'ignore',
+        conflictColumns: ['id'],
+      })
+      const batch = ctx.batch({ flushSize: 1000, flushInterval: 60_000 })
+      batch.submit(schema, { id: 1, name: 'first', n: 1 })
+      batch.submit(schema, { id: 1, name: 'second', n: 2 })
+      await batch.close()
+      expect(plain(await readTable(ctx.target(), name, 'id'))).toEqual([
+        { id: 1, name: 'first', n: 1 },
+      ])
+    })
+
+    it('keys are normalised per column type: 1, 1n and "1" are one key', () => {
+      const schema = defineSchema({
+        table: 'k',
+        columns: { id: 'int', name: 'string' },
+        strategy: 'update',
+        conflictColumns: ['id'],
+      })
+      const batch = ctx.batch()
+      expect(batch.preview(schema, [{ id: 1 }, { id: 1n }, { id: '1' }])).toMatchObject({
+        rows: 1,
+        duplicates: 2,
+      })
+    })
+
+    it('rows with a null key are never merged', () => {
+      const schema = defineSchema({
+        table: 'k',
+        columns: ['a', 'b', 'v'],
+        strategy: 'update',
+        conflictColumns: ['a', 'b'],
+      })
+      const batch = ctx.batch()
+      const p = batch.preview(schema, [
+        { a: 1, b: null, v: 1 },
+        { a: 1, b: null, v: 2 },
+        { a: 1, b: 2, v: 3 },
+        { a: 1, b: 2, v: 4 },
+      ])
+      expect(p).toMatchObject({ rows: 3, duplicates: 1 })
+    })
+
+    it('the dedup count is reported and the fingerprint ignores the row count', () => {
+      const schema = defineSchema({
+        table: 'k',
+        columns: ['id', 'v'],
+        strategy: 'update',
+        conflictColumns: ['id'],
+      })
+      const batch = ctx.batch()
+      const small = batch.preview(schema, [{ id: 1, v: 1 }])
+      const big = batch.preview(
+        schema,
+        Array.from({ length: 50 }, (_, i) => ({ id: i % 40, v: i })),
+      )
+      expect(big.duplicates).toBe(10)
+      expect(big.fingerprint).toBe(small.fingerprint)
+      expect(big.sql).not.toBe(small.sql)
+      const other = batch.preview(
+        defineSchema({
+          table: 'k',
+          columns: ['id', 'v'],
+          strategy: 'ignore',
+          conflictColumns: ['id'],
+        }),
+        [{ id: 1, v: 1 }],
+      )
+      expect(other.fingerprint).not.toBe(small.fingerprint)
+    })
+  })
+}

@@ -1,0 +1,72 @@
+import { defineSchema } from '@batchsql/core'
+import { describe, expect, it } from 'vitest'
+import type { SuiteContext } from '../context.js'
+import { createTable } from '../tables.js'
+
+/** Errors from the real server are classified: what to retry, what to report. */
+export function errorCases(ctx: SuiteContext): void {
+  describe('error classification (real server errors)', () => {
+    async function lockTable() {
+      const t = ctx.target()
+      const name = await createTable(
+        t,
+        [
+          { name: 'id', type: 'int', notNull: true },
+          { name: 'n', type: 'int' },
+        ],
+        ['id'],
+      )
+      ctx.cleanup(name)
+      await t.exec(
+        `INSERT INTO ${t.quote(name)} (${t.quote('id')}, ${t.quote('n')}) VALUES (1, 0), (2, 0)`,
+      )
+      return name
+    }
+
+    it('a duplicate key is duplicate_key and not retried', async () => {
+      const t = ctx.target()
+      const name = await lockTable()
+      const err = await t
+        .exec(`INSERT INTO ${t.quote(name)} (${t.quote('id')}, ${t.quote('n')}) VALUES (1, 1)`)
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        )
+      expect(err).toBeDefined()
+      expect(t.classify(err)).toEqual({ reason: 'duplicate_key', retryable: false })
+    })
+
+    it('a missing table is reported once, as a final non-retryable failure', async () => {
+      const schema = defineSchema({ table: 'bsc_no_such_table', columns: ['id'] })
+      const batch = ctx.batch({ retry: { maxAttempts: 3, initialDelayMs: 1 } })
+      const err = await batch.submitAndWait(schema, { id: 1 }).then(
+        () => undefined,
+        (e: unknown) => e,
+      )
+      await batch.close()
+      expect(err).toMatchObject({ code: 'BATCHSQL_BATCH_FAILED', attempts: 1 })
+      expect((err as { reason: string }).reason).toMatch(/syntax|non_retryable/)
+    })
+
+    it('a real deadlock is classified deadlock, retryable', async () => {
+      const t = ctx.target()
+      if (t.provokeDeadlock === undefined) {
+        // SQLite has a single writer and no deadlocks: the case does not apply.
+        expect(t.dialect).toBe('sqlite')
+        return
+      }
+      const name = await lockTable()
+      const err = await t.provokeDeadlock(name)
+      expect(t.classify(err)).toEqual({ reason: 'deadlock', retryable: true })
+    })
+
+    it('a real lock wait timeout is classified lock_timeout, retryable', async () => {
+      const t = ctx.target()
+      if (t.provokeLockTimeout === undefined)
+        throw new Error(`${t.dialect}: provokeLockTimeout is required`)
+      const name = await lockTable()
+      const err = await t.provokeLockTimeout(name)
+      expect(t.classify(err)).toEqual({ reason: 'lock_timeout', retryable: true })
+    })
+  })
+}

@@ -1,0 +1,34 @@
+/**
+ * Drivers return the same stored value in different JavaScript forms (PostgreSQL `true`,
+ * MySQL `1`; a Date or an ISO string; a JSON object or its text). The suite compares
+ * canonical forms, so a test fails on a wrong value, never on a driver's representation.
+ */
+import type { ColumnDdl } from './target.js'
+
+export function canonical(type: keyof ColumnDdl, v: unknown): unknown {
+  if (v === null || v === undefined) return null
+  switch (type) {
+    case 'int':
+    case 'bigint':
+      return BigInt(v as string | number | bigint).toString()
+    case 'float':
+      return Number(v)
+    case 'decimal': {
+      // Strip trailing zeros of the scale: 1.5000 and 1.5 are the same decimal.
+      const s = String(v)
+      return s.includes('.') ? s.replace(/0+$/, '').replace(/\.$/, '') : s
+    }
+    case 'boolean':
+      return v === true || v === 1 || v === 1n || v === '1' || v === 't' || v === 'true'
+    case 'date':
+      return (
+        v instanceof Date ? v : new Date(String(v).replace(' ', 'T').replace(/(\d)$/, '$1Z'))
+      ).getTime()
+    case 'bytes':
+      return Buffer.from(v as Uint8Array).toString('hex')
+    case 'json':
+      return typeof v === 'string' ? JSON.parse(v) : v
+    default:
+      return typeof v === 'string' ? v : Buffer.isBuffer(v) ? v.toString('utf8') : String(v)
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * What a dialect package gives the conformance suite: a way to create pipelines on its
+ * database, and the bare driver to set up tables and read back what BatchSQL wrote. The
+ * suite never reads through BatchSQL or Kysely: a bug in the engine cannot hide itself.
+ */
+import type { Classification } from '@batchsql/core'
+import type { SqlBatchSQL, SqlBatchSQLConfig } from '@batchsql/kysely'
+
+/** Column types the suite declares, as DDL of the dialect. */
+export interface ColumnDdl {
+  /** 32-bit integer. */
+  int: string
+  /** 64-bit integer. */
+  bigint: string
+  /** Double precision. */
+  float: string
+  /** Exact decimal with at least 20 digits, 4 after the point. */
+  decimal: string
+  /** Short string usable in a key (e.g. VARCHAR(255)). */
+  string: string
+  /** Long text. */
+  text: string
+  boolean: string
+  /** Timestamp with millisecond precision, in UTC / with time zone. */
+  date: string
+  bytes: string
+  json: string
+}
+
+export interface ConformanceTarget {
+  /** `sqlite`, `postgres`, `mysql`, ...: what the adapter reports as its `database`. */
+  readonly dialect: string
+  /** A new pipeline on this database; the suite closes it. */
+  createBatchSQL(config?: SqlBatchSQLConfig): SqlBatchSQL
+  /** Bare driver: runs a statement (DDL or DML). */
+  exec(sql: string): Promise<void>
+  /** Bare driver: returns the rows of a query as plain objects. */
+  query(sql: string): Promise<Record<string, unknown>[]>
+  /** Quotes an identifier for the suite's own raw SQL. */
+  quote(identifier: string): string
+  readonly types: ColumnDdl
+  /** The adapter's error classification. */
+  classify(err: unknown): Classification | undefined
+  /** Largest bind-parameter count of one statement (the suite checks chunking stays under it). */
+  readonly maxParameters: number
+  /**
+   * Provokes a real deadlock on `table` (columns `id` int primary key, `n` int; rows 1 and 2
+   * exist) with two bare-driver transactions and returns the error the victim got. Omit when
+   * the database has no deadlocks (SQLite).
+   */
+  provokeDeadlock?(table: string): Promise<unknown>
+  /**
+   * Provokes a real lock wait timeout (or SQLITE_BUSY) on `table` (same shape) and returns
+   * the error.
+   */
+  provokeLockTimeout?(table: string): Promise<unknown>
+  /** Closes the bare driver. */
+  close(): Promise<void>
+}
+
+export interface ConformanceOptions {
+  /** Suite title, e.g. `postgres`. */
+  name: string
+  /** Called once before the suite; the target is closed after it. */
+  connect(): Promise<ConformanceTarget>
+  /** Rows of the large-batch test (default 100 000, with 10 columns). */
+  largeBatchRows?: number
+}

@@ -1,0 +1,62 @@
+/**
+ * Splits a group of rows into statements under the dialect's limits. Chunks are balanced
+ * (1 001 rows with a limit of 1 000 become 501 + 500, not 1 000 + 1) so that a shape needs
+ * at most two distinct statement texts, which keeps the statement cache small and warm.
+ */
+import type { SqlDialectAdapter } from './dialect.js'
+import type { PlannedGroup } from './plan.js'
+
+/** Rows `[start, end)` of a group. */
+export interface Chunk {
+  readonly start: number
+  readonly end: number
+}
+
+// Upper bound of the bytes one value adds to a statement whose values are inlined by the
+// driver (mysql2 escapes on the client): quoting, escaping of every character, separators.
+function valueBytes(v: unknown): number {
+  if (typeof v === 'string') return v.length * 6 + 4
+  if (v instanceof Uint8Array) return v.byteLength * 2 + 4
+  return 32
+}
+
+export function rowsPerChunk(adapter: SqlDialectAdapter, columns: number): number {
+  return Math.max(
+    1,
+    Math.min(adapter.rowsPerStatement, Math.floor(adapter.maxParameters / Math.max(1, columns))),
+  )
+}
+
+export function chunkRows(
+  adapter: SqlDialectAdapter,
+  group: Pick<PlannedGroup, 'width' | 'values' | 'sources'>,
+): Chunk[] {
+  const rows = group.sources.length
+  const limit = rowsPerChunk(adapter, group.width)
+  const chunks: Chunk[] = []
+  const count = Math.ceil(rows / limit)
+  const size = Math.ceil(rows / count)
+  for (let i = 0; i < rows; i += size) chunks.push({ start: i, end: Math.min(rows, i + size) })
+  const maxBytes = adapter.maxStatementBytes
+  if (maxBytes === undefined) return chunks
+  // Leave room for the statement text around the values.
+  const budget = Math.max(1024, Math.floor(maxBytes * 0.8) - 64 * 1024)
+  const out: Chunk[] = []
+  const { width, values } = group
+  for (const chunk of chunks) {
+    let start = chunk.start
+    let bytes = 0
+    for (let r = chunk.start; r < chunk.end; r++) {
+      let rowBytes = 8
+      for (let c = 0; c < width; c++) rowBytes += valueBytes(values[r * width + c])
+      if (r > start && bytes + rowBytes > budget) {
+        out.push({ start, end: r })
+        start = r
+        bytes = 0
+      }
+      bytes += rowBytes
+    }
+    out.push({ start, end: chunk.end })
+  }
+  return out
+}

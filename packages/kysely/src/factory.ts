@@ -1,0 +1,58 @@
+import {
+  type AnyRow,
+  type BatchSQL,
+  type BatchSQLConfig,
+  createBatchSQL,
+  createExecutor,
+  type ExecutorOptions,
+  type Request,
+  type Schema,
+} from '@batchsql/core'
+import type { Kysely } from 'kysely'
+import type { SqlDialectAdapter, StatementPreview } from './dialect.js'
+import { previewBatch } from './preview.js'
+import { KyselyProcessor, type KyselyProcessorOptions } from './processor.js'
+
+/** Pipeline, executor and engine options together: what every dialect factory accepts. */
+export interface SqlBatchSQLConfig
+  extends Omit<BatchSQLConfig, 'executor'>,
+    Omit<ExecutorOptions, 'metrics'>,
+    Omit<KyselyProcessorOptions, 'ownsDb'> {}
+
+/** A BatchSQL pipeline writing through the SQL engine, plus statement preview. */
+export interface SqlBatchSQL<DB = any> extends BatchSQL {
+  /** The Kysely instance batches are written through. */
+  readonly db: Kysely<DB>
+  /** The statements `rows` would be written with, without running them. */
+  preview<Row extends AnyRow>(
+    schema: Schema<Row>,
+    rows: readonly (Row | Request<Row>)[],
+  ): StatementPreview
+}
+
+/**
+ * Wires a dialect adapter into a pipeline. Dialect packages call this from their own
+ * factories (`createPostgresBatchSQL`, ...); `ownsDb` makes `close()` destroy the instance.
+ */
+export function createKyselyBatchSQL<DB>(
+  db: Kysely<DB>,
+  adapter: SqlDialectAdapter,
+  config: SqlBatchSQLConfig = {},
+  ownsDb = false,
+): SqlBatchSQL<DB> {
+  const { concurrency, timeoutMs, retry, classifiers, poisonRows, name, ...pipeline } = config
+  const processor = new KyselyProcessor(db as Kysely<any>, adapter, { poisonRows, name, ownsDb })
+  const executor = createExecutor(processor, {
+    concurrency,
+    timeoutMs,
+    retry,
+    classifiers,
+    metrics: pipeline.metrics,
+  })
+  const batch = createBatchSQL({ ...pipeline, executor })
+  return Object.assign(batch, {
+    db,
+    preview: <Row extends AnyRow>(schema: Schema<Row>, rows: readonly (Row | Request<Row>)[]) =>
+      previewBatch(processor, schema, rows),
+  })
+}

@@ -1,0 +1,14 @@
+export type {
+  DriverRow,
+  InsertShape,
+  ShapeGroup,
+  SqlDialectAdapter,
+  StatementPreview,
+} from './dialect.js'
+export type { SqlBatchSQL, SqlBatchSQLConfig } from './factory.js'
+export { createKyselyBatchSQL } from './factory.js'
+export { previewBatch, shapeFingerprint } from './preview.js'
+export type { KyselyProcessorOptions } from './processor.js'
+export { KyselyProcessor } from './processor.js'
+export type { TableRow, TableSchemaDefinition } from './typed.js'
+export { tableSchema } from './typed.js'

@@ -1,0 +1,186 @@
+/**
+ * The SQL engine: writes one batch through Kysely. Per batch it plans the rows (coalesce,
+ * key order, shape groups), chunks them under the dialect's limits, and runs all chunks in
+ * one transaction so that a batch commits whole or not at all. A data error that retrying
+ * cannot fix (a poison row) is isolated by bisection: the good rows commit, each bad row is
+ * reported with its own error.
+ */
+import {
+  AbortedError,
+  type Batch,
+  type BatchProcessor,
+  type Classification,
+  type ProcessContext,
+  type ProcessResult,
+  type RowFailure,
+} from '@batchsql/core'
+import { CompiledQuery, type Kysely } from 'kysely'
+import { type Chunk, chunkRows } from './chunks.js'
+import type { SqlDialectAdapter } from './dialect.js'
+import {
+  allRows,
+  type PlannedGroup,
+  planBatch,
+  type RowRef,
+  rowAt,
+  rowCount,
+  subPlan,
+} from './plan.js'
+import { StatementCache } from './statement-cache.js'
+
+export interface KyselyProcessorOptions {
+  /**
+   * What a batch failing on bad data does. `isolate` (default): bisect the batch, commit the
+   * good rows and report each bad row with its own error, so one caller's bad row cannot fail
+   * the rows of every other caller that shared its batch (costs about 2·log2(rows) extra
+   * statements per bad row, only when a batch fails). `fail-batch`: report the whole batch.
+   */
+  poisonRows?: 'isolate' | 'fail-batch'
+  /** The `database` label; default the dialect's name. */
+  name?: string
+  /** Destroy the Kysely instance on close (set when BatchSQL created it). */
+  ownsDb?: boolean
+}
+
+function sameParameters(a: readonly unknown[], b: readonly unknown[]): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
+export class KyselyProcessor implements BatchProcessor {
+  readonly name: string
+  private readonly cache = new StatementCache()
+  private readonly poisonRows: 'isolate' | 'fail-batch'
+  private initialised = false
+  private initialising: Promise<void> | undefined
+
+  constructor(
+    readonly db: Kysely<any>,
+    readonly adapter: SqlDialectAdapter,
+    private readonly options: KyselyProcessorOptions = {},
+  ) {
+    this.name = options.name ?? adapter.name
+    this.poisonRows = options.poisonRows ?? 'isolate'
+  }
+
+  classify(err: unknown): Classification | undefined {
+    return this.adapter.classify(err)
+  }
+
+  async process(batch: Batch, ctx: ProcessContext): Promise<ProcessResult> {
+    if (this.adapter.init !== undefined && !this.initialised) {
+      // Concurrent first batches share one init; a failed init is tried again next batch.
+      this.initialising ??= this.adapter.init(this.db).finally(() => {
+        this.initialising = undefined
+      })
+      await this.initialising
+      this.initialised = true
+    }
+    const plan = planBatch(batch, this.adapter)
+    try {
+      await this.write(plan.groups, ctx)
+      return { deduplicated: plan.duplicates }
+    } catch (err) {
+      if (this.poisonRows === 'fail-batch' || plan.rows < 2 || !this.isPoison(err)) throw err
+      const failures: RowFailure[] = []
+      await this.isolate(plan.groups, allRows(plan.groups), ctx, failures)
+      return { failures, deduplicated: plan.duplicates }
+    }
+  }
+
+  /** Compiles one statement, reusing the SQL text of an earlier batch of the same shape. */
+  compile(group: PlannedGroup, chunk: Chunk): CompiledQuery {
+    const n = chunk.end - chunk.start
+    const key = `${group.key}|${n}`
+    const params = group.values.slice(chunk.start * group.width, chunk.end * group.width)
+    const cached = this.cache.get(key)
+    if (typeof cached === 'string') return CompiledQuery.raw(cached, params)
+    const { columns } = group.shape
+    const objects: Record<string, unknown>[] = []
+    for (let r = chunk.start; r < chunk.end; r++) {
+      const row = rowAt(group, r)
+      objects.push(Object.fromEntries(columns.map((c, i) => [c, row[i]])))
+    }
+    const compiled = this.adapter.buildInsert(this.db, group.shape, objects).compile()
+    // Only reuse text whose parameters are exactly the row values in order; a dialect that
+    // binds anything else (or reorders) is compiled every time instead.
+    if (cached === undefined)
+      this.cache.set(key, sameParameters(compiled.parameters, params) ? compiled.sql : null)
+    return compiled
+  }
+
+  /** The statements a set of groups runs, in order. */
+  statements(groups: readonly PlannedGroup[]): CompiledQuery[] {
+    const out: CompiledQuery[] = []
+    for (const g of groups) {
+      for (const chunk of chunkRows(this.adapter, g)) out.push(this.compile(g, chunk))
+    }
+    return out
+  }
+
+  private async write(groups: readonly PlannedGroup[], ctx: ProcessContext): Promise<void> {
+    const check = () => {
+      if (ctx.signal.aborted)
+        throw new AbortedError('batch aborted before commit', ctx.signal.reason)
+    }
+    check()
+    const { adapter } = this
+    if (adapter.writeFast) {
+      const fast = groups.map((g) => ({
+        shape: g.shape,
+        rows: Array.from({ length: rowCount(g) }, (_, i) => rowAt(g, i)),
+      }))
+      if (await adapter.writeFast(fast, ctx)) return
+    }
+    const statements = this.statements(groups)
+    if (adapter.runStatements && (await adapter.runStatements(statements, ctx))) return
+    if (statements.length === 1) {
+      await this.db.executeQuery(statements[0]!)
+      return
+    }
+    await this.db.transaction().execute(async (trx) => {
+      for (const s of statements) {
+        check()
+        await trx.executeQuery(s)
+      }
+    })
+  }
+
+  private isPoison(err: unknown): boolean {
+    const c = this.adapter.classify(err)
+    return c !== undefined && !c.retryable && (c.reason === 'data' || c.reason === 'duplicate_key')
+  }
+
+  /** `rows` failed together; find which of them fail on their own. */
+  private async isolate(
+    groups: readonly PlannedGroup[],
+    rows: readonly RowRef[],
+    ctx: ProcessContext,
+    failures: RowFailure[],
+  ): Promise<void> {
+    const half = Math.ceil(rows.length / 2)
+    for (const part of [rows.slice(0, half), rows.slice(half)]) {
+      if (part.length === 0) continue
+      try {
+        await this.write(subPlan(groups, part), ctx)
+      } catch (err) {
+        if (part.length > 1 && this.isPoison(err)) {
+          await this.isolate(groups, part, ctx, failures)
+        } else {
+          // A single bad row, or an error that is not about the data (deadlock, connection):
+          // these rows fail with it, and the executor retries them if it is retryable. Rows
+          // already committed by other halves are never sent again.
+          for (const r of part)
+            for (const index of groups[r.group]!.sources[r.row]!)
+              failures.push({ index, error: err })
+        }
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.adapter.close?.()
+    if (this.options.ownsDb) await this.db.destroy()
+  }
+}

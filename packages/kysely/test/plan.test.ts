@@ -1,0 +1,162 @@
+import { defineSchema, Request } from '@batchsql/core'
+import { describe, expect, it } from 'vitest'
+import { chunkRows, rowsPerChunk } from '../src/chunks.js'
+import { type PlannedGroup, planBatch, rowAt, subPlan } from '../src/plan.js'
+
+const rowsOf = (g: PlannedGroup) => g.sources.map((_, i) => rowAt(g, i))
+
+import { planningAdapter } from './fake-adapter.js'
+
+const upsert = defineSchema({
+  table: 't',
+  columns: { id: 'int', a: 'string', b: 'string' },
+  strategy: 'update',
+  conflictColumns: ['id'],
+})
+const plain = defineSchema({ table: 't', columns: { id: 'int', a: 'string', b: 'string' } })
+const rows = (schema: typeof plain, list: Record<string, unknown>[]) =>
+  list.map((r) => Request.from(schema, r as never))
+
+describe('batch plan', () => {
+  it('groups rows by the columns they set, so unset columns are never written', () => {
+    const plan = planBatch(
+      {
+        schema: plain,
+        rows: rows(plain, [
+          { id: 1, a: 'x' },
+          { id: 2, a: 'y', b: 'z' },
+          { id: 3, a: 'w' },
+        ]),
+      },
+      planningAdapter(),
+    )
+    expect(plan.groups.map((g) => [g.shape.columns, rowsOf(g)])).toEqual([
+      [
+        ['id', 'a'],
+        [
+          [1, 'x'],
+          [3, 'w'],
+        ],
+      ],
+      [['id', 'a', 'b'], [[2, 'y', 'z']]],
+    ])
+  })
+
+  it('update columns of a group are the update columns it sets', () => {
+    const plan = planBatch(
+      { schema: upsert, rows: rows(upsert, [{ id: 1, b: 'x' }]) },
+      planningAdapter(),
+    )
+    expect(plan.groups[0]!.shape.updateColumns).toEqual(['b'])
+  })
+
+  it('orders upserts by conflict key, keeps insert order for plain inserts', () => {
+    const list = [
+      { id: 3, a: 'c' },
+      { id: 1, a: 'a' },
+      { id: 2, a: 'b' },
+    ]
+    const up = planBatch({ schema: upsert, rows: rows(upsert, list) }, planningAdapter())
+    expect(rowsOf(up.groups[0]!).map((r) => r[0])).toEqual([1, 2, 3])
+    const ins = planBatch({ schema: plain, rows: rows(plain, list) }, planningAdapter())
+    expect(rowsOf(ins.groups[0]!).map((r) => r[0])).toEqual([3, 1, 2])
+  })
+
+  it('maps every merged row back to the batch rows it stands for', () => {
+    const plan = planBatch(
+      {
+        schema: upsert,
+        rows: rows(upsert, [
+          { id: 2, a: 'x' },
+          { id: 1, a: 'y' },
+          { id: 2, a: 'z' },
+        ]),
+      },
+      planningAdapter(),
+    )
+    expect(plan.duplicates).toBe(1)
+    expect(rowsOf(plan.groups[0]!).map((r, i) => [r, plan.groups[0]!.sources[i]])).toEqual([
+      [[1, 'y'], [1]],
+      [
+        [2, 'z'],
+        [0, 2],
+      ],
+    ])
+  })
+
+  it('converts values with the adapter', () => {
+    const plan = planBatch(
+      { schema: plain, rows: rows(plain, [{ id: 1, a: 'x' }]) },
+      planningAdapter({ toDriverValue: (v) => `<${String(v)}>` }),
+    )
+    expect(rowsOf(plan.groups[0]!)[0]).toEqual(['<1>', '<x>'])
+  })
+})
+
+describe('chunking', () => {
+  const group = (n: number, width = 3, value: (i: number) => unknown = (i) => `v${i}`) => ({
+    width,
+    values: Array.from({ length: n * width }, (_, i) => value(Math.floor(i / width))),
+    sources: Array.from({ length: n }, (_, i) => [i]),
+  })
+  const sizes = (chunks: { start: number; end: number }[]) => chunks.map((c) => c.end - c.start)
+
+  it('keeps each statement under the parameter limit', () => {
+    const adapter = planningAdapter({ maxParameters: 100, rowsPerStatement: 1000 })
+    expect(rowsPerChunk(adapter, 3)).toBe(33)
+    const chunks = chunkRows(adapter, group(100))
+    expect(sizes(chunks)).toEqual([25, 25, 25, 25])
+    for (const n of sizes(chunks)) expect(n * 3).toBeLessThanOrEqual(100)
+  })
+
+  it('balances chunks instead of leaving a tiny tail', () => {
+    const adapter = planningAdapter({ maxParameters: 65_535, rowsPerStatement: 1000 })
+    expect(sizes(chunkRows(adapter, group(1001, 2)))).toEqual([501, 500])
+  })
+
+  it('cuts statements that would exceed the statement-size limit', () => {
+    const adapter = planningAdapter({
+      maxParameters: 65_535,
+      rowsPerStatement: 1000,
+      maxStatementBytes: 200_000,
+    })
+    const chunks = chunkRows(
+      adapter,
+      group(100, 2, () => 'x'.repeat(10_000)),
+    )
+    expect(chunks.length).toBeGreaterThan(1)
+    expect(sizes(chunks).reduce((a, b) => a + b)).toBe(100)
+  })
+
+  it('a single row larger than the limit still goes alone (the server reports it)', () => {
+    const adapter = planningAdapter({ maxStatementBytes: 1000 })
+    const chunks = chunkRows(adapter, {
+      width: 1,
+      values: ['x'.repeat(5000), 'y'],
+      sources: [[0], [1]],
+    })
+    expect(sizes(chunks)).toEqual([1, 1])
+  })
+
+  it('a sub-plan keeps the chosen rows of each group in order', () => {
+    const plan = planBatch(
+      {
+        schema: plain,
+        rows: rows(plain, [
+          { id: 1, a: 'x' },
+          { id: 2, a: 'y', b: 'z' },
+          { id: 3, a: 'w' },
+        ]),
+      },
+      planningAdapter(),
+    )
+    const sub = subPlan(plan.groups, [
+      { group: 0, row: 1 },
+      { group: 1, row: 0 },
+    ])
+    expect(sub.map((g) => [rowsOf(g), g.sources])).toEqual([
+      [[[3, 'w']], [[2]]],
+      [[[2, 'y', 'z']], [[1]]],
+    ])
+  })
+})

@@ -1,0 +1,42 @@
+import { defineSchema } from '@batchsql/core'
+import type { Generated } from 'kysely'
+import { describe, expect, expectTypeOf, it } from 'vitest'
+import { type TableRow, tableSchema } from '../src/index.js'
+
+interface Database {
+  events: { id: Generated<number>; kind: string; at: Date; note: string | null }
+  users: { id: number; name: string }
+}
+
+describe('typed tables from a Kysely Database type', () => {
+  it('derives the row type from the table', () => {
+    const events = tableSchema<Database>()({
+      table: 'events',
+      columns: ['id', 'kind', 'at', 'note'],
+    })
+    expect(events.columns).toEqual(['id', 'kind', 'at', 'note'])
+    expectTypeOf<TableRow<Database, 'events'>>().toHaveProperty('kind').toEqualTypeOf<string>()
+    const ok: TableRow<Database, 'events'> = { kind: 'click', at: new Date(), note: null }
+    expect(ok.kind).toBe('click')
+    // @ts-expect-error: an unknown column is a compile error
+    const unknownColumn: TableRow<Database, 'events'> = { kind: 'x', at: new Date(), colour: 'red' }
+    // @ts-expect-error: a wrong value type is a compile error
+    const wrongType: TableRow<Database, 'events'> = { kind: 42, at: new Date() }
+    // @ts-expect-error: a required column (no default) is missing
+    const missing: TableRow<Database, 'users'> = { name: 'Ada' }
+    void [unknownColumn, wrongType, missing]
+  })
+
+  it('rejects table and column names the Database does not have', () => {
+    // @ts-expect-error: no such table
+    expect(() => tableSchema<Database>()({ table: 'nope', columns: ['id'] })).not.toThrow()
+    // @ts-expect-error: no such column
+    expect(() =>
+      tableSchema<Database>()({ table: 'users', columns: ['id', 'email'] }),
+    ).not.toThrow()
+    // The runtime schema is a plain core schema.
+    expect(tableSchema<Database>()({ table: 'users', columns: ['id', 'name'] })).toBeInstanceOf(
+      defineSchema({ table: 'x', columns: ['a'] }).constructor,
+    )
+  })
+})

@@ -1,0 +1,5 @@
+export type { PrometheusMetricsOptions, TestResult } from './options.js'
+export { DEFAULT_BUCKETS } from './options.js'
+export { PrometheusMetrics } from './reporter.js'
+export type { MetricsSource } from './server.js'
+export { MetricsServer, metricsHandler } from './server.js'

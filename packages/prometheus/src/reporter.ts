@@ -1,0 +1,402 @@
+/**
+ * The prom-client implementation of core's `MetricsReporter`, with the guide's metric names
+ * (see the README's table). Everything is recorded per batch or per flush, never per row;
+ * queue length and in-flight batches are read when Prometheus scrapes.
+ */
+import type { BatchMetrics, MetricsReporter, PipelineGauges, RejectReason } from '@batchsql/core'
+import {
+  Counter,
+  collectDefaultMetrics,
+  Gauge,
+  Histogram,
+  type Metric,
+  Registry,
+} from 'prom-client'
+import { DEFAULT_BUCKETS, type PrometheusMetricsOptions, type TestResult } from './options.js'
+import { MetricsServer } from './server.js'
+
+type Labels = Record<string, string | number>
+
+export class PrometheusMetrics implements MetricsReporter {
+  /** The registry served in the Prometheus text format. */
+  readonly registry: Registry
+  /** The same metrics, served as OpenMetrics when a scraper asks for it. */
+  readonly openMetricsRegistry: Registry
+  private readonly prefix: string
+  private readonly constLabels: Labels
+  private readonly constNames: string[]
+  private readonly tableLabel: boolean
+  private testCase = 'none'
+  private readonly bound: [string, PipelineGauges][] = []
+  private server: MetricsServer | undefined
+
+  private readonly batchDuration: Histogram
+  private readonly batchTotal: Counter
+  private readonly batchSize: Histogram
+  private readonly records: Counter
+  private readonly testDuration: Gauge
+  private readonly testRecords: Gauge
+  private readonly testRps: Gauge
+  private readonly testSuccess: Gauge
+  private readonly integrity: Gauge
+  private readonly memory: Gauge
+  private readonly gcCount: Gauge
+  private readonly errors: Counter
+  private readonly enqueueLatency: Histogram
+  private readonly queueWait: Histogram
+  private readonly flushSize: Histogram
+  private readonly flushGroups: Histogram
+  private readonly assemble: Histogram
+  private readonly concurrency: Gauge
+  private readonly rejected: Counter
+  private readonly dropped: Counter
+
+  constructor(options: PrometheusMetricsOptions = {}) {
+    this.registry = options.registry ?? new Registry()
+    // The typings omit the constructor's content-type argument (prom-client 15.1).
+    this.openMetricsRegistry = new Registry()
+    this.openMetricsRegistry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE as never)
+    this.prefix = options.prefix ?? 'batchsql_'
+    this.constLabels = { ...(options.labels ?? {}) }
+    this.constNames = Object.keys(this.constLabels)
+    this.tableLabel = options.tableLabel ?? true
+    const b = { ...DEFAULT_BUCKETS, ...options.buckets }
+    const self = this
+
+    this.batchDuration = this.histogram(
+      'batch_execution_duration_seconds',
+      'Batch execution time, retries included',
+      ['database', 'table', 'status', 'test_case'],
+      b.duration,
+    )
+    this.batchTotal = this.counter('batch_execution_total', 'Batches executed, by final status', [
+      'database',
+      'table',
+      'status',
+      'test_case',
+    ])
+    this.batchSize = this.histogram(
+      'batch_size',
+      'Rows per executed batch',
+      ['database', 'table', 'test_case'],
+      b.size,
+    )
+    this.records = this.counter('records_processed_total', 'Rows committed', [
+      'database',
+      'table',
+      'test_case',
+    ])
+    this.testDuration = this.gauge('test_duration_seconds', 'Duration of a test case', [
+      'database',
+      'test_case',
+    ])
+    this.testRecords = this.gauge(
+      'test_records_total',
+      'Rows of a test case by type (expected, found, submitted, failed)',
+      ['database', 'test_case', 'type'],
+    )
+    this.testRps = this.gauge('test_rps', 'Rows persisted per second by a test case', [
+      'database',
+      'test_case',
+    ])
+    this.testSuccess = this.gauge('test_success', '1 if the test case passed, 0 if it failed', [
+      'database',
+      'test_case',
+    ])
+    this.integrity = this.gauge(
+      'test_data_integrity_rate',
+      'Rows verified in the database, percent of expected (0-100)',
+      ['database', 'test_case'],
+    )
+    this.memory = this.gauge(
+      'memory_usage_mb',
+      'Process memory in MB by type (rss, heap_used, heap_total, external)',
+      ['database', 'test_case', 'type'],
+    )
+    this.gcCount = this.gauge('gc_count', 'Garbage collections during a test case', [
+      'database',
+      'test_case',
+    ])
+    this.errors = this.counter(
+      'errors_total',
+      'Errors by type: retry:<reason> (will be retried) or final:<reason>',
+      ['database', 'test_case', 'error_type'],
+    )
+    this.enqueueLatency = this.histogram(
+      'enqueue_latency_seconds',
+      'Time a submit waited for room in the buffer',
+      ['test_case'],
+      b.latency,
+    )
+    this.queueWait = this.histogram(
+      'queue_wait_seconds',
+      'Age of the oldest row of a flush when the flush started',
+      ['test_case'],
+      b.latency,
+    )
+    this.flushSize = this.histogram('flush_size_rows', 'Rows per flush', ['test_case'], b.size)
+    this.flushGroups = this.histogram(
+      'flush_schema_groups',
+      'Schema groups (batches) per flush',
+      ['test_case'],
+      [1, 2, 3, 5, 10, 20, 50],
+    )
+    this.assemble = this.histogram(
+      'assemble_duration_seconds',
+      'Time to split a flush into schema groups',
+      ['test_case'],
+      b.latency,
+    )
+    this.gauge(
+      'queue_length',
+      'Rows buffered and waiting for a flush',
+      ['database'],
+      function collect(this: Gauge) {
+        this.reset()
+        for (const [database, g] of self.bound) this.inc(self.labels({ database }), g.queueLength())
+      },
+    )
+    this.gauge(
+      'inflight_batches',
+      'Batches executing or waiting in backoff',
+      ['database'],
+      function collect(this: Gauge) {
+        this.reset()
+        for (const [database, g] of self.bound)
+          this.inc(self.labels({ database }), g.inFlightBatches())
+      },
+    )
+    this.concurrency = this.gauge(
+      'executor_concurrency_limit',
+      'Configured executor concurrency limit',
+      ['database'],
+    )
+    this.rejected = this.counter(
+      'rejected_submits_total',
+      'Submits rejected, by reason (closed, aborted, validation)',
+      ['reason'],
+    )
+    this.dropped = this.counter(
+      'dropped_errors_total',
+      'Error events dropped because the error stream buffer was full',
+      [],
+    )
+
+    if (options.defaultMetrics) {
+      collectDefaultMetrics({
+        register: this.registry,
+        prefix: this.prefix,
+        labels: this.constLabels,
+      })
+      collectDefaultMetrics({
+        register: this.openMetricsRegistry,
+        prefix: this.prefix,
+        labels: this.constLabels,
+      })
+    }
+  }
+
+  // --- registration ---------------------------------------------------------------------
+
+  private existing<T extends Metric>(name: string): T | undefined {
+    // A shared registry may already hold this metric (a second reporter): share it.
+    return this.registry.getSingleMetric(this.prefix + name) as T | undefined
+  }
+
+  private registers(): Registry[] {
+    return [this.registry, this.openMetricsRegistry] as Registry[]
+  }
+
+  private counter(name: string, help: string, labelNames: string[]): Counter {
+    return (
+      this.existing<Counter>(name) ??
+      new Counter({
+        name: this.prefix + name,
+        help,
+        labelNames: [...labelNames, ...this.constNames],
+        registers: this.registers(),
+      })
+    )
+  }
+
+  private gauge(
+    name: string,
+    help: string,
+    labelNames: string[],
+    collect?: (this: Gauge) => void,
+  ): Gauge {
+    return (
+      this.existing<Gauge>(name) ??
+      new Gauge({
+        name: this.prefix + name,
+        help,
+        labelNames: [...labelNames, ...this.constNames],
+        registers: this.registers(),
+        collect,
+      })
+    )
+  }
+
+  private histogram(
+    name: string,
+    help: string,
+    labelNames: string[],
+    buckets: number[],
+  ): Histogram {
+    return (
+      this.existing<Histogram>(name) ??
+      new Histogram({
+        name: this.prefix + name,
+        help,
+        labelNames: [...labelNames, ...this.constNames],
+        buckets,
+        registers: this.registers(),
+      })
+    )
+  }
+
+  private labels(l: Labels): Labels {
+    return this.constNames.length === 0 ? l : { ...l, ...this.constLabels }
+  }
+
+  private table(t: string): string {
+    return this.tableLabel ? t : '_all'
+  }
+
+  // --- core MetricsReporter ----------------------------------------------------------------
+
+  recordEnqueueLatency(seconds: number): void {
+    this.enqueueLatency.observe(this.labels({ test_case: this.testCase }), seconds)
+  }
+
+  recordQueueWait(seconds: number): void {
+    this.queueWait.observe(this.labels({ test_case: this.testCase }), seconds)
+  }
+
+  recordFlush(rows: number, schemaGroups: number): void {
+    const l = this.labels({ test_case: this.testCase })
+    this.flushSize.observe(l, rows)
+    this.flushGroups.observe(l, schemaGroups)
+  }
+
+  recordAssembleDuration(seconds: number): void {
+    this.assemble.observe(this.labels({ test_case: this.testCase }), seconds)
+  }
+
+  recordBatch(m: BatchMetrics): void {
+    const table = this.table(m.table)
+    const withStatus = this.labels({
+      database: m.database,
+      table,
+      status: m.status,
+      test_case: this.testCase,
+    })
+    this.batchDuration.observe(withStatus, m.durationSeconds)
+    this.batchTotal.inc(withStatus)
+    const l = this.labels({ database: m.database, table, test_case: this.testCase })
+    this.batchSize.observe(l, m.rows)
+    if (m.committed > 0) this.records.inc(l, m.committed)
+  }
+
+  recordError(database: string, _table: string, errorType: string): void {
+    this.errors.inc(this.labels({ database, test_case: this.testCase, error_type: errorType }))
+  }
+
+  recordRejectedSubmit(reason: RejectReason): void {
+    this.rejected.inc(this.labels({ reason }))
+  }
+
+  recordDroppedErrors(count: number): void {
+    this.dropped.inc(this.labels({}), count)
+  }
+
+  setConcurrencyLimit(database: string, limit: number): void {
+    this.concurrency.set(this.labels({ database }), limit)
+  }
+
+  bindGauges(database: string, gauges: PipelineGauges): void {
+    this.bound.push([database, gauges])
+  }
+
+  /** Stops reading a pipeline's gauges (e.g. after it closed). */
+  unbindGauges(gauges: PipelineGauges): void {
+    const i = this.bound.findIndex(([, g]) => g === gauges)
+    if (i >= 0) this.bound.splice(i, 1)
+  }
+
+  // --- the guide's test-case API ------------------------------------------------------------
+
+  /** The `test_case` label of everything recorded from now on. */
+  setCurrentTestCase(name: string): void {
+    this.testCase = name
+  }
+
+  get currentTestCase(): string {
+    return this.testCase
+  }
+
+  recordTestResult(database: string, testCase: string, r: TestResult): void {
+    const l = this.labels({ database, test_case: testCase })
+    this.testDuration.set(l, r.durationSeconds)
+    this.testRps.set(l, r.rps)
+    this.testSuccess.set(l, r.success ? 1 : 0)
+    this.integrity.set(l, r.integrityRate)
+    const records: [string, number | undefined][] = [
+      ['expected', r.expected],
+      ['found', r.found],
+      ['submitted', r.submitted],
+      ['failed', r.failed],
+    ]
+    for (const [type, v] of records)
+      if (v !== undefined)
+        this.testRecords.set(this.labels({ database, test_case: testCase, type }), v)
+    if (r.memory) {
+      const mem: [string, number | undefined][] = [
+        ['rss', r.memory.rssMB],
+        ['heap_used', r.memory.heapUsedMB],
+        ['heap_total', r.memory.heapTotalMB],
+        ['external', r.memory.externalMB],
+      ]
+      for (const [type, v] of mem)
+        if (v !== undefined)
+          this.memory.set(this.labels({ database, test_case: testCase, type }), v)
+    }
+    if (r.gcCount !== undefined) this.gcCount.set(l, r.gcCount)
+  }
+
+  /** Live figures while a test case runs (the app calls it every second). */
+  recordRealTimeMetrics(database: string, testCase: string, rps: number, memoryMB: number): void {
+    this.testRps.set(this.labels({ database, test_case: testCase }), rps)
+    this.memory.set(this.labels({ database, test_case: testCase, type: 'rss' }), memoryMB)
+  }
+
+  recordGcCount(database: string, testCase: string, count: number): void {
+    this.gcCount.set(this.labels({ database, test_case: testCase }), count)
+  }
+
+  // --- exposition ----------------------------------------------------------------------------
+
+  /** The exposition text: Prometheus format, or OpenMetrics when `openMetrics` is true. */
+  metrics(openMetrics = false): Promise<string> {
+    return openMetrics ? this.openMetricsRegistry.metrics() : this.registry.metrics()
+  }
+
+  contentType(openMetrics = false): string {
+    return openMetrics ? this.openMetricsRegistry.contentType : this.registry.contentType
+  }
+
+  /** Serves `/metrics` and `/health`; port 0 picks a free port. Resolves with the bound port. */
+  async startServer(port: number, host = '127.0.0.1'): Promise<{ port: number; url: string }> {
+    if (this.server) throw new Error('the metrics server is already running')
+    const server = new MetricsServer(this)
+    const bound = await server.listen(port, host)
+    this.server = server
+    return bound
+  }
+
+  async stopServer(): Promise<void> {
+    const s = this.server
+    this.server = undefined
+    await s?.close()
+  }
+}

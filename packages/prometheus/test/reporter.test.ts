@@ -1,0 +1,200 @@
+import { Registry } from 'prom-client'
+import { afterEach, describe, expect, it } from 'vitest'
+import { metricsHandler, PrometheusMetrics } from '../src/index.js'
+import { batchRun } from './run.js'
+
+/** The value of one series in Prometheus text, or undefined. */
+function value(
+  text: string,
+  name: string,
+  labels: Record<string, string> = {},
+): number | undefined {
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue
+    const ok = Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))
+    if (ok) return Number(line.slice(line.lastIndexOf(' ') + 1))
+  }
+  return undefined
+}
+
+const started: PrometheusMetrics[] = []
+afterEach(async () => {
+  for (const m of started.splice(0)) await m.stopServer()
+})
+
+describe('PrometheusMetrics over HTTP after a real batch run', () => {
+  it('every metric moved as the run says', async () => {
+    const m = new PrometheusMetrics()
+    started.push(m)
+    m.setCurrentTestCase('unit')
+    await batchRun(m)
+    m.recordTestResult('mockdb', 'unit', {
+      durationSeconds: 2.5,
+      expected: 1010,
+      found: 1000,
+      submitted: 1010,
+      failed: 10,
+      rps: 400,
+      success: false,
+      integrityRate: 99,
+      memory: { rssMB: 120, heapUsedMB: 40, heapTotalMB: 60, externalMB: 3 },
+      gcCount: 7,
+    })
+    const { url } = await m.startServer(0)
+    const res = await fetch(url)
+    expect(res.status).toBe(200)
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/)
+    const t = await res.text()
+    const ev = { database: 'mockdb', table: 'events', test_case: 'unit' }
+    expect(value(t, 'batchsql_records_processed_total', ev)).toBe(1000)
+    expect(value(t, 'batchsql_records_processed_total', { ...ev, table: 'users' })).toBeUndefined()
+    expect(value(t, 'batchsql_batch_execution_total', { ...ev, status: 'success' })).toBe(10)
+    expect(
+      value(t, 'batchsql_batch_execution_total', { ...ev, table: 'users', status: 'failure' }),
+    ).toBe(1)
+    expect(
+      value(t, 'batchsql_batch_execution_duration_seconds_count', { ...ev, status: 'success' }),
+    ).toBe(10)
+    expect(value(t, 'batchsql_batch_size_sum', ev)).toBe(1000)
+    expect(value(t, 'batchsql_batch_size_count', ev)).toBe(10)
+    expect(
+      value(t, 'batchsql_errors_total', {
+        database: 'mockdb',
+        test_case: 'unit',
+        error_type: 'retry:connection',
+      }),
+    ).toBe(1)
+    expect(
+      value(t, 'batchsql_errors_total', {
+        database: 'mockdb',
+        test_case: 'unit',
+        error_type: 'final:unknown',
+      }),
+    ).toBe(1)
+    expect(value(t, 'batchsql_flush_size_rows_sum', { test_case: 'unit' })).toBe(1010)
+    expect(value(t, 'batchsql_flush_schema_groups_count', { test_case: 'unit' })).toBeGreaterThan(0)
+    expect(value(t, 'batchsql_queue_wait_seconds_count', { test_case: 'unit' })).toBeGreaterThan(0)
+    expect(
+      value(t, 'batchsql_assemble_duration_seconds_count', { test_case: 'unit' }),
+    ).toBeGreaterThan(0)
+    expect(value(t, 'batchsql_rejected_submits_total', { reason: 'validation' })).toBe(1)
+    expect(value(t, 'batchsql_rejected_submits_total', { reason: 'closed' })).toBe(1)
+    expect(value(t, 'batchsql_executor_concurrency_limit', { database: 'mockdb' })).toBe(2)
+    expect(value(t, 'batchsql_queue_length', { database: 'mockdb' })).toBe(0)
+    expect(value(t, 'batchsql_inflight_batches', { database: 'mockdb' })).toBe(0)
+    expect(value(t, 'batchsql_dropped_errors_total')).toBe(0)
+    const tc = { database: 'mockdb', test_case: 'unit' }
+    expect(value(t, 'batchsql_test_duration_seconds', tc)).toBe(2.5)
+    expect(value(t, 'batchsql_test_rps', tc)).toBe(400)
+    expect(value(t, 'batchsql_test_success', tc)).toBe(0)
+    expect(value(t, 'batchsql_test_data_integrity_rate', tc)).toBe(99)
+    expect(value(t, 'batchsql_test_records_total', { ...tc, type: 'expected' })).toBe(1010)
+    expect(value(t, 'batchsql_test_records_total', { ...tc, type: 'found' })).toBe(1000)
+    expect(value(t, 'batchsql_memory_usage_mb', { ...tc, type: 'heap_used' })).toBe(40)
+    expect(value(t, 'batchsql_gc_count', tc)).toBe(7)
+    m.recordRealTimeMetrics('mockdb', 'unit', 1234, 150)
+    const t2 = await (await fetch(url)).text()
+    expect(value(t2, 'batchsql_test_rps', tc)).toBe(1234)
+    expect(value(t2, 'batchsql_memory_usage_mb', { ...tc, type: 'rss' })).toBe(150)
+  })
+
+  it('queue length and in-flight batches are read at scrape time', async () => {
+    const m = new PrometheusMetrics()
+    let queued = 5
+    m.bindGauges('a', { queueLength: () => queued, inFlightBatches: () => 2 })
+    m.bindGauges('b', { queueLength: () => 1, inFlightBatches: () => 0 })
+    expect(value(await m.metrics(), 'batchsql_queue_length', { database: 'a' })).toBe(5)
+    queued = 9
+    const t = await m.metrics()
+    expect(value(t, 'batchsql_queue_length', { database: 'a' })).toBe(9)
+    expect(value(t, 'batchsql_queue_length', { database: 'b' })).toBe(1)
+    expect(value(t, 'batchsql_inflight_batches', { database: 'a' })).toBe(2)
+  })
+
+  it('serves OpenMetrics when asked, a health endpoint, and 404 elsewhere', async () => {
+    const m = new PrometheusMetrics()
+    started.push(m)
+    await batchRun(m)
+    const { port } = await m.startServer(0)
+    const om = await fetch(`http://127.0.0.1:${port}/metrics`, {
+      headers: { Accept: 'application/openmetrics-text; version=1.0.0' },
+    })
+    expect(om.headers.get('content-type')).toMatch(/^application\/openmetrics-text/)
+    const text = await om.text()
+    expect(text.trimEnd().endsWith('# EOF')).toBe(true)
+    expect(text).toContain('batchsql_records_processed_total{')
+    const health = await fetch(`http://127.0.0.1:${port}/health`)
+    expect([health.status, await health.text()]).toEqual([200, 'ok\n'])
+    expect((await fetch(`http://127.0.0.1:${port}/nope`)).status).toBe(404)
+  })
+
+  it('a handler mounts in your own server', async () => {
+    const { createServer } = await import('node:http')
+    const m = new PrometheusMetrics()
+    await batchRun(m)
+    const handler = metricsHandler(m)
+    const server = createServer((req, res) =>
+      req.url === '/custom' ? handler(req, res) : res.end(),
+    )
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
+    const { port } = server.address() as { port: number }
+    const t = await (await fetch(`http://127.0.0.1:${port}/custom`)).text()
+    server.close()
+    expect(value(t, 'batchsql_records_processed_total', { table: 'events' })).toBe(1000)
+  })
+})
+
+describe('registries, labels and cardinality', () => {
+  it('two reporters with private registries never collide', async () => {
+    const a = new PrometheusMetrics()
+    const b = new PrometheusMetrics()
+    await batchRun(a)
+    expect(value(await a.metrics(), 'batchsql_records_processed_total', { table: 'events' })).toBe(
+      1000,
+    )
+    expect(
+      value(await b.metrics(), 'batchsql_records_processed_total', { table: 'events' }),
+    ).toBeUndefined()
+  })
+
+  it('a shared registry exposes the metrics next to the application’s, and is shared by two reporters', async () => {
+    const registry = new Registry()
+    const a = new PrometheusMetrics({ registry })
+    const b = new PrometheusMetrics({ registry })
+    await batchRun(a)
+    await batchRun(b)
+    expect(
+      value(await registry.metrics(), 'batchsql_records_processed_total', { table: 'events' }),
+    ).toBe(2000)
+  })
+
+  it('prefix, constant labels and buckets are configurable', async () => {
+    const m = new PrometheusMetrics({
+      prefix: 'ingest_',
+      labels: { service: 'api' },
+      buckets: { size: [10, 1000] },
+    })
+    await batchRun(m)
+    const t = await m.metrics()
+    expect(value(t, 'ingest_records_processed_total', { table: 'events', service: 'api' })).toBe(
+      1000,
+    )
+    expect(t).toContain('ingest_batch_size_bucket{le="1000"')
+    expect(t).not.toContain('batchsql_')
+  })
+
+  it('tableLabel: false keeps table names out of the labels', async () => {
+    const m = new PrometheusMetrics({ tableLabel: false })
+    await batchRun(m)
+    const t = await m.metrics()
+    expect(t).not.toContain('table="events"')
+    expect(value(t, 'batchsql_records_processed_total', { table: '_all' })).toBe(1000)
+  })
+
+  it('row values never become labels', async () => {
+    const m = new PrometheusMetrics()
+    await batchRun(m)
+    const t = await m.metrics()
+    expect(t).not.toMatch(/kind="|"late"|"k"/)
+  })
+})

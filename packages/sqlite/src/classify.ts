@@ -1,0 +1,29 @@
+import type { Classification } from '@batchsql/core'
+
+/**
+ * better-sqlite3 errors carry SQLite's extended result code as `code` (SQLITE_BUSY_SNAPSHOT,
+ * SQLITE_CONSTRAINT_UNIQUE, ...). Busy and locked mean another connection holds the lock:
+ * retryable. Constraint, type and size errors are about the data: retrying cannot help.
+ */
+export function classifySqliteError(err: unknown): Classification | undefined {
+  const code = (err as { code?: unknown } | null)?.code
+  if (typeof code !== 'string' || !code.startsWith('SQLITE_')) return undefined
+  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
+    return { reason: 'lock_timeout', retryable: true }
+  }
+  if (code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
+    return { reason: 'duplicate_key', retryable: false }
+  }
+  if (
+    code.startsWith('SQLITE_CONSTRAINT') ||
+    code === 'SQLITE_MISMATCH' ||
+    code === 'SQLITE_TOOBIG' ||
+    code === 'SQLITE_RANGE'
+  ) {
+    return { reason: 'data', retryable: false }
+  }
+  if (code.startsWith('SQLITE_IOERR') || code === 'SQLITE_PROTOCOL')
+    return { reason: 'io', retryable: true }
+  if (code === 'SQLITE_ERROR') return { reason: 'syntax', retryable: false }
+  return { reason: 'non_retryable', retryable: false }
+}

@@ -1,0 +1,99 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { defineSchema } from '@batchsql/core'
+import Database from 'better-sqlite3'
+import { Kysely, SqliteDialect } from 'kysely'
+import { afterAll, describe, expect, it } from 'vitest'
+import { createSqliteBatchSQL, SqliteAdapter } from '../src/index.js'
+
+const dir = mkdtempSync(join(tmpdir(), 'batchsql-sqlite-adapter-'))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+const events = defineSchema({ table: 'events', columns: { id: 'int', kind: 'string' } })
+
+describe('sqlite adapter', () => {
+  it('better-sqlite3 allows exactly 32,766 bind parameters (the adapter’s limit)', () => {
+    const db = new Database(':memory:')
+    db.exec('CREATE TABLE t (a)')
+    const values = (n: number) => `INSERT INTO t VALUES ${Array(n).fill('(?)').join(',')}`
+    expect(() => db.prepare(values(32_766))).not.toThrow()
+    expect(() => db.prepare(values(32_767))).toThrow(/too many SQL variables/)
+    expect(new SqliteAdapter().maxParameters).toBe(32_766)
+  })
+
+  it('a file name: BatchSQL opens the database and closes it on close()', async () => {
+    const file = join(dir, 'owned.db')
+    const setup = new Database(file)
+    setup.exec('CREATE TABLE events (id INTEGER PRIMARY KEY, kind TEXT)')
+    const batch = createSqliteBatchSQL(file)
+    await batch.submit(events, { id: 1, kind: 'a' })
+    await batch.close()
+    expect(setup.prepare('SELECT count(*) AS n FROM events').get()).toEqual({ n: 1 })
+    expect(setup.pragma('journal_mode', { simple: true })).toBe('wal')
+    setup.close()
+  })
+
+  it('a Database or a Kysely instance you pass stays open after close()', async () => {
+    const db = new Database(':memory:')
+    db.exec('CREATE TABLE events (id INTEGER PRIMARY KEY, kind TEXT)')
+    const b1 = createSqliteBatchSQL(db)
+    await b1.submit(events, { id: 1, kind: 'a' })
+    await b1.close()
+    expect(db.open).toBe(true)
+    const kysely = new Kysely<{ events: { id: number; kind: string } }>({
+      dialect: new SqliteDialect({ database: db }),
+    })
+    const b2 = createSqliteBatchSQL(kysely)
+    await b2.submit(events, { id: 2, kind: 'b' })
+    await b2.close()
+    expect(await kysely.selectFrom('events').select('id').orderBy('id').execute()).toEqual([
+      { id: 1 },
+      { id: 2 },
+    ])
+    await kysely.destroy()
+  })
+
+  it('SQLITE_BUSY from another connection’s lock is retried until the batch commits', async () => {
+    const file = join(dir, 'busy.db')
+    const locker = new Database(file)
+    locker.pragma('journal_mode = WAL')
+    locker.exec('CREATE TABLE events (id INTEGER PRIMARY KEY, kind TEXT)')
+    const db = new Database(file, { timeout: 0 })
+    const batch = createSqliteBatchSQL(db, {
+      retry: { maxAttempts: 50, initialDelayMs: 10, maxDelayMs: 50 },
+    })
+    locker.exec('BEGIN IMMEDIATE')
+    const ack = batch.submitAndWait(events, { id: 1, kind: 'a' })
+    await new Promise((r) => setTimeout(r, 300))
+    locker.exec('COMMIT')
+    await ack
+    const result = await batch.close()
+    expect(result.committed).toBe(1)
+    expect(locker.prepare('SELECT kind FROM events').all()).toEqual([{ kind: 'a' }])
+    db.close()
+    locker.close()
+  })
+
+  it('keeps a bounded number of prepared statements', async () => {
+    const db = new Database(':memory:')
+    const adapter = new SqliteAdapter({ database: db })
+    db.exec('CREATE TABLE t (a, b)')
+    for (let n = 1; n <= 200; n++) {
+      await adapter.runStatements(
+        [
+          {
+            sql: `INSERT INTO t VALUES ${Array(n).fill('(?, ?)').join(',')}`,
+            parameters: Array(2 * n).fill(1),
+            query: undefined as never,
+            queryId: undefined as never,
+          },
+        ],
+        { signal: new AbortController().signal, attempt: 1 },
+      )
+    }
+    expect(
+      (adapter as unknown as { prepared: Map<string, unknown> }).prepared.size,
+    ).toBeLessThanOrEqual(64)
+    expect(db.prepare('SELECT count(*) AS n FROM t').get()).toEqual({ n: (200 * 201) / 2 })
+  })
+})
