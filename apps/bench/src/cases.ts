@@ -1,8 +1,14 @@
 import type { Contender } from './contender.js'
-import { mysqlBare, mysqlKnex } from './mysql.js'
-import { postgresBare, postgresCopy, postgresKnex, postgresPgp } from './postgres.js'
+import { mysqlBare, mysqlBatchSQL, mysqlKnex } from './mysql.js'
+import {
+  postgresBare,
+  postgresBatchSQL,
+  postgresCopy,
+  postgresKnex,
+  postgresPgp,
+} from './postgres.js'
 import { redisBare, redisBatchSQL } from './redis.js'
-import { sqliteBare, sqliteKnex } from './sqlite.js'
+import { sqliteBare, sqliteBatchSQL, sqliteKnex } from './sqlite.js'
 import type { WorkloadName } from './workloads.js'
 
 export type Backend = 'sqlite' | 'postgres' | 'mariadb' | 'redis'
@@ -16,10 +22,7 @@ export interface ContenderSpec {
   readonly workloads?: readonly WorkloadName[]
 }
 
-/**
- * Every contender of the table. BatchSQL rows exist only for adapters that export their
- * factory when the bench was written (see docs/performance.md for the missing ones).
- */
+/** Every contender of the table. */
 export const CONTENDERS: readonly ContenderSpec[] = [
   {
     backend: 'sqlite',
@@ -27,6 +30,7 @@ export const CONTENDERS: readonly ContenderSpec[] = [
     baseline: true,
     make: sqliteBare,
   },
+  { backend: 'sqlite', name: 'BatchSQL (@batchsql/sqlite)', make: sqliteBatchSQL },
   {
     backend: 'sqlite',
     name: 'knex batchInsert (upsert: insert().onConflict().merge())',
@@ -46,6 +50,16 @@ export const CONTENDERS: readonly ContenderSpec[] = [
   },
   {
     backend: 'postgres',
+    name: 'BatchSQL (@batchsql/postgres, INSERT)',
+    make: () => postgresBatchSQL('never'),
+  },
+  {
+    backend: 'postgres',
+    name: 'BatchSQL (@batchsql/postgres, COPY)',
+    make: () => postgresBatchSQL('always'),
+  },
+  {
+    backend: 'postgres',
     name: 'knex batchInsert (upsert: insert().onConflict().merge())',
     make: postgresKnex,
   },
@@ -56,6 +70,7 @@ export const CONTENDERS: readonly ContenderSpec[] = [
     baseline: true,
     make: mysqlBare,
   },
+  { backend: 'mariadb', name: 'BatchSQL (@batchsql/mysql)', make: mysqlBatchSQL },
   {
     backend: 'mariadb',
     name: 'knex batchInsert (upsert: insert().onConflict().merge())',

@@ -1,5 +1,8 @@
+import { createMysqlBatchSQL } from '@batchsql/mysql'
 import knexFactory from 'knex'
+import mysql2 from 'mysql2'
 import mysql from 'mysql2/promise'
+import { schemaFor, submitAll } from './batchsql.js'
 import { BATCH, type Contender, IN_FLIGHT, quoteList } from './contender.js'
 import {
   chunks,
@@ -83,4 +86,18 @@ export function mysqlKnex(): Contender {
       await knex.destroy()
     }
   })
+}
+
+/** BatchSQL (@batchsql/mysql). */
+export function mysqlBatchSQL(): Contender {
+  const pool = mysql2.createPool({ uri: URL, connectionLimit: IN_FLIGHT })
+  const contender = onPool('bench_my_bsql', async (_pool, table, w, rows, producers) => {
+    const bsql = createMysqlBatchSQL(pool, {
+      flushSize: BATCH,
+      concurrency: IN_FLIGHT,
+      rowsPerStatement: BATCH,
+    })
+    await submitAll(bsql, schemaFor(table, w), w, rows, producers)
+  })
+  return { ...contender, teardown: async () => (await contender.teardown(), pool.end()) }
 }

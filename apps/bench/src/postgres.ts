@@ -1,9 +1,11 @@
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
+import { createPostgresBatchSQL } from '@batchsql/postgres'
 import knexFactory from 'knex'
 import pg from 'pg'
 import { from as copyFrom } from 'pg-copy-streams'
 import pgPromise from 'pg-promise'
+import { schemaFor, submitAll } from './batchsql.js'
 import { BATCH, type Contender, IN_FLIGHT, quoteList } from './contender.js'
 import {
   chunks,
@@ -153,5 +155,18 @@ export function postgresPgp(): Contender {
     } finally {
       pgp.end()
     }
+  })
+}
+
+/** BatchSQL (@batchsql/postgres): INSERT path, or COPY path with `copy`. */
+export function postgresBatchSQL(copy: 'never' | 'always' = 'never'): Contender {
+  return onPool(`bench_pg_bsql_${copy}`, async (pool, table, w, rows, producers) => {
+    const bsql = createPostgresBatchSQL(pool, {
+      flushSize: BATCH,
+      concurrency: IN_FLIGHT,
+      copy,
+      rowsPerStatement: BATCH,
+    })
+    await submitAll(bsql, schemaFor(table, w), w, rows, producers)
   })
 }

@@ -1,8 +1,10 @@
 import { rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { createSqliteBatchSQL } from '@batchsql/sqlite'
 import Database from 'better-sqlite3'
 import knexFactory from 'knex'
+import { schemaFor, submitAll } from './batchsql.js'
 import { BATCH, type Contender, quoteList } from './contender.js'
 import { chunks, makeRow, produce, type Row, uniqueName, type Workload } from './workloads.js'
 
@@ -88,6 +90,31 @@ export function sqliteKnex(): Contender {
     },
     async teardown() {
       await knex.destroy()
+      for (const f of [file, `${file}-wal`, `${file}-shm`]) rmSync(f, { force: true })
+    },
+  }
+}
+
+/** BatchSQL (@batchsql/sqlite) on the same kind of file, cached prepared statements. */
+export function sqliteBatchSQL(): Contender {
+  const file = join(tmpdir(), `${uniqueName('bench')}.db`)
+  const table = uniqueName('bench_sqlite_bsql')
+  let db: Database.Database
+  return {
+    async setup(w) {
+      db = new Database(file)
+      db.pragma('journal_mode = WAL')
+      createTable(db, table, w)
+    },
+    async run(w, rows, producers) {
+      const bsql = createSqliteBatchSQL(db, { flushSize: BATCH, rowsPerStatement: BATCH })
+      await submitAll(bsql, schemaFor(table, w), w, rows, producers)
+    },
+    async count() {
+      return (db.prepare(`SELECT COUNT(*) AS n FROM "${table}"`).get() as { n: number }).n
+    },
+    async teardown() {
+      db?.close()
       for (const f of [file, `${file}-wal`, `${file}-shm`]) rmSync(f, { force: true })
     },
   }

@@ -23,6 +23,7 @@ export async function runChild(task: ChildTask): Promise<void> {
     task.database,
     task.config,
     process.env.INIT_CWD ?? process.cwd(),
+    true,
   )
   const latencies = new LatencyRecorder()
   const counters = { submitted: 0, committed: 0, settled: 0 }

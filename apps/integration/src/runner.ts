@@ -11,7 +11,7 @@ import { type ProducerCounters, type ProducerResult, produce } from './producer.
 import type { Progress } from './progress.js'
 import type { Scenario } from './scenarios.js'
 import { collectGarbage, GcCounter, LatencyRecorder, mb } from './stats.js'
-import { expectedLines, type Verification, verify } from './verify.js'
+import { expectedDigests, type Verification, verify } from './verify.js'
 
 export interface TimelinePoint {
   /** Seconds since the scenario started. */
@@ -207,7 +207,8 @@ export async function runScenario(
         const at = Math.floor(total * scenario.faultAt)
         faultDone = new Promise<void>((resolve) => {
           const poll = setInterval(() => {
-            if (counters.submitted < at) return
+            // Committed, not submitted: by then the pipeline has live connections to drop.
+            if (counters.committed < at) return
             clearInterval(poll)
             backend
               .injectFault()
@@ -240,9 +241,11 @@ export async function runScenario(
   const closedAt = Date.now()
   sample()
   gc.stop()
-  const found = await backend.readBack(table)
-  const expected = expectedLines(scenario, result.submittedPerWorker)
-  const verification = verify(expected, found)
+  const verification = await verify(
+    expectedDigests(scenario, result.submittedPerWorker),
+    backend,
+    table,
+  )
   if (!config.keepTables) await backend.dropTable(table)
 
   const submitted = result.submittedPerWorker.reduce((a, b) => a + b, 0)

@@ -109,8 +109,9 @@ export function buildScenarios(c: AppConfig): Scenario[] {
     {
       ...base,
       name: 'fault',
-      description: 'connection dropped / database locked mid-run; idempotent upserts are retried',
-      strategy: 'update',
+      description:
+        'connection dropped / database locked mid-run; idempotent writes (replace) are retried',
+      strategy: 'replace',
       faultAt: 0.3,
       retry: { maxAttempts: 30, initialDelayMs: 50, maxDelayMs: 500 },
       row: unique(base.perWorker),

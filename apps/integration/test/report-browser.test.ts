@@ -35,7 +35,7 @@ describe('HTML report', () => {
       await page.waitForFunction(() => document.body.dataset.charts === '4')
       // Every canvas has drawn something: count non-transparent pixels.
       const painted = await page.evaluate(() =>
-        [...document.querySelectorAll('canvas')].map((c) => {
+        Array.from(document.querySelectorAll('canvas')).map((c) => {
           const d = (c as HTMLCanvasElement)
             .getContext('2d')!
             .getImageData(0, 0, c.width, c.height).data

@@ -29,8 +29,11 @@ export interface Backend {
   toSubmit(table: string, row: AppRow): Record<string, unknown>
   /** A pipeline on a connection of its own; `close()` on it releases that connection. */
   pipeline(options: PipelineOptions): BatchSQL
-  /** Every stored row as canonical lines (see rows.ts), in any order. */
-  readBack(table: string): Promise<string[]>
+  /**
+   * Every stored row as a canonical line (see rows.ts), in any order, page by page: the
+   * verifier keeps a digest per row, never the whole table in memory.
+   */
+  readBack(table: string, onLine: (line: string) => void): Promise<void>
   /** Turns a row into one the database rejects (and prepares the database for it). */
   poison(row: AppRow): AppRow
   preparePoison?(table: string, ids: readonly number[]): Promise<void>

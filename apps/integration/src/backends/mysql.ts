@@ -51,9 +51,18 @@ export async function openMysql(url: string): Promise<Backend> {
       })
       return batch
     },
-    async readBack(table) {
-      const [rows] = await reader.query(`SELECT * FROM ${q(table)}`)
-      return (rows as Record<string, unknown>[]).map(lineFromDb)
+    async readBack(table, onLine) {
+      let after = '-1'
+      for (;;) {
+        const [result] = await reader.query(
+          `SELECT * FROM ${q(table)} WHERE id > ? ORDER BY id LIMIT 10000`,
+          [after],
+        )
+        const rows = result as Record<string, unknown>[]
+        for (const r of rows) onLine(lineFromDb(r))
+        if (rows.length < 10_000) return
+        after = String(rows[rows.length - 1]!.id)
+      }
     },
     poison: (row: AppRow) => ({ ...row, payload: null }),
     async injectFault() {

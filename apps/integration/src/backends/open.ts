@@ -6,12 +6,14 @@ export async function openBackend(
   name: DatabaseName,
   config: AppConfig,
   baseDir: string,
+  /** A producer process opens what the main process prepared (SQLite: never recreate the file). */
+  child = false,
 ): Promise<Backend> {
   switch (name) {
     case 'sqlite': {
       const { resolve } = await import('node:path')
       const { openSqlite } = await import('./sqlite.js')
-      return openSqlite(resolve(baseDir, config.sqlitePath))
+      return openSqlite(resolve(baseDir, config.sqlitePath), !child)
     }
     case 'postgres':
       return (await import('./postgres.js')).openPostgres(config.postgresUrl)

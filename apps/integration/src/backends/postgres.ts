@@ -50,10 +50,18 @@ export async function openPostgres(url: string): Promise<Backend> {
       })
       return batch
     },
-    async readBack(table) {
-      // int8 comes back as text (exact); timestamptz as Date.
-      const { rows } = await reader.query(`SELECT * FROM ${q(table)}`)
-      return rows.map(lineFromDb)
+    async readBack(table, onLine) {
+      // Keyset pages; int8 comes back as text (exact), timestamptz as Date.
+      let after = '-1'
+      for (;;) {
+        const { rows } = await reader.query(
+          `SELECT * FROM ${q(table)} WHERE id > $1 ORDER BY id LIMIT 10000`,
+          [after],
+        )
+        for (const r of rows) onLine(lineFromDb(r))
+        if (rows.length < 10_000) return
+        after = String(rows[rows.length - 1].id)
+      }
     },
     poison: (row: AppRow) => ({ ...row, payload: null }),
     async injectFault() {

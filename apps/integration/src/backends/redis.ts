@@ -51,8 +51,7 @@ export async function openRedis(url: string): Promise<Backend> {
       })
       return batch
     },
-    async readBack(table) {
-      const lines: string[] = []
+    async readBack(table, onLine) {
       let cursor = '0'
       do {
         const [next, keys] = await reader.scan(cursor, 'MATCH', `${table}:*`, 'COUNT', 1000)
@@ -64,10 +63,9 @@ export async function openRedis(url: string): Promise<Backend> {
         res.forEach(([err, value], i) => {
           // A poison key holds a string: HGET fails with WRONGTYPE, the row is not there.
           if (err === null && typeof value === 'string')
-            lines.push(`${keys[i]!.slice(table.length + 1)}|${value}`)
+            onLine(`${keys[i]!.slice(table.length + 1)}|${value}`)
         })
       } while (cursor !== '0')
-      return lines
     },
     poison: (row: AppRow) => row,
     async preparePoison(table, ids) {

@@ -9,10 +9,13 @@ import { lineFromDb, SQL_COLUMNS } from './sql-rows.js'
 
 const q = (id: string) => `"${id.replaceAll('"', '""')}"`
 
-/** The embedded default: a SQLite file, recreated at the start of every run. */
-export async function openSqlite(path: string): Promise<Backend> {
+/**
+ * The embedded default: a SQLite file, recreated at the start of every run (`fresh`); producer
+ * processes open the same file as it is.
+ */
+export async function openSqlite(path: string, fresh = true): Promise<Backend> {
   mkdirSync(dirname(path), { recursive: true })
-  for (const suffix of ['', '-wal', '-shm']) rmSync(path + suffix, { force: true })
+  if (fresh) for (const suffix of ['', '-wal', '-shm']) rmSync(path + suffix, { force: true })
   const reader = new Database(path)
   reader.pragma('journal_mode = WAL')
   const open = new Set<Database.Database>()
@@ -49,12 +52,13 @@ export async function openSqlite(path: string): Promise<Backend> {
       })
       return batch
     },
-    async readBack(table) {
-      return reader
+    async readBack(table, onLine) {
+      for (const r of reader
         .prepare(`SELECT * FROM ${q(table)}`)
         .safeIntegers(true)
-        .all()
-        .map((r) => lineFromDb(r as Record<string, unknown>))
+        .iterate()) {
+        onLine(lineFromDb(r as Record<string, unknown>))
+      }
     },
     poison: (row: AppRow) => ({ ...row, payload: null }),
     async injectFault() {

@@ -1,0 +1,100 @@
+import type { ColumnType, Value } from '@batchsql/core'
+import type { InsertShape, SqlDialectAdapter } from '@batchsql/kysely'
+import { type Compilable, CompiledQuery, type Kysely, sql } from 'kysely'
+import { classifyMysqlError } from './classify.js'
+import { toMysqlValue } from './values.js'
+
+export interface MysqlAdapterOptions {
+  /** Rows per INSERT statement. Default 1 000 (measured: see the README). */
+  rowsPerStatement?: number
+}
+
+/** The server's prepared-statement placeholder limit; mysql2's `query()` stays under it too. */
+export const MYSQL_MAX_PARAMETERS = 65_535
+
+const quote = (id: string) => `\`${id.replaceAll('`', '``')}\``
+
+/** What `init()` learns from the server. */
+export interface MysqlServerInfo {
+  version: string
+  mariadb: boolean
+  /** MySQL >= 8.0.19 takes `INSERT … AS new ON DUPLICATE KEY UPDATE c = new.c` (VALUES() is deprecated there). */
+  rowAlias: boolean
+  maxAllowedPacket: number
+}
+
+export function parseServerVersion(version: string, maxAllowedPacket: number): MysqlServerInfo {
+  const mariadb = /mariadb/i.test(version)
+  const [major = 0, minor = 0, patch = 0] = version.split(/[.-]/).map((p) => Number.parseInt(p, 10))
+  const rowAlias = !mariadb && (major > 8 || (major === 8 && (minor > 0 || patch >= 19)))
+  return { version, mariadb, rowAlias, maxAllowedPacket }
+}
+
+export class MysqlAdapter implements SqlDialectAdapter {
+  readonly name = 'mysql'
+  readonly maxParameters = MYSQL_MAX_PARAMETERS
+  readonly rowsPerStatement: number
+  /** Set by `init()`: mysql2's `query()` inlines values, so the packet is the whole SQL text. */
+  maxStatementBytes: number | undefined
+  server: MysqlServerInfo | undefined
+
+  constructor(options: MysqlAdapterOptions = {}) {
+    this.rowsPerStatement = options.rowsPerStatement ?? 1000
+  }
+
+  async init(db: Kysely<any>): Promise<void> {
+    const { rows } = await sql<{
+      packet: number | string
+      version: string
+    }>`SELECT @@max_allowed_packet AS packet, VERSION() AS version`.execute(db)
+    const row = rows[0]!
+    this.server = parseServerVersion(row.version, Number(row.packet))
+    this.maxStatementBytes = this.server.maxAllowedPacket
+  }
+
+  toDriverValue(value: Value, type: ColumnType): unknown {
+    return toMysqlValue(value, type)
+  }
+
+  buildInsert(
+    db: Kysely<any>,
+    shape: InsertShape,
+    rows: readonly Record<string, unknown>[],
+  ): Compilable<unknown> {
+    const { schema } = shape
+    const values = rows as Record<string, unknown>[]
+    switch (schema.strategy) {
+      case 'insert':
+        return db.insertInto(schema.table).values(values)
+      case 'ignore':
+        return db.insertInto(schema.table).values(values).ignore()
+      case 'replace':
+        return db.replaceInto(schema.table).values(values)
+      case 'update': {
+        const insert = db.insertInto(schema.table).values(values)
+        // Nothing to update for these rows: a no-op assignment, not INSERT IGNORE (which would
+        // also turn NOT NULL and truncation errors into warnings).
+        const key = schema.conflictColumns[0]!
+        if (shape.updateColumns.length === 0)
+          return insert.onDuplicateKeyUpdate({ [key]: sql`${sql.id(key)}` })
+        if (this.server?.rowAlias) {
+          // Kysely has no row alias: append it to the compiled INSERT (identifiers quoted here).
+          const set = shape.updateColumns.map((c) => `${quote(c)} = \`new\`.${quote(c)}`).join(', ')
+          return {
+            compile: () => {
+              const c = insert.compile()
+              return CompiledQuery.raw(`${c.sql} as \`new\` on duplicate key update ${set}`, [
+                ...c.parameters,
+              ])
+            },
+          }
+        }
+        return insert.onDuplicateKeyUpdate(
+          Object.fromEntries(shape.updateColumns.map((c) => [c, sql`values(${sql.id(c)})`])),
+        )
+      }
+    }
+  }
+
+  classify = classifyMysqlError
+}

@@ -1,0 +1,112 @@
+import { defineSchema } from '@batchsql/core'
+import { Kysely, MysqlDialect } from 'kysely'
+import mysql from 'mysql2'
+import { afterAll, describe, expect, it } from 'vitest'
+import {
+  classifyMysqlError,
+  createMysqlBatchSQL,
+  MysqlAdapter,
+  parseServerVersion,
+} from '../src/index.js'
+import { barePool, MYSQL_URL } from './target.js'
+
+const bare = barePool()
+afterAll(() => bare.end())
+const cols = ['id', 'name', 'n'] as const
+const schema = (strategy: 'insert' | 'ignore' | 'replace' | 'update') =>
+  defineSchema({
+    table: 'my events',
+    columns: cols,
+    strategy,
+    conflictColumns: strategy === 'insert' ? undefined : ['id'],
+  })
+
+describe('mysql adapter', () => {
+  it('produces the documented SQL per strategy (MariaDB form)', async () => {
+    const batch = createMysqlBatchSQL(MYSQL_URL)
+    const rows = [{ id: 1, name: 'a', n: 1 }]
+    const values = 'into `my events` (`id`, `name`, `n`) values (?, ?, ?)'
+    expect(batch.preview(schema('insert'), rows).sql).toBe(`insert ${values}`)
+    expect(batch.preview(schema('ignore'), rows).sql).toBe(`insert ignore ${values}`)
+    expect(batch.preview(schema('replace'), rows).sql).toBe(`replace ${values}`)
+    expect(batch.preview(schema('update'), rows).sql).toBe(
+      `insert ${values} on duplicate key update \`name\` = values(\`name\`), \`n\` = values(\`n\`)`,
+    )
+    expect(batch.preview(schema('update'), [{ id: 1 }]).sql).toBe(
+      'insert into `my events` (`id`) values (?) on duplicate key update `id` = `id`',
+    )
+    await batch.close()
+  })
+
+  it('uses the row-alias form on MySQL >= 8.0.19', () => {
+    const adapter = new MysqlAdapter()
+    adapter.server = parseServerVersion('8.0.36', 64 << 20)
+    const db = new Kysely<any>({
+      dialect: new MysqlDialect({ pool: mysql.createPool({ uri: MYSQL_URL }) }),
+    })
+    const shape = {
+      schema: schema('update'),
+      columns: ['id', 'name', 'n'],
+      updateColumns: ['name', 'n'],
+    }
+    const { sql } = adapter.buildInsert(db, shape, [{ id: 1, name: 'a', n: 1 }]).compile()
+    expect(sql).toBe(
+      'insert into `my events` (`id`, `name`, `n`) values (?, ?, ?) as `new` on duplicate key update `name` = `new`.`name`, `n` = `new`.`n`',
+    )
+    void db.destroy()
+    expect(parseServerVersion('10.11.6-MariaDB-0+deb12u1', 1).rowAlias).toBe(false)
+    expect(parseServerVersion('8.0.18', 1).rowAlias).toBe(false)
+    expect(parseServerVersion('9.1.0', 1).rowAlias).toBe(true)
+  })
+
+  it('reads max_allowed_packet and splits a batch larger than it into several statements', {
+    timeout: 60_000,
+  }, async () => {
+    const [[{ packet }]] = (await bare.query(
+      'SELECT @@max_allowed_packet AS packet',
+    )) as unknown as [[{ packet: string }]]
+    await bare.query('DROP TABLE IF EXISTS bsq_packet')
+    await bare.query('CREATE TABLE bsq_packet (id INT PRIMARY KEY, body LONGTEXT NOT NULL)')
+    const body = 'é'.repeat(256 * 1024) // 512 KiB of UTF-8 per row
+    const rows = Math.ceil((Number(packet) * 1.5) / (512 * 1024))
+    const batch = createMysqlBatchSQL(MYSQL_URL, {
+      flushSize: rows,
+      bufferSize: rows,
+      flushInterval: 60_000,
+    })
+    const s = defineSchema({ table: 'bsq_packet', columns: ['id', 'body'] })
+    const acks = Array.from({ length: rows }, (_, id) => batch.submitAndWait(s, { id, body }))
+    await batch.close()
+    await Promise.all(acks)
+    const [[count]] = (await bare.query(
+      'SELECT COUNT(*) AS n, SUM(CHAR_LENGTH(body)) AS chars FROM bsq_packet',
+    )) as unknown as [[{ n: number; chars: string }]]
+    await bare.query('DROP TABLE bsq_packet')
+    expect(Number(count.n)).toBe(rows)
+    expect(Number(count.chars)).toBe(rows * body.length)
+    expect(batch.stats().flushes).toBe(1)
+  })
+
+  it('a pool you pass (callback or promise) stays open after close()', async () => {
+    const b = createMysqlBatchSQL(bare)
+    await b.close()
+    const [rows] = await bare.query('SELECT 1 AS one')
+    expect(rows).toEqual([{ one: 1 }])
+  })
+
+  it('classifies real server errors by errno and leaves socket errors to core', async () => {
+    const syntax = await bare.query('SELEC 1').then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    expect(classifyMysqlError(syntax)).toEqual({ reason: 'syntax', retryable: false })
+    const missing = await bare.query('SELECT * FROM bsq_no_such_table').then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    expect(classifyMysqlError(missing)).toEqual({ reason: 'syntax', retryable: false })
+    expect(
+      classifyMysqlError(Object.assign(new Error('x'), { code: 'PROTOCOL_CONNECTION_LOST' })),
+    ).toBeUndefined()
+  })
+})

@@ -1,0 +1,97 @@
+import type { ConformanceTarget } from '@batchsql/conformance'
+import mysql from 'mysql2/promise'
+import { classifyMysqlError, createMysqlBatchSQL, MYSQL_MAX_PARAMETERS } from '../src/index.js'
+
+export const MYSQL_URL = process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test'
+const q = (id: string) => `\`${id.replaceAll('`', '``')}\``
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/** The bare driver, reading values back exactly: big numbers and dates as strings. */
+export function barePool(): mysql.Pool {
+  return mysql.createPool({
+    uri: MYSQL_URL,
+    connectionLimit: 4,
+    supportBigNumbers: true,
+    bigNumberStrings: true,
+    dateStrings: true,
+  })
+}
+
+async function provokeDeadlock(pool: mysql.Pool, table: string): Promise<unknown> {
+  const a = await pool.getConnection()
+  const b = await pool.getConnection()
+  try {
+    await a.query('BEGIN')
+    await b.query('BEGIN')
+    await a.query(`UPDATE ${q(table)} SET n = n + 1 WHERE id = 1`)
+    await b.query(`UPDATE ${q(table)} SET n = n + 1 WHERE id = 2`)
+    const pa = a.query(`UPDATE ${q(table)} SET n = n + 1 WHERE id = 2`).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    await sleep(50)
+    const pb = b.query(`UPDATE ${q(table)} SET n = n + 1 WHERE id = 1`).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    const [ea, eb] = await Promise.all([pa, pb])
+    return ea ?? eb
+  } finally {
+    await a.query('ROLLBACK').catch(() => {})
+    await b.query('ROLLBACK').catch(() => {})
+    a.release()
+    b.release()
+  }
+}
+
+async function provokeLockTimeout(pool: mysql.Pool, table: string): Promise<unknown> {
+  const a = await pool.getConnection()
+  const b = await pool.getConnection()
+  try {
+    await a.query('BEGIN')
+    await a.query(`UPDATE ${q(table)} SET n = n + 1 WHERE id = 1`)
+    await b.query('SET SESSION innodb_lock_wait_timeout = 1')
+    return await b.query(`UPDATE ${q(table)} SET n = n + 1 WHERE id = 1`).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+  } finally {
+    await a.query('ROLLBACK').catch(() => {})
+    await b.query('SET SESSION innodb_lock_wait_timeout = DEFAULT').catch(() => {})
+    a.release()
+    b.release()
+  }
+}
+
+export function mysqlTarget(): ConformanceTarget {
+  const bare = barePool()
+  return {
+    dialect: 'mysql',
+    createBatchSQL: (config) => createMysqlBatchSQL(MYSQL_URL, config),
+    async exec(sql) {
+      await bare.query(sql)
+    },
+    async query(sql) {
+      const [rows] = await bare.query(sql)
+      return rows as Record<string, unknown>[]
+    },
+    quote: q,
+    types: {
+      int: 'INT',
+      bigint: 'BIGINT',
+      float: 'DOUBLE',
+      decimal: 'DECIMAL(30,4)',
+      string: 'VARCHAR(255)',
+      text: 'TEXT',
+      boolean: 'BOOLEAN',
+      date: 'DATETIME(3)',
+      bytes: 'LONGBLOB',
+      json: 'JSON',
+    },
+    classify: classifyMysqlError,
+    maxParameters: MYSQL_MAX_PARAMETERS,
+    provokeDeadlock: (table) => provokeDeadlock(bare, table),
+    provokeLockTimeout: (table) => provokeLockTimeout(bare, table),
+    close: () => bare.end(),
+  }
+}

@@ -1,0 +1,40 @@
+import type { Classification } from '@batchsql/core'
+
+/**
+ * PostgreSQL errors by SQLSTATE (`err.code`, five characters). Deadlocks, serialization
+ * failures, lock timeouts, cancelled statements, lost connections and resource shortages are
+ * worth retrying; integrity and data errors are about the rows (the engine isolates them);
+ * class 42 is a mistake in the statement or schema. Socket errors without a SQLSTATE are left
+ * to core's built-in classifier; pg's own lost-connection errors (no code) are `connection`.
+ */
+// What pg throws, without a code, when the connection under a query or a checked-out client
+// goes away (server restart, pg_terminate_backend, network).
+const LOST_CONNECTION =
+  /^(Connection terminated|Client has encountered a connection error|Client was closed and is not queryable|Connection terminated unexpectedly)/
+
+export function classifyPostgresError(err: unknown): Classification | undefined {
+  const message = (err as { message?: unknown } | null)?.message
+  if (
+    (err as { code?: unknown } | null)?.code === undefined &&
+    typeof message === 'string' &&
+    LOST_CONNECTION.test(message)
+  ) {
+    return { reason: 'connection', retryable: true }
+  }
+  // A server error (pg's DatabaseError) carries a severity; `EPIPE` is five letters too.
+  const e = err as { code?: unknown; severity?: unknown } | null
+  const code = e?.code
+  if (typeof code !== 'string' || e?.severity === undefined || !/^[0-9A-Z]{5}$/.test(code))
+    return undefined
+  if (code === '40P01' || code === '40001') return { reason: 'deadlock', retryable: true }
+  if (code === '55P03') return { reason: 'lock_timeout', retryable: true }
+  if (code === '57014') return { reason: 'timeout', retryable: true }
+  if (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03') {
+    return { reason: 'connection', retryable: true }
+  }
+  if (code.startsWith('53')) return { reason: 'io', retryable: true }
+  if (code === '23505') return { reason: 'duplicate_key', retryable: false }
+  if (code.startsWith('23') || code.startsWith('22')) return { reason: 'data', retryable: false }
+  if (code.startsWith('42')) return { reason: 'syntax', retryable: false }
+  return { reason: 'non_retryable', retryable: false }
+}

@@ -1,0 +1,111 @@
+/**
+ * The COPY fast path: a batch's rows streamed with `COPY … FROM STDIN` (text format) on one
+ * pooled connection, in one transaction. Plain inserts COPY straight into the table; the
+ * conflict strategies COPY into a temporary staging table and then run
+ * `INSERT … SELECT … ORDER BY key ON CONFLICT …`, the same conflict clause as the INSERT path,
+ * so both paths leave the same rows.
+ */
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { AbortedError, type ProcessContext } from '@batchsql/core'
+import type { ShapeGroup } from '@batchsql/kysely'
+import {
+  DummyDriver,
+  Kysely,
+  PostgresAdapter,
+  PostgresIntrospector,
+  PostgresQueryCompiler,
+  sql,
+} from 'kysely'
+import type pg from 'pg'
+import { from as copyFrom } from 'pg-copy-streams'
+import { withConflictClause } from './conflict.js'
+import { copyText } from './values.js'
+
+// Builds SQL only (never connects): identifiers are quoted by Kysely's PostgreSQL compiler.
+const compiler = new Kysely<any>({
+  dialect: {
+    createAdapter: () => new PostgresAdapter(),
+    createDriver: () => new DummyDriver(),
+    createIntrospector: (db) => new PostgresIntrospector(db),
+    createQueryCompiler: () => new PostgresQueryCompiler(),
+  },
+})
+
+/** A quoted identifier (PostgreSQL's rule: double quotes, inner quotes doubled). */
+const ident = (name: string) => `"${name.replaceAll('"', '""')}"`
+
+function* lines(rows: readonly (readonly unknown[])[]): Generator<string> {
+  let chunk = ''
+  for (const row of rows) {
+    chunk += `${row.map(copyText).join('\t')}\n`
+    // Hand the stream ~64 KiB at a time: fewer, larger writes.
+    if (chunk.length > 65_536) {
+      yield chunk
+      chunk = ''
+    }
+  }
+  if (chunk.length > 0) yield chunk
+}
+
+async function copyInto(
+  client: pg.PoolClient,
+  table: string,
+  columns: readonly string[],
+  rows: readonly (readonly unknown[])[],
+): Promise<void> {
+  const cols = columns.map(ident).join(', ')
+  const target = table.split('.').map(ident).join('.')
+  await pipeline(
+    Readable.from(lines(rows)),
+    client.query(copyFrom(`COPY ${target} (${cols}) FROM STDIN`)),
+  )
+}
+
+export async function copyBatch(
+  pool: pg.Pool,
+  groups: readonly ShapeGroup[],
+  ctx: ProcessContext,
+): Promise<void> {
+  const client = await pool.connect()
+  let broken: Error | undefined
+  try {
+    await client.query('BEGIN')
+    for (let i = 0; i < groups.length; i++) {
+      if (ctx.signal.aborted)
+        throw new AbortedError('batch aborted before commit', ctx.signal.reason)
+      const { shape, rows } = groups[i]!
+      const { schema } = shape
+      if (schema.strategy === 'insert') {
+        await copyInto(client, schema.table, shape.columns, rows)
+        continue
+      }
+      const staging = `batchsql_copy_${i}`
+      await client.query(
+        `CREATE TEMP TABLE ${ident(staging)} (LIKE ${schema.table.split('.').map(ident).join('.')} INCLUDING DEFAULTS) ON COMMIT DROP`,
+      )
+      await copyInto(client, staging, shape.columns, rows)
+      let select = compiler.selectFrom(staging).select(shape.columns.map((c) => sql.id(c).as(c)))
+      // Key order: concurrent batches lock rows in the same order (fewer deadlocks).
+      for (const c of schema.conflictColumns) select = select.orderBy(sql.id(c))
+      const insert = withConflictClause(
+        compiler
+          .insertInto(schema.table)
+          .columns(shape.columns as never)
+          .expression(select as never),
+        shape,
+      )
+      const { sql: text, parameters } = insert.compile()
+      await client.query(text, parameters as unknown[])
+    }
+    await client.query('COMMIT')
+  } catch (err) {
+    await client.query('ROLLBACK').catch((e: Error) => {
+      broken = e
+    })
+    throw err
+  } finally {
+    // A connection whose ROLLBACK failed is in an unknown state: destroy it.
+    client.release(broken)
+  }
+}

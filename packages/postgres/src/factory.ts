@@ -1,0 +1,75 @@
+import { createKyselyBatchSQL, type SqlBatchSQL, type SqlBatchSQLConfig } from '@batchsql/kysely'
+import { Kysely, PostgresDialect } from 'kysely'
+import pg from 'pg'
+import { type CopyMode, PostgresAdapter } from './adapter.js'
+
+export interface PostgresBatchSQLConfig extends SqlBatchSQLConfig {
+  /** COPY fast path: `never` (default), `insert` (plain inserts), `always` (also upserts, via a staging table). */
+  copy?: CopyMode
+  /** The pool for COPY when you pass a Kysely instance (Kysely does not expose its pool). */
+  pool?: pg.Pool
+  /** Rows per INSERT statement. Default 1 000. */
+  rowsPerStatement?: number
+}
+
+/** A pg pool, a Kysely instance, or what BatchSQL makes a pool of (a URL or `pg.PoolConfig`). */
+export type PostgresTarget<DB> = pg.Pool | Kysely<DB> | string | pg.PoolConfig
+
+function isKysely(x: unknown): x is Kysely<any> {
+  return (
+    typeof (x as Kysely<any>).insertInto === 'function' &&
+    typeof (x as Kysely<any>).executeQuery === 'function'
+  )
+}
+
+function isPool(x: unknown): x is pg.Pool {
+  return (
+    typeof (x as pg.Pool).connect === 'function' &&
+    typeof (x as pg.Pool).query === 'function' &&
+    'totalCount' in (x as object)
+  )
+}
+
+/**
+ * A connection the server terminates (restart, `pg_terminate_backend`, network) emits
+ * 'error' on its client; with no listener Node exits the process. pg's pool listens only on
+ * idle clients, and Kysely holds a checked-out client without one. The failed query still
+ * rejects (and is retried), so a listener on every client the pool opens only keeps the
+ * process alive. On a pool you pass, BatchSQL adds it to the clients opened from then on.
+ */
+function guardConnectionErrors(pool: pg.Pool, owns: boolean): void {
+  const ignore = () => {}
+  if (owns) pool.on('error', ignore)
+  pool.on('connect', (client) => {
+    client.on('error', ignore)
+  })
+}
+
+/**
+ * A BatchSQL pipeline writing to PostgreSQL. A `pg.Pool` or `Kysely` you pass stays yours and
+ * open after `close()`; from a URL or `PoolConfig` BatchSQL creates the pool and ends it.
+ */
+export function createPostgresBatchSQL<DB = any>(
+  target: PostgresTarget<DB>,
+  config: PostgresBatchSQLConfig = {},
+): SqlBatchSQL<DB> {
+  const { copy, pool: copyPool, rowsPerStatement, ...rest } = config
+  if (isKysely(target)) {
+    if (copyPool) guardConnectionErrors(copyPool, false)
+    return createKyselyBatchSQL(
+      target,
+      new PostgresAdapter({ pool: copyPool, copy, rowsPerStatement }),
+      rest,
+    )
+  }
+  const owns = !isPool(target)
+  const pool = owns
+    ? new pg.Pool(
+        typeof target === 'string' ? { connectionString: target } : (target as pg.PoolConfig),
+      )
+    : (target as pg.Pool)
+  guardConnectionErrors(pool, owns)
+  // Kysely's destroy() ends the pool: only let it when BatchSQL created the pool.
+  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) })
+  return createKyselyBatchSQL(db, new PostgresAdapter({ pool, copy, rowsPerStatement }), rest, owns)
+}

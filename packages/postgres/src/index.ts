@@ -1,0 +1,7 @@
+export type { CopyMode, PostgresAdapterOptions } from './adapter.js'
+export { POSTGRES_MAX_PARAMETERS, PostgresAdapter } from './adapter.js'
+export { classifyPostgresError } from './classify.js'
+export { withConflictClause } from './conflict.js'
+export type { PostgresBatchSQLConfig, PostgresTarget } from './factory.js'
+export { createPostgresBatchSQL } from './factory.js'
+export { copyText, toPgValue } from './values.js'

@@ -1,0 +1,34 @@
+import type { ColumnType, Value } from '@batchsql/core'
+
+/**
+ * Core values as pg binds them. bigints travel as text (pg would otherwise go through a
+ * double and lose precision past 2^53); JSON documents as their text (a `json` column's
+ * value is always serialised, so a JSON string "a" is stored as "a", not as a bare word).
+ */
+export function toPgValue(value: Value, type: ColumnType): unknown {
+  if (value === null) return null
+  if (type === 'json') return JSON.stringify(value)
+  switch (typeof value) {
+    case 'bigint':
+      return value.toString()
+    case 'object':
+      if (value instanceof Date) return value
+      if (value instanceof Uint8Array) return Buffer.isBuffer(value) ? value : Buffer.from(value)
+      return JSON.stringify(value)
+    default:
+      return value
+  }
+}
+
+const ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' }
+
+/** One driver value in COPY's text format (NULL is `\N`; backslash escapes). */
+export function copyText(v: unknown): string {
+  if (v === null || v === undefined) return '\\N'
+  if (typeof v === 'string') return v.replace(/[\\\t\n\r]/g, (c) => ESCAPES[c]!)
+  if (typeof v === 'boolean') return v ? 't' : 'f'
+  if (v instanceof Date) return v.toISOString()
+  // bytea hex input `\x…`, its backslash escaped for COPY.
+  if (Buffer.isBuffer(v)) return `\\\\x${v.toString('hex')}`
+  return String(v)
+}

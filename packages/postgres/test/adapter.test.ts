@@ -1,0 +1,100 @@
+import { defineSchema } from '@batchsql/core'
+import { Kysely, PostgresDialect } from 'kysely'
+import pg from 'pg'
+import { afterAll, describe, expect, it } from 'vitest'
+import { classifyPostgresError, copyText, createPostgresBatchSQL } from '../src/index.js'
+import { POSTGRES_URL } from './target.js'
+
+const pool = new pg.Pool({ connectionString: POSTGRES_URL, max: 4 })
+afterAll(() => pool.end())
+const cols = ['id', 'name', 'n'] as const
+const schema = (strategy: 'insert' | 'ignore' | 'replace' | 'update', conflict = true) =>
+  defineSchema({
+    table: 'my events',
+    columns: cols,
+    strategy,
+    conflictColumns: strategy === 'insert' || !conflict ? undefined : ['id'],
+  })
+
+describe('postgres adapter', () => {
+  it('produces the documented SQL per strategy', async () => {
+    const batch = createPostgresBatchSQL(pool)
+    const rows = [{ id: 1, name: 'a', n: 1 }]
+    expect(batch.preview(schema('insert'), rows).sql).toBe(
+      'insert into "my events" ("id", "name", "n") values ($1, $2, $3)',
+    )
+    expect(batch.preview(schema('ignore'), rows).sql).toBe(
+      'insert into "my events" ("id", "name", "n") values ($1, $2, $3) on conflict ("id") do nothing',
+    )
+    expect(batch.preview(schema('ignore', false), rows).sql).toBe(
+      'insert into "my events" ("id", "name", "n") values ($1, $2, $3) on conflict do nothing',
+    )
+    const upsert =
+      'insert into "my events" ("id", "name", "n") values ($1, $2, $3) on conflict ("id") do update set "name" = excluded."name", "n" = excluded."n"'
+    expect(batch.preview(schema('update'), rows).sql).toBe(upsert)
+    expect(batch.preview(schema('replace'), rows).sql).toBe(upsert)
+    await batch.close()
+  })
+
+  it('replace without conflict columns is a clear, final error', async () => {
+    await pool.query('CREATE TABLE IF NOT EXISTS "bsq_noconflict" (id INT PRIMARY KEY, name TEXT)')
+    const batch = createPostgresBatchSQL(pool)
+    const s = defineSchema({
+      table: 'bsq_noconflict',
+      columns: ['id', 'name'],
+      strategy: 'replace',
+    })
+    const err = await batch.submitAndWait(s, { id: 1, name: 'a' }).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    await batch.close()
+    await pool.query('DROP TABLE "bsq_noconflict"')
+    expect(err).toMatchObject({ code: 'BATCHSQL_BATCH_FAILED', attempts: 1 })
+    expect(String((err as Error & { cause: Error }).cause.message)).toMatch(/needs conflictColumns/)
+  })
+
+  it('a pool or Kysely you pass stays open after close(); a URL-made pool is ended', async () => {
+    const b1 = createPostgresBatchSQL(pool)
+    await b1.close()
+    expect((await pool.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }])
+    const kysely = new Kysely<any>({
+      dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: POSTGRES_URL }) }),
+    })
+    const b2 = createPostgresBatchSQL(kysely)
+    await b2.close()
+    expect((await kysely.selectNoFrom((eb) => eb.val(1).as('one')).execute())[0]).toEqual({
+      one: '1',
+    })
+    await kysely.destroy()
+    const b3 = createPostgresBatchSQL(POSTGRES_URL)
+    await b3.submit(defineSchema({ table: 'x', columns: ['a'] }), { a: 1 }).catch(() => {})
+    await b3.close()
+    await expect(b3.db.selectNoFrom((eb) => eb.val(1).as('one')).execute()).rejects.toThrow()
+  })
+
+  it('classifies server errors by SQLSTATE and leaves socket errors to core', async () => {
+    const err = await pool.query('SELEC 1').then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    expect(classifyPostgresError(err)).toEqual({ reason: 'syntax', retryable: false })
+    const cancel = await pool.query("SET statement_timeout = '10ms'; SELECT pg_sleep(1)").then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    await pool.query('RESET statement_timeout')
+    expect(classifyPostgresError(cancel)).toEqual({ reason: 'timeout', retryable: true })
+    expect(classifyPostgresError(Object.assign(new Error('x'), { code: 'EPIPE' }))).toBeUndefined()
+    expect(classifyPostgresError(new Error('Connection terminated unexpectedly'))).toEqual({
+      reason: 'connection',
+      retryable: true,
+    })
+  })
+
+  it('encodes COPY text: escapes, NULL, booleans, bytea, dates', () => {
+    expect(
+      ['a\tb\nc\\d\r', null, true, Buffer.from([1, 255]), new Date(0), '12'].map(copyText),
+    ).toEqual(['a\\tb\\nc\\\\d\\r', '\\N', 't', '\\\\x01ff', '1970-01-01T00:00:00.000Z', '12'])
+  })
+})
