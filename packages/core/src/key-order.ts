@@ -3,10 +3,15 @@ import type { Schema } from './schema.js'
 import { rowKey } from './values.js'
 
 interface Entry {
-  /** Conflict keys of the batch; null when the schema has no declared key (touches all). */
-  keys: Set<string> | null
-  done: Promise<void>
-  release: () => void
+  readonly done: Promise<void>
+  readonly release: () => void
+}
+
+interface SchemaState {
+  /** The most recent unfinished batch touching each conflict key. */
+  readonly byKey: Map<string, Entry>
+  /** The most recent unfinished batch (schemas without declared conflict columns). */
+  last: Entry | undefined
 }
 
 /**
@@ -14,48 +19,53 @@ interface Entry {
  * every earlier, unfinished batch of its schema that shares a conflict key, so the last write
  * wins across batches too. Batches with disjoint keys run concurrently. Without declared
  * conflict columns every batch of the schema waits for the one before it.
+ *
+ * Per key only the most recent batch is remembered: it already waits for the ones before it,
+ * so waiting for it orders after all of them. That keeps the cost at two map operations per
+ * row, whatever the number of batches in flight (the hot path of every upsert and Redis batch).
  */
 export class KeyOrderGate {
-  private readonly inFlight = new Map<number, Entry[]>()
+  private readonly schemas = new Map<number, SchemaState>()
 
   /** Registers the batch now (so later batches see it) and resolves when it may run. */
   async enter(schema: Schema, rows: readonly Request[]): Promise<() => void> {
-    let keys: Set<string> | null = null
-    if (schema.conflictIndexes.length > 0) {
-      keys = new Set()
-      for (const r of rows) {
-        const k = rowKey(r.values, schema.conflictIndexes, schema.types)
-        if (k !== undefined) keys.add(k) // null keys never conflict
-      }
+    let state = this.schemas.get(schema.id)
+    if (state === undefined) {
+      state = { byKey: new Map(), last: undefined }
+      this.schemas.set(schema.id, state)
     }
-    let list = this.inFlight.get(schema.id)
-    if (!list) {
-      list = []
-      this.inFlight.set(schema.id, list)
-    }
-    const deps = list.filter((e) => overlaps(e.keys, keys)).map((e) => e.done)
     let release!: () => void
     const done = new Promise<void>((r) => {
       release = r
     })
-    const entry: Entry = { keys, done, release }
-    list.push(entry)
-    if (deps.length > 0) await Promise.all(deps)
-    return () => {
-      const l = this.inFlight.get(schema.id)
-      if (l) {
-        const i = l.indexOf(entry)
-        if (i >= 0) l.splice(i, 1)
-        if (l.length === 0) this.inFlight.delete(schema.id)
+    const entry: Entry = { done, release }
+    const deps = new Set<Entry>()
+    let keys: string[] | null = null
+    if (schema.conflictIndexes.length > 0) {
+      keys = []
+      const { byKey } = state
+      for (const r of rows) {
+        const k = rowKey(r.values, schema.conflictIndexes, schema.types)
+        if (k === undefined) continue // null keys never conflict
+        const prev = byKey.get(k)
+        if (prev !== undefined && prev !== entry) deps.add(prev)
+        byKey.set(k, entry)
+        keys.push(k)
       }
+    } else {
+      if (state.last !== undefined) deps.add(state.last)
+      state.last = entry
+    }
+    if (deps.size > 0) await Promise.all(Array.from(deps, (d) => d.done))
+    const owner = state
+    return () => {
+      if (keys === null) {
+        if (owner.last === entry) owner.last = undefined
+      } else {
+        for (const k of keys) if (owner.byKey.get(k) === entry) owner.byKey.delete(k)
+      }
+      if (owner.byKey.size === 0 && owner.last === undefined) this.schemas.delete(schema.id)
       entry.release()
     }
   }
-}
-
-function overlaps(a: Set<string> | null, b: Set<string> | null): boolean {
-  if (a === null || b === null) return true
-  const [small, large] = a.size <= b.size ? [a, b] : [b, a]
-  for (const k of small) if (large.has(k)) return true
-  return false
 }

@@ -93,7 +93,11 @@ export class KyselyProcessor implements BatchProcessor {
   compile(group: PlannedGroup, chunk: Chunk): CompiledQuery {
     const n = chunk.end - chunk.start
     const key = `${group.key}|${n}`
-    const params = group.values.slice(chunk.start * group.width, chunk.end * group.width)
+    // A batch is usually one chunk: bind the group's array itself, no copy.
+    const whole = chunk.start === 0 && chunk.end === rowCount(group)
+    const params = whole
+      ? group.values
+      : group.values.slice(chunk.start * group.width, chunk.end * group.width)
     const cached = this.cache.get(key)
     if (typeof cached === 'string') return CompiledQuery.raw(cached, params)
     const { columns } = group.shape
@@ -127,9 +131,12 @@ export class KyselyProcessor implements BatchProcessor {
     check()
     const { adapter } = this
     if (adapter.writeFast) {
+      // Rows as arrays are built only if the fast path reads them (most batches do not).
       const fast = groups.map((g) => ({
         shape: g.shape,
-        rows: Array.from({ length: rowCount(g) }, (_, i) => rowAt(g, i)),
+        get rows() {
+          return Array.from({ length: rowCount(g) }, (_, i) => rowAt(g, i))
+        },
       }))
       if (await adapter.writeFast(fast, ctx)) return
     }

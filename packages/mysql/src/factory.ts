@@ -4,7 +4,7 @@ import mysql from 'mysql2'
 import { MysqlAdapter } from './adapter.js'
 
 export interface MysqlBatchSQLConfig extends SqlBatchSQLConfig {
-  /** Rows per INSERT statement. Default 1 000. */
+  /** Rows per INSERT statement. Default 2 000. */
   rowsPerStatement?: number
 }
 

@@ -8,7 +8,7 @@ export interface PostgresBatchSQLConfig extends SqlBatchSQLConfig {
   copy?: CopyMode
   /** The pool for COPY when you pass a Kysely instance (Kysely does not expose its pool). */
   pool?: pg.Pool
-  /** Rows per INSERT statement. Default 1 000. */
+  /** Rows per INSERT statement. Default 2 000. */
   rowsPerStatement?: number
 }
 
@@ -37,8 +37,13 @@ function isPool(x: unknown): x is pg.Pool {
  * rejects (and is retried), so a listener on every client the pool opens only keeps the
  * process alive. On a pool you pass, BatchSQL adds it to the clients opened from then on.
  */
+const guarded = new WeakSet<pg.Pool>()
+const ignore = () => {}
+
 function guardConnectionErrors(pool: pg.Pool, owns: boolean): void {
-  const ignore = () => {}
+  // Once per pool, however many pipelines share it (no listener pile-up).
+  if (guarded.has(pool)) return
+  guarded.add(pool)
   if (owns) pool.on('error', ignore)
   pool.on('connect', (client) => {
     client.on('error', ignore)

@@ -23,9 +23,14 @@ export function toPgValue(value: Value, type: ColumnType): unknown {
 const ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' }
 
 /** One driver value in COPY's text format (NULL is `\N`; backslash escapes). */
+const NEEDS_ESCAPE = /[\\\t\n\r]/
+
 export function copyText(v: unknown): string {
   if (v === null || v === undefined) return '\\N'
-  if (typeof v === 'string') return v.replace(/[\\\t\n\r]/g, (c) => ESCAPES[c]!)
+  // Most values need no escaping: test first, replace only when needed (the hot path).
+  if (typeof v === 'string')
+    return NEEDS_ESCAPE.test(v) ? v.replace(/[\\\t\n\r]/g, (c) => ESCAPES[c]!) : v
+  if (typeof v === 'number') return String(v)
   if (typeof v === 'boolean') return v ? 't' : 'f'
   if (v instanceof Date) return v.toISOString()
   // bytea hex input `\x…`, its backslash escaped for COPY.
