@@ -8,7 +8,7 @@ import {
   postgresPgp,
 } from './postgres.js'
 import { redisBare, redisBatchSQL } from './redis.js'
-import { sqliteBare, sqliteBatchSQL, sqliteKnex } from './sqlite.js'
+import { sqliteBare, sqliteBatchSQL, sqliteHandWritten, sqliteKnex } from './sqlite.js'
 import type { WorkloadName } from './workloads.js'
 
 export type Backend = 'sqlite' | 'postgres' | 'mariadb' | 'redis'
@@ -29,6 +29,11 @@ export const CONTENDERS: readonly ContenderSpec[] = [
     name: 'bare better-sqlite3 (multi-row INSERT, 1 txn)',
     baseline: true,
     make: sqliteBare,
+  },
+  {
+    backend: 'sqlite',
+    name: 'hand-written batching (rows in arrival order, 1 commit per 500)',
+    make: sqliteHandWritten,
   },
   { backend: 'sqlite', name: 'BatchSQL (@batchsql/sqlite)', make: sqliteBatchSQL },
   {
@@ -55,7 +60,7 @@ export const CONTENDERS: readonly ContenderSpec[] = [
   },
   {
     backend: 'postgres',
-    name: 'BatchSQL (@batchsql/postgres, COPY)',
+    name: 'BatchSQL (@batchsql/postgres, COPY, flushSize 5000)',
     make: () => postgresBatchSQL('always'),
   },
   {

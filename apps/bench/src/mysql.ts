@@ -99,5 +99,11 @@ export function mysqlBatchSQL(): Contender {
     })
     await submitAll(bsql, schemaFor(table, w), w, rows, producers)
   })
-  return { ...contender, teardown: async () => (await contender.teardown(), pool.end()) }
+  return {
+    ...contender,
+    async teardown() {
+      await contender.teardown()
+      await pool.end()
+    },
+  }
 }

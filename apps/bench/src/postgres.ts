@@ -158,11 +158,18 @@ export function postgresPgp(): Contender {
   })
 }
 
+const COPY_BATCH = 5000
+
 /** BatchSQL (@batchsql/postgres): INSERT path, or COPY path with `copy`. */
 export function postgresBatchSQL(copy: 'never' | 'always' = 'never'): Contender {
   return onPool(`bench_pg_bsql_${copy}`, async (pool, table, w, rows, producers) => {
+    // COPY pays off per statement, not per row: each batch is one COPY and one commit, so
+    // the COPY contender uses the larger batches the adapter's README recommends for it
+    // (bare COPY above streams each producer's whole slice in one COPY).
+    const flushSize = copy === 'always' ? COPY_BATCH : BATCH
     const bsql = createPostgresBatchSQL(pool, {
-      flushSize: BATCH,
+      flushSize,
+      bufferSize: Math.max(10_000, flushSize * 2 * IN_FLIGHT),
       concurrency: IN_FLIGHT,
       copy,
       rowsPerStatement: BATCH,
