@@ -162,6 +162,9 @@ export function keyPart(v: Value | undefined, type: ColumnType): string | undefi
   switch (typeof v) {
     case 'number':
       if (type === 'string') return `s:${v}`
+      // A safe integer prints exactly as its BigInt does; skip the BigInt on this hot path
+      // (every upsert row and every Redis command computes a key).
+      if (Number.isSafeInteger(v)) return `n:${v}`
       return Number.isInteger(v) ? `n:${BigInt(v)}` : `n:${v}`
     case 'bigint':
       return `n:${v}`
