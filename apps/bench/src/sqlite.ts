@@ -31,31 +31,35 @@ function upsertTail(w: Workload): string {
   return ` ON CONFLICT ("id") DO UPDATE SET ${set.join(', ')}`
 }
 
-/** The limit: one transaction, multi-row INSERTs of BATCH rows through one cached statement. */
-export function sqliteBare(): Contender {
+/** The multi-row INSERT of `n` rows the bare contenders run (upsert tail for upserts). */
+function insertSql(table: string, w: Workload, n: number): string {
+  const tuple = `(${w.columns.map(() => '?').join(', ')})`
+  return `INSERT INTO "${table}" (${quoteList(w.columns)}) VALUES ${Array(n).fill(tuple).join(', ')}${upsertTail(w)}`
+}
+
+/**
+ * A contender on its own database file and table: creates both, counts rows afterwards and
+ * removes the file (and its WAL) in teardown. `run` gets the open database.
+ */
+function onFile(
+  prefix: string,
+  run: (
+    db: Database.Database,
+    table: string,
+    w: Workload,
+    rows: number,
+    producers: number,
+  ) => Promise<void>,
+): Contender {
   const file = join(tmpdir(), `${uniqueName('bench')}.db`)
-  const table = uniqueName('bench_sqlite')
+  const table = uniqueName(prefix)
   let db: Database.Database
   return {
     async setup(w) {
       db = open(file)
       createTable(db, table, w)
     },
-    async run(w, rows, producers) {
-      const tuple = `(${w.columns.map(() => '?').join(', ')})`
-      const sql = (n: number) =>
-        `INSERT INTO "${table}" (${quoteList(w.columns)}) VALUES ${Array(n).fill(tuple).join(', ')}${upsertTail(w)}`
-      const full = db.prepare(sql(BATCH))
-      const flat = (chunk: Row[]) => chunk.flatMap((r) => w.columns.map((c) => r[c]))
-      // SQLite is synchronous: producers only change how the work is sliced.
-      await produce(rows, producers, async (start, end) => {
-        db.transaction(() => {
-          for (const chunk of chunks(w, start, end, BATCH)) {
-            ;(chunk.length === BATCH ? full : db.prepare(sql(chunk.length))).run(flat(chunk))
-          }
-        })()
-      })
-    },
+    run: (w, rows, producers) => run(db, table, w, rows, producers),
     async count() {
       return (db.prepare(`SELECT COUNT(*) AS n FROM "${table}"`).get() as { n: number }).n
     },
@@ -64,6 +68,24 @@ export function sqliteBare(): Contender {
       for (const f of [file, `${file}-wal`, `${file}-shm`]) rmSync(f, { force: true })
     },
   }
+}
+
+/** The limit: one transaction, multi-row INSERTs of BATCH rows through one cached statement. */
+export function sqliteBare(): Contender {
+  return onFile('bench_sqlite', async (db, table, w, rows, producers) => {
+    const full = db.prepare(insertSql(table, w, BATCH))
+    const flat = (chunk: Row[]) => chunk.flatMap((r) => w.columns.map((c) => r[c]))
+    // SQLite is synchronous: producers only change how the work is sliced.
+    await produce(rows, producers, async (start, end) => {
+      db.transaction(() => {
+        for (const chunk of chunks(w, start, end, BATCH)) {
+          ;(chunk.length === BATCH ? full : db.prepare(insertSql(table, w, chunk.length))).run(
+            flat(chunk),
+          )
+        }
+      })()
+    })
+  })
 }
 
 /** knex `batchInsert` (one transaction per call); upserts use `insert().onConflict().merge()`. */
@@ -119,68 +141,33 @@ export function sqliteKnex(): Contender {
  * which is what BatchSQL does too.
  */
 export function sqliteHandWritten(): Contender {
-  const file = join(tmpdir(), `${uniqueName('bench')}.db`)
-  const table = uniqueName('bench_sqlite_hand')
-  let db: Database.Database
-  return {
-    async setup(w) {
-      db = open(file)
-      createTable(db, table, w)
-    },
-    async run(w, rows, producers) {
-      const tuple = `(${w.columns.map(() => '?').join(', ')})`
-      const sql = (n: number) =>
-        `INSERT INTO "${table}" (${quoteList(w.columns)}) VALUES ${Array(n).fill(tuple).join(', ')}${upsertTail(w)}`
-      const full = db.prepare(sql(BATCH))
-      let buffer: unknown[] = []
-      let buffered = 0
-      const flush = db.transaction((params: unknown[], n: number) => {
-        ;(n === BATCH ? full : db.prepare(sql(n))).run(params)
-      })
-      await produce(rows, producers, async (start, end) => {
-        for (let i = start; i < end; i++) {
-          const r = makeRow(w, i)
-          for (const c of w.columns) buffer.push(r[c])
-          if (++buffered === BATCH) {
-            flush(buffer, buffered)
-            buffer = []
-            buffered = 0
-          }
-          await null
+  return onFile('bench_sqlite_hand', async (db, table, w, rows, producers) => {
+    const full = db.prepare(insertSql(table, w, BATCH))
+    let buffer: unknown[] = []
+    let buffered = 0
+    const flush = db.transaction((params: unknown[], n: number) => {
+      ;(n === BATCH ? full : db.prepare(insertSql(table, w, n))).run(params)
+    })
+    await produce(rows, producers, async (start, end) => {
+      for (let i = start; i < end; i++) {
+        const r = makeRow(w, i)
+        for (const c of w.columns) buffer.push(r[c])
+        if (++buffered === BATCH) {
+          flush(buffer, buffered)
+          buffer = []
+          buffered = 0
         }
-      })
-      if (buffered > 0) flush(buffer, buffered)
-    },
-    async count() {
-      return (db.prepare(`SELECT COUNT(*) AS n FROM "${table}"`).get() as { n: number }).n
-    },
-    async teardown() {
-      db?.close()
-      for (const f of [file, `${file}-wal`, `${file}-shm`]) rmSync(f, { force: true })
-    },
-  }
+        await null
+      }
+    })
+    if (buffered > 0) flush(buffer, buffered)
+  })
 }
 
 /** BatchSQL (@batchsql/sqlite) on the same kind of file, cached prepared statements. */
 export function sqliteBatchSQL(): Contender {
-  const file = join(tmpdir(), `${uniqueName('bench')}.db`)
-  const table = uniqueName('bench_sqlite_bsql')
-  let db: Database.Database
-  return {
-    async setup(w) {
-      db = open(file)
-      createTable(db, table, w)
-    },
-    async run(w, rows, producers) {
-      const bsql = createSqliteBatchSQL(db, { flushSize: BATCH, rowsPerStatement: BATCH })
-      await submitAll(bsql, schemaFor(table, w), w, rows, producers)
-    },
-    async count() {
-      return (db.prepare(`SELECT COUNT(*) AS n FROM "${table}"`).get() as { n: number }).n
-    },
-    async teardown() {
-      db?.close()
-      for (const f of [file, `${file}-wal`, `${file}-shm`]) rmSync(f, { force: true })
-    },
-  }
+  return onFile('bench_sqlite_bsql', async (db, table, w, rows, producers) => {
+    const bsql = createSqliteBatchSQL(db, { flushSize: BATCH, rowsPerStatement: BATCH })
+    await submitAll(bsql, schemaFor(table, w), w, rows, producers)
+  })
 }
