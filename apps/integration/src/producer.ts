@@ -42,6 +42,11 @@ export async function produce(options: {
   latencies: LatencyRecorder
   /** Producers stop submitting after this instant (epoch ms). */
   deadline?: number
+  /**
+   * Producers wait for `until` once `at` rows were submitted in total. The fault scenario uses
+   * it so that a fast run cannot finish (and close its connections) before the fault lands.
+   */
+  hold?: { at: number; until: Promise<void> }
 }): Promise<ProducerResult> {
   const { backend, pipeline, schema, table, scenario, workers, counters, latencies } = options
   const result: ProducerResult = {
@@ -63,12 +68,17 @@ export async function produce(options: {
     counters.settled++
     if (!producing && counters.settled === counters.submitted) allSettled()
   }
+  let held = options.hold
+  void held?.until.then(() => {
+    held = undefined
+  })
   const perWorkerRate = scenario.pace ? scenario.pace.rowsPerSecond / scenario.workers : 0
   const started = performance.now()
 
   const worker = async (w: number) => {
     for (let seq = 0; seq < scenario.perWorker; seq++) {
       if (options.deadline !== undefined && Date.now() >= options.deadline) break
+      if (held !== undefined && counters.submitted >= held.at) await held.until
       if (perWorkerRate > 0) {
         const due = started + (seq / perWorkerRate) * 1000
         const wait = due - performance.now()

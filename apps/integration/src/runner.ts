@@ -232,6 +232,15 @@ export async function runScenario(
         counters,
         latencies,
         deadline,
+        // The fault waits for 30% committed; should the run be fast enough to submit 90%
+        // before that, producers wait for it, so that rows are still written after the fault.
+        hold:
+          scenario.faultAt === undefined
+            ? undefined
+            : {
+                at: Math.max(Math.floor(total * scenario.faultAt), Math.floor(total * 0.9)),
+                until: faultDone,
+              },
       })
     }
   } finally {
