@@ -30,6 +30,9 @@ function isPool(x: unknown): x is pg.Pool {
   )
 }
 
+const guarded = new WeakSet<pg.Pool>()
+const ignore = () => {}
+
 /**
  * A connection the server terminates (restart, `pg_terminate_backend`, network) emits
  * 'error' on its client; with no listener Node exits the process. pg's pool listens only on
@@ -37,9 +40,6 @@ function isPool(x: unknown): x is pg.Pool {
  * rejects (and is retried), so a listener on every client the pool opens only keeps the
  * process alive. On a pool you pass, BatchSQL adds it to the clients opened from then on.
  */
-const guarded = new WeakSet<pg.Pool>()
-const ignore = () => {}
-
 function guardConnectionErrors(pool: pg.Pool, owns: boolean): void {
   // Once per pool, however many pipelines share it (no listener pile-up).
   if (guarded.has(pool)) return

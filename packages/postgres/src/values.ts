@@ -22,9 +22,9 @@ export function toPgValue(value: Value, type: ColumnType): unknown {
 
 const ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' }
 
-/** One driver value in COPY's text format (NULL is `\N`; backslash escapes). */
 const NEEDS_ESCAPE = /[\\\t\n\r]/
 
+/** One driver value in COPY's text format (NULL is `\N`; backslash escapes). */
 export function copyText(v: unknown): string {
   if (v === null || v === undefined) return '\\N'
   // Most values need no escaping: test first, replace only when needed (the hot path).
