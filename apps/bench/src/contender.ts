@@ -9,6 +9,15 @@ export interface Contender {
   teardown(): Promise<void>
 }
 
+/** A contender's timed part, given its connection (`handle`) and its own table. */
+export type TableRun<H> = (
+  handle: H,
+  table: string,
+  w: Workload,
+  rows: number,
+  producers: number,
+) => Promise<void>
+
 export const BATCH = 500
 export const IN_FLIGHT = 4
 

@@ -3,7 +3,7 @@ import knexFactory from 'knex'
 import mysql2 from 'mysql2'
 import mysql from 'mysql2/promise'
 import { schemaFor, submitAll } from './batchsql.js'
-import { BATCH, type Contender, IN_FLIGHT, quoteList } from './contender.js'
+import { BATCH, type Contender, IN_FLIGHT, quoteList, type TableRun } from './contender.js'
 import {
   chunks,
   inFlight,
@@ -21,16 +21,7 @@ function ddl(table: string, w: Workload): string {
   return `CREATE TABLE \`${table}\` (${cols.join(', ')}) ENGINE=InnoDB`
 }
 
-function onPool(
-  prefix: string,
-  run: (
-    pool: mysql.Pool,
-    table: string,
-    w: Workload,
-    rows: number,
-    producers: number,
-  ) => Promise<void>,
-): Contender {
+function onPool(prefix: string, run: TableRun<mysql.Pool>): Contender {
   const pool = mysql.createPool({ uri: URL, connectionLimit: IN_FLIGHT })
   const table = uniqueName(prefix)
   return {

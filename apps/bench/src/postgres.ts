@@ -6,7 +6,7 @@ import pg from 'pg'
 import { from as copyFrom } from 'pg-copy-streams'
 import pgPromise from 'pg-promise'
 import { schemaFor, submitAll } from './batchsql.js'
-import { BATCH, type Contender, IN_FLIGHT, quoteList } from './contender.js'
+import { BATCH, type Contender, IN_FLIGHT, quoteList, type TableRun } from './contender.js'
 import {
   chunks,
   inFlight,
@@ -31,16 +31,7 @@ function upsertTail(w: Workload): string {
 }
 
 /** Shared setup/count/teardown on a pg pool of IN_FLIGHT connections. */
-function onPool(
-  prefix: string,
-  run: (
-    pool: pg.Pool,
-    table: string,
-    w: Workload,
-    rows: number,
-    producers: number,
-  ) => Promise<void>,
-): Contender {
+function onPool(prefix: string, run: TableRun<pg.Pool>): Contender {
   const pool = new pg.Pool({ connectionString: URL, max: IN_FLIGHT })
   const table = uniqueName(prefix)
   return {

@@ -5,7 +5,7 @@ import { createSqliteBatchSQL } from '@batchsql/sqlite'
 import Database from 'better-sqlite3'
 import knexFactory from 'knex'
 import { schemaFor, submitAll } from './batchsql.js'
-import { BATCH, type Contender, quoteList } from './contender.js'
+import { BATCH, type Contender, quoteList, type TableRun } from './contender.js'
 import { chunks, makeRow, produce, type Row, uniqueName, type Workload } from './workloads.js'
 
 /**
@@ -41,16 +41,7 @@ function insertSql(table: string, w: Workload, n: number): string {
  * A contender on its own database file and table: creates both, counts rows afterwards and
  * removes the file (and its WAL) in teardown. `run` gets the open database.
  */
-function onFile(
-  prefix: string,
-  run: (
-    db: Database.Database,
-    table: string,
-    w: Workload,
-    rows: number,
-    producers: number,
-  ) => Promise<void>,
-): Contender {
+function onFile(prefix: string, run: TableRun<Database.Database>): Contender {
   const file = join(tmpdir(), `${uniqueName('bench')}.db`)
   const table = uniqueName(prefix)
   let db: Database.Database
