@@ -1,5 +1,6 @@
 import { type BatchSQL, defineSchema, type Schema } from '@batchsql/core'
-import { makeRow, produce, type Workload } from './workloads.js'
+import { BATCH } from './contender.js'
+import { chunks, makeRow, produce, type Workload } from './workloads.js'
 
 /** The workload's schema: plain insert, or an upsert on `id` for the upsert workload. */
 export function schemaFor(table: string, w: Workload): Schema {
@@ -11,16 +12,28 @@ export function schemaFor(table: string, w: Workload): Schema {
   })
 }
 
-/** How applications use BatchSQL: each producer `submit()`s row by row, then one `close()`. */
+/**
+ * How rows reach BatchSQL: `submit` = each producer awaits `submit()` row by row (the common
+ * case); `many` = each producer hands over arrays of BATCH rows with `submitMany()` (a
+ * consumer that receives messages in batches).
+ */
+export type Feed = 'submit' | 'many'
+
+/** Each producer feeds its slice of rows, then one `close()`; fails if any row failed. */
 export async function submitAll(
   bsql: BatchSQL,
   schema: Schema,
   w: Workload,
   rows: number,
   producers: number,
+  feed: Feed = 'submit',
 ): Promise<void> {
   await produce(rows, producers, async (start, end) => {
-    for (let i = start; i < end; i++) await bsql.submit(schema, makeRow(w, i))
+    if (feed === 'many') {
+      for (const chunk of chunks(w, start, end, BATCH)) await bsql.submitMany(schema, chunk)
+    } else {
+      for (let i = start; i < end; i++) await bsql.submit(schema, makeRow(w, i))
+    }
   })
   const result = await bsql.close()
   if (result.failed > 0) throw new Error(`${result.failed} rows failed`)

@@ -35,7 +35,12 @@ export const CONTENDERS: readonly ContenderSpec[] = [
     name: 'hand-written batching (rows in arrival order, 1 commit per 500)',
     make: sqliteHandWritten,
   },
-  { backend: 'sqlite', name: 'BatchSQL (@batchsql/sqlite)', make: sqliteBatchSQL },
+  { backend: 'sqlite', name: 'BatchSQL (@batchsql/sqlite)', make: () => sqliteBatchSQL() },
+  {
+    backend: 'sqlite',
+    name: 'BatchSQL submitMany() of 500 rows',
+    make: () => sqliteBatchSQL('many'),
+  },
   {
     backend: 'sqlite',
     name: 'knex batchInsert (upsert: insert().onConflict().merge())',
@@ -60,6 +65,11 @@ export const CONTENDERS: readonly ContenderSpec[] = [
   },
   {
     backend: 'postgres',
+    name: 'BatchSQL (INSERT) submitMany() of 500 rows',
+    make: () => postgresBatchSQL('never', 'many'),
+  },
+  {
+    backend: 'postgres',
     name: 'BatchSQL (@batchsql/postgres, COPY, flushSize 5000)',
     make: () => postgresBatchSQL('always'),
   },
@@ -75,7 +85,12 @@ export const CONTENDERS: readonly ContenderSpec[] = [
     baseline: true,
     make: mysqlBare,
   },
-  { backend: 'mariadb', name: 'BatchSQL (@batchsql/mysql)', make: mysqlBatchSQL },
+  { backend: 'mariadb', name: 'BatchSQL (@batchsql/mysql)', make: () => mysqlBatchSQL() },
+  {
+    backend: 'mariadb',
+    name: 'BatchSQL submitMany() of 500 rows',
+    make: () => mysqlBatchSQL('many'),
+  },
   {
     backend: 'mariadb',
     name: 'knex batchInsert (upsert: insert().onConflict().merge())',
@@ -87,5 +102,10 @@ export const CONTENDERS: readonly ContenderSpec[] = [
     baseline: true,
     make: redisBare,
   },
-  { backend: 'redis', name: 'BatchSQL (@batchsql/redis)', make: redisBatchSQL },
+  { backend: 'redis', name: 'BatchSQL (@batchsql/redis)', make: () => redisBatchSQL() },
+  {
+    backend: 'redis',
+    name: 'BatchSQL submitMany() of 500 commands',
+    make: () => redisBatchSQL('many'),
+  },
 ]

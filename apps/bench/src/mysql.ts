@@ -2,7 +2,7 @@ import { createMysqlBatchSQL } from '@batchsql/mysql'
 import knexFactory from 'knex'
 import mysql2 from 'mysql2'
 import mysql from 'mysql2/promise'
-import { schemaFor, submitAll } from './batchsql.js'
+import { type Feed, schemaFor, submitAll } from './batchsql.js'
 import { BATCH, type Contender, IN_FLIGHT, quoteList, type TableRun } from './contender.js'
 import {
   chunks,
@@ -80,7 +80,7 @@ export function mysqlKnex(): Contender {
 }
 
 /** BatchSQL (@batchsql/mysql). */
-export function mysqlBatchSQL(): Contender {
+export function mysqlBatchSQL(feed: Feed = 'submit'): Contender {
   const pool = mysql2.createPool({ uri: URL, connectionLimit: IN_FLIGHT })
   const contender = onPool('bench_my_bsql', async (_pool, table, w, rows, producers) => {
     const bsql = createMysqlBatchSQL(pool, {
@@ -88,7 +88,7 @@ export function mysqlBatchSQL(): Contender {
       concurrency: IN_FLIGHT,
       rowsPerStatement: BATCH,
     })
-    await submitAll(bsql, schemaFor(table, w), w, rows, producers)
+    await submitAll(bsql, schemaFor(table, w), w, rows, producers, feed)
   })
   return {
     ...contender,

@@ -5,7 +5,7 @@ import knexFactory from 'knex'
 import pg from 'pg'
 import { from as copyFrom } from 'pg-copy-streams'
 import pgPromise from 'pg-promise'
-import { schemaFor, submitAll } from './batchsql.js'
+import { type Feed, schemaFor, submitAll } from './batchsql.js'
 import { BATCH, type Contender, IN_FLIGHT, quoteList, type TableRun } from './contender.js'
 import {
   chunks,
@@ -152,7 +152,10 @@ export function postgresPgp(): Contender {
 const COPY_BATCH = 5000
 
 /** BatchSQL (@batchsql/postgres): INSERT path, or COPY path with `copy`. */
-export function postgresBatchSQL(copy: 'never' | 'always' = 'never'): Contender {
+export function postgresBatchSQL(
+  copy: 'never' | 'always' = 'never',
+  feed: Feed = 'submit',
+): Contender {
   return onPool(`bench_pg_bsql_${copy}`, async (pool, table, w, rows, producers) => {
     // COPY pays off per statement, not per row: each batch is one COPY and one commit, so
     // the COPY contender uses the larger batches the adapter's README recommends for it
@@ -165,6 +168,6 @@ export function postgresBatchSQL(copy: 'never' | 'always' = 'never'): Contender 
       copy,
       rowsPerStatement: BATCH,
     })
-    await submitAll(bsql, schemaFor(table, w), w, rows, producers)
+    await submitAll(bsql, schemaFor(table, w), w, rows, producers, feed)
   })
 }

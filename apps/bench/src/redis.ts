@@ -1,5 +1,6 @@
 import { createRedisBatchSQL, redisSchemas } from '@batchsql/redis'
 import { Redis } from 'ioredis'
+import type { Feed } from './batchsql.js'
 import { BATCH, type Contender, IN_FLIGHT } from './contender.js'
 import {
   chunks,
@@ -67,15 +68,18 @@ export function redisBare(): Contender {
   })
 }
 
-/** BatchSQL over the Redis adapter: producers `submit()` row by row. */
-export function redisBatchSQL(): Contender {
+/** BatchSQL over the Redis adapter: producers `submit()` row by row, or `submitMany()`. */
+export function redisBatchSQL(feed: Feed = 'submit'): Contender {
   return onRedis('bench_rd_bsql', async (redis, prefix, w, rows, producers) => {
     const bsql = createRedisBatchSQL(redis, { flushSize: BATCH, concurrency: IN_FLIGHT })
     const schema = redisSchemas.set({ prefix })
+    const command = (r: Row) => ({ key: String(r.id), value: value(w, r) })
     await produce(rows, producers, async (start, end) => {
-      for (let i = start; i < end; i++) {
-        const r = makeRow(w, i)
-        await bsql.submit(schema, { key: String(r.id), value: value(w, r) })
+      if (feed === 'many') {
+        for (const chunk of chunks(w, start, end, BATCH))
+          await bsql.submitMany(schema, chunk.map(command))
+      } else {
+        for (let i = start; i < end; i++) await bsql.submit(schema, command(makeRow(w, i)))
       }
     })
     const result = await bsql.close()

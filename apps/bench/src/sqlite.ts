@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { createSqliteBatchSQL } from '@batchsql/sqlite'
 import Database from 'better-sqlite3'
 import knexFactory from 'knex'
-import { schemaFor, submitAll } from './batchsql.js'
+import { type Feed, schemaFor, submitAll } from './batchsql.js'
 import { BATCH, type Contender, quoteList, type TableRun } from './contender.js'
 import { chunks, makeRow, produce, type Row, uniqueName, type Workload } from './workloads.js'
 
@@ -156,9 +156,9 @@ export function sqliteHandWritten(): Contender {
 }
 
 /** BatchSQL (@batchsql/sqlite) on the same kind of file, cached prepared statements. */
-export function sqliteBatchSQL(): Contender {
+export function sqliteBatchSQL(feed: Feed = 'submit'): Contender {
   return onFile('bench_sqlite_bsql', async (db, table, w, rows, producers) => {
     const bsql = createSqliteBatchSQL(db, { flushSize: BATCH, rowsPerStatement: BATCH })
-    await submitAll(bsql, schemaFor(table, w), w, rows, producers)
+    await submitAll(bsql, schemaFor(table, w), w, rows, producers, feed)
   })
 }

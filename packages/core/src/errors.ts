@@ -34,28 +34,43 @@ export class ValidationError extends BatchSQLError {
   readonly table: string | undefined
   /** The column concerned, when known. Column names are schema metadata, not row data. */
   readonly column: string | undefined
+  /** For `submitMany()`: the index of the bad row in the rows given. */
+  readonly row: number | undefined
   constructor(
     code: BatchSQLErrorCode,
     message: string,
-    details: { table?: string; column?: string; cause?: unknown } = {},
+    details: { table?: string; column?: string; row?: number; cause?: unknown } = {},
   ) {
     super(code, message, { cause: details.cause })
     this.table = details.table
     this.column = details.column
+    this.row = details.row
   }
 }
 
 /** `submit()` after `close()` began, or a waiting submit when the pipeline closed. */
 export class ClosedError extends BatchSQLError {
-  constructor(message = 'BatchSQL is closing or closed; the row was not accepted') {
+  /**
+   * For `submitMany()`: how many leading rows had been accepted (they are written or reported
+   * as usual); the rows after them were not. 0 for `submit()`.
+   */
+  readonly acceptedRows: number
+  constructor(
+    message = 'BatchSQL is closing or closed; the row was not accepted',
+    acceptedRows = 0,
+  ) {
     super('BATCHSQL_CLOSED', message)
+    this.acceptedRows = acceptedRows
   }
 }
 
 /** An AbortSignal fired before the operation completed. */
 export class AbortedError extends BatchSQLError {
-  constructor(message: string, cause?: unknown) {
+  /** For `submitMany()`: leading rows accepted before the abort (see `ClosedError`). */
+  readonly acceptedRows: number
+  constructor(message: string, cause?: unknown, acceptedRows = 0) {
     super('BATCHSQL_ABORTED', message, { cause })
+    this.acceptedRows = acceptedRows
   }
 }
 

@@ -78,7 +78,9 @@ interface Chunk {
 }
 
 interface Waiter {
-  req: Request
+  /** The rows still to accept, from `next` on (one row for `submit()`, several for `submitMany()`). */
+  reqs: Request[]
+  next: number
   since: number
   resolve: () => void
   reject: (e: unknown) => void
@@ -140,6 +142,7 @@ export class BatchSQL implements AsyncDisposable {
   private readonly waiters: Waiter[] = []
   private timer: NodeJS.Timeout | undefined
   private inFlightFlushes = 0
+  private admitting = false
   private inFlightBatches = 0
   private accepted = 0
   private committed = 0
@@ -285,6 +288,56 @@ export class BatchSQL implements AsyncDisposable {
     )
   }
 
+  /**
+   * Validates and enqueues many rows of one schema: `submit()` for each, with one promise and
+   * none of the per-row await (for callers that already hold rows in bulk: a consumer's message
+   * batch, a file chunk). Every row is validated before any is accepted: one bad row rejects the
+   * call with its `ValidationError` (its `row` is the index) and nothing is enqueued. Resolves
+   * when the last row is accepted, waiting for room as `submit()` does; rows are accepted in
+   * order as room frees, so `rows` may be larger than `bufferSize`. If the wait ends early
+   * (`options.signal`, `close()`), the `AbortedError` / `ClosedError` says in `acceptedRows` how
+   * many leading rows were accepted: those are written or reported like any other, the rest
+   * were not.
+   */
+  submitMany<Row extends AnyRow>(
+    schema: Schema<Row>,
+    rows: Iterable<Row>,
+    options?: SubmitOptions,
+  ): Promise<void> {
+    if (this.state !== OPEN) return this.rejectSubmit('closed', new ClosedError())
+    const reqs: Request[] = []
+    try {
+      if (!schema || typeof schema !== 'object' || !('indexOf' in schema)) {
+        throw new ValidationError(
+          'BATCHSQL_MISSING_SCHEMA',
+          'submitMany() needs a schema from defineSchema()',
+        )
+      }
+      if (rows === null || typeof rows !== 'object' || !(Symbol.iterator in rows)) {
+        throw new ValidationError(
+          'BATCHSQL_EMPTY_ROW',
+          `submitMany() for table "${schema.table}" needs an iterable of rows`,
+          { table: schema.table },
+        )
+      }
+      for (const row of rows) {
+        try {
+          reqs.push(Request.from(schema, row as AnyRow))
+        } catch (err) {
+          throw atRow(err, reqs.length)
+        }
+      }
+    } catch (err) {
+      return this.rejectSubmit('validation', err)
+    }
+    let next = 0
+    if (this.waiters.length === 0) {
+      while (next < reqs.length && this.pendingCount < this.bufferSize) this.enqueue(reqs[next++]!)
+    }
+    if (next === reqs.length) return ACCEPTED
+    return this.wait(reqs, next, options?.signal)
+  }
+
   private rejectSubmit(reason: RejectReason, err: unknown): Promise<void> {
     this.metrics.recordRejectedSubmit(reason)
     return Promise.reject(err)
@@ -295,13 +348,18 @@ export class BatchSQL implements AsyncDisposable {
       this.enqueue(req)
       return ACCEPTED
     }
+    return this.wait([req], 0, signal)
+  }
+
+  /** Queues `reqs[next..]` behind earlier waiters; resolves once the last of them is accepted. */
+  private wait(reqs: Request[], next: number, signal: AbortSignal | undefined): Promise<void> {
     if (signal?.aborted)
       return this.rejectSubmit(
         'aborted',
-        new AbortedError('submit aborted before it was accepted', signal.reason),
+        new AbortedError('submit aborted before it was accepted', signal.reason, next),
       )
     return new Promise<void>((resolve, reject) => {
-      const w: Waiter = { req, since: now(), resolve, reject, signal, onAbort: undefined }
+      const w: Waiter = { reqs, next, since: now(), resolve, reject, signal, onAbort: undefined }
       if (signal) {
         w.onAbort = () => {
           const i = this.waiters.indexOf(w)
@@ -309,7 +367,11 @@ export class BatchSQL implements AsyncDisposable {
           this.waiters.splice(i, 1)
           this.metrics.recordRejectedSubmit('aborted')
           reject(
-            new AbortedError('submit aborted while waiting for room in the buffer', signal.reason),
+            new AbortedError(
+              'submit aborted while waiting for room in the buffer',
+              signal.reason,
+              w.next,
+            ),
           )
         }
         signal.addEventListener('abort', w.onAbort, { once: true })
@@ -361,11 +423,27 @@ export class BatchSQL implements AsyncDisposable {
   }
 
   private admitWaiters(): void {
+    // enqueue() can pump() and so re-enter here while the head waiter is half admitted; the
+    // outer call finishes the job.
+    if (this.admitting) return
+    this.admitting = true
+    try {
+      this.admitWaitersNow()
+    } finally {
+      this.admitting = false
+    }
+  }
+
+  private admitWaitersNow(): void {
     while (this.waiters.length > 0 && this.pendingCount < this.bufferSize && this.state === OPEN) {
-      const w = this.waiters.shift()!
+      const w = this.waiters[0]!
+      while (w.next < w.reqs.length && this.pendingCount < this.bufferSize) {
+        this.enqueue(w.reqs[w.next++]!)
+      }
+      if (w.next < w.reqs.length) break // a submitMany() still waiting for room
+      this.waiters.shift()
       if (w.onAbort) w.signal?.removeEventListener('abort', w.onAbort)
       this.metrics.recordEnqueueLatency((now() - w.since) / 1000)
-      this.enqueue(w.req)
       w.resolve()
     }
   }
@@ -501,7 +579,10 @@ export class BatchSQL implements AsyncDisposable {
       this.metrics.recordRejectedSubmit('closed')
       w.reject(
         new ClosedError(
-          'BatchSQL closed while the submit waited for room; the row was not accepted',
+          w.reqs.length === 1
+            ? 'BatchSQL closed while the submit waited for room; the row was not accepted'
+            : `BatchSQL closed while the submit waited for room; ${w.reqs.length - w.next} of ${w.reqs.length} row(s) were not accepted`,
+          w.next,
         ),
       )
     }
@@ -603,6 +684,17 @@ function copyRequest(src: Request): Request {
   }
   src.schema.validate?.(r.values)
   return r
+}
+
+/** The error of row `index` of a `submitMany()` call: same code, the index in `row`. */
+function atRow(err: unknown, index: number): unknown {
+  if (!(err instanceof ValidationError)) return err
+  return new ValidationError(err.code, `row ${index}: ${err.message}`, {
+    table: err.table,
+    column: err.column,
+    row: index,
+    cause: err.cause,
+  })
 }
 
 /** Splits rows by schema, keeping submit order within each group. */

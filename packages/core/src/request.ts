@@ -31,7 +31,7 @@ export class Request<Row extends AnyRow = AnyRow> {
       )
     }
     this.schema = schema
-    this.values = new Array(schema.columns.length).fill(undefined)
+    this.values = schema.blank.slice()
   }
 
   /** Builds a request from a plain object; `undefined` properties count as not given. */
@@ -63,7 +63,15 @@ export class Request<Row extends AnyRow = AnyRow> {
           },
         )
       }
-      values[i] = copyValue(v, types[i]!, table, name)
+      // Strings and finite numbers in columns that take them as they are need no copy: decide
+      // those inline (most values of most rows) and leave everything else to copyValue.
+      const type = types[i]!
+      const t = typeof v
+      values[i] =
+        (t === 'string' && (type === 'any' || type === 'string')) ||
+        (t === 'number' && (type === 'any' || type === 'float') && Number.isFinite(v))
+          ? (v as string | number)
+          : copyValue(v, type, table, name)
       set++
     }
     if (set === 0) {

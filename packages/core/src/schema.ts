@@ -146,6 +146,11 @@ export class Schema<Row extends AnyRow = AnyRow> {
   readonly validate: ((values: readonly (Value | undefined)[]) => void) | undefined
   /** Column name to position; a null-prototype object is the fastest lookup on the hot path. */
   readonly indexOf: Readonly<Record<string, number>>
+  /**
+   * @internal A row with no column set; a Request starts as a copy of it (copying a packed
+   * array is about twice as fast as `new Array(n).fill()`, and every submitted row does it).
+   */
+  readonly blank: readonly undefined[]
   declare readonly __row?: Row
 
   constructor(def: SchemaDefinition<Row>) {
@@ -191,6 +196,8 @@ export class Schema<Row extends AnyRow = AnyRow> {
     this.indexOf = Object.freeze(indexOf)
     this.columns = Object.freeze(entries.map(([n]) => n))
     this.types = Object.freeze(entries.map(([, t]) => t))
+    // Not frozen: slicing a frozen array is ~15x slower in V8 (it leaves the fast path).
+    this.blank = entries.map(() => undefined)
 
     const strategy = def.strategy ?? 'insert'
     if (!['insert', 'ignore', 'replace', 'update'].includes(strategy)) {

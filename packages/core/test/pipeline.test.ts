@@ -261,6 +261,137 @@ describe('backpressure', () => {
   })
 })
 
+describe('submitMany', () => {
+  const drain = async (b: BatchSQL, processor: { releaseAll(): void }) => {
+    const closing = b.close()
+    while (b.stats().state !== 'closed') {
+      processor.releaseAll()
+      await tick()
+    }
+    return closing
+  }
+
+  it('writes every row once, in order, across flushes', async () => {
+    const ex = new MockExecutor()
+    const b = createBatchSQL({ executor: ex, flushSize: 7, bufferSize: 50 })
+    await b.submitMany(
+      events,
+      Array.from({ length: 100 }, (_, i) => ({ id: i })),
+    )
+    await b.submitMany(events, [])
+    await b.close()
+    expect(ex.rows().map((r) => r.id)).toEqual(Array.from({ length: 100 }, (_, i) => i))
+  })
+
+  it('a bad row rejects the whole call with its index and nothing is enqueued', async () => {
+    const ex = new MockExecutor()
+    const b = createBatchSQL({ executor: ex })
+    const bad = b.submitMany(events, [{ id: 1 }, { id: 2 }, { id: 'x' } as never, { id: 4 }])
+    await expect(bad).rejects.toBeInstanceOf(ValidationError)
+    await expect(bad).rejects.toMatchObject({
+      code: 'BATCHSQL_TYPE_MISMATCH',
+      row: 2,
+      column: 'id',
+      message: expect.stringMatching(/^row 2: /),
+    })
+    await expect(b.submitMany(events, [{}])).rejects.toMatchObject({
+      code: 'BATCHSQL_EMPTY_ROW',
+      row: 0,
+    })
+    await expect(b.submitMany(events, 5 as never)).rejects.toBeInstanceOf(ValidationError)
+    expect(b.stats().accepted).toBe(0)
+    await b.close()
+    expect(ex.rows()).toHaveLength(0)
+  })
+
+  it('takes more rows than bufferSize, waiting for room, and keeps pending <= bufferSize', async () => {
+    const { processor, executor } = gatedExecutor({ concurrency: 1 })
+    const b = createBatchSQL({
+      executor,
+      flushSize: 10,
+      bufferSize: 20,
+      maxInFlightFlushes: 1,
+      flushInterval: 60_000,
+    })
+    let accepted = false
+    const many = b.submitMany(
+      events,
+      Array.from({ length: 95 }, (_, i) => ({ id: i })),
+    )
+    void many.then(() => {
+      accepted = true
+    })
+    // A single submit that arrives while submitMany waits queues behind it (FIFO).
+    const single = b.submit(events, { id: 1000 })
+    expect(b.stats().waitingSubmits).toBe(2)
+    let maxPending = 0
+    while (!accepted) {
+      await tick()
+      maxPending = Math.max(maxPending, b.stats().pending)
+      processor.releaseAll()
+    }
+    await single
+    await drain(b, processor)
+    expect(maxPending).toBeLessThanOrEqual(20)
+    const ids = processor.received.flatMap((x) => x.rows.map((r) => r.get('id')))
+    expect(ids).toEqual([...Array.from({ length: 95 }, (_, i) => i), 1000])
+  })
+
+  it('abort while waiting says how many leading rows were accepted; exactly those are written', async () => {
+    const { processor, executor } = gatedExecutor({ concurrency: 1 })
+    const b = createBatchSQL({
+      executor,
+      flushSize: 2,
+      bufferSize: 4,
+      maxInFlightFlushes: 1,
+      flushInterval: 60_000,
+    })
+    const ctl = new AbortController()
+    const many = b.submitMany(
+      events,
+      Array.from({ length: 10 }, (_, i) => ({ id: i })),
+      { signal: ctl.signal },
+    )
+    await processor.waitFor(1)
+    ctl.abort()
+    const err = await many.then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    expect(err).toBeInstanceOf(AbortedError)
+    const n = (err as AbortedError).acceptedRows
+    expect(n).toBeGreaterThan(0)
+    expect(n).toBeLessThan(10)
+    await drain(b, processor)
+    const ids = processor.received.flatMap((x) => x.rows.map((r) => r.get('id')))
+    expect(ids).toEqual(Array.from({ length: n }, (_, i) => i))
+  })
+
+  it('close while it waits rejects with ClosedError and acceptedRows; after close it is rejected', async () => {
+    const { processor, executor } = gatedExecutor({ concurrency: 1 })
+    const b = createBatchSQL({
+      executor,
+      flushSize: 2,
+      bufferSize: 2,
+      maxInFlightFlushes: 1,
+      flushInterval: 60_000,
+    })
+    const many = b.submitMany(
+      events,
+      Array.from({ length: 10 }, (_, i) => ({ id: i })),
+    )
+    await processor.waitFor(1)
+    const closing = drain(b, processor)
+    const err = (await many.catch((e: unknown) => e)) as ClosedError
+    expect(err).toBeInstanceOf(ClosedError)
+    expect(err.message).toMatch(/of 10 row\(s\) were not accepted/)
+    const r = await closing
+    expect(r.committed).toBe(err.acceptedRows)
+    expect(err.acceptedRows).toBe(4)
+    await expect(b.submitMany(events, [{ id: 1 }])).rejects.toBeInstanceOf(ClosedError)
+  })
+})
+
 describe('failures', () => {
   it('a failed batch reaches the error stream with schema, rows, reason and attempts', async () => {
     const executor = new MockExecutor(
@@ -462,5 +593,37 @@ describe('conflict ordering across batches', () => {
     const last = new Map(executor.rows('users').map((r) => [r.id, r.name]))
     expect(last.get(0)).toBe('v6')
     expect(last.get(1)).toBe('v7')
+  })
+
+  it('orders string keys too, and keeps disjoint batches concurrent (1 vs "1" are distinct keys)', async () => {
+    const kv = defineSchema({
+      table: 'kv',
+      columns: ['k', 'v'],
+      strategy: 'replace',
+      conflictColumns: ['k'],
+    })
+    const { processor, executor } = gatedExecutor({ concurrency: 4 })
+    const b = createBatchSQL({
+      executor,
+      flushSize: 1,
+      maxInFlightFlushes: 4,
+      flushInterval: 60_000,
+    })
+    await b.submit(kv, { k: 'a', v: 1 })
+    await b.submit(kv, { k: 1, v: 2 }) // a number: not the string "1" below, not "a"
+    await b.submit(kv, { k: '1', v: 3 })
+    await b.submit(kv, { k: 'a', v: 4 }) // waits for the first batch
+    await processor.waitFor(3)
+    await tick()
+    expect(processor.received.map((x) => x.rows[0]!.get('v'))).toEqual([1, 2, 3])
+    processor.releaseAll()
+    await processor.waitFor(4)
+    expect(processor.received[3]!.rows[0]!.get('v')).toBe(4)
+    const closing = b.close()
+    while (b.stats().state !== 'closed') {
+      processor.releaseAll()
+      await tick()
+    }
+    await closing
   })
 })

@@ -19,8 +19,19 @@ export interface PlannedGroup {
   readonly width: number
   /** Driver values, row-major. */
   readonly values: unknown[]
-  /** For each row, the indexes of the batch rows it stands for. */
-  readonly sources: (readonly number[])[]
+  /**
+   * For each row, the batch row it stands for, or the batch rows when duplicates were folded
+   * into it (a bare index spares an array per row on the common path; read with `sourcesOf`).
+   */
+  readonly sources: Source[]
+}
+
+type Source = number | readonly number[]
+
+/** The indexes of the batch rows that row `r` of a group stands for. */
+export function sourcesOf(g: PlannedGroup, r: number): readonly number[] {
+  const s = g.sources[r]!
+  return typeof s === 'number' ? [s] : s
 }
 
 export interface BatchPlan {
@@ -53,13 +64,17 @@ interface Building {
   width: number
   mask: number[]
   values: unknown[]
-  sources: (readonly number[])[]
+  sources: Source[]
 }
 
 export function planBatch(batch: Batch, adapter: SqlDialectAdapter): BatchPlan {
   const { schema } = batch
-  const merged = coalesce(batch.rows, schema)
-  const rows = merged.rows
+  // Most batches have nothing to coalesce (plain inserts): skip building per-row source lists.
+  const merged =
+    schema.dedupe === 'none' || schema.conflictIndexes.length === 0 || batch.rows.length < 2
+      ? undefined
+      : coalesce(batch.rows, schema)
+  const rows = merged === undefined ? batch.rows : merged.rows
   let order: number[] | undefined
   // Upserts go in conflict-key order so that concurrent batches lock rows in the same order
   // (fewer deadlocks). Rows without a key keep their place at the end, in submit order.
@@ -115,7 +130,7 @@ export function planBatch(batch: Batch, adapter: SqlDialectAdapter): BatchPlan {
       const c = mask[m]!
       out.push(adapter.toDriverValue(values[c]!, types[c]!))
     }
-    g.sources.push(merged.sources[i]!)
+    g.sources.push(merged === undefined ? i : merged.sources[i]!)
   }
   const planned: PlannedGroup[] = []
   for (const g of groups.values())
@@ -126,7 +141,7 @@ export function planBatch(batch: Batch, adapter: SqlDialectAdapter): BatchPlan {
       values: g.values,
       sources: g.sources,
     })
-  return { groups: planned, rows: rows.length, duplicates: merged.duplicates }
+  return { groups: planned, rows: rows.length, duplicates: merged?.duplicates ?? 0 }
 }
 
 /** A plan's row: its group and its index in that group (poison-row isolation splits these). */

@@ -24,6 +24,7 @@ import {
   type RowRef,
   rowAt,
   rowCount,
+  sourcesOf,
   subPlan,
 } from './plan.js'
 import { StatementCache } from './statement-cache.js'
@@ -179,7 +180,7 @@ export class KyselyProcessor implements BatchProcessor {
           // these rows fail with it, and the executor retries them if it is retryable. Rows
           // already committed by other halves are never sent again.
           for (const r of part)
-            for (const index of groups[r.group]!.sources[r.row]!)
+            for (const index of sourcesOf(groups[r.group]!, r.row))
               failures.push({ index, error: err })
         }
       }

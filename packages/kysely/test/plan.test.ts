@@ -1,7 +1,7 @@
 import { defineSchema, Request } from '@batchsql/core'
 import { describe, expect, it } from 'vitest'
 import { chunkRows, rowsPerChunk } from '../src/chunks.js'
-import { type PlannedGroup, planBatch, rowAt, subPlan } from '../src/plan.js'
+import { type PlannedGroup, planBatch, rowAt, sourcesOf, subPlan } from '../src/plan.js'
 
 const rowsOf = (g: PlannedGroup) => g.sources.map((_, i) => rowAt(g, i))
 
@@ -75,7 +75,7 @@ describe('batch plan', () => {
       planningAdapter(),
     )
     expect(plan.duplicates).toBe(1)
-    expect(rowsOf(plan.groups[0]!).map((r, i) => [r, plan.groups[0]!.sources[i]])).toEqual([
+    expect(rowsOf(plan.groups[0]!).map((r, i) => [r, sourcesOf(plan.groups[0]!, i)])).toEqual([
       [[1, 'y'], [1]],
       [
         [2, 'z'],
@@ -154,7 +154,7 @@ describe('chunking', () => {
       { group: 0, row: 1 },
       { group: 1, row: 0 },
     ])
-    expect(sub.map((g) => [rowsOf(g), g.sources])).toEqual([
+    expect(sub.map((g) => [rowsOf(g), g.sources.map((_, i) => sourcesOf(g, i))])).toEqual([
       [[[3, 'w']], [[2]]],
       [[[2, 'y', 'z']], [[1]]],
     ])

@@ -1,5 +1,6 @@
 // Commands/s through BatchSQL vs a hand-written ioredis pipeline loop of the same size,
-// same process, same server, alternating rounds; prints the median ratio.
+// same process, same server, alternating rounds; prints the median ratios. BatchSQL runs
+// twice per round: one `await submit()` per command, and `submitMany()` of 1000 commands.
 // Run: pnpm --filter @batchsql/redis build && pnpm --filter @batchsql/redis bench
 // Env: REDIS_URL (default redis://127.0.0.1:6379), BENCH_COMMANDS (default 200000),
 // BENCH_BATCH (default 1000), BENCH_ROUNDS (default 5).
@@ -34,14 +35,19 @@ async function handWritten(round) {
   return N / ((performance.now() - t0) / 1000)
 }
 
-async function viaBatchSQL(round) {
+async function viaBatchSQL(round, many = false) {
   const set = redisSchemas.set({ prefix })
   const b = createRedisBatchSQL(redis, { flushSize: BATCH, bufferSize: BATCH * 10 })
   const t0 = performance.now()
-  for (let i = 0; i < N; i++) {
-    const p = b.submit(set, { key: `b${round}:${i}`, value: i })
-    // submit() resolves synchronously-settled while there is room; await only when it waits.
-    if (b.stats().waitingSubmits > 0) await p
+  if (many) {
+    for (let i = 0; i < N; i += BATCH) {
+      const rows = []
+      for (let j = i; j < Math.min(N, i + BATCH); j++)
+        rows.push({ key: `m${round}:${j}`, value: j })
+      await b.submitMany(set, rows)
+    }
+  } else {
+    for (let i = 0; i < N; i++) await b.submit(set, { key: `b${round}:${i}`, value: i })
   }
   const res = await b.close()
   if (res.committed !== N) throw new Error(`committed ${res.committed} of ${N}`)
@@ -49,24 +55,28 @@ async function viaBatchSQL(round) {
 }
 
 const fmt = (x) => Math.round(x).toLocaleString('en-US')
-const ratios = []
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+const ratios = { submit: [], many: [] }
 try {
   await handWritten('warm')
   await viaBatchSQL('warm')
+  await viaBatchSQL('warm', true)
   await clean()
   for (let r = 0; r < ROUNDS; r++) {
     const hand = await handWritten(r)
     await clean()
-    const bsql = await viaBatchSQL(r)
+    const one = await viaBatchSQL(r)
     await clean()
-    ratios.push(bsql / hand)
+    const many = await viaBatchSQL(r, true)
+    await clean()
+    ratios.submit.push(one / hand)
+    ratios.many.push(many / hand)
     console.log(
-      `round ${r + 1}: hand-written pipeline ${fmt(hand)} cmd/s, BatchSQL ${fmt(bsql)} cmd/s, ratio ${(bsql / hand).toFixed(2)}x`,
+      `round ${r + 1}: hand-written pipeline ${fmt(hand)} cmd/s, BatchSQL submit() ${fmt(one)} cmd/s (${(one / hand).toFixed(2)}x), submitMany() ${fmt(many)} cmd/s (${(many / hand).toFixed(2)}x)`,
     )
   }
-  ratios.sort((a, b) => a - b)
   console.log(
-    `median ratio ${ratios[Math.floor(ratios.length / 2)].toFixed(2)}x (${N} SET, batches of ${BATCH})`,
+    `median ratio: submit() ${median(ratios.submit).toFixed(2)}x, submitMany() ${median(ratios.many).toFixed(2)}x (${N} SET, batches of ${BATCH})`,
   )
 } finally {
   await clean()

@@ -17,14 +17,6 @@ export function sourcesOf(plan: SendPlan, k: number): number[] {
   return plan.merged.get(k) ?? [plan.send[k]!]
 }
 
-// The coalescing run of one key. The first element is kept inline: most keys see one.
-interface Run {
-  family: string
-  element: string
-  pos: number
-  more: Map<string, number> | undefined
-}
-
 function elementOf(cmd: RedisCommand, at: number): string | undefined {
   const c = cmd.spec.coalesce!
   // Only the single-element form (HSET k f v, ZADD k s m, SADD k m) folds exactly.
@@ -44,29 +36,35 @@ function elementOf(cmd: RedisCommand, at: number): string | undefined {
 export function planSends(cmds: readonly RedisCommand[]): SendPlan {
   const send: number[] = []
   const merged = new Map<number, number[]>()
-  const runs = new Map<string, Run>()
+  // The coalescing run of each key: the position (in `send`) of its first command. Its family
+  // and element are read back from that command, and only the runs that see several elements
+  // (HSET of different fields) get an entry in `more`: one Map entry per command, no object.
+  const runs = new Map<string, number>()
+  const more = new Map<number, Map<string, number>>()
   let dropped = 0
   for (let i = 0; i < cmds.length; i++) {
     const cmd = cmds[i]!
-    const c = cmd.spec.coalesce
-    const element =
-      c === undefined ? undefined : c.element === undefined ? '' : elementOf(cmd, c.element)
+    const element = elementKey(cmd)
     if (element === undefined) {
       if (runs.size > 0) runs.delete(cmd.key)
       send.push(i)
       continue
     }
-    const family = c!.family
-    const run = runs.get(cmd.key)
-    if (run === undefined || run.family !== family) {
-      runs.set(cmd.key, { family, element, pos: send.length, more: undefined })
+    const head = runs.get(cmd.key)
+    const headCmd = head === undefined ? undefined : cmds[send[head]!]!
+    if (head === undefined || headCmd!.spec.coalesce!.family !== cmd.spec.coalesce!.family) {
+      runs.set(cmd.key, send.length)
       send.push(i)
       continue
     }
-    const prev = run.element === element ? run.pos : run.more?.get(element)
+    const prev = elementKey(headCmd!) === element ? head : more.get(head)?.get(element)
     if (prev === undefined) {
-      run.more ??= new Map()
-      run.more.set(element, send.length)
+      let m = more.get(head)
+      if (m === undefined) {
+        m = new Map()
+        more.set(head, m)
+      }
+      m.set(element, send.length)
       send.push(i)
       continue
     }
@@ -79,4 +77,11 @@ export function planSends(cmds: readonly RedisCommand[]): SendPlan {
     send[prev] = i
   }
   return { send, merged, dropped }
+}
+
+/** What a command coalesces on within its key ('' = the whole key); undefined = it never does. */
+function elementKey(cmd: RedisCommand): string | undefined {
+  const c = cmd.spec.coalesce
+  if (c === undefined) return undefined
+  return c.element === undefined ? '' : elementOf(cmd, c.element)
 }

@@ -1,7 +1,8 @@
 /**
- * SQLite throughput, one run: BatchSQL against a hand-written loop of the same multi-row
- * INSERT statements on bare better-sqlite3 (cached prepared statement, one transaction per
- * batch), as a ratio; plus a sweep of rows per statement. Usage (after `pnpm build`):
+ * SQLite throughput, one run: BatchSQL (one `await submit()` per row, and `submitMany()` of
+ * 500 rows) against a hand-written loop of the same multi-row INSERT statements on bare
+ * better-sqlite3 (cached prepared statement, one transaction per batch), as ratios; plus a
+ * sweep of rows per statement. Usage (after `pnpm build`):
  *   node bench/throughput.mjs            (BENCH_ROWS=200000 by default)
  */
 import { defineSchema } from '@batchsql/core'
@@ -54,13 +55,17 @@ function baseline(cols, rows, perStatement = BATCH) {
   return rows / (ms / 1000)
 }
 
-async function batchsql(cols, rows, rowsPerStatement) {
+async function batchsql(cols, rows, rowsPerStatement, many = false) {
   const db = fresh(cols)
   const schema = defineSchema({ table: 't', columns: cols })
   const data = Array.from({ length: rows }, (_, i) => rowOf(cols, i))
   const t0 = performance.now()
   const batch = createSqliteBatchSQL(db, { flushSize: BATCH, bufferSize: 10_000, rowsPerStatement })
-  for (const r of data) await batch.submit(schema, r)
+  if (many) {
+    for (let i = 0; i < rows; i += BATCH) await batch.submitMany(schema, data.slice(i, i + BATCH))
+  } else {
+    for (const r of data) await batch.submit(schema, r)
+  }
   await batch.close()
   const ms = performance.now() - t0
   if (db.prepare('SELECT count(*) n FROM t').get().n !== rows) throw new Error('BatchSQL lost rows')
@@ -72,17 +77,21 @@ const fmt = (n) => Math.round(n).toLocaleString('en-US')
 console.log(
   `SQLite (better-sqlite3, :memory:), ${ROWS.toLocaleString('en-US')} rows, flushSize ${BATCH}, best of 3 alternating runs`,
 )
-console.log('| workload | bare driver rows/s | BatchSQL rows/s | ratio |')
-console.log('|---|---|---|---|')
+console.log(
+  '| workload | bare driver rows/s | BatchSQL submit() rows/s | ratio | BatchSQL submitMany() rows/s | ratio |',
+)
+console.log('|---|---|---|---|---|---|')
 for (const [name, cols] of Object.entries(shapes)) {
   let a = 0
   let b = 0
+  let m = 0
   for (let i = 0; i < 3; i++) {
     a = Math.max(a, baseline(cols, ROWS))
     b = Math.max(b, await batchsql(cols, ROWS))
+    m = Math.max(m, await batchsql(cols, ROWS, undefined, true))
   }
   console.log(
-    `| ${name} (${cols.length} columns) | ${fmt(a)} | ${fmt(b)} | ${(b / a).toFixed(2)}x |`,
+    `| ${name} (${cols.length} columns) | ${fmt(a)} | ${fmt(b)} | ${(b / a).toFixed(2)}x | ${fmt(m)} | ${(m / a).toFixed(2)}x |`,
   )
 }
 console.log('\nRows per statement (bare driver, narrow rows, one transaction per statement):')
