@@ -1,3 +1,4 @@
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { defineSchema, Request } from '../src/index.js'
 import { KeyOrderGate } from '../src/key-order.js'
@@ -8,7 +9,7 @@ const kv = defineSchema({
   strategy: 'replace',
   conflictColumns: ['k'],
 })
-const rows = (...keys: unknown[]) => keys.map((k) => Request.from(kv, { k, v: 1 }))
+const rows = (...keys: (string | number)[]) => keys.map((k) => Request.from(kv, { k, v: 1 }))
 const settled = async (p: Promise<unknown>) => {
   let done = false
   void p.then(() => {
@@ -50,12 +51,56 @@ describe('KeyOrderGate', () => {
     }
     const state = (gate as unknown as { schemas: Map<number, { byString: Map<string, unknown> }> })
       .schemas
-    const size = state.get(kv.id)!.byString.size
-    expect(size).toBe(1) // only the held batch's key
+    expect(state.get(kv.id)!.byString.size).toBe(1) // only the held batch's key
     const waiting = gate.enter(kv, rows('held'))
     expect(await settled(waiting)).toBe(false)
     hold()
     ;(await waiting)()
     expect(state.size).toBe(0) // nothing in flight: the schema's state is dropped
+  })
+})
+
+describe('KeyOrderGate property', () => {
+  it('a batch never starts before every earlier batch sharing a key has finished', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(
+          fc.array(fc.oneof(fc.constantFrom('a', 'b', 'c', 'd', 'e', '1'), fc.constantFrom(1, 2)), {
+            minLength: 1,
+            maxLength: 4,
+          }),
+          { minLength: 1, maxLength: 25 },
+        ),
+        fc.array(fc.nat(), { minLength: 50, maxLength: 50 }),
+        async (batches, picks) => {
+          const gate = new KeyOrderGate()
+          const events: string[] = []
+          const started = new Map<number, () => void>()
+          const finished = new Set<number>()
+          batches.forEach((keys, i) => {
+            void gate.enter(kv, rows(...keys)).then((release) => {
+              events.push(`start ${i}`)
+              started.set(i, release)
+            })
+          })
+          let p = 0
+          while (finished.size < batches.length) {
+            await new Promise((r) => setImmediate(r))
+            const running = [...started.keys()].filter((i) => !finished.has(i))
+            expect(running.length).toBeGreaterThan(0) // no deadlock
+            const i = running[picks[p++ % picks.length]! % running.length]!
+            finished.add(i)
+            events.push(`finish ${i}`)
+            started.get(i)!()
+          }
+          const at = (e: string) => events.indexOf(e)
+          for (let j = 0; j < batches.length; j++)
+            for (let i = 0; i < j; i++)
+              if (batches[i]!.some((k) => batches[j]!.includes(k)))
+                expect(at(`start ${j}`)).toBeGreaterThan(at(`finish ${i}`))
+        },
+      ),
+      { numRuns: 200 },
+    )
   })
 })
