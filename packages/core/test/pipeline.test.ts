@@ -294,6 +294,11 @@ describe('submitMany', () => {
       column: 'id',
       message: expect.stringMatching(/^row 2: /),
     })
+    // @ts-expect-error: rows are typed by the schema, an unknown column is a compile error
+    await expect(b.submitMany(events, [{ id: 1 }, { nope: 1 }])).rejects.toMatchObject({
+      code: 'BATCHSQL_UNKNOWN_COLUMN',
+      row: 1,
+    })
     await expect(b.submitMany(events, [{}])).rejects.toMatchObject({
       code: 'BATCHSQL_EMPTY_ROW',
       row: 0,

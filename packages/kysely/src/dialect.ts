@@ -47,6 +47,14 @@ export interface SqlDialectAdapter {
   readonly maxStatementBytes?: number
 
   /**
+   * The driver expands one `?` bound to an array of row arrays into `(a, b), (c, d)` with its
+   * own escaping (mysql2 formats statements on the client and does). The engine then sends
+   * `VALUES ?` with a chunk's rows as one parameter, so the driver escapes each value once
+   * instead of scanning a statement of thousands of placeholders for each of them.
+   */
+  readonly bindsRowList?: boolean
+
+  /**
    * Optional: called once before the first batch, e.g. to read server limits or version
    * (MySQL's `max_allowed_packet`, MariaDB vs MySQL syntax). A failure fails that batch and
    * is retried with the next one.

@@ -49,7 +49,7 @@ export function previewBatch<Row extends AnyRow>(
     parameterCount += g.values.length
   }
   const firstChunk = chunkRows(processor.adapter, first)[0]!
-  const compiled = processor.compile(first, firstChunk)
+  const compiled = processor.compile(first, firstChunk, true)
   return {
     sql: compiled.sql,
     parameters: compiled.parameters,

@@ -16,7 +16,7 @@ import {
 } from '@batchsql/core'
 import { CompiledQuery, type Kysely } from 'kysely'
 import { type Chunk, chunkRows } from './chunks.js'
-import type { SqlDialectAdapter } from './dialect.js'
+import type { DriverRow, SqlDialectAdapter } from './dialect.js'
 import {
   allRows,
   type PlannedGroup,
@@ -90,8 +90,16 @@ export class KyselyProcessor implements BatchProcessor {
     }
   }
 
-  /** Compiles one statement, reusing the SQL text of an earlier batch of the same shape. */
-  compile(group: PlannedGroup, chunk: Chunk): CompiledQuery {
+  /**
+   * Compiles one statement, reusing the SQL text of an earlier batch of the same shape.
+   * `placeholders` forces one placeholder per value even where the dialect binds row lists
+   * (what `preview()` shows).
+   */
+  compile(group: PlannedGroup, chunk: Chunk, placeholders = false): CompiledQuery {
+    if (this.adapter.bindsRowList && !placeholders) {
+      const list = this.compileRowList(group, chunk)
+      if (list !== undefined) return list
+    }
     const n = chunk.end - chunk.start
     const key = `${group.key}|${n}`
     // A batch is usually one chunk: bind the group's array itself, no copy.
@@ -101,18 +109,48 @@ export class KyselyProcessor implements BatchProcessor {
       : group.values.slice(chunk.start * group.width, chunk.end * group.width)
     const cached = this.cache.get(key)
     if (typeof cached === 'string') return CompiledQuery.raw(cached, params)
-    const { columns } = group.shape
-    const objects: Record<string, unknown>[] = []
-    for (let r = chunk.start; r < chunk.end; r++) {
-      const row = rowAt(group, r)
-      objects.push(Object.fromEntries(columns.map((c, i) => [c, row[i]])))
-    }
-    const compiled = this.adapter.buildInsert(this.db, group.shape, objects).compile()
+    const compiled = this.build(group, chunk.start, chunk.end)
     // Only reuse text whose parameters are exactly the row values in order; a dialect that
     // binds anything else (or reorders) is compiled every time instead.
     if (cached === undefined)
       this.cache.set(key, sameParameters(compiled.parameters, params) ? compiled.sql : null)
     return compiled
+  }
+
+  private build(group: PlannedGroup, start: number, end: number): CompiledQuery {
+    const { columns } = group.shape
+    const objects: Record<string, unknown>[] = []
+    for (let r = start; r < end; r++) {
+      const row = rowAt(group, r)
+      objects.push(Object.fromEntries(columns.map((c, i) => [c, row[i]])))
+    }
+    return this.adapter.buildInsert(this.db, group.shape, objects).compile()
+  }
+
+  /**
+   * The statement as `VALUES ?` bound to the chunk's rows, for dialects that expand row lists.
+   * The text comes from Kysely's one-row statement, its one values tuple replaced by `?`;
+   * a statement that does not have exactly that form falls back to placeholders.
+   */
+  private compileRowList(group: PlannedGroup, chunk: Chunk): CompiledQuery | undefined {
+    const key = `${group.key}|rows`
+    let text = this.cache.get(key)
+    if (text === undefined) {
+      const one = this.build(group, chunk.start, chunk.start + 1)
+      const tuple = `values (${group.shape.columns.map(() => '?').join(', ')})`
+      const at = one.sql.indexOf(tuple)
+      const single =
+        at >= 0 &&
+        one.sql.indexOf('?', at + tuple.length) === -1 &&
+        one.sql.lastIndexOf('?', at) === -1 &&
+        sameParameters(one.parameters, rowAt(group, chunk.start))
+      text = single ? `${one.sql.slice(0, at)}values ?${one.sql.slice(at + tuple.length)}` : null
+      this.cache.set(key, text)
+    }
+    if (text === null) return undefined
+    const rows: DriverRow[] = []
+    for (let r = chunk.start; r < chunk.end; r++) rows.push(rowAt(group, r))
+    return CompiledQuery.raw(text, [rows])
   }
 
   /** The statements a set of groups runs, in order. */
