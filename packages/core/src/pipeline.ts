@@ -225,19 +225,7 @@ export class BatchSQL implements AsyncDisposable {
     let req: Request
     let options: SubmitOptions | undefined
     try {
-      if (a instanceof Request) {
-        req = copyRequest(a)
-        options = b as SubmitOptions | undefined
-      } else {
-        if (!a || typeof a !== 'object' || !('indexOf' in a)) {
-          throw new ValidationError(
-            'BATCHSQL_MISSING_SCHEMA',
-            'submit() needs a schema from defineSchema() or a Request',
-          )
-        }
-        req = Request.from(a, b as AnyRow)
-        options = c
-      }
+      ;[req, options] = parseSubmit('submit()', a, b, c)
     } catch (err) {
       return this.rejectSubmit('validation', err)
     }
@@ -262,19 +250,7 @@ export class BatchSQL implements AsyncDisposable {
     let req: Request
     let options: SubmitOptions | undefined
     try {
-      if (a instanceof Request) {
-        req = copyRequest(a)
-        options = b as SubmitOptions | undefined
-      } else {
-        if (!a || typeof a !== 'object' || !('indexOf' in a)) {
-          throw new ValidationError(
-            'BATCHSQL_MISSING_SCHEMA',
-            'submitAndWait() needs a schema or a Request',
-          )
-        }
-        req = Request.from(a, b as AnyRow)
-        options = c
-      }
+      ;[req, options] = parseSubmit('submitAndWait()', a, b, c)
     } catch (err) {
       return acknowledged(this.rejectSubmit('validation', err))
     }
@@ -307,12 +283,7 @@ export class BatchSQL implements AsyncDisposable {
     if (this.state !== OPEN) return this.rejectSubmit('closed', new ClosedError())
     const reqs: Request[] = []
     try {
-      if (!schema || typeof schema !== 'object' || !('indexOf' in schema)) {
-        throw new ValidationError(
-          'BATCHSQL_MISSING_SCHEMA',
-          'submitMany() needs a schema from defineSchema()',
-        )
-      }
+      requireSchema(schema, 'submitMany() needs a schema from defineSchema()')
       if (rows === null || typeof rows !== 'object' || !(Symbol.iterator in rows)) {
         throw new ValidationError(
           'BATCHSQL_EMPTY_ROW',
@@ -662,6 +633,25 @@ export class BatchSQL implements AsyncDisposable {
       flushes: this.flushes,
     }
   }
+}
+
+function requireSchema(a: unknown, message: string): Schema {
+  if (!a || typeof a !== 'object' || !('indexOf' in a)) {
+    throw new ValidationError('BATCHSQL_MISSING_SCHEMA', message)
+  }
+  return a as Schema
+}
+
+/** `(schema, row, options)` or `(request, options)`: the Request to enqueue and the options. */
+function parseSubmit(
+  call: string,
+  a: unknown,
+  b: unknown,
+  c: SubmitOptions | undefined,
+): [Request, SubmitOptions | undefined] {
+  if (a instanceof Request) return [copyRequest(a), b as SubmitOptions | undefined]
+  const schema = requireSchema(a, `${call} needs a schema from defineSchema() or a Request`)
+  return [Request.from(schema, b as AnyRow), c]
 }
 
 /** A submitted Request is copied so later setter calls on the caller's object change nothing. */
