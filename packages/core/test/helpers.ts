@@ -1,4 +1,10 @@
-import type { Batch, BatchProcessor, ProcessContext, ProcessResult } from '../src/index.js'
+import type {
+  Batch,
+  BatchProcessor,
+  CloseResult,
+  ProcessContext,
+  ProcessResult,
+} from '../src/index.js'
 import { createExecutor, type ExecutorOptions } from '../src/index.js'
 
 /** A processor whose batches wait until the test releases them: no timing assumptions. */
@@ -56,3 +62,16 @@ export function gatedExecutor(
 }
 
 export const tick = () => new Promise<void>((r) => setImmediate(r))
+
+/** Closes the pipeline, releasing every batch the gated processor holds until it has closed. */
+export async function closeReleasing(
+  b: { close(): Promise<CloseResult>; stats(): { state: string } },
+  processor: { releaseAll(): void },
+): Promise<CloseResult> {
+  const closing = b.close()
+  while (b.stats().state !== 'closed') {
+    processor.releaseAll()
+    await tick()
+  }
+  return closing
+}

@@ -12,7 +12,7 @@ import {
   ValidationError,
 } from '../src/index.js'
 import { MockExecutor } from '../src/testing.js'
-import { gatedExecutor, tick } from './helpers.js'
+import { closeReleasing, gatedExecutor, tick } from './helpers.js'
 
 const events = defineSchema({ table: 'events', columns: { id: 'int', payload: 'string' } })
 const users = defineSchema({
@@ -160,12 +160,7 @@ describe('backpressure', () => {
       expect(st.inFlightFlushes).toBeLessThanOrEqual(1)
       processor.releaseAll()
     }
-    const closing = b.close()
-    while (b.stats().state !== 'closed') {
-      processor.releaseAll()
-      await tick()
-    }
-    await closing
+    await closeReleasing(b, processor)
     expect(maxPending).toBeLessThanOrEqual(20)
     expect(sawWaiters).toBe(true)
     expect(processor.received.flatMap((x) => x.rows)).toHaveLength(100)
@@ -203,12 +198,7 @@ describe('backpressure', () => {
     processor.releaseAll()
     await first
     expect(committed).toBe(true)
-    const closing = b.close()
-    while (b.stats().state !== 'closed') {
-      processor.releaseAll()
-      await tick()
-    }
-    await closing
+    await closeReleasing(b, processor)
     await waiting
     expect(accepted).toBe(true)
   })
@@ -228,12 +218,7 @@ describe('backpressure', () => {
     const waiting = b.submit(events, { id: 3 }, { signal: ctl.signal })
     ctl.abort()
     await expect(waiting).rejects.toBeInstanceOf(AbortedError)
-    const closing = b.close()
-    while (b.stats().state !== 'closed') {
-      processor.releaseAll()
-      await tick()
-    }
-    await closing
+    await closeReleasing(b, processor)
     expect(processor.received.flatMap((x) => x.rows.map((r) => r.get('id')))).toEqual([1, 2])
   })
 
@@ -249,12 +234,8 @@ describe('backpressure', () => {
     await b.submit(events, { id: 1 })
     await b.submit(events, { id: 2 })
     const waiting = [b.submit(events, { id: 3 }), b.submit(events, { id: 4 })]
-    const closing = b.close()
+    const closing = closeReleasing(b, processor)
     for (const w of waiting) await expect(w).rejects.toBeInstanceOf(ClosedError)
-    while (b.stats().state !== 'closed') {
-      processor.releaseAll()
-      await tick()
-    }
     const r = await closing
     expect(r.committed).toBe(2)
     await expect(b.submit(events, { id: 5 })).rejects.toBeInstanceOf(ClosedError)
@@ -262,15 +243,6 @@ describe('backpressure', () => {
 })
 
 describe('submitMany', () => {
-  const drain = async (b: BatchSQL, processor: { releaseAll(): void }) => {
-    const closing = b.close()
-    while (b.stats().state !== 'closed') {
-      processor.releaseAll()
-      await tick()
-    }
-    return closing
-  }
-
   it('writes every row once, in order, across flushes', async () => {
     const ex = new MockExecutor()
     const b = createBatchSQL({ executor: ex, flushSize: 7, bufferSize: 50 })
@@ -336,7 +308,7 @@ describe('submitMany', () => {
       processor.releaseAll()
     }
     await single
-    await drain(b, processor)
+    await closeReleasing(b, processor)
     expect(maxPending).toBeLessThanOrEqual(20)
     const ids = processor.received.flatMap((x) => x.rows.map((r) => r.get('id')))
     expect(ids).toEqual([...Array.from({ length: 95 }, (_, i) => i), 1000])
@@ -367,7 +339,7 @@ describe('submitMany', () => {
     const n = (err as AbortedError).acceptedRows
     expect(n).toBeGreaterThan(0)
     expect(n).toBeLessThan(10)
-    await drain(b, processor)
+    await closeReleasing(b, processor)
     const ids = processor.received.flatMap((x) => x.rows.map((r) => r.get('id')))
     expect(ids).toEqual(Array.from({ length: n }, (_, i) => i))
   })
@@ -386,7 +358,7 @@ describe('submitMany', () => {
       Array.from({ length: 10 }, (_, i) => ({ id: i })),
     )
     await processor.waitFor(1)
-    const closing = drain(b, processor)
+    const closing = closeReleasing(b, processor)
     const err = (await many.catch((e: unknown) => e)) as ClosedError
     expect(err).toBeInstanceOf(ClosedError)
     expect(err.message).toMatch(/of 10 row\(s\) were not accepted/)
@@ -624,11 +596,6 @@ describe('conflict ordering across batches', () => {
     processor.releaseAll()
     await processor.waitFor(4)
     expect(processor.received[3]!.rows[0]!.get('v')).toBe(4)
-    const closing = b.close()
-    while (b.stats().state !== 'closed') {
-      processor.releaseAll()
-      await tick()
-    }
-    await closing
+    await closeReleasing(b, processor)
   })
 })
