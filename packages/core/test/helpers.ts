@@ -5,7 +5,7 @@ import type {
   ProcessContext,
   ProcessResult,
 } from '../src/index.js'
-import { createExecutor, type ExecutorOptions } from '../src/index.js'
+import { createBatchSQL, createExecutor, type ExecutorOptions } from '../src/index.js'
 
 /** A processor whose batches wait until the test releases them: no timing assumptions. */
 export class GatedProcessor implements BatchProcessor {
@@ -62,6 +62,22 @@ export function gatedExecutor(
 }
 
 export const tick = () => new Promise<void>((r) => setImmediate(r))
+
+/**
+ * A pipeline over a gated processor with one batch and one flush at a time and no interval
+ * flushes: the tests decide when anything completes, so backpressure is deterministic.
+ */
+export function oneFlushAtATime(flushSize: number, bufferSize: number) {
+  const { processor, executor } = gatedExecutor({ concurrency: 1 })
+  const b = createBatchSQL({
+    executor,
+    flushSize,
+    bufferSize,
+    maxInFlightFlushes: 1,
+    flushInterval: 60_000,
+  })
+  return { processor, b }
+}
 
 /** Closes the pipeline, releasing every batch the gated processor holds until it has closed. */
 export async function closeReleasing(

@@ -12,7 +12,7 @@ import {
   ValidationError,
 } from '../src/index.js'
 import { MockExecutor } from '../src/testing.js'
-import { closeReleasing, gatedExecutor, tick } from './helpers.js'
+import { closeReleasing, gatedExecutor, oneFlushAtATime, tick } from './helpers.js'
 
 const events = defineSchema({ table: 'events', columns: { id: 'int', payload: 'string' } })
 const users = defineSchema({
@@ -133,14 +133,7 @@ describe('delivery', () => {
 
 describe('backpressure', () => {
   it('keeps pending rows <= bufferSize while producers wait', async () => {
-    const { processor, executor } = gatedExecutor({ concurrency: 1 })
-    const b = createBatchSQL({
-      executor,
-      flushSize: 10,
-      bufferSize: 20,
-      maxInFlightFlushes: 1,
-      flushInterval: 60_000,
-    })
+    const { processor, b } = oneFlushAtATime(10, 20)
     const producers = Array.from({ length: 5 }, async (_, p) => {
       for (let i = 0; i < 20; i++) await b.submit(events, { id: p * 100 + i })
     })
@@ -167,14 +160,7 @@ describe('backpressure', () => {
   })
 
   it('submitAndWait().accepted resolves on enqueue, the promise itself on commit', async () => {
-    const { processor, executor } = gatedExecutor({ concurrency: 1 })
-    const b = createBatchSQL({
-      executor,
-      flushSize: 2,
-      bufferSize: 2,
-      maxInFlightFlushes: 1,
-      flushInterval: 60_000,
-    })
+    const { processor, b } = oneFlushAtATime(2, 2)
     const first = b.submitAndWait(events, { id: 1 })
     let committed = false
     void first.then(() => {
@@ -204,14 +190,7 @@ describe('backpressure', () => {
   })
 
   it('abort while waiting rejects with AbortedError and the row is not written', async () => {
-    const { processor, executor } = gatedExecutor({ concurrency: 1 })
-    const b = createBatchSQL({
-      executor,
-      flushSize: 1,
-      bufferSize: 1,
-      maxInFlightFlushes: 1,
-      flushInterval: 60_000,
-    })
+    const { processor, b } = oneFlushAtATime(1, 1)
     await b.submit(events, { id: 1 }) // flushed, in flight
     await b.submit(events, { id: 2 }) // pending: buffer full
     const ctl = new AbortController()
@@ -223,14 +202,7 @@ describe('backpressure', () => {
   })
 
   it('close while producers wait rejects the waiting submits with ClosedError and writes the accepted ones', async () => {
-    const { processor, executor } = gatedExecutor({ concurrency: 1 })
-    const b = createBatchSQL({
-      executor,
-      flushSize: 1,
-      bufferSize: 1,
-      maxInFlightFlushes: 1,
-      flushInterval: 60_000,
-    })
+    const { processor, b } = oneFlushAtATime(1, 1)
     await b.submit(events, { id: 1 })
     await b.submit(events, { id: 2 })
     const waiting = [b.submit(events, { id: 3 }), b.submit(events, { id: 4 })]
@@ -282,14 +254,7 @@ describe('submitMany', () => {
   })
 
   it('takes more rows than bufferSize, waiting for room, and keeps pending <= bufferSize', async () => {
-    const { processor, executor } = gatedExecutor({ concurrency: 1 })
-    const b = createBatchSQL({
-      executor,
-      flushSize: 10,
-      bufferSize: 20,
-      maxInFlightFlushes: 1,
-      flushInterval: 60_000,
-    })
+    const { processor, b } = oneFlushAtATime(10, 20)
     let accepted = false
     const many = b.submitMany(
       events,
@@ -315,14 +280,7 @@ describe('submitMany', () => {
   })
 
   it('abort while waiting says how many leading rows were accepted; exactly those are written', async () => {
-    const { processor, executor } = gatedExecutor({ concurrency: 1 })
-    const b = createBatchSQL({
-      executor,
-      flushSize: 2,
-      bufferSize: 4,
-      maxInFlightFlushes: 1,
-      flushInterval: 60_000,
-    })
+    const { processor, b } = oneFlushAtATime(2, 4)
     const ctl = new AbortController()
     const many = b.submitMany(
       events,
@@ -345,14 +303,7 @@ describe('submitMany', () => {
   })
 
   it('close while it waits rejects with ClosedError and acceptedRows; after close it is rejected', async () => {
-    const { processor, executor } = gatedExecutor({ concurrency: 1 })
-    const b = createBatchSQL({
-      executor,
-      flushSize: 2,
-      bufferSize: 2,
-      maxInFlightFlushes: 1,
-      flushInterval: 60_000,
-    })
+    const { processor, b } = oneFlushAtATime(2, 2)
     const many = b.submitMany(
       events,
       Array.from({ length: 10 }, (_, i) => ({ id: i })),
