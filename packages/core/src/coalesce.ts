@@ -12,6 +12,14 @@ export interface Coalesced<Row extends AnyRow = AnyRow> {
 }
 
 /**
+ * Whether `coalesce()` can fold anything in a batch of `rows` rows of this schema; when it
+ * cannot, callers may skip it and treat row `i` as standing for itself.
+ */
+export function coalesces(schema: Schema, rows: number, mode: DedupeMode = schema.dedupe): boolean {
+  return mode !== 'none' && schema.conflictIndexes.length > 0 && rows >= 2
+}
+
+/**
  * Coalesces rows that share a conflict key, as the schema's `dedupe` mode says (or `mode`).
  * Keys are normalised per column type (1, 1n and "1" in an integer column are one key);
  * rows whose key has a null part are never merged, as SQL treats NULLs as distinct.
@@ -23,7 +31,7 @@ export function coalesce<Row extends AnyRow>(
   mode: DedupeMode = schema.dedupe,
 ): Coalesced<Row> {
   const idx = schema.conflictIndexes
-  if (mode === 'none' || idx.length === 0 || rows.length < 2) {
+  if (!coalesces(schema, rows.length, mode)) {
     return { rows: rows.slice(), sources: rows.map((_, i) => [i]), duplicates: 0 }
   }
   const byKey = new Map<string, number>()

@@ -8,7 +8,7 @@
  * parameters are one `slice()`, and rows that set every column (the common case) skip the
  * per-row shape computation.
  */
-import { type Batch, coalesce, rowKey, type Schema } from '@batchsql/core'
+import { type Batch, coalesce, coalesces, rowKey, type Schema } from '@batchsql/core'
 import type { DriverRow, InsertShape, SqlDialectAdapter } from './dialect.js'
 
 export interface PlannedGroup {
@@ -70,10 +70,7 @@ interface Building {
 export function planBatch(batch: Batch, adapter: SqlDialectAdapter): BatchPlan {
   const { schema } = batch
   // Most batches have nothing to coalesce (plain inserts): skip building per-row source lists.
-  const merged =
-    schema.dedupe === 'none' || schema.conflictIndexes.length === 0 || batch.rows.length < 2
-      ? undefined
-      : coalesce(batch.rows, schema)
+  const merged = coalesces(schema, batch.rows.length) ? coalesce(batch.rows, schema) : undefined
   const rows = merged === undefined ? batch.rows : merged.rows
   let order: number[] | undefined
   // Upserts go in conflict-key order so that concurrent batches lock rows in the same order
