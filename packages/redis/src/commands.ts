@@ -11,6 +11,11 @@
 export type CoalesceFamily = 'string' | 'hash' | 'zset' | 'set' | 'del' | 'expire'
 
 export interface CommandSpec {
+  /**
+   * The name as written on the wire, lower case: ioredis lower-cases a command name in each
+   * of its several flag checks per command, which allocates unless it already is.
+   */
+  readonly wire: string
   /** Arguments after the command name, key included. */
   readonly minArgs: number
   /** `Infinity` for variadic commands. */
@@ -24,43 +29,44 @@ export interface CommandSpec {
 }
 
 const spec = (
+  wire: string,
   minArgs: number,
   maxArgs: number,
   idempotent: boolean,
   coalesce?: CommandSpec['coalesce'],
   step = 1,
-): CommandSpec => Object.freeze({ minArgs, maxArgs, step, idempotent, coalesce })
+): CommandSpec => Object.freeze({ wire, minArgs, maxArgs, step, idempotent, coalesce })
 
 // Variadic forms (HSET k f v f v, SADD k m m ...) are accepted but only coalesced in their
 // single-element form, where "the later one wins" is exact.
 export const COMMANDS: Readonly<Record<string, CommandSpec>> = Object.freeze({
-  SET: spec(2, 2, true, { family: 'string' }),
-  SETEX: spec(3, 3, true, { family: 'string' }),
-  PSETEX: spec(3, 3, true, { family: 'string' }),
-  HSET: spec(3, Infinity, true, { family: 'hash', element: 1 }, 2),
-  HDEL: spec(2, Infinity, true),
-  ZADD: spec(3, Infinity, true, { family: 'zset', element: 2 }, 2),
-  ZREM: spec(2, Infinity, true),
-  SADD: spec(2, Infinity, true, { family: 'set', element: 1 }),
-  SREM: spec(2, Infinity, true),
-  DEL: spec(1, 1, true, { family: 'del' }),
-  UNLINK: spec(1, 1, true, { family: 'del' }),
-  EXPIRE: spec(2, 2, true, { family: 'expire' }),
-  PEXPIRE: spec(2, 2, true, { family: 'expire' }),
-  PERSIST: spec(1, 1, true),
-  LPUSH: spec(2, Infinity, false),
-  RPUSH: spec(2, Infinity, false),
-  INCR: spec(1, 1, false),
-  DECR: spec(1, 1, false),
-  INCRBY: spec(2, 2, false),
-  DECRBY: spec(2, 2, false),
-  INCRBYFLOAT: spec(2, 2, false),
-  HINCRBY: spec(3, 3, false),
-  HINCRBYFLOAT: spec(3, 3, false),
-  ZINCRBY: spec(3, 3, false),
-  APPEND: spec(2, 2, false),
-  XADD: spec(3, Infinity, false),
-  PFADD: spec(2, Infinity, true),
+  SET: spec('set', 2, 2, true, { family: 'string' }),
+  SETEX: spec('setex', 3, 3, true, { family: 'string' }),
+  PSETEX: spec('psetex', 3, 3, true, { family: 'string' }),
+  HSET: spec('hset', 3, Infinity, true, { family: 'hash', element: 1 }, 2),
+  HDEL: spec('hdel', 2, Infinity, true),
+  ZADD: spec('zadd', 3, Infinity, true, { family: 'zset', element: 2 }, 2),
+  ZREM: spec('zrem', 2, Infinity, true),
+  SADD: spec('sadd', 2, Infinity, true, { family: 'set', element: 1 }),
+  SREM: spec('srem', 2, Infinity, true),
+  DEL: spec('del', 1, 1, true, { family: 'del' }),
+  UNLINK: spec('unlink', 1, 1, true, { family: 'del' }),
+  EXPIRE: spec('expire', 2, 2, true, { family: 'expire' }),
+  PEXPIRE: spec('pexpire', 2, 2, true, { family: 'expire' }),
+  PERSIST: spec('persist', 1, 1, true),
+  LPUSH: spec('lpush', 2, Infinity, false),
+  RPUSH: spec('rpush', 2, Infinity, false),
+  INCR: spec('incr', 1, 1, false),
+  DECR: spec('decr', 1, 1, false),
+  INCRBY: spec('incrby', 2, 2, false),
+  DECRBY: spec('decrby', 2, 2, false),
+  INCRBYFLOAT: spec('incrbyfloat', 2, 2, false),
+  HINCRBY: spec('hincrby', 3, 3, false),
+  HINCRBYFLOAT: spec('hincrbyfloat', 3, 3, false),
+  ZINCRBY: spec('zincrby', 3, 3, false),
+  APPEND: spec('append', 2, 2, false),
+  XADD: spec('xadd', 3, Infinity, false),
+  PFADD: spec('pfadd', 2, Infinity, true),
 })
 
 export type RedisArg = string | number | Buffer

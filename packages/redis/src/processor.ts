@@ -8,10 +8,10 @@ import {
   type RowFailure,
   ValidationError,
 } from '@batchsql/core'
-import type { Cluster, Redis } from 'ioredis'
+import { type Cluster, Command, type Redis, type RedisOptions } from 'ioredis'
 import { classifyRedisError, isReplyError } from './classify.js'
 import { planSends, sourcesOf } from './coalesce-commands.js'
-import type { RedisCommand } from './commands.js'
+import type { RedisArg, RedisCommand } from './commands.js'
 import { keySlot } from './slot.js'
 import { MAPPER, type RowToCommand } from './to-command.js'
 
@@ -28,6 +28,11 @@ export interface RedisProcessorOptions {
   name?: string
   /** Quit the client on `close()`; set only when BatchSQL created the client. */
   ownsClient?: boolean
+}
+
+interface PipelineInternals {
+  readonly options?: Pick<RedisOptions, 'keyPrefix'>
+  sendCommand(command: Command): unknown
 }
 
 // A command whose error did not come from the server may or may not have been executed.
@@ -136,9 +141,17 @@ export class RedisProcessor implements BatchProcessor {
     outcomes: (SendError | undefined)[],
   ): Promise<void> {
     const p = this.atomic ? this.client.multi() : this.client.pipeline()
+    // Commands are built here rather than through `p.call()`, whose generic path (argument
+    // shifting, flattening, per-call options object) and string replies cost about a
+    // microsecond per command, a fifth of the whole write path: replies stay Buffers (only
+    // errors are read), and the client's key prefix is applied as `call()` would.
+    // `sendCommand` is the method `call()` ends in on ioredis 5 and 6 (the Pipeline class has
+    // it; the chainable type does not declare it).
+    const pipeline = p as unknown as PipelineInternals
+    const options = { replyEncoding: null, keyPrefix: pipeline.options?.keyPrefix }
     for (const k of group) {
       const c = sent[k]!
-      p.call(c.name, c.args as (string | Buffer | number)[])
+      pipeline.sendCommand(new Command(c.spec.wire, c.args as RedisArg[], options))
     }
     let results: [Error | null, unknown][] | null
     try {
