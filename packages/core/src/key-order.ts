@@ -65,9 +65,27 @@ export class KeyOrderGate {
 const FNV_OFFSET = 0x811c9dc5
 const FNV_PRIME = 0x01000193
 const S_TAG = hashString('s:', FNV_OFFSET)
+const N_TAG = hashString('n:', FNV_OFFSET)
 
 function hashString(s: string, h: number): number {
   for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), FNV_PRIME)
+  return h >>> 0
+}
+
+const DIGITS = new Uint8Array(16) // a safe integer has at most 16 digits
+/** hashString(String(v), h) for a safe integer, without building the string. */
+function hashSafeInteger(v: number, h: number): number {
+  if (v < 0) {
+    h = Math.imul(h ^ 45, FNV_PRIME) // '-'
+    v = -v
+  }
+  let n = 0
+  do {
+    const d = v % 10
+    DIGITS[n++] = d
+    v = (v - d) / 10
+  } while (v > 0)
+  while (n > 0) h = Math.imul(h ^ (48 + DIGITS[--n]!), FNV_PRIME)
   return h >>> 0
 }
 
@@ -77,14 +95,18 @@ function keyHashes(schema: Schema, rows: readonly Request[]): Uint32Array {
   const out = new Uint32Array(rows.length)
   let n = 0
   const only = conflictIndexes.length === 1 ? conflictIndexes[0]! : -1
-  // A string in an `any`/`string` column is its own key (rowKey tags it with "s:"): the hot
-  // path of every Redis command, hashed without building the tagged copy.
+  // The two hot paths hash without building rowKey()'s tagged string, to the same value: a
+  // string in an `any`/`string` column ("s:" + itself; every Redis command) and a safe
+  // integer outside a `string` column ("n:" + its digits; most upsert keys).
   const rawStrings = only >= 0 && (types[only] === 'any' || types[only] === 'string')
+  const rawIntegers = only >= 0 && types[only] !== 'string'
   for (let r = 0; r < rows.length; r++) {
     const values = rows[r]!.values
-    const v = rawStrings ? values[only] : undefined
-    if (typeof v === 'string') {
+    const v = only >= 0 ? values[only] : undefined
+    if (rawStrings && typeof v === 'string') {
       out[n++] = hashString(v, S_TAG)
+    } else if (rawIntegers && typeof v === 'number' && Number.isSafeInteger(v)) {
+      out[n++] = hashSafeInteger(v, N_TAG)
     } else {
       const k = rowKey(values, conflictIndexes, types)
       if (k !== undefined) out[n++] = hashString(k, FNV_OFFSET)

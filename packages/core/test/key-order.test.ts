@@ -39,6 +39,31 @@ describe('KeyOrderGate', () => {
     ;(await e)()
   })
 
+  it('a key is the same key however its value was given (number, bigint, numeric string)', async () => {
+    const ints = defineSchema({
+      table: 'ints',
+      columns: { id: 'int', v: 'string' },
+      strategy: 'update',
+      conflictColumns: ['id'],
+    })
+    const row = (id: number | bigint | string) => Request.from(ints, { id, v: 'x' } as never)
+    const gate = new KeyOrderGate()
+    for (const [first, later] of [
+      [-9_007_199_254_740_991, -9_007_199_254_740_991n],
+      [1234, '1234'],
+      [0, '-0'],
+    ] as const) {
+      const release = await gate.enter(ints, [row(first)])
+      const waiting = gate.enter(ints, [row(later)])
+      const other = gate.enter(ints, [row(typeof first === 'number' ? first + 1 : 1)])
+      expect(await settled(waiting)).toBe(false)
+      expect(await settled(other)).toBe(true)
+      release()
+      ;(await waiting)()
+      ;(await other)()
+    }
+  })
+
   it('finished batches are forgotten while another batch stays in flight', async () => {
     const gate = new KeyOrderGate()
     const hold = await gate.enter(kv, rows('held'))
