@@ -7,6 +7,8 @@ export interface Coalesced<Row extends AnyRow = AnyRow> {
   readonly rows: Request<Row>[]
   /** For each kept row, the indexes of the input rows it stands for. */
   readonly sources: number[][]
+  /** For each kept row, its conflict key (`rowKey()`; undefined when a key part is null). */
+  readonly keys: (string | undefined)[]
   /** Input rows folded into another row. */
   readonly duplicates: number
 }
@@ -32,11 +34,17 @@ export function coalesce<Row extends AnyRow>(
 ): Coalesced<Row> {
   const idx = schema.conflictIndexes
   if (!coalesces(schema, rows.length, mode)) {
-    return { rows: rows.slice(), sources: rows.map((_, i) => [i]), duplicates: 0 }
+    return {
+      rows: rows.slice(),
+      sources: rows.map((_, i) => [i]),
+      keys: rows.map((r) => (idx.length > 0 ? rowKey(r.values, idx, schema.types) : undefined)),
+      duplicates: 0,
+    }
   }
   const byKey = new Map<string, number>()
   const out: Request<Row>[] = []
   const sources: number[][] = []
+  const keys: (string | undefined)[] = []
   let duplicates = 0
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i]!
@@ -46,6 +54,7 @@ export function coalesce<Row extends AnyRow>(
       if (key !== undefined) byKey.set(key, out.length)
       out.push(row)
       sources.push([i])
+      keys.push(key)
       continue
     }
     duplicates++
@@ -58,5 +67,5 @@ export function coalesce<Row extends AnyRow>(
       merged.values[c] = next[c] === undefined ? prev[c] : next[c]
     out[at] = merged
   }
-  return { rows: out, sources, duplicates }
+  return { rows: out, sources, keys, duplicates }
 }

@@ -4,8 +4,12 @@ import { rowKey } from './values.js'
 
 /** A batch that entered the gate and has not been released. */
 interface Entry {
-  /** 32-bit hashes of the batch's conflict keys, sorted; null = the schema declares none. */
-  readonly hashes: Uint32Array | null
+  readonly rows: readonly Request[]
+  /**
+   * 32-bit hashes of the batch's conflict keys, sorted; computed the first time another batch
+   * enters while this one is unfinished (with one batch at a time, never).
+   */
+  hashes?: Uint32Array
   readonly done: Promise<void>
   readonly release: () => void
 }
@@ -21,7 +25,8 @@ interface Entry {
  * 0.9 µs per row, most of it garbage-collector work on the map's pointers to young strings.
  * Here each batch keeps a sorted Uint32Array of its keys' hashes, and a new batch merges its
  * array against those of the batches still unfinished (at most the pipeline's in-flight
- * flushes): no pointer per key, nothing to delete on release. Two different keys with the
+ * flushes): no pointer per key, nothing to delete on release. A batch that never overlaps
+ * another is never hashed. Two different keys with the
  * same hash make a batch wait when it need not (about one in 4 billion key pairs); they can
  * never let one run early.
  */
@@ -40,11 +45,14 @@ export class KeyOrderGate {
     const done = new Promise<void>((r) => {
       release = r
     })
-    const hashes = schema.conflictIndexes.length > 0 ? keyHashes(schema, rows) : null
-    const entry: Entry = { hashes, done, release }
+    const entry: Entry = { rows, done, release }
     const deps: Promise<void>[] = []
-    for (const e of unfinished) {
-      if (hashes === null || e.hashes === null || intersects(hashes, e.hashes)) deps.push(e.done)
+    if (unfinished.length > 0) {
+      // Without declared conflict columns every batch may touch every row: wait for all.
+      const keyed = schema.conflictIndexes.length > 0
+      for (const e of unfinished) {
+        if (!keyed || intersects(hashesOf(schema, entry), hashesOf(schema, e))) deps.push(e.done)
+      }
     }
     unfinished.push(entry)
     if (deps.length > 0) await Promise.all(deps)
@@ -87,6 +95,11 @@ function hashSafeInteger(v: number, h: number): number {
   } while (v > 0)
   while (n > 0) h = Math.imul(h ^ (48 + DIGITS[--n]!), FNV_PRIME)
   return h >>> 0
+}
+
+function hashesOf(schema: Schema, e: Entry): Uint32Array {
+  e.hashes ??= keyHashes(schema, e.rows)
+  return e.hashes
 }
 
 /** The sorted hashes of the batch's non-null conflict keys (null keys never conflict). */

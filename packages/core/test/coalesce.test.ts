@@ -23,6 +23,7 @@ describe('coalesce', () => {
       { id: 2, name: 'b' },
     ])
     expect(c.sources).toEqual([[0, 2], [1]])
+    expect(c.keys).toEqual(['n:1', 'n:2'])
     // inputs untouched
     expect(rows[0]!.toObject()).toEqual({ id: 1, name: 'a', score: 1 })
   })
@@ -39,6 +40,7 @@ describe('coalesce', () => {
     )
     expect(c.rows).toHaveLength(1)
     expect(c.rows[0]!.get('name')).toBe('c')
+    expect(c.keys).toEqual([rowKey(c.rows[0]!.values, s.conflictIndexes, s.types)])
   })
 
   it('never merges null keys', () => {
@@ -48,6 +50,7 @@ describe('coalesce', () => {
     )
     expect(c.rows).toHaveLength(3)
     expect(c.duplicates).toBe(0)
+    expect(c.keys).toEqual([undefined, undefined, undefined])
   })
 
   it('composite keys do not collide across part boundaries', () => {

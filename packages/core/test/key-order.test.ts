@@ -82,6 +82,17 @@ describe('KeyOrderGate', () => {
     ;(await waiting)()
     expect(state.size).toBe(0) // nothing in flight: the schema's state is dropped
   })
+
+  it('a batch that never overlaps another is never hashed', async () => {
+    const gate = new KeyOrderGate()
+    const state = (gate as unknown as { schemas: Map<number, { hashes?: Uint32Array }[]> }).schemas
+    const first = await gate.enter(kv, rows('a', 'b'))
+    expect(state.get(kv.id)![0]!.hashes).toBeUndefined()
+    const second = await gate.enter(kv, rows('c'))
+    expect(state.get(kv.id)!.map((e) => e.hashes?.length)).toEqual([2, 1])
+    first()
+    second()
+  })
 })
 
 describe('KeyOrderGate property', () => {

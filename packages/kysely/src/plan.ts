@@ -76,7 +76,9 @@ export function planBatch(batch: Batch, adapter: SqlDialectAdapter): BatchPlan {
   // Upserts go in conflict-key order so that concurrent batches lock rows in the same order
   // (fewer deadlocks). Rows without a key keep their place at the end, in submit order.
   if (schema.strategy !== 'insert' && schema.conflictIndexes.length > 0 && rows.length > 1) {
-    const keys = rows.map((r) => rowKey(r.values, schema.conflictIndexes, schema.types))
+    // coalesce() already computed each kept row's key.
+    const keys =
+      merged?.keys ?? rows.map((r) => rowKey(r.values, schema.conflictIndexes, schema.types))
     order = rows.map((_, i) => i)
     order.sort((a, b) => {
       const ka = keys[a]
