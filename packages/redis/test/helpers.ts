@@ -11,13 +11,17 @@ export function uniquePrefix(what: string): string {
   return `bsqltest:${what}:${randomBytes(4).toString('hex')}:`
 }
 
-/** Deletes every key under `prefix`. */
+/**
+ * Deletes every key under `prefix`. Keys are scanned as Buffers: a binary key (the tests
+ * write one that is not valid UTF-8) would come back from `scan` as a different string and
+ * survive the `DEL`.
+ */
 export async function dropPrefix(redis: Redis, prefix: string): Promise<void> {
   let cursor = '0'
   do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000)
+    const [next, keys] = await redis.scanBuffer(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000)
     if (keys.length > 0) await redis.del(...keys)
-    cursor = next
+    cursor = String(next)
   } while (cursor !== '0')
 }
 
