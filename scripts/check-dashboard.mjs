@@ -58,6 +58,7 @@ export function checkDashboardStructure(dashboard) {
       problems.push(`panel "${p.title}" has no targets`)
     for (const t of p.targets ?? []) {
       const ds = t.datasource ?? p.datasource
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana's datasource variable, literally
       if (!ds || (ds.uid !== 'prometheus' && ds.uid !== '${datasource}'))
         problems.push(`panel "${p.title}" target ${t.refId}: datasource is not the Prometheus one`)
       if (typeof t.expr !== 'string' || t.expr.trim() === '')
