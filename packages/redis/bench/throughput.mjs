@@ -9,6 +9,7 @@
 import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
 import { createRedisBatchSQL, redisSchemas } from '../dist/index.js'
+import { handWrittenSets } from './hand-written.mjs'
 import { unlinkPrefix } from './unlink-prefix.mjs'
 
 const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
@@ -23,18 +24,13 @@ const clean = () => unlinkPrefix(redis, prefix)
 
 async function handWritten(round, inFlight = 1) {
   const t0 = performance.now()
-  let next = 0
-  const worker = async () => {
-    while (next < N) {
-      const i = next
-      next += BATCH
-      const p = redis.pipeline()
-      for (let j = i; j < Math.min(N, i + BATCH); j++) p.set(`${prefix}h${round}:${j}`, j)
-      const res = await p.exec()
-      for (const [err] of res) if (err) throw err
-    }
-  }
-  await Promise.all(Array.from({ length: inFlight }, worker))
+  await handWrittenSets(redis, {
+    n: N,
+    batch: BATCH,
+    inFlight,
+    key: (j) => `${prefix}h${round}:${j}`,
+    value: (j) => j,
+  })
   return N / ((performance.now() - t0) / 1000)
 }
 

@@ -104,13 +104,15 @@ function fixed(
   tail: readonly RedisArg[] = [],
 ): Mapping {
   const spec = COMMANDS[name]!
+  const n = columns.length
   const toCommand: RowToCommand = (values) => {
-    const args: RedisArg[] = []
-    for (let i = 0; i < columns.length; i++) {
-      args.push(toArg(required(values[i], table, columns[i]!), table, columns[i]!))
-    }
+    // Sized up front: an empty array grown by push() reserves 17 slots (~150 bytes a command
+    // of garbage, measured with bench/allocations.mjs).
+    const args = new Array<RedisArg>(n + tail.length)
+    for (let i = 0; i < n; i++)
+      args[i] = toArg(required(values[i], table, columns[i]!), table, columns[i]!)
     args[0] = prefixed(args[0]!, prefix)
-    for (const t of tail) args.push(t)
+    for (let t = 0; t < tail.length; t++) args[n + t] = tail[t]!
     return { name, args, key: keyIdentity(args[0]!), spec } satisfies RedisCommand
   }
   return { toCommand, validate: checkArgs(table, columns) }
