@@ -64,6 +64,8 @@ interface Building {
   width: number
   mask: number[]
   values: unknown[]
+  /** Values written so far (`values` may be allocated ahead). */
+  filled: number
   sources: Source[]
 }
 
@@ -100,7 +102,11 @@ export function planBatch(batch: Batch, adapter: SqlDialectAdapter): BatchPlan {
         key: `${schema.id}:${key}`,
         width: mask.length,
         mask,
-        values: [],
+        // The group of rows that set every column (most batches: all of them) gets its array
+        // at full size up front; grown by push() it would be copied ~log(n) times (SQLite narrow
+        // rows: +4-9 % in an interleaved A/B).
+        values: mask.length === ncols ? new Array(rows.length * ncols) : [],
+        filled: 0,
         sources: [],
       }
       groups.set(key, g)
@@ -125,14 +131,17 @@ export function planBatch(batch: Batch, adapter: SqlDialectAdapter): BatchPlan {
     last = g
     const out = g.values
     const mask = g.mask
+    let at = g.filled
     for (let m = 0; m < mask.length; m++) {
       const c = mask[m]!
-      out.push(adapter.toDriverValue(values[c]!, types[c]!))
+      out[at++] = adapter.toDriverValue(values[c]!, types[c]!)
     }
+    g.filled = at
     g.sources.push(merged === undefined ? i : merged.sources[i]!)
   }
   const planned: PlannedGroup[] = []
-  for (const g of groups.values())
+  for (const g of groups.values()) {
+    g.values.length = g.filled
     planned.push({
       shape: g.shape,
       key: g.key,
@@ -140,6 +149,7 @@ export function planBatch(batch: Batch, adapter: SqlDialectAdapter): BatchPlan {
       values: g.values,
       sources: g.sources,
     })
+  }
   return { groups: planned, rows: rows.length, duplicates: merged?.duplicates ?? 0 }
 }
 
