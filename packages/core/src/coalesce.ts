@@ -69,3 +69,59 @@ export function coalesce<Row extends AnyRow>(
   }
   return { rows: out, sources, keys, duplicates }
 }
+
+/**
+ * The batch's rows in conflict-key order when every row has its own safe-integer key in a
+ * single non-string conflict column (most upsert batches), else undefined. Such a batch has
+ * nothing to coalesce, so callers skip `coalesce()` and its key string, map entry and source
+ * list per row. The order matches `compareKeys()` on the same keys.
+ */
+export function integerKeyOrder(rows: readonly Request[], schema: Schema): number[] | undefined {
+  const idx = schema.conflictIndexes
+  if (idx.length !== 1 || schema.types[idx[0]!] === 'string') return undefined
+  const c = idx[0]!
+  const n = rows.length
+  const keys = new Float64Array(n)
+  const order = new Array<number>(n)
+  for (let i = 0; i < n; i++) {
+    const v = rows[i]!.values[c]
+    if (typeof v !== 'number' || !Number.isSafeInteger(v)) return undefined
+    keys[i] = v
+    order[i] = i
+  }
+  order.sort((a, b) => keys[a]! - keys[b]!)
+  // A repeated key (-0 and 0 included) needs coalescing: leave the batch to coalesce().
+  for (let i = 1; i < n; i++) if (keys[order[i]!] === keys[order[i - 1]!]) return undefined
+  return order
+}
+
+/** A `rowKey()` as a number when it is a safe integer (`n:` keys), for ordering. */
+function numericKey(key: string | undefined): number | undefined {
+  if (key === undefined || key.charCodeAt(0) !== 110 /* n */) return undefined
+  const n = Number(key.slice(2))
+  return Number.isSafeInteger(n) ? n : undefined
+}
+
+/**
+ * The order rows are sent in: integer keys by value, then other keys as strings, then rows
+ * without a key, each in submit order on ties. Every batch of a schema must use the same order
+ * (it is what makes concurrent batches lock rows in the same order), whichever way it was
+ * computed: `integerKeyOrder()` gives the same result for the batches it accepts.
+ */
+export function keyOrder(keys: readonly (string | undefined)[]): number[] {
+  const nums = keys.map(numericKey)
+  const order = keys.map((_, i) => i)
+  return order.sort((a, b) => {
+    const ka = keys[a]
+    const kb = keys[b]
+    if (ka === kb) return a - b
+    if (ka === undefined) return 1
+    if (kb === undefined) return -1
+    const na = nums[a]
+    const nb = nums[b]
+    if (na !== undefined && nb !== undefined) return na - nb || a - b
+    if (na !== undefined) return -1
+    if (nb !== undefined) return 1
+    return ka < kb ? -1 : 1
+  })
+}

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest'
-import { coalesce, defineSchema, KeyOrderGateForTest, Request, rowKey } from './exports.js'
+import {
+  coalesce,
+  defineSchema,
+  integerKeyOrder,
+  KeyOrderGateForTest,
+  keyOrder,
+  Request,
+  rowKey,
+} from './exports.js'
 
 const s = defineSchema({
   table: 't',
@@ -78,6 +86,39 @@ describe('coalesce', () => {
     expect(coalesce([Request.from(k, { a: 1 }), Request.from(k, { a: '1' })], k).rows).toHaveLength(
       2,
     )
+  })
+})
+
+describe('key order', () => {
+  it('integerKeyOrder sorts distinct safe-integer keys by value and declines everything else', () => {
+    expect(integerKeyOrder([req({ id: 10 }), req({ id: -3 }), req({ id: 9 })], s)).toEqual([
+      1, 2, 0,
+    ])
+    // A repeated key (-0 is 0) needs coalescing; a bigint key takes rowKey().
+    expect(integerKeyOrder([req({ id: 0 }), req({ id: -0 })], s)).toBeUndefined()
+    expect(integerKeyOrder([req({ id: 1 }), req({ id: 2n })], s)).toBeUndefined()
+    expect(integerKeyOrder([req({ id: 1 }), req({ name: 'no key' })], s)).toBeUndefined()
+    const str = defineSchema({
+      table: 't',
+      columns: { k: 'string' },
+      strategy: 'ignore',
+      conflictColumns: ['k'],
+    })
+    expect(integerKeyOrder([Request.from(str, { k: '1' })], str)).toBeUndefined()
+  })
+
+  it('keyOrder: integer keys by value, then other keys as strings, then null keys, ties in submit order', () => {
+    const keys = [
+      's:b',
+      'n:10',
+      undefined,
+      'n:9',
+      'n:10',
+      's:a',
+      'n:99999999999999999999',
+      undefined,
+    ]
+    expect(keyOrder(keys)).toEqual([3, 1, 4, 6, 5, 0, 2, 7])
   })
 })
 

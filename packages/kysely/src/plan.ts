@@ -8,7 +8,15 @@
  * parameters are one `slice()`, and rows that set every column (the common case) skip the
  * per-row shape computation.
  */
-import { type Batch, coalesce, coalesces, rowKey, type Schema } from '@batchsql/core'
+import {
+  type Batch,
+  coalesce,
+  coalesces,
+  integerKeyOrder,
+  keyOrder,
+  rowKey,
+  type Schema,
+} from '@batchsql/core'
 import type { DriverRow, InsertShape, SqlDialectAdapter } from './dialect.js'
 
 export interface PlannedGroup {
@@ -71,25 +79,23 @@ interface Building {
 
 export function planBatch(batch: Batch, adapter: SqlDialectAdapter): BatchPlan {
   const { schema } = batch
-  // Most batches have nothing to coalesce (plain inserts): skip building per-row source lists.
-  const merged = coalesces(schema, batch.rows.length) ? coalesce(batch.rows, schema) : undefined
-  const rows = merged === undefined ? batch.rows : merged.rows
-  let order: number[] | undefined
   // Upserts go in conflict-key order so that concurrent batches lock rows in the same order
   // (fewer deadlocks). Rows without a key keep their place at the end, in submit order.
-  if (schema.strategy !== 'insert' && schema.conflictIndexes.length > 0 && rows.length > 1) {
+  const ordered =
+    schema.strategy !== 'insert' && schema.conflictIndexes.length > 0 && batch.rows.length > 1
+  // Distinct integer keys (most upsert batches): nothing to coalesce, ordered by number.
+  let order = ordered ? integerKeyOrder(batch.rows, schema) : undefined
+  // Most batches have nothing to coalesce (plain inserts): skip building per-row source lists.
+  const merged =
+    order === undefined && coalesces(schema, batch.rows.length)
+      ? coalesce(batch.rows, schema)
+      : undefined
+  const rows = merged === undefined ? batch.rows : merged.rows
+  if (ordered && order === undefined && rows.length > 1) {
     // coalesce() already computed each kept row's key.
-    const keys =
-      merged?.keys ?? rows.map((r) => rowKey(r.values, schema.conflictIndexes, schema.types))
-    order = rows.map((_, i) => i)
-    order.sort((a, b) => {
-      const ka = keys[a]
-      const kb = keys[b]
-      if (ka === kb) return a - b
-      if (ka === undefined) return 1
-      if (kb === undefined) return -1
-      return ka < kb ? -1 : 1
-    })
+    order = keyOrder(
+      merged?.keys ?? rows.map((r) => rowKey(r.values, schema.conflictIndexes, schema.types)),
+    )
   }
   const types = schema.types
   const ncols = types.length

@@ -1,4 +1,5 @@
 import { defineSchema, Request } from '@batchsql/core'
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { chunkRows, rowsPerChunk } from '../src/chunks.js'
 import { type PlannedGroup, planBatch, rowAt, sourcesOf, subPlan } from '../src/plan.js'
@@ -60,6 +61,60 @@ describe('batch plan', () => {
     expect(rowsOf(up.groups[0]!).map((r) => r[0])).toEqual([1, 2, 3])
     const ins = planBatch({ schema: plain, rows: rows(plain, list) }, planningAdapter())
     expect(rowsOf(ins.groups[0]!).map((r) => r[0])).toEqual([3, 1, 2])
+  })
+
+  it('orders integer keys by value, whether or not the batch needed coalescing', () => {
+    // 9 < 10 < 100 as numbers, not as strings; the batch with a repeated key takes the
+    // coalescing path and must come out in the same order as the one without.
+    const ids = [100, 10, 9, 'x']
+    const mixed = defineSchema({
+      table: 't',
+      columns: { id: 'any', a: 'string' },
+      strategy: 'update',
+      conflictColumns: ['id'],
+    })
+    const order = (list: unknown[]) =>
+      rowsOf(
+        planBatch(
+          { schema: mixed, rows: list.map((id, i) => Request.from(mixed, { id, a: `r${i}` })) },
+          planningAdapter(),
+        ).groups[0]!,
+      ).map((r) => r[0])
+    expect(order([100, 10, 9])).toEqual([9, 10, 100])
+    expect(order([100, 10, 9, 10])).toEqual([9, 10, 100])
+    // A string key goes after the integer keys, a null key last.
+    expect(order([...ids, null])).toEqual([9, 10, 100, 'x', null])
+    expect(order([...ids, null, 9])).toEqual([9, 10, 100, 'x', null])
+  })
+
+  it('random integer keys: the plan is the key-sorted, coalesced batch', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: -50, max: 50 }), { minLength: 2, maxLength: 40 }),
+        (ids) => {
+          const plan = planBatch(
+            {
+              schema: upsert,
+              rows: rows(
+                upsert,
+                ids.map((id, i) => ({ id, a: `r${i}` })),
+              ),
+            },
+            planningAdapter(),
+          )
+          const g = plan.groups[0]!
+          const distinct = [...new Set(ids.map((id) => id + 0))].sort((a, b) => a - b)
+          expect(rowsOf(g).map((r) => r[0])).toEqual(distinct)
+          // Keep-last: each kept row carries the value of the last batch row with its key.
+          rowsOf(g).forEach((r, i) => {
+            const last = ids.map((id) => id + 0).lastIndexOf(r[0] as number)
+            expect(r[1]).toBe(`r${last}`)
+            expect(Math.max(...sourcesOf(g, i))).toBe(last)
+          })
+          expect(plan.duplicates).toBe(ids.length - distinct.length)
+        },
+      ),
+    )
   })
 
   it('maps every merged row back to the batch rows it stands for', () => {
