@@ -73,7 +73,7 @@ describe('batch plan', () => {
       strategy: 'update',
       conflictColumns: ['id'],
     })
-    const order = (list: unknown[]) =>
+    const order = (list: (number | string | null)[]) =>
       rowsOf(
         planBatch(
           { schema: mixed, rows: list.map((id, i) => Request.from(mixed, { id, a: `r${i}` })) },
