@@ -15,7 +15,11 @@ const REPORTS = join(HERE, '..', '..', '..', 'reports')
  */
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000)
 const WIDE_ROWS = Number(process.env.BENCH_WIDE_ROWS ?? 300_000)
-const RSS_ROWS = (process.env.BENCH_RSS_ROWS ?? '100000,1000000').split(',').map(Number)
+/** Row counts of the peak-RSS check; empty (`BENCH_RSS_ROWS=`) skips it. */
+const RSS_ROWS = (process.env.BENCH_RSS_ROWS ?? '100000,1000000')
+  .split(',')
+  .filter((n) => n.trim() !== '')
+  .map(Number)
 const REPS = Number(process.env.BENCH_REPS ?? 2)
 /** Comma-separated backends to measure (default all), e.g. `sqlite,postgres`. */
 const BACKENDS = process.env.BENCH_BACKENDS?.split(',')
@@ -29,7 +33,11 @@ const BACKENDS = process.env.BENCH_BACKENDS?.split(',')
  * 100k, 1M and 3M commands), and one 1M run in about ten died at that limit.
  */
 const RSS_HEAP_MIB = Number(process.env.BENCH_RSS_HEAP_MIB ?? 96)
-const WORKLOADS: readonly WorkloadName[] = ['narrow', 'wide', 'upsert']
+const ALL_WORKLOADS: readonly WorkloadName[] = ['narrow', 'wide', 'upsert']
+/** Comma-separated workloads to measure (default all), e.g. `upsert`. */
+const WORKLOADS = process.env.BENCH_WORKLOADS
+  ? ALL_WORKLOADS.filter((w) => process.env.BENCH_WORKLOADS!.split(',').includes(w))
+  : ALL_WORKLOADS
 const PRODUCERS = [1, 10] as const
 
 function measure(m: Measurement, heapMiB?: number): Promise<MeasurementResult> {
@@ -161,16 +169,20 @@ async function main(): Promise<void> {
       (t) =>
         `| ${t.backend} | ${t.workload} | ${t.producers} | ${fmt(t.rows)} | ${t.contender} | ${fmt(t.rowsPerSec)} | ${t.ratioToBareInsert?.toFixed(2) ?? ''} | ${t.peakRssMiB} |`,
     ),
-    '',
-    `Peak RSS of BatchSQL runs (narrow rows, 1 producer, default bufferSize) under --max-old-space-size=${RSS_HEAP_MIB}:`,
-    '',
-    '| backend | contender | rows | rows/s | peak RSS MiB |',
-    '|---|---|---|---|---|',
-    ...rssTable.map(
-      (t) =>
-        `| ${t.backend} | ${t.contender} | ${fmt(t.rows)} | ${t.rowsPerSec === null ? `failed: ${t.error}` : fmt(t.rowsPerSec)} | ${t.peakRssMiB ?? ''} |`,
-    ),
   ]
+  if (rssTable.length > 0) {
+    lines.push(
+      '',
+      `Peak RSS of BatchSQL runs (narrow rows, 1 producer, default bufferSize) under --max-old-space-size=${RSS_HEAP_MIB}:`,
+      '',
+      '| backend | contender | rows | rows/s | peak RSS MiB |',
+      '|---|---|---|---|---|',
+      ...rssTable.map(
+        (t) =>
+          `| ${t.backend} | ${t.contender} | ${fmt(t.rows)} | ${t.rowsPerSec === null ? `failed: ${t.error}` : fmt(t.rowsPerSec)} | ${t.peakRssMiB ?? ''} |`,
+      ),
+    )
+  }
   const md = lines.join('\n')
   console.log(md)
   mkdirSync(REPORTS, { recursive: true })
