@@ -35,9 +35,11 @@ const BACKENDS = process.env.BENCH_BACKENDS?.split(',')
 const RSS_HEAP_MIB = Number(process.env.BENCH_RSS_HEAP_MIB ?? 96)
 const ALL_WORKLOADS: readonly WorkloadName[] = ['narrow', 'wide', 'upsert']
 /** Comma-separated workloads to measure (default all), e.g. `upsert`. */
-const WORKLOADS = process.env.BENCH_WORKLOADS
-  ? ALL_WORKLOADS.filter((w) => process.env.BENCH_WORKLOADS!.split(',').includes(w))
-  : ALL_WORKLOADS
+const WORKLOADS = (process.env.BENCH_WORKLOADS?.split(',') ?? ALL_WORKLOADS).map((w) => {
+  if (!ALL_WORKLOADS.includes(w as WorkloadName))
+    throw new Error(`BENCH_WORKLOADS: unknown workload "${w}" (${ALL_WORKLOADS.join(', ')})`)
+  return w as WorkloadName
+})
 const PRODUCERS = [1, 10] as const
 
 function measure(m: Measurement, heapMiB?: number): Promise<MeasurementResult> {

@@ -74,7 +74,7 @@ export function coalesce<Row extends AnyRow>(
  * The batch's rows in conflict-key order when every row has its own safe-integer key in a
  * single non-string conflict column (most upsert batches), else undefined. Such a batch has
  * nothing to coalesce, so callers skip `coalesce()` and its key string, map entry and source
- * list per row. The order matches `compareKeys()` on the same keys.
+ * list per row. The order is the one `keyOrder()` gives for the same keys.
  */
 export function integerKeyOrder(rows: readonly Request[], schema: Schema): number[] | undefined {
   const idx = schema.conflictIndexes
