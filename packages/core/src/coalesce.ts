@@ -1,3 +1,4 @@
+import type { Batch } from './contract.js'
 import { Request } from './request.js'
 import type { AnyRow, DedupeMode, Schema } from './schema.js'
 import { rowKey } from './values.js'
@@ -76,15 +77,20 @@ export function coalesce<Row extends AnyRow>(
  * nothing to coalesce, so callers skip `coalesce()` and its key string, map entry and source
  * list per row. The order is the one `keyOrder()` gives for the same keys.
  */
-export function integerKeyOrder(rows: readonly Request[], schema: Schema): number[] | undefined {
+export function integerKeyOrder(batch: Batch): number[] | undefined {
+  const { schema } = batch
   const idx = schema.conflictIndexes
   if (idx.length !== 1 || schema.types[idx[0]!] === 'string') return undefined
   const c = idx[0]!
-  const n = rows.length
+  // A flat batch is read in place, without building its rows.
+  const flat = batch.values
+  const width = schema.types.length
+  const rows = flat === undefined ? batch.rows : undefined
+  const n = flat === undefined ? rows!.length : flat.length / width
   const keys = new Float64Array(n)
   const order = new Array<number>(n)
   for (let i = 0; i < n; i++) {
-    const v = rows[i]!.values[c]
+    const v = flat === undefined ? rows![i]!.values[c] : flat[i * width + c]
     if (typeof v !== 'number' || !Number.isSafeInteger(v)) return undefined
     keys[i] = v
     order[i] = i

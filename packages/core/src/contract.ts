@@ -8,11 +8,19 @@ import type { Classification, ErrorReason } from './classify.js'
 import type { BatchFailedError } from './errors.js'
 import type { Request } from './request.js'
 import type { AnyRow, Schema } from './schema.js'
+import type { Value } from './values.js'
 
 /** Rows of one schema, in submit order. */
 export interface Batch<Row extends AnyRow = AnyRow> {
   readonly schema: Schema<Row>
   readonly rows: readonly Request<Row>[]
+  /**
+   * The same rows as one row-major array, `schema.columns.length` values per row, aligned
+   * like `Request.values` (`undefined`: not set). Present on batches made of `submitMany()`
+   * rows, which are never turned into one object per row unless something reads `rows`:
+   * a processor on a hot path reads these instead (see `batchSize()`). Read-only.
+   */
+  readonly values?: readonly (Value | undefined)[]
 }
 
 export interface ProcessContext {

@@ -8,6 +8,7 @@ import type {
   ProcessResult,
 } from './contract.js'
 import { AbortedError, BatchFailedError, TimeoutError } from './errors.js'
+import { batchSize } from './flat-batch.js'
 import { type MetricsReporter, noopMetrics } from './metrics.js'
 import type { Request } from './request.js'
 import { backoffDelay, defaultRetryPolicy, type RetryPolicy, sleep } from './retry.js'
@@ -71,7 +72,12 @@ export class RetryingExecutor implements BatchExecutor {
     const { schema } = batch
     const started = now()
     const failures: BatchFailure[] = []
-    let rows: readonly Request[] = batch.rows
+    const size = batchSize(batch)
+    // What the next attempt sends: the whole batch first, then only the rows to retry. The
+    // batch itself is passed on, not its rows: a flat batch's Request objects are only built
+    // if a row fails.
+    let current: Batch = batch
+    let left = size
     let committed = 0
     let attempt = 0
     const finalFail = (
@@ -93,32 +99,35 @@ export class RetryingExecutor implements BatchExecutor {
       })
     }
 
-    while (rows.length > 0) {
+    while (left > 0) {
       attempt++
-      let retry: Request[] = []
+      // Either the whole attempt is retried (it threw) or only the rows that failed on their own.
+      let retryAll = false
+      const retry: Request[] = []
       let retryCls: Classification | undefined
       try {
         await this.semaphore.acquire(signal)
       } catch (err) {
-        finalFail(rows, { reason: 'context_canceled', retryable: false }, err, attempt - 1)
+        finalFail(current.rows, { reason: 'context_canceled', retryable: false }, err, attempt - 1)
         break
       }
       let result: ProcessResult | undefined | void
       try {
-        result = await this.attempt({ schema, rows }, attempt, signal)
+        result = await this.attempt(current, attempt, signal)
       } catch (err) {
         const cls = this.classify(err)
         if (cls.retryable && attempt < this.policy.maxAttempts && !signal.aborted) {
-          retry = rows as Request[]
+          retryAll = true
           retryCls = cls
         } else {
-          finalFail(rows, cls, err, attempt)
-          rows = []
+          finalFail(current.rows, cls, err, attempt)
+          left = 0
         }
       } finally {
         this.semaphore.release()
       }
       if (result?.failures?.length) {
+        const rows = current.rows
         const failedIdx = new Set<number>()
         for (const f of result.failures) {
           const row = rows[f.index]
@@ -132,27 +141,35 @@ export class RetryingExecutor implements BatchExecutor {
             finalFail([row], cls, f.error, attempt)
           }
         }
-        committed += rows.length - failedIdx.size
-      } else if (retry.length === 0 && rows.length > 0) {
-        committed += rows.length
+        committed += left - failedIdx.size
+      } else if (!retryAll && left > 0) {
+        committed += left
       }
-      if (retry.length === 0) break
+      if (!retryAll && retry.length === 0) break
       this.metrics.recordError(this.name, schema.table, `retry:${retryCls!.reason}`)
       try {
         // No slot is held while sleeping.
         await sleep(backoffDelay(this.policy, attempt), signal)
       } catch (err) {
-        finalFail(retry, { reason: 'context_canceled', retryable: false }, err, attempt)
+        finalFail(
+          retryAll ? current.rows : retry,
+          { reason: 'context_canceled', retryable: false },
+          err,
+          attempt,
+        )
         break
       }
-      rows = retry
+      if (!retryAll) {
+        current = { schema, rows: retry }
+        left = retry.length
+      }
     }
 
-    const failedRows = batch.rows.length - committed
+    const failedRows = size - committed
     this.metrics.recordBatch({
       database: this.name,
       table: schema.table,
-      rows: batch.rows.length,
+      rows: size,
       durationSeconds: (now() - started) / 1000,
       status: failedRows === 0 ? 'success' : committed === 0 ? 'failure' : 'partial',
       attempts: attempt,
@@ -208,7 +225,7 @@ export class RetryingExecutor implements BatchExecutor {
           batch.schema.table,
           'timeout',
           attempt,
-          batch.rows.length,
+          batchSize(batch),
           new TimeoutError(this.timeoutMs),
         )
       }

@@ -1,10 +1,10 @@
-import type { Request } from './request.js'
+import type { Batch } from './contract.js'
 import type { Schema } from './schema.js'
 import { rowKey } from './values.js'
 
 /** A batch that entered the gate and has not been released. */
 interface Entry {
-  readonly rows: readonly Request[]
+  readonly batch: Batch
   /**
    * 32-bit hashes of the batch's conflict keys, sorted; computed the first time another batch
    * enters while this one is unfinished (with one batch at a time, never).
@@ -35,7 +35,8 @@ export class KeyOrderGate {
   private readonly schemas = new Map<number, Entry[]>()
 
   /** Registers the batch now (so later batches see it) and resolves when it may run. */
-  async enter(schema: Schema, rows: readonly Request[]): Promise<() => void> {
+  async enter(batch: Batch): Promise<() => void> {
+    const { schema } = batch
     let unfinished = this.schemas.get(schema.id)
     if (unfinished === undefined) {
       unfinished = []
@@ -45,7 +46,7 @@ export class KeyOrderGate {
     const done = new Promise<void>((r) => {
       release = r
     })
-    const entry: Entry = { rows, done, release }
+    const entry: Entry = { batch, done, release }
     const deps: Promise<void>[] = []
     if (unfinished.length > 0) {
       // Without declared conflict columns every batch may touch every row: wait for all.
@@ -98,14 +99,19 @@ function hashSafeInteger(v: number, h: number): number {
 }
 
 function hashesOf(schema: Schema, e: Entry): Uint32Array {
-  e.hashes ??= keyHashes(schema, e.rows)
+  e.hashes ??= keyHashes(schema, e.batch)
   return e.hashes
 }
 
 /** The sorted hashes of the batch's non-null conflict keys (null keys never conflict). */
-function keyHashes(schema: Schema, rows: readonly Request[]): Uint32Array {
+function keyHashes(schema: Schema, batch: Batch): Uint32Array {
   const { conflictIndexes, types } = schema
-  const out = new Uint32Array(rows.length)
+  // A flat batch is read in place (row r's values start at r * width), not through rows.
+  const flat = batch.values
+  const rows = flat === undefined ? batch.rows : undefined
+  const width = types.length
+  const size = flat === undefined ? rows!.length : flat.length / width
+  const out = new Uint32Array(size)
   let n = 0
   const only = conflictIndexes.length === 1 ? conflictIndexes[0]! : -1
   // The two hot paths hash without building rowKey()'s tagged string, to the same value: a
@@ -113,15 +119,16 @@ function keyHashes(schema: Schema, rows: readonly Request[]): Uint32Array {
   // integer outside a `string` column ("n:" + its digits; most upsert keys).
   const rawStrings = only >= 0 && (types[only] === 'any' || types[only] === 'string')
   const rawIntegers = only >= 0 && types[only] !== 'string'
-  for (let r = 0; r < rows.length; r++) {
-    const values = rows[r]!.values
-    const v = only >= 0 ? values[only] : undefined
+  for (let r = 0; r < size; r++) {
+    const values = flat ?? rows![r]!.values
+    const base = flat === undefined ? 0 : r * width
+    const v = only >= 0 ? values[base + only] : undefined
     if (rawStrings && typeof v === 'string') {
       out[n++] = hashString(v, S_TAG)
     } else if (rawIntegers && typeof v === 'number' && Number.isSafeInteger(v)) {
       out[n++] = hashSafeInteger(v, N_TAG)
     } else {
-      const k = rowKey(values, conflictIndexes, types)
+      const k = rowKey(values, conflictIndexes, types, base)
       if (k !== undefined) out[n++] = hashString(k, FNV_OFFSET)
     }
   }

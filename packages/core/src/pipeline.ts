@@ -1,4 +1,4 @@
-import type { BatchExecutor, BatchFailure, BatchOutcome } from './contract.js'
+import type { Batch, BatchExecutor, BatchFailure, BatchOutcome } from './contract.js'
 import { ErrorStream } from './error-stream.js'
 import {
   AbortedError,
@@ -7,10 +7,13 @@ import {
   ClosedError,
   ValidationError,
 } from './errors.js'
+import { batchSize, FlatBatch, pushRequests } from './flat-batch.js'
 import { KeyOrderGate } from './key-order.js'
 import { type MetricsReporter, noopMetrics, type RejectReason } from './metrics.js'
+import { readRow } from './read-row.js'
 import { Request } from './request.js'
 import type { AnyRow, Schema } from './schema.js'
+import type { Value } from './values.js'
 
 export interface BatchSQLConfig {
   /** Where batches go: usually `createExecutor(processor)` or an adapter's factory. */
@@ -72,14 +75,35 @@ export interface PipelineStats {
   readonly flushes: number
 }
 
+/**
+ * Rows `[start, end)` of one schema whose values are one row-major array
+ * (`schema.columns.length` per row): buffered without an object per row. Either (part of) a
+ * `submitMany()` call's rows, or a run of plain `submit()` rows, which is `growable`: the
+ * next such row of its schema is appended while it is the buffer's last entry.
+ */
+interface Slab {
+  readonly schema: Schema
+  readonly values: (Value | undefined)[]
+  readonly start: number
+  end: number
+  readonly growable: boolean
+}
+
+/** What the buffer holds: a Request (`submit(request)`, `submitAndWait()`), or a slab. */
+type Entry = Request | Slab
+
 interface Chunk {
-  rows: Request[]
+  entries: Entry[]
+  /** Rows in `entries`. */
+  count: number
   firstAt: number
 }
 
 interface Waiter {
-  /** The rows still to accept, from `next` on (one row for `submit()`, several for `submitMany()`). */
-  reqs: Request[]
+  /** What is still to accept, from row `next` on: one `submit()` row or a `submitMany()` call's rows. */
+  item: Request | Slab
+  /** Rows in `item`. */
+  total: number
   next: number
   since: number
   resolve: () => void
@@ -135,7 +159,8 @@ export class BatchSQL implements AsyncDisposable {
   private readonly abort = new AbortController()
 
   private state = OPEN
-  private current: Request[] = []
+  private current: Entry[] = []
+  private currentCount = 0
   private currentFirstAt = 0
   private readonly ready: Chunk[] = []
   private pendingCount = 0
@@ -222,6 +247,19 @@ export class BatchSQL implements AsyncDisposable {
   submit<Row extends AnyRow>(request: Request<Row>, options?: SubmitOptions): Promise<void>
   submit(a: Schema | Request, b?: unknown, c?: SubmitOptions): Promise<void> {
     if (this.state !== OPEN) return this.rejectSubmit('closed', new ClosedError())
+    if (
+      !(a instanceof Request) &&
+      this.pendingCount < this.bufferSize &&
+      this.waiters.length === 0
+    ) {
+      // The common case: a plain row, and room for it.
+      try {
+        this.append(requireSchema(a, 'submit() needs a schema from defineSchema() or a Request'), b)
+      } catch (err) {
+        return this.rejectSubmit('validation', err)
+      }
+      return ACCEPTED
+    }
     let req: Request
     let options: SubmitOptions | undefined
     try {
@@ -281,7 +319,7 @@ export class BatchSQL implements AsyncDisposable {
     options?: SubmitOptions,
   ): Promise<void> {
     if (this.state !== OPEN) return this.rejectSubmit('closed', new ClosedError())
-    const reqs: Request[] = []
+    let slab: Slab
     try {
       requireSchema(schema, 'submitMany() needs a schema from defineSchema()')
       if (rows === null || typeof rows !== 'object' || !(Symbol.iterator in rows)) {
@@ -291,22 +329,21 @@ export class BatchSQL implements AsyncDisposable {
           { table: schema.table },
         )
       }
-      for (const row of rows) {
-        try {
-          reqs.push(Request.from(schema, row as AnyRow))
-        } catch (err) {
-          throw atRow(err, reqs.length)
-        }
-      }
+      slab = readRows(schema, rows)
     } catch (err) {
       return this.rejectSubmit('validation', err)
     }
     let next = 0
     if (this.waiters.length === 0) {
-      while (next < reqs.length && this.pendingCount < this.bufferSize) this.enqueue(reqs[next++]!)
+      // Flushes dispatched while accepting free room: take it as it comes, as submit() would.
+      while (next < slab.end && this.pendingCount < this.bufferSize) {
+        const take = Math.min(slab.end - next, this.bufferSize - this.pendingCount)
+        this.enqueueRows(slab, next, next + take)
+        next += take
+      }
     }
-    if (next === reqs.length) return ACCEPTED
-    return this.wait(reqs, next, options?.signal)
+    if (next === slab.end) return ACCEPTED
+    return this.wait(slab, slab.end, next, options?.signal)
   }
 
   private rejectSubmit(reason: RejectReason, err: unknown): Promise<void> {
@@ -319,18 +356,32 @@ export class BatchSQL implements AsyncDisposable {
       this.enqueue(req)
       return ACCEPTED
     }
-    return this.wait([req], 0, signal)
+    return this.wait(req, 1, 0, signal)
   }
 
-  /** Queues `reqs[next..]` behind earlier waiters; resolves once the last of them is accepted. */
-  private wait(reqs: Request[], next: number, signal: AbortSignal | undefined): Promise<void> {
+  /** Queues `item`'s rows from `next` on behind earlier waiters; resolves once the last is accepted. */
+  private wait(
+    item: Request | Slab,
+    total: number,
+    next: number,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
     if (signal?.aborted)
       return this.rejectSubmit(
         'aborted',
         new AbortedError('submit aborted before it was accepted', signal.reason, next),
       )
     return new Promise<void>((resolve, reject) => {
-      const w: Waiter = { reqs, next, since: now(), resolve, reject, signal, onAbort: undefined }
+      const w: Waiter = {
+        item,
+        total,
+        next,
+        since: now(),
+        resolve,
+        reject,
+        signal,
+        onAbort: undefined,
+      }
       if (signal) {
         w.onAbort = () => {
           const i = this.waiters.indexOf(w)
@@ -351,19 +402,82 @@ export class BatchSQL implements AsyncDisposable {
     })
   }
 
-  private enqueue(req: Request): void {
+  /**
+   * Validates a `submit()` row straight into the buffer: appended to the last entry when that
+   * is a growable slab of the same schema, else into a new one. Why: a Request is two objects
+   * per row (itself and its values), which on a fast sink cost more than the rest of the
+   * buffering; a run of one schema's rows (the common case) needs neither.
+   */
+  private append(schema: Schema, row: unknown): void {
+    const cur = this.current
+    const last = cur[cur.length - 1]
+    const slab =
+      last !== undefined && !(last instanceof Request) && last.growable && last.schema === schema
+        ? last
+        : undefined
+    const values = slab === undefined ? [] : slab.values
+    const width = schema.columns.length
+    const base = values.length
+    for (let c = 0; c < width; c++) values.push(undefined)
+    try {
+      readRow(schema, row as AnyRow, values, base)
+      schema.validate?.(values.slice(base, base + width))
+    } catch (err) {
+      values.length = base // the rows before it stay as they were
+      throw err
+    }
+    if (slab === undefined) cur.push({ schema, values, start: 0, end: 1, growable: true })
+    else slab.end++
     this.accepted++
     this.pendingCount++
-    const cur = this.current
-    cur.push(req)
-    if (cur.length === 1) {
-      this.currentFirstAt = now()
-      if (this.timer === undefined) this.timer = setTimeout(this.onInterval, this.flushInterval)
-    }
-    if (cur.length >= this.flushSize) {
+    if (++this.currentCount === 1) this.startInterval()
+    if (this.currentCount >= this.flushSize) {
       this.seal()
       this.pump()
     }
+  }
+
+  private enqueue(req: Request): void {
+    this.accepted++
+    this.pendingCount++
+    this.current.push(req)
+    if (++this.currentCount === 1) this.startInterval()
+    if (this.currentCount >= this.flushSize) {
+      this.seal()
+      this.pump()
+    }
+  }
+
+  /** Accepts rows `[from, to)` of a slab, cut where flushes fill up. */
+  private enqueueRows(slab: Slab, from: number, to: number): void {
+    while (from < to) {
+      const take = Math.min(to - from, this.flushSize - this.currentCount)
+      this.accepted += take
+      this.pendingCount += take
+      this.current.push(
+        from === slab.start && from + take === slab.end
+          ? slab
+          : {
+              schema: slab.schema,
+              values: slab.values,
+              start: from,
+              end: from + take,
+              growable: false,
+            },
+      )
+      if (this.currentCount === 0) this.startInterval()
+      this.currentCount += take
+      from += take
+      if (this.currentCount >= this.flushSize) {
+        this.seal()
+        this.pump()
+      }
+    }
+  }
+
+  private startInterval(): void {
+    this.currentFirstAt = now()
+    if (this.timer === undefined) this.timer = setTimeout(this.onInterval, this.flushInterval)
   }
 
   private readonly onInterval = (): void => {
@@ -373,9 +487,14 @@ export class BatchSQL implements AsyncDisposable {
   }
 
   private seal(): void {
-    if (this.current.length === 0) return
-    this.ready.push({ rows: this.current, firstAt: this.currentFirstAt })
+    if (this.currentCount === 0) return
+    this.ready.push({
+      entries: this.current,
+      count: this.currentCount,
+      firstAt: this.currentFirstAt,
+    })
     this.current = []
+    this.currentCount = 0
   }
 
   /** Starts flushes while there is ready work and a free flush slot. */
@@ -383,11 +502,13 @@ export class BatchSQL implements AsyncDisposable {
     while (this.ready.length > 0 && this.inFlightFlushes < this.maxInFlightFlushes) {
       // Merge small chunks (sealed by the interval while slots were busy) up to flushSize.
       const first = this.ready.shift()!
-      let rows = first.rows
-      while (this.ready.length > 0 && rows.length + this.ready[0]!.rows.length <= this.flushSize) {
-        rows = rows.concat(this.ready.shift()!.rows)
+      let { entries, count } = first
+      while (this.ready.length > 0 && count + this.ready[0]!.count <= this.flushSize) {
+        const next = this.ready.shift()!
+        entries = entries.concat(next.entries)
+        count += next.count
       }
-      this.dispatch(rows, first.firstAt)
+      this.dispatch(entries, count, first.firstAt)
     }
     this.admitWaiters()
     this.checkIdle()
@@ -408,10 +529,20 @@ export class BatchSQL implements AsyncDisposable {
   private admitWaitersNow(): void {
     while (this.waiters.length > 0 && this.pendingCount < this.bufferSize && this.state === OPEN) {
       const w = this.waiters[0]!
-      while (w.next < w.reqs.length && this.pendingCount < this.bufferSize) {
-        this.enqueue(w.reqs[w.next++]!)
+      const item = w.item
+      if (item instanceof Request) {
+        this.enqueue(item)
+        w.next = 1
+      } else {
+        while (w.next < w.total && this.pendingCount < this.bufferSize) {
+          const take = Math.min(w.total - w.next, this.bufferSize - this.pendingCount)
+          const from = w.next
+          // Advanced first: enqueueRows() may re-enter pump(), which must see the rows as taken.
+          w.next += take
+          this.enqueueRows(item, from, from + take)
+        }
+        if (w.next < w.total) break // a submitMany() still waiting for room
       }
-      if (w.next < w.reqs.length) break // a submitMany() still waiting for room
       this.waiters.shift()
       if (w.onAbort) w.signal?.removeEventListener('abort', w.onAbort)
       this.metrics.recordEnqueueLatency((now() - w.since) / 1000)
@@ -419,15 +550,15 @@ export class BatchSQL implements AsyncDisposable {
     }
   }
 
-  private dispatch(rows: Request[], firstAt: number): void {
+  private dispatch(entries: Entry[], count: number, firstAt: number): void {
     this.inFlightFlushes++
     this.flushes++
-    this.pendingCount -= rows.length
+    this.pendingCount -= count
     const t0 = now()
     this.metrics.recordQueueWait((t0 - firstAt) / 1000)
-    const groups = groupBySchema(rows)
+    const groups = groupBySchema(entries)
     this.metrics.recordAssembleDuration((now() - t0) / 1000)
-    this.metrics.recordFlush(rows.length, groups.length)
+    this.metrics.recordFlush(count, groups.length)
     let remaining = groups.length
     const onGroupDone = () => {
       if (--remaining === 0) {
@@ -439,30 +570,30 @@ export class BatchSQL implements AsyncDisposable {
     for (const g of groups) void this.runGroup(g).then(onGroupDone)
   }
 
-  private async runGroup(rows: Request[]): Promise<void> {
-    const schema = rows[0]!.schema
+  private async runGroup(batch: Batch): Promise<void> {
+    const schema = batch.schema
     this.inFlightBatches++
     let outcome: BatchOutcome
     let release: (() => void) | undefined
     try {
-      if (schema.hasConflictHandling) release = await this.gate.enter(schema, rows)
-      outcome = await this.executor.execute({ schema, rows }, this.abort.signal)
+      if (schema.hasConflictHandling) release = await this.gate.enter(batch)
+      outcome = await this.executor.execute(batch, this.abort.signal)
     } catch (err) {
       // Executors report rather than throw; this is a defect guard, and still loses nothing.
-      const e = new BatchFailedError(schema.table, 'unknown', 1, rows.length, err)
+      const e = new BatchFailedError(schema.table, 'unknown', 1, batchSize(batch), err)
       outcome = {
         committed: 0,
         attempts: 1,
-        failures: [{ schema, rows, reason: 'unknown', attempts: 1, error: e }],
+        failures: [{ schema, rows: batch.rows, reason: 'unknown', attempts: 1, error: e }],
       }
     } finally {
       release?.()
       this.inFlightBatches--
     }
-    this.settle(rows, outcome)
+    this.settle(batch, outcome)
   }
 
-  private settle(rows: Request[], outcome: BatchOutcome): void {
+  private settle(batch: Batch, outcome: BatchOutcome): void {
     this.committed += outcome.committed
     let failedSet: Set<Request> | undefined
     for (const f of outcome.failures) {
@@ -479,7 +610,9 @@ export class BatchSQL implements AsyncDisposable {
       for (const r of f.rows) failedSet.add(r)
       this.errorStream.push(failure)
     }
-    for (const r of rows) {
+    // Only submitAndWait() rows carry acks, and they are always Requests: a flat batch has none.
+    if (batch.values !== undefined) return
+    for (const r of batch.rows) {
       if (r.ack && !failedSet?.has(r)) {
         r.ack.resolve()
         r.ack = undefined
@@ -550,9 +683,9 @@ export class BatchSQL implements AsyncDisposable {
       this.metrics.recordRejectedSubmit('closed')
       w.reject(
         new ClosedError(
-          w.reqs.length === 1
+          w.total === 1
             ? 'BatchSQL closed while the submit waited for room; the row was not accepted'
-            : `BatchSQL closed while the submit waited for room; ${w.reqs.length - w.next} of ${w.reqs.length} row(s) were not accepted`,
+            : `BatchSQL closed while the submit waited for room; ${w.total - w.next} of ${w.total} row(s) were not accepted`,
           w.next,
         ),
       )
@@ -594,9 +727,9 @@ export class BatchSQL implements AsyncDisposable {
     this.seal()
     const chunks = this.ready.splice(0)
     for (const c of chunks) {
-      this.pendingCount -= c.rows.length
-      for (const rows of groupBySchema(c.rows)) {
-        const schema = rows[0]!.schema
+      this.pendingCount -= c.count
+      for (const batch of groupBySchema(c.entries)) {
+        const { schema, rows } = batch
         const error = new BatchFailedError(
           schema.table,
           'context_canceled',
@@ -605,7 +738,7 @@ export class BatchSQL implements AsyncDisposable {
           new AbortedError('close deadline passed'),
           'BATCHSQL_ABANDONED',
         )
-        this.settle(rows, {
+        this.settle(batch, {
           committed: 0,
           attempts: 0,
           failures: [{ schema, rows, reason: 'context_canceled', attempts: 0, error }],
@@ -687,24 +820,79 @@ function atRow(err: unknown, index: number): unknown {
   })
 }
 
-/** Splits rows by schema, keeping submit order within each group. */
-function groupBySchema(rows: Request[]): Request[][] {
-  const first = rows[0]!.schema
+/**
+ * Validates `submitMany()` rows into one row-major array. All of them first: one bad row
+ * rejects the call before anything is accepted.
+ */
+function readRows(schema: Schema, rows: Iterable<AnyRow>): Slab {
+  const width = schema.columns.length
+  // Sized up front when the count is known (an array): no copies as it grows. Past 2^24
+  // slots V8 would make a preallocated array a slow dictionary, so those grow instead.
+  const sized = Array.isArray(rows) && rows.length * width <= 1 << 24
+  const values: (Value | undefined)[] = sized ? new Array(rows.length * width) : []
+  let n = 0
+  for (const row of rows) {
+    const base = n * width
+    if (!sized) for (let c = 0; c < width; c++) values.push(undefined)
+    try {
+      readRow(schema, row, values, base)
+      schema.validate?.(values.slice(base, base + width))
+    } catch (err) {
+      throw atRow(err, n)
+    }
+    n++
+  }
+  values.length = n * width
+  return { schema, values, start: 0, end: n, growable: false }
+}
+
+/** Splits buffered entries by schema into batches, keeping submit order within each. */
+function groupBySchema(entries: Entry[]): Batch[] {
+  const first = entries[0]!.schema
   let single = true
-  for (let i = 1; i < rows.length; i++) {
-    if (rows[i]!.schema !== first) {
+  for (let i = 1; i < entries.length; i++) {
+    if (entries[i]!.schema !== first) {
       single = false
       break
     }
   }
-  if (single) return [rows]
-  const groups = new Map<Schema, Request[]>()
-  for (const r of rows) {
-    const g = groups.get(r.schema)
-    if (g) g.push(r)
-    else groups.set(r.schema, [r])
+  if (single) return [toBatch(first, entries)]
+  const groups = new Map<Schema, Entry[]>()
+  for (const e of entries) {
+    const g = groups.get(e.schema)
+    if (g) g.push(e)
+    else groups.set(e.schema, [e])
   }
-  return [...groups.values()]
+  return [...groups].map(([schema, group]) => toBatch(schema, group))
+}
+
+/**
+ * One schema's entries as a batch: flat when they are all `submitMany()` rows (no object per
+ * row), else Requests (submit() rows carry their acks; mixing is the uncommon case).
+ */
+function toBatch(schema: Schema, entries: Entry[]): Batch {
+  let requests = 0
+  for (const e of entries) if (e instanceof Request) requests++
+  if (requests === entries.length) return { schema, rows: entries as Request[] }
+  const width = schema.columns.length
+  if (requests === 0) {
+    const slabs = entries as Slab[]
+    const only = slabs[0]!
+    if (slabs.length === 1 && only.start === 0 && only.end * width === only.values.length) {
+      return new FlatBatch(schema, only.values)
+    }
+    const values: (Value | undefined)[] = []
+    for (const s of slabs) {
+      for (let i = s.start * width; i < s.end * width; i++) values.push(s.values[i])
+    }
+    return new FlatBatch(schema, values)
+  }
+  const rows: Request[] = []
+  for (const e of entries) {
+    if (e instanceof Request) rows.push(e)
+    else pushRequests(rows, schema, e.values, e.start, e.end)
+  }
+  return { schema, rows }
 }
 
 export function createBatchSQL(config: BatchSQLConfig): BatchSQL {

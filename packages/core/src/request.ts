@@ -1,4 +1,5 @@
 import { ValidationError } from './errors.js'
+import { readRow } from './read-row.js'
 import type { AnyRow, Schema } from './schema.js'
 import { type ColumnType, copyValue, type JsonValue, type Value } from './values.js'
 
@@ -36,50 +37,9 @@ export class Request<Row extends AnyRow = AnyRow> {
 
   /** Builds a request from a plain object; `undefined` properties count as not given. */
   static from<R extends AnyRow>(schema: Schema<R>, row: R): Request<R> {
-    if (row === null || typeof row !== 'object') {
-      throw new ValidationError(
-        'BATCHSQL_EMPTY_ROW',
-        `row for table "${schema?.table}" must be an object`,
-        {
-          table: schema?.table,
-        },
-      )
-    }
     const req = new Request(schema)
-    const { indexOf, types, table } = schema
-    const values = req.values
-    let set = 0
-    for (const name in row) {
-      const v = row[name]
-      if (v === undefined) continue
-      const i = indexOf[name]
-      if (i === undefined) {
-        throw new ValidationError(
-          'BATCHSQL_UNKNOWN_COLUMN',
-          `unknown column "${name}" for table "${table}"`,
-          {
-            table,
-            column: name,
-          },
-        )
-      }
-      // Strings and finite numbers in columns that take them as they are need no copy: decide
-      // those inline (most values of most rows) and leave everything else to copyValue.
-      const type = types[i]!
-      const t = typeof v
-      values[i] =
-        (t === 'string' && (type === 'any' || type === 'string')) ||
-        (t === 'number' && (type === 'any' || type === 'float') && Number.isFinite(v))
-          ? (v as string | number)
-          : copyValue(v, type, table, name)
-      set++
-    }
-    if (set === 0) {
-      throw new ValidationError('BATCHSQL_EMPTY_ROW', `row for table "${table}" sets no column`, {
-        table,
-      })
-    }
-    schema.validate?.(values)
+    readRow(schema, row, req.values, 0)
+    schema.validate?.(req.values)
     return req
   }
 

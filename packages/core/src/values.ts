@@ -189,20 +189,22 @@ export function keyPart(v: Value | undefined, type: ColumnType): string | undefi
 /**
  * A composite conflict key for a row, or `undefined` when any key column is null or unset.
  * Parts are joined with a separator that cannot occur inside a part's tag prefix, and each
- * part is length-prefixed so ("a:b","c") and ("a","b:c") never collide.
+ * part is length-prefixed so ("a:b","c") and ("a","b:c") never collide. `base` is where the
+ * row starts in `values` (a flat batch holds every row in one array).
  */
 export function rowKey(
   values: readonly (Value | undefined)[],
   indexes: readonly number[],
   types: readonly ColumnType[],
+  base = 0,
 ): string | undefined {
   if (indexes.length === 1) {
     const i = indexes[0]!
-    return keyPart(values[i], types[i]!)
+    return keyPart(values[base + i], types[i]!)
   }
   let key = ''
   for (const i of indexes) {
-    const part = keyPart(values[i], types[i]!)
+    const part = keyPart(values[base + i], types[i]!)
     if (part === undefined) return undefined
     key += `${part.length}|${part}`
   }

@@ -91,20 +91,22 @@ describe('coalesce', () => {
 
 describe('key order', () => {
   it('integerKeyOrder sorts distinct safe-integer keys by value and declines everything else', () => {
-    expect(integerKeyOrder([req({ id: 10 }), req({ id: -3 }), req({ id: 9 })], s)).toEqual([
-      1, 2, 0,
-    ])
+    expect(
+      integerKeyOrder({ schema: s, rows: [req({ id: 10 }), req({ id: -3 }), req({ id: 9 })] }),
+    ).toEqual([1, 2, 0])
     // A repeated key (-0 is 0) needs coalescing; a bigint key takes rowKey().
-    expect(integerKeyOrder([req({ id: 0 }), req({ id: -0 })], s)).toBeUndefined()
-    expect(integerKeyOrder([req({ id: 1 }), req({ id: 2n })], s)).toBeUndefined()
-    expect(integerKeyOrder([req({ id: 1 }), req({ name: 'no key' })], s)).toBeUndefined()
+    expect(integerKeyOrder({ schema: s, rows: [req({ id: 0 }), req({ id: -0 })] })).toBeUndefined()
+    expect(integerKeyOrder({ schema: s, rows: [req({ id: 1 }), req({ id: 2n })] })).toBeUndefined()
+    expect(
+      integerKeyOrder({ schema: s, rows: [req({ id: 1 }), req({ name: 'no key' })] }),
+    ).toBeUndefined()
     const str = defineSchema({
       table: 't',
       columns: { k: 'string' },
       strategy: 'ignore',
       conflictColumns: ['k'],
     })
-    expect(integerKeyOrder([Request.from(str, { k: '1' })], str)).toBeUndefined()
+    expect(integerKeyOrder({ schema: str, rows: [Request.from(str, { k: '1' })] })).toBeUndefined()
   })
 
   it('keyOrder: integer keys by value, then other keys as strings, then null keys, ties in submit order', () => {
@@ -125,13 +127,13 @@ describe('key order', () => {
 describe('KeyOrderGate', () => {
   it('a batch waits for an earlier batch sharing a key, not for a disjoint one', async () => {
     const gate = new KeyOrderGateForTest()
-    const r1 = await gate.enter(s, [req({ id: 1 }), req({ id: 2 })])
+    const r1 = await gate.enter({ schema: s, rows: [req({ id: 1 }), req({ id: 2 })] })
     let secondIn = false
-    const p2 = gate.enter(s, [req({ id: 2 }), req({ id: 3 })]).then((rel) => {
+    const p2 = gate.enter({ schema: s, rows: [req({ id: 2 }), req({ id: 3 })] }).then((rel) => {
       secondIn = true
       return rel
     })
-    const r3 = await gate.enter(s, [req({ id: 9 })])
+    const r3 = await gate.enter({ schema: s, rows: [req({ id: 9 })] })
     await new Promise((r) => setImmediate(r))
     expect(secondIn).toBe(false)
     r1()

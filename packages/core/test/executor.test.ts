@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest'
 import {
+  type Batch,
   BatchFailedError,
   ClassifierRegistry,
   createExecutor,
   defineSchema,
+  FlatBatch,
   Request,
   Semaphore,
   TimeoutError,
@@ -15,6 +17,12 @@ const batch = (n: number) => ({
   schema: s,
   rows: Array.from({ length: n }, (_, i) => Request.from(s, { id: i })),
 })
+/** The same rows buffered as one array (submit() / submitMany() rows), as the pipeline sends them. */
+const flat = (n: number) =>
+  new FlatBatch(
+    s,
+    Array.from({ length: n }, (_, i) => i),
+  )
 const retryable = Object.assign(new Error('deadlock'), { code: 'DEADLOCK' })
 const classifiers = [
   (e: unknown) =>
@@ -68,31 +76,44 @@ describe('RetryingExecutor', () => {
     expect(p.attempts).toHaveLength(3)
   })
 
-  it('retries only the rows that failed retryably; committed rows are never re-sent', async () => {
-    const p = new MockProcessor({
-      onBatch: (_b, ctx) =>
-        ctx.attempt === 1
-          ? {
-              failures: [
-                { index: 1, error: retryable },
-                { index: 2, error: new Error('bad row') },
-              ],
-            }
-          : undefined,
-    })
-    const ex = createExecutor(p, { classifiers, retry: fast })
-    const out = await ex.execute(batch(4), new AbortController().signal)
-    expect(out.committed).toBe(3)
-    expect(out.failures).toHaveLength(1)
-    expect(out.failures[0]!.rows.map((r) => r.get('id'))).toEqual([2])
-    expect(p.attempts[1]!.rows).toEqual([{ id: 1 }])
-    expect(
-      p
-        .rows()
-        .map((r) => r.id)
-        .sort(),
-    ).toEqual([0, 1, 3])
-  })
+  it.each([
+    ['Requests', batch],
+    [
+      'a flat batch',
+      (n: number) =>
+        new FlatBatch(
+          s,
+          Array.from({ length: n }, (_, i) => i),
+        ),
+    ],
+  ] as const)(
+    'retries only the rows that failed retryably; committed rows are never re-sent (%s)',
+    async (_kind, make) => {
+      const p = new MockProcessor({
+        onBatch: (_b, ctx) =>
+          ctx.attempt === 1
+            ? {
+                failures: [
+                  { index: 1, error: retryable },
+                  { index: 2, error: new Error('bad row') },
+                ],
+              }
+            : undefined,
+      })
+      const ex = createExecutor(p, { classifiers, retry: fast })
+      const out = await ex.execute(make(4), new AbortController().signal)
+      expect(out.committed).toBe(3)
+      expect(out.failures).toHaveLength(1)
+      expect(out.failures[0]!.rows.map((r) => r.get('id'))).toEqual([2])
+      expect(p.attempts[1]!.rows).toEqual([{ id: 1 }])
+      expect(
+        p
+          .rows()
+          .map((r) => r.id)
+          .sort(),
+      ).toEqual([0, 1, 3])
+    },
+  )
 
   it('times out an attempt, aborting it, and retries', async () => {
     let calls = 0
@@ -198,5 +219,36 @@ describe('Semaphore', () => {
     sem.release()
     await sem.acquire()
     expect(sem.held).toBe(1)
+  })
+})
+
+describe('RetryingExecutor with a flat batch (rows buffered without a Request each)', () => {
+  it('hands the batch itself to the processor and counts its rows without building them', async () => {
+    const seen: Batch[] = []
+    const ex = createExecutor({
+      name: 'p',
+      process: async (b) => {
+        seen.push(b)
+      },
+    })
+    const b = flat(5)
+    const out = await ex.execute(b, new AbortController().signal)
+    expect(out).toEqual({ committed: 5, failures: [], attempts: 1 })
+    expect(seen).toEqual([b])
+    expect(seen[0]!.values).toEqual([0, 1, 2, 3, 4])
+    expect((b as unknown as { built?: unknown }).built).toBeUndefined()
+  })
+
+  it('retries the whole flat batch after a retryable error', async () => {
+    const p = new MockProcessor({
+      onBatch: (_b, ctx) => {
+        if (ctx.attempt === 1) throw retryable
+      },
+    })
+    const ex = createExecutor(p, { classifiers, retry: fast })
+    const out = await ex.execute(flat(3), new AbortController().signal)
+    expect(out.committed).toBe(3)
+    expect(out.attempts).toBe(2)
+    expect(p.rows().map((r) => r.id)).toEqual([0, 1, 2])
   })
 })

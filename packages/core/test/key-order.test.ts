@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { defineSchema, Request } from '../src/index.js'
+import { defineSchema, FlatBatch, Request } from '../src/index.js'
 import { KeyOrderGate } from '../src/key-order.js'
 
 const kv = defineSchema({
@@ -20,17 +20,48 @@ const settled = async (p: Promise<unknown>) => {
 }
 
 describe('KeyOrderGate', () => {
+  it('reads a flat batch in place: it waits on a shared key and not on a disjoint one', async () => {
+    const gate = new KeyOrderGate()
+    const flat = (...keys: (string | number)[]) =>
+      new FlatBatch(
+        kv,
+        keys.flatMap((k) => [k, 1]),
+      )
+    const ints = defineSchema({
+      table: 'n',
+      columns: ['id', 'v'],
+      conflictColumns: ['id'],
+      strategy: 'replace',
+    })
+    const releaseA = await gate.enter(flat('x', 'y'))
+    const b = gate.enter({ schema: kv, rows: rows('y') })
+    const c = gate.enter(flat('z', 1))
+    expect(await settled(b)).toBe(false)
+    expect(await settled(c)).toBe(true)
+    // Integer keys and a composite of both forms hash the same either way.
+    const releaseN = await gate.enter(new FlatBatch(ints, [7, 'a', 8, 'b']))
+    const n = gate.enter({ schema: ints, rows: [Request.from(ints, { id: 8, v: 'c' })] })
+    const m = gate.enter(new FlatBatch(ints, [9, 'd']))
+    expect(await settled(n)).toBe(false)
+    expect(await settled(m)).toBe(true)
+    releaseN()
+    expect(await settled(n)).toBe(true)
+    releaseA()
+    expect(await settled(b)).toBe(true)
+    for (const p of [b, c, n, m]) (await p)()
+  })
+
   it('a batch sharing a key waits for the earlier one; disjoint batches and finished keys do not', async () => {
     const gate = new KeyOrderGate()
-    const releaseA = await gate.enter(kv, rows('x', 'y'))
-    const b = gate.enter(kv, rows('y'))
-    const c = gate.enter(kv, rows('z', 1)) // the number 1 is not the string "1"
-    const d = gate.enter(kv, rows('1'))
+    const releaseA = await gate.enter({ schema: kv, rows: rows('x', 'y') })
+    const b = gate.enter({ schema: kv, rows: rows('y') })
+    const c = gate.enter({ schema: kv, rows: rows('z', 1) }) // the number 1 is not the string "1"
+    const d = gate.enter({ schema: kv, rows: rows('1') })
     expect(await settled(b)).toBe(false)
     expect(await settled(c)).toBe(true)
     expect(await settled(d)).toBe(true)
     ;(await c)()
-    const e = gate.enter(kv, rows('z')) // c finished: its stale entry is ignored
+    const e = gate.enter({ schema: kv, rows: rows('z') }) // c finished: its stale entry is ignored
     expect(await settled(e)).toBe(true)
     releaseA()
     expect(await settled(b)).toBe(true)
@@ -53,9 +84,12 @@ describe('KeyOrderGate', () => {
       [1234, '1234'],
       [0, '-0'],
     ] as const) {
-      const release = await gate.enter(ints, [row(first)])
-      const waiting = gate.enter(ints, [row(later)])
-      const other = gate.enter(ints, [row(typeof first === 'number' ? first + 1 : 1)])
+      const release = await gate.enter({ schema: ints, rows: [row(first)] })
+      const waiting = gate.enter({ schema: ints, rows: [row(later)] })
+      const other = gate.enter({
+        schema: ints,
+        rows: [row(typeof first === 'number' ? first + 1 : 1)],
+      })
       expect(await settled(waiting)).toBe(false)
       expect(await settled(other)).toBe(true)
       release()
@@ -66,17 +100,17 @@ describe('KeyOrderGate', () => {
 
   it('finished batches are forgotten while another batch stays in flight', async () => {
     const gate = new KeyOrderGate()
-    const hold = await gate.enter(kv, rows('held'))
+    const hold = await gate.enter({ schema: kv, rows: rows('held') })
     for (let n = 0; n < 20; n++) {
-      const release = await gate.enter(
-        kv,
-        rows(...Array.from({ length: 1000 }, (_, i) => `k${n}:${i}`)),
-      )
+      const release = await gate.enter({
+        schema: kv,
+        rows: rows(...Array.from({ length: 1000 }, (_, i) => `k${n}:${i}`)),
+      })
       release()
     }
     const state = (gate as unknown as { schemas: Map<number, unknown[]> }).schemas
     expect(state.get(kv.id)!.length).toBe(1) // only the held batch
-    const waiting = gate.enter(kv, rows('held'))
+    const waiting = gate.enter({ schema: kv, rows: rows('held') })
     expect(await settled(waiting)).toBe(false)
     hold()
     ;(await waiting)()
@@ -86,9 +120,9 @@ describe('KeyOrderGate', () => {
   it('a batch that never overlaps another is never hashed', async () => {
     const gate = new KeyOrderGate()
     const state = (gate as unknown as { schemas: Map<number, { hashes?: Uint32Array }[]> }).schemas
-    const first = await gate.enter(kv, rows('a', 'b'))
+    const first = await gate.enter({ schema: kv, rows: rows('a', 'b') })
     expect(state.get(kv.id)![0]!.hashes).toBeUndefined()
-    const second = await gate.enter(kv, rows('c'))
+    const second = await gate.enter({ schema: kv, rows: rows('c') })
     expect(state.get(kv.id)!.map((e) => e.hashes?.length)).toEqual([2, 1])
     first()
     second()
@@ -113,7 +147,7 @@ describe('KeyOrderGate property', () => {
           const started = new Map<number, () => void>()
           const finished = new Set<number>()
           batches.forEach((keys, i) => {
-            void gate.enter(kv, rows(...keys)).then((release) => {
+            void gate.enter({ schema: kv, rows: rows(...keys) }).then((release) => {
               events.push(`start ${i}`)
               started.set(i, release)
             })

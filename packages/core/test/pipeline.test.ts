@@ -320,6 +320,131 @@ describe('submitMany', () => {
   })
 })
 
+describe('rows buffered without a Request each (submit and submitMany of plain rows)', () => {
+  it('a run of submit() rows of one schema reaches the processor as one flat batch', async () => {
+    const { processor, executor } = gatedExecutor()
+    const b = createBatchSQL({ executor, flushSize: 3, bufferSize: 10, flushInterval: 60_000 })
+    await b.submit(events, { id: 1, payload: 'a' })
+    await b.submit(events, { payload: 'b', id: 2 }) // keys in another order
+    await b.submit(events, { id: 3, payload: undefined })
+    await processor.waitFor(1)
+    const batch = processor.received[0]!
+    expect(batch.values).toEqual([1, 'a', 2, 'b', 3, undefined])
+    expect(batch.rows.map((r) => r.toObject())).toEqual([
+      { id: 1, payload: 'a' },
+      { id: 2, payload: 'b' },
+      { id: 3 },
+    ])
+    processor.releaseAll()
+    await b.close()
+  })
+
+  it('a row rejected half-way through leaves the rows before it as they were', async () => {
+    const ex = new MockExecutor()
+    const b = createBatchSQL({ executor: ex, flushInterval: 60_000 })
+    await b.submit(events, { id: 1, payload: 'a' })
+    // payload is read (and stored) before id fails.
+    await expect(b.submit(events, { payload: 'b', id: 'x' } as never)).rejects.toMatchObject({
+      code: 'BATCHSQL_TYPE_MISMATCH',
+    })
+    await expect(b.submit(events, { payload: 'c', nope: 1 } as never)).rejects.toMatchObject({
+      code: 'BATCHSQL_UNKNOWN_COLUMN',
+    })
+    await b.submit(events, { id: 3 })
+    await b.close()
+    expect(ex.rows()).toEqual([{ id: 1, payload: 'a' }, { id: 3 }])
+    expect(b.stats().accepted).toBe(2)
+  })
+
+  it("the schema's validate hook sees each row's values, for submit and submitMany", async () => {
+    const checked = defineSchema({
+      table: 'checked',
+      columns: { id: 'int', n: 'int' },
+      validate: (v) => {
+        if ((v[1] as number) < 0)
+          throw new ValidationError('BATCHSQL_TYPE_MISMATCH', 'n must not be negative')
+      },
+    })
+    const ex = new MockExecutor()
+    const b = createBatchSQL({ executor: ex, flushInterval: 60_000 })
+    await b.submit(checked, { id: 1, n: 1 })
+    await expect(b.submit(checked, { id: 2, n: -1 })).rejects.toThrow('n must not be negative')
+    await expect(
+      b.submitMany(checked, [
+        { id: 3, n: 3 },
+        { id: 4, n: -4 },
+      ]),
+    ).rejects.toMatchObject({ row: 1, message: 'row 1: n must not be negative' })
+    await b.submitMany(checked, [{ id: 5, n: 5 }])
+    await b.close()
+    expect(ex.rows()).toEqual([
+      { id: 1, n: 1 },
+      { id: 5, n: 5 },
+    ])
+  })
+
+  it('submit, submitAndWait, submitMany and another schema in one flush: order kept per schema', async () => {
+    const ex = new MockExecutor()
+    const b = createBatchSQL({ executor: ex, flushSize: 100, flushInterval: 60_000 })
+    await b.submit(events, { id: 0 })
+    const acked = b.submitAndWait(events, { id: 1 })
+    await b.submitMany(events, [{ id: 2 }, { id: 3 }])
+    await b.submit(users, { id: 9, name: 'u' })
+    await b.submit(events, { id: 4 })
+    await b.close()
+    await expect(acked).resolves.toBeUndefined()
+    expect(ex.rows('events').map((r) => r.id)).toEqual([0, 1, 2, 3, 4])
+    expect(ex.rows('users')).toEqual([{ id: 9, name: 'u' }])
+  })
+
+  it('slabs cut by flushSize and joined from several calls keep every row once, in order', async () => {
+    const { processor, executor } = gatedExecutor()
+    const b = createBatchSQL({ executor, flushSize: 5, bufferSize: 50, flushInterval: 60_000 })
+    await b.submitMany(events, [{ id: 0 }, { id: 1 }, { id: 2 }])
+    await b.submit(events, { id: 3 })
+    await b.submitMany(events, [{ id: 4 }, { id: 5 }, { id: 6 }, { id: 7 }])
+    await processor.waitFor(1)
+    const first = processor.received[0]!
+    expect(first.values).toEqual([
+      0,
+      undefined,
+      1,
+      undefined,
+      2,
+      undefined,
+      3,
+      undefined,
+      4,
+      undefined,
+    ])
+    await closeReleasing(b, processor)
+    const ids = processor.received.flatMap((x) => x.rows.map((r) => r.get('id')))
+    expect(ids).toEqual([0, 1, 2, 3, 4, 5, 6, 7])
+    expect(processor.received.map((x) => x.values !== undefined)).toEqual([true, true])
+  })
+
+  it('a failed flat batch reports its rows with their values', async () => {
+    const ex = new MockExecutor({
+      onBatch: () => {
+        throw new Error('boom')
+      },
+    })
+    const failures: BatchFailure[] = []
+    const b = createBatchSQL({
+      executor: ex,
+      flushInterval: 60_000,
+      onError: (f) => failures.push(f),
+    })
+    await b.submitMany(events, [{ id: 1, payload: 'x' }, { id: 2 }])
+    await b.close()
+    expect(failures.flatMap((f) => f.rows.map((r) => r.toObject()))).toEqual([
+      { id: 1, payload: 'x' },
+      { id: 2 },
+    ])
+    expect(b.stats()).toMatchObject({ accepted: 2, committed: 0, failed: 2 })
+  })
+})
+
 describe('failures', () => {
   it('a failed batch reaches the error stream with schema, rows, reason and attempts', async () => {
     const executor = new MockExecutor(

@@ -65,6 +65,13 @@ export interface SqlDialectAdapter {
   toDriverValue(value: Value, type: ColumnType): unknown
 
   /**
+   * Optional: whether `toDriverValue()` returns every string and number of a column of `type`
+   * unchanged. When it does for every column, a `submitMany()` batch of plain strings and
+   * numbers is bound as it was buffered, without a converted copy.
+   */
+  passesThrough?(type: ColumnType): boolean
+
+  /**
    * Builds the INSERT for `rows` with the conflict clause of `shape.schema.strategy`:
    * `insertInto` + `.ignore()` / `.orIgnore()` / `replaceInto` / `.onConflict()` /
    * `.onDuplicateKeyUpdate()`. Identifiers only through Kysely (quoted), values only bound,

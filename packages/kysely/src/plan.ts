@@ -10,6 +10,8 @@
  */
 import {
   type Batch,
+  batchSize,
+  type ColumnType,
   coalesce,
   coalesces,
   integerKeyOrder,
@@ -81,24 +83,48 @@ export function planBatch(batch: Batch, adapter: SqlDialectAdapter): BatchPlan {
   const { schema } = batch
   // Upserts go in conflict-key order so that concurrent batches lock rows in the same order
   // (fewer deadlocks). Rows without a key keep their place at the end, in submit order.
-  const ordered =
-    schema.strategy !== 'insert' && schema.conflictIndexes.length > 0 && batch.rows.length > 1
+  const size = batchSize(batch)
+  const ordered = schema.strategy !== 'insert' && schema.conflictIndexes.length > 0 && size > 1
   // Distinct integer keys (most upsert batches): nothing to coalesce, ordered by number.
-  let order = ordered ? integerKeyOrder(batch.rows, schema) : undefined
+  let order = ordered ? integerKeyOrder(batch) : undefined
   // Most batches have nothing to coalesce (plain inserts): skip building per-row source lists.
   const merged =
-    order === undefined && coalesces(schema, batch.rows.length)
-      ? coalesce(batch.rows, schema)
-      : undefined
-  const rows = merged === undefined ? batch.rows : merged.rows
-  if (ordered && order === undefined && rows.length > 1) {
-    // coalesce() already computed each kept row's key.
-    order = keyOrder(
-      merged?.keys ?? rows.map((r) => rowKey(r.values, schema.conflictIndexes, schema.types)),
-    )
-  }
+    order === undefined && coalesces(schema, size) ? coalesce(batch.rows, schema) : undefined
+  // A flat batch with nothing merged is read in place: row i's values start at i * ncols.
+  const flat = merged === undefined ? batch.values : undefined
+  const rows = flat !== undefined ? undefined : merged === undefined ? batch.rows : merged.rows
+  const count = rows === undefined ? size : rows.length
   const types = schema.types
   const ncols = types.length
+  if (ordered && order === undefined && count > 1) {
+    // coalesce() already computed each kept row's key.
+    order = keyOrder(
+      merged?.keys ??
+        Array.from({ length: count }, (_, i) =>
+          rows === undefined
+            ? rowKey(flat!, schema.conflictIndexes, types, i * ncols)
+            : rowKey(rows[i]!.values, schema.conflictIndexes, types),
+        ),
+    )
+  }
+  const full = Array.from({ length: ncols }, (_, i) => i)
+  if (flat !== undefined && order === undefined && bindsAsBuffered(flat, types, adapter)) {
+    // Nothing to convert, reorder or split by shape: the buffered array is the parameters
+    // (processors only read a plan's values).
+    return {
+      groups: [
+        {
+          shape: shapeOf(schema, full),
+          key: `${schema.id}:*`,
+          width: ncols,
+          values: flat as unknown[],
+          sources: identity(count),
+        },
+      ],
+      rows: count,
+      duplicates: 0,
+    }
+  }
   const groups = new Map<string, Building>()
   const group = (key: string, mask: number[]): Building => {
     let g = groups.get(key)
@@ -111,7 +137,7 @@ export function planBatch(batch: Batch, adapter: SqlDialectAdapter): BatchPlan {
         // The group of rows that set every column (most batches: all of them) gets its array
         // at full size up front; grown by push() it would be copied ~log(n) times (SQLite narrow
         // rows: +4-9 % in an interleaved A/B).
-        values: mask.length === ncols ? new Array(rows.length * ncols) : [],
+        values: mask.length === ncols ? new Array(count * ncols) : [],
         filled: 0,
         sources: [],
       }
@@ -119,19 +145,19 @@ export function planBatch(batch: Batch, adapter: SqlDialectAdapter): BatchPlan {
     }
     return g
   }
-  const full = Array.from({ length: ncols }, (_, i) => i)
   let last: Building | undefined
-  for (let n = 0; n < rows.length; n++) {
+  for (let n = 0; n < count; n++) {
     const i = order === undefined ? n : order[n]!
-    const values = rows[i]!.values
+    const values = rows === undefined ? flat! : rows[i]!.values
+    const base = rows === undefined ? i * ncols : 0
     let set = 0
-    for (let c = 0; c < ncols; c++) if (values[c] !== undefined) set++
+    for (let c = 0; c < ncols; c++) if (values[base + c] !== undefined) set++
     let g: Building
     if (set === ncols) {
       g = last !== undefined && last.width === ncols ? last : group('*', full)
     } else {
       const mask: number[] = []
-      for (let c = 0; c < ncols; c++) if (values[c] !== undefined) mask.push(c)
+      for (let c = 0; c < ncols; c++) if (values[base + c] !== undefined) mask.push(c)
       g = group(mask.join(','), mask)
     }
     last = g
@@ -140,7 +166,7 @@ export function planBatch(batch: Batch, adapter: SqlDialectAdapter): BatchPlan {
     let at = g.filled
     for (let m = 0; m < mask.length; m++) {
       const c = mask[m]!
-      out[at++] = adapter.toDriverValue(values[c]!, types[c]!)
+      out[at++] = adapter.toDriverValue(values[base + c]!, types[c]!)
     }
     g.filled = at
     g.sources.push(merged === undefined ? i : merged.sources[i]!)
@@ -156,7 +182,32 @@ export function planBatch(batch: Batch, adapter: SqlDialectAdapter): BatchPlan {
       sources: g.sources,
     })
   }
-  return { groups: planned, rows: rows.length, duplicates: merged?.duplicates ?? 0 }
+  return { groups: planned, rows: count, duplicates: merged?.duplicates ?? 0 }
+}
+
+/** `[0, 1, …, n - 1]`. A loop: `Array.from({ length: n }, fn)` was 8x slower on this path. */
+function identity(n: number): number[] {
+  const out = new Array<number>(n)
+  for (let i = 0; i < n; i++) out[i] = i
+  return out
+}
+
+/**
+ * Whether a flat batch's values can be bound as they are: every one a string or a number (so
+ * every row sets every column) that the adapter passes through unchanged for its column.
+ */
+function bindsAsBuffered(
+  values: readonly unknown[],
+  types: readonly ColumnType[],
+  adapter: SqlDialectAdapter,
+): boolean {
+  if (adapter.passesThrough === undefined) return false
+  for (const t of types) if (!adapter.passesThrough(t)) return false
+  for (let i = 0; i < values.length; i++) {
+    const t = typeof values[i]
+    if (t !== 'string' && t !== 'number') return false
+  }
+  return true
 }
 
 /** A plan's row: its group and its index in that group (poison-row isolation splits these). */

@@ -59,6 +59,11 @@ export class MysqlAdapter implements SqlDialectAdapter {
     return toMysqlValue(value, type)
   }
 
+  // Only a JSON column converts strings and numbers (to their JSON text).
+  passesThrough(type: ColumnType): boolean {
+    return type !== 'json'
+  }
+
   buildInsert(
     db: Kysely<any>,
     shape: InsertShape,

@@ -39,6 +39,11 @@ export class PostgresAdapter implements SqlDialectAdapter {
     return toPgValue(value, type)
   }
 
+  // Only a JSON column converts strings and numbers (to their JSON text).
+  passesThrough(type: ColumnType): boolean {
+    return type !== 'json'
+  }
+
   buildInsert(db: Kysely<any>, shape: InsertShape, rows: readonly Record<string, unknown>[]) {
     return withConflictClause(
       db.insertInto(shape.schema.table).values(rows as Record<string, unknown>[]),

@@ -81,7 +81,17 @@ export class RedisProcessor implements BatchProcessor {
         { table: schema.table },
       )
     }
-    const cmds = batch.rows.map((r) => toCommand(r.values))
+    // A flat batch (submitMany() rows) is read in place: one array per row, no Request.
+    const flat = batch.values
+    const width = schema.columns.length
+    let cmds: RedisCommand[]
+    if (flat === undefined) {
+      cmds = batch.rows.map((r) => toCommand(r.values))
+    } else {
+      cmds = new Array(flat.length / width)
+      for (let r = 0; r < cmds.length; r++)
+        cmds[r] = toCommand(flat.slice(r * width, (r + 1) * width))
+    }
     const plan = planSends(cmds)
     const sent = plan.send.map((i) => cmds[i]!)
     if (this.cluster && this.cluster.slots.length === 0) await this.clusterReady(ctx.signal)

@@ -37,6 +37,11 @@ export class SqliteAdapter implements SqlDialectAdapter {
     return toSqliteValue(value, type)
   }
 
+  // Only a JSON column converts strings and numbers (to their JSON text).
+  passesThrough(type: ColumnType): boolean {
+    return type !== 'json'
+  }
+
   buildInsert(db: Kysely<any>, shape: InsertShape, rows: readonly Record<string, unknown>[]) {
     const { schema } = shape
     const insert = db.insertInto(schema.table).values(rows as Record<string, unknown>[])

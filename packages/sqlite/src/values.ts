@@ -6,7 +6,9 @@ import type { ColumnType, Value } from '@batchsql/core'
  * text, and SQLite's date functions read it), JSON is its text. Decimals stay strings so no
  * precision is lost (declare the column TEXT: a NUMERIC column would round them to a double).
  */
-export function toSqliteValue(value: Value, _type: ColumnType): unknown {
+export function toSqliteValue(value: Value, type: ColumnType): unknown {
+  // A string or number in a JSON column is a JSON document too: stored as its JSON text.
+  if (type === 'json' && value !== null) return JSON.stringify(value)
   switch (typeof value) {
     case 'boolean':
       return value ? 1 : 0
