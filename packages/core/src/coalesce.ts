@@ -1,7 +1,7 @@
 import type { Batch } from './contract.js'
 import { Request } from './request.js'
 import type { AnyRow, DedupeMode, Schema } from './schema.js'
-import { rowKey } from './values.js'
+import { rowKey, type Value } from './values.js'
 
 export interface Coalesced<Row extends AnyRow = AnyRow> {
   /** One row per distinct conflict key (plus every row with a null key), first-seen order. */
@@ -71,13 +71,22 @@ export function coalesce<Row extends AnyRow>(
   return { rows: out, sources, keys, duplicates }
 }
 
+/** A batch whose conflict keys are all safe integers, in key order (`integerKeyOrder()`). */
+export interface IntegerKeyOrder {
+  /** Batch row indexes by key, then submit order. */
+  readonly order: number[]
+  /** Present when a key repeats: where each run of one key starts in `order`, then its length. */
+  readonly runs?: number[]
+}
+
 /**
- * The batch's rows in conflict-key order when every row has its own safe-integer key in a
- * single non-string conflict column (most upsert batches), else undefined. Such a batch has
- * nothing to coalesce, so callers skip `coalesce()` and its key string, map entry and source
- * list per row. The order is the one `keyOrder()` gives for the same keys.
+ * The batch's rows in conflict-key order when every row has a safe-integer key in a single
+ * non-string conflict column (most upsert batches), else undefined. Callers skip
+ * `coalesce()` and its key string, map entry and source list per row: a batch without repeated
+ * keys is sent in `order`, one with repeats is folded run by run (`foldIntegerKeys()`). The
+ * order is the one `keyOrder()` gives for the same keys.
  */
-export function integerKeyOrder(batch: Batch): number[] | undefined {
+export function integerKeyOrder(batch: Batch): IntegerKeyOrder | undefined {
   const { schema } = batch
   const idx = schema.conflictIndexes
   if (idx.length !== 1 || schema.types[idx[0]!] === 'string') return undefined
@@ -95,10 +104,62 @@ export function integerKeyOrder(batch: Batch): number[] | undefined {
     keys[i] = v
     order[i] = i
   }
-  order.sort((a, b) => keys[a]! - keys[b]!)
-  // A repeated key (-0 and 0 included) needs coalescing: leave the batch to coalesce().
-  for (let i = 1; i < n; i++) if (keys[order[i]!] === keys[order[i - 1]!]) return undefined
-  return order
+  order.sort((a, b) => keys[a]! - keys[b]! || a - b)
+  // -0 and 0 are one key, as in rowKey().
+  let repeats = false
+  for (let i = 1; i < n && !repeats; i++) repeats = keys[order[i]!] === keys[order[i - 1]!]
+  if (!repeats) return { order }
+  const runs = [0]
+  for (let i = 1; i < n; i++) if (keys[order[i]!] !== keys[order[i - 1]!]) runs.push(i)
+  runs.push(n)
+  return { order, runs }
+}
+
+/** A batch folded by `foldIntegerKeys()`. */
+export interface FoldedRows {
+  /** The kept rows' values, row-major, `schema.columns.length` per row. */
+  readonly values: (Value | undefined)[]
+  /** For each kept row, the batch row it is, or the batch rows folded into it (submit order). */
+  readonly sources: (number | number[])[]
+  readonly duplicates: number
+}
+
+/**
+ * `coalesce()` for a batch with repeated integer keys, on `integerKeyOrder()`'s runs: the
+ * same rows (keep-last: each column keeps the last value set for it, a column no later row
+ * set keeps the earlier value; keep-first: the first row), in key order, with no key string,
+ * map entry or Request per row.
+ */
+export function foldIntegerKeys(
+  batch: Batch,
+  keyed: Required<IntegerKeyOrder>,
+  mode: DedupeMode = batch.schema.dedupe,
+): FoldedRows {
+  const width = batch.schema.types.length
+  const flat = batch.values
+  const rows = flat === undefined ? batch.rows : undefined
+  const { order, runs } = keyed
+  const kept = runs.length - 1
+  const values = new Array<Value | undefined>(kept * width)
+  const sources = new Array<number | number[]>(kept)
+  for (let r = 0; r < kept; r++) {
+    const from = runs[r]!
+    const to = runs[r + 1]!
+    const at = r * width
+    // Keep-first copies only the run's first row; keep-last lays every row over the previous.
+    const last = mode === 'first' ? from + 1 : to
+    for (let k = from; k < last; k++) {
+      const i = order[k]!
+      const src = flat ?? rows![i]!.values
+      const base = flat === undefined ? 0 : i * width
+      for (let c = 0; c < width; c++) {
+        const v = src[base + c]
+        if (v !== undefined || k === from) values[at + c] = v
+      }
+    }
+    sources[r] = to - from === 1 ? order[from]! : order.slice(from, to)
+  }
+  return { values, sources, duplicates: order.length - kept }
 }
 
 /** A `rowKey()` as a number when it is a safe integer (`n:` keys), for ordering. */

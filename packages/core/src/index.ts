@@ -1,7 +1,7 @@
 export type { Classification, ErrorClassifier, ErrorReason } from './classify.js'
 export { builtinClassifier, ClassifierRegistry } from './classify.js'
-export type { Coalesced } from './coalesce.js'
-export { coalesce, coalesces, integerKeyOrder, keyOrder } from './coalesce.js'
+export type { Coalesced, FoldedRows, IntegerKeyOrder } from './coalesce.js'
+export { coalesce, coalesces, foldIntegerKeys, integerKeyOrder, keyOrder } from './coalesce.js'
 export type {
   Batch,
   BatchExecutor,

@@ -1,7 +1,11 @@
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
   coalesce,
   defineSchema,
+  FlatBatch,
+  foldIntegerKeys,
+  type IntegerKeyOrder,
   integerKeyOrder,
   KeyOrderGateForTest,
   keyOrder,
@@ -93,9 +97,11 @@ describe('key order', () => {
   it('integerKeyOrder sorts distinct safe-integer keys by value and declines everything else', () => {
     expect(
       integerKeyOrder({ schema: s, rows: [req({ id: 10 }), req({ id: -3 }), req({ id: 9 })] }),
-    ).toEqual([1, 2, 0])
-    // A repeated key (-0 is 0) needs coalescing; a bigint key takes rowKey().
-    expect(integerKeyOrder({ schema: s, rows: [req({ id: 0 }), req({ id: -0 })] })).toBeUndefined()
+    ).toEqual({ order: [1, 2, 0] })
+    // A repeated key (-0 is 0) comes with its runs; a bigint key takes rowKey().
+    expect(
+      integerKeyOrder({ schema: s, rows: [req({ id: 0 }), req({ id: 5 }), req({ id: -0 })] }),
+    ).toEqual({ order: [0, 2, 1], runs: [0, 2, 3] })
     expect(integerKeyOrder({ schema: s, rows: [req({ id: 1 }), req({ id: 2n })] })).toBeUndefined()
     expect(
       integerKeyOrder({ schema: s, rows: [req({ id: 1 }), req({ name: 'no key' })] }),
@@ -107,6 +113,46 @@ describe('key order', () => {
       conflictColumns: ['k'],
     })
     expect(integerKeyOrder({ schema: str, rows: [Request.from(str, { k: '1' })] })).toBeUndefined()
+  })
+
+  it('foldIntegerKeys is coalesce() then keyOrder(), for every dedupe mode, flat or not', () => {
+    const cell = fc.oneof(fc.constant(undefined), fc.constant(null), fc.integer({ min: 0, max: 9 }))
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: -4, max: 4 }), cell, cell), {
+          minLength: 2,
+          maxLength: 25,
+        }),
+        fc.constantFrom('last' as const, 'first' as const),
+        fc.boolean(),
+        (tuples, mode, asFlat) => {
+          const rows = tuples.map(([id, name, score]) =>
+            req({ id, name: name === null ? null : name?.toString(), score }),
+          )
+          const batch = asFlat
+            ? new FlatBatch(
+                s,
+                rows.flatMap((r) => r.values),
+              )
+            : { schema: s, rows }
+          const keyed = integerKeyOrder(batch)!
+          fc.pre(keyed.runs !== undefined)
+          const folded = foldIntegerKeys(batch, keyed as Required<IntegerKeyOrder>, mode)
+          const merged = coalesce(rows, s, mode)
+          const order = keyOrder(merged.keys)
+          const width = s.columns.length
+          expect(
+            Array.from({ length: folded.sources.length }, (_, r) =>
+              folded.values.slice(r * width, (r + 1) * width),
+            ),
+          ).toEqual(order.map((i) => merged.rows[i]!.values))
+          expect(folded.sources.map((x) => (typeof x === 'number' ? [x] : x))).toEqual(
+            order.map((i) => merged.sources[i]),
+          )
+          expect(folded.duplicates).toBe(merged.duplicates)
+        },
+      ),
+    )
   })
 
   it('keyOrder: integer keys by value, then other keys as strings, then null keys, ties in submit order', () => {

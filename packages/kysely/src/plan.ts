@@ -14,6 +14,8 @@ import {
   type ColumnType,
   coalesce,
   coalesces,
+  foldIntegerKeys,
+  type IntegerKeyOrder,
   integerKeyOrder,
   keyOrder,
   rowKey,
@@ -85,18 +87,27 @@ export function planBatch(batch: Batch, adapter: SqlDialectAdapter): BatchPlan {
   // (fewer deadlocks). Rows without a key keep their place at the end, in submit order.
   const size = batchSize(batch)
   const ordered = schema.strategy !== 'insert' && schema.conflictIndexes.length > 0 && size > 1
-  // Distinct integer keys (most upsert batches): nothing to coalesce, ordered by number.
-  let order = ordered ? integerKeyOrder(batch) : undefined
+  // Integer keys (most upsert batches) are ordered by number; repeated ones are folded run by
+  // run, without coalesce()'s key string, map entry and Request per row.
+  const keyed = ordered ? integerKeyOrder(batch) : undefined
+  const folded =
+    keyed?.runs !== undefined && coalesces(schema, size)
+      ? foldIntegerKeys(batch, keyed as Required<IntegerKeyOrder>)
+      : undefined
+  // Folded rows are already in key order.
+  let order = folded === undefined ? keyed?.order : undefined
   // Most batches have nothing to coalesce (plain inserts): skip building per-row source lists.
   const merged =
-    order === undefined && coalesces(schema, size) ? coalesce(batch.rows, schema) : undefined
-  // A flat batch with nothing merged is read in place: row i's values start at i * ncols.
-  const flat = merged === undefined ? batch.values : undefined
+    keyed === undefined && coalesces(schema, size) ? coalesce(batch.rows, schema) : undefined
+  // Flat values (a flat batch, or the folded rows) are read in place: row i starts at i * ncols.
+  const flat = folded?.values ?? (merged === undefined ? batch.values : undefined)
   const rows = flat !== undefined ? undefined : merged === undefined ? batch.rows : merged.rows
-  const count = rows === undefined ? size : rows.length
+  const count = folded?.sources.length ?? (rows === undefined ? size : rows.length)
+  /** The batch rows each planned row stands for, when rows were folded. */
+  const sourceLists = folded?.sources ?? merged?.sources
   const types = schema.types
   const ncols = types.length
-  if (ordered && order === undefined && count > 1) {
+  if (ordered && order === undefined && folded === undefined && count > 1) {
     // coalesce() already computed each kept row's key.
     order = keyOrder(
       merged?.keys ??
@@ -118,11 +129,11 @@ export function planBatch(batch: Batch, adapter: SqlDialectAdapter): BatchPlan {
           key: `${schema.id}:*`,
           width: ncols,
           values: flat as unknown[],
-          sources: identity(count),
+          sources: sourceLists ?? identity(count),
         },
       ],
       rows: count,
-      duplicates: 0,
+      duplicates: folded?.duplicates ?? 0,
     }
   }
   const groups = new Map<string, Building>()
@@ -169,7 +180,7 @@ export function planBatch(batch: Batch, adapter: SqlDialectAdapter): BatchPlan {
       out[at++] = adapter.toDriverValue(values[base + c]!, types[c]!)
     }
     g.filled = at
-    g.sources.push(merged === undefined ? i : merged.sources[i]!)
+    g.sources.push(sourceLists === undefined ? i : sourceLists[i]!)
   }
   const planned: PlannedGroup[] = []
   for (const g of groups.values()) {
@@ -182,7 +193,11 @@ export function planBatch(batch: Batch, adapter: SqlDialectAdapter): BatchPlan {
       sources: g.sources,
     })
   }
-  return { groups: planned, rows: count, duplicates: merged?.duplicates ?? 0 }
+  return {
+    groups: planned,
+    rows: count,
+    duplicates: folded?.duplicates ?? merged?.duplicates ?? 0,
+  }
 }
 
 /** `[0, 1, …, n - 1]`. A loop: `Array.from({ length: n }, fn)` was 8x slower on this path. */
