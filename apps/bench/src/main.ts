@@ -90,6 +90,14 @@ async function main(): Promise<void> {
       })
     }
   }
+  // Grouped by backend within each workload and producer count (stable: contender order within).
+  const backendOrder: readonly string[] = ['sqlite', 'postgres', 'mariadb', 'redis']
+  rows.sort(
+    (a, b) =>
+      WORKLOADS.indexOf(a.workload) - WORKLOADS.indexOf(b.workload) ||
+      a.producers - b.producers ||
+      backendOrder.indexOf(a.backend) - backendOrder.indexOf(b.backend),
+  )
   // Peak RSS must stay flat when the row count grows tenfold (bounded by bufferSize).
   const rss = CONTENDERS.flatMap((spec, contender) =>
     // submit() contenders only: submitMany() goes through the same bounded buffer.
