@@ -1,0 +1,116 @@
+/**
+ * What the pipeline's buffer holds, and how a flush becomes batches. Plain-object rows are
+ * kept as slabs: runs of one schema's rows in one row-major array, no object per row (a
+ * `Request` per row was a third of the overhead on a fast sink); `submit(request)` and
+ * `submitAndWait()` rows stay Requests (they carry acks).
+ */
+import type { Batch } from './contract.js'
+import { ValidationError } from './errors.js'
+import { FlatBatch, pushRequests } from './flat-batch.js'
+import { readRow } from './read-row.js'
+import { Request } from './request.js'
+import type { AnyRow, Schema } from './schema.js'
+import type { Value } from './values.js'
+
+/**
+ * Rows `[start, end)` of one schema whose values are one row-major array
+ * (`schema.columns.length` per row): buffered without an object per row. Either (part of) a
+ * `submitMany()` call's rows, or a run of plain `submit()` rows, which is `growable`: the
+ * next such row of its schema is appended while it is the buffer's last entry.
+ */
+export interface Slab {
+  readonly schema: Schema
+  readonly values: (Value | undefined)[]
+  readonly start: number
+  end: number
+  readonly growable: boolean
+}
+
+/** What the buffer holds: a Request (`submit(request)`, `submitAndWait()`), or a slab. */
+export type Entry = Request | Slab
+
+/** The error of row `index` of a `submitMany()` call: same code, the index in `row`. */
+function atRow(err: unknown, index: number): unknown {
+  if (!(err instanceof ValidationError)) return err
+  return new ValidationError(err.code, `row ${index}: ${err.message}`, {
+    table: err.table,
+    column: err.column,
+    row: index,
+    cause: err.cause,
+  })
+}
+
+/**
+ * Validates `submitMany()` rows into one row-major array. All of them first: one bad row
+ * rejects the call before anything is accepted.
+ */
+export function readRows(schema: Schema, rows: Iterable<AnyRow>): Slab {
+  const width = schema.columns.length
+  // Sized up front when the count is known (an array): no copies as it grows. Past 2^24
+  // slots V8 would make a preallocated array a slow dictionary, so those grow instead.
+  const sized = Array.isArray(rows) && rows.length * width <= 1 << 24
+  const values: (Value | undefined)[] = sized ? new Array(rows.length * width) : []
+  let n = 0
+  for (const row of rows) {
+    const base = n * width
+    if (!sized) for (let c = 0; c < width; c++) values.push(undefined)
+    try {
+      readRow(schema, row, values, base)
+      schema.validate?.(values.slice(base, base + width))
+    } catch (err) {
+      throw atRow(err, n)
+    }
+    n++
+  }
+  values.length = n * width
+  return { schema, values, start: 0, end: n, growable: false }
+}
+
+/** Splits buffered entries by schema into batches, keeping submit order within each. */
+export function groupBySchema(entries: Entry[]): Batch[] {
+  const first = entries[0]!.schema
+  let single = true
+  for (let i = 1; i < entries.length; i++) {
+    if (entries[i]!.schema !== first) {
+      single = false
+      break
+    }
+  }
+  if (single) return [toBatch(first, entries)]
+  const groups = new Map<Schema, Entry[]>()
+  for (const e of entries) {
+    const g = groups.get(e.schema)
+    if (g) g.push(e)
+    else groups.set(e.schema, [e])
+  }
+  return [...groups].map(([schema, group]) => toBatch(schema, group))
+}
+
+/**
+ * One schema's entries as a batch: flat when they are all `submitMany()` rows (no object per
+ * row), else Requests (submit() rows carry their acks; mixing is the uncommon case).
+ */
+function toBatch(schema: Schema, entries: Entry[]): Batch {
+  let requests = 0
+  for (const e of entries) if (e instanceof Request) requests++
+  if (requests === entries.length) return { schema, rows: entries as Request[] }
+  const width = schema.columns.length
+  if (requests === 0) {
+    const slabs = entries as Slab[]
+    const only = slabs[0]!
+    if (slabs.length === 1 && only.start === 0 && only.end * width === only.values.length) {
+      return new FlatBatch(schema, only.values)
+    }
+    const values: (Value | undefined)[] = []
+    for (const s of slabs) {
+      for (let i = s.start * width; i < s.end * width; i++) values.push(s.values[i])
+    }
+    return new FlatBatch(schema, values)
+  }
+  const rows: Request[] = []
+  for (const e of entries) {
+    if (e instanceof Request) rows.push(e)
+    else pushRequests(rows, schema, e.values, e.start, e.end)
+  }
+  return { schema, rows }
+}
