@@ -13,7 +13,7 @@ import { type MetricsReporter, noopMetrics, type RejectReason } from './metrics.
 import { readRow } from './read-row.js'
 import { Request } from './request.js'
 import type { AnyRow, Schema } from './schema.js'
-import { type Entry, groupBySchema, readRows, type Slab } from './slab.js'
+import { type Entry, groupBySchema, readRows, rowSlab, type Slab } from './slab.js'
 
 export interface BatchSQLConfig {
   /** Where batches go: usually `createExecutor(processor)` or an adapter's factory. */
@@ -230,18 +230,21 @@ export class BatchSQL implements AsyncDisposable {
   submit<Row extends AnyRow>(request: Request<Row>, options?: SubmitOptions): Promise<void>
   submit(a: Schema | Request, b?: unknown, c?: SubmitOptions): Promise<void> {
     if (this.state !== OPEN) return this.rejectSubmit('closed', new ClosedError())
-    if (
-      !(a instanceof Request) &&
-      this.pendingCount < this.bufferSize &&
-      this.waiters.length === 0
-    ) {
-      // The common case: a plain row, and room for it.
+    if (!(a instanceof Request)) {
+      const room = this.pendingCount < this.bufferSize && this.waiters.length === 0
+      let slab: Slab | undefined
       try {
-        this.append(requireSchema(a, 'submit() needs a schema from defineSchema() or a Request'), b)
+        const schema = requireSchema(a, 'submit() needs a schema from defineSchema() or a Request')
+        // The common case: a plain row, and room for it.
+        if (room) this.append(schema, b)
+        // No room: the row waits as a one-row slab, which the rows after it grow once it is
+        // accepted. (Waiting as a Request made every flush after a wait a mixed batch, built
+        // as one Request per row.)
+        else slab = rowSlab(schema, b)
       } catch (err) {
         return this.rejectSubmit('validation', err)
       }
-      return ACCEPTED
+      return slab === undefined ? ACCEPTED : this.wait(slab, 1, 0, c?.signal)
     }
     let req: Request
     let options: SubmitOptions | undefined
@@ -437,17 +440,32 @@ export class BatchSQL implements AsyncDisposable {
       const take = Math.min(to - from, this.flushSize - this.currentCount)
       this.accepted += take
       this.pendingCount += take
-      this.current.push(
-        from === slab.start && from + take === slab.end
-          ? slab
-          : {
-              schema: slab.schema,
-              values: slab.values,
-              start: from,
-              end: from + take,
-              growable: false,
-            },
-      )
+      const last = this.current[this.current.length - 1]
+      if (
+        slab.growable &&
+        last !== undefined &&
+        !(last instanceof Request) &&
+        last.growable &&
+        last.schema === slab.schema
+      ) {
+        // A submit() row that waited for room joins the run of rows before it (with many
+        // producers waiting, a flush would otherwise hold one slab per row).
+        const width = slab.schema.columns.length
+        for (let i = from * width; i < (from + take) * width; i++) last.values.push(slab.values[i])
+        last.end += take
+      } else {
+        this.current.push(
+          from === slab.start && from + take === slab.end
+            ? slab
+            : {
+                schema: slab.schema,
+                values: slab.values,
+                start: from,
+                end: from + take,
+                growable: false,
+              },
+        )
+      }
       if (this.currentCount === 0) this.startInterval()
       this.currentCount += take
       from += take

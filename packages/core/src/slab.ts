@@ -66,6 +66,15 @@ export function readRows(schema: Schema, rows: Iterable<AnyRow>): Slab {
   return { schema, values, start: 0, end: n, growable: false }
 }
 
+/** One validated `submit()` row that has to wait for room, as a growable slab of one row. */
+export function rowSlab(schema: Schema, row: unknown): Slab {
+  // A copy of the blank row: a packed array, which the rows appended later keep packed.
+  const values: (Value | undefined)[] = schema.blank.slice()
+  readRow(schema, row as AnyRow, values, 0)
+  schema.validate?.(values.slice())
+  return { schema, values, start: 0, end: 1, growable: true }
+}
+
 /** Splits buffered entries by schema into batches, keeping submit order within each. */
 export function groupBySchema(entries: Entry[]): Batch[] {
   const first = entries[0]!.schema

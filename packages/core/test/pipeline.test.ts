@@ -423,6 +423,35 @@ describe('rows buffered without a Request each (submit and submitMany of plain r
     expect(processor.received.map((x) => x.values !== undefined)).toEqual([true, true])
   })
 
+  it('rows that waited for room stay flat: the flushes after a wait are not built as Requests', async () => {
+    const { processor, b } = oneFlushAtATime(4, 4)
+    for (let i = 0; i < 4; i++) await b.submit(events, { id: i }) // flush 1, in flight
+    for (let i = 4; i < 8; i++) await b.submit(events, { id: i }) // flush 2 waits: buffer full
+    // Two producers wait; each row waits as a one-row slab, and joins the run before it.
+    const waiting = [b.submit(events, { id: 8 }), b.submit(events, { id: 9 })]
+    expect(b.stats().waitingSubmits).toBe(2)
+    processor.releaseAll()
+    await Promise.all(waiting)
+    for (let i = 10; i < 12; i++) await b.submit(events, { id: i })
+    await closeReleasing(b, processor)
+    expect(processor.received.map((x) => x.values !== undefined)).toEqual([true, true, true])
+    expect(processor.received[2]!.values).toEqual([
+      8,
+      undefined,
+      9,
+      undefined,
+      10,
+      undefined,
+      11,
+      undefined,
+    ])
+    expect(processor.received.map((x) => x.rows.map((r) => r.get('id')))).toEqual([
+      [0, 1, 2, 3],
+      [4, 5, 6, 7],
+      [8, 9, 10, 11],
+    ])
+  })
+
   it('a failed flat batch reports its rows with their values', async () => {
     const ex = new MockExecutor({
       onBatch: () => {
