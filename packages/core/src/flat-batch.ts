@@ -4,8 +4,8 @@ import type { AnyRow, Schema } from './schema.js'
 import type { Value } from './values.js'
 
 /**
- * A batch held as one row-major array of values (what `submitMany()` builds) instead of one
- * Request per row. Why: on a fast sink (SQLite in memory) the two objects per row that a
+ * A batch held as one row-major array of values (what plain-object `submit()` and
+ * `submitMany()` rows become) instead of one Request per row. Why: on a fast sink (SQLite in memory) the two objects per row that a
  * Request costs, and the garbage they make, were a third of BatchSQL's overhead. Its `rows`
  * are built on first access, for the paths that need objects: failure reports, coalescing
  * duplicate keys, processors that do not read `values`.

@@ -96,8 +96,8 @@ export function groupBySchema(entries: Entry[]): Batch[] {
 }
 
 /**
- * One schema's entries as a batch: flat when they are all `submitMany()` rows (no object per
- * row), else Requests (submit() rows carry their acks; mixing is the uncommon case).
+ * One schema's entries as a batch: flat when they are all slabs (no object per row), else
+ * Requests (`submitAndWait()` rows carry acks; a flush that mixes both is the uncommon case).
  */
 function toBatch(schema: Schema, entries: Entry[]): Batch {
   let requests = 0
