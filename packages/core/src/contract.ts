@@ -16,8 +16,8 @@ export interface Batch<Row extends AnyRow = AnyRow> {
   readonly rows: readonly Request<Row>[]
   /**
    * The same rows as one row-major array, `schema.columns.length` values per row, aligned
-   * like `Request.values` (`undefined`: not set). Present on batches made of `submitMany()`
-   * rows, which are never turned into one object per row unless something reads `rows`:
+   * like `Request.values` (`undefined`: not set). Present on batches of plain-object `submit()`
+   * and `submitMany()` rows, never turned into one object per row unless something reads `rows`:
    * a processor on a hot path reads these instead (see `batchSize()`). Read-only.
    */
   readonly values?: readonly (Value | undefined)[]

@@ -66,8 +66,8 @@ export interface SqlDialectAdapter {
 
   /**
    * Optional: whether `toDriverValue()` returns every string and number of a column of `type`
-   * unchanged. When it does for every column, a `submitMany()` batch of plain strings and
-   * numbers is bound as it was buffered, without a converted copy.
+   * unchanged. When it does for every column, a flat plain-insert batch (`Batch.values`) of
+   * only strings and numbers is bound as it was buffered, without a converted copy.
    */
   passesThrough?(type: ColumnType): boolean
 

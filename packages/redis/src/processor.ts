@@ -81,7 +81,8 @@ export class RedisProcessor implements BatchProcessor {
         { table: schema.table },
       )
     }
-    // A flat batch (submitMany() rows) is read in place: one array per row, no Request.
+    // A flat batch (plain-object submit() / submitMany() rows) is read in place: one array per
+    // row, no Request.
     const flat = batch.values
     const width = schema.columns.length
     let cmds: RedisCommand[]
