@@ -395,39 +395,44 @@ export class BatchSQL implements AsyncDisposable {
    * buffering; a run of one schema's rows (the common case) needs neither.
    */
   private append(schema: Schema, row: unknown): void {
-    const cur = this.current
-    const last = cur[cur.length - 1]
-    const slab =
-      last !== undefined && !(last instanceof Request) && last.growable && last.schema === schema
-        ? last
-        : undefined
+    const slab = this.growableTail(schema)
     const values = slab === undefined ? [] : slab.values
     const width = schema.columns.length
     const base = values.length
     for (let c = 0; c < width; c++) values.push(undefined)
     try {
       readRow(schema, row as AnyRow, values, base)
-      schema.validate?.(values.slice(base, base + width))
     } catch (err) {
       values.length = base // the rows before it stay as they were
       throw err
     }
-    if (slab === undefined) cur.push({ schema, values, start: 0, end: 1, growable: true })
+    if (slab === undefined) this.current.push({ schema, values, start: 0, end: 1, growable: true })
     else slab.end++
-    this.accepted++
-    this.pendingCount++
-    if (++this.currentCount === 1) this.startInterval()
-    if (this.currentCount >= this.flushSize) {
-      this.seal()
-      this.pump()
-    }
+    this.took(1)
   }
 
   private enqueue(req: Request): void {
-    this.accepted++
-    this.pendingCount++
     this.current.push(req)
-    if (++this.currentCount === 1) this.startInterval()
+    this.took(1)
+  }
+
+  /** The buffer's last entry when it is a growable slab of `schema` (rows can be appended). */
+  private growableTail(schema: Schema): Slab | undefined {
+    const last = this.current[this.current.length - 1]
+    return last !== undefined &&
+      !(last instanceof Request) &&
+      last.growable &&
+      last.schema === schema
+      ? last
+      : undefined
+  }
+
+  /** Counts `n` rows just put into the current flush; seals and starts it once full. */
+  private took(n: number): void {
+    this.accepted += n
+    this.pendingCount += n
+    if (this.currentCount === 0) this.startInterval()
+    this.currentCount += n
     if (this.currentCount >= this.flushSize) {
       this.seal()
       this.pump()
@@ -438,16 +443,8 @@ export class BatchSQL implements AsyncDisposable {
   private enqueueRows(slab: Slab, from: number, to: number): void {
     while (from < to) {
       const take = Math.min(to - from, this.flushSize - this.currentCount)
-      this.accepted += take
-      this.pendingCount += take
-      const last = this.current[this.current.length - 1]
-      if (
-        slab.growable &&
-        last !== undefined &&
-        !(last instanceof Request) &&
-        last.growable &&
-        last.schema === slab.schema
-      ) {
+      const last = slab.growable ? this.growableTail(slab.schema) : undefined
+      if (last !== undefined) {
         // A submit() row that waited for room joins the run of rows before it (with many
         // producers waiting, a flush would otherwise hold one slab per row).
         const width = slab.schema.columns.length
@@ -466,13 +463,8 @@ export class BatchSQL implements AsyncDisposable {
               },
         )
       }
-      if (this.currentCount === 0) this.startInterval()
-      this.currentCount += take
       from += take
-      if (this.currentCount >= this.flushSize) {
-        this.seal()
-        this.pump()
-      }
+      this.took(take)
     }
   }
 

@@ -5,8 +5,9 @@ import { copyValue, type Value } from './values.js'
 /**
  * Validates a plain-object row and copies its values, column-aligned, into
  * `out[base .. base + columns)`; a column the row does not set is left as it is (undefined).
- * Shared by `Request.from()` (one array per row) and `submitMany()` (one array per call).
- * Does not run the schema's `validate` hook: the caller does, on the row's values.
+ * Then runs the schema's `validate` hook on the row's values. Shared by `Request.from()` (one
+ * array per row) and the pipeline's buffer (one array for many rows). On a throw, `out` may
+ * hold part of the row: the caller discards it.
  *
  * Hot path: runs for every submitted row.
  */
@@ -65,4 +66,6 @@ export function readRow(
       table,
     })
   }
+  // The hook sees exactly the row: the array itself when it holds nothing else.
+  schema.validate?.(base === 0 && out.length === width ? out : out.slice(base, base + width))
 }

@@ -39,7 +39,6 @@ export class Request<Row extends AnyRow = AnyRow> {
   static from<R extends AnyRow>(schema: Schema<R>, row: R): Request<R> {
     const req = new Request(schema)
     readRow(schema, row, req.values, 0)
-    schema.validate?.(req.values)
     return req
   }
 

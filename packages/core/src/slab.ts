@@ -56,7 +56,6 @@ export function readRows(schema: Schema, rows: Iterable<AnyRow>): Slab {
     if (!sized) for (let c = 0; c < width; c++) values.push(undefined)
     try {
       readRow(schema, row, values, base)
-      schema.validate?.(values.slice(base, base + width))
     } catch (err) {
       throw atRow(err, n)
     }
@@ -71,7 +70,6 @@ export function rowSlab(schema: Schema, row: unknown): Slab {
   // A copy of the blank row: a packed array, which the rows appended later keep packed.
   const values: (Value | undefined)[] = schema.blank.slice()
   readRow(schema, row as AnyRow, values, 0)
-  schema.validate?.(values.slice())
   return { schema, values, start: 0, end: 1, growable: true }
 }
 

@@ -1,11 +1,13 @@
-import { defineSchema } from '@batchsql/core'
+import { type AnyRow, defineSchema, type Schema } from '@batchsql/core'
+import type { SqlBatchSQL } from '@batchsql/kysely'
 import { describe, expect, it } from 'vitest'
 import type { SuiteContext } from '../context.js'
 import { canonical } from '../normalize.js'
 import { createTable, readTable } from '../tables.js'
 import type { ColumnDdl } from '../target.js'
 
-const COLUMNS: Record<string, keyof ColumnDdl> = {
+/** The schema's columns; the table declares each with the same type, `s` as long text. */
+const COLUMNS = {
   id: 'int',
   i: 'int',
   big: 'bigint',
@@ -15,14 +17,27 @@ const COLUMNS: Record<string, keyof ColumnDdl> = {
   at: 'date',
   raw: 'bytes',
   doc: 'json',
-  s: 'text',
-}
+  s: 'string',
+} as const
+const ddlType = (t: (typeof COLUMNS)[keyof typeof COLUMNS]): keyof ColumnDdl =>
+  t === 'string' ? 'text' : t
 
 /**
  * How rows are handed over: `submit()` and `submitMany()` rows are buffered as one flat array
  * per schema, `submitAndWait()` rows as one Request each; all must write the same.
  */
 const VIAS = ['submit', 'submitMany', 'submitAndWait'] as const
+
+async function write(
+  batch: SqlBatchSQL,
+  schema: Schema,
+  rows: AnyRow[],
+  via: (typeof VIAS)[number],
+): Promise<void> {
+  if (via === 'submitMany') await batch.submitMany(schema, rows)
+  else if (via === 'submit') for (const r of rows) await batch.submit(schema, r)
+  else await Promise.all(rows.map((r) => batch.submitAndWait(schema, r)))
+}
 
 /** Every value type survives the round trip: written by BatchSQL, read by the bare driver. */
 export function valueCases(ctx: SuiteContext): void {
@@ -33,25 +48,15 @@ export function valueCases(ctx: SuiteContext): void {
         const t = ctx.target()
         const name = await createTable(
           t,
-          Object.entries(COLUMNS).map(([c, type]) => ({ name: c, type, notNull: c === 'id' })),
+          Object.entries(COLUMNS).map(([c, type]) => ({
+            name: c,
+            type: ddlType(type),
+            notNull: c === 'id',
+          })),
           ['id'],
         )
         ctx.cleanup(name)
-        const schema = defineSchema({
-          table: name,
-          columns: {
-            id: 'int',
-            i: 'int',
-            big: 'bigint',
-            f: 'float',
-            dec: 'decimal',
-            ok: 'boolean',
-            at: 'date',
-            raw: 'bytes',
-            doc: 'json',
-            s: 'string',
-          },
-        })
+        const schema = defineSchema({ table: name, columns: COLUMNS })
         const rows = [
           {
             id: 1,
@@ -91,14 +96,14 @@ export function valueCases(ctx: SuiteContext): void {
           },
         ]
         const batch = ctx.batch()
-        if (via === 'submitMany') await batch.submitMany(schema, rows)
-        else if (via === 'submit') for (const r of rows) await batch.submit(schema, r)
-        else await Promise.all(rows.map((r) => batch.submitAndWait(schema, r)))
+        await write(batch, schema, rows, via)
         await batch.close()
         const got = await readTable(t, name, 'id')
         expect(got).toHaveLength(3)
         const canon = (r: Record<string, unknown>) =>
-          Object.fromEntries(Object.entries(COLUMNS).map(([c, type]) => [c, canonical(type, r[c])]))
+          Object.fromEntries(
+            Object.entries(COLUMNS).map(([c, type]) => [c, canonical(ddlType(type), r[c])]),
+          )
         expect(got.map(canon)).toEqual(rows.map(canon))
         // Empty string and null stay apart.
         expect(got[1]!.s).toBe('')
@@ -126,9 +131,7 @@ export function valueCases(ctx: SuiteContext): void {
         { id: 3, doc: '{"looks":"like an object"}' },
       ]
       const batch = ctx.batch()
-      if (via === 'submitMany') await batch.submitMany(schema, rows)
-      else if (via === 'submit') for (const r of rows) await batch.submit(schema, r)
-      else await Promise.all(rows.map((r) => batch.submitAndWait(schema, r)))
+      await write(batch, schema, rows, via)
       await batch.close()
       // Some drivers return a JSON column parsed (pg, mysql2), others as text (better-sqlite3):
       // a row written by the bare driver says which, so a JSON string is read back exactly.
