@@ -13,7 +13,7 @@ import { type MetricsReporter, noopMetrics, type RejectReason } from './metrics.
 import { readRow } from './read-row.js'
 import { Request } from './request.js'
 import type { AnyRow, Schema } from './schema.js'
-import { type Entry, groupBySchema, readRows, rowSlab, type Slab } from './slab.js'
+import { type Entry, groupBySchema, pushRows, readRows, rowSlab, type Slab } from './slab.js'
 
 export interface BatchSQLConfig {
   /** Where batches go: usually `createExecutor(processor)` or an adapter's factory. */
@@ -447,8 +447,7 @@ export class BatchSQL implements AsyncDisposable {
       if (last !== undefined) {
         // A submit() row that waited for room joins the run of rows before it (with many
         // producers waiting, a flush would otherwise hold one slab per row).
-        const width = slab.schema.columns.length
-        for (let i = from * width; i < (from + take) * width; i++) last.values.push(slab.values[i])
+        pushRows(last.values, slab.values, from, from + take, slab.schema.columns.length)
         last.end += take
       } else {
         this.current.push(

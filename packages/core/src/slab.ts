@@ -73,6 +73,17 @@ export function rowSlab(schema: Schema, row: unknown): Slab {
   return { schema, values, start: 0, end: 1, growable: true }
 }
 
+/** Appends rows `[start, end)` of row-major `values` (`width` per row) to `out`. */
+export function pushRows(
+  out: (Value | undefined)[],
+  values: readonly (Value | undefined)[],
+  start: number,
+  end: number,
+  width: number,
+): void {
+  for (let i = start * width; i < end * width; i++) out.push(values[i])
+}
+
 /** Splits buffered entries by schema into batches, keeping submit order within each. */
 export function groupBySchema(entries: Entry[]): Batch[] {
   const first = entries[0]!.schema
@@ -109,9 +120,7 @@ function toBatch(schema: Schema, entries: Entry[]): Batch {
       return new FlatBatch(schema, only.values)
     }
     const values: (Value | undefined)[] = []
-    for (const s of slabs) {
-      for (let i = s.start * width; i < s.end * width; i++) values.push(s.values[i])
-    }
+    for (const s of slabs) pushRows(values, s.values, s.start, s.end, width)
     return new FlatBatch(schema, values)
   }
   const rows: Request[] = []
