@@ -152,10 +152,11 @@ async function main(): Promise<void> {
   /**
    * Repetition k of a case over repetition k of its baseline: measured minutes apart in the
    * same pass, so a slow spell of the machine hits both. Their median is the table's ratio;
-   * the best-of ratio (two bests from different moments) stays in the JSON.
+   * the best-of ratio (two bests from different moments) stays in the JSON. Every pass
+   * measures every case (a failed measurement ends the bench), so run k always exists.
    */
   const paired = (r: Row, base: Row) =>
-    r.runs.map((x, k) => x.rowsPerSec / (base.runs[k] ?? best(base)).rowsPerSec)
+    r.runs.map((x, k) => x.rowsPerSec / base.runs[k]!.rowsPerSec)
   const median = (xs: readonly number[]) => {
     const s = [...xs].sort((a, b) => a - b)
     const m = s.length >> 1
