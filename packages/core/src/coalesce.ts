@@ -97,14 +97,24 @@ export function integerKeyOrder(batch: Batch): IntegerKeyOrder | undefined {
   const rows = flat === undefined ? batch.rows : undefined
   const n = flat === undefined ? rows!.length : flat.length / width
   const keys = new Float64Array(n)
-  const order = new Array<number>(n)
+  let min = Number.POSITIVE_INFINITY
+  let max = Number.NEGATIVE_INFINITY
+  let ascending = true
   for (let i = 0; i < n; i++) {
     const v = flat === undefined ? rows![i]!.values[c] : flat[i * width + c]
     if (typeof v !== 'number' || !Number.isSafeInteger(v)) return undefined
     keys[i] = v
-    order[i] = i
+    if (i > 0 && !(v > keys[i - 1]!)) ascending = false
+    if (v < min) min = v
+    if (v > max) max = v
   }
-  order.sort((a, b) => keys[a]! - keys[b]! || a - b)
+  const order = new Array<number>(n)
+  // Keys already strictly ascending (rows from a sequence or a sorted source): nothing to sort.
+  if (ascending) {
+    for (let i = 0; i < n; i++) order[i] = i
+    return { order }
+  }
+  sortByKey(keys, order, min, max)
   // -0 and 0 are one key, as in rowKey().
   let repeats = false
   for (let i = 1; i < n && !repeats; i++) repeats = keys[order[i]!] === keys[order[i - 1]!]
@@ -113,6 +123,72 @@ export function integerKeyOrder(batch: Batch): IntegerKeyOrder | undefined {
   for (let i = 1; i < n; i++) if (keys[order[i]!] !== keys[order[i - 1]!]) runs.push(i)
   runs.push(n)
   return { order, runs }
+}
+
+/**
+ * Fills `order` with `0 .. n-1` sorted by `keys`, then index. Not `order.sort()` with a
+ * comparator: that calls back into JS for each of ~n log n comparisons, and was most of this
+ * function's cost. Upsert batches mostly arrive nearly in key order (new keys ascending, with
+ * updates of earlier keys among them), so first try splitting them into two ascending
+ * sequences and merging those, in one pass; else sort `(key - min) * n + index`, key and index
+ * packed into one safe integer, with the typed array's native numeric sort; only keys too far
+ * apart for that (more than 2^53 / n) use the comparator.
+ */
+function sortByKey(keys: Float64Array, order: number[], min: number, max: number): void {
+  if (mergeTwoRuns(keys, order)) return
+  const n = keys.length
+  if ((max - min + 1) * n > Number.MAX_SAFE_INTEGER) {
+    for (let i = 0; i < n; i++) order[i] = i
+    order.sort((a, b) => keys[a]! - keys[b]! || a - b)
+    return
+  }
+  const packed = new Float64Array(n)
+  // -0 and 0 pack to the same number, as they are one key.
+  for (let i = 0; i < n; i++) packed[i] = (keys[i]! - min) * n + i
+  packed.sort()
+  for (let i = 0; i < n; i++) order[i] = packed[i]! % n
+}
+
+/**
+ * `sortByKey()` for a batch that is two ascending sequences interleaved: the rows that keep
+ * raising the key, and the others, whose keys must not go down. False (and `order` left to the
+ * caller) otherwise, or when the others are more than a quarter of the batch.
+ */
+function mergeTwoRuns(keys: Float64Array, order: number[]): boolean {
+  const n = keys.length
+  const main = new Array<number>(n)
+  const rest = new Array<number>(n >> 2)
+  let m = 0
+  let r = 0
+  for (let i = 0; i < n; i++) {
+    const k = keys[i]!
+    if (m === 0 || k > keys[main[m - 1]!]!) {
+      main[m++] = i
+    } else {
+      if (r === rest.length || (r > 0 && k < keys[rest[r - 1]!]!)) return false
+      rest[r++] = i
+    }
+  }
+  // Merge; on equal keys the earlier row first (keyOrder() is stable).
+  let a = 0
+  let b = 0
+  for (let o = 0; o < n; o++) {
+    if (b === r) order[o] = main[a++]!
+    else if (a === m) order[o] = rest[b++]!
+    else {
+      const x = main[a]!
+      const y = rest[b]!
+      const d = keys[x]! - keys[y]!
+      if (d < 0 || (d === 0 && x < y)) {
+        order[o] = x
+        a++
+      } else {
+        order[o] = y
+        b++
+      }
+    }
+  }
+  return true
 }
 
 /** A batch folded by `foldIntegerKeys()`. */

@@ -115,6 +115,51 @@ describe('key order', () => {
     expect(integerKeyOrder({ schema: str, rows: [Request.from(str, { k: '1' })] })).toBeUndefined()
   })
 
+  it('integerKeyOrder is a stable sort by key on each of its paths', () => {
+    // The paths: already ascending; two interleaved ascending sequences (merged); keys close
+    // enough to pack with their index (native sort); keys too far apart (comparator).
+    const ascendingWithUpdates = fc
+      .array(fc.tuple(fc.integer({ min: 1, max: 5 }), fc.nat(5), fc.nat(30)), {
+        minLength: 2,
+        maxLength: 60,
+        size: 'max', // fast-check's default size stays near 10 rows: too few to interleave
+      })
+      .map((steps) => {
+        const keys: number[] = []
+        let next = 0
+        // About one row in six repeats an earlier key, as updates among new rows do.
+        for (const [step, update, back] of steps) {
+          next += step
+          keys.push(
+            update === 0 && keys.length > 0 ? keys[Math.max(0, keys.length - 1 - back)]! : next,
+          )
+        }
+        return keys
+      })
+    const near = fc.array(fc.integer({ min: -50, max: 50 }), { minLength: 2, maxLength: 40 })
+    const far = fc.array(
+      fc.constantFrom(Number.MIN_SAFE_INTEGER, -1, -0, 0, 7, Number.MAX_SAFE_INTEGER),
+      { minLength: 2, maxLength: 40 },
+    )
+    fc.assert(
+      fc.property(fc.oneof(ascendingWithUpdates, near, far), (keys) => {
+        const batch = new FlatBatch(
+          s,
+          keys.flatMap((id) => [id, 'x', 1]),
+        )
+        const keyed = integerKeyOrder(batch)!
+        const expected = keys.map((_, i) => i).sort((a, b) => keys[a]! - keys[b]! || a - b)
+        expect(keyed.order).toEqual(expected)
+        const starts = expected.flatMap((i, n) =>
+          n > 0 && keys[i] === keys[expected[n - 1]!] ? [] : [n],
+        )
+        expect(keyed.runs).toEqual(
+          starts.length === keys.length ? undefined : [...starts, keys.length],
+        )
+      }),
+    )
+  })
+
   it('foldIntegerKeys is coalesce() then keyOrder(), for every dedupe mode, flat or not', () => {
     const cell = fc.oneof(fc.constant(undefined), fc.constant(null), fc.integer({ min: 0, max: 9 }))
     fc.assert(

@@ -119,17 +119,17 @@ export function planBatch(batch: Batch, adapter: SqlDialectAdapter): BatchPlan {
     )
   }
   const full = Array.from({ length: ncols }, (_, i) => i)
-  if (flat !== undefined && order === undefined && bindsAsBuffered(flat, types, adapter)) {
-    // Nothing to convert, reorder or split by shape: the buffered array is the parameters
-    // (processors only read a plan's values).
+  if (flat !== undefined && bindsAsBuffered(flat, types, adapter)) {
+    // Nothing to convert or split by shape: the buffered array is the parameters (processors
+    // only read a plan's values), or, for an upsert, its rows copied in key order.
     return {
       groups: [
         {
           shape: shapeOf(schema, full),
           key: `${schema.id}:*`,
           width: ncols,
-          values: flat as unknown[],
-          sources: sourceLists ?? identity(count),
+          values: order === undefined ? (flat as unknown[]) : permuteRows(flat, order, ncols),
+          sources: sourceLists ?? order ?? identity(count),
         },
       ],
       rows: count,
@@ -204,6 +204,21 @@ export function planBatch(batch: Batch, adapter: SqlDialectAdapter): BatchPlan {
 function identity(n: number): number[] {
   const out = new Array<number>(n)
   for (let i = 0; i < n; i++) out[i] = i
+  return out
+}
+
+/** Row-major `values` with row `order[n]` as row `n`. */
+function permuteRows(
+  values: readonly unknown[],
+  order: readonly number[],
+  width: number,
+): unknown[] {
+  const out = new Array<unknown>(order.length * width)
+  let at = 0
+  for (let n = 0; n < order.length; n++) {
+    const base = order[n]! * width
+    for (let c = 0; c < width; c++) out[at++] = values[base + c]
+  }
   return out
 }
 

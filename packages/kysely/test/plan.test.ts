@@ -63,6 +63,37 @@ describe('batch plan', () => {
     expect(rowsOf(ins.groups[0]!).map((r) => r[0])).toEqual([3, 1, 2])
   })
 
+  it('binds a buffered upsert batch as its rows in key order, without converting values', () => {
+    const list = [
+      { id: 3, a: 'c', b: 'z' },
+      { id: 1, a: 'a', b: 'x' },
+      { id: 2, a: 'b', b: 'y' },
+    ]
+    const flat = new FlatBatch(
+      upsert,
+      rows(upsert, list).flatMap((r) => r.values),
+    )
+    const seen: unknown[] = []
+    const adapter = planningAdapter({
+      toDriverValue: (v) => {
+        seen.push(v)
+        return v
+      },
+      passesThrough: () => true,
+    })
+    const plan = planBatch(flat, adapter)
+    expect(plan.groups).toHaveLength(1)
+    expect(rowsOf(plan.groups[0]!)).toEqual([
+      [1, 'a', 'x'],
+      [2, 'b', 'y'],
+      [3, 'c', 'z'],
+    ])
+    expect(plan.groups[0]!.sources).toEqual([1, 2, 0])
+    expect(seen).toEqual([])
+    // The buffered array itself is left as submitted.
+    expect(flat.values.slice(0, 3)).toEqual([3, 'c', 'z'])
+  })
+
   it('orders integer keys by value, whether or not the batch needed coalescing', () => {
     // 9 < 10 < 100 as numbers, not as strings; the batch with a repeated key takes the
     // coalescing path and must come out in the same order as the one without.
