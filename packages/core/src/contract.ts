@@ -54,6 +54,13 @@ export interface BatchProcessor {
   process(batch: Batch, ctx: ProcessContext): Promise<ProcessResult | undefined | void>
   /** Sink-specific error classification, consulted after the user's classifiers. */
   classify?(err: unknown): Classification | undefined
+  /**
+   * Optional, for a processor that holds finished batches back (e.g. SQLite's group commit:
+   * several batches share one transaction, committed later). Called when a batch has to wait
+   * for unfinished ones (same conflict keys): finish what is held now instead of waiting for
+   * more work.
+   */
+  expedite?(): void
   /** Releases what the processor created (never a pool the user passed in). */
   close?(): Promise<void>
 }
@@ -81,5 +88,7 @@ export interface BatchExecutor {
   /** The configured concurrency limit, reported as a metric. */
   readonly concurrency: number
   execute(batch: Batch, signal: AbortSignal): Promise<BatchOutcome>
+  /** A batch waits for the ones in flight: see `BatchProcessor.expedite`. */
+  expedite?(): void
   close?(): Promise<void>
 }

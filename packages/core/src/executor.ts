@@ -237,6 +237,10 @@ export class RetryingExecutor implements BatchExecutor {
     }
   }
 
+  expedite(): void {
+    this.processor.expedite?.()
+  }
+
   async close(): Promise<void> {
     await this.processor.close?.()
   }

@@ -34,6 +34,9 @@ export class KeyOrderGate {
   /** Unfinished batches per schema, oldest first. */
   private readonly schemas = new Map<number, Entry[]>()
 
+  /** `onWait` runs when a batch has to wait for earlier ones (to hurry those along). */
+  constructor(private readonly onWait: () => void = () => {}) {}
+
   /** Registers the batch now (so later batches see it) and resolves when it may run. */
   async enter(batch: Batch): Promise<() => void> {
     const { schema } = batch
@@ -56,7 +59,10 @@ export class KeyOrderGate {
       }
     }
     unfinished.push(entry)
-    if (deps.length > 0) await Promise.all(deps)
+    if (deps.length > 0) {
+      this.onWait()
+      await Promise.all(deps)
+    }
     return () => {
       const list = this.schemas.get(schema.id)
       const at = list === undefined ? -1 : list.indexOf(entry)

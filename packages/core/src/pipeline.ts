@@ -138,7 +138,9 @@ export class BatchSQL implements AsyncDisposable {
   private readonly maxInFlightFlushes: number
   private metrics: MetricsReporter
   private readonly errorStream: ErrorStream
-  private readonly gate = new KeyOrderGate()
+  // A batch held back by an unfinished one asks the sink to finish what it holds (SQLite's
+  // group commit would otherwise commit only once the event loop is idle).
+  private readonly gate = new KeyOrderGate(() => this.executor.expedite?.())
   private readonly abort = new AbortController()
 
   private state = OPEN

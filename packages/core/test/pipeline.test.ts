@@ -677,6 +677,39 @@ describe('conflict ordering across batches', () => {
     expect(last.get(1)).toBe('v7')
   })
 
+  it('a batch held back by an unfinished one asks the sink to finish it (expedite)', async () => {
+    // A sink that holds finished batches (SQLite's group commit) finishes them when asked.
+    const { processor, executor } = gatedExecutor({ concurrency: 4 })
+    let asked = 0
+    Object.assign(processor, {
+      expedite: () => {
+        asked++
+        processor.releaseAll()
+      },
+    })
+    const b = createBatchSQL({
+      executor,
+      flushSize: 2,
+      maxInFlightFlushes: 4,
+      flushInterval: 60_000,
+    })
+    await b.submit(users, { id: 1, name: 'a' })
+    await b.submit(users, { id: 2, name: 'b' })
+    await processor.waitFor(1)
+    await b.submit(users, { id: 10, name: 'c' })
+    await b.submit(users, { id: 11, name: 'd' }) // no key in common: runs beside the first
+    await processor.waitFor(2)
+    expect(asked).toBe(0)
+    await b.submit(users, { id: 1, name: 'e' })
+    await b.submit(users, { id: 3, name: 'f' }) // shares id 1: waits, and asks
+    // Arrives only because the sink was asked to finish the first batch.
+    await processor.waitFor(3)
+    expect(asked).toBe(1)
+    expect(processor.received[2]!.rows.map((r) => r.get('name'))).toEqual(['e', 'f'])
+    const result = await closeReleasing(b, processor)
+    expect(result).toMatchObject({ committed: 6, failed: 0 })
+  })
+
   it('orders string keys too, and keeps disjoint batches concurrent (1 vs "1" are distinct keys)', async () => {
     const kv = defineSchema({
       table: 'kv',

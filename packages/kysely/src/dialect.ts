@@ -100,6 +100,9 @@ export interface SqlDialectAdapter {
    */
   writeFast?(groups: readonly ShapeGroup[], ctx: ProcessContext): Promise<boolean>
 
+  /** Optional: finish batches held back (`BatchProcessor.expedite`, SQLite's group commit). */
+  expedite?(): void
+
   /** Releases resources the adapter created (never a pool the user passed in). */
   close?(): Promise<void>
 }

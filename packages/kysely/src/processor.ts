@@ -225,6 +225,10 @@ export class KyselyProcessor implements BatchProcessor {
     }
   }
 
+  expedite(): void {
+    this.adapter.expedite?.()
+  }
+
   async close(): Promise<void> {
     await this.adapter.close?.()
     if (this.options.ownsDb) await this.db.destroy()

@@ -14,6 +14,7 @@
 import { defineSchema } from '@batchsql/core'
 import Database from 'better-sqlite3'
 import { createSqliteBatchSQL } from '../dist/index.js'
+import { ratio } from './ratio.mjs'
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 200_000)
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7)
@@ -86,13 +87,6 @@ async function batchsql(cols, data, many) {
 }
 
 const fmt = (n) => Math.round(n).toLocaleString('en-US')
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2
-}
-const ratio = (xs) =>
-  `${median(xs).toFixed(2)}x (${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)})`
 
 console.log(
   `SQLite (better-sqlite3, :memory:), ${ROWS.toLocaleString('en-US')} rows, flushSize ${BATCH}, ${ROUNDS} rounds` +

@@ -3,6 +3,7 @@ import type { InsertShape, SqlDialectAdapter } from '@batchsql/kysely'
 import type { Database, Statement } from 'better-sqlite3'
 import { type CompiledQuery, type Kysely, sql } from 'kysely'
 import { classifySqliteError } from './classify.js'
+import { GroupCommit } from './group-commit.js'
 import { toSqliteValue } from './values.js'
 
 export interface SqliteAdapterOptions {
@@ -13,6 +14,11 @@ export interface SqliteAdapterOptions {
   database?: Database
   /** Rows per statement; default 500 (measured: see the README). */
   rowsPerStatement?: number
+  /**
+   * Let up to this many consecutive batches share one commit (`GroupCommit`); 0 or 1: every
+   * batch commits alone. Needs `database`.
+   */
+  groupCommit?: number
 }
 
 /** better-sqlite3 13 compiles SQLite with the default SQLITE_MAX_VARIABLE_NUMBER, 32 766. */
@@ -27,10 +33,14 @@ export class SqliteAdapter implements SqlDialectAdapter {
   // about as much as running it, so prepared statements are kept per SQL text (bounded).
   private readonly prepared = new Map<string, Statement>()
   private readonly maxPrepared = 64
+  private readonly group: GroupCommit | undefined
 
   constructor(options: SqliteAdapterOptions = {}) {
     this.database = options.database
     this.rowsPerStatement = options.rowsPerStatement ?? 500
+    const batches = options.groupCommit ?? 0
+    if (this.database !== undefined && batches > 1)
+      this.group = new GroupCommit(this.database, batches)
   }
 
   toDriverValue(value: Value, type: ColumnType): unknown {
@@ -66,12 +76,15 @@ export class SqliteAdapter implements SqlDialectAdapter {
 
   classify = classifySqliteError
 
-  async runStatements(
-    statements: readonly CompiledQuery[],
-    _ctx: ProcessContext,
-  ): Promise<boolean> {
+  async runStatements(statements: readonly CompiledQuery[], ctx: ProcessContext): Promise<boolean> {
     const database = this.database
     if (database === undefined) return false
+    if (this.group !== undefined) {
+      await this.group.run(() => {
+        for (const s of statements) this.statement(database, s.sql).run(s.parameters as unknown[])
+      }, ctx.signal)
+      return true
+    }
     if (statements.length === 1) {
       const s = statements[0]!
       this.statement(database, s.sql).run(s.parameters as unknown[])
@@ -81,6 +94,16 @@ export class SqliteAdapter implements SqlDialectAdapter {
       for (const s of statements) this.statement(database, s.sql).run(s.parameters as unknown[])
     })()
     return true
+  }
+
+  /** A batch waits for ones that share the open transaction: commit it now. */
+  expedite(): void {
+    this.group?.flush()
+  }
+
+  /** Commits batches still waiting for a shared commit (the pipeline has drained by now). */
+  async close(): Promise<void> {
+    this.group?.flush()
   }
 
   private statement(database: Database, text: string): Statement {

@@ -1,3 +1,4 @@
+import { BatchSQLError } from '@batchsql/core'
 import { createKyselyBatchSQL, type SqlBatchSQL, type SqlBatchSQLConfig } from '@batchsql/kysely'
 import BetterSqlite3, { type Database } from 'better-sqlite3'
 import { Kysely, SqliteDialect } from 'kysely'
@@ -6,7 +7,19 @@ import { SqliteAdapter } from './adapter.js'
 export interface SqliteBatchSQLConfig extends SqlBatchSQLConfig {
   /** Rows per INSERT statement. Default 500. */
   rowsPerStatement?: number
+  /**
+   * Let consecutive batches share one commit: up to `concurrency` batches (default 8 with
+   * group commit, else 1) run in one transaction, each in its own savepoint, and every one is
+   * acknowledged when it commits; nothing waits for rows that have not arrived. Default: on
+   * when BatchSQL opens the database (a file name), off for a `Database` you pass: with it on,
+   * BatchSQL must be the only writer on that connection (a write of yours would join, and
+   * depend on, BatchSQL's open transaction). Not available with a Kysely target.
+   */
+  groupCommit?: boolean
 }
+
+/** Batches in flight, and so sharing at most one commit, when group commit is on. */
+const GROUP_COMMIT_CONCURRENCY = 8
 
 /** What BatchSQL can write to: a file name (`:memory:` too), a better-sqlite3 database, or a Kysely instance. */
 export type SqliteTarget<DB> = string | Database | Kysely<DB>
@@ -21,18 +34,27 @@ function isKysely(x: unknown): x is Kysely<any> {
 /**
  * A BatchSQL pipeline writing to SQLite. With a file name BatchSQL opens the database (WAL,
  * synchronous=NORMAL, 5 s busy timeout) and closes it on `close()`; a `Database` or `Kysely`
- * you pass stays yours and open. SQLite has one writer, so the default concurrency is 1.
+ * you pass stays yours and open. SQLite has one writer: batches run one at a time, and with
+ * group commit (`groupCommit`) up to `concurrency` of them share one commit.
  */
 export function createSqliteBatchSQL<DB = any>(
   target: SqliteTarget<DB>,
   config: SqliteBatchSQLConfig = {},
 ): SqlBatchSQL<DB> {
-  const { rowsPerStatement, ...rest } = config
-  const pipelineConfig = { ...rest, concurrency: rest.concurrency ?? 1 }
+  const { rowsPerStatement, groupCommit, ...rest } = config
   if (isKysely(target)) {
+    if (groupCommit === true)
+      throw new BatchSQLError(
+        'BATCHSQL_INVALID_CONFIG',
+        'groupCommit needs the better-sqlite3 Database (or a file name), not a Kysely instance',
+      )
+    const pipelineConfig = { ...rest, concurrency: rest.concurrency ?? 1 }
     return createKyselyBatchSQL(target, new SqliteAdapter({ rowsPerStatement }), pipelineConfig)
   }
   const owns = typeof target === 'string'
+  const grouped = groupCommit ?? owns
+  const concurrency = rest.concurrency ?? (grouped ? GROUP_COMMIT_CONCURRENCY : 1)
+  const pipelineConfig = { ...rest, concurrency }
   const database = owns ? new BetterSqlite3(target) : (target as Database)
   if (owns) {
     database.pragma('journal_mode = WAL')
@@ -41,6 +63,10 @@ export function createSqliteBatchSQL<DB = any>(
   }
   // Kysely's destroy() would close the database: only hand it over when BatchSQL owns it.
   const db = new Kysely<DB>({ dialect: new SqliteDialect({ database }) })
-  const adapter = new SqliteAdapter({ database, rowsPerStatement })
+  const adapter = new SqliteAdapter({
+    database,
+    rowsPerStatement,
+    groupCommit: grouped ? concurrency : 0,
+  })
   return createKyselyBatchSQL(db, adapter, pipelineConfig, owns)
 }

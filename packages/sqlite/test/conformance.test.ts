@@ -42,14 +42,19 @@ async function provokeBusy(table: string, file: string): Promise<unknown> {
   }
 }
 
-function target(kind: 'file' | 'memory'): ConformanceTarget {
-  const file = join(dir, `${kind}.db`)
+/**
+ * `groupCommit`: on by default for a file name, off for a Database passed in; each target
+ * below runs the suite with the other setting too, so both ways of committing are conformant.
+ */
+function target(kind: 'file' | 'memory', groupCommit: boolean): ConformanceTarget {
+  const file = join(dir, `${kind}-${groupCommit}.db`)
   // The bare driver: for a file, a second connection; in memory, the only connection there is.
   const bare = new Database(kind === 'file' ? file : ':memory:')
   bare.pragma('journal_mode = WAL')
   return {
     dialect: 'sqlite',
-    createBatchSQL: (config) => createSqliteBatchSQL(kind === 'file' ? file : bare, config),
+    createBatchSQL: (config) =>
+      createSqliteBatchSQL(kind === 'file' ? file : bare, { groupCommit, ...config }),
     async exec(sql) {
       bare.exec(sql)
     },
@@ -76,5 +81,13 @@ function target(kind: 'file' | 'memory'): ConformanceTarget {
   }
 }
 
-runConformanceSuite({ name: 'sqlite (file)', connect: async () => target('file') })
-runConformanceSuite({ name: 'sqlite (in-memory)', connect: async () => target('memory') })
+runConformanceSuite({ name: 'sqlite (file)', connect: async () => target('file', true) })
+runConformanceSuite({
+  name: 'sqlite (file, a commit per batch)',
+  connect: async () => target('file', false),
+})
+runConformanceSuite({ name: 'sqlite (in-memory)', connect: async () => target('memory', false) })
+runConformanceSuite({
+  name: 'sqlite (in-memory, group commit)',
+  connect: async () => target('memory', true),
+})

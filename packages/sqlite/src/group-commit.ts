@@ -1,0 +1,153 @@
+import { BatchSQLError } from '@batchsql/core'
+import type { Database } from 'better-sqlite3'
+
+/** One batch's writes: runs its statements, and can run them again (see `fallBack`). */
+type Work = () => void
+
+interface Member {
+  readonly work: Work
+  readonly resolve: () => void
+  readonly reject: (err: unknown) => void
+  readonly signal: AbortSignal
+  readonly onAbort: () => void
+}
+
+interface Group {
+  readonly members: Member[]
+}
+
+/**
+ * Group commit: consecutive batches share one transaction, each in a savepoint of its own,
+ * and each batch's promise settles when that transaction commits. Why: on a file a commit per
+ * flush is a large part of a batch's cost (measured in the README), and a service under load
+ * has the next batch ready before the last one's commit. No batch waits for work that has not
+ * arrived: the transaction commits as soon as the process gets back to its event loop
+ * (`setImmediate`), or once it holds `maxBatches` batches (the executor's concurrency: no
+ * further batch can arrive while every slot waits for this commit), or when a waiting batch is
+ * aborted (a timeout), or on `flush()` (`close()`).
+ *
+ * A batch is acknowledged only by its own outcome: if the shared transaction fails as a whole
+ * (its COMMIT fails, e.g. a deferred foreign key; or SQLite rolls it back from inside a later
+ * batch), every batch that was waiting on it runs again alone, in a transaction of its own, and
+ * settles with that result, so one batch's bad data never fails the others.
+ */
+export class GroupCommit {
+  private open: Group | undefined
+  private idleCommitScheduled = false
+
+  constructor(
+    private readonly db: Database,
+    private readonly maxBatches: number,
+  ) {}
+
+  /**
+   * Runs `work` (one batch) in the shared transaction; resolves once that is committed, rejects
+   * with the batch's own error if it failed.
+   */
+  run(work: Work, signal: AbortSignal): Promise<void> {
+    const { db } = this
+    if (this.open !== undefined && !db.inTransaction) this.endedOutside(this.open)
+    if (this.open === undefined) {
+      // A transaction of the caller's on this connection is not ours to commit: run inside it,
+      // as better-sqlite3 nests (a savepoint), and leave the commit to its owner.
+      if (db.inTransaction) {
+        db.transaction(work)()
+        return Promise.resolve()
+      }
+      // IMMEDIATE: the write lock now (waiting up to busy_timeout), so a transaction that
+      // other batches join can never fail later with SQLITE_BUSY_SNAPSHOT.
+      db.exec('BEGIN IMMEDIATE')
+      this.open = { members: [] }
+      // One pending callback, not one per transaction: a producer that never yields to the
+      // event loop (rows accepted as fast as they commit) would pile them up, each holding its
+      // batches' rows.
+      if (!this.idleCommitScheduled) {
+        this.idleCommitScheduled = true
+        setImmediate(() => {
+          this.idleCommitScheduled = false
+          this.flush()
+        })
+      }
+    }
+    const group = this.open
+    try {
+      // Inside a transaction, better-sqlite3 runs this in a savepoint: a failing batch rolls
+      // back alone and the batches before it stay.
+      db.transaction(work)()
+    } catch (err) {
+      // Some errors (a trigger's RAISE(ROLLBACK), SQLITE_FULL, I/O) end the whole transaction:
+      // the batches before this one were rolled back with it.
+      if (!db.inTransaction) this.fallBack(group)
+      throw err
+    }
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = () => this.commit(group)
+      group.members.push({ work, resolve, reject, signal, onAbort })
+      signal.addEventListener('abort', onAbort, { once: true })
+      if (group.members.length >= this.maxBatches) this.commit(group)
+    })
+  }
+
+  /** Commits the open transaction now (when idle, on `close()`, and when a batch waits for it). */
+  flush(): void {
+    if (this.open !== undefined) this.commit(this.open)
+  }
+
+  private commit(group: Group): void {
+    if (this.open !== group) return
+    if (!this.db.inTransaction) {
+      this.endedOutside(group)
+      return
+    }
+    this.open = undefined
+    try {
+      this.db.exec('COMMIT')
+    } catch {
+      // This runs from setImmediate and abort listeners: nothing may throw out of it.
+      try {
+        if (this.db.inTransaction) this.db.exec('ROLLBACK')
+      } catch {}
+      this.rerun(group)
+      return
+    }
+    for (const m of group.members) this.settle(m)
+  }
+
+  /** The shared transaction is gone (rolled back): its batches run again, each alone. */
+  private fallBack(group: Group): void {
+    if (this.open === group) this.open = undefined
+    this.rerun(group)
+  }
+
+  private rerun(group: Group): void {
+    for (const m of group.members) {
+      try {
+        this.db.transaction(m.work)()
+      } catch (err) {
+        this.settle(m, err)
+        continue
+      }
+      this.settle(m)
+    }
+  }
+
+  /**
+   * Someone ran COMMIT or ROLLBACK on this connection while batches waited for the shared
+   * transaction: whether they were written is unknown, so they are reported (an error nobody
+   * classifies is not retried), never sent again.
+   */
+  private endedOutside(group: Group): void {
+    this.open = undefined
+    const err = new BatchSQLError(
+      'BATCHSQL_ABANDONED',
+      `the transaction shared by ${group.members.length} batches was ended outside BatchSQL; their outcome is unknown`,
+    )
+    for (const m of group.members) this.settle(m, err)
+  }
+
+  private settle(m: Member, err?: unknown): void {
+    m.signal.removeEventListener('abort', m.onAbort)
+    if (err === undefined) m.resolve()
+    else m.reject(err)
+  }
+}

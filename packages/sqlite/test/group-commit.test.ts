@@ -1,0 +1,187 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { BatchFailedError, BatchSQLError, defineSchema } from '@batchsql/core'
+import Database from 'better-sqlite3'
+import { Kysely, SqliteDialect } from 'kysely'
+import { afterAll, describe, expect, it } from 'vitest'
+import { GroupCommit } from '../src/group-commit.js'
+import { createSqliteBatchSQL } from '../src/index.js'
+
+const dir = mkdtempSync(join(tmpdir(), 'batchsql-sqlite-group-'))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+const events = defineSchema({ table: 'events', columns: { id: 'int', kind: 'string' } })
+
+/**
+ * A database file with `sql` run on it, and two connections: `writer` for BatchSQL, `reader`
+ * to check what is committed (another connection sees nothing uncommitted).
+ */
+function files(name: string, sql: string) {
+  const file = join(dir, `${name}.db`)
+  const reader = new Database(file)
+  reader.pragma('journal_mode = WAL')
+  reader.exec(sql)
+  const writer = new Database(file)
+  const count = (table = 'events') =>
+    (reader.prepare(`SELECT count(*) AS n FROM "${table}"`).get() as { n: number }).n
+  const close = () => {
+    writer.close()
+    reader.close()
+  }
+  return { file, reader, writer, count, close }
+}
+
+/** Counts the COMMITs run on the real connection (group commit ends a transaction with one). */
+function countCommits(db: Database.Database): () => number {
+  const exec = db.exec.bind(db)
+  let n = 0
+  db.exec = (sql: string) => {
+    if (/^\s*COMMIT/i.test(sql)) n++
+    return exec(sql)
+  }
+  return () => n
+}
+
+const EVENTS = 'CREATE TABLE events (id INTEGER PRIMARY KEY, kind TEXT)'
+
+describe('sqlite group commit', () => {
+  it('consecutive batches share one commit; a row is acknowledged once another connection sees it', async () => {
+    const t = files('shared', EVENTS)
+    const commits = countCommits(t.writer)
+    const batch = createSqliteBatchSQL(t.writer, { groupCommit: true, flushSize: 100 })
+    for (let i = 0; i < 2000; i++) await batch.submit(events, { id: i, kind: 'k' })
+    await batch.submitAndWait(events, { id: 5000, kind: 'last' })
+    expect(t.reader.prepare('SELECT kind FROM events WHERE id = 5000').get()).toEqual({
+      kind: 'last',
+    })
+    const result = await batch.close()
+    expect(result).toMatchObject({ committed: 2001, failed: 0 })
+    expect(t.count()).toBe(2001)
+    // 21 batches; up to 8 (the default concurrency with group commit) share a commit.
+    expect(commits()).toBeGreaterThanOrEqual(3)
+    expect(commits()).toBeLessThan(10)
+    t.close()
+  })
+
+  it('is on by default for a file name, off for a Database you pass', async () => {
+    const t = files('defaults', EVENTS)
+    const commits = countCommits(t.writer)
+    const mine = createSqliteBatchSQL(t.writer, { flushSize: 100 })
+    for (let i = 0; i < 300; i++) await mine.submit(events, { id: i, kind: 'k' })
+    await mine.close()
+    expect(commits()).toBe(0) // one transaction per batch, through better-sqlite3's own
+    const owned = createSqliteBatchSQL(t.file, { flushSize: 100 })
+    for (let i = 300; i < 600; i++) await owned.submit(events, { id: i, kind: 'k' })
+    await owned.close()
+    expect(t.count()).toBe(600)
+    t.close()
+  })
+
+  it('a batch that fails on its own data fails alone; the batches sharing its transaction commit', async () => {
+    const t = files('poison', EVENTS)
+    t.reader.exec(`INSERT INTO events VALUES (150, 'already there')`)
+    const commits = countCommits(t.writer)
+    const batch = createSqliteBatchSQL(t.writer, {
+      groupCommit: true,
+      flushSize: 100,
+      poisonRows: 'fail-batch',
+    })
+    for (let i = 0; i < 400; i++) await batch.submit(events, { id: i, kind: 'new' })
+    const result = await batch.close()
+    expect(result).toMatchObject({ committed: 300, failed: 100 })
+    expect(t.count()).toBe(301)
+    expect(t.reader.prepare('SELECT kind FROM events WHERE id = 150').get()).toEqual({
+      kind: 'already there',
+    })
+    expect(commits()).toBeLessThan(4)
+    t.close()
+  })
+
+  it('a COMMIT that fails (a deferred foreign key) runs each batch again alone: only the bad row fails', async () => {
+    const t = files(
+      'deferred',
+      `CREATE TABLE parent (id INTEGER PRIMARY KEY);
+       INSERT INTO parent VALUES (1), (2);
+       CREATE TABLE child (id INTEGER PRIMARY KEY,
+         parent INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)`,
+    )
+    t.writer.pragma('foreign_keys = ON')
+    const child = defineSchema({ table: 'child', columns: { id: 'int', parent: 'int' } })
+    const batch = createSqliteBatchSQL(t.writer, { groupCommit: true, flushSize: 100 })
+    let bad: Promise<void> | undefined
+    for (let i = 0; i < 400; i++) {
+      if (i === 250) bad = batch.submitAndWait(child, { id: i, parent: 999 })
+      else await batch.submit(child, { id: i, parent: 1 + (i % 2) })
+    }
+    const error = await bad!.then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    expect(error).toBeInstanceOf(BatchFailedError)
+    expect((error as BatchFailedError).cause).toMatchObject({
+      code: 'SQLITE_CONSTRAINT_FOREIGNKEY',
+    })
+    const result = await batch.close()
+    expect(result).toMatchObject({ committed: 399, failed: 1 })
+    expect(t.count('child')).toBe(399)
+    t.close()
+  })
+
+  it('a batch that rolls back the whole transaction (RAISE(ROLLBACK)) does not take the others with it', async () => {
+    const t = files(
+      'rollback',
+      `${EVENTS};
+       CREATE TRIGGER boom BEFORE INSERT ON events WHEN NEW.kind = 'boom'
+       BEGIN SELECT RAISE(ROLLBACK, 'boom'); END`,
+    )
+    const batch = createSqliteBatchSQL(t.writer, { groupCommit: true, flushSize: 100 })
+    for (let i = 0; i < 400; i++)
+      await batch.submit(events, { id: i, kind: i === 250 ? 'boom' : 'k' })
+    const result = await batch.close()
+    expect(result).toMatchObject({ committed: 399, failed: 1 })
+    expect(t.count()).toBe(399)
+    expect(t.reader.prepare('SELECT count(*) AS n FROM events WHERE id = 250').get()).toEqual({
+      n: 0,
+    })
+    t.close()
+  })
+
+  it('an aborted wait (a timeout) commits at once; a transaction ended outside is reported, not rerun', async () => {
+    const t = files('direct', EVENTS)
+    const group = new GroupCommit(t.writer, 8)
+    const insert = (id: number) => () => {
+      t.writer.prepare('INSERT INTO events VALUES (?, ?)').run(id, 'k')
+    }
+    const ctl = new AbortController()
+    const first = group.run(insert(1), ctl.signal)
+    expect(t.count()).toBe(0) // written, not committed
+    ctl.abort()
+    expect(t.count()).toBe(1) // committed by the abort itself, not later when idle
+    await first
+
+    const signal = new AbortController().signal
+    const lost = group.run(insert(2), signal)
+    t.writer.exec('COMMIT') // someone else's COMMIT on BatchSQL's connection
+    const next = group.run(insert(3), signal)
+    await expect(lost).rejects.toSatisfy(
+      (e) => e instanceof BatchSQLError && e.code === 'BATCHSQL_ABANDONED',
+    )
+    group.flush()
+    await next
+    expect(t.reader.prepare('SELECT id FROM events ORDER BY id').all()).toEqual([
+      { id: 1 },
+      { id: 2 },
+      { id: 3 },
+    ])
+    t.close()
+  })
+
+  it('needs the Database: with a Kysely target it is a configuration error', () => {
+    const db = new Database(':memory:')
+    const kysely = new Kysely<any>({ dialect: new SqliteDialect({ database: db }) })
+    expect(() => createSqliteBatchSQL(kysely, { groupCommit: true })).toThrow(
+      expect.objectContaining({ code: 'BATCHSQL_INVALID_CONFIG' }),
+    )
+    db.close()
+  })
+})
