@@ -1,17 +1,25 @@
 import type { Batch } from './contract.js'
+import { KeyTable } from './key-table.js'
 import type { Schema } from './schema.js'
 import { rowKey } from './values.js'
 
 /** A batch that entered the gate and has not been released. */
 interface Entry {
+  readonly seq: number
   readonly batch: Batch
   /**
-   * 32-bit hashes of the batch's conflict keys, sorted; computed the first time another batch
-   * enters while this one is unfinished (with one batch at a time, never).
+   * Hashes of the batch's conflict keys, as claimed in its schema's table; computed the first
+   * time another batch enters while this one is unfinished (with one batch at a time, never).
    */
   hashes?: Uint32Array
   readonly done: Promise<void>
   readonly release: () => void
+}
+
+/** The unfinished batches of one schema, and which of them last claimed each key. */
+interface SchemaState {
+  readonly unfinished: Map<number, Entry>
+  readonly table: KeyTable
 }
 
 /**
@@ -20,19 +28,21 @@ interface Entry {
  * wins across batches too. Batches with disjoint keys run concurrently. Without declared
  * conflict columns every batch of the schema waits for the ones before it.
  *
- * Why hashes and not a Map of keys: this runs for every row of every upsert and Redis batch,
- * and a Map of a few thousand live keys (set on entry, deleted on release) measured at 0.4 to
- * 0.9 µs per row, most of it garbage-collector work on the map's pointers to young strings.
- * Here each batch keeps a sorted Uint32Array of its keys' hashes, and a new batch merges its
- * array against those of the batches still unfinished (at most the pipeline's in-flight
- * flushes): no pointer per key, nothing to delete on release. A batch that never overlaps
- * another is never hashed. Two different keys with the
- * same hash make a batch wait when it need not (about one in 4 billion key pairs); they can
- * never let one run early.
+ * How: each key's hash is claimed in a table by the last batch that has it; a new batch
+ * waits for the previous owner of each of its keys. That is enough, because that owner had
+ * waited in turn for the owner before it: the batches sharing a key form a chain. A finished
+ * batch drops the keys it still owns, so the table holds only keys in flight, and each key
+ * costs one probe however many batches are in flight. (Before, each batch kept its sorted
+ * hashes and a new batch merged its own against every unfinished batch's: with 16 flushes in
+ * flight that merge was most of the gate's cost. Before that, a Map of live keys cost 0.4 to
+ * 0.9 µs per row, mostly garbage-collector work on its pointers to young strings.) A batch
+ * that never overlaps another is never hashed. Two different keys with the same 32-bit hash
+ * make a batch wait when it need not (about one in 4 billion key pairs); they can never let
+ * one run early.
  */
 export class KeyOrderGate {
-  /** Unfinished batches per schema, oldest first. */
-  private readonly schemas = new Map<number, Entry[]>()
+  private readonly schemas = new Map<number, SchemaState>()
+  private seq = 0
 
   /** `onWait` runs when a batch has to wait for earlier ones (to hurry those along). */
   constructor(private readonly onWait: () => void = () => {}) {}
@@ -40,39 +50,54 @@ export class KeyOrderGate {
   /** Registers the batch now (so later batches see it) and resolves when it may run. */
   async enter(batch: Batch): Promise<() => void> {
     const { schema } = batch
-    let unfinished = this.schemas.get(schema.id)
-    if (unfinished === undefined) {
-      unfinished = []
-      this.schemas.set(schema.id, unfinished)
+    let state = this.schemas.get(schema.id)
+    if (state === undefined) {
+      state = { unfinished: new Map(), table: new KeyTable() }
+      this.schemas.set(schema.id, state)
     }
     let release!: () => void
     const done = new Promise<void>((r) => {
       release = r
     })
-    const entry: Entry = { batch, done, release }
+    const entry: Entry = { seq: ++this.seq, batch, done, release }
     const deps: Promise<void>[] = []
-    if (unfinished.length > 0) {
-      // Without declared conflict columns every batch may touch every row: wait for all.
-      const keyed = schema.conflictIndexes.length > 0
-      for (const e of unfinished) {
-        if (!keyed || intersects(hashesOf(schema, entry), hashesOf(schema, e))) deps.push(e.done)
+    if (state.unfinished.size > 0) {
+      if (schema.conflictIndexes.length === 0) {
+        // Without declared conflict columns every batch may touch every row: wait for all.
+        for (const e of state.unfinished.values()) deps.push(e.done)
+      } else {
+        // The batch that entered alone was not hashed then (it had nothing to wait for).
+        for (const e of state.unfinished.values()) if (e.hashes === undefined) claim(state, e)
+        const owners = claim(state, entry)
+        for (const o of owners) deps.push(state.unfinished.get(o)!.done)
       }
     }
-    unfinished.push(entry)
+    state.unfinished.set(entry.seq, entry)
     if (deps.length > 0) {
       this.onWait()
       await Promise.all(deps)
     }
     return () => {
-      const list = this.schemas.get(schema.id)
-      const at = list === undefined ? -1 : list.indexOf(entry)
-      if (at >= 0) {
-        list!.splice(at, 1)
-        if (list!.length === 0) this.schemas.delete(schema.id)
-      }
+      const current = this.schemas.get(schema.id)
+      if (current === undefined || !current.unfinished.delete(entry.seq)) return
+      if (entry.hashes !== undefined)
+        for (const h of entry.hashes) current.table.release(h, entry.seq)
+      if (current.unfinished.size === 0) this.schemas.delete(schema.id)
       entry.release()
     }
   }
+}
+
+/** Hashes the entry's keys and claims them; returns the earlier owners it must wait for. */
+function claim(state: SchemaState, e: Entry): Set<number> {
+  const hashes = keyHashes(e.batch.schema, e.batch)
+  e.hashes = hashes
+  const owners = new Set<number>()
+  for (let i = 0; i < hashes.length; i++) {
+    const o = state.table.claim(hashes[i]!, e.seq)
+    if (o !== 0 && o !== e.seq) owners.add(o)
+  }
+  return owners
 }
 
 // FNV-1a, 32 bits. The state after "s:" lets a raw string key hash exactly as the `s:`-tagged
@@ -104,12 +129,7 @@ function hashSafeInteger(v: number, h: number): number {
   return h >>> 0
 }
 
-function hashesOf(schema: Schema, e: Entry): Uint32Array {
-  e.hashes ??= keyHashes(schema, e.batch)
-  return e.hashes
-}
-
-/** The sorted hashes of the batch's non-null conflict keys (null keys never conflict). */
+/** The hashes of the batch's non-null conflict keys (null keys never conflict). */
 function keyHashes(schema: Schema, batch: Batch): Uint32Array {
   const { conflictIndexes, types } = schema
   // A flat batch is read in place (row r's values start at r * width), not through rows.
@@ -138,19 +158,5 @@ function keyHashes(schema: Schema, batch: Batch): Uint32Array {
       if (k !== undefined) out[n++] = hashString(k, FNV_OFFSET)
     }
   }
-  return out.subarray(0, n).sort()
-}
-
-/** Whether two sorted arrays share a value: one merge pass. */
-function intersects(a: Uint32Array, b: Uint32Array): boolean {
-  let i = 0
-  let j = 0
-  while (i < a.length && j < b.length) {
-    const x = a[i]!
-    const y = b[j]!
-    if (x === y) return true
-    if (x < y) i++
-    else j++
-  }
-  return false
+  return out.subarray(0, n)
 }

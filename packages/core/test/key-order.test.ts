@@ -2,6 +2,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { defineSchema, FlatBatch, Request } from '../src/index.js'
 import { KeyOrderGate } from '../src/key-order.js'
+import { KeyTable } from '../src/key-table.js'
 
 const kv = defineSchema({
   table: 'kv',
@@ -98,8 +99,13 @@ describe('KeyOrderGate', () => {
     }
   })
 
-  it('finished batches are forgotten while another batch stays in flight', async () => {
+  it('finished batches and their keys are forgotten while another batch stays in flight', async () => {
     const gate = new KeyOrderGate()
+    const state = (
+      gate as unknown as {
+        schemas: Map<number, { unfinished: Map<number, unknown>; table: KeyTable }>
+      }
+    ).schemas
     const hold = await gate.enter({ schema: kv, rows: rows('held') })
     for (let n = 0; n < 20; n++) {
       const release = await gate.enter({
@@ -108,8 +114,8 @@ describe('KeyOrderGate', () => {
       })
       release()
     }
-    const state = (gate as unknown as { schemas: Map<number, unknown[]> }).schemas
-    expect(state.get(kv.id)!.length).toBe(1) // only the held batch
+    expect(state.get(kv.id)!.unfinished.size).toBe(1) // only the held batch
+    expect(state.get(kv.id)!.table.size).toBe(1) // and its one key
     const waiting = gate.enter({ schema: kv, rows: rows('held') })
     expect(await settled(waiting)).toBe(false)
     hold()
@@ -119,13 +125,70 @@ describe('KeyOrderGate', () => {
 
   it('a batch that never overlaps another is never hashed', async () => {
     const gate = new KeyOrderGate()
-    const state = (gate as unknown as { schemas: Map<number, { hashes?: Uint32Array }[]> }).schemas
+    const state = (
+      gate as unknown as {
+        schemas: Map<number, { unfinished: Map<number, { hashes?: Uint32Array }> }>
+      }
+    ).schemas
+    const entries = () => [...state.get(kv.id)!.unfinished.values()]
     const first = await gate.enter({ schema: kv, rows: rows('a', 'b') })
-    expect(state.get(kv.id)![0]!.hashes).toBeUndefined()
+    expect(entries()[0]!.hashes).toBeUndefined()
     const second = await gate.enter({ schema: kv, rows: rows('c') })
-    expect(state.get(kv.id)!.map((e) => e.hashes?.length)).toEqual([2, 1])
+    expect(entries().map((e) => e.hashes?.length)).toEqual([2, 1])
     first()
     second()
+  })
+
+  it('a batch waits for each earlier batch it shares a key with, not only the last one', async () => {
+    // c shares "x" with a and "y" with b; b shares nothing with a. c must wait for both.
+    const gate = new KeyOrderGate()
+    const releaseA = await gate.enter({ schema: kv, rows: rows('x') })
+    const releaseB = await gate.enter({ schema: kv, rows: rows('y') })
+    const c = gate.enter({ schema: kv, rows: rows('x', 'y') })
+    releaseB()
+    expect(await settled(c)).toBe(false)
+    releaseA()
+    expect(await settled(c)).toBe(true)
+    ;(await c)()
+  })
+})
+
+describe('KeyTable', () => {
+  it('behaves as a map from hash to owner under claims and releases, through growth', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.tuple(
+            fc.boolean(),
+            // Few distinct hashes, 0 among them (stored as 1), and clustered home slots.
+            fc.oneof(
+              fc.integer({ min: 0, max: 40 }),
+              fc.integer({ min: 0, max: 40 }).map((x) => x * 2 ** 26),
+            ),
+            fc.integer({ min: 1, max: 5 }),
+          ),
+          { maxLength: 300 },
+        ),
+        (ops) => {
+          const table = new KeyTable(16)
+          const model = new Map<number, number>()
+          for (const [isClaim, hash, owner] of ops) {
+            const key = hash >>> 0 || 1
+            if (isClaim) {
+              expect(table.claim(hash, owner)).toBe(model.get(key) ?? 0)
+              model.set(key, owner)
+            } else {
+              table.release(hash, owner)
+              if (model.get(key) === owner) model.delete(key)
+            }
+            expect(table.size).toBe(model.size)
+          }
+          // Every key the model holds is found with its owner; released ones are gone.
+          for (const [key, owner] of model) expect(table.claim(key, owner)).toBe(owner)
+        },
+      ),
+      { numRuns: 300 },
+    )
   })
 })
 

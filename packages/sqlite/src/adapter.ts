@@ -98,7 +98,7 @@ export class SqliteAdapter implements SqlDialectAdapter {
 
   /** A batch waits for ones that share the open transaction: commit it now. */
   expedite(): void {
-    this.group?.flush()
+    this.group?.expedite()
   }
 
   /** Commits batches still waiting for a shared commit (the pipeline has drained by now). */

@@ -34,6 +34,11 @@ interface Group {
 export class GroupCommit {
   private open: Group | undefined
   private idleCommitScheduled = false
+  /**
+   * `expedite()` came with nothing open: the batch waited for has not run yet (it is queued
+   * behind the caller's microtasks), so the transaction it opens commits right after it.
+   */
+  private hurried = false
 
   constructor(
     private readonly db: Database,
@@ -84,17 +89,24 @@ export class GroupCommit {
       const onAbort = () => this.commit(group)
       group.members.push({ work, resolve, reject, signal, onAbort })
       signal.addEventListener('abort', onAbort, { once: true })
-      if (group.members.length >= this.maxBatches) this.commit(group)
+      if (this.hurried || group.members.length >= this.maxBatches) this.commit(group)
     })
   }
 
-  /** Commits the open transaction now (when idle, on `close()`, and when a batch waits for it). */
+  /** Commits the open transaction now (when idle, and on `close()`). */
   flush(): void {
     if (this.open !== undefined) this.commit(this.open)
   }
 
+  /** A batch waits for batches in flight: commit what is open, or else the next to run. */
+  expedite(): void {
+    if (this.open !== undefined) this.commit(this.open)
+    else this.hurried = true
+  }
+
   private commit(group: Group): void {
     if (this.open !== group) return
+    this.hurried = false
     if (!this.db.inTransaction) {
       this.endedOutside(group)
       return

@@ -176,6 +176,31 @@ describe('sqlite group commit', () => {
     t.close()
   })
 
+  it('expedite commits what is open, or else the next batch as soon as it has run', async () => {
+    const t = files('expedite', EVENTS)
+    const group = new GroupCommit(t.writer, 8)
+    const signal = new AbortController().signal
+    const insert = (id: number) => () => {
+      t.writer.prepare('INSERT INTO events VALUES (?, ?)').run(id, 'k')
+    }
+    const first = group.run(insert(1), signal)
+    group.expedite()
+    expect(t.count()).toBe(1)
+    await first
+    // Nothing open: the batch waited for has not run yet; it commits right after it runs.
+    group.expedite()
+    const second = group.run(insert(2), signal)
+    expect(t.count()).toBe(2)
+    await second
+    // Only that one: the next batch shares a transaction again.
+    const third = group.run(insert(3), signal)
+    expect(t.count()).toBe(2)
+    group.flush()
+    await third
+    expect(t.count()).toBe(3)
+    t.close()
+  })
+
   it('needs the Database: with a Kysely target it is a configuration error', () => {
     const db = new Database(':memory:')
     const kysely = new Kysely<any>({ dialect: new SqliteDialect({ database: db }) })
