@@ -162,9 +162,7 @@ export function sqliteHandWritten(): Contender {
  */
 export function sqliteBatchSQL(feed: Feed = 'submit', flushSize = BATCH): Contender {
   return onFile('bench_sqlite_bsql', async (db, table, w, rows, producers) => {
-    // By file name, as a service would: BatchSQL opens its own connection with its defaults
-    // (WAL, synchronous=NORMAL, group commit); the bench's connection only counts the rows.
-    const bsql = createSqliteBatchSQL(db.name, {
+    const bsql = createSqliteBatchSQL(db, {
       flushSize,
       bufferSize: Math.max(10_000, 4 * flushSize),
       rowsPerStatement: BATCH,

@@ -10,10 +10,13 @@ export interface SqliteBatchSQLConfig extends SqlBatchSQLConfig {
   /**
    * Let consecutive batches share one commit: up to `concurrency` batches (default 8 with
    * group commit, else 1) run in one transaction, each in its own savepoint, and every one is
-   * acknowledged when it commits; nothing waits for rows that have not arrived. Default: on
-   * when BatchSQL opens the database (a file name), off for a `Database` you pass: with it on,
-   * BatchSQL must be the only writer on that connection (a write of yours would join, and
-   * depend on, BatchSQL's open transaction). Not available with a Kysely target.
+   * acknowledged when it commits; nothing waits for rows that have not arrived. Default off:
+   * while rows keep coming BatchSQL then holds the database's write lock almost all the time,
+   * so other connections writing to the file wait, and may time out (the integration app's
+   * fault scenario could not take the lock for 5 s); and BatchSQL must be the only writer on
+   * its own connection (a write of yours would join its open transaction). Worth it for a
+   * single writer whose commits are expensive (`synchronous = FULL`, a slow disk). Not
+   * available with a Kysely target.
    */
   groupCommit?: boolean
 }
@@ -52,7 +55,7 @@ export function createSqliteBatchSQL<DB = any>(
     return createKyselyBatchSQL(target, new SqliteAdapter({ rowsPerStatement }), pipelineConfig)
   }
   const owns = typeof target === 'string'
-  const grouped = groupCommit ?? owns
+  const grouped = groupCommit ?? false
   const concurrency = rest.concurrency ?? (grouped ? GROUP_COMMIT_CONCURRENCY : 1)
   const pipelineConfig = { ...rest, concurrency }
   const database = owns ? new BetterSqlite3(target) : (target as Database)

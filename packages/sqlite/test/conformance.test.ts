@@ -43,8 +43,8 @@ async function provokeBusy(table: string, file: string): Promise<unknown> {
 }
 
 /**
- * `groupCommit`: on by default for a file name, off for a Database passed in; each target
- * below runs the suite with the other setting too, so both ways of committing are conformant.
+ * `groupCommit` (off by default): each target runs the suite with it on and off, so both ways
+ * of committing are conformant.
  */
 function target(kind: 'file' | 'memory', groupCommit: boolean): ConformanceTarget {
   const file = join(dir, `${kind}-${groupCommit}.db`)

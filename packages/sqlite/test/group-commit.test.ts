@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { BatchFailedError, BatchSQLError, defineSchema } from '@batchsql/core'
 import Database from 'better-sqlite3'
 import { Kysely, SqliteDialect } from 'kysely'
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it, vi } from 'vitest'
 import { GroupCommit } from '../src/group-commit.js'
 import { createSqliteBatchSQL } from '../src/index.js'
 
@@ -63,17 +63,42 @@ describe('sqlite group commit', () => {
     t.close()
   })
 
-  it('is on by default for a file name, off for a Database you pass', async () => {
+  it('is off unless asked, for a file name and for a Database you pass', async () => {
     const t = files('defaults', EVENTS)
-    const commits = countCommits(t.writer)
-    const mine = createSqliteBatchSQL(t.writer, { flushSize: 100 })
-    for (let i = 0; i < 300; i++) await mine.submit(events, { id: i, kind: 'k' })
-    await mine.close()
-    expect(commits()).toBe(0) // one transaction per batch, through better-sqlite3's own
-    const owned = createSqliteBatchSQL(t.file, { flushSize: 100 })
-    for (let i = 300; i < 600; i++) await owned.submit(events, { id: i, kind: 'k' })
-    await owned.close()
+    // Every connection's exec: BatchSQL opens its own for a file name.
+    const exec = vi.spyOn(Database.prototype, 'exec')
+    try {
+      const mine = createSqliteBatchSQL(t.writer, { flushSize: 100 })
+      for (let i = 0; i < 300; i++) await mine.submit(events, { id: i, kind: 'k' })
+      await mine.close()
+      const owned = createSqliteBatchSQL(t.file, { flushSize: 100 })
+      for (let i = 300; i < 600; i++) await owned.submit(events, { id: i, kind: 'k' })
+      await owned.close()
+      // One transaction per batch, through better-sqlite3's own: no BEGIN IMMEDIATE of ours.
+      expect(exec.mock.calls.filter(([sql]) => /BEGIN IMMEDIATE/.test(String(sql)))).toEqual([])
+    } finally {
+      exec.mockRestore()
+    }
     expect(t.count()).toBe(600)
+    t.close()
+  })
+
+  it('holds the write lock between batches while it has work: another writer waits', async () => {
+    // The price of group commit, and why it is off by default.
+    const t = files('lock', EVENTS)
+    const other = new Database(t.file, { timeout: 0 })
+    const group = new GroupCommit(t.writer, 8)
+    const signal = new AbortController().signal
+    const first = group.run(() => {
+      t.writer.prepare(`INSERT INTO events VALUES (1, 'k')`).run()
+    }, signal)
+    expect(() => other.prepare(`INSERT INTO events VALUES (2, 'other')`).run()).toThrow(
+      expect.objectContaining({ code: 'SQLITE_BUSY' }),
+    )
+    await first // committed once the event loop was idle
+    other.prepare(`INSERT INTO events VALUES (2, 'other')`).run()
+    expect(t.count()).toBe(2)
+    other.close()
     t.close()
   })
 
