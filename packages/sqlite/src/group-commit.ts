@@ -114,12 +114,15 @@ export class GroupCommit {
     this.open = undefined
     try {
       this.db.exec('COMMIT')
-    } catch {
+    } catch (err) {
       // This runs from setImmediate and abort listeners: nothing may throw out of it.
       try {
         if (this.db.inTransaction) this.db.exec('ROLLBACK')
       } catch {}
-      this.rerun(group)
+      // Rerunning inside a transaction that would not roll back would acknowledge rows that
+      // never commit: fail the batches with the COMMIT's error instead.
+      if (this.db.inTransaction) for (const m of group.members) this.settle(m, err)
+      else this.rerun(group)
       return
     }
     for (const m of group.members) this.settle(m)
