@@ -79,20 +79,13 @@ export class SqliteAdapter implements SqlDialectAdapter {
   async runStatements(statements: readonly CompiledQuery[], ctx: ProcessContext): Promise<boolean> {
     const database = this.database
     if (database === undefined) return false
-    if (this.group !== undefined) {
-      await this.group.run(() => {
-        for (const s of statements) this.statement(database, s.sql).run(s.parameters as unknown[])
-      }, ctx.signal)
-      return true
-    }
-    if (statements.length === 1) {
-      const s = statements[0]!
-      this.statement(database, s.sql).run(s.parameters as unknown[])
-      return true
-    }
-    database.transaction(() => {
+    const runAll = () => {
       for (const s of statements) this.statement(database, s.sql).run(s.parameters as unknown[])
-    })()
+    }
+    if (this.group !== undefined) await this.group.run(runAll, ctx.signal)
+    // One statement is atomic on its own (autocommit); several share a transaction.
+    else if (statements.length === 1) runAll()
+    else database.transaction(runAll)()
     return true
   }
 

@@ -100,8 +100,8 @@ export class GroupCommit {
 
   /** A batch waits for batches in flight: commit what is open, or else the next to run. */
   expedite(): void {
-    if (this.open !== undefined) this.commit(this.open)
-    else this.hurried = true
+    if (this.open === undefined) this.hurried = true
+    else this.flush()
   }
 
   private commit(group: Group): void {
