@@ -56,7 +56,7 @@ function onRedis(
 
 /** The limit: pipelines of BATCH SETs, IN_FLIGHT pipelines at once. */
 export function redisBare(): Contender {
-  return onRedis('bench_rd', async (redis, prefix, w, rows, producers) => {
+  return onRedis('bench_rd_bare', async (redis, prefix, w, rows, producers) => {
     const perProducer = Math.max(1, Math.ceil(IN_FLIGHT / producers))
     await produce(rows, producers, (start, end) =>
       inFlight(chunks(w, start, end, BATCH), perProducer, (chunk) => {

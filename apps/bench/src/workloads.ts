@@ -123,5 +123,7 @@ export async function inFlight<T>(
 }
 
 export function uniqueName(prefix: string): string {
-  return `${prefix}_${process.pid}_${Math.random().toString(36).slice(2, 8)}`
+  // Fixed length: a Redis key carries it, and a longer key is more bytes for the server.
+  const pid = String(process.pid).padStart(7, '0')
+  return `${prefix}_${pid}_${Math.random().toString(36).slice(2, 8).padEnd(6, '0')}`
 }

@@ -43,6 +43,13 @@ interface SchemaState {
 export class KeyOrderGate {
   private readonly schemas = new Map<number, SchemaState>()
   private seq = 0
+  /**
+   * The empty table of the last schema whose batches all finished, for the next one to take.
+   * Why: a sink that finishes each batch before the next enters (SQLite) empties the gate at
+   * every batch, and a fresh 12 KB table per batch was measurable garbage; keeping one spare
+   * (not one per schema) bounds what an idle gate holds.
+   */
+  private spare: KeyTable | undefined
 
   /** `onWait` runs when a batch has to wait for earlier ones (to hurry those along). */
   constructor(private readonly onWait: () => void = () => {}) {}
@@ -52,7 +59,8 @@ export class KeyOrderGate {
     const { schema } = batch
     let state = this.schemas.get(schema.id)
     if (state === undefined) {
-      state = { unfinished: new Map(), table: new KeyTable() }
+      state = { unfinished: new Map(), table: this.spare ?? new KeyTable() }
+      this.spare = undefined
       this.schemas.set(schema.id, state)
     }
     let release!: () => void
@@ -82,11 +90,18 @@ export class KeyOrderGate {
       if (current === undefined || !current.unfinished.delete(entry.seq)) return
       if (entry.hashes !== undefined)
         for (const h of entry.hashes) current.table.release(h, entry.seq)
-      if (current.unfinished.size === 0) this.schemas.delete(schema.id)
+      if (current.unfinished.size === 0) {
+        this.schemas.delete(schema.id)
+        if (current.table.size === 0 && current.table.capacity <= SPARE_MAX_SLOTS)
+          this.spare = current.table
+      }
       entry.release()
     }
   }
 }
+
+// A table that grew past this for one burst is let go rather than kept as the spare.
+const SPARE_MAX_SLOTS = 1 << 16
 
 /** Hashes the entry's keys and claims them; returns the earlier owners it must wait for. */
 function claim(state: SchemaState, e: Entry): Set<number> {

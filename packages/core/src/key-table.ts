@@ -24,6 +24,11 @@ export class KeyTable {
     return this.count
   }
 
+  /** Slots allocated (twice the keys it holds, at most, before it grows). */
+  get capacity(): number {
+    return this.keys.length
+  }
+
   /**
    * Makes `owner` the owner of `hash` and returns the previous owner (0 if none). Hash 0 marks
    * an empty slot, so it is stored as 1: two keys then share an owner, which can only make a

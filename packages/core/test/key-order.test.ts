@@ -139,6 +139,47 @@ describe('KeyOrderGate', () => {
     second()
   })
 
+  it('an emptied table is reused by the next schema, still ordering; a grown one is let go', async () => {
+    const gate = new KeyOrderGate()
+    const internals = gate as unknown as {
+      schemas: Map<number, { table: KeyTable }>
+      spare: KeyTable | undefined
+    }
+    const other = defineSchema({
+      table: 'other',
+      columns: ['k', 'v'],
+      strategy: 'replace',
+      conflictColumns: ['k'],
+    })
+    const a = await gate.enter({ schema: kv, rows: rows('x') })
+    const b = gate.enter({ schema: kv, rows: rows('x') })
+    const table = internals.schemas.get(kv.id)!.table
+    a()
+    ;(await b)()
+    expect(internals.spare).toBe(table)
+    // The next schema takes it, and its batches still wait on a shared key.
+    const c = await gate.enter({
+      schema: other,
+      rows: [Request.from(other, { k: 'x', v: 1 })],
+    })
+    expect(internals.schemas.get(other.id)!.table).toBe(table)
+    expect(internals.spare).toBeUndefined()
+    const d = gate.enter({ schema: other, rows: [Request.from(other, { k: 'x', v: 2 })] })
+    expect(await settled(d)).toBe(false)
+    c()
+    ;(await d)()
+    // A table grown for a burst of 100,000 keys is not kept.
+    const big = await gate.enter({
+      schema: kv,
+      rows: rows(...Array.from({ length: 100_000 }, (_, i) => i)),
+    })
+    const e = gate.enter({ schema: kv, rows: rows('y') })
+    expect(internals.schemas.get(kv.id)!.table.capacity).toBeGreaterThan(1 << 16)
+    big()
+    ;(await e)()
+    expect(internals.spare).toBeUndefined()
+  })
+
   it('a batch waits for each earlier batch it shares a key with, not only the last one', async () => {
     // c shares "x" with a and "y" with b; b shares nothing with a. c must wait for both.
     const gate = new KeyOrderGate()

@@ -90,8 +90,7 @@ export class RedisProcessor implements BatchProcessor {
       cmds = batch.rows.map((r) => toCommand(r.values))
     } else {
       cmds = new Array(flat.length / width)
-      for (let r = 0; r < cmds.length; r++)
-        cmds[r] = toCommand(flat.slice(r * width, (r + 1) * width))
+      for (let r = 0; r < cmds.length; r++) cmds[r] = toCommand(flat, r * width)
     }
     const plan = planSends(cmds)
     const sent = plan.send.map((i) => cmds[i]!)

@@ -105,12 +105,12 @@ function fixed(
 ): Mapping {
   const spec = COMMANDS[name]!
   const n = columns.length
-  const toCommand: RowToCommand = (values) => {
+  const toCommand: RowToCommand = (values, base = 0) => {
     // Sized up front: an empty array grown by push() reserves 17 slots (~150 bytes a command
     // of garbage, measured with bench/allocations.mjs).
     const args = new Array<RedisArg>(n + tail.length)
     for (let i = 0; i < n; i++)
-      args[i] = toArg(required(values[i], table, columns[i]!), table, columns[i]!)
+      args[i] = toArg(required(values[base + i], table, columns[i]!), table, columns[i]!)
     args[0] = prefixed(args[0]!, prefix)
     for (let t = 0; t < tail.length; t++) args[n + t] = tail[t]!
     return { name, args, key: keyIdentity(args[0]!), spec } satisfies RedisCommand

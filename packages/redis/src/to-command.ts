@@ -1,8 +1,12 @@
 import { ValidationError, type Value } from '@batchsql/core'
 import { COMMANDS, type RedisArg, type RedisCommand } from './commands.js'
 
-/** Turns a row's column-aligned values into the command to send; throws ValidationError. */
-export type RowToCommand = (values: readonly (Value | undefined)[]) => RedisCommand
+/**
+ * Turns a row's column-aligned values, `values[base ..]`, into the command to send; throws
+ * ValidationError. `base` lets a flat batch (rows side by side in one array) be read in
+ * place, without a copy of each row.
+ */
+export type RowToCommand = (values: readonly (Value | undefined)[], base?: number) => RedisCommand
 
 /** The mapper a Redis schema carries in `adapterOptions`. */
 export const MAPPER = 'redis.toCommand'
@@ -81,8 +85,9 @@ export function genericMapper(
   columns: readonly string[],
   prefix: string,
 ): RowToCommand {
-  return (values) => {
-    const raw = values[0]
+  const width = columns.length
+  return (values, base = 0) => {
+    const raw = values[base]
     if (typeof raw !== 'string') {
       throw new ValidationError(
         'BATCHSQL_UNSUPPORTED_VALUE',
@@ -101,8 +106,8 @@ export function genericMapper(
     }
     const args: RedisArg[] = []
     let gap: number | undefined
-    for (let i = 1; i < values.length; i++) {
-      const v = values[i]
+    for (let i = 1; i < width; i++) {
+      const v = values[base + i]
       if (v === undefined) {
         gap ??= i
         continue
