@@ -26,7 +26,14 @@ export type DriverRow = readonly unknown[]
 /** Rows of one shape, in the order they must be written (conflict-key order for upserts). */
 export interface ShapeGroup {
   readonly shape: InsertShape
+  /** The rows, one array each (built when read). */
   readonly rows: readonly DriverRow[]
+  /**
+   * The same rows side by side, row-major: row `r` is `values[r * w .. (r + 1) * w)` with
+   * `w = shape.columns.length`. A fast path that streams rows reads this without an array per
+   * row.
+   */
+  readonly values: readonly unknown[]
 }
 
 export interface SqlDialectAdapter {

@@ -173,6 +173,7 @@ export class KyselyProcessor implements BatchProcessor {
       // Rows as arrays are built only if the fast path reads them (most batches do not).
       const fast = groups.map((g) => ({
         shape: g.shape,
+        values: g.values,
         get rows() {
           return Array.from({ length: rowCount(g) }, (_, i) => rowAt(g, i))
         },

@@ -1,7 +1,7 @@
 /**
  * How batch size changes BatchSQL's INSERT and COPY paths: narrow rows, 1 producer,
- * 4 batches in flight, flushSize 500 / 2,000 / 5,000. Each batch is one statement and one
- * commit, so COPY needs larger batches than INSERT to pay off.
+ * 4 batches in flight, flushSize 500 / 2,000 / 5,000 (BENCH_SIZES=500,2000,... to change). Each
+ * batch is one statement and one commit, so COPY needs larger batches than INSERT to pay off.
  * Usage (after `pnpm build`): node bench/copy-batch-size.mjs   (BENCH_ROWS, default 500,000)
  */
 import { defineSchema } from '@batchsql/core'
@@ -13,7 +13,8 @@ const ROWS = Number(process.env.BENCH_ROWS ?? 500_000)
 const pool = new pg.Pool({ connectionString: URL, max: 4 })
 
 console.log('| flushSize | INSERT rows/s | COPY rows/s |\n|---|---|---|')
-for (const flushSize of [500, 2000, 5000]) {
+const SIZES = (process.env.BENCH_SIZES ?? '500,2000,5000').split(',').map(Number)
+for (const flushSize of SIZES) {
   const rate = {}
   for (const copy of ['never', 'always']) {
     const table = `bench_copy_size_${process.pid}_${copy}_${flushSize}`

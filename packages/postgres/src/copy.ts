@@ -35,31 +35,38 @@ const compiler = new Kysely<any>({
 /** A quoted identifier (PostgreSQL's rule: double quotes, inner quotes doubled). */
 const ident = (name: string) => `"${name.replaceAll('"', '""')}"`
 
-function* lines(rows: readonly (readonly unknown[])[]): Generator<string> {
-  let chunk = ''
-  for (const row of rows) {
-    for (let c = 0; c < row.length; c++)
-      chunk += c === 0 ? copyText(row[c]) : `\t${copyText(row[c])}`
-    chunk += '\n'
+/** COPY text lines of row-major `values`, `width` per row, ~64 KiB per piece. */
+function* lines(values: readonly unknown[], width: number): Generator<string> {
+  // One string per line, joined per piece: join() builds each piece flat, where appending
+  // every value to one growing string built a rope of thousands of fragments per piece.
+  let pieces: string[] = []
+  let length = 0
+  for (let i = 0; i < values.length; ) {
+    let line = copyText(values[i++])
+    for (let c = 1; c < width; c++) line += `\t${copyText(values[i++])}`
+    line += '\n'
+    pieces.push(line)
+    length += line.length
     // Hand the stream ~64 KiB at a time: fewer, larger writes.
-    if (chunk.length > 65_536) {
-      yield chunk
-      chunk = ''
+    if (length > 65_536) {
+      yield pieces.join('')
+      pieces = []
+      length = 0
     }
   }
-  if (chunk.length > 0) yield chunk
+  if (pieces.length > 0) yield pieces.join('')
 }
 
 async function copyInto(
   client: pg.PoolClient,
   table: string,
   columns: readonly string[],
-  rows: readonly (readonly unknown[])[],
+  values: readonly unknown[],
 ): Promise<void> {
   const cols = columns.map(ident).join(', ')
   const target = table.split('.').map(ident).join('.')
   await pipeline(
-    Readable.from(lines(rows)),
+    Readable.from(lines(values, columns.length)),
     client.query(copyFrom(`COPY ${target} (${cols}) FROM STDIN`)),
   )
 }
@@ -78,17 +85,17 @@ export async function copyBatch(
     for (let i = 0; i < groups.length; i++) {
       if (ctx.signal.aborted)
         throw new AbortedError('batch aborted before commit', ctx.signal.reason)
-      const { shape, rows } = groups[i]!
+      const { shape, values } = groups[i]!
       const { schema } = shape
       if (schema.strategy === 'insert') {
-        await copyInto(client, schema.table, shape.columns, rows)
+        await copyInto(client, schema.table, shape.columns, values)
         continue
       }
       const staging = `batchsql_copy_${i}`
       await client.query(
         `CREATE TEMP TABLE ${ident(staging)} (LIKE ${schema.table.split('.').map(ident).join('.')} INCLUDING DEFAULTS) ON COMMIT DROP`,
       )
-      await copyInto(client, staging, shape.columns, rows)
+      await copyInto(client, staging, shape.columns, values)
       let select = compiler.selectFrom(staging).select(shape.columns.map((c) => sql.id(c).as(c)))
       // Key order: concurrent batches lock rows in the same order (fewer deadlocks).
       for (const c of schema.conflictColumns) select = select.orderBy(sql.id(c))
