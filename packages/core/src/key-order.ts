@@ -51,8 +51,14 @@ export class KeyOrderGate {
    */
   private spare: KeyTable | undefined
 
-  /** `onWait` runs when a batch has to wait for earlier ones (to hurry those along). */
-  constructor(private readonly onWait: () => void = () => {}) {}
+  /**
+   * `onWait` runs when a batch has to wait for earlier ones (to hurry those along); `waited`
+   * when such a batch may run, with the seconds it waited.
+   */
+  constructor(
+    private readonly onWait: () => void = () => {},
+    private readonly waited?: (batch: Batch, seconds: number) => void,
+  ) {}
 
   /** Registers the batch now (so later batches see it) and resolves when it may run. */
   async enter(batch: Batch): Promise<() => void> {
@@ -83,7 +89,9 @@ export class KeyOrderGate {
     state.unfinished.set(entry.seq, entry)
     if (deps.length > 0) {
       this.onWait()
+      const t0 = performance.now()
       await Promise.all(deps)
+      this.waited?.(batch, (performance.now() - t0) / 1000)
     }
     return () => {
       const current = this.schemas.get(schema.id)

@@ -42,6 +42,12 @@ export interface MetricsReporter {
   recordRejectedSubmit(reason: RejectReason): void
   /** Error events dropped because the error stream's buffer was full. */
   recordDroppedErrors(count: number): void
+  /**
+   * A batch of a conflict-handling schema waited this long for earlier unfinished batches
+   * that share a conflict key (last write wins across batches); called only for batches that
+   * waited. Optional, so that reporters written before it keep compiling.
+   */
+  recordKeyOrderWait?(database: string, table: string, seconds: number): void
   /** Configured executor concurrency limit. */
   setConcurrencyLimit(database: string, limit: number): void
   /** Called once per pipeline so the reporter can read gauges at scrape time. */
@@ -58,6 +64,7 @@ export class NoopMetricsReporter implements MetricsReporter {
   recordError(_database: string, _table: string, _errorType: string): void {}
   recordRejectedSubmit(_reason: RejectReason): void {}
   recordDroppedErrors(_count: number): void {}
+  recordKeyOrderWait(_database: string, _table: string, _seconds: number): void {}
   setConcurrencyLimit(_database: string, _limit: number): void {}
   bindGauges(_database: string, _gauges: PipelineGauges): void {}
 }

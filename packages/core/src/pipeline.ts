@@ -140,7 +140,11 @@ export class BatchSQL implements AsyncDisposable {
   private readonly errorStream: ErrorStream
   // A batch held back by an unfinished one asks the sink to finish what it holds (SQLite's
   // group commit would otherwise commit only once the event loop is idle).
-  private readonly gate = new KeyOrderGate(() => this.executor.expedite?.())
+  private readonly gate = new KeyOrderGate(
+    () => this.executor.expedite?.(),
+    (batch, seconds) =>
+      this.metrics.recordKeyOrderWait?.(this.executor.name, batch.schema.table, seconds),
+  )
   private readonly abort = new AbortController()
 
   private state = OPEN

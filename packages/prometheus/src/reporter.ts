@@ -47,6 +47,7 @@ export class PrometheusMetrics implements MetricsReporter {
   private readonly flushSize: Histogram
   private readonly flushGroups: Histogram
   private readonly assemble: Histogram
+  private readonly keyOrderWait: Histogram
   private readonly concurrency: Gauge
   private readonly rejected: Counter
   private readonly dropped: Counter
@@ -145,6 +146,12 @@ export class PrometheusMetrics implements MetricsReporter {
       'assemble_duration_seconds',
       'Time to split a flush into schema groups',
       ['test_case'],
+      b.latency,
+    )
+    this.keyOrderWait = this.histogram(
+      'key_order_wait_seconds',
+      'Time a batch waited for earlier unfinished batches sharing a conflict key (batches that waited)',
+      ['database', 'table', 'test_case'],
       b.latency,
     )
     this.gauge(
@@ -281,6 +288,13 @@ export class PrometheusMetrics implements MetricsReporter {
 
   recordAssembleDuration(seconds: number): void {
     this.assemble.observe(this.labels({ test_case: this.testCase }), seconds)
+  }
+
+  recordKeyOrderWait(database: string, table: string, seconds: number): void {
+    this.keyOrderWait.observe(
+      this.labels({ database, table: this.table(table), test_case: this.testCase }),
+      seconds,
+    )
   }
 
   recordBatch(m: BatchMetrics): void {

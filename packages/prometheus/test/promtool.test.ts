@@ -22,6 +22,7 @@ async function fullExposition(defaultMetrics: boolean): Promise<string> {
   await batchRun(m)
   m.bindGauges('mockdb', { queueLength: () => 3, inFlightBatches: () => 1 })
   m.recordEnqueueLatency(0.01)
+  m.recordKeyOrderWait('mockdb', 'events', 0.02)
   m.recordDroppedErrors(2)
   m.recordTestResult('mockdb', 'lint', {
     durationSeconds: 1,
@@ -56,6 +57,7 @@ describe('promtool check metrics', () => {
   it('flags only the three names the guide fixes', async () => {
     const text = await fullExposition(false)
     expect(text).toContain('batchsql_enqueue_latency_seconds_bucket')
+    expect(text).toContain('batchsql_key_order_wait_seconds_bucket')
     expect(lint(text)).toEqual(GUIDE_FINDINGS)
   })
 

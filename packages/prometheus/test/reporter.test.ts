@@ -1,3 +1,5 @@
+import { createBatchSQL, createExecutor, defineSchema } from '@batchsql/core'
+import { MockProcessor } from '@batchsql/core/testing'
 import { Registry } from 'prom-client'
 import { afterEach, describe, expect, it } from 'vitest'
 import { metricsHandler, PrometheusMetrics } from '../src/index.js'
@@ -20,6 +22,43 @@ function value(
 const started: PrometheusMetrics[] = []
 afterEach(async () => {
   for (const m of started.splice(0)) await m.stopServer()
+})
+
+describe('key-order waits', () => {
+  it('a batch that waits for an earlier one sharing a key is timed, one that does not is not', async () => {
+    const m = new PrometheusMetrics({ registry: new Registry() })
+    m.setCurrentTestCase('unit')
+    const kv = defineSchema({
+      table: 'kv',
+      columns: { k: 'string', v: 'int' },
+      strategy: 'replace',
+      conflictColumns: ['k'],
+    })
+    const batch = createBatchSQL({
+      executor: createExecutor(new MockProcessor({ delayMs: 30 }, 'mockdb'), {
+        concurrency: 4,
+        metrics: m,
+      }),
+      flushSize: 2,
+      flushInterval: 1000,
+      metrics: m,
+    })
+    // Three flushes in flight at once: the second shares "a" with the first, the third shares
+    // nothing with either.
+    await batch.submitMany(kv, [
+      { k: 'a', v: 1 },
+      { k: 'b', v: 1 },
+      { k: 'a', v: 2 },
+      { k: 'c', v: 2 },
+      { k: 'd', v: 3 },
+      { k: 'e', v: 3 },
+    ])
+    await batch.close()
+    const t = await m.metrics()
+    const l = { database: 'mockdb', table: 'kv', test_case: 'unit' }
+    expect(value(t, 'batchsql_key_order_wait_seconds_count', l)).toBe(1)
+    expect(value(t, 'batchsql_key_order_wait_seconds_sum', l)).toBeGreaterThan(0)
+  })
 })
 
 describe('PrometheusMetrics over HTTP after a real batch run', () => {
