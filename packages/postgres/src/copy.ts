@@ -37,8 +37,8 @@ const ident = (name: string) => `"${name.replaceAll('"', '""')}"`
 
 /** COPY text lines of row-major `values`, `width` per row, ~64 KiB per piece. */
 function* lines(values: readonly unknown[], width: number): Generator<string> {
-  // One string per line, joined per piece: join() builds each piece flat, where appending
-  // every value to one growing string built a rope of thousands of fragments per piece.
+  // Read in place (no array per row, which the rows getter would build) and joined per piece,
+  // so each piece reaches the socket as one flat string.
   let pieces: string[] = []
   let length = 0
   for (let i = 0; i < values.length; ) {
