@@ -17,6 +17,7 @@ export type BatchSQLErrorCode =
   | 'BATCHSQL_TIMEOUT'
   | 'BATCHSQL_BATCH_FAILED'
   | 'BATCHSQL_ABANDONED'
+  | 'BATCHSQL_CLOSE_FAILED'
 
 /** The one error base class: every error BatchSQL raises or reports is one of these. */
 export class BatchSQLError extends Error {
@@ -71,6 +72,22 @@ export class AbortedError extends BatchSQLError {
   constructor(message: string, cause?: unknown, acceptedRows = 0) {
     super('BATCHSQL_ABORTED', message, { cause })
     this.acceptedRows = acceptedRows
+  }
+}
+
+/**
+ * `close()` settled every row but could not release the sink (e.g. ending a pool it owns
+ * failed). `result` is what `close()` would have returned; `cause` the sink's error.
+ */
+export class CloseFailedError<Result = unknown> extends BatchSQLError {
+  readonly result: Result
+  constructor(result: Result, cause: unknown) {
+    super(
+      'BATCHSQL_CLOSE_FAILED',
+      'every row was settled, but closing the sink failed; see cause and result',
+      { cause },
+    )
+    this.result = result
   }
 }
 

@@ -9,6 +9,7 @@ import type {
 } from './contract.js'
 import { AbortedError, BatchFailedError, TimeoutError } from './errors.js'
 import { batchSize } from './flat-batch.js'
+import { guardReporter } from './guarded-metrics.js'
 import { type MetricsReporter, noopMetrics } from './metrics.js'
 import type { Request } from './request.js'
 import { backoffDelay, defaultRetryPolicy, type RetryPolicy, sleep } from './retry.js'
@@ -42,7 +43,7 @@ export class RetryingExecutor implements BatchExecutor {
   private readonly semaphore: Semaphore
   private readonly timeoutMs: number
   private readonly policy: RetryPolicy
-  metrics: MetricsReporter
+  private reporter: MetricsReporter = noopMetrics
 
   constructor(
     readonly processor: BatchProcessor,
@@ -57,6 +58,14 @@ export class RetryingExecutor implements BatchExecutor {
     const sink = processor.classify ? [(e: unknown) => processor.classify!(e)] : []
     this.registry = new ClassifierRegistry(options.classifiers ?? [], sink)
     this.metrics = options.metrics ?? noopMetrics
+  }
+
+  /** Where this executor reports. A reporter set here is guarded: its errors never reach a batch. */
+  get metrics(): MetricsReporter {
+    return this.reporter
+  }
+  set metrics(reporter: MetricsReporter) {
+    this.reporter = guardReporter(reporter)
   }
 
   /** Highest number of attempts that ever ran at once. */

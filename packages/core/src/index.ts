@@ -18,6 +18,7 @@ export {
   BatchFailedError,
   BatchSQLError,
   ClosedError,
+  CloseFailedError,
   isAbortError,
   TimeoutError,
   ValidationError,

@@ -69,11 +69,11 @@ export class KeyOrderGate {
       this.spare = undefined
       this.schemas.set(schema.id, state)
     }
-    let release!: () => void
+    let resolveDone!: () => void
     const done = new Promise<void>((r) => {
-      release = r
+      resolveDone = r
     })
-    const entry: Entry = { seq: ++this.seq, batch, done, release }
+    const entry: Entry = { seq: ++this.seq, batch, done, release: resolveDone }
     const deps: Promise<void>[] = []
     if (state.unfinished.size > 0) {
       if (schema.conflictIndexes.length === 0) {
@@ -87,13 +87,7 @@ export class KeyOrderGate {
       }
     }
     state.unfinished.set(entry.seq, entry)
-    if (deps.length > 0) {
-      this.onWait()
-      const t0 = performance.now()
-      await Promise.all(deps)
-      this.waited?.(batch, (performance.now() - t0) / 1000)
-    }
-    return () => {
+    const release = () => {
       const current = this.schemas.get(schema.id)
       if (current === undefined || !current.unfinished.delete(entry.seq)) return
       if (entry.hashes !== undefined)
@@ -105,6 +99,20 @@ export class KeyOrderGate {
       }
       entry.release()
     }
+    if (deps.length > 0) {
+      try {
+        this.onWait()
+        const t0 = performance.now()
+        await Promise.all(deps)
+        this.waited?.(batch, (performance.now() - t0) / 1000)
+      } catch (err) {
+        // The entry is registered: if a callback threw and the caller never got `release`,
+        // every later batch sharing a key would wait for this one forever.
+        release()
+        throw err
+      }
+    }
+    return release
   }
 }
 
@@ -167,7 +175,8 @@ function keyHashes(schema: Schema, batch: Batch): Uint32Array {
   // string in an `any`/`string` column ("s:" + itself; every Redis command) and a safe
   // integer outside a `string` column ("n:" + its digits; most upsert keys).
   const rawStrings = only >= 0 && (types[only] === 'any' || types[only] === 'string')
-  const rawIntegers = only >= 0 && types[only] !== 'string'
+  // (A decimal column's keys are spelled by decimalKey(), never as bare digits.)
+  const rawIntegers = only >= 0 && types[only] !== 'string' && types[only] !== 'decimal'
   for (let r = 0; r < size; r++) {
     const values = flat ?? rows![r]!.values
     const base = flat === undefined ? 0 : r * width

@@ -5,9 +5,11 @@ import {
   BatchFailedError,
   BatchSQLError,
   ClosedError,
+  CloseFailedError,
   ValidationError,
 } from './errors.js'
 import { batchSize } from './flat-batch.js'
+import { guardReporter } from './guarded-metrics.js'
 import { KeyOrderGate } from './key-order.js'
 import { type MetricsReporter, noopMetrics, type RejectReason } from './metrics.js'
 import { readRow } from './read-row.js'
@@ -168,10 +170,16 @@ export class BatchSQL implements AsyncDisposable {
   private closePromise: Promise<CloseResult> | undefined
   private readonly doneResolvers = Promise.withResolvers<CloseResult>()
 
-  /** Resolves when the pipeline has closed, with the same result as `close()`. */
+  /**
+   * Settles when the pipeline has closed, as `close()` does: with its result, or rejected with
+   * `CloseFailedError` (result included) if releasing the sink failed.
+   */
   readonly done: Promise<CloseResult> = this.doneResolvers.promise
 
   constructor(config: BatchSQLConfig) {
+    // `done` rejects only if closing the sink fails; a caller who never reads `done` learns
+    // that from `close()`, so its rejection must not also be an unhandled one.
+    this.done.catch(() => {})
     if (!config?.executor || typeof config.executor.execute !== 'function') {
       throw new BatchSQLError('BATCHSQL_INVALID_CONFIG', 'BatchSQL needs an executor')
     }
@@ -186,7 +194,7 @@ export class BatchSQL implements AsyncDisposable {
     if (this.flushSize > this.bufferSize) {
       throw new BatchSQLError('BATCHSQL_INVALID_CONFIG', 'flushSize must not exceed bufferSize')
     }
-    this.metrics = config.metrics ?? noopMetrics
+    this.metrics = guardReporter(config.metrics ?? noopMetrics)
     this.errorStream = new ErrorStream(
       positiveInt('errorBufferSize', config.errorBufferSize ?? 1_000),
       (n) => this.metrics.recordDroppedErrors(n),
@@ -196,7 +204,9 @@ export class BatchSQL implements AsyncDisposable {
     const signal = config.signal
     if (signal) {
       const onAbort = () => {
-        void this.close(config.onAbort === 'abandon' ? { timeoutMs: 0 } : {})
+        // Nobody awaits this close(): a failure to close the sink reaches the caller through
+        // `done` (and `close()`, which returns the same promise).
+        this.close(config.onAbort === 'abandon' ? { timeoutMs: 0 } : {}).catch(() => {})
       }
       if (signal.aborted) queueMicrotask(onAbort)
       else signal.addEventListener('abort', onAbort, { once: true })
@@ -205,7 +215,7 @@ export class BatchSQL implements AsyncDisposable {
 
   /** Reports to `reporter` from now on (the executor too, when it supports it). */
   withMetricsReporter(reporter: MetricsReporter): this {
-    this.metrics = reporter
+    this.metrics = guardReporter(reporter)
     this.bindMetrics()
     return this
   }
@@ -700,8 +710,11 @@ export class BatchSQL implements AsyncDisposable {
     this.pump()
     await idle
     disarm()
+    let closeError: unknown
     try {
       await this.executor.close?.()
+    } catch (err) {
+      closeError = err
     } finally {
       this.state = CLOSED
       this.errorStream.end()
@@ -712,6 +725,13 @@ export class BatchSQL implements AsyncDisposable {
       failed: this.failed,
       abandoned: this.abandoned,
       abandonedRows: this.abandoned.reduce((n, f) => n + f.rows.length, 0),
+    }
+    if (closeError !== undefined) {
+      // Every row is settled by now; only releasing the sink (e.g. ending its pool) failed.
+      // `done` must settle too, or whoever awaits it would hang.
+      const err = new CloseFailedError<CloseResult>(result, closeError)
+      this.doneResolvers.reject(err)
+      throw err
     }
     this.doneResolvers.resolve(result)
     return result

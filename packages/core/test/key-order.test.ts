@@ -21,6 +21,20 @@ const settled = async (p: Promise<unknown>) => {
 }
 
 describe('KeyOrderGate', () => {
+  it('releases a waiting batch whose wait callback threw, so later batches do not hang', async () => {
+    const gate = new KeyOrderGate(undefined, () => {
+      throw new Error('reporter down')
+    })
+    const releaseA = await gate.enter({ schema: kv, rows: rows('x') })
+    const b = gate.enter({ schema: kv, rows: rows('x') })
+    const c = gate.enter({ schema: kv, rows: rows('x') })
+    releaseA()
+    await expect(b).rejects.toThrow('reporter down')
+    // c waited for b, which never got a release function: b's entry must be gone all the same.
+    await expect(c).rejects.toThrow('reporter down')
+    expect(await settled(gate.enter({ schema: kv, rows: rows('x') }))).toBe(true)
+  })
+
   it('reads a flat batch in place: it waits on a shared key and not on a disjoint one', async () => {
     const gate = new KeyOrderGate()
     const flat = (...keys: (string | number)[]) =>

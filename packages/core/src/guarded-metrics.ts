@@ -1,0 +1,55 @@
+import { type MetricsReporter, noopMetrics } from './metrics.js'
+
+const METHODS = [
+  'recordEnqueueLatency',
+  'recordQueueWait',
+  'recordFlush',
+  'recordAssembleDuration',
+  'recordBatch',
+  'recordError',
+  'recordRejectedSubmit',
+  'recordDroppedErrors',
+  'recordKeyOrderWait',
+  'setConcurrencyLimit',
+  'bindGauges',
+] as const
+// A method added to MetricsReporter but not listed above fails to compile here.
+const everyMethod: Exclude<keyof MetricsReporter, (typeof METHODS)[number]> extends never
+  ? true
+  : never = true
+void everyMethod
+
+const GUARDED = Symbol('batchsql.guardedReporter')
+
+/**
+ * `reporter`, wrapped so that none of its calls can throw. Why: the pipeline and executor
+ * report from the middle of the data path (between taking rows off the buffer and handing them
+ * to the executor, after a commit and before its outcome is settled), and a reporter that
+ * throws there (a bug, a full push buffer) would lose accepted rows, hang `close()` or report
+ * committed rows as failed. Metrics are not worth a row: an error is dropped, and the first
+ * one is emitted once as a process warning (code `BATCHSQL_METRICS_FAILED`) so that it is not
+ * invisible either.
+ */
+export function guardReporter(reporter: MetricsReporter): MetricsReporter {
+  // The no-op cannot throw; keeping it bare keeps its calls free.
+  if (reporter === noopMetrics || GUARDED in reporter) return reporter
+  let warned = false
+  const guarded: Record<string, unknown> = { [GUARDED]: true }
+  for (const method of METHODS) {
+    guarded[method] = (...args: unknown[]) => {
+      try {
+        // Optional methods (recordKeyOrderWait) may be missing on older reporters.
+        ;(reporter[method] as ((...a: unknown[]) => void) | undefined)?.apply(reporter, args)
+      } catch (err) {
+        if (warned) return
+        warned = true
+        const message = err instanceof Error ? err.message : String(err)
+        process.emitWarning(
+          `metrics reporter threw in ${method}() (${message}); further reporter errors are ignored`,
+          { code: 'BATCHSQL_METRICS_FAILED' },
+        )
+      }
+    }
+  }
+  return guarded as unknown as MetricsReporter
+}
