@@ -66,11 +66,54 @@ function fail(
   )
 }
 
-/** Deep copy of a JSON document that also proves it is one (no bigint, function, cycle). */
+/**
+ * What JSON.stringify would change without a word, by kind; undefined for a value it keeps.
+ * A missing property (`{ a: undefined }`) is left to JSON's rule (dropped): it is how optional
+ * fields look in JavaScript, and dropping one loses nothing.
+ */
+function jsonLoss(holder: unknown, v: unknown): string | undefined {
+  switch (typeof v) {
+    case 'number':
+      return Number.isFinite(v)
+        ? undefined
+        : 'a NaN or Infinity (JSON has no such number; it would be null)'
+    case 'function':
+    case 'symbol':
+      return `a ${typeof v} (it would be dropped)`
+    case 'undefined':
+      return Array.isArray(holder) ? 'an undefined array element (it would be null)' : undefined
+    case 'object':
+      if (
+        v instanceof Map ||
+        v instanceof Set ||
+        v instanceof WeakMap ||
+        v instanceof WeakSet ||
+        v instanceof RegExp ||
+        v instanceof Error ||
+        v instanceof Promise ||
+        v instanceof ArrayBuffer ||
+        ArrayBuffer.isView(v)
+      )
+        return `a ${typeName(v)} (it would be {} or an object of indexes)`
+      return undefined
+    default:
+      return undefined
+  }
+}
+
+/**
+ * Deep copy of a JSON document that also proves it is one: no bigint or cycle (JSON.stringify
+ * throws), and nothing that JSON.stringify would silently turn into something else.
+ */
 function copyJson(v: unknown, table: string, column: string): JsonValue {
   let text: string | undefined
+  let loss: string | undefined
   try {
-    text = JSON.stringify(v)
+    text = JSON.stringify(v, function (this: unknown, _key, value: unknown) {
+      // `value` is after toJSON() (a Date is its ISO string by now).
+      loss ??= jsonLoss(this, value)
+      return value
+    })
   } catch (cause) {
     throw new ValidationError(
       'BATCHSQL_UNSUPPORTED_VALUE',
@@ -78,6 +121,7 @@ function copyJson(v: unknown, table: string, column: string): JsonValue {
       { table, column, cause },
     )
   }
+  if (loss !== undefined) fail(table, column, 'UNSUPPORTED', `JSON document holds ${loss}`)
   if (text === undefined) fail(table, column, 'UNSUPPORTED', 'value is not JSON-serialisable')
   return JSON.parse(text) as JsonValue
 }
@@ -162,6 +206,7 @@ export function keyPart(v: Value | undefined, type: ColumnType): string | undefi
   switch (typeof v) {
     case 'number':
       if (type === 'string') return `s:${v}`
+      if (type === 'decimal') return decimalKey(String(v))
       // A safe integer prints exactly as its BigInt does; skip the BigInt on this hot path
       // (every upsert row and every Redis command computes a key).
       if (Number.isSafeInteger(v)) return `n:${v}`
@@ -170,7 +215,9 @@ export function keyPart(v: Value | undefined, type: ColumnType): string | undefi
       return `n:${v}`
     case 'string':
       if ((type === 'int' || type === 'bigint') && INTEGER_RE.test(v)) return `n:${BigInt(v)}`
-      if (type === 'float' || type === 'decimal') {
+      // Exactly, not through a double: 0.1000000000000000001 and 0.1 are two keys.
+      if (type === 'decimal' && DECIMAL_RE.test(v)) return decimalKey(v)
+      if (type === 'float') {
         const n = Number(v)
         if (Number.isFinite(n))
           return Number.isInteger(n) && INTEGER_RE.test(v) ? `n:${BigInt(v)}` : `n:${n}`
@@ -184,6 +231,35 @@ export function keyPart(v: Value | undefined, type: ColumnType): string | undefi
         return `x:${HasBuffer ? Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex') : Array.from(v).join(',')}`
       return `j:${JSON.stringify(v)}`
   }
+}
+
+/**
+ * The key of a decimal string (matching DECIMAL_RE): one spelling per value, as significant
+ * digits and a power of ten, so `1.50`, `+1.5` and `15e-1` are one key and `-0` is `0`. Why
+ * not the full digits: an exponent like `1e999999` would expand to a million characters.
+ */
+function decimalKey(s: string): string {
+  let i = 0
+  let sign = ''
+  if (s[0] === '-' || s[0] === '+') {
+    if (s[0] === '-') sign = '-'
+    i = 1
+  }
+  let e = s.indexOf('e', i)
+  if (e < 0) e = s.indexOf('E', i)
+  const mantissa = s.slice(i, e < 0 ? s.length : e)
+  const dot = mantissa.indexOf('.')
+  let digits = dot < 0 ? mantissa : mantissa.slice(0, dot) + mantissa.slice(dot + 1)
+  // The value is 0.digits x 10^point: `point` digits stand before the decimal point.
+  let point = (dot < 0 ? mantissa.length : dot) + (e < 0 ? 0 : Number(s.slice(e + 1)))
+  let start = 0
+  while (start < digits.length && digits[start] === '0') start++
+  let end = digits.length
+  while (end > start && digits[end - 1] === '0') end--
+  if (start === end) return 'n:0'
+  point -= start
+  digits = digits.slice(start, end)
+  return `n:${sign}${digits}e${point - digits.length}`
 }
 
 /**

@@ -22,6 +22,36 @@ const s = defineSchema({
 const req = (row: Record<string, unknown>) => Request.from(s, row as never)
 
 describe('coalesce', () => {
+  it('merges decimal keys by exact value, never through a double', () => {
+    const prices = defineSchema({
+      table: 'p',
+      columns: { price: 'decimal', qty: 'int' },
+      strategy: 'update',
+      conflictColumns: ['price'],
+    })
+    const keys = [
+      '0.1000000000000000001',
+      '0.1',
+      '0.10',
+      '+1.5',
+      '15e-1',
+      1.5,
+      '-0',
+      '0.000',
+      '9007199254740993.5',
+      '9007199254740992.5',
+      '1e999999',
+    ]
+    const c = coalesce(
+      keys.map((price, qty) => Request.from(prices, { price, qty } as never)),
+      prices,
+    )
+    // One row per distinct value: 0.1000000000000000001, 0.1 (x2), 1.5 (x3), 0 (x2), and
+    // the last three, each distinct.
+    expect(c.rows.map((r) => r.toObject().qty)).toEqual([0, 2, 5, 7, 8, 9, 10])
+    expect(c.duplicates).toBe(4)
+  })
+
   it('keeps last per column; unset columns keep the earlier value', () => {
     const rows = [
       req({ id: 1, name: 'a', score: 1 }),

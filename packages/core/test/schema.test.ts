@@ -139,6 +139,31 @@ describe('Request', () => {
     expect(() => Request.from(s, { dec: 'abc' })).toThrowError(/decimal/)
   })
 
+  it('rejects a JSON document that JSON.stringify would silently change', () => {
+    const bad: [string, unknown][] = [
+      ['NaN', { x: Number.NaN }],
+      ['Infinity', [1, Number.POSITIVE_INFINITY]],
+      ['Map', { m: new Map([[1, 2]]) }],
+      ['Set', { s: new Set([1]) }],
+      ['Uint8Array', { b: new Uint8Array([1]) }],
+      ['function', { f: () => 1 }],
+      ['undefined array element', [1, undefined]],
+    ]
+    for (const [what, doc] of bad) {
+      let err: unknown
+      try {
+        Request.from(s, { j: doc as never })
+      } catch (e) {
+        err = e
+      }
+      expect(err, what).toBeInstanceOf(ValidationError)
+      expect((err as ValidationError).code, what).toBe('BATCHSQL_UNSUPPORTED_VALUE')
+    }
+    // JSON's own rules stay: a Date is its ISO text, an undefined property is left out.
+    const r = Request.from(s, { j: { when: new Date(0), gone: undefined, n: [1, null] } as never })
+    expect(r.getJSON('j')).toEqual({ when: '1970-01-01T00:00:00.000Z', n: [1, null] })
+  })
+
   it('error messages name columns, never values', () => {
     try {
       Request.from(s, { id: 'secret-value-123' as never })
