@@ -9,21 +9,41 @@
 import { defineSchema, type Schema, type SchemaDefinition } from '@batchsql/core'
 import type { Insertable } from 'kysely'
 
-/** The row `submit()` accepts for table `T` of `DB`. */
-export type TableRow<DB, T extends keyof DB> = Insertable<DB[T]>
+/** A column of table `T` of `DB`. */
+export type TableColumn<DB, T extends keyof DB> = keyof Insertable<DB[T]> & string
 
-export type TableSchemaDefinition<DB, T extends keyof DB & string> = Omit<
-  SchemaDefinition<TableRow<DB, T>>,
-  'table' | 'columns'
+/**
+ * The row `submit()` accepts for table `T` of `DB` through a schema of columns `C` (default:
+ * every column): the table's insert type narrowed to those columns, so a column the schema
+ * does not write is a compile error rather than a runtime `BATCHSQL_UNKNOWN_COLUMN`, and a
+ * required column the schema leaves out (to its default) is not demanded.
+ */
+export type TableRow<
+  DB,
+  T extends keyof DB,
+  C extends TableColumn<DB, T> = TableColumn<DB, T>,
+> = Pick<Insertable<DB[T]>, C>
+
+export type TableSchemaDefinition<
+  DB,
+  T extends keyof DB & string,
+  C extends TableColumn<DB, T> = TableColumn<DB, T>,
+> = Omit<
+  SchemaDefinition<TableRow<DB, T, C>>,
+  'table' | 'columns' | 'conflictColumns' | 'updateColumns'
 > & {
   table: T
-  columns: readonly (keyof Insertable<DB[T]> & string)[]
+  columns: readonly C[]
+  // NoInfer: the schema's columns come from `columns` alone, so a conflict or update column
+  // outside them is a compile error instead of widening them.
+  conflictColumns?: readonly NoInfer<C>[]
+  updateColumns?: readonly NoInfer<C>[]
 }
 
-/** Curried so that `DB` is given explicitly and the table name is inferred. */
+/** Curried so that `DB` is given explicitly and the table and columns are inferred. */
 export function tableSchema<DB>() {
-  return <T extends keyof DB & string>(
-    def: TableSchemaDefinition<DB, T>,
-  ): Schema<TableRow<DB, T>> =>
-    defineSchema<TableRow<DB, T>>(def as SchemaDefinition<TableRow<DB, T>>)
+  return <T extends keyof DB & string, const C extends TableColumn<DB, T>>(
+    def: TableSchemaDefinition<DB, T, C>,
+  ): Schema<TableRow<DB, T, C>> =>
+    defineSchema<TableRow<DB, T, C>>(def as SchemaDefinition<TableRow<DB, T, C>>)
 }

@@ -27,6 +27,22 @@ describe('typed tables from a Kysely Database type', () => {
     void [unknownColumn, wrongType, missing]
   })
 
+  it('types a row by the columns the schema writes, not by the whole table', () => {
+    const events = tableSchema<Database>()({ table: 'events', columns: ['kind', 'note'] })
+    type Row = NonNullable<(typeof events)['__row']>
+    // `at` is required in the table but left to its default by this schema: not demanded.
+    const ok: Row = { kind: 'click' }
+    // @ts-expect-error: `at` is a column of the table, but not one this schema writes
+    const notWritten: Row = { kind: 'click', at: new Date() }
+    // @ts-expect-error: `kind` is required by the table and written by the schema
+    const missingKind: Row = { note: null }
+    void [ok, notWritten, missingKind]
+    expect(() =>
+      // @ts-expect-error: conflict columns must be among the schema's columns
+      tableSchema<Database>()({ table: 'users', columns: ['name'], conflictColumns: ['id'] }),
+    ).toThrow(/conflict column "id"/)
+  })
+
   it('rejects table and column names the Database does not have', () => {
     // @ts-expect-error: no such table
     expect(() => tableSchema<Database>()({ table: 'nope', columns: ['id'] })).not.toThrow()
