@@ -7,7 +7,7 @@
  */
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { AbortedError, type ProcessContext } from '@batchsql/core'
+import { AbortedError, BatchSQLError, type ProcessContext } from '@batchsql/core'
 import type { ShapeGroup } from '@batchsql/kysely'
 import {
   DummyDriver,
@@ -18,7 +18,6 @@ import {
   sql,
 } from 'kysely'
 import type pg from 'pg'
-import { from as copyFrom } from 'pg-copy-streams'
 import { withConflictClause } from './conflict.js'
 import { copyText } from './values.js'
 
@@ -57,6 +56,25 @@ function* lines(values: readonly unknown[], width: number): Generator<string> {
   if (pieces.length > 0) yield pieces.join('')
 }
 
+type CopyStreams = typeof import('pg-copy-streams')
+let copyStreams: Promise<CopyStreams> | undefined
+
+/**
+ * pg-copy-streams, loaded on the first COPY: it is an optional peer, needed only by users of
+ * the COPY path, so importing this package must work without it.
+ */
+function loadCopyStreams(): Promise<CopyStreams> {
+  copyStreams ??= import('pg-copy-streams').catch((cause: unknown) => {
+    copyStreams = undefined
+    throw new BatchSQLError(
+      'BATCHSQL_INVALID_CONFIG',
+      'the COPY path needs the pg-copy-streams package (pnpm add pg-copy-streams)',
+      { cause },
+    )
+  })
+  return copyStreams
+}
+
 async function copyInto(
   client: pg.PoolClient,
   table: string,
@@ -65,6 +83,7 @@ async function copyInto(
 ): Promise<void> {
   const cols = columns.map(ident).join(', ')
   const target = table.split('.').map(ident).join('.')
+  const { from: copyFrom } = await loadCopyStreams()
   await pipeline(
     Readable.from(lines(values, columns.length)),
     client.query(copyFrom(`COPY ${target} (${cols}) FROM STDIN`)),

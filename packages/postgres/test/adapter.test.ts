@@ -1,3 +1,8 @@
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { defineSchema } from '@batchsql/core'
 import { Kysely, PostgresDialect } from 'kysely'
 import pg from 'pg'
@@ -96,5 +101,59 @@ describe('postgres adapter', () => {
     expect(
       ['a\tb\nc\\d\r', null, true, Buffer.from([1, 255]), new Date(0), '12'].map(copyText),
     ).toEqual(['a\\tb\\nc\\\\d\\r', '\\N', 't', '\\\\x01ff', '1970-01-01T00:00:00.000Z', '12'])
+  })
+})
+
+describe('pg-copy-streams, an optional peer', () => {
+  it('is not needed to load the package; a COPY batch without it is reported, not lost', async () => {
+    // A fresh Node process on the built package, whose resolver pretends pg-copy-streams is
+    // not installed (as for a user who never added it).
+    const dir = mkdtempSync(join(tmpdir(), 'bsq-nocopy-'))
+    const hooks = join(dir, 'hooks.mjs')
+    writeFileSync(
+      hooks,
+      `export async function resolve(specifier, context, next) {
+        if (specifier === 'pg-copy-streams') {
+          const e = new Error('Cannot find package pg-copy-streams')
+          e.code = 'ERR_MODULE_NOT_FOUND'
+          throw e
+        }
+        return next(specifier, context)
+      }`,
+    )
+    writeFileSync(
+      join(dir, 'register.mjs'),
+      `import { register } from 'node:module'\nregister(${JSON.stringify(pathToFileURL(hooks).href)})`,
+    )
+    const table = `bsq_nocopy_${process.pid}`
+    const script = `
+      import { defineSchema } from '@batchsql/core'
+      import { createPostgresBatchSQL } from '@batchsql/postgres'
+      const b = createPostgresBatchSQL(${JSON.stringify(POSTGRES_URL)}, { copy: 'always' })
+      const s = defineSchema({ table: ${JSON.stringify(table)}, columns: ['id'] })
+      const acked = b.submitAndWait(s, { id: 1 }).then(() => 'committed', (e) => e.cause?.code ?? e.code)
+      await b.close()
+      console.log(JSON.stringify({ outcome: await acked }))`
+    await pool.query(`CREATE TABLE ${table} (id INT)`)
+    try {
+      const out = execFileSync(
+        process.execPath,
+        [
+          '--import',
+          pathToFileURL(join(dir, 'register.mjs')).href,
+          '--input-type=module',
+          '-e',
+          script,
+        ],
+        { cwd: import.meta.dirname, encoding: 'utf8' },
+      )
+      expect(JSON.parse(out.trim().split('\n').at(-1)!)).toEqual({
+        outcome: 'BATCHSQL_INVALID_CONFIG',
+      })
+      expect((await pool.query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0].n).toBe(0)
+    } finally {
+      await pool.query(`DROP TABLE ${table}`)
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })
