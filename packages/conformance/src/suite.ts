@@ -14,6 +14,7 @@ import { concurrencyCases } from './cases/concurrency.js'
 import { duplicateCases } from './cases/duplicates.js'
 import { errorCases } from './cases/errors.js'
 import { identifierCases } from './cases/identifiers.js'
+import { lostReplyCases } from './cases/lost-replies.js'
 import { strategyCases } from './cases/strategies.js'
 import { valueCases } from './cases/values.js'
 import type { SuiteContext } from './context.js'
@@ -61,6 +62,7 @@ export function runConformanceSuite(options: ConformanceOptions): void {
     valueCases(ctx)
     identifierCases(ctx)
     errorCases(ctx)
+    lostReplyCases(ctx)
     concurrencyCases(ctx)
   })
 }

@@ -54,6 +54,16 @@ export interface ConformanceTarget {
    * the error.
    */
   provokeLockTimeout?(table: string): Promise<unknown>
+  /**
+   * A network database: where its server listens, and a pipeline connecting to 127.0.0.1 on
+   * another `port` instead, where the suite runs a proxy that can drop a reply in flight
+   * (`ReplyCutter`). Omit for an embedded database (SQLite).
+   */
+  readonly network?: {
+    readonly host: string
+    readonly port: number
+    createBatchSQL(port: number, config?: SqlBatchSQLConfig): SqlBatchSQL
+  }
   /** Closes the bare driver. */
   close(): Promise<void>
 }

@@ -18,6 +18,7 @@ export type BatchSQLErrorCode =
   | 'BATCHSQL_BATCH_FAILED'
   | 'BATCHSQL_ABANDONED'
   | 'BATCHSQL_CLOSE_FAILED'
+  | 'BATCHSQL_OUTCOME_UNKNOWN'
 
 /** The one error base class: every error BatchSQL raises or reports is one of these. */
 export class BatchSQLError extends Error {
@@ -124,6 +125,27 @@ export class BatchFailedError extends BatchSQLError {
     this.reason = reason
     this.attempts = attempts
     this.rowCount = rowCount
+  }
+
+  /**
+   * Rows that may have been written: what wrote them went on (or its reply was lost) after
+   * BatchSQL stopped waiting. Final, never retried, so never written twice.
+   */
+  static outcomeUnknown(
+    table: string,
+    reason: ErrorReason,
+    attempts: number,
+    rowCount: number,
+    cause: unknown,
+  ): BatchFailedError {
+    return new BatchFailedError(
+      table,
+      reason,
+      attempts,
+      rowCount,
+      cause,
+      'BATCHSQL_OUTCOME_UNKNOWN',
+    )
   }
 }
 

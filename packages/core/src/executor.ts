@@ -230,7 +230,7 @@ export class RetryingExecutor implements BatchExecutor {
       ])
       clearTimeout(grace)
       if (settled === 'hung') {
-        throw new BatchFailedError(
+        throw BatchFailedError.outcomeUnknown(
           batch.schema.table,
           'timeout',
           attempt,

@@ -143,6 +143,20 @@ describe('RetryingExecutor', () => {
     expect(out.failures[0]!.error.cause).toBeInstanceOf(TimeoutError)
   })
 
+  it('an attempt that ignores its abort past a second timeout is final, of unknown outcome', async () => {
+    let release!: () => void
+    const p = new MockProcessor({
+      // Neither settles nor listens: a statement the server keeps running.
+      onBatch: () => new Promise<undefined>((r) => (release = () => r(undefined))),
+    })
+    const ex = createExecutor(p, { timeoutMs: 10, retry: { ...fast, maxAttempts: 3 } })
+    const out = await ex.execute(batch(1), new AbortController().signal)
+    // Not retried (the first attempt may still commit), and said to be unknown, not failed.
+    expect(out.failures[0]).toMatchObject({ reason: 'timeout', attempts: 1 })
+    expect(out.failures[0]!.error.code).toBe('BATCHSQL_OUTCOME_UNKNOWN')
+    release()
+  })
+
   it('an abort during backoff is a final context_canceled failure', async () => {
     const ctl = new AbortController()
     const p = new MockProcessor({

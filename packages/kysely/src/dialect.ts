@@ -95,6 +95,16 @@ export interface SqlDialectAdapter {
   classify(err: unknown): Classification | undefined
 
   /**
+   * Optional: whether `err`, thrown by a statement that commits (one run on its own, or a
+   * COMMIT), means the connection was lost while it was in flight, so that it may have
+   * committed without its reply arriving. The engine then reports a plain-insert batch with
+   * `BATCHSQL_OUTCOME_UNKNOWN` instead of retrying it (a retry could write its rows twice);
+   * batches of the other strategies are idempotent and still retried. Without it, every
+   * error classified `connection` counts as lost in flight.
+   */
+  lostInFlight?(err: unknown): boolean
+
+  /**
    * Optional: runs the compiled statements of one batch, in order, in one transaction on the
    * bare driver (e.g. SQLite with cached prepared statements). Return `false` to let the
    * engine run them through Kysely instead.

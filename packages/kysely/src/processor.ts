@@ -8,7 +8,9 @@
 import {
   AbortedError,
   type Batch,
+  BatchFailedError,
   type BatchProcessor,
+  builtinClassifier,
   type Classification,
   type ProcessContext,
   type ProcessResult,
@@ -183,15 +185,48 @@ export class KyselyProcessor implements BatchProcessor {
     const statements = this.statements(groups)
     if (adapter.runStatements && (await adapter.runStatements(statements, ctx))) return
     if (statements.length === 1) {
-      await this.db.executeQuery(statements[0]!)
+      // The connection is taken first: failing to get one is not a statement lost in flight.
+      await this.db.connection().execute(async (conn) => {
+        try {
+          await conn.executeQuery(statements[0]!)
+        } catch (err) {
+          throw this.lostCommit(err, groups, ctx)
+        }
+      })
       return
     }
-    await this.db.transaction().execute(async (trx) => {
-      for (const s of statements) {
-        check()
-        await trx.executeQuery(s)
-      }
-    })
+    // A connection lost before COMMIT rolls the transaction back: only COMMIT is in doubt.
+    let committing = false
+    try {
+      await this.db.transaction().execute(async (trx) => {
+        for (const s of statements) {
+          check()
+          await trx.executeQuery(s)
+        }
+        committing = true
+      })
+    } catch (err) {
+      throw committing ? this.lostCommit(err, groups, ctx) : err
+    }
+  }
+
+  /**
+   * `err` came from the statement that commits. If the connection was lost while it was in
+   * flight, it may have committed without its reply arriving: a plain-insert batch is then
+   * reported with `BATCHSQL_OUTCOME_UNKNOWN` (final), because a retry would write its rows a
+   * second time, silently. The other strategies rewrite the same rows to the same values:
+   * their error is returned as is, to be retried.
+   */
+  private lostCommit(err: unknown, groups: readonly PlannedGroup[], ctx: ProcessContext): unknown {
+    const schema = groups[0]?.shape.schema
+    if (schema?.strategy !== 'insert') return err
+    const lost =
+      this.adapter.lostInFlight?.(err) ??
+      (this.adapter.classify(err) ?? builtinClassifier(err))?.reason === 'connection'
+    if (!lost) return err
+    let rows = 0
+    for (const g of groups) rows += rowCount(g)
+    return BatchFailedError.outcomeUnknown(schema.table, 'connection', ctx.attempt, rows, err)
   }
 
   private isPoison(err: unknown): boolean {

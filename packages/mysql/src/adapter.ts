@@ -1,7 +1,7 @@
 import type { ColumnType, Value } from '@batchsql/core'
 import type { InsertShape, SqlDialectAdapter } from '@batchsql/kysely'
 import { type Compilable, CompiledQuery, type Kysely, sql } from 'kysely'
-import { classifyMysqlError } from './classify.js'
+import { classifyMysqlError, lostInFlightMysql } from './classify.js'
 import { toMysqlValue } from './values.js'
 
 export interface MysqlAdapterOptions {
@@ -105,4 +105,5 @@ export class MysqlAdapter implements SqlDialectAdapter {
   }
 
   classify = classifyMysqlError
+  lostInFlight = lostInFlightMysql
 }

@@ -15,6 +15,19 @@ const RETRYABLE: Record<number, Classification> = {
 const DATA = new Set([1048, 1364, 1366, 1406, 1264, 1265, 1292, 1451, 1452, 3140, 4025, 1690, 1367])
 const SYNTAX = new Set([1064, 1146, 1054, 1049, 1142, 1143])
 
+// Client-side: the socket closed, or CR_SERVER_LOST (2013), under a statement already sent.
+const IN_FLIGHT_CODES = new Set(['PROTOCOL_CONNECTION_LOST', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT'])
+
+/**
+ * Whether `err` means the connection went away while a statement was in flight (its reply
+ * never came), rather than with the server's own error reply (the statement failed, for
+ * certain) or before it was sent.
+ */
+export function lostInFlightMysql(err: unknown): boolean {
+  const e = err as { code?: unknown; errno?: unknown } | null
+  return e?.errno === 2013 || (typeof e?.code === 'string' && IN_FLIGHT_CODES.has(e.code))
+}
+
 /**
  * MySQL / MariaDB server errors by error number (`errno`, with `sqlState`). Client-side
  * socket errors (ECONNRESET, PROTOCOL_CONNECTION_LOST) are left to core's built-in classifier.

@@ -68,6 +68,16 @@ export function mysqlTarget(): ConformanceTarget {
   return {
     dialect: 'mysql',
     createBatchSQL: (config) => createMysqlBatchSQL(MYSQL_URL, config),
+    network: {
+      host: new URL(MYSQL_URL).hostname,
+      port: Number(new URL(MYSQL_URL).port || 3306),
+      createBatchSQL(port, config) {
+        const url = new URL(MYSQL_URL)
+        url.hostname = '127.0.0.1'
+        url.port = String(port)
+        return createMysqlBatchSQL(url.href, config)
+      },
+    },
     async exec(sql) {
       await bare.query(sql)
     },

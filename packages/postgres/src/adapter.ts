@@ -2,7 +2,7 @@ import type { ColumnType, ProcessContext, Value } from '@batchsql/core'
 import type { InsertShape, ShapeGroup, SqlDialectAdapter } from '@batchsql/kysely'
 import type { Kysely } from 'kysely'
 import type pg from 'pg'
-import { classifyPostgresError } from './classify.js'
+import { classifyPostgresError, lostInFlightPostgres } from './classify.js'
 import { withConflictClause } from './conflict.js'
 import { copyBatch } from './copy.js'
 import { toPgValue } from './values.js'
@@ -52,6 +52,7 @@ export class PostgresAdapter implements SqlDialectAdapter {
   }
 
   classify = classifyPostgresError
+  lostInFlight = lostInFlightPostgres
 
   /** Whether a batch of these shapes goes through COPY. */
   usesCopy(groups: readonly ShapeGroup[]): boolean {

@@ -12,6 +12,23 @@ import type { Classification } from '@batchsql/core'
 const LOST_CONNECTION =
   /^(Connection terminated|Client has encountered a connection error|Client was closed and is not queryable|Connection terminated unexpectedly)/
 
+// Socket errors under a statement that was sent: the server may have run it.
+const IN_FLIGHT_SOCKET_CODES = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT'])
+
+/**
+ * Whether `err` means the connection went away while a statement was in flight (its reply
+ * never came), rather than before it was sent ("Client has encountered a connection error
+ * and is not queryable") or with the server's own error reply (a SQLSTATE: the statement
+ * failed, for certain).
+ */
+export function lostInFlightPostgres(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown } | null
+  if (typeof e?.code === 'string') return IN_FLIGHT_SOCKET_CODES.has(e.code)
+  return (
+    typeof e?.message === 'string' && e.message.startsWith('Connection terminated unexpectedly')
+  )
+}
+
 export function classifyPostgresError(err: unknown): Classification | undefined {
   const message = (err as { message?: unknown } | null)?.message
   if (

@@ -7,7 +7,7 @@
  */
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { AbortedError, BatchSQLError, type ProcessContext } from '@batchsql/core'
+import { AbortedError, BatchFailedError, BatchSQLError, type ProcessContext } from '@batchsql/core'
 import type { ShapeGroup } from '@batchsql/kysely'
 import {
   DummyDriver,
@@ -18,6 +18,7 @@ import {
   sql,
 } from 'kysely'
 import type pg from 'pg'
+import { lostInFlightPostgres } from './classify.js'
 import { withConflictClause } from './conflict.js'
 import { copyText } from './values.js'
 
@@ -75,19 +76,55 @@ function loadCopyStreams(): Promise<CopyStreams> {
   return copyStreams
 }
 
+/** `lines()`, calling `done` once the last piece has been taken (the COPY's end is next). */
+function* announceEnd(pieces: Iterable<string>, done: () => void): Generator<string> {
+  yield* pieces
+  done()
+}
+
+/**
+ * Streams `values` into `table`. `allSent` runs once every row has been handed over and the
+ * server had answered the COPY (before that answer pg-copy-streams holds the data back, so a
+ * connection lost then never reached the server with any of it).
+ */
 async function copyInto(
   client: pg.PoolClient,
   table: string,
   columns: readonly string[],
   values: readonly unknown[],
+  allSent: () => void = () => {},
 ): Promise<void> {
   const cols = columns.map(ident).join(', ')
   const target = table.split('.').map(ident).join('.')
   const { from: copyFrom } = await loadCopyStreams()
-  await pipeline(
-    Readable.from(lines(values, columns.length)),
-    client.query(copyFrom(`COPY ${target} (${cols}) FROM STDIN`)),
-  )
+  const stream = client.query(copyFrom(`COPY ${target} (${cols}) FROM STDIN`))
+  // pg-copy-streams' own flag (versions 6 and 7); where it is missing, count the data as sent.
+  const answered = () => (stream as { _gotCopyInResponse?: boolean })._gotCopyInResponse !== false
+  let handedOver = false
+  try {
+    await pipeline(
+      Readable.from(
+        announceEnd(lines(values, columns.length), () => {
+          handedOver = true
+        }),
+      ),
+      stream,
+    )
+  } finally {
+    if (handedOver && answered()) allSent()
+  }
+}
+
+/**
+ * As the engine's INSERT path does: a plain-insert batch whose committing statement lost its
+ * connection in flight may have committed, and is reported as such instead of retried.
+ */
+function lostCommit(err: unknown, groups: readonly ShapeGroup[], ctx: ProcessContext): unknown {
+  const schema = groups[0]?.shape.schema
+  if (schema?.strategy !== 'insert' || !lostInFlightPostgres(err)) return err
+  let rows = 0
+  for (const g of groups) rows += g.values.length / g.shape.columns.length
+  return BatchFailedError.outcomeUnknown(schema.table, 'connection', ctx.attempt, rows, err)
 }
 
 export async function copyBatch(
@@ -99,6 +136,9 @@ export async function copyBatch(
   let broken: Error | undefined
   // One COPY into the table is atomic by itself: no transaction round trips for it.
   const single = groups.length === 1 && groups[0]!.shape.schema.strategy === 'insert'
+  // Whether the statement in flight may have committed (see `lostCommit`): a lone COPY only
+  // once all its data is out (the server commits nothing before the end of the data).
+  let committing = false
   try {
     if (!single) await client.query('BEGIN')
     for (let i = 0; i < groups.length; i++) {
@@ -107,7 +147,9 @@ export async function copyBatch(
       const { shape, values } = groups[i]!
       const { schema } = shape
       if (schema.strategy === 'insert') {
-        await copyInto(client, schema.table, shape.columns, values)
+        await copyInto(client, schema.table, shape.columns, values, () => {
+          if (single) committing = true
+        })
         continue
       }
       const staging = `batchsql_copy_${i}`
@@ -128,6 +170,7 @@ export async function copyBatch(
       const { sql: text, parameters } = insert.compile()
       await client.query(text, parameters as unknown[])
     }
+    committing = true
     if (!single) await client.query('COMMIT')
   } catch (err) {
     if (!single) {
@@ -135,7 +178,7 @@ export async function copyBatch(
         broken = e
       })
     }
-    throw err
+    throw committing ? lostCommit(err, groups, ctx) : err
   } finally {
     // A connection whose ROLLBACK failed is in an unknown state: destroy it.
     client.release(broken)

@@ -1,6 +1,6 @@
 export type { CopyMode, PostgresAdapterOptions } from './adapter.js'
 export { POSTGRES_MAX_PARAMETERS, PostgresAdapter } from './adapter.js'
-export { classifyPostgresError } from './classify.js'
+export { classifyPostgresError, lostInFlightPostgres } from './classify.js'
 export { withConflictClause } from './conflict.js'
 export type { PostgresBatchSQLConfig, PostgresTarget } from './factory.js'
 export { createPostgresBatchSQL } from './factory.js'

@@ -63,6 +63,16 @@ export function postgresTarget(copy: CopyMode): ConformanceTarget {
   return {
     dialect: 'postgres',
     createBatchSQL: (config) => createPostgresBatchSQL(POSTGRES_URL, { ...config, copy }),
+    network: {
+      host: new URL(POSTGRES_URL).hostname,
+      port: Number(new URL(POSTGRES_URL).port || 5432),
+      createBatchSQL(port, config) {
+        const url = new URL(POSTGRES_URL)
+        url.hostname = '127.0.0.1'
+        url.port = String(port)
+        return createPostgresBatchSQL(url.href, { ...config, copy })
+      },
+    },
     async exec(sql) {
       await bare.query(sql)
     },

@@ -110,7 +110,7 @@ export class RedisProcessor implements BatchProcessor {
       const sources = sourcesOf(plan, k)
       let error = o.error
       if (o[APPLIED_UNKNOWN] && !sent[k]!.spec.idempotent) {
-        error = new BatchFailedError(
+        error = BatchFailedError.outcomeUnknown(
           schema.table,
           'connection',
           ctx.attempt,

@@ -1,0 +1,142 @@
+import { BatchFailedError, defineSchema } from '@batchsql/core'
+import type { SqlBatchSQL } from '@batchsql/kysely'
+import { describe, expect, it } from 'vitest'
+import type { SuiteContext } from '../context.js'
+import { ReplyCutter } from '../reply-cutter.js'
+import { countRows, createTable, readTable } from '../tables.js'
+import type { ConformanceTarget } from '../target.js'
+
+/**
+ * A connection lost while a committing statement is in flight: the server may have committed.
+ * A plain insert must then be reported (BATCHSQL_OUTCOME_UNKNOWN), never retried into a second
+ * copy of its rows; an upsert is idempotent and is retried.
+ */
+export function lostReplyCases(ctx: SuiteContext): void {
+  describe('a reply lost in flight', () => {
+    interface Cut {
+      t: ConformanceTarget
+      cutter: ReplyCutter
+      batch: SqlBatchSQL
+      /** A fresh table (`id` int, `v` string), with a primary key on `id` when `keyed`. */
+      table(keyed: boolean): Promise<string>
+    }
+
+    /**
+     * Runs `body` with a pipeline of one connection through a ReplyCutter. An embedded
+     * database has no connection to lose: there the case checks that only SQLite is one.
+     */
+    async function withCutter(body: (c: Cut) => Promise<void>): Promise<void> {
+      const t = ctx.target()
+      if (t.network === undefined) {
+        expect(t.dialect).toBe('sqlite')
+        return
+      }
+      const cutter = new ReplyCutter(t.network.host, t.network.port)
+      const port = await cutter.listen()
+      const batch = t.network.createBatchSQL(port, {
+        concurrency: 1,
+        flushInterval: 1,
+        flushSize: 5000,
+        retry: { maxAttempts: 5, initialDelayMs: 10, maxDelayMs: 20 },
+      })
+      const table = async (keyed: boolean) => {
+        const columns = [
+          { name: 'id', type: 'int', notNull: true },
+          { name: 'v', type: 'string' },
+        ] as const
+        const name = await createTable(t, columns, keyed ? ['id'] : [])
+        ctx.cleanup(name)
+        return name
+      }
+      try {
+        await body({ t, cutter, batch, table })
+      } finally {
+        await batch.close({ timeoutMs: 10_000 })
+        await cutter.close()
+      }
+    }
+
+    it('a plain insert whose reply is lost is reported as of unknown outcome, never written twice', () =>
+      withCutter(async ({ t, cutter, batch, table }) => {
+        // No key: a second copy of a row would go unnoticed by the database.
+        const name = await table(false)
+        const schema = defineSchema({ table: name, columns: ['id', 'v'] })
+        // The connection exists before the cuts, so the replies dropped are the batches'.
+        await batch.submitAndWait(schema, { id: 1, v: 'before' })
+        // Cut the first, second, third reply of a batch in turn: where a reply comes after the
+        // commit (an INSERT's first, a COPY's second), the row is written and must be reported
+        // as of unknown outcome; where it comes before (a COPY's first), the row is not written
+        // and may be retried. Never may a row be written twice.
+        const outcomes = new Map<number, unknown>()
+        for (const skip of [0, 1, 2]) {
+          const id = 10 + skip
+          // A connection open before the cut (the last one was dropped), so the replies
+          // counted are this batch's and not a new connection's handshake.
+          await batch.submitAndWait(schema, { id: 100 + skip, v: 'warm' })
+          cutter.cutNextReply(skip)
+          outcomes.set(
+            id,
+            await batch.submitAndWait(schema, { id, v: 'cut' }).then(
+              () => 'committed',
+              (e: unknown) => e,
+            ),
+          )
+          cutter.disarm()
+        }
+        await batch.submitAndWait(schema, { id: 2, v: 'after' })
+        const result = await batch.close()
+        const ids = (await readTable(t, name, 'id')).map((r) => Number(r.id))
+        let unknown = 0
+        for (const [id, outcome] of outcomes) {
+          const copies = ids.filter((x) => x === id).length
+          if (outcome === 'committed') {
+            expect(copies, `row ${id}`).toBe(1)
+          } else {
+            expect(outcome, `row ${id}`).toBeInstanceOf(BatchFailedError)
+            expect(outcome, `row ${id}`).toMatchObject({ code: 'BATCHSQL_OUTCOME_UNKNOWN' })
+            expect(copies, `row ${id}`).toBeLessThanOrEqual(1)
+            unknown++
+          }
+        }
+        // The case did reach a reply lost after a commit.
+        expect(unknown).toBeGreaterThan(0)
+        expect(result).toMatchObject({ committed: 5 + 3 - unknown, failed: unknown })
+        expect(ids.filter((id) => id < 10 || id >= 100)).toEqual([1, 2, 100, 101, 102])
+      }))
+
+    it('a transaction that loses its connection before COMMIT is retried, and written once', () =>
+      withCutter(async ({ t, cutter, batch, table }) => {
+        const name = await table(false)
+        const schema = defineSchema({ table: name, columns: ['id', 'v'] })
+        await batch.submitAndWait(schema, { id: 0, v: 'before' })
+        // 5,000 rows: more than one statement (2,000 rows each by default), so one transaction;
+        // the reply cut is its BEGIN's, and a transaction never committed is safe to rerun.
+        const rows = Array.from({ length: 5000 }, (_, i) => ({ id: i + 1, v: 'x' }))
+        cutter.cutNextReply()
+        await batch.submitMany(schema, rows)
+        const result = await batch.close()
+        expect(cutter.cuts).toBe(1)
+        expect(result).toMatchObject({ committed: 5001, failed: 0 })
+        expect(await countRows(t, name)).toBe(5001)
+      }))
+
+    it('an upsert whose reply is lost is retried: idempotent, written once', () =>
+      withCutter(async ({ t, cutter, batch, table }) => {
+        const name = await table(true)
+        const schema = defineSchema({
+          table: name,
+          columns: ['id', 'v'],
+          strategy: 'update',
+          conflictColumns: ['id'],
+        })
+        await batch.submitAndWait(schema, { id: 1, v: 'before' })
+        cutter.cutNextReply()
+        await batch.submitAndWait(schema, { id: 1, v: 'cut' })
+        const result = await batch.close()
+        expect(cutter.cuts).toBe(1)
+        expect(result).toMatchObject({ committed: 2, failed: 0 })
+        expect(await countRows(t, name)).toBe(1)
+        expect((await readTable(t, name, 'id'))[0]).toMatchObject({ v: 'cut' })
+      }))
+  })
+}

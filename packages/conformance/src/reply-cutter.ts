@@ -1,0 +1,75 @@
+import { createConnection, createServer, type Server, type Socket } from 'node:net'
+
+/**
+ * A TCP proxy in front of a database server that can drop a reply: armed with `cutNextReply()`,
+ * it closes both sides of a connection as soon as the server starts answering, so the client
+ * sees its connection lost while the server has already done the work (committed an
+ * autocommit INSERT, say). Why a proxy: killing the server's session makes the server reply
+ * with an error first, which proves the statement failed; only a reply lost on the way leaves
+ * the outcome unknown, as a network partition or a crashing proxy does in production.
+ */
+export class ReplyCutter {
+  private server: Server | undefined
+  /** Replies still to let through before the one to drop; -1 when not armed. */
+  private skip = -1
+  private readonly sockets = new Set<Socket>()
+  /** Replies dropped so far. */
+  cuts = 0
+
+  constructor(
+    private readonly upstreamHost: string,
+    private readonly upstreamPort: number,
+  ) {}
+
+  /** Starts listening on an ephemeral port of 127.0.0.1; resolves with that port. */
+  async listen(): Promise<number> {
+    const server = createServer((client) => {
+      const upstream = createConnection(this.upstreamPort, this.upstreamHost)
+      this.sockets.add(client).add(upstream)
+      const drop = () => {
+        client.destroy()
+        upstream.destroy()
+        this.sockets.delete(client)
+        this.sockets.delete(upstream)
+      }
+      client.on('data', (d) => upstream.write(d))
+      upstream.on('data', (d) => {
+        if (this.skip === 0) {
+          this.skip = -1
+          this.cuts++
+          drop()
+          return
+        }
+        if (this.skip > 0) this.skip--
+        client.write(d)
+      })
+      client.on('close', drop).on('error', drop)
+      upstream.on('close', drop).on('error', drop)
+    })
+    this.server = server
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const address = server.address()
+    if (address === null || typeof address === 'string') throw new Error('no port')
+    return address.port
+  }
+
+  /**
+   * The next reply from the server (after letting `skip` replies through), on any connection,
+   * is dropped with its connection. A reply is one chunk of data as it arrives.
+   */
+  cutNextReply(skip = 0): void {
+    this.skip = skip
+  }
+
+  /** Cancels a cut that has not happened. */
+  disarm(): void {
+    this.skip = -1
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy()
+    await new Promise<void>((resolve) =>
+      this.server ? this.server.close(() => resolve()) : resolve(),
+    )
+  }
+}
