@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import {
   classifyMysqlError,
   createMysqlBatchSQL,
+  lostInFlightMysql,
   MysqlAdapter,
   parseServerVersion,
 } from '../src/index.js'
@@ -108,5 +109,10 @@ describe('mysql adapter', () => {
     expect(
       classifyMysqlError(Object.assign(new Error('x'), { code: 'PROTOCOL_CONNECTION_LOST' })),
     ).toBeUndefined()
+    // Lost in flight (the statement may have committed) only when no reply said otherwise.
+    const lost = Object.assign(new Error('x'), { code: 'PROTOCOL_CONNECTION_LOST' })
+    expect(lostInFlightMysql(lost)).toBe(true)
+    expect(lostInFlightMysql(syntax)).toBe(false)
+    expect(lostInFlightMysql(Object.assign(new Error('x'), { code: 'ECONNREFUSED' }))).toBe(false)
   })
 })

@@ -7,7 +7,12 @@ import { defineSchema } from '@batchsql/core'
 import { Kysely, PostgresDialect } from 'kysely'
 import pg from 'pg'
 import { afterAll, describe, expect, it } from 'vitest'
-import { classifyPostgresError, copyText, createPostgresBatchSQL } from '../src/index.js'
+import {
+  classifyPostgresError,
+  copyText,
+  createPostgresBatchSQL,
+  lostInFlightPostgres,
+} from '../src/index.js'
 import { POSTGRES_URL } from './target.js'
 
 const pool = new pg.Pool({ connectionString: POSTGRES_URL, max: 4 })
@@ -95,6 +100,18 @@ describe('postgres adapter', () => {
       reason: 'connection',
       retryable: true,
     })
+    // Lost in flight (the statement may have committed) only when no reply said otherwise.
+    expect(lostInFlightPostgres(new Error('Connection terminated unexpectedly'))).toBe(true)
+    expect(lostInFlightPostgres(Object.assign(new Error('x'), { code: 'ECONNRESET' }))).toBe(true)
+    expect(
+      lostInFlightPostgres(
+        new Error('Client has encountered a connection error and is not queryable'),
+      ),
+    ).toBe(false)
+    expect(lostInFlightPostgres(Object.assign(new Error('x'), { code: 'ECONNREFUSED' }))).toBe(
+      false,
+    )
+    expect(lostInFlightPostgres(cancel)).toBe(false)
   })
 
   it('encodes COPY text: escapes, NULL, booleans, bytea, dates', () => {
