@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { Batch, BatchExecutor, BatchFailure, BatchOutcome } from './contract.js'
 import { ErrorStream } from './error-stream.js'
 import {
@@ -48,7 +49,12 @@ export interface SubmitOptions {
 }
 
 export interface CloseOptions {
-  /** Stop waiting after this many ms: in-flight batches are aborted and reported as abandoned. */
+  /**
+   * Stop waiting after this many ms: in-flight batches are aborted and reported as abandoned,
+   * and `close()` resolves by then, plus at most 0.5 s (250 ms for aborted batches to stop,
+   * 250 ms for the sink to close): a batch whose sink ignores the abort is reported with code
+   * `BATCHSQL_OUTCOME_UNKNOWN` (it may still commit), not waited for.
+   */
   timeoutMs?: number
   /** Same, by signal. */
   signal?: AbortSignal
@@ -59,7 +65,10 @@ export interface CloseResult {
   readonly accepted: number
   readonly committed: number
   readonly failed: number
-  /** Rows not written because the close deadline passed (each also in the error stream). */
+  /**
+   * Rows not written because the close deadline passed (each also in the error stream); those
+   * of a batch still running then carry code `BATCHSQL_OUTCOME_UNKNOWN`: they may be written.
+   */
   readonly abandoned: readonly BatchFailure[]
   readonly abandonedRows: number
 }
@@ -120,6 +129,11 @@ function acknowledged(rejected: Promise<void>): AcknowledgedSubmit {
 const ACCEPTED: Promise<void> = Promise.resolve()
 const now = () => performance.now()
 
+/** After a close deadline, how long aborted batches get to stop before they are forsaken. */
+const ABORT_GRACE_MS = 250
+/** A timer that does not keep the process alive (close() may resolve before it fires). */
+const delay = (ms: number) => sleep(ms, undefined, { ref: false })
+
 function positiveInt(name: string, v: number): number {
   if (!Number.isInteger(v) || v < 1) {
     throw new BatchSQLError('BATCHSQL_INVALID_CONFIG', `${name} must be a positive integer`)
@@ -165,6 +179,12 @@ export class BatchSQL implements AsyncDisposable {
   private failed = 0
   private flushes = 0
   private deadlinePassed = false
+  /** Batches executing now; at the deadline, those that do not stop are settled without them. */
+  private readonly running = new Set<Batch>()
+  /** Batches settled at the deadline while still running: their late outcome is dropped. */
+  private readonly forsaken = new Set<Batch>()
+  private forsake: (() => void) | undefined
+  private readonly disarms: (() => void)[] = []
   private readonly abandoned: BatchFailure[] = []
   private idleResolve: (() => void) | undefined
   private closePromise: Promise<CloseResult> | undefined
@@ -581,6 +601,7 @@ export class BatchSQL implements AsyncDisposable {
   private async runGroup(batch: Batch): Promise<void> {
     const schema = batch.schema
     this.inFlightBatches++
+    this.running.add(batch)
     let outcome: BatchOutcome
     let release: (() => void) | undefined
     try {
@@ -597,7 +618,10 @@ export class BatchSQL implements AsyncDisposable {
     } finally {
       release?.()
       this.inFlightBatches--
+      this.running.delete(batch)
     }
+    // Settled at the close deadline already (reported as of unknown outcome).
+    if (this.forsaken.delete(batch)) return
     this.settle(batch, outcome)
   }
 
@@ -629,17 +653,21 @@ export class BatchSQL implements AsyncDisposable {
   }
 
   private markAbandoned(f: BatchFailure): BatchFailure {
-    const failure: BatchFailure = {
-      ...f,
-      error: new BatchFailedError(
-        f.schema.table,
-        'context_canceled',
-        f.attempts,
-        f.rows.length,
-        f.error,
-        'BATCHSQL_ABANDONED',
-      ),
-    }
+    // A batch forsaken while running keeps its code: it was maybe written, not surely not.
+    const failure: BatchFailure =
+      f.error.code === 'BATCHSQL_OUTCOME_UNKNOWN'
+        ? f
+        : {
+            ...f,
+            error: new BatchFailedError(
+              f.schema.table,
+              'context_canceled',
+              f.attempts,
+              f.rows.length,
+              f.error,
+              'BATCHSQL_ABANDONED',
+            ),
+          }
     this.abandoned.push(failure)
     return failure
   }
@@ -662,7 +690,7 @@ export class BatchSQL implements AsyncDisposable {
     if (this.closePromise) {
       // Already closing (e.g. drained by the construction signal): a later call may still
       // impose a deadline, as a SIGTERM handler would.
-      if (this.state !== CLOSED) this.armDeadline(options)
+      if (this.state !== CLOSED) this.disarms.push(this.armDeadline(options))
       return this.closePromise
     }
     this.closePromise = this.doClose(options)
@@ -705,14 +733,20 @@ export class BatchSQL implements AsyncDisposable {
     const idle = new Promise<void>((resolve) => {
       this.idleResolve = resolve
     })
-    const disarm = this.armDeadline(options)
+    const forsaken = new Promise<void>((resolve) => {
+      this.forsake = resolve
+    })
+    this.disarms.push(this.armDeadline(options))
     this.seal()
     this.pump()
-    await idle
-    disarm()
+    await Promise.race([idle, forsaken])
+    for (const disarm of this.disarms.splice(0)) disarm()
     let closeError: unknown
     try {
-      await this.executor.close?.()
+      const closing = this.executor.close?.()
+      // Past the deadline, a sink still busy with a forsaken batch (a pool waiting for its
+      // connection) is not waited for either.
+      await (this.deadlinePassed ? Promise.race([closing, delay(ABORT_GRACE_MS)]) : closing)
     } catch (err) {
       closeError = err
     } finally {
@@ -764,6 +798,35 @@ export class BatchSQL implements AsyncDisposable {
       }
     }
     this.checkIdle()
+    // Aborted batches get a moment to stop (and to be reported as canceled, for certain);
+    // those still running then are settled as of unknown outcome, and close() goes on.
+    const timer = setTimeout(() => this.forsakeRunning(), ABORT_GRACE_MS)
+    this.disarms.push(() => clearTimeout(timer))
+  }
+
+  private forsakeRunning(): void {
+    for (const batch of this.running) {
+      const { schema } = batch
+      const error = BatchFailedError.outcomeUnknown(
+        schema.table,
+        'context_canceled',
+        1,
+        batchSize(batch),
+        new AbortedError('close deadline passed while the batch was running'),
+      )
+      this.forsaken.add(batch)
+      const failure: BatchFailure = {
+        schema,
+        rows: batch.rows,
+        reason: 'context_canceled',
+        attempts: 1,
+        error,
+      }
+      // settle() lists it in `abandoned`, keeping its code (see markAbandoned).
+      this.settle(batch, { committed: 0, attempts: 1, failures: [failure] })
+    }
+    this.running.clear()
+    this.forsake?.()
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -581,6 +581,52 @@ describe('failures', () => {
 })
 
 describe('lifecycle', () => {
+  it('a close deadline is kept when the sink ignores the abort: the running batch is of unknown outcome', async () => {
+    let finish!: () => void
+    let started!: () => void
+    const running = new Promise<void>((r) => (started = r))
+    // A sink that neither settles nor listens to its signal (a statement the server keeps running).
+    const executor = new MockExecutor(
+      {
+        onBatch: () => {
+          started()
+          return new Promise<undefined>((r) => (finish = () => r(undefined)))
+        },
+      },
+      { timeoutMs: 0, retry: { maxAttempts: 1 } },
+    )
+    const b = createBatchSQL({ executor, flushSize: 2, flushInterval: 60_000 })
+    const acked = b.submitAndWait(events, { id: 1 }).catch((e: unknown) => e)
+    await b.submit(events, { id: 2 })
+    await running
+    // Resolves while the batch still runs: the deadline is not waited past.
+    const result = await b.close({ timeoutMs: 5 })
+    expect(result.abandonedRows).toBe(2)
+    expect(result.abandoned.map((f) => f.error.code)).toEqual(['BATCHSQL_OUTCOME_UNKNOWN'])
+    expect(result).toMatchObject({ committed: 0, failed: 2 })
+    expect(await acked).toMatchObject({ code: 'BATCHSQL_OUTCOME_UNKNOWN' })
+    // Its late outcome changes nothing that was reported.
+    finish()
+    await tick()
+    expect(b.stats()).toMatchObject({ committed: 0, failed: 2 })
+    let reported = 0
+    for await (const _ of b.errors) reported++
+    expect(reported).toBe(1)
+  })
+
+  it('a second close() with a deadline leaves no timer behind', async () => {
+    const executor = new MockExecutor()
+    const b = createBatchSQL({ executor, flushInterval: 60_000 })
+    await b.submit(events, { id: 1 })
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length
+    const before = timers()
+    const first = b.close()
+    const second = b.close({ timeoutMs: 3_600_000 })
+    await Promise.all([first, second])
+    // The flush timer is gone, and no deadline timer took its place.
+    expect(timers()).toBeLessThan(before)
+  })
+
   it('close is idempotent and async dispose closes', async () => {
     const executor = new MockExecutor()
     const b = createBatchSQL({ executor })
