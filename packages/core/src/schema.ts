@@ -68,6 +68,12 @@ export interface SchemaDefinition<Row extends AnyRow = AnyRow> {
   /** Sink-specific options (e.g. PostgreSQL's COPY path), read by adapters only. */
   adapterOptions?: Readonly<Record<string, unknown>>
   /**
+   * Columns every row must set to a non-null value (the table's NOT NULL columns without a
+   * default, say). A row without one is rejected at `submit()` with `BATCHSQL_MISSING_VALUE`,
+   * instead of failing its batch at the database and being isolated there.
+   */
+  required?: readonly (keyof Row & string)[]
+  /**
    * Row check run at `submit()` after the column types are checked (column-aligned values,
    * `undefined` = not given). Throw a `ValidationError` to reject the row; an adapter uses it
    * for rules column types cannot express (e.g. a Redis command's arity).
@@ -313,7 +319,26 @@ export class Schema<Row extends AnyRow = AnyRow> {
         },
       )
     }
-    this.validate = def.validate
+    const required = known(def.required as readonly string[] | undefined, 'required column').map(
+      (c) => indexOf[c]!,
+    )
+    const own = def.validate
+    this.validate =
+      required.length === 0
+        ? own
+        : (values) => {
+            for (const i of required) {
+              if (values[i] === undefined || values[i] === null) {
+                const column = this.columns[i]!
+                throw new ValidationError(
+                  'BATCHSQL_MISSING_VALUE',
+                  `column "${column}" of table "${table}" is required (not set, or null)`,
+                  { table, column },
+                )
+              }
+            }
+            own?.(values)
+          }
     Object.freeze(this)
   }
 

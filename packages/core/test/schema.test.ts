@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { defineSchema, Request, ValidationError } from '../src/index.js'
+import { createBatchSQL, defineSchema, Request, ValidationError } from '../src/index.js'
+import { MockExecutor } from '../src/testing.js'
 
 describe('defineSchema', () => {
   it('accepts a column list and typed columns', () => {
@@ -137,6 +138,40 @@ describe('Request', () => {
     expect(() => Request.from(s, { d: new Date('x') })).toThrowError(/invalid Date/)
     expect(() => Request.from(s, { any: { a: 1n } } as never)).toThrowError(/JSON/)
     expect(() => Request.from(s, { dec: 'abc' })).toThrowError(/decimal/)
+  })
+
+  it('rejects at submit() a row without a required column, set or null', async () => {
+    const users = defineSchema({
+      table: 'users',
+      columns: { id: 'int', email: 'string', note: 'string' },
+      required: ['id', 'email'],
+    })
+    expect(() => Request.from(users, { id: 1, email: 'a@b' })).not.toThrow()
+    for (const row of [{ id: 1 }, { id: 1, email: null }, { email: 'a@b', note: 'x' }]) {
+      let err: unknown
+      try {
+        Request.from(users, row as never)
+      } catch (e) {
+        err = e
+      }
+      expect(err).toBeInstanceOf(ValidationError)
+      expect(err).toMatchObject({ code: 'BATCHSQL_MISSING_VALUE', table: 'users' })
+    }
+    expect(() => defineSchema({ table: 't', columns: ['a'], required: ['b' as 'a'] })).toThrow(
+      /required column "b" is not a column/,
+    )
+    // Through the pipeline: the bad row is refused before it can reach a batch.
+    const executor = new MockExecutor()
+    const b = createBatchSQL({ executor })
+    await expect(b.submit(users, { id: 2 })).rejects.toMatchObject({
+      code: 'BATCHSQL_MISSING_VALUE',
+      column: 'email',
+    })
+    await expect(b.submitMany(users, [{ id: 3, email: 'c@d' }, { id: 4 }])).rejects.toMatchObject({
+      code: 'BATCHSQL_MISSING_VALUE',
+      row: 1,
+    })
+    expect((await b.close()).accepted).toBe(0)
   })
 
   it('rejects a JSON document that JSON.stringify would silently change', () => {

@@ -30,7 +30,7 @@ export type TableSchemaDefinition<
   C extends TableColumn<DB, T> = TableColumn<DB, T>,
 > = Omit<
   SchemaDefinition<TableRow<DB, T, C>>,
-  'table' | 'columns' | 'conflictColumns' | 'updateColumns'
+  'table' | 'columns' | 'conflictColumns' | 'updateColumns' | 'required'
 > & {
   table: T
   columns: readonly C[]
@@ -38,6 +38,7 @@ export type TableSchemaDefinition<
   // outside them is a compile error instead of widening them.
   conflictColumns?: readonly NoInfer<C>[]
   updateColumns?: readonly NoInfer<C>[]
+  required?: readonly NoInfer<C>[]
 }
 
 /** Curried so that `DB` is given explicitly and the table and columns are inferred. */
