@@ -65,7 +65,9 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = Object.freeze({
   HINCRBYFLOAT: spec('hincrbyfloat', 3, 3, false),
   ZINCRBY: spec('zincrby', 3, 3, false),
   APPEND: spec('append', 2, 2, false),
-  XADD: spec('xadd', 3, Infinity, false),
+  // key, id, then field value pairs; options (MAXLEN ~ n, NOMKSTREAM) may precede the id, so
+  // only the minimum is checked.
+  XADD: spec('xadd', 4, Infinity, false),
   PFADD: spec('pfadd', 2, Infinity, true),
 })
 

@@ -46,13 +46,16 @@ export function toArg(v: Value, table: string, column: string): RedisArg {
   return JSON.stringify(v)
 }
 
-/** Checks a command's argument count against its spec; `args` include the key. */
+/**
+ * Checks a row's command against its spec's argument count; `args` include the key. A row
+ * error (the schema is fine): too few arguments is a missing value, any other count a mismatch.
+ */
 export function checkArity(name: string, argc: number, table: string): void {
   const spec = COMMANDS[name]!
   const ok = argc >= spec.minArgs && argc <= spec.maxArgs && (argc - spec.minArgs) % spec.step === 0
   if (!ok) {
     throw new ValidationError(
-      'BATCHSQL_INVALID_SCHEMA',
+      argc < spec.minArgs ? 'BATCHSQL_MISSING_VALUE' : 'BATCHSQL_TYPE_MISMATCH',
       `${name} in "${table}" got ${argc} argument(s); expected ${describe(spec.minArgs, spec.maxArgs, spec.step)}`,
       { table },
     )

@@ -192,12 +192,20 @@ describe('generic command form', () => {
       [{ cmd: 'SET', key: 'x', arg1: null }, 'null'],
       [{ key: 'x', arg1: 'v' }, 'command name'],
       [{ cmd: 'HSET', key: 'x', arg1: 'f' }, 'argument'],
+      [{ cmd: 'XADD', key: 'x', arg1: '*', arg2: 'f' }, 'argument'],
     ]
     for (const [row, msg] of bad) {
       const err = await b.submit(s, row as never).catch((e: unknown) => e)
       expect(err, JSON.stringify(row)).toBeInstanceOf(ValidationError)
       expect((err as Error).message).toContain(msg)
     }
+    // A wrong argument count is the row's fault, not the schema's.
+    const few = await b.submit(s, { cmd: 'SET', key: 'x' } as never).catch((e: unknown) => e)
+    expect(few).toMatchObject({ code: 'BATCHSQL_MISSING_VALUE' })
+    const many = await b
+      .submit(s, { cmd: 'INCR', key: 'x', arg1: 1 } as never)
+      .catch((e: unknown) => e)
+    expect(many).toMatchObject({ code: 'BATCHSQL_TYPE_MISMATCH' })
     const typed = redisSchemas.set({ prefix })
     await expect(b.submit(typed, { key: 'x' })).rejects.toThrow('unset')
     await expect(b.submit(typed, { key: 'x', value: null })).rejects.toThrow('null')
