@@ -52,7 +52,7 @@ export class RetryingExecutor implements BatchExecutor {
     this.name = processor.name
     this.concurrency = options.concurrency ?? 4
     this.semaphore = new Semaphore(this.concurrency)
-    this.timeoutMs = options.timeoutMs ?? 30_000
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
     this.policy = { ...defaultRetryPolicy, ...options.retry }
     if (!(this.policy.maxAttempts >= 1)) throw new RangeError('retry.maxAttempts must be >= 1')
     const sink = processor.classify ? [(e: unknown) => processor.classify!(e)] : []
@@ -254,6 +254,9 @@ export class RetryingExecutor implements BatchExecutor {
     await this.processor.close?.()
   }
 }
+
+/** An attempt's time limit when `timeoutMs` is not given. */
+export const DEFAULT_TIMEOUT_MS = 30_000
 
 /** Wraps a sink's processor with retries, timeout, concurrency limit and classification. */
 export function createExecutor(

@@ -24,7 +24,7 @@ export {
   ValidationError,
 } from './errors.js'
 export type { ExecutorOptions } from './executor.js'
-export { createExecutor, RetryingExecutor } from './executor.js'
+export { createExecutor, DEFAULT_TIMEOUT_MS, RetryingExecutor } from './executor.js'
 export { batchSize, FlatBatch } from './flat-batch.js'
 export type { BatchMetrics, MetricsReporter, PipelineGauges, RejectReason } from './metrics.js'
 export { NoopMetricsReporter, noopMetrics } from './metrics.js'

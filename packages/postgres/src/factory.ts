@@ -1,3 +1,4 @@
+import { DEFAULT_TIMEOUT_MS } from '@batchsql/core'
 import { createKyselyBatchSQL, type SqlBatchSQL, type SqlBatchSQLConfig } from '@batchsql/kysely'
 import { Kysely, PostgresDialect } from 'kysely'
 import pg from 'pg'
@@ -51,6 +52,22 @@ function guardConnectionErrors(pool: pg.Pool, owns: boolean): void {
 }
 
 /**
+ * The config of a pool BatchSQL creates. Its sessions get the executor's timeout as their
+ * `statement_timeout` (unless the config sets one): the server then cancels a statement the
+ * executor has given up on (one blocked on a lock, say), so that the attempt ends with a
+ * certain failure, retried, instead of an outcome nobody knows while the statement may still
+ * commit. A pool of yours is not changed: set `statement_timeout` on it likewise.
+ */
+function ownPoolConfig(
+  target: string | pg.PoolConfig,
+  timeoutMs = DEFAULT_TIMEOUT_MS,
+): pg.PoolConfig {
+  const config = typeof target === 'string' ? { connectionString: target } : target
+  if (timeoutMs <= 0 || config.statement_timeout !== undefined) return config
+  return { ...config, statement_timeout: timeoutMs }
+}
+
+/**
  * A BatchSQL pipeline writing to PostgreSQL. A `pg.Pool` or `Kysely` you pass stays yours and
  * open after `close()`; from a URL or `PoolConfig` BatchSQL creates the pool and ends it.
  */
@@ -69,9 +86,7 @@ export function createPostgresBatchSQL<DB = any>(
   }
   const owns = !isPool(target)
   const pool = owns
-    ? new pg.Pool(
-        typeof target === 'string' ? { connectionString: target } : (target as pg.PoolConfig),
-      )
+    ? new pg.Pool(ownPoolConfig(target as string | pg.PoolConfig, rest.timeoutMs))
     : (target as pg.Pool)
   guardConnectionErrors(pool, owns)
   // Kysely's destroy() ends the pool: only let it when BatchSQL created the pool.
