@@ -1,5 +1,6 @@
+import { DEFAULT_TIMEOUT_MS } from '@batchsql/core'
 import { createKyselyBatchSQL, type SqlBatchSQL, type SqlBatchSQLConfig } from '@batchsql/kysely'
-import { Kysely, MysqlDialect } from 'kysely'
+import { CompiledQuery, type DatabaseConnection, Kysely, MysqlDialect } from 'kysely'
 import mysql from 'mysql2'
 import { MysqlAdapter } from './adapter.js'
 
@@ -36,6 +37,27 @@ function callbackPool(x: unknown): mysql.Pool | undefined {
 }
 
 /**
+ * Session limits for the connections of a pool BatchSQL creates, from the executor's timeout:
+ * the server then ends a statement the executor has given up on (one blocked on a row lock,
+ * say) with an error, so the attempt fails for certain and is retried, instead of an outcome
+ * nobody knows while the statement may still commit. MariaDB's `max_statement_time` covers
+ * every statement (fractions of a second); MySQL has no such limit for writes, so there only
+ * lock waits are bounded (`innodb_lock_wait_timeout`, whole seconds, at least 1). A pool of
+ * yours is not changed.
+ */
+function sessionLimits(timeoutMs = DEFAULT_TIMEOUT_MS) {
+  if (timeoutMs <= 0) return undefined
+  return async (conn: DatabaseConnection): Promise<void> => {
+    const lockWait = Math.max(1, Math.floor(timeoutMs / 1000))
+    await conn.executeQuery(CompiledQuery.raw(`SET SESSION innodb_lock_wait_timeout = ${lockWait}`))
+    // Unknown on MySQL (error 1193): nothing to set there.
+    await conn
+      .executeQuery(CompiledQuery.raw(`SET SESSION max_statement_time = ${timeoutMs / 1000}`))
+      .catch(() => {})
+  }
+}
+
+/**
  * A BatchSQL pipeline writing to MySQL or MariaDB. A pool or Kysely you pass stays yours and
  * open after `close()`; from a URI or `PoolOptions` BatchSQL creates the pool and ends it.
  */
@@ -51,6 +73,7 @@ export function createMysqlBatchSQL<DB = any>(
     given ??
     mysql.createPool(typeof target === 'string' ? { uri: target } : (target as mysql.PoolOptions))
   // Kysely's destroy() ends the pool: only let it when BatchSQL created the pool.
-  const db = new Kysely<DB>({ dialect: new MysqlDialect({ pool }) })
+  const onCreateConnection = given === undefined ? sessionLimits(rest.timeoutMs) : undefined
+  const db = new Kysely<DB>({ dialect: new MysqlDialect({ pool, onCreateConnection }) })
   return createKyselyBatchSQL(db, adapter, rest, given === undefined)
 }
