@@ -104,6 +104,16 @@ function url(protocols: string[]) {
   }
 }
 
+/** `true`/`false` spelled as people do in environment variables; anything else is an error. */
+function parseBool(text: string | boolean): boolean {
+  // The bare flag passes its preset, already a boolean.
+  if (typeof text === 'boolean') return text
+  const t = text.trim().toLowerCase()
+  if (['1', 'true', 'yes', 'on'].includes(t)) return true
+  if (['0', 'false', 'no', 'off', ''].includes(t)) return false
+  throw new InvalidArgumentError('expected true/false, yes/no, on/off or 1/0')
+}
+
 export function buildProgram(): Command {
   const p = new Command('batchsql-integration')
     .description(
@@ -166,12 +176,15 @@ export function buildProgram(): Command {
     .addOption(
       new Option('--scenarios <list>', 'run only these scenarios (comma-separated names)')
         .env('SCENARIOS')
-        .argParser((t) =>
-          t
+        .argParser((t) => {
+          const names = t
             .split(',')
             .map((s) => s.trim())
-            .filter(Boolean),
-        ),
+            .filter(Boolean)
+          // Empty would run nothing and fail; leave the variable unset to run every scenario.
+          if (names.length === 0) throw new InvalidArgumentError('expected at least one name')
+          return names
+        }),
     )
     .addOption(
       new Option('--processes <n>', 'run the producers in N OS processes')
@@ -222,9 +235,12 @@ export function buildProgram(): Command {
         .argParser(parseDuration),
     )
     .addOption(
-      new Option('--keep-tables', 'keep each scenario’s table after verification').env(
-        'KEEP_TABLES',
-      ),
+      // An optional value, so that KEEP_TABLES=false means false (a bare boolean flag would
+      // take any value of its variable, "false" included, as on).
+      new Option('--keep-tables [yes|no]', 'keep each scenario’s table after verification')
+        .env('KEEP_TABLES')
+        .preset(true)
+        .argParser(parseBool),
     )
     .addOption(
       new Option('--progress <mode>', 'live progress display')
@@ -276,7 +292,7 @@ export function parseConfig(
     redisUrl: o.redisUrl,
     reportDir: o.reportDir,
     longDurationRecords: o.longDurationRecords,
-    keepTables: Boolean(o.keepTables),
+    keepTables: o.keepTables === true,
     lingerMs: o.linger ?? 0,
     progress: o.progress,
   }

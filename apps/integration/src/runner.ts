@@ -11,7 +11,7 @@ import { type ProducerCounters, type ProducerResult, produce } from './producer.
 import type { Progress } from './progress.js'
 import type { Scenario } from './scenarios.js'
 import { collectGarbage, GcCounter, LatencyRecorder, mb } from './stats.js'
-import { expectedDigests, type Verification, verify } from './verify.js'
+import { expectedDigests, intact, type Verification, verify } from './verify.js'
 
 export interface TimelinePoint {
   /** Seconds since the scenario started. */
@@ -259,9 +259,9 @@ export async function runScenario(
 
   const submitted = result.submittedPerWorker.reduce((a, b) => a + b, 0)
   const problems: string[] = []
-  if (verification.integrityRate !== 100 || verification.foundRows !== verification.expectedRows) {
+  if (!intact(verification)) {
     problems.push(
-      `integrity ${verification.integrityRate.toFixed(3)}%: ${verification.missingRows} missing, ${verification.wrongRows} wrong, ${verification.unexpectedRows} unexpected`,
+      `integrity ${verification.integrityRate.toFixed(3)}%: ${verification.missingRows} missing, ${verification.wrongRows} wrong, ${verification.unexpectedRows} unexpected, ${verification.duplicateRows} duplicated`,
     )
   }
   if (result.unexpectedFailures > 0)

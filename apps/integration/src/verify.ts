@@ -16,7 +16,10 @@ export interface Verification {
   /** Expected rows present with exactly the expected content. */
   matchingRows: number
   missingRows: number
+  /** Rows found for an id that was not expected. */
   unexpectedRows: number
+  /** Rows found for an id already found: the same row read back (or written) twice. */
+  duplicateRows: number
   wrongRows: number
   expectedChecksum: string
   foundChecksum: string
@@ -74,6 +77,18 @@ export function expectedDigests(
   return out
 }
 
+/** Every expected row there once with its content, nothing else: each count and the checksums agree. */
+export function intact(v: Verification): boolean {
+  return (
+    v.missingRows === 0 &&
+    v.wrongRows === 0 &&
+    v.unexpectedRows === 0 &&
+    v.duplicateRows === 0 &&
+    v.foundRows === v.expectedRows &&
+    v.expectedChecksum === v.foundChecksum
+  )
+}
+
 export async function verify(
   expected: Map<string, bigint>,
   backend: Backend,
@@ -82,12 +97,19 @@ export async function verify(
   let matching = 0
   let wrong = 0
   let unexpected = 0
+  let duplicate = 0
   const seen = new Set<string>()
   const found = new Checksum()
   await backend.readBack(table, (line) => {
     const id = line.slice(0, line.indexOf('|'))
     const d = digest(line)
     found.add(d)
+    // A second row for an id is never a match, even with the right content: else a missing
+    // row and a duplicated one would cancel out in the counts.
+    if (seen.has(id)) {
+      duplicate++
+      return
+    }
     seen.add(id)
     const want = expected.get(id)
     if (want === undefined) unexpected++
@@ -106,6 +128,7 @@ export async function verify(
     matchingRows: matching,
     missingRows: missing,
     unexpectedRows: unexpected,
+    duplicateRows: duplicate,
     wrongRows: wrong,
     expectedChecksum: exp.toString(),
     foundChecksum: found.toString(),

@@ -59,4 +59,23 @@ describe('configuration', () => {
     expect(parseDuration('250ms')).toBe(250)
     expect(() => parseDuration('5')).toThrow(/not a duration/)
   })
+
+  it('reads KEEP_TABLES as a boolean and refuses an empty SCENARIOS', () => {
+    expect(parseConfig([], {}).keepTables).toBe(false)
+    expect(parseConfig(['--keep-tables'], {}).keepTables).toBe(true)
+    for (const [value, want] of [
+      ['false', false],
+      ['0', false],
+      ['no', false],
+      ['', false],
+      ['true', true],
+      ['1', true],
+      ['YES', true],
+    ] as const) {
+      expect(parseConfig([], { KEEP_TABLES: value }).keepTables, value).toBe(want)
+    }
+    expect(() => parseConfig([], { KEEP_TABLES: 'maybe' })).toThrow(ConfigError)
+    expect(() => parseConfig([], { SCENARIOS: '' })).toThrow(ConfigError)
+    expect(() => parseConfig([], { SCENARIOS: ' , ' })).toThrow(ConfigError)
+  })
 })

@@ -16,18 +16,24 @@ import { DEFAULT_BUCKETS, type PrometheusMetricsOptions, type TestResult } from 
 import { MetricsServer } from './server.js'
 
 type Labels = Record<string, string | number>
+type Bound = [database: string, gauges: PipelineGauges][]
+
+/**
+ * Pipelines bound to the reporters of each registry. Why per registry, not per reporter: two
+ * reporters on one registry share its metrics (a registry holds one metric per name), and the
+ * queue gauges' collect functions must read every pipeline of them all.
+ */
+const boundByRegistry = new WeakMap<Registry, Bound>()
 
 export class PrometheusMetrics implements MetricsReporter {
-  /** The registry served in the Prometheus text format. */
+  /** The registry served in the Prometheus text format (yours, if you passed one). */
   readonly registry: Registry
-  /** The same metrics, served as OpenMetrics when a scraper asks for it. */
-  readonly openMetricsRegistry: Registry
   private readonly prefix: string
   private readonly constLabels: Labels
   private readonly constNames: string[]
   private readonly tableLabel: boolean
   private testCase = 'none'
-  private readonly bound: [string, PipelineGauges][] = []
+  private readonly bound: Bound
   private server: MetricsServer | undefined
 
   private readonly batchDuration: Histogram
@@ -54,9 +60,9 @@ export class PrometheusMetrics implements MetricsReporter {
 
   constructor(options: PrometheusMetricsOptions = {}) {
     this.registry = options.registry ?? new Registry()
-    // The typings omit the constructor's content-type argument (prom-client 15.1).
-    this.openMetricsRegistry = new Registry()
-    this.openMetricsRegistry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE as never)
+    let bound = boundByRegistry.get(this.registry)
+    if (bound === undefined) boundByRegistry.set(this.registry, (bound = []))
+    this.bound = bound
     this.prefix = options.prefix ?? 'batchsql_'
     this.constLabels = { ...(options.labels ?? {}) }
     this.constNames = Object.keys(this.constLabels)
@@ -189,14 +195,10 @@ export class PrometheusMetrics implements MetricsReporter {
       [],
     )
 
-    if (options.defaultMetrics) {
+    // Once per registry: a second reporter on it would register them twice (prom-client throws).
+    if (options.defaultMetrics && !this.existing('process_cpu_user_seconds_total')) {
       collectDefaultMetrics({
         register: this.registry,
-        prefix: this.prefix,
-        labels: this.constLabels,
-      })
-      collectDefaultMetrics({
-        register: this.openMetricsRegistry,
         prefix: this.prefix,
         labels: this.constLabels,
       })
@@ -211,7 +213,7 @@ export class PrometheusMetrics implements MetricsReporter {
   }
 
   private registers(): Registry[] {
-    return [this.registry, this.openMetricsRegistry] as Registry[]
+    return [this.registry]
   }
 
   private counter(name: string, help: string, labelNames: string[]): Counter {
@@ -390,13 +392,30 @@ export class PrometheusMetrics implements MetricsReporter {
 
   // --- exposition ----------------------------------------------------------------------------
 
+  /**
+   * Every metric of `registry` (yours included, when you passed a registry) in a registry of
+   * OpenMetrics content type, built when asked: prom-client renders a registry in one format,
+   * and a second registry filled at construction would miss metrics registered since.
+   */
+  get openMetricsRegistry(): Registry {
+    // The typings omit the constructor's content-type argument (prom-client 15.1).
+    const om = new Registry()
+    om.setContentType(Registry.OPENMETRICS_CONTENT_TYPE as never)
+    for (const m of this.registry.getMetricsAsArray()) om.registerMetric(m as unknown as Metric)
+    // Default labels of the registry (setDefaultLabels) have no getter; prom-client 15 keeps
+    // them here.
+    const defaults = (this.registry as unknown as { _defaultLabels?: Labels })._defaultLabels
+    if (defaults !== undefined) om.setDefaultLabels(defaults)
+    return om
+  }
+
   /** The exposition text: Prometheus format, or OpenMetrics when `openMetrics` is true. */
   metrics(openMetrics = false): Promise<string> {
     return openMetrics ? this.openMetricsRegistry.metrics() : this.registry.metrics()
   }
 
   contentType(openMetrics = false): string {
-    return openMetrics ? this.openMetricsRegistry.contentType : this.registry.contentType
+    return openMetrics ? Registry.OPENMETRICS_CONTENT_TYPE : this.registry.contentType
   }
 
   /** Serves `/metrics` and `/health`; port 0 picks a free port. Resolves with the bound port. */

@@ -237,3 +237,30 @@ describe('registries, labels and cardinality', () => {
     expect(t).not.toMatch(/kind="|"late"|"k"/)
   })
 })
+
+describe('a registry shared with other reporters and with the application', () => {
+  it('serves every pipeline of every reporter, in both formats, with the application’s metrics', async () => {
+    const registry = new Registry()
+    const app = new (await import('prom-client')).Counter({
+      name: 'app_requests_total',
+      help: 'requests',
+      registers: [registry],
+    })
+    app.inc(2)
+    const m1 = new PrometheusMetrics({ registry, defaultMetrics: true })
+    // A second reporter on the same registry: no double registration of default metrics.
+    const m2 = new PrometheusMetrics({ registry, defaultMetrics: true })
+    m1.bindGauges('db1', { queueLength: () => 3, inFlightBatches: () => 1 })
+    m2.bindGauges('db2', { queueLength: () => 7, inFlightBatches: () => 2 })
+    for (const om of [false, true]) {
+      for (const m of [m1, m2]) {
+        const text = await m.metrics(om)
+        expect(value(text, 'batchsql_queue_length', { database: 'db1' }), `om=${om}`).toBe(3)
+        expect(value(text, 'batchsql_queue_length', { database: 'db2' }), `om=${om}`).toBe(7)
+        expect(text, `om=${om}`).toMatch(/^app_requests_total(\{\})? 2$/m)
+      }
+    }
+    expect(m1.contentType(true)).toMatch(/openmetrics/)
+    expect(await m1.metrics(true)).toMatch(/# EOF\n$/)
+  })
+})
