@@ -4,6 +4,7 @@
  */
 import { openBackend } from './backends/open.js'
 import type { AppConfig, DatabaseName } from './config.js'
+import { forwardingReporter } from './forwarded-metrics.js'
 import { produce } from './producer.js'
 import { buildScenarios } from './scenarios.js'
 import { LatencyRecorder } from './stats.js'
@@ -28,16 +29,26 @@ export async function runChild(task: ChildTask): Promise<void> {
   const latencies = new LatencyRecorder()
   const counters = { submitted: 0, committed: 0, settled: 0 }
   let reported = 0
-  const timer = setInterval(() => {
-    process.send?.({ progress: counters.submitted - reported })
-    reported = counters.submitted
-  }, 500)
+  let reportedCommits = 0
   const pipeline = backend.pipeline({
     flushSize: scenario.flushSize,
     bufferSize: scenario.bufferSize,
     flushInterval: scenario.flushInterval,
     retry: scenario.retry,
+    metrics: forwardingReporter((call) => process.send?.({ call })),
   })
+  // Progress, commits and queue gauges for the parent's live figures and /metrics.
+  const tick = () => {
+    const stats = pipeline.stats()
+    process.send?.({
+      progress: counters.submitted - reported,
+      committed: counters.committed - reportedCommits,
+      gauges: [stats.pending, stats.inFlightBatches],
+    })
+    reported = counters.submitted
+    reportedCommits = counters.committed
+  }
+  const timer = setInterval(tick, 500)
   const result = await produce({
     backend,
     pipeline,
@@ -50,7 +61,7 @@ export async function runChild(task: ChildTask): Promise<void> {
     deadline: scenario.pace ? Date.now() + scenario.pace.maxMs : undefined,
   })
   clearInterval(timer)
-  process.send?.({ progress: counters.submitted - reported })
+  tick()
   await new Promise<void>((resolve) =>
     process.send?.({ done: { result, latencies: latencies.values() } }, () => resolve()),
   )

@@ -6,6 +6,7 @@
 import { fork } from 'node:child_process'
 import type { Backend } from './backends/backend.js'
 import type { AppConfig } from './config.js'
+import { type MetricCall, replay, SampledGauges } from './forwarded-metrics.js'
 import type { Metrics } from './metrics.js'
 import { type ProducerCounters, type ProducerResult, produce } from './producer.js'
 import type { Progress } from './progress.js'
@@ -56,6 +57,15 @@ export interface RunContext {
   entry: string
 }
 
+/** What a producer process posts: progress ticks, metric calls, and its result at the end. */
+interface FromChild {
+  progress?: number
+  committed?: number
+  gauges?: [queueLength: number, inFlightBatches: number]
+  call?: MetricCall
+  done?: ChildMessage
+}
+
 interface ChildMessage {
   result: ProducerResult
   latencies: number[]
@@ -90,8 +100,13 @@ function runInChildren(
             stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
           })
           let message: ChildMessage | undefined
-          child.on('message', (m: { progress?: number; done?: ChildMessage }) => {
+          const gauges = new SampledGauges()
+          ctx.metrics.reporter.bindGauges(database, gauges)
+          child.on('message', (m: FromChild) => {
             if (m.progress !== undefined) counters.submitted += m.progress
+            if (m.committed !== undefined) counters.committed += m.committed
+            if (m.gauges !== undefined) gauges.update(...m.gauges)
+            if (m.call !== undefined) replay(ctx.metrics.reporter, m.call)
             if (m.done) message = m.done
           })
           child.on('exit', (code) =>
@@ -125,7 +140,6 @@ function runInChildren(
       total.firstSubmitAt = Math.min(total.firstSubmitAt, r.firstSubmitAt)
       total.lastSubmitAt = Math.max(total.lastSubmitAt, r.lastSubmitAt)
       for (const x of l) latencies.push(x)
-      counters.committed += l.length
     }
     return total
   })

@@ -76,18 +76,39 @@ describe('the default run (the quick start’s main job), end to end', () => {
     timeout: 120_000,
   }, async () => {
     const dir = tempDir('processes')
+    let metricsText = ''
+    let scraping: Promise<void> | undefined
     const r = await runApp(
       {
         SQLITE_PATH: join(dir, 'app.sqlite'),
         REPORT_DIR: dir,
         PROMETHEUS_PORT: '0',
-        PROGRESS: 'none',
+        PROGRESS: 'lines',
         RECORDS_PER_WORKER: '3000',
         SCENARIOS: 'high_throughput,upsert_update',
+        // /metrics stays up after the run, so the final figures can be read.
+        LINGER: '3s',
       },
       ['--processes', '2'],
+      (out) => {
+        const m = /metrics at (http:\/\/\S+)/.exec(out)
+        if (m && scraping === undefined && out.includes('serving')) {
+          scraping = fetch(m[1]!).then(async (res) => {
+            metricsText = await res.text()
+          })
+        }
+      },
     )
+    await scraping
     expect(r.code, r.stderr).toBe(0)
+    // The producer processes' pipelines report to the parent's /metrics (replayed over IPC):
+    // their batches and committed rows are there, under the scenario's test_case.
+    const committed =
+      /batchsql_records_processed_total\{[^}]*test_case="high_throughput"[^}]*\} (\d+)/.exec(
+        metricsText,
+      )
+    expect(Number(committed?.[1])).toBeGreaterThan(0)
+    expect(metricsText).toMatch(/batchsql_batch_execution_total\{[^}]*test_case="high_throughput"/)
     const report = await readReport(dir)
     expect(
       report.results.map((x) => [x.scenario, x.processes, x.verification.integrityRate]),

@@ -1,23 +1,4 @@
-import { type MetricsReporter, noopMetrics } from './metrics.js'
-
-const METHODS = [
-  'recordEnqueueLatency',
-  'recordQueueWait',
-  'recordFlush',
-  'recordAssembleDuration',
-  'recordBatch',
-  'recordError',
-  'recordRejectedSubmit',
-  'recordDroppedErrors',
-  'recordKeyOrderWait',
-  'setConcurrencyLimit',
-  'bindGauges',
-] as const
-// A method added to MetricsReporter but not listed above fails to compile here.
-const everyMethod: Exclude<keyof MetricsReporter, (typeof METHODS)[number]> extends never
-  ? true
-  : never = true
-void everyMethod
+import { METRICS_REPORTER_METHODS, type MetricsReporter, noopMetrics } from './metrics.js'
 
 const GUARDED = Symbol('batchsql.guardedReporter')
 
@@ -35,7 +16,7 @@ export function guardReporter(reporter: MetricsReporter): MetricsReporter {
   if (reporter === noopMetrics || GUARDED in reporter) return reporter
   let warned = false
   const guarded: Record<string, unknown> = { [GUARDED]: true }
-  for (const method of METHODS) {
+  for (const method of METRICS_REPORTER_METHODS) {
     guarded[method] = (...args: unknown[]) => {
       try {
         // Optional methods (recordKeyOrderWait) may be missing on older reporters.

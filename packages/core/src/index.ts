@@ -27,7 +27,7 @@ export type { ExecutorOptions } from './executor.js'
 export { createExecutor, DEFAULT_TIMEOUT_MS, RetryingExecutor } from './executor.js'
 export { batchSize, FlatBatch } from './flat-batch.js'
 export type { BatchMetrics, MetricsReporter, PipelineGauges, RejectReason } from './metrics.js'
-export { NoopMetricsReporter, noopMetrics } from './metrics.js'
+export { METRICS_REPORTER_METHODS, NoopMetricsReporter, noopMetrics } from './metrics.js'
 export type {
   AcknowledgedSubmit,
   BatchSQLConfig,

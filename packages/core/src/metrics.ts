@@ -54,6 +54,29 @@ export interface MetricsReporter {
   bindGauges(database: string, gauges: PipelineGauges): void
 }
 
+/** Every method of `MetricsReporter`, for wrappers that pass each call on (guard, forward). */
+export const METRICS_REPORTER_METHODS = [
+  'recordEnqueueLatency',
+  'recordQueueWait',
+  'recordFlush',
+  'recordAssembleDuration',
+  'recordBatch',
+  'recordError',
+  'recordRejectedSubmit',
+  'recordDroppedErrors',
+  'recordKeyOrderWait',
+  'setConcurrencyLimit',
+  'bindGauges',
+] as const satisfies readonly (keyof MetricsReporter)[]
+// A method added to MetricsReporter but not listed above fails to compile here.
+const everyMethod: Exclude<
+  keyof MetricsReporter,
+  (typeof METRICS_REPORTER_METHODS)[number]
+> extends never
+  ? true
+  : never = true
+void everyMethod
+
 /** The default: every method is empty, so reporting costs a call and nothing else. */
 export class NoopMetricsReporter implements MetricsReporter {
   recordEnqueueLatency(_seconds: number): void {}
