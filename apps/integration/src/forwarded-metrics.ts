@@ -9,7 +9,8 @@ import { METRICS_REPORTER_METHODS, type MetricsReporter, type PipelineGauges } f
 
 /** The reporter methods that carry plain values (gauges are functions: not forwarded). */
 const FORWARDED = METRICS_REPORTER_METHODS.filter(
-  (m): m is Exclude<(typeof METRICS_REPORTER_METHODS)[number], 'bindGauges'> => m !== 'bindGauges',
+  (m): m is Exclude<(typeof METRICS_REPORTER_METHODS)[number], 'bindGauges' | 'unbindGauges'> =>
+    m !== 'bindGauges' && m !== 'unbindGauges',
 )
 type Forwarded = (typeof FORWARDED)[number]
 
@@ -20,7 +21,7 @@ export interface MetricCall {
 
 /** In a producer process: a reporter whose calls go to the parent over IPC. */
 export function forwardingReporter(send: (call: MetricCall) => void): MetricsReporter {
-  const r: Record<string, unknown> = { bindGauges: () => {} }
+  const r: Record<string, unknown> = { bindGauges: () => {}, unbindGauges: () => {} }
   for (const metric of FORWARDED) r[metric] = (...args: unknown[]) => send({ metric, args })
   return r as unknown as MetricsReporter
 }

@@ -109,11 +109,11 @@ function runInChildren(
             if (m.call !== undefined) replay(ctx.metrics.reporter, m.call)
             if (m.done) message = m.done
           })
-          child.on('exit', (code) =>
-            message
-              ? resolve(message)
-              : reject(new Error(`producer process exited with code ${code}`)),
-          )
+          child.on('exit', (code) => {
+            ctx.metrics.reporter.unbindGauges?.(gauges)
+            if (message) resolve(message)
+            else reject(new Error(`producer process exited with code ${code}`))
+          })
         }),
     ),
   ).then((messages) => {

@@ -52,6 +52,11 @@ export interface MetricsReporter {
   setConcurrencyLimit(database: string, limit: number): void
   /** Called once per pipeline so the reporter can read gauges at scrape time. */
   bindGauges(database: string, gauges: PipelineGauges): void
+  /**
+   * The pipeline that bound `gauges` closed (or moved to another reporter): stop reading them,
+   * and let it be collected. Optional, so that reporters written before it keep compiling.
+   */
+  unbindGauges?(gauges: PipelineGauges): void
 }
 
 /** Every method of `MetricsReporter`, for wrappers that pass each call on (guard, forward). */
@@ -67,6 +72,7 @@ export const METRICS_REPORTER_METHODS = [
   'recordKeyOrderWait',
   'setConcurrencyLimit',
   'bindGauges',
+  'unbindGauges',
 ] as const satisfies readonly (keyof MetricsReporter)[]
 // A method added to MetricsReporter but not listed above fails to compile here.
 const everyMethod: Exclude<
@@ -90,6 +96,7 @@ export class NoopMetricsReporter implements MetricsReporter {
   recordKeyOrderWait(_database: string, _table: string, _seconds: number): void {}
   setConcurrencyLimit(_database: string, _limit: number): void {}
   bindGauges(_database: string, _gauges: PipelineGauges): void {}
+  unbindGauges(_gauges: PipelineGauges): void {}
 }
 
 export const noopMetrics: MetricsReporter = new NoopMetricsReporter()

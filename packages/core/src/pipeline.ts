@@ -235,19 +235,23 @@ export class BatchSQL implements AsyncDisposable {
 
   /** Reports to `reporter` from now on (the executor too, when it supports it). */
   withMetricsReporter(reporter: MetricsReporter): this {
+    this.metrics.unbindGauges?.(this.gauges)
     this.metrics = guardReporter(reporter)
     this.bindMetrics()
     return this
+  }
+
+  /** What the reporter reads at scrape time; unbound on close so the pipeline can be collected. */
+  private readonly gauges = {
+    queueLength: () => this.pendingCount,
+    inFlightBatches: () => this.inFlightBatches,
   }
 
   private bindMetrics(): void {
     const ex = this.executor as BatchExecutor & { metrics?: MetricsReporter }
     if ('metrics' in ex) ex.metrics = this.metrics
     this.metrics.setConcurrencyLimit(this.executor.name, this.executor.concurrency)
-    this.metrics.bindGauges(this.executor.name, {
-      queueLength: () => this.pendingCount,
-      inFlightBatches: () => this.inFlightBatches,
-    })
+    this.metrics.bindGauges(this.executor.name, this.gauges)
   }
 
   /** Final failures, for `for await`. Ends after `close()` once drained. */
@@ -752,6 +756,7 @@ export class BatchSQL implements AsyncDisposable {
     } finally {
       this.state = CLOSED
       this.errorStream.end()
+      this.metrics.unbindGauges?.(this.gauges)
     }
     const result: CloseResult = {
       accepted: this.accepted,

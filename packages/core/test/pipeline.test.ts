@@ -614,6 +614,26 @@ describe('lifecycle', () => {
     expect(reported).toBe(1)
   })
 
+  it('unbinds its gauges from a reporter it leaves (close, or another reporter)', async () => {
+    const bound = new Set<unknown>()
+    class Recording extends NoopMetricsReporter {
+      override bindGauges(_db: string, g: unknown): void {
+        bound.add(g)
+      }
+      override unbindGauges(g: unknown): void {
+        bound.delete(g)
+      }
+    }
+    const first = new Recording()
+    const b = createBatchSQL({ executor: new MockExecutor(), metrics: first })
+    expect(bound.size).toBe(1)
+    b.withMetricsReporter(new Recording())
+    expect(bound.size).toBe(1) // moved: bound to the second, not to both
+    await b.close()
+    // A closed pipeline is not kept alive (nor read) by its reporter.
+    expect(bound.size).toBe(0)
+  })
+
   it('a second close() with a deadline leaves no timer behind', async () => {
     const executor = new MockExecutor()
     const b = createBatchSQL({ executor, flushInterval: 60_000 })

@@ -16,7 +16,10 @@ import { DEFAULT_BUCKETS, type PrometheusMetricsOptions, type TestResult } from 
 import { MetricsServer } from './server.js'
 
 type Labels = Record<string, string | number>
-type Bound = [database: string, gauges: PipelineGauges][]
+type Bound = [database: string, gauges: PipelineGauges][] & {
+  /** Every database ever bound: its series stay, at 0, once its pipelines closed. */
+  databases?: Set<string>
+}
 
 /**
  * Pipelines bound to the reporters of each registry. Why per registry, not per reporter: two
@@ -166,6 +169,7 @@ export class PrometheusMetrics implements MetricsReporter {
       ['database'],
       function collect(this: Gauge) {
         this.reset()
+        for (const database of self.bound.databases ?? []) this.set(self.labels({ database }), 0)
         for (const [database, g] of self.bound) this.inc(self.labels({ database }), g.queueLength())
       },
     )
@@ -175,6 +179,7 @@ export class PrometheusMetrics implements MetricsReporter {
       ['database'],
       function collect(this: Gauge) {
         this.reset()
+        for (const database of self.bound.databases ?? []) this.set(self.labels({ database }), 0)
         for (const [database, g] of self.bound)
           this.inc(self.labels({ database }), g.inFlightBatches())
       },
@@ -332,9 +337,13 @@ export class PrometheusMetrics implements MetricsReporter {
 
   bindGauges(database: string, gauges: PipelineGauges): void {
     this.bound.push([database, gauges])
+    ;(this.bound.databases ??= new Set()).add(database)
   }
 
-  /** Stops reading a pipeline's gauges (e.g. after it closed). */
+  /**
+   * Stops reading a pipeline's gauges (core calls it when the pipeline closes, so a closed
+   * pipeline is not kept alive by its reporter); its database's series stay, at 0.
+   */
   unbindGauges(gauges: PipelineGauges): void {
     const i = this.bound.findIndex(([, g]) => g === gauges)
     if (i >= 0) this.bound.splice(i, 1)

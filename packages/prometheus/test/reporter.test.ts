@@ -264,3 +264,28 @@ describe('a registry shared with other reporters and with the application', () =
     expect(await m1.metrics(true)).toMatch(/# EOF\n$/)
   })
 })
+
+describe('a closed pipeline', () => {
+  it('is no longer read by the reporter; its database stays, at 0', async () => {
+    const m = new PrometheusMetrics({ registry: new Registry() })
+    const executor = createExecutor(new MockProcessor())
+    let reads = 0
+    const b = createBatchSQL({ executor, metrics: m, flushInterval: 60_000 })
+    // A second pipeline of the same database, still open, with a row waiting.
+    const other = createBatchSQL({
+      executor: createExecutor(new MockProcessor()),
+      metrics: m,
+      flushInterval: 60_000,
+    })
+    await other.submit(defineSchema({ table: 't', columns: ['id'] }), { id: 1 })
+    const spy = { queueLength: () => reads++, inFlightBatches: () => 0 }
+    m.bindGauges('mock', spy)
+    m.unbindGauges(spy)
+    await b.close()
+    const text = await m.metrics()
+    expect(reads).toBe(0)
+    expect(value(text, 'batchsql_queue_length', { database: 'mock' })).toBe(1)
+    await other.close()
+    expect(value(await m.metrics(), 'batchsql_queue_length', { database: 'mock' })).toBe(0)
+  })
+})
