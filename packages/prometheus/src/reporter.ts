@@ -64,7 +64,10 @@ export class PrometheusMetrics implements MetricsReporter {
   constructor(options: PrometheusMetricsOptions = {}) {
     this.registry = options.registry ?? new Registry()
     let bound = boundByRegistry.get(this.registry)
-    if (bound === undefined) boundByRegistry.set(this.registry, (bound = []))
+    if (bound === undefined) {
+      bound = []
+      boundByRegistry.set(this.registry, bound)
+    }
     this.bound = bound
     this.prefix = options.prefix ?? 'batchsql_'
     this.constLabels = { ...(options.labels ?? {}) }
@@ -337,7 +340,8 @@ export class PrometheusMetrics implements MetricsReporter {
 
   bindGauges(database: string, gauges: PipelineGauges): void {
     this.bound.push([database, gauges])
-    ;(this.bound.databases ??= new Set()).add(database)
+    this.bound.databases ??= new Set()
+    this.bound.databases.add(database)
   }
 
   /**
