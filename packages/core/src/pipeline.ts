@@ -181,6 +181,8 @@ export class BatchSQL implements AsyncDisposable {
   private deadlinePassed = false
   /** Batches executing now; at the deadline, those that do not stop are settled without them. */
   private readonly running = new Set<Batch>()
+  /** Of those, the ones still waiting at the key-order gate: nothing of them was sent. */
+  private readonly gated = new Set<Batch>()
   /** Batches settled at the deadline while still running: their late outcome is dropped. */
   private readonly forsaken = new Set<Batch>()
   private forsake: (() => void) | undefined
@@ -609,7 +611,14 @@ export class BatchSQL implements AsyncDisposable {
     let outcome: BatchOutcome
     let release: (() => void) | undefined
     try {
-      if (schema.hasConflictHandling) release = await this.gate.enter(batch)
+      if (schema.hasConflictHandling) {
+        this.gated.add(batch)
+        try {
+          release = await this.gate.enter(batch)
+        } finally {
+          this.gated.delete(batch)
+        }
+      }
       outcome = await this.executor.execute(batch, this.abort.signal)
     } catch (err) {
       // Executors report rather than throw; this is a defect guard, and still loses nothing.
@@ -812,13 +821,23 @@ export class BatchSQL implements AsyncDisposable {
   private forsakeRunning(): void {
     for (const batch of this.running) {
       const { schema } = batch
-      const error = BatchFailedError.outcomeUnknown(
-        schema.table,
-        'context_canceled',
-        1,
-        batchSize(batch),
-        new AbortedError('close deadline passed while the batch was running'),
-      )
+      // A batch still at the gate never reached the sink: surely not written (markAbandoned
+      // gives it BATCHSQL_ABANDONED). One past it may have been.
+      const error = this.gated.has(batch)
+        ? new BatchFailedError(
+            schema.table,
+            'context_canceled',
+            0,
+            batchSize(batch),
+            new AbortedError('close deadline passed while the batch waited for an earlier one'),
+          )
+        : BatchFailedError.outcomeUnknown(
+            schema.table,
+            'context_canceled',
+            1,
+            batchSize(batch),
+            new AbortedError('close deadline passed while the batch was running'),
+          )
       this.forsaken.add(batch)
       const failure: BatchFailure = {
         schema,

@@ -634,6 +634,30 @@ describe('lifecycle', () => {
     expect(bound.size).toBe(0)
   })
 
+  it('at the deadline, a batch still waiting for an earlier one sharing its key is abandoned, not unknown', async () => {
+    let started!: () => void
+    const running = new Promise<void>((r) => (started = r))
+    const executor = new MockExecutor(
+      {
+        onBatch: () => {
+          started()
+          return new Promise<undefined>(() => {}) // never settles, ignores its signal
+        },
+      },
+      { timeoutMs: 0, retry: { maxAttempts: 1 }, concurrency: 4 },
+    )
+    const b = createBatchSQL({ executor, flushSize: 1, flushInterval: 60_000 })
+    await b.submit(users, { id: 1, name: 'a' })
+    await running
+    await b.submit(users, { id: 1, name: 'b' }) // same key: waits at the gate for the first
+    const result = await b.close({ timeoutMs: 5 })
+    expect(result.abandoned.map((f) => f.error.code).sort()).toEqual([
+      'BATCHSQL_ABANDONED', // the second: never sent
+      'BATCHSQL_OUTCOME_UNKNOWN', // the first: still running
+    ])
+    expect(executor.processor.attempts).toHaveLength(1)
+  })
+
   it('a second close() with a deadline leaves no timer behind', async () => {
     const executor = new MockExecutor()
     const b = createBatchSQL({ executor, flushInterval: 60_000 })
