@@ -10,6 +10,7 @@ import {
   type Batch,
   BatchFailedError,
   type BatchProcessor,
+  batchSize,
   builtinClassifier,
   type Classification,
   type ProcessContext,
@@ -85,9 +86,10 @@ export class KyselyProcessor implements BatchProcessor {
       await this.write(plan.groups, ctx)
       return { deduplicated: plan.duplicates }
     } catch (err) {
-      if (this.poisonRows === 'fail-batch' || plan.rows < 2 || !this.isPoison(err)) throw err
+      // One submitted row alone has nothing to isolate (a merged row of several does).
+      if (this.poisonRows === 'fail-batch' || batchSize(batch) < 2 || !this.isPoison(err)) throw err
       const failures: RowFailure[] = []
-      await this.isolate(plan.groups, allRows(plan.groups), ctx, failures)
+      await this.isolate(batch, plan.groups, allRows(plan.groups), ctx, failures)
       return { failures, deduplicated: plan.duplicates }
     }
   }
@@ -236,6 +238,7 @@ export class KyselyProcessor implements BatchProcessor {
 
   /** `rows` failed together; find which of them fail on their own. */
   private async isolate(
+    batch: Batch,
     groups: readonly PlannedGroup[],
     rows: readonly RowRef[],
     ctx: ProcessContext,
@@ -247,8 +250,11 @@ export class KyselyProcessor implements BatchProcessor {
       try {
         await this.write(subPlan(groups, part), ctx)
       } catch (err) {
+        const merged = part.length === 1 ? sourcesOf(groups[part[0]!.group]!, part[0]!.row) : []
         if (part.length > 1 && this.isPoison(err)) {
-          await this.isolate(groups, part, ctx, failures)
+          await this.isolate(batch, groups, part, ctx, failures)
+        } else if (merged.length > 1 && this.isPoison(err)) {
+          await this.replaySources(batch, merged, ctx, failures)
         } else {
           // A single bad row, or an error that is not about the data (deadlock, connection):
           // these rows fail with it, and the executor retries them if it is retryable. Rows
@@ -257,6 +263,36 @@ export class KyselyProcessor implements BatchProcessor {
             for (const index of sourcesOf(groups[r.group]!, r.row))
               failures.push({ index, error: err })
         }
+      }
+    }
+  }
+
+  /**
+   * A row merged from several submitted rows (same key) failed on its data: one caller's bad
+   * value must not fail another's good row. The submitted rows are written one by one, in
+   * submit order, as if never merged; each bad one fails alone. After an error that is not
+   * about the data (a deadlock), the rest are not attempted but fail with it, so that the
+   * executor's retry writes them, in order, after it.
+   */
+  private async replaySources(
+    batch: Batch,
+    sources: readonly number[],
+    ctx: ProcessContext,
+    failures: RowFailure[],
+  ): Promise<void> {
+    const rows = batch.rows
+    for (let i = 0; i < sources.length; i++) {
+      const index = sources[i]!
+      const one = planBatch({ schema: batch.schema, rows: [rows[index]!] }, this.adapter)
+      try {
+        await this.write(one.groups, ctx)
+      } catch (err) {
+        if (this.isPoison(err)) {
+          failures.push({ index, error: err })
+          continue
+        }
+        for (const rest of sources.slice(i)) failures.push({ index: rest, error: err })
+        return
       }
     }
   }

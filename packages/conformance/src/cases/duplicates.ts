@@ -52,6 +52,46 @@ export function duplicateCases(ctx: SuiteContext): void {
       })
     }
 
+    it('a bad row merged with a good one of the same key fails alone; the good one is written', async () => {
+      const t = ctx.target()
+      const name = await createTable(
+        t,
+        [
+          { name: 'id', type: 'int', notNull: true },
+          { name: 'name', type: 'string', notNull: true },
+        ],
+        ['id'],
+      )
+      ctx.cleanup(name)
+      const schema = defineSchema({
+        table: name,
+        columns: ['id', 'name'],
+        strategy: 'update',
+        conflictColumns: ['id'],
+      })
+      const batch = ctx.batch({ flushSize: 1000, flushInterval: 60_000 })
+      // Rows 0 and 2 share key 1 and are merged; row 2 breaks NOT NULL. In submit order, row 0
+      // writes 'good' and row 2 fails: the merged row must not take row 0 down with it.
+      const rows = [
+        { id: 1, name: 'good' },
+        { id: 2, name: 'other' },
+        { id: 1, name: null },
+      ]
+      const acks = rows.map((r) =>
+        batch.submitAndWait(schema, r).then(
+          () => 'ok',
+          (e: unknown) => (e as { reason?: string }).reason,
+        ),
+      )
+      await batch.close()
+      expect(await Promise.all(acks)).toEqual(['ok', 'ok', 'data'])
+      const found = await readTable(t, name, 'id')
+      expect(found.map((r) => [Number(r.id), r.name])).toEqual([
+        [1, 'good'],
+        [2, 'other'],
+      ])
+    })
+
     it('ignore keeps the first row of a key', async () => {
       const name = await table()
       const schema = defineSchema({
