@@ -7,7 +7,7 @@ import type {
   BatchProcessor,
   ProcessResult,
 } from './contract.js'
-import { AbortedError, BatchFailedError, TimeoutError } from './errors.js'
+import { AbortedError, BatchFailedError, BatchSQLError, TimeoutError } from './errors.js'
 import { batchSize } from './flat-batch.js'
 import { guardReporter } from './guarded-metrics.js'
 import { type MetricsReporter, noopMetrics } from './metrics.js'
@@ -51,10 +51,15 @@ export class RetryingExecutor implements BatchExecutor {
   ) {
     this.name = processor.name
     this.concurrency = options.concurrency ?? 4
+    if (!Number.isInteger(this.concurrency) || this.concurrency < 1)
+      throw new BatchSQLError('BATCHSQL_INVALID_CONFIG', 'concurrency must be a positive integer')
     this.semaphore = new Semaphore(this.concurrency)
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
+    if (typeof this.timeoutMs !== 'number' || Number.isNaN(this.timeoutMs))
+      throw new BatchSQLError('BATCHSQL_INVALID_CONFIG', 'timeoutMs must be a number (0 = none)')
     this.policy = { ...defaultRetryPolicy, ...options.retry }
-    if (!(this.policy.maxAttempts >= 1)) throw new RangeError('retry.maxAttempts must be >= 1')
+    if (!(this.policy.maxAttempts >= 1))
+      throw new BatchSQLError('BATCHSQL_INVALID_CONFIG', 'retry.maxAttempts must be >= 1')
     const sink = processor.classify ? [(e: unknown) => processor.classify!(e)] : []
     this.registry = new ClassifierRegistry(options.classifiers ?? [], sink)
     this.metrics = options.metrics ?? noopMetrics

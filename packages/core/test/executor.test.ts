@@ -265,4 +265,17 @@ describe('RetryingExecutor with a flat batch (rows buffered without a Request ea
     expect(out.attempts).toBe(2)
     expect(p.rows().map((r) => r.id)).toEqual([0, 1, 2])
   })
+
+  it('refuses a bad config with one typed error', () => {
+    for (const options of [
+      { concurrency: 0 },
+      { concurrency: 1.5 },
+      { timeoutMs: Number.NaN },
+      { retry: { maxAttempts: 0 } },
+    ]) {
+      expect(() => createExecutor(new MockProcessor(), options), JSON.stringify(options)).toThrow(
+        expect.objectContaining({ code: 'BATCHSQL_INVALID_CONFIG' }),
+      )
+    }
+  })
 })

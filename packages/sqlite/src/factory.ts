@@ -59,17 +59,23 @@ export function createSqliteBatchSQL<DB = any>(
   const concurrency = rest.concurrency ?? (grouped ? GROUP_COMMIT_CONCURRENCY : 1)
   const pipelineConfig = { ...rest, concurrency }
   const database = owns ? new BetterSqlite3(target) : (target as Database)
-  if (owns) {
-    database.pragma('journal_mode = WAL')
-    database.pragma('synchronous = NORMAL')
-    database.pragma('busy_timeout = 5000')
+  try {
+    if (owns) {
+      database.pragma('journal_mode = WAL')
+      database.pragma('synchronous = NORMAL')
+      database.pragma('busy_timeout = 5000')
+    }
+    // Kysely's destroy() would close the database: only hand it over when BatchSQL owns it.
+    const db = new Kysely<DB>({ dialect: new SqliteDialect({ database }) })
+    const adapter = new SqliteAdapter({
+      database,
+      rowsPerStatement,
+      groupCommit: grouped ? concurrency : 0,
+    })
+    return createKyselyBatchSQL(db, adapter, pipelineConfig, owns)
+  } catch (err) {
+    // A bad config (or pragma) throws after the file was opened: close what BatchSQL opened.
+    if (owns) database.close()
+    throw err
   }
-  // Kysely's destroy() would close the database: only hand it over when BatchSQL owns it.
-  const db = new Kysely<DB>({ dialect: new SqliteDialect({ database }) })
-  const adapter = new SqliteAdapter({
-    database,
-    rowsPerStatement,
-    groupCommit: grouped ? concurrency : 0,
-  })
-  return createKyselyBatchSQL(db, adapter, pipelineConfig, owns)
 }

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { defineSchema } from '@batchsql/core'
@@ -31,6 +31,23 @@ describe('sqlite adapter', () => {
     expect(setup.prepare('SELECT count(*) AS n FROM events').get()).toEqual({ n: 1 })
     expect(setup.pragma('journal_mode', { simple: true })).toBe('wal')
     setup.close()
+  })
+
+  it('a file name with a bad config: the error, and no database left open', () => {
+    const file = join(dir, 'bad-config.db')
+    // Open descriptors of the file (Linux): the database BatchSQL opened would hold some.
+    const open = () =>
+      readdirSync('/proc/self/fd').filter((fd) => {
+        try {
+          return readlinkSync(`/proc/self/fd/${fd}`).startsWith(file)
+        } catch {
+          return false
+        }
+      }).length
+    for (const config of [{ flushSize: 20_000 }, { concurrency: 0 }]) {
+      expect(() => createSqliteBatchSQL(file, config)).toThrow(/flushSize|concurrency/)
+    }
+    expect(open()).toBe(0)
   })
 
   it('a Database or a Kysely instance you pass stays open after close()', async () => {
