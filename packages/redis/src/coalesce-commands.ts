@@ -82,6 +82,39 @@ export function planSends(cmds: readonly RedisCommand[]): SendPlan {
 /** What a command coalesces on within its key ('' = the whole key); undefined = it never does. */
 function elementKey(cmd: RedisCommand): string | undefined {
   const c = cmd.spec.coalesce
-  if (c === undefined) return undefined
+  if (c === undefined || !foldable(cmd)) return undefined
   return c.element === undefined ? '' : elementOf(cmd, c.element)
+}
+
+const POSITIVE_INTEGER = /^[1-9][0-9]{0,17}$/
+const FLOAT = /^[+-]?(inf|infinity|(\d+\.?\d*|\.\d+)(e[+-]?\d+)?)$/i
+
+function positiveInteger(arg: unknown): boolean {
+  if (typeof arg === 'number') return Number.isSafeInteger(arg) && arg > 0
+  return typeof arg === 'string' && POSITIVE_INTEGER.test(arg)
+}
+
+/**
+ * Whether folding `cmd` with the other commands of its run gives exactly what sending them one
+ * after the other would. Not when the server could refuse it on its arguments (SETEX with a
+ * bad TTL, ZADD with a score that is not a number): folded, its error would take the valid
+ * commands of its run down with it. Not when it deletes the key (EXPIRE with a TTL <= 0): a
+ * later EXPIRE would no longer find the key, so it does not replace this one.
+ */
+function foldable(cmd: RedisCommand): boolean {
+  switch (cmd.name) {
+    case 'SETEX':
+    case 'PSETEX':
+    case 'EXPIRE':
+    case 'PEXPIRE':
+      return positiveInteger(cmd.args[1])
+    case 'ZADD': {
+      const score = cmd.args[1]
+      return typeof score === 'number'
+        ? !Number.isNaN(score)
+        : typeof score === 'string' && FLOAT.test(score)
+    }
+    default:
+      return true
+  }
 }

@@ -13,7 +13,7 @@ import { classifyRedisError, isReplyError } from './classify.js'
 import { planSends, sourcesOf } from './coalesce-commands.js'
 import type { RedisArg, RedisCommand } from './commands.js'
 import { keySlot } from './slot.js'
-import { MAPPER, type RowToCommand } from './to-command.js'
+import { MAPPER, prefixed, type RowToCommand } from './to-command.js'
 
 /** A single-node client or a cluster client; ioredis 5 and 6 both fit. */
 export type RedisClient = Redis | Cluster
@@ -129,9 +129,12 @@ export class RedisProcessor implements BatchProcessor {
     // ioredis accepts a pipeline whose slots share its node group (`_groupsBySlot`, marked
     // internal but the very table its check reads); the slot map is the fallback.
     const { slots, _groupsBySlot: groupOf } = this.cluster
+    // ioredis prefixes every key with the client's keyPrefix before it picks the slot.
+    const clientPrefix = (this.cluster.options as { keyPrefix?: string }).keyPrefix ?? ''
     const byGroup = new Map<string, number[]>()
     for (let k = 0; k < sent.length; k++) {
-      const slot = keySlot(sent[k]!.args[0]!)
+      const key = sent[k]!.args[0]!
+      const slot = keySlot(clientPrefix === '' ? key : prefixed(key, clientPrefix))
       // A transaction must stay in one slot; a pipeline only on one node.
       const id = this.atomic
         ? `${slot}`

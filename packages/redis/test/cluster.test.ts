@@ -77,6 +77,27 @@ describe('Redis Cluster', () => {
     }
   })
 
+  it('routes by the slot of the key with the client’s own keyPrefix', async () => {
+    const prefix = uniquePrefix('kp')
+    const prefixedCluster = new Cluster(
+      PORTS.map((port) => ({ host: '127.0.0.1', port })),
+      { keyPrefix: `${prefix}client:` },
+    )
+    try {
+      const set = redisSchemas.set()
+      for (const atomic of [false, true]) {
+        const b = createRedisBatchSQL(prefixedCluster, { flushSize: 1000, atomic })
+        for (let i = 0; i < 200; i++) await b.submit(set, { key: `${atomic}:k${i}`, value: i })
+        const res = await b.close()
+        expect(res, `atomic ${atomic}`).toMatchObject({ committed: 200, failed: 0 })
+      }
+      for (let i = 0; i < 200; i += 17)
+        expect(await cluster.get(`${prefix}client:false:k${i}`)).toBe(String(i))
+    } finally {
+      prefixedCluster.disconnect()
+    }
+  })
+
   it('loses nothing when a master is killed and restarted mid-run', async () => {
     const prefix = uniquePrefix('restart')
     const set = redisSchemas.set({ prefix })

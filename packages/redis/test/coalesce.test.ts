@@ -25,6 +25,29 @@ describe('planSends (pure logic)', () => {
     expect(p.dropped).toBe(2)
   })
 
+  it('never folds a command the server could refuse on its arguments, or an EXPIRE that deletes', () => {
+    // Folded, the bad one would fail the good ones of its run; EXPIRE 0 deletes the key, so a
+    // later EXPIRE does not replace it. Each stays, in order (they also end the run).
+    const p = plan([
+      { cmd: 'SET', key: 'k', a: 'v1' },
+      { cmd: 'SETEX', key: 'k', a: -5, b: 'v2' },
+      { cmd: 'SET', key: 'e', a: 'x' },
+      { cmd: 'EXPIRE', key: 'e', a: 0 },
+      { cmd: 'EXPIRE', key: 'e', a: 100 },
+      { cmd: 'ZADD', key: 'z', a: 1, b: 'm' },
+      { cmd: 'ZADD', key: 'z', a: 'abc', b: 'm' },
+    ])
+    expect(p.send).toEqual([0, 1, 2, 3, 4, 5, 6])
+    // Valid ones still fold: a positive TTL, a numeric score (as text too).
+    const q = plan([
+      { cmd: 'EXPIRE', key: 'e', a: 10 },
+      { cmd: 'EXPIRE', key: 'e', a: '20' },
+      { cmd: 'ZADD', key: 'z', a: '1.5', b: 'm' },
+      { cmd: 'ZADD', key: 'z', a: '-inf', b: 'm' },
+    ])
+    expect(q.send).toEqual([1, 3])
+  })
+
   it('never coalesces LPUSH or INCR, and keeps them in order', () => {
     const p = plan([
       { cmd: 'LPUSH', key: 'l', a: 'x' },
@@ -104,5 +127,27 @@ describe('coalescing against a real Redis', () => {
     const sets = await calls('set')
     expect(sets).toBeLessThanOrEqual(3 * flushes)
     expect(sets).toBeLessThan(300)
+  })
+
+  it('leaves what sending one after the other leaves, and fails only the refused command', async () => {
+    const g = redisSchemas.command({ prefix, columns: ['cmd', 'key', 'a', 'b'] })
+    const b = createRedisBatchSQL(redis, { flushSize: 1000, flushInterval: 60_000 })
+    const rows = [
+      { cmd: 'SET', key: 'sess', a: 'x' },
+      { cmd: 'EXPIRE', key: 'sess', a: 0 }, // deletes the key
+      { cmd: 'EXPIRE', key: 'sess', a: 100 }, // finds no key
+      { cmd: 'SET', key: 'v', a: 'v1' },
+      { cmd: 'SETEX', key: 'v', a: -5, b: 'v2' }, // refused by the server
+    ]
+    const acks = rows.map((r) =>
+      b.submitAndWait(g, r as never).then(
+        () => 'ok',
+        () => 'failed',
+      ),
+    )
+    await b.close()
+    expect(await Promise.all(acks)).toEqual(['ok', 'ok', 'ok', 'ok', 'failed'])
+    expect(await redis.exists(`${prefix}sess`)).toBe(0)
+    expect(await redis.get(`${prefix}v`)).toBe('v1')
   })
 })
