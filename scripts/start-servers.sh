@@ -20,27 +20,44 @@ wait_for() { # wait_for <name> <command...>
 need_pkg pg_isready postgresql
 if ! pg_isready -h 127.0.0.1 -p 5432 -q; then
   if [ -d /etc/postgresql ] && command -v pg_ctlcluster >/dev/null; then
-    $SUDO pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | tail -1)" main start || true
+    # The newest installed version (sort -V: 13 after 9.6).
+    pg_version="$(ls /etc/postgresql | sort -V | tail -1)"
+    hba="/etc/postgresql/$pg_version/main/pg_hba.conf"
+    # The tests connect as postgres over loopback without a password: put trust rules for
+    # loopback first (Debian's default asks for a password over TCP).
+    if [ -f "$hba" ] && ! $SUDO grep -q '^host all all 127.0.0.1/32 trust' "$hba"; then
+      $SUDO sed -i '1i host all all 127.0.0.1/32 trust\nhost all all ::1/128 trust' "$hba"
+    fi
+    $SUDO pg_ctlcluster --skip-systemctl-redirect "$pg_version" main start || true
   fi
   wait_for postgresql pg_isready -h 127.0.0.1 -p 5432
-  # trust auth and a `test` database, as the tests expect
+  # a `test` database, as the tests expect
   psql -h 127.0.0.1 -U postgres -tc "select 1 from pg_database where datname='test'" | grep -q 1 \
-    || psql -h 127.0.0.1 -U postgres -c 'create database test' || true
+    || psql -h 127.0.0.1 -U postgres -c 'create database test'
 else echo "servers: postgresql already up"; fi
 
 # MariaDB
 need_pkg mariadbd mariadb-server
 if ! mariadb-admin -uroot -h127.0.0.1 -P3306 ping >/dev/null 2>&1; then
-  $SUDO start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd
-  wait_for mariadb mariadb-admin -uroot -h127.0.0.1 -P3306 ping
-  mariadb -uroot -h127.0.0.1 -e 'create database if not exists test' || true
+  $SUDO mkdir -p /run/mysqld
+  $SUDO chown mysql:mysql /run/mysqld 2>/dev/null || true
+  $SUDO start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd -- --user=mysql
+  # Up on its socket first: Debian's root logs in there (unix_socket), not over TCP.
+  wait_for mariadb $SUDO mariadb-admin -uroot ping
+  # The tests connect as root over loopback without a password, to a `test` database.
+  $SUDO mariadb -uroot -e "CREATE USER IF NOT EXISTS 'root'@'127.0.0.1' IDENTIFIED BY '';
+    GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;
+    CREATE DATABASE IF NOT EXISTS test;"
+  wait_for mariadb-tcp mariadb-admin -uroot -h127.0.0.1 -P3306 ping
 else echo "servers: mariadb already up"; fi
 
 # Redis
 need_pkg redis-server redis-server
 if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
-  mkdir -p /var/lib/redis /var/log/redis 2>/dev/null || true
+  # A directory of the user's own: the package's /var/lib/redis belongs to the redis user.
+  redis_dir="${XDG_STATE_HOME:-$HOME/.local/state}/batchsql-redis"
+  mkdir -p "$redis_dir"
   redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
-    --dir /var/lib/redis --logfile /var/log/redis/ci.log
+    --dir "$redis_dir" --logfile "$redis_dir/redis.log"
   wait_for redis redis-cli -h 127.0.0.1 -p 6379 ping
 else echo "servers: redis already up"; fi

