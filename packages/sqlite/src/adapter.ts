@@ -99,12 +99,17 @@ export class SqliteAdapter implements SqlDialectAdapter {
     this.group?.flush()
   }
 
+  /** The prepared statement of `text`, from a cache that drops the least recently used. */
   private statement(database: Database, text: string): Statement {
     let stmt = this.prepared.get(text)
     if (stmt === undefined) {
       stmt = database.prepare(text)
       if (this.prepared.size >= this.maxPrepared)
         this.prepared.delete(this.prepared.keys().next().value as string)
+      this.prepared.set(text, stmt)
+    } else if (this.prepared.size > 1) {
+      // Most recent last (a Map keeps insertion order); the common single shape skips this.
+      this.prepared.delete(text)
       this.prepared.set(text, stmt)
     }
     return stmt

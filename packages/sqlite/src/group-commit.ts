@@ -39,6 +39,12 @@ export class GroupCommit {
    * behind the caller's microtasks), so the transaction it opens commits right after it.
    */
   private hurried = false
+  /**
+   * A COMMIT failed and so did its ROLLBACK: the connection is still inside our transaction.
+   * Until a ROLLBACK succeeds, a batch must not take that for a transaction of the caller's
+   * (it would run inside it and be acknowledged without ever committing).
+   */
+  private stuck = false
 
   constructor(
     private readonly db: Database,
@@ -51,6 +57,10 @@ export class GroupCommit {
    */
   run(work: Work, signal: AbortSignal): Promise<void> {
     const { db } = this
+    if (this.stuck) {
+      if (db.inTransaction) db.exec('ROLLBACK') // throws, failing this batch, while it cannot
+      this.stuck = false
+    }
     if (this.open !== undefined && !db.inTransaction) this.endedOutside(this.open)
     if (this.open === undefined) {
       // A transaction of the caller's on this connection is not ours to commit: run inside it,
@@ -121,8 +131,10 @@ export class GroupCommit {
       } catch {}
       // Rerunning inside a transaction that would not roll back would acknowledge rows that
       // never commit: fail the batches with the COMMIT's error instead.
-      if (this.db.inTransaction) for (const m of group.members) this.settle(m, err)
-      else this.rerun(group)
+      if (this.db.inTransaction) {
+        this.stuck = true
+        for (const m of group.members) this.settle(m, err)
+      } else this.rerun(group)
       return
     }
     for (const m of group.members) this.settle(m)

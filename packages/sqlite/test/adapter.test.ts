@@ -113,4 +113,31 @@ describe('sqlite adapter', () => {
     ).toBeLessThanOrEqual(64)
     expect(db.prepare('SELECT count(*) AS n FROM t').get()).toEqual({ n: (200 * 201) / 2 })
   })
+
+  it('drops the least recently used prepared statement, not the oldest', async () => {
+    const db = new Database(':memory:')
+    const adapter = new SqliteAdapter({ database: db })
+    db.exec('CREATE TABLE t (a)')
+    const run = (n: number) =>
+      adapter.runStatements(
+        [
+          {
+            sql: `INSERT INTO t VALUES ${Array(n).fill('(?)').join(',')}`,
+            parameters: Array(n).fill(1),
+            query: undefined as never,
+            queryId: undefined as never,
+          },
+        ],
+        { signal: new AbortController().signal, attempt: 1 },
+      )
+    const cached = () => [
+      ...(adapter as unknown as { prepared: Map<string, unknown> }).prepared.keys(),
+    ]
+    await run(1) // the common shape, cached first
+    for (let n = 2; n <= 64; n++) await run(n) // the cache is full
+    await run(1) // used again: most recent now
+    await run(65) // one more shape: the least recently used goes, not the first cached
+    expect(cached()).toContain('INSERT INTO t VALUES (?)')
+    expect(cached()).not.toContain('INSERT INTO t VALUES (?),(?)')
+  })
 })

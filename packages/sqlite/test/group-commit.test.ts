@@ -152,6 +152,34 @@ describe('sqlite group commit', () => {
     t.close()
   })
 
+  it('after a COMMIT and its ROLLBACK both failed, the next batch is not run inside that transaction', async () => {
+    const t = files('stuck', 'CREATE TABLE events (id INTEGER PRIMARY KEY, kind TEXT)')
+    const exec = t.writer.exec.bind(t.writer)
+    let failEnd = true
+    // COMMIT and ROLLBACK fail once without ending the transaction (an I/O error, say).
+    t.writer.exec = (sql: string) => {
+      if (failEnd && /^\s*(COMMIT|ROLLBACK)/i.test(sql)) {
+        if (/^\s*ROLLBACK/i.test(sql)) failEnd = false
+        throw Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR' })
+      }
+      return exec(sql)
+    }
+    const group = new GroupCommit(t.writer, 8)
+    const insert = (id: number) => () => {
+      t.writer.prepare('INSERT INTO events VALUES (?, ?)').run(id, 'x')
+    }
+    const first = group.run(insert(1), new AbortController().signal)
+    group.flush()
+    await expect(first).rejects.toThrow('disk I/O error')
+    expect(t.writer.inTransaction).toBe(true) // still in the failed transaction
+    // The next batch: the stale transaction is rolled back first, then it commits for real.
+    const second = group.run(insert(2), new AbortController().signal)
+    group.flush()
+    await second
+    expect(t.reader.prepare('SELECT id FROM events').all()).toEqual([{ id: 2 }])
+    t.close()
+  })
+
   it('a batch that rolls back the whole transaction (RAISE(ROLLBACK)) does not take the others with it', async () => {
     const t = files(
       'rollback',
