@@ -232,7 +232,8 @@ export function buildProgram(): Command {
     .addOption(
       new Option('--linger <duration>', 'keep /metrics up this long after the run (e.g. 30s)')
         .env('LINGER')
-        .argParser(parseDuration),
+        // 0 (or empty) = do not linger, as when it is not set.
+        .argParser((t) => (/^\s*0*\s*$/.test(t) ? 0 : parseDuration(t))),
     )
     .addOption(
       // An optional value, so that KEEP_TABLES=false means false (a bare boolean flag would

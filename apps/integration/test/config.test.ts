@@ -77,5 +77,7 @@ describe('configuration', () => {
     expect(() => parseConfig([], { KEEP_TABLES: 'maybe' })).toThrow(ConfigError)
     expect(() => parseConfig([], { SCENARIOS: '' })).toThrow(ConfigError)
     expect(() => parseConfig([], { SCENARIOS: ' , ' })).toThrow(ConfigError)
+    expect(parseConfig([], { LINGER: '0' }).lingerMs).toBe(0)
+    expect(parseConfig([], { LINGER: '2s' }).lingerMs).toBe(2000)
   })
 })

@@ -3,7 +3,13 @@
  * (see the README's table). Everything is recorded per batch or per flush, never per row;
  * queue length and in-flight batches are read when Prometheus scrapes.
  */
-import type { BatchMetrics, MetricsReporter, PipelineGauges, RejectReason } from '@batchsql/core'
+import {
+  type BatchMetrics,
+  BatchSQLError,
+  type MetricsReporter,
+  type PipelineGauges,
+  type RejectReason,
+} from '@batchsql/core'
 import {
   Counter,
   collectDefaultMetrics,
@@ -27,6 +33,17 @@ type Bound = [database: string, gauges: PipelineGauges][] & {
  * queue gauges' collect functions must read every pipeline of them all.
  */
 const boundByRegistry = new WeakMap<Registry, Bound>()
+
+/** Label names the reporter sets itself. */
+const OWN_LABELS = new Set([
+  'database',
+  'table',
+  'status',
+  'test_case',
+  'type',
+  'error_type',
+  'reason',
+])
 
 export class PrometheusMetrics implements MetricsReporter {
   /** The registry served in the Prometheus text format (yours, if you passed one). */
@@ -72,6 +89,14 @@ export class PrometheusMetrics implements MetricsReporter {
     this.prefix = options.prefix ?? 'batchsql_'
     this.constLabels = { ...(options.labels ?? {}) }
     this.constNames = Object.keys(this.constLabels)
+    // A constant label named like one of ours would overwrite it on every series, merging
+    // what it tells apart (every pipeline's queue into one `database`, say).
+    const taken = this.constNames.filter((n) => OWN_LABELS.has(n))
+    if (taken.length > 0)
+      throw new BatchSQLError(
+        'BATCHSQL_INVALID_CONFIG',
+        `labels: ${taken.join(', ')} ${taken.length === 1 ? 'is' : 'are'} BatchSQL's own label name(s); choose another`,
+      )
     this.tableLabel = options.tableLabel ?? true
     const b = { ...DEFAULT_BUCKETS, ...options.buckets }
     const self = this

@@ -289,3 +289,12 @@ describe('a closed pipeline', () => {
     expect(value(await m.metrics(), 'batchsql_queue_length', { database: 'mock' })).toBe(0)
   })
 })
+
+describe('constant labels', () => {
+  it('may not take a label name of the reporter’s own', () => {
+    expect(() => new PrometheusMetrics({ labels: { database: 'x' } })).toThrow(
+      expect.objectContaining({ code: 'BATCHSQL_INVALID_CONFIG' }),
+    )
+    expect(() => new PrometheusMetrics({ labels: { service: 'ingest' } })).not.toThrow()
+  })
+})
