@@ -1,5 +1,8 @@
 import type { BatchFailure } from './contract.js'
 
+type Reader = (r: IteratorResult<BatchFailure>) => void
+const DONE: IteratorResult<BatchFailure> = { value: undefined, done: true }
+
 /**
  * Final failures on their way to the application, as an async iterator and/or a handler.
  * The buffer is bounded: when nobody reads and it is full, newer events are dropped, but
@@ -7,7 +10,7 @@ import type { BatchFailure } from './contract.js'
  */
 export class ErrorStream implements AsyncIterable<BatchFailure> {
   private readonly buffer: BatchFailure[] = []
-  private readers: ((r: IteratorResult<BatchFailure>) => void)[] = []
+  private readers: Reader[] = []
   private ended = false
   dropped = 0
 
@@ -53,15 +56,37 @@ export class ErrorStream implements AsyncIterable<BatchFailure> {
     return this.buffer.length
   }
 
+  /**
+   * An iterator over the failures. Several iterators share one queue: each failure goes to one
+   * of them. `return()` (a `break` out of `for await`) settles this iterator's waiting `next()`
+   * and withdraws it, so that no later failure goes to a reader that is gone.
+   */
   [Symbol.asyncIterator](): AsyncIterator<BatchFailure> {
+    const waiting = new Set<Reader>()
+    let closed = false
     return {
       next: () => {
+        if (closed) return Promise.resolve(DONE)
         const v = this.buffer.shift()
         if (v) return Promise.resolve({ value: v, done: false })
-        if (this.ended) return Promise.resolve({ value: undefined, done: true })
-        return new Promise((resolve) => this.readers.push(resolve))
+        if (this.ended) return Promise.resolve(DONE)
+        return new Promise((resolve) => {
+          const reader: Reader = (r) => {
+            waiting.delete(reader)
+            resolve(r)
+          }
+          waiting.add(reader)
+          this.readers.push(reader)
+        })
       },
-      return: () => Promise.resolve({ value: undefined, done: true }),
+      return: () => {
+        closed = true
+        if (waiting.size > 0) {
+          this.readers = this.readers.filter((r) => !waiting.has(r))
+          for (const r of [...waiting]) r(DONE)
+        }
+        return Promise.resolve(DONE)
+      },
     }
   }
 }

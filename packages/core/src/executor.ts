@@ -12,7 +12,7 @@ import { batchSize } from './flat-batch.js'
 import { guardReporter } from './guarded-metrics.js'
 import { type MetricsReporter, noopMetrics } from './metrics.js'
 import type { Request } from './request.js'
-import { backoffDelay, defaultRetryPolicy, type RetryPolicy, sleep } from './retry.js'
+import { backoffDelay, type RetryPolicy, retryPolicy, sleep } from './retry.js'
 import { Semaphore } from './semaphore.js'
 
 export interface ExecutorOptions {
@@ -57,9 +57,7 @@ export class RetryingExecutor implements BatchExecutor {
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
     if (typeof this.timeoutMs !== 'number' || Number.isNaN(this.timeoutMs))
       throw new BatchSQLError('BATCHSQL_INVALID_CONFIG', 'timeoutMs must be a number (0 = none)')
-    this.policy = { ...defaultRetryPolicy, ...options.retry }
-    if (!(this.policy.maxAttempts >= 1))
-      throw new BatchSQLError('BATCHSQL_INVALID_CONFIG', 'retry.maxAttempts must be >= 1')
+    this.policy = retryPolicy(options.retry)
     const sink = processor.classify ? [(e: unknown) => processor.classify!(e)] : []
     this.registry = new ClassifierRegistry(options.classifiers ?? [], sink)
     this.metrics = options.metrics ?? noopMetrics

@@ -40,7 +40,7 @@ export { BatchSQL, createBatchSQL } from './pipeline.js'
 export type { Ack } from './request.js'
 export { Request } from './request.js'
 export type { RetryPolicy } from './retry.js'
-export { backoffDelay, defaultRetryPolicy, sleep } from './retry.js'
+export { backoffDelay, defaultRetryPolicy, retryPolicy, sleep } from './retry.js'
 export type {
   AnyRow,
   ConflictStrategy,

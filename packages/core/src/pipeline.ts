@@ -186,7 +186,10 @@ export class BatchSQL implements AsyncDisposable {
   /** Batches settled at the deadline while still running: their late outcome is dropped. */
   private readonly forsaken = new Set<Batch>()
   private forsake: (() => void) | undefined
+  /** Timers and listeners to remove once the pipeline has drained. */
   private readonly disarms: (() => void)[] = []
+  /** Every row settled (or forsaken): a deadline has nothing left to abort. */
+  private drained = false
   private readonly abandoned: BatchFailure[] = []
   private idleResolve: (() => void) | undefined
   private closePromise: Promise<CloseResult> | undefined
@@ -231,7 +234,11 @@ export class BatchSQL implements AsyncDisposable {
         this.close(config.onAbort === 'abandon' ? { timeoutMs: 0 } : {}).catch(() => {})
       }
       if (signal.aborted) queueMicrotask(onAbort)
-      else signal.addEventListener('abort', onAbort, { once: true })
+      else {
+        signal.addEventListener('abort', onAbort, { once: true })
+        // A long-lived shutdown signal must not keep every closed pipeline alive.
+        this.disarms.push(() => signal.removeEventListener('abort', onAbort))
+      }
     }
   }
 
@@ -516,6 +523,13 @@ export class BatchSQL implements AsyncDisposable {
 
   private readonly onInterval = (): void => {
     this.timer = undefined
+    // The timer belongs to an earlier chunk that filled up and left early: the current chunk
+    // gets its own full interval (else it would be flushed young, and small, under load).
+    const age = now() - this.currentFirstAt
+    if (this.currentCount > 0 && age < this.flushInterval) {
+      this.timer = setTimeout(this.onInterval, Math.max(1, this.flushInterval - age))
+      return
+    }
     this.seal()
     this.pump()
   }
@@ -702,8 +716,8 @@ export class BatchSQL implements AsyncDisposable {
   close(options: CloseOptions = {}): Promise<CloseResult> {
     if (this.closePromise) {
       // Already closing (e.g. drained by the construction signal): a later call may still
-      // impose a deadline, as a SIGTERM handler would.
-      if (this.state !== CLOSED) this.disarms.push(this.armDeadline(options))
+      // impose a deadline, as a SIGTERM handler would, until the draining is over.
+      if (!this.drained) this.disarms.push(this.armDeadline(options))
       return this.closePromise
     }
     this.closePromise = this.doClose(options)
@@ -753,6 +767,7 @@ export class BatchSQL implements AsyncDisposable {
     this.seal()
     this.pump()
     await Promise.race([idle, forsaken])
+    this.drained = true
     for (const disarm of this.disarms.splice(0)) disarm()
     let closeError: unknown
     try {

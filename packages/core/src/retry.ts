@@ -1,4 +1,4 @@
-import { AbortedError } from './errors.js'
+import { AbortedError, BatchSQLError } from './errors.js'
 
 export interface RetryPolicy {
   /** Attempts in all, the first included. Default 3; 1 disables retries. */
@@ -23,6 +23,31 @@ export const defaultRetryPolicy: RetryPolicy = {
   maxDelayMs: 5_000,
   multiplier: 2,
   jitter: 'full',
+}
+
+/**
+ * `defaultRetryPolicy` with the fields of `given` that are set, checked. An `undefined` field
+ * (an optional setting passed through) keeps its default instead of turning the backoff into
+ * NaN; a negative, infinite or non-numeric one is an error, not a silent zero delay.
+ */
+export function retryPolicy(given: Partial<RetryPolicy> = {}): RetryPolicy {
+  const policy: RetryPolicy = { ...defaultRetryPolicy }
+  for (const [k, v] of Object.entries(given)) {
+    if (v !== undefined) (policy as unknown as Record<string, unknown>)[k] = v
+  }
+  const bad = (what: string) => new BatchSQLError('BATCHSQL_INVALID_CONFIG', `retry.${what}`)
+  if (!Number.isInteger(policy.maxAttempts) || policy.maxAttempts < 1)
+    throw bad('maxAttempts must be an integer >= 1')
+  for (const k of ['initialDelayMs', 'maxDelayMs'] as const) {
+    const v = policy[k]
+    // setTimeout caps delays at 2^31-1 ms and fires at once above it.
+    if (typeof v !== 'number' || !(v >= 0) || v > 2_147_483_647)
+      throw bad(`${k} must be a number of ms between 0 and 2147483647`)
+  }
+  if (typeof policy.multiplier !== 'number' || !(policy.multiplier >= 1))
+    throw bad('multiplier must be >= 1')
+  if (policy.jitter !== 'full' && policy.jitter !== 'none') throw bad('jitter must be full or none')
+  return policy
 }
 
 /** Delay before attempt `attempt + 1`, given that `attempt` (1-based) just failed. */

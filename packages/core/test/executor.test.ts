@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import {
   type Batch,
   BatchFailedError,
+  backoffDelay,
   ClassifierRegistry,
   createExecutor,
   defineSchema,
@@ -272,10 +273,21 @@ describe('RetryingExecutor with a flat batch (rows buffered without a Request ea
       { concurrency: 1.5 },
       { timeoutMs: Number.NaN },
       { retry: { maxAttempts: 0 } },
+      { retry: { initialDelayMs: -5 } },
+      { retry: { maxDelayMs: Number.POSITIVE_INFINITY } },
+      { retry: { multiplier: 0.5 } },
     ]) {
       expect(() => createExecutor(new MockProcessor(), options), JSON.stringify(options)).toThrow(
         expect.objectContaining({ code: 'BATCHSQL_INVALID_CONFIG' }),
       )
     }
+  })
+
+  it('an undefined retry setting keeps its default (not a NaN backoff)', () => {
+    const ex = createExecutor(new MockProcessor(), {
+      retry: { initialDelayMs: undefined, maxDelayMs: undefined, jitter: 'none' },
+    })
+    const policy = (ex as unknown as { policy: Parameters<typeof backoffDelay>[0] }).policy
+    expect([1, 2, 3].map((a) => backoffDelay(policy, a))).toEqual([50, 100, 200])
   })
 })

@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest'
+import { getEventListeners } from 'node:events'
+import { describe, expect, it, vi } from 'vitest'
 import {
   AbortedError,
   BatchFailedError,
@@ -23,6 +24,27 @@ const users = defineSchema({
 })
 
 describe('flushing', () => {
+  it('gives a chunk begun after a size flush its own full interval', async () => {
+    // Fake clock (timers and performance.now): the assertions are about order, not speed.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] })
+    try {
+      const executor = new MockExecutor()
+      const b = createBatchSQL({ executor, flushSize: 10, bufferSize: 100, flushInterval: 100 })
+      await b.submit(events, { id: 0 }) // t=0: the chunk's timer starts
+      await vi.advanceTimersByTimeAsync(60)
+      for (let i = 1; i < 10; i++) await b.submit(events, { id: i }) // t=60: full, flushed
+      await vi.advanceTimersByTimeAsync(22)
+      await b.submit(events, { id: 10 }) // t=82: a new chunk
+      await vi.advanceTimersByTimeAsync(68) // t=150: the first chunk's timer has fired
+      expect(executor.batches.map((x) => x.rows.length)).toEqual([10])
+      await vi.advanceTimersByTimeAsync(40) // t=190: 108 ms after row 10
+      expect(executor.batches.map((x) => x.rows.length)).toEqual([10, 1])
+      await b.close()
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
   it('flushes by size', async () => {
     const { processor, executor } = gatedExecutor()
     const b = createBatchSQL({ executor, flushSize: 3, bufferSize: 10, flushInterval: 60_000 })
@@ -475,6 +497,27 @@ describe('rows buffered without a Request each (submit and submitMany of plain r
 })
 
 describe('failures', () => {
+  it('a reader that stops (break, destroy) takes no later failure with it', async () => {
+    const executor = new MockExecutor(
+      {
+        onBatch: () => {
+          throw new Error('boom')
+        },
+      },
+      { retry: { maxAttempts: 1 } },
+    )
+    const b = createBatchSQL({ executor, flushSize: 1 })
+    const it1 = b.errors[Symbol.asyncIterator]()
+    const pending = it1.next() // waiting when the reader goes away
+    await it1.return?.()
+    expect(await pending).toEqual({ value: undefined, done: true })
+    await b.submit(events, { id: 1 }) // fails after the reader left
+    await b.close()
+    const later: BatchFailure[] = []
+    for await (const f of b.errors) later.push(f)
+    expect(later.map((f) => f.rows.map((r) => r.get('id')))).toEqual([[1]])
+  })
+
   it('a failed batch reaches the error stream with schema, rows, reason and attempts', async () => {
     const executor = new MockExecutor(
       {
@@ -656,6 +699,30 @@ describe('lifecycle', () => {
       'BATCHSQL_OUTCOME_UNKNOWN', // the first: still running
     ])
     expect(executor.processor.attempts).toHaveLength(1)
+  })
+
+  it('a close() with a deadline while the sink is closing leaves no timer; the construction signal lets go', async () => {
+    const executor = new MockExecutor()
+    let sinkClosing!: () => void
+    const closing = new Promise<void>((r) => (sinkClosing = r))
+    let finishSinkClose!: () => void
+    executor.processor.close = () => {
+      sinkClosing()
+      return new Promise<void>((r) => (finishSinkClose = r))
+    }
+    const shutdown = new AbortController()
+    const b = createBatchSQL({ executor, signal: shutdown.signal, flushInterval: 60_000 })
+    await b.submit(events, { id: 1 })
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length
+    const first = b.close()
+    await closing // every row settled; only the sink is still closing
+    const before = timers()
+    const second = b.close({ timeoutMs: 3_600_000 }) // e.g. a SIGTERM handler, late
+    finishSinkClose()
+    await Promise.all([first, second])
+    expect(timers()).toBeLessThanOrEqual(before)
+    // The pipeline no longer listens to a signal that outlives it.
+    expect(getEventListeners(shutdown.signal, 'abort')).toHaveLength(0)
   })
 
   it('a second close() with a deadline leaves no timer behind', async () => {
