@@ -175,7 +175,30 @@ describe('RetryingExecutor', () => {
     expect(out.failures[0]!.rows).toHaveLength(2)
   })
 
-  it('never exceeds the concurrency limit, and backoff holds no slot', async () => {
+  it('a batch in backoff holds no slot: another runs before its retry', async () => {
+    const order: string[] = []
+    const p = new MockProcessor({
+      onBatch: (b, ctx) => {
+        const id = b.rows[0]!.get('id') as string
+        order.push(`${id}${ctx.attempt}`)
+        if (id === 'a' && ctx.attempt === 1) throw retryable
+      },
+    })
+    const ex = createExecutor(p, {
+      concurrency: 1,
+      classifiers,
+      retry: { initialDelayMs: 50, maxDelayMs: 50, jitter: 'none' },
+    })
+    const signal = new AbortController().signal
+    // a takes the one slot first, fails and backs off; b waits for the slot meanwhile.
+    await Promise.all(
+      ['a', 'b'].map((id) => ex.execute({ schema: s, rows: [Request.from(s, { id })] }, signal)),
+    )
+    // Had the backoff kept the slot, a's retry would come before b.
+    expect(order).toEqual(['a1', 'b1', 'a2'])
+  })
+
+  it('never exceeds the concurrency limit, retries included', async () => {
     let failedOnce = new Set<number>()
     const p = new MockProcessor({
       delayMs: 2,
