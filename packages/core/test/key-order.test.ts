@@ -137,7 +137,7 @@ describe('KeyOrderGate', () => {
     expect(state.size).toBe(0) // nothing in flight: the schema's state is dropped
   })
 
-  it('a batch that never overlaps another is never hashed', async () => {
+  it('a batch alone in the gate is not hashed; once another enters, both are', async () => {
     const gate = new KeyOrderGate()
     const state = (
       gate as unknown as {
