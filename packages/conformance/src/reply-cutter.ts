@@ -12,6 +12,8 @@ export class ReplyCutter {
   private server: Server | undefined
   /** Replies still to let through before the one to drop; -1 when not armed. */
   private skip = -1
+  /** When set, the cut is armed by the first client message matching it. */
+  private trigger: RegExp | undefined
   private readonly sockets = new Set<Socket>()
   /** Replies dropped so far. */
   cuts = 0
@@ -32,7 +34,13 @@ export class ReplyCutter {
         this.sockets.delete(client)
         this.sockets.delete(upstream)
       }
-      client.on('data', (d) => upstream.write(d))
+      client.on('data', (d: Buffer) => {
+        if (this.trigger?.test(d.toString('latin1'))) {
+          this.trigger = undefined
+          this.skip = 0
+        }
+        upstream.write(d)
+      })
       upstream.on('data', (d) => {
         if (this.skip === 0) {
           this.skip = -1
@@ -61,9 +69,18 @@ export class ReplyCutter {
     this.skip = skip
   }
 
+  /**
+   * Drops the server's reply to the first client message matching `pattern` (e.g. /commit/i:
+   * the reply to a COMMIT), with its connection.
+   */
+  cutReplyTo(pattern: RegExp): void {
+    this.trigger = pattern
+  }
+
   /** Cancels a cut that has not happened. */
   disarm(): void {
     this.skip = -1
+    this.trigger = undefined
   }
 
   async close(): Promise<void> {

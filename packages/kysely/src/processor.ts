@@ -197,18 +197,33 @@ export class KyselyProcessor implements BatchProcessor {
       })
       return
     }
+    // A controlled transaction, so that a failed COMMIT's own error reaches lostCommit():
+    // `transaction().execute()` rolls back and throws the ROLLBACK's error instead (on a lost
+    // connection, "not queryable", which would pass for an error before anything was sent).
     // A connection lost before COMMIT rolls the transaction back: only COMMIT is in doubt.
-    let committing = false
+    const trx = await this.db.startTransaction().execute()
     try {
-      await this.db.transaction().execute(async (trx) => {
-        for (const s of statements) {
-          check()
-          await trx.executeQuery(s)
-        }
-        committing = true
-      })
+      for (const s of statements) {
+        check()
+        await trx.executeQuery(s)
+      }
     } catch (err) {
-      throw committing ? this.lostCommit(err, groups, ctx) : err
+      // Releases the connection even when the ROLLBACK itself fails.
+      await trx
+        .rollback()
+        .execute()
+        .catch(() => {})
+      throw err
+    }
+    try {
+      await trx.commit().execute()
+    } catch (err) {
+      if (!trx.isCommitted && !trx.isRolledBack)
+        await trx
+          .rollback()
+          .execute()
+          .catch(() => {})
+      throw this.lostCommit(err, groups, ctx)
     }
   }
 

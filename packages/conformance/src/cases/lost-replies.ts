@@ -120,6 +120,35 @@ export function lostReplyCases(ctx: SuiteContext): void {
         expect(await countRows(t, name)).toBe(5001)
       }))
 
+    it('a transaction whose COMMIT reply is lost is reported as of unknown outcome, never rerun', () =>
+      withCutter(async ({ t, cutter, batch, table }) => {
+        const name = await table(false)
+        const schema = defineSchema({ table: name, columns: ['id', 'v'] })
+        await batch.submitAndWait(schema, { id: 0, v: 'before' })
+        // 5,000 rows: several statements in one transaction; the reply to its COMMIT is lost
+        // (the server committed). A dialect path without COMMIT (one COPY) sees no cut.
+        const rows = Array.from({ length: 5000 }, (_, i) => ({ id: i + 1, v: 'x' }))
+        cutter.cutReplyTo(/commit/i)
+        const acks = rows.map((r) =>
+          batch.submitAndWait(schema, r).then(
+            () => undefined,
+            (e: unknown) => e,
+          ),
+        )
+        const outcomes = await Promise.all(acks)
+        cutter.disarm()
+        const result = await batch.close()
+        // Every row there exactly once: the committed transaction was never run again.
+        expect(await countRows(t, name)).toBe(5001)
+        if (cutter.cuts === 0) {
+          expect(outcomes.every((o) => o === undefined)).toBe(true)
+          return
+        }
+        expect(outcomes.every((o) => o instanceof BatchFailedError)).toBe(true)
+        expect(outcomes[0]).toMatchObject({ code: 'BATCHSQL_OUTCOME_UNKNOWN' })
+        expect(result).toMatchObject({ committed: 1, failed: 5000 })
+      }))
+
     it('an upsert whose reply is lost is retried: idempotent, written once', () =>
       withCutter(async ({ t, cutter, batch, table }) => {
         const name = await table(true)
