@@ -90,5 +90,19 @@ export interface BatchExecutor {
   execute(batch: Batch, signal: AbortSignal): Promise<BatchOutcome>
   /** A batch waits for the ones in flight: see `BatchProcessor.expedite`. */
   expedite?(): void
+  /**
+   * Optional: how far an unfinished `execute(batch)` has got (rows committed, rows failed for
+   * good, the rows still being written). Read at a close deadline, so that a batch given up
+   * on reports only its outstanding rows as of unknown outcome, not the ones already settled.
+   */
+  progress?(batch: Batch): BatchProgress | undefined
   close?(): Promise<void>
+}
+
+/** See `BatchExecutor.progress`. */
+export interface BatchProgress {
+  readonly committed: number
+  readonly failures: readonly BatchFailure[]
+  /** The rows not settled yet (the whole batch before its first attempt ends). */
+  readonly pending: Batch
 }

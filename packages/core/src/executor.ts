@@ -5,6 +5,7 @@ import type {
   BatchFailure,
   BatchOutcome,
   BatchProcessor,
+  BatchProgress,
   ProcessResult,
 } from './contract.js'
 import { AbortedError, BatchFailedError, BatchSQLError, TimeoutError } from './errors.js'
@@ -44,6 +45,8 @@ export class RetryingExecutor implements BatchExecutor {
   private readonly timeoutMs: number
   private readonly policy: RetryPolicy
   private reporter: MetricsReporter = noopMetrics
+  /** Batches being executed, and how far each has got (see `progress`). */
+  private readonly running = new Map<Batch, BatchProgress>()
 
   constructor(
     readonly processor: BatchProcessor,
@@ -92,6 +95,7 @@ export class RetryingExecutor implements BatchExecutor {
     let left = size
     let committed = 0
     let attempt = 0
+    const track = () => this.running.set(batch, { committed, failures, pending: current })
     const finalFail = (
       failed: readonly Request[],
       cls: Classification,
@@ -112,6 +116,7 @@ export class RetryingExecutor implements BatchExecutor {
     }
 
     while (left > 0) {
+      track()
       attempt++
       // Either the whole attempt is retried (it threw) or only the rows that failed on their own.
       let retryAll = false
@@ -177,6 +182,7 @@ export class RetryingExecutor implements BatchExecutor {
       }
     }
 
+    this.running.delete(batch)
     const failedRows = size - committed
     this.metrics.recordBatch({
       database: this.name,
@@ -251,6 +257,10 @@ export class RetryingExecutor implements BatchExecutor {
 
   expedite(): void {
     this.processor.expedite?.()
+  }
+
+  progress(batch: Batch): BatchProgress | undefined {
+    return this.running.get(batch)
   }
 
   async close(): Promise<void> {

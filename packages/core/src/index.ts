@@ -8,6 +8,7 @@ export type {
   BatchFailure,
   BatchOutcome,
   BatchProcessor,
+  BatchProgress,
   ProcessContext,
   ProcessResult,
   RowFailure,

@@ -836,6 +836,12 @@ export class BatchSQL implements AsyncDisposable {
   private forsakeRunning(): void {
     for (const batch of this.running) {
       const { schema } = batch
+      // What the executor has settled already (rows committed, rows failed for good) is
+      // reported as such; only the rows still being written are of unknown outcome.
+      const progress = this.gated.has(batch) ? undefined : this.executor.progress?.(batch)
+      const pending = progress?.pending ?? batch
+      const attempts =
+        progress === undefined ? 1 : Math.max(1, ...progress.failures.map((f) => f.attempts))
       // A batch still at the gate never reached the sink: surely not written (markAbandoned
       // gives it BATCHSQL_ABANDONED). One past it may have been.
       const error = this.gated.has(batch)
@@ -849,20 +855,16 @@ export class BatchSQL implements AsyncDisposable {
         : BatchFailedError.outcomeUnknown(
             schema.table,
             'context_canceled',
-            1,
-            batchSize(batch),
+            attempts,
+            batchSize(pending),
             new AbortedError('close deadline passed while the batch was running'),
           )
       this.forsaken.add(batch)
-      const failure: BatchFailure = {
-        schema,
-        rows: batch.rows,
-        reason: 'context_canceled',
-        attempts: 1,
-        error,
-      }
-      // settle() lists it in `abandoned`, keeping its code (see markAbandoned).
-      this.settle(batch, { committed: 0, attempts: 1, failures: [failure] })
+      const failures: BatchFailure[] = [...(progress?.failures ?? [])]
+      if (batchSize(pending) > 0)
+        failures.push({ schema, rows: pending.rows, reason: 'context_canceled', attempts, error })
+      // settle() lists the unknown ones in `abandoned`, keeping their code (see markAbandoned).
+      this.settle(batch, { committed: progress?.committed ?? 0, attempts, failures })
     }
     this.running.clear()
     this.forsake?.()

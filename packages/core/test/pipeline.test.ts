@@ -725,6 +725,35 @@ describe('lifecycle', () => {
     expect(getEventListeners(shutdown.signal, 'abort')).toHaveLength(0)
   })
 
+  it('at the deadline, rows of a running batch that already committed are not reported unknown', async () => {
+    // Attempt 1 commits 9 rows and fails row 9 retryably; the retry of row 9 never ends.
+    const executor = new MockExecutor(
+      {
+        onBatch: (_b, ctx) =>
+          ctx.attempt === 1
+            ? {
+                failures: [
+                  { index: 9, error: Object.assign(new Error('busy'), { code: 'ECONNRESET' }) },
+                ],
+              }
+            : new Promise<undefined>(() => {}),
+      },
+      { timeoutMs: 0, retry: { maxAttempts: 3, initialDelayMs: 1, maxDelayMs: 1 } },
+    )
+    const b = createBatchSQL({ executor, flushSize: 10, flushInterval: 60_000 })
+    const acks = Array.from({ length: 10 }, (_, id) =>
+      b.submitAndWait(events, { id }).then(
+        () => 'ok',
+        (e: { code: string }) => e.code,
+      ),
+    )
+    while (executor.processor.attempts.length < 2) await tick()
+    const result = await b.close({ timeoutMs: 5 })
+    expect(result).toMatchObject({ committed: 9, failed: 1, abandonedRows: 1 })
+    expect(result.abandoned[0]!.error.code).toBe('BATCHSQL_OUTCOME_UNKNOWN')
+    expect(await Promise.all(acks)).toEqual([...Array(9).fill('ok'), 'BATCHSQL_OUTCOME_UNKNOWN'])
+  })
+
   it('a second close() with a deadline leaves no timer behind', async () => {
     const executor = new MockExecutor()
     const b = createBatchSQL({ executor, flushInterval: 60_000 })
