@@ -1,3 +1,4 @@
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { createBatchSQL, defineSchema, Request, ValidationError } from '../src/index.js'
 import { MockExecutor } from '../src/testing.js'
@@ -172,6 +173,23 @@ describe('Request', () => {
       row: 1,
     })
     expect((await b.close()).accepted).toBe(0)
+  })
+
+  it('copies any JSON document to the very JSON text the document has', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (doc) => {
+        const r = Request.from(s, { j: doc as never })
+        // What reaches the database is this text (a "__proto__" key included, -0 as 0).
+        expect(JSON.stringify(r.getJSON('j'))).toBe(JSON.stringify(doc))
+      }),
+      { numRuns: 500 },
+    )
+    // A document parsed from JSON may hold an own "__proto__" key: it stays a key, and the
+    // copy's prototype is untouched.
+    const parsed = JSON.parse('{"__proto__": {"polluted": 1}, "a": 2}')
+    const copy = Request.from(s, { j: parsed }).getJSON('j') as Record<string, unknown>
+    expect(JSON.stringify(copy)).toBe('{"__proto__":{"polluted":1},"a":2}')
+    expect((copy as { polluted?: unknown }).polluted).toBeUndefined()
   })
 
   it('rejects a JSON document that JSON.stringify would silently change', () => {
