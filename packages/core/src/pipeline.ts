@@ -772,9 +772,9 @@ export class BatchSQL implements AsyncDisposable {
     let closeError: unknown
     try {
       const closing = this.executor.close?.()
-      // Past the deadline, a sink still busy with a forsaken batch (a pool waiting for its
-      // connection) is not waited for either.
-      await (this.deadlinePassed ? Promise.race([closing, delay(ABORT_GRACE_MS)]) : closing)
+      // A sink still busy with a forsaken batch (a pool waiting for its connection) is not
+      // waited for past the deadline either; otherwise its close is awaited in full.
+      await (this.forsaken.size > 0 ? Promise.race([closing, delay(ABORT_GRACE_MS)]) : closing)
     } catch (err) {
       closeError = err
     } finally {

@@ -17,6 +17,9 @@ export interface RetryPolicy {
   jitter: 'full' | 'none'
 }
 
+/** The longest setTimeout waits; above it Node fires at once. */
+const MAX_TIMER_MS = 2_147_483_647
+
 export const defaultRetryPolicy: RetryPolicy = {
   maxAttempts: 3,
   initialDelayMs: 50,
@@ -30,20 +33,20 @@ export const defaultRetryPolicy: RetryPolicy = {
  * (an optional setting passed through) keeps its default instead of turning the backoff into
  * NaN; a negative, infinite or non-numeric one is an error, not a silent zero delay.
  */
-export function retryPolicy(given: Partial<RetryPolicy> = {}): RetryPolicy {
+export function retryPolicy(given?: Partial<RetryPolicy> | null): RetryPolicy {
   const policy: RetryPolicy = { ...defaultRetryPolicy }
-  for (const [k, v] of Object.entries(given)) {
+  for (const [k, v] of Object.entries(given ?? {})) {
     if (v !== undefined) (policy as unknown as Record<string, unknown>)[k] = v
   }
   const bad = (what: string) => new BatchSQLError('BATCHSQL_INVALID_CONFIG', `retry.${what}`)
   if (!Number.isInteger(policy.maxAttempts) || policy.maxAttempts < 1)
     throw bad('maxAttempts must be an integer >= 1')
-  for (const k of ['initialDelayMs', 'maxDelayMs'] as const) {
-    const v = policy[k]
-    // setTimeout caps delays at 2^31-1 ms and fires at once above it.
-    if (typeof v !== 'number' || !(v >= 0) || v > 2_147_483_647)
-      throw bad(`${k} must be a number of ms between 0 and 2147483647`)
-  }
+  const { initialDelayMs, maxDelayMs } = policy
+  if (typeof initialDelayMs !== 'number' || !(initialDelayMs >= 0) || initialDelayMs > MAX_TIMER_MS)
+    throw bad(`initialDelayMs must be a number of ms between 0 and ${MAX_TIMER_MS}`)
+  // Infinity: no cap (a delay is still held to what a timer can wait, in backoffDelay).
+  if (typeof maxDelayMs !== 'number' || !(maxDelayMs >= 0))
+    throw bad('maxDelayMs must be a number of ms >= 0 (Infinity: no cap)')
   if (typeof policy.multiplier !== 'number' || !(policy.multiplier >= 1))
     throw bad('multiplier must be >= 1')
   if (policy.jitter !== 'full' && policy.jitter !== 'none') throw bad('jitter must be full or none')
@@ -58,6 +61,7 @@ export function backoffDelay(
 ): number {
   const base = Math.min(
     policy.maxDelayMs,
+    MAX_TIMER_MS,
     policy.initialDelayMs * policy.multiplier ** (attempt - 1),
   )
   return policy.jitter === 'full' ? Math.floor(random() * base) : base

@@ -298,7 +298,7 @@ describe('RetryingExecutor with a flat batch (rows buffered without a Request ea
       { timeoutMs: Number.NaN },
       { retry: { maxAttempts: 0 } },
       { retry: { initialDelayMs: -5 } },
-      { retry: { maxDelayMs: Number.POSITIVE_INFINITY } },
+      { retry: { maxDelayMs: -1 } },
       { retry: { multiplier: 0.5 } },
     ]) {
       expect(() => createExecutor(new MockProcessor(), options), JSON.stringify(options)).toThrow(

@@ -52,19 +52,24 @@ function guardConnectionErrors(pool: pg.Pool, owns: boolean): void {
 }
 
 /**
- * The config of a pool BatchSQL creates. Its sessions get the executor's timeout as their
- * `statement_timeout` (unless the config sets one): the server then cancels a statement the
- * executor has given up on (one blocked on a lock, say), so that the attempt ends with a
- * certain failure, retried, instead of an outcome nobody knows while the statement may still
- * commit. A pool of yours is not changed: set `statement_timeout` on it likewise.
+ * A pool BatchSQL creates: its sessions get the executor's timeout as their
+ * `statement_timeout` (unless the config sets one), so that the server cancels a statement the
+ * executor has given up on (one blocked on a lock, say) and the attempt ends with a certain
+ * failure, retried, instead of an outcome nobody knows while the statement may still commit.
+ * Set by a `SET` on each new connection, not as a startup parameter, which PgBouncer refuses
+ * unless told to ignore it. A pool of yours is not changed: set `statement_timeout` likewise.
  */
-function ownPoolConfig(
-  target: string | pg.PoolConfig,
-  timeoutMs = DEFAULT_TIMEOUT_MS,
-): pg.PoolConfig {
+function ownPool(target: string | pg.PoolConfig, timeoutMs = DEFAULT_TIMEOUT_MS): pg.Pool {
   const config = typeof target === 'string' ? { connectionString: target } : target
-  if (timeoutMs <= 0 || config.statement_timeout !== undefined) return config
-  return { ...config, statement_timeout: timeoutMs }
+  const pool = new pg.Pool(config)
+  if (timeoutMs > 0 && config.statement_timeout === undefined) {
+    // Queued on the new client ahead of any query of ours; a failure only leaves the default.
+    const set = `SET statement_timeout = ${Math.ceil(timeoutMs)}`
+    pool.on('connect', (client) => {
+      client.query(set).catch(() => {})
+    })
+  }
+  return pool
 }
 
 /**
@@ -86,7 +91,7 @@ export function createPostgresBatchSQL<DB = any>(
   }
   const owns = !isPool(target)
   const pool = owns
-    ? new pg.Pool(ownPoolConfig(target as string | pg.PoolConfig, rest.timeoutMs))
+    ? ownPool(target as string | pg.PoolConfig, rest.timeoutMs)
     : (target as pg.Pool)
   guardConnectionErrors(pool, owns)
   // Kysely's destroy() ends the pool: only let it when BatchSQL created the pool.
