@@ -16,7 +16,8 @@ const DATA = new Set([1048, 1364, 1366, 1406, 1264, 1265, 1292, 1451, 1452, 3140
 const SYNTAX = new Set([1064, 1146, 1054, 1049, 1142, 1143])
 
 // Client-side: the socket closed, or CR_SERVER_LOST (2013), under a statement already sent.
-const IN_FLIGHT_CODES = new Set(['PROTOCOL_CONNECTION_LOST', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT'])
+// Not EPIPE: the write itself failed, so the statement never reached the server whole.
+const IN_FLIGHT_CODES = new Set(['PROTOCOL_CONNECTION_LOST', 'ECONNRESET', 'ETIMEDOUT'])
 
 /**
  * Whether `err` means the connection went away while a statement was in flight (its reply

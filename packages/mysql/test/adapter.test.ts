@@ -114,6 +114,8 @@ describe('mysql adapter', () => {
     expect(lostInFlightMysql(lost)).toBe(true)
     expect(lostInFlightMysql(syntax)).toBe(false)
     expect(lostInFlightMysql(Object.assign(new Error('x'), { code: 'ECONNREFUSED' }))).toBe(false)
+    // A failed write (EPIPE) never delivered the statement: retried, not in doubt.
+    expect(lostInFlightMysql(Object.assign(new Error('x'), { code: 'EPIPE' }))).toBe(false)
   })
 })
 

@@ -12,8 +12,9 @@ import type { Classification } from '@batchsql/core'
 const LOST_CONNECTION =
   /^(Connection terminated|Client has encountered a connection error|Client was closed and is not queryable|Connection terminated unexpectedly)/
 
-// Socket errors under a statement that was sent: the server may have run it.
-const IN_FLIGHT_SOCKET_CODES = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT'])
+// Socket errors under a statement that was sent: the server may have run it. Not EPIPE: the
+// write itself failed, so the statement never reached the server whole (nothing ran).
+const IN_FLIGHT_SOCKET_CODES = new Set(['ECONNRESET', 'ETIMEDOUT'])
 
 /**
  * Whether `err` means the connection went away while a statement was in flight (its reply

@@ -111,6 +111,8 @@ describe('postgres adapter', () => {
     expect(lostInFlightPostgres(Object.assign(new Error('x'), { code: 'ECONNREFUSED' }))).toBe(
       false,
     )
+    // A failed write (EPIPE) never delivered the statement: retried, not in doubt.
+    expect(lostInFlightPostgres(Object.assign(new Error('x'), { code: 'EPIPE' }))).toBe(false)
     expect(lostInFlightPostgres(cancel)).toBe(false)
   })
 
