@@ -7,6 +7,7 @@ export type {
 } from './dialect.js'
 export type { SqlBatchSQL, SqlBatchSQLConfig } from './factory.js'
 export { createKyselyBatchSQL } from './factory.js'
+export { lostCommit } from './lost-commit.js'
 export { previewBatch, shapeFingerprint } from './preview.js'
 export type { KyselyProcessorOptions } from './processor.js'
 export { KyselyProcessor } from './processor.js'

@@ -8,7 +8,6 @@
 import {
   AbortedError,
   type Batch,
-  BatchFailedError,
   type BatchProcessor,
   batchSize,
   builtinClassifier,
@@ -20,6 +19,7 @@ import {
 import { CompiledQuery, type Kysely } from 'kysely'
 import { type Chunk, chunkRows } from './chunks.js'
 import type { DriverRow, SqlDialectAdapter } from './dialect.js'
+import { lostCommit } from './lost-commit.js'
 import {
   allRows,
   type PlannedGroup,
@@ -227,23 +227,13 @@ export class KyselyProcessor implements BatchProcessor {
     }
   }
 
-  /**
-   * `err` came from the statement that commits. If the connection was lost while it was in
-   * flight, it may have committed without its reply arriving: a plain-insert batch is then
-   * reported with `BATCHSQL_OUTCOME_UNKNOWN` (final), because a retry would write its rows a
-   * second time, silently. The other strategies rewrite the same rows to the same values:
-   * their error is returned as is, to be retried.
-   */
+  /** See `lostCommit()`: the dialect says what a lost statement looks like, else `connection`. */
   private lostCommit(err: unknown, groups: readonly PlannedGroup[], ctx: ProcessContext): unknown {
-    const schema = groups[0]?.shape.schema
-    if (schema?.strategy !== 'insert') return err
-    const lost =
-      this.adapter.lostInFlight?.(err) ??
-      (this.adapter.classify(err) ?? builtinClassifier(err))?.reason === 'connection'
-    if (!lost) return err
-    let rows = 0
-    for (const g of groups) rows += rowCount(g)
-    return BatchFailedError.outcomeUnknown(schema.table, 'connection', ctx.attempt, rows, err)
+    return lostCommit(err, groups, ctx.attempt, (e) =>
+      this.adapter.lostInFlight
+        ? this.adapter.lostInFlight(e)
+        : (this.adapter.classify(e) ?? builtinClassifier(e))?.reason === 'connection',
+    )
   }
 
   private isPoison(err: unknown): boolean {

@@ -7,8 +7,8 @@
  */
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { AbortedError, BatchFailedError, BatchSQLError, type ProcessContext } from '@batchsql/core'
-import type { ShapeGroup } from '@batchsql/kysely'
+import { AbortedError, BatchSQLError, type ProcessContext } from '@batchsql/core'
+import { lostCommit, type ShapeGroup } from '@batchsql/kysely'
 import {
   DummyDriver,
   Kysely,
@@ -115,18 +115,6 @@ async function copyInto(
   }
 }
 
-/**
- * As the engine's INSERT path does: a plain-insert batch whose committing statement lost its
- * connection in flight may have committed, and is reported as such instead of retried.
- */
-function lostCommit(err: unknown, groups: readonly ShapeGroup[], ctx: ProcessContext): unknown {
-  const schema = groups[0]?.shape.schema
-  if (schema?.strategy !== 'insert' || !lostInFlightPostgres(err)) return err
-  let rows = 0
-  for (const g of groups) rows += g.values.length / g.shape.columns.length
-  return BatchFailedError.outcomeUnknown(schema.table, 'connection', ctx.attempt, rows, err)
-}
-
 export async function copyBatch(
   pool: pg.Pool,
   groups: readonly ShapeGroup[],
@@ -178,7 +166,7 @@ export async function copyBatch(
         broken = e
       })
     }
-    throw committing ? lostCommit(err, groups, ctx) : err
+    throw committing ? lostCommit(err, groups, ctx.attempt, lostInFlightPostgres) : err
   } finally {
     // A connection whose ROLLBACK failed is in an unknown state: destroy it.
     client.release(broken)

@@ -1,0 +1,23 @@
+import { BatchFailedError } from '@batchsql/core'
+import type { InsertShape } from './dialect.js'
+
+/**
+ * `err` came from the statement that commits a batch (its lone INSERT or COPY, or its COMMIT).
+ * If `lostInFlight(err)` says the connection went away while that statement was in flight, it
+ * may have committed without its reply arriving: a plain-insert batch is then reported with
+ * `BATCHSQL_OUTCOME_UNKNOWN` (final), because a retry would write its rows a second time,
+ * silently. The other strategies rewrite the same rows to the same values: their error is
+ * returned as is, to be retried. Shared by the engine's INSERT path and dialect fast paths.
+ */
+export function lostCommit(
+  err: unknown,
+  groups: readonly { readonly shape: InsertShape; readonly values: readonly unknown[] }[],
+  attempt: number,
+  lostInFlight: (err: unknown) => boolean,
+): unknown {
+  const schema = groups[0]?.shape.schema
+  if (schema?.strategy !== 'insert' || !lostInFlight(err)) return err
+  let rows = 0
+  for (const g of groups) rows += g.values.length / g.shape.columns.length
+  return BatchFailedError.outcomeUnknown(schema.table, 'connection', attempt, rows, err)
+}
