@@ -101,6 +101,8 @@ export interface BatchExecutor {
 
 /** See `BatchExecutor.progress`. */
 export interface BatchProgress {
+  /** Attempts begun, the one in progress included. */
+  readonly attempts: number
   readonly committed: number
   readonly failures: readonly BatchFailure[]
   /** The rows not settled yet (the whole batch before its first attempt ends). */

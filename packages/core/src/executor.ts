@@ -95,7 +95,8 @@ export class RetryingExecutor implements BatchExecutor {
     let left = size
     let committed = 0
     let attempt = 0
-    const track = () => this.running.set(batch, { committed, failures, pending: current })
+    const track = () =>
+      this.running.set(batch, { attempts: attempt, committed, failures, pending: current })
     const finalFail = (
       failed: readonly Request[],
       cls: Classification,
@@ -116,8 +117,8 @@ export class RetryingExecutor implements BatchExecutor {
     }
 
     while (left > 0) {
-      track()
       attempt++
+      track()
       // Either the whole attempt is retried (it threw) or only the rows that failed on their own.
       let retryAll = false
       const retry: Request[] = []

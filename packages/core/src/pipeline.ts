@@ -836,15 +836,15 @@ export class BatchSQL implements AsyncDisposable {
   private forsakeRunning(): void {
     for (const batch of this.running) {
       const { schema } = batch
+      const gated = this.gated.has(batch)
       // What the executor has settled already (rows committed, rows failed for good) is
       // reported as such; only the rows still being written are of unknown outcome.
-      const progress = this.gated.has(batch) ? undefined : this.executor.progress?.(batch)
+      const progress = gated ? undefined : this.executor.progress?.(batch)
       const pending = progress?.pending ?? batch
-      const attempts =
-        progress === undefined ? 1 : Math.max(1, ...progress.failures.map((f) => f.attempts))
+      const attempts = progress?.attempts ?? 1
       // A batch still at the gate never reached the sink: surely not written (markAbandoned
       // gives it BATCHSQL_ABANDONED). One past it may have been.
-      const error = this.gated.has(batch)
+      const error = gated
         ? new BatchFailedError(
             schema.table,
             'context_canceled',

@@ -202,27 +202,27 @@ export class KyselyProcessor implements BatchProcessor {
     // connection, "not queryable", which would pass for an error before anything was sent).
     // A connection lost before COMMIT rolls the transaction back: only COMMIT is in doubt.
     const trx = await this.db.startTransaction().execute()
+    // Releases the connection even when the ROLLBACK itself fails; the caller's error stands.
+    const rollBack = () =>
+      trx.isCommitted || trx.isRolledBack
+        ? undefined
+        : trx
+            .rollback()
+            .execute()
+            .catch(() => {})
     try {
       for (const s of statements) {
         check()
         await trx.executeQuery(s)
       }
     } catch (err) {
-      // Releases the connection even when the ROLLBACK itself fails.
-      await trx
-        .rollback()
-        .execute()
-        .catch(() => {})
+      await rollBack()
       throw err
     }
     try {
       await trx.commit().execute()
     } catch (err) {
-      if (!trx.isCommitted && !trx.isRolledBack)
-        await trx
-          .rollback()
-          .execute()
-          .catch(() => {})
+      await rollBack()
       throw this.lostCommit(err, groups, ctx)
     }
   }
