@@ -22,9 +22,10 @@ import { DEFAULT_BUCKETS, type PrometheusMetricsOptions, type TestResult } from 
 import { MetricsServer } from './server.js'
 
 type Labels = Record<string, string | number>
-type Bound = [database: string, gauges: PipelineGauges][] & {
+interface Bound {
+  readonly pipelines: [database: string, gauges: PipelineGauges][]
   /** Every database ever bound: its series stay, at 0, once its pipelines closed. */
-  databases?: Set<string>
+  readonly databases: Set<string>
 }
 
 /**
@@ -82,7 +83,7 @@ export class PrometheusMetrics implements MetricsReporter {
     this.registry = options.registry ?? new Registry()
     let bound = boundByRegistry.get(this.registry)
     if (bound === undefined) {
-      bound = []
+      bound = { pipelines: [], databases: new Set() }
       boundByRegistry.set(this.registry, bound)
     }
     this.bound = bound
@@ -196,9 +197,7 @@ export class PrometheusMetrics implements MetricsReporter {
       'Rows buffered and waiting for a flush',
       ['database'],
       function collect(this: Gauge) {
-        this.reset()
-        for (const database of self.bound.databases ?? []) this.set(self.labels({ database }), 0)
-        for (const [database, g] of self.bound) this.inc(self.labels({ database }), g.queueLength())
+        self.collectPerDatabase(this, (g) => g.queueLength())
       },
     )
     this.gauge(
@@ -206,10 +205,7 @@ export class PrometheusMetrics implements MetricsReporter {
       'Batches executing or waiting in backoff',
       ['database'],
       function collect(this: Gauge) {
-        this.reset()
-        for (const database of self.bound.databases ?? []) this.set(self.labels({ database }), 0)
-        for (const [database, g] of self.bound)
-          this.inc(self.labels({ database }), g.inFlightBatches())
+        self.collectPerDatabase(this, (g) => g.inFlightBatches())
       },
     )
     this.concurrency = this.gauge(
@@ -364,9 +360,15 @@ export class PrometheusMetrics implements MetricsReporter {
   }
 
   bindGauges(database: string, gauges: PipelineGauges): void {
-    this.bound.push([database, gauges])
-    this.bound.databases ??= new Set()
+    this.bound.pipelines.push([database, gauges])
     this.bound.databases.add(database)
+  }
+
+  /** Sets `gauge` per database to the sum of `read` over its bound pipelines (0 when none). */
+  private collectPerDatabase(gauge: Gauge, read: (g: PipelineGauges) => number): void {
+    gauge.reset()
+    for (const database of this.bound.databases) gauge.set(this.labels({ database }), 0)
+    for (const [database, g] of this.bound.pipelines) gauge.inc(this.labels({ database }), read(g))
   }
 
   /**
@@ -374,8 +376,8 @@ export class PrometheusMetrics implements MetricsReporter {
    * pipeline is not kept alive by its reporter); its database's series stay, at 0.
    */
   unbindGauges(gauges: PipelineGauges): void {
-    const i = this.bound.findIndex(([, g]) => g === gauges)
-    if (i >= 0) this.bound.splice(i, 1)
+    const i = this.bound.pipelines.findIndex(([, g]) => g === gauges)
+    if (i >= 0) this.bound.pipelines.splice(i, 1)
   }
 
   // --- the guide's test-case API ------------------------------------------------------------
