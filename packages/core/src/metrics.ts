@@ -26,22 +26,27 @@ export interface PipelineGauges {
 
 export type RejectReason = 'closed' | 'aborted' | 'validation'
 
+/**
+ * `database` (the sink's name, e.g. `postgres`) is the last parameter of the pipeline-level
+ * calls so that one process's pipelines on different databases are told apart, and so that a
+ * reporter written before it was passed (ignoring it) still fits this interface.
+ */
 export interface MetricsReporter {
   /** Time a submit waited for room in the buffer (backpressure). */
-  recordEnqueueLatency(seconds: number): void
+  recordEnqueueLatency(seconds: number, database: string): void
   /** Age of the oldest row of a flush when the flush started. */
-  recordQueueWait(seconds: number): void
+  recordQueueWait(seconds: number, database: string): void
   /** Rows in a flush, and into how many schema groups it split. */
-  recordFlush(rows: number, schemaGroups: number): void
+  recordFlush(rows: number, schemaGroups: number, database: string): void
   /** Time spent splitting a flush into schema groups. */
-  recordAssembleDuration(seconds: number): void
+  recordAssembleDuration(seconds: number, database: string): void
   /** One executed batch (after its final attempt). */
   recordBatch(m: BatchMetrics): void
   /** An error, as `retry:<reason>` when it will be retried, `final:<reason>` when not. */
   recordError(database: string, table: string, errorType: string): void
-  recordRejectedSubmit(reason: RejectReason): void
+  recordRejectedSubmit(reason: RejectReason, database: string): void
   /** Error events dropped because the error stream's buffer was full. */
-  recordDroppedErrors(count: number): void
+  recordDroppedErrors(count: number, database: string): void
   /**
    * A batch of a conflict-handling schema waited this long for earlier unfinished batches
    * that share a conflict key (last write wins across batches); called only for batches that
@@ -85,14 +90,14 @@ void everyMethod
 
 /** The default: every method is empty, so reporting costs a call and nothing else. */
 export class NoopMetricsReporter implements MetricsReporter {
-  recordEnqueueLatency(_seconds: number): void {}
-  recordQueueWait(_seconds: number): void {}
-  recordFlush(_rows: number, _schemaGroups: number): void {}
-  recordAssembleDuration(_seconds: number): void {}
+  recordEnqueueLatency(_seconds: number, _database: string): void {}
+  recordQueueWait(_seconds: number, _database: string): void {}
+  recordFlush(_rows: number, _schemaGroups: number, _database: string): void {}
+  recordAssembleDuration(_seconds: number, _database: string): void {}
   recordBatch(_m: BatchMetrics): void {}
   recordError(_database: string, _table: string, _errorType: string): void {}
-  recordRejectedSubmit(_reason: RejectReason): void {}
-  recordDroppedErrors(_count: number): void {}
+  recordRejectedSubmit(_reason: RejectReason, _database: string): void {}
+  recordDroppedErrors(_count: number, _database: string): void {}
   recordKeyOrderWait(_database: string, _table: string, _seconds: number): void {}
   setConcurrencyLimit(_database: string, _limit: number): void {}
   bindGauges(_database: string, _gauges: PipelineGauges): void {}

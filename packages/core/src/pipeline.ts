@@ -222,7 +222,7 @@ export class BatchSQL implements AsyncDisposable {
     this.metrics = guardReporter(config.metrics ?? noopMetrics)
     this.errorStream = new ErrorStream(
       positiveInt('errorBufferSize', config.errorBufferSize ?? 1_000),
-      (n) => this.metrics.recordDroppedErrors(n),
+      (n) => this.metrics.recordDroppedErrors(n, this.executor.name),
       config.onError,
     )
     this.bindMetrics()
@@ -382,7 +382,7 @@ export class BatchSQL implements AsyncDisposable {
   }
 
   private rejectSubmit(reason: RejectReason, err: unknown): Promise<void> {
-    this.metrics.recordRejectedSubmit(reason)
+    this.metrics.recordRejectedSubmit(reason, this.executor.name)
     return Promise.reject(err)
   }
 
@@ -422,7 +422,7 @@ export class BatchSQL implements AsyncDisposable {
           const i = this.waiters.indexOf(w)
           if (i < 0) return
           this.waiters.splice(i, 1)
-          this.metrics.recordRejectedSubmit('aborted')
+          this.metrics.recordRejectedSubmit('aborted', this.executor.name)
           reject(
             new AbortedError(
               'submit aborted while waiting for room in the buffer',
@@ -593,7 +593,7 @@ export class BatchSQL implements AsyncDisposable {
       }
       this.waiters.shift()
       if (w.onAbort) w.signal?.removeEventListener('abort', w.onAbort)
-      this.metrics.recordEnqueueLatency((now() - w.since) / 1000)
+      this.metrics.recordEnqueueLatency((now() - w.since) / 1000, this.executor.name)
       w.resolve()
     }
   }
@@ -603,10 +603,10 @@ export class BatchSQL implements AsyncDisposable {
     this.flushes++
     this.pendingCount -= count
     const t0 = now()
-    this.metrics.recordQueueWait((t0 - firstAt) / 1000)
+    this.metrics.recordQueueWait((t0 - firstAt) / 1000, this.executor.name)
     const groups = groupBySchema(entries)
-    this.metrics.recordAssembleDuration((now() - t0) / 1000)
-    this.metrics.recordFlush(count, groups.length)
+    this.metrics.recordAssembleDuration((now() - t0) / 1000, this.executor.name)
+    this.metrics.recordFlush(count, groups.length, this.executor.name)
     let remaining = groups.length
     const onGroupDone = () => {
       if (--remaining === 0) {
@@ -743,7 +743,7 @@ export class BatchSQL implements AsyncDisposable {
     this.state = CLOSING
     for (const w of this.waiters.splice(0)) {
       if (w.onAbort) w.signal?.removeEventListener('abort', w.onAbort)
-      this.metrics.recordRejectedSubmit('closed')
+      this.metrics.recordRejectedSubmit('closed', this.executor.name)
       w.reject(
         new ClosedError(
           w.total === 1

@@ -7,12 +7,13 @@ import {
   BatchSQL,
   ClosedError,
   createBatchSQL,
+  createExecutor,
   defineSchema,
   NoopMetricsReporter,
   Request,
   ValidationError,
 } from '../src/index.js'
-import { MockExecutor } from '../src/testing.js'
+import { MockExecutor, MockProcessor } from '../src/testing.js'
 import { closeReleasing, gatedExecutor, oneFlushAtATime, tick } from './helpers.js'
 
 const events = defineSchema({ table: 'events', columns: { id: 'int', payload: 'string' } })
@@ -602,6 +603,62 @@ describe('failures', () => {
     let buffered = 0
     for await (const _ of b.errors) buffered++
     expect(buffered).toBe(2)
+  })
+
+  it("pipeline-level metrics carry the pipeline's database (the executor's name)", async () => {
+    const calls: string[] = []
+    class Recording extends NoopMetricsReporter {
+      override recordEnqueueLatency(_s: number, database: string) {
+        calls.push(`enqueue ${database}`)
+      }
+      override recordQueueWait(_s: number, database: string) {
+        calls.push(`queueWait ${database}`)
+      }
+      override recordFlush(_rows: number, _groups: number, database: string) {
+        calls.push(`flush ${database}`)
+      }
+      override recordAssembleDuration(_s: number, database: string) {
+        calls.push(`assemble ${database}`)
+      }
+      override recordRejectedSubmit(reason: string, database: string) {
+        calls.push(`rejected:${reason} ${database}`)
+      }
+      override recordDroppedErrors(_n: number, database: string) {
+        calls.push(`dropped ${database}`)
+      }
+    }
+    const failing = new MockProcessor(
+      {
+        delayMs: 5,
+        onBatch: () => {
+          throw new Error('x')
+        },
+      },
+      'warehouse',
+    )
+    const b = createBatchSQL({
+      executor: createExecutor(failing, { retry: { maxAttempts: 1 } }),
+      flushSize: 1,
+      bufferSize: 1,
+      maxInFlightFlushes: 1, // the third submit waits for room
+      errorBufferSize: 1, // two of the three failures are dropped
+      metrics: new Recording(),
+    })
+    await Promise.all([1, 2, 3].map((id) => b.submit(events, { id })))
+    await expect(b.submit(events, { id: 'four' as never })).rejects.toThrow(ValidationError)
+    await b.close()
+    await expect(b.submit(events, { id: 5 })).rejects.toThrow(ClosedError)
+    expect(new Set(calls)).toEqual(
+      new Set([
+        'enqueue warehouse',
+        'queueWait warehouse',
+        'flush warehouse',
+        'assemble warehouse',
+        'rejected:validation warehouse',
+        'rejected:closed warehouse',
+        'dropped warehouse',
+      ]),
+    )
   })
 
   it('close with a deadline reports exactly the abandoned rows', async () => {

@@ -164,26 +164,31 @@ export class PrometheusMetrics implements MetricsReporter {
     this.enqueueLatency = this.histogram(
       'enqueue_latency_seconds',
       'Time a submit waited for room in the buffer',
-      ['test_case'],
+      ['database', 'test_case'],
       b.latency,
     )
     this.queueWait = this.histogram(
       'queue_wait_seconds',
       'Age of the oldest row of a flush when the flush started',
-      ['test_case'],
+      ['database', 'test_case'],
       b.latency,
     )
-    this.flushSize = this.histogram('flush_size_rows', 'Rows per flush', ['test_case'], b.size)
+    this.flushSize = this.histogram(
+      'flush_size_rows',
+      'Rows per flush',
+      ['database', 'test_case'],
+      b.size,
+    )
     this.flushGroups = this.histogram(
       'flush_schema_groups',
       'Schema groups (batches) per flush',
-      ['test_case'],
+      ['database', 'test_case'],
       [1, 2, 3, 5, 10, 20, 50],
     )
     this.assemble = this.histogram(
       'assemble_duration_seconds',
       'Time to split a flush into schema groups',
-      ['test_case'],
+      ['database', 'test_case'],
       b.latency,
     )
     this.keyOrderWait = this.histogram(
@@ -216,12 +221,12 @@ export class PrometheusMetrics implements MetricsReporter {
     this.rejected = this.counter(
       'rejected_submits_total',
       'Submits rejected, by reason (closed, aborted, validation)',
-      ['reason'],
+      ['database', 'reason'],
     )
     this.dropped = this.counter(
       'dropped_errors_total',
       'Error events dropped because the error stream buffer was full',
-      [],
+      ['database'],
     )
 
     // Once per registry: a second reporter on it would register them twice (prom-client throws).
@@ -303,22 +308,22 @@ export class PrometheusMetrics implements MetricsReporter {
 
   // --- core MetricsReporter ----------------------------------------------------------------
 
-  recordEnqueueLatency(seconds: number): void {
-    this.enqueueLatency.observe(this.labels({ test_case: this.testCase }), seconds)
+  recordEnqueueLatency(seconds: number, database: string): void {
+    this.enqueueLatency.observe(this.labels({ database, test_case: this.testCase }), seconds)
   }
 
-  recordQueueWait(seconds: number): void {
-    this.queueWait.observe(this.labels({ test_case: this.testCase }), seconds)
+  recordQueueWait(seconds: number, database: string): void {
+    this.queueWait.observe(this.labels({ database, test_case: this.testCase }), seconds)
   }
 
-  recordFlush(rows: number, schemaGroups: number): void {
-    const l = this.labels({ test_case: this.testCase })
+  recordFlush(rows: number, schemaGroups: number, database: string): void {
+    const l = this.labels({ database, test_case: this.testCase })
     this.flushSize.observe(l, rows)
     this.flushGroups.observe(l, schemaGroups)
   }
 
-  recordAssembleDuration(seconds: number): void {
-    this.assemble.observe(this.labels({ test_case: this.testCase }), seconds)
+  recordAssembleDuration(seconds: number, database: string): void {
+    this.assemble.observe(this.labels({ database, test_case: this.testCase }), seconds)
   }
 
   recordKeyOrderWait(database: string, table: string, seconds: number): void {
@@ -347,12 +352,12 @@ export class PrometheusMetrics implements MetricsReporter {
     this.errors.inc(this.labels({ database, test_case: this.testCase, error_type: errorType }))
   }
 
-  recordRejectedSubmit(reason: RejectReason): void {
-    this.rejected.inc(this.labels({ reason }))
+  recordRejectedSubmit(reason: RejectReason, database: string): void {
+    this.rejected.inc(this.labels({ database, reason }))
   }
 
-  recordDroppedErrors(count: number): void {
-    this.dropped.inc(this.labels({}), count)
+  recordDroppedErrors(count: number, database: string): void {
+    this.dropped.inc(this.labels({ database }), count)
   }
 
   setConcurrencyLimit(database: string, limit: number): void {
@@ -362,6 +367,9 @@ export class PrometheusMetrics implements MetricsReporter {
   bindGauges(database: string, gauges: PipelineGauges): void {
     this.bound.pipelines.push([database, gauges])
     this.bound.databases.add(database)
+    // A labelled counter has no series until its first increment: start this one at 0, so
+    // that `increase()` over a pipeline's life sees its first dropped error.
+    this.dropped.inc(this.labels({ database }), 0)
   }
 
   /** Sets `gauge` per database to the sum of `read` over its bound pipelines (0 when none). */

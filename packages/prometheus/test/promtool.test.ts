@@ -21,9 +21,9 @@ async function fullExposition(defaultMetrics: boolean): Promise<string> {
   m.setCurrentTestCase('lint')
   await batchRun(m)
   m.bindGauges('mockdb', { queueLength: () => 3, inFlightBatches: () => 1 })
-  m.recordEnqueueLatency(0.01)
+  m.recordEnqueueLatency(0.01, 'mockdb')
   m.recordKeyOrderWait('mockdb', 'events', 0.02)
-  m.recordDroppedErrors(2)
+  m.recordDroppedErrors(2, 'mockdb')
   m.recordTestResult('mockdb', 'lint', {
     durationSeconds: 1,
     expected: 10,

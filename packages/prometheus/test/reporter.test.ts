@@ -110,18 +110,22 @@ describe('PrometheusMetrics over HTTP after a real batch run', () => {
         error_type: 'final:unknown',
       }),
     ).toBe(1)
-    expect(value(t, 'batchsql_flush_size_rows_sum', { test_case: 'unit' })).toBe(1010)
-    expect(value(t, 'batchsql_flush_schema_groups_count', { test_case: 'unit' })).toBeGreaterThan(0)
-    expect(value(t, 'batchsql_queue_wait_seconds_count', { test_case: 'unit' })).toBeGreaterThan(0)
+    // Pipeline-level series carry the pipeline's database, like the batch-level ones.
+    const tcase = { database: 'mockdb', test_case: 'unit' }
+    expect(value(t, 'batchsql_flush_size_rows_sum', tcase)).toBe(1010)
+    expect(value(t, 'batchsql_flush_schema_groups_count', tcase)).toBeGreaterThan(0)
+    expect(value(t, 'batchsql_queue_wait_seconds_count', tcase)).toBeGreaterThan(0)
+    expect(value(t, 'batchsql_assemble_duration_seconds_count', tcase)).toBeGreaterThan(0)
     expect(
-      value(t, 'batchsql_assemble_duration_seconds_count', { test_case: 'unit' }),
-    ).toBeGreaterThan(0)
-    expect(value(t, 'batchsql_rejected_submits_total', { reason: 'validation' })).toBe(1)
-    expect(value(t, 'batchsql_rejected_submits_total', { reason: 'closed' })).toBe(1)
+      value(t, 'batchsql_rejected_submits_total', { database: 'mockdb', reason: 'validation' }),
+    ).toBe(1)
+    expect(
+      value(t, 'batchsql_rejected_submits_total', { database: 'mockdb', reason: 'closed' }),
+    ).toBe(1)
     expect(value(t, 'batchsql_executor_concurrency_limit', { database: 'mockdb' })).toBe(2)
     expect(value(t, 'batchsql_queue_length', { database: 'mockdb' })).toBe(0)
     expect(value(t, 'batchsql_inflight_batches', { database: 'mockdb' })).toBe(0)
-    expect(value(t, 'batchsql_dropped_errors_total')).toBe(0)
+    expect(value(t, 'batchsql_dropped_errors_total', { database: 'mockdb' })).toBe(0)
     const tc = { database: 'mockdb', test_case: 'unit' }
     expect(value(t, 'batchsql_test_duration_seconds', tc)).toBe(2.5)
     expect(value(t, 'batchsql_test_rps', tc)).toBe(400)
