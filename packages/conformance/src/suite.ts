@@ -16,6 +16,7 @@ import { errorCases } from './cases/errors.js'
 import { identifierCases } from './cases/identifiers.js'
 import { lostReplyCases } from './cases/lost-replies.js'
 import { strategyCases } from './cases/strategies.js'
+import { timeoutCases } from './cases/timeouts.js'
 import { valueCases } from './cases/values.js'
 import type { SuiteContext } from './context.js'
 import { dropTable } from './tables.js'
@@ -62,6 +63,7 @@ export function runConformanceSuite(options: ConformanceOptions): void {
     valueCases(ctx)
     identifierCases(ctx)
     errorCases(ctx)
+    timeoutCases(ctx)
     lostReplyCases(ctx)
     concurrencyCases(ctx)
   })

@@ -55,6 +55,16 @@ export interface ConformanceTarget {
    */
   provokeLockTimeout?(table: string): Promise<unknown>
   /**
+   * Holds a row lock as a concurrent writer would: on a second bare-driver session, BEGIN and
+   * INSERT into `table` a row with only `id` (its primary key) set, and keep the transaction
+   * open. Returns a function that rolls it back and releases the session. The case using it
+   * needs `createBatchSQL` to create its own pool (from a URL or pool config, not a pool of
+   * yours): only on such a pool does BatchSQL set the server-side statement limits it derives
+   * from `timeoutMs`. Omit for an embedded database (SQLite), where no server runs a statement
+   * on after the executor has given up on it.
+   */
+  holdRowLock?(table: string, id: number): Promise<() => Promise<void>>
+  /**
    * A network database: where its server listens, and a pipeline connecting to 127.0.0.1 on
    * another `port` instead, where the suite runs a proxy that can drop a reply in flight
    * (`ReplyCutter`). Omit for an embedded database (SQLite).

@@ -118,37 +118,3 @@ describe('mysql adapter', () => {
     expect(lostInFlightMysql(Object.assign(new Error('x'), { code: 'EPIPE' }))).toBe(false)
   })
 })
-
-describe('a statement the executor gives up on', () => {
-  it('is ended by the server (session limits of a pool BatchSQL creates): a certain failure, nothing written later', async () => {
-    const table = `bsq_stmt_timeout_${process.pid}`
-    await bare.query(`CREATE TABLE ${table} (id INT PRIMARY KEY, v TEXT)`)
-    const blocker = await bare.getConnection()
-    try {
-      // An uncommitted row with the same key: BatchSQL's INSERT waits on its lock.
-      await blocker.query('BEGIN')
-      await blocker.query(`INSERT INTO ${table} VALUES (1, 'blocker')`)
-      const b = createMysqlBatchSQL(MYSQL_URL, {
-        timeoutMs: 1000,
-        retry: { maxAttempts: 2, initialDelayMs: 1, maxDelayMs: 2 },
-      })
-      const s = defineSchema({ table, columns: ['id', 'v'] })
-      const err = await b.submitAndWait(s, { id: 1, v: 'batchsql' }).then(
-        () => undefined,
-        (e: unknown) => e,
-      )
-      await b.close()
-      // Failed for certain (the server ended the wait), not of unknown outcome.
-      expect(err).toMatchObject({ code: 'BATCHSQL_BATCH_FAILED', attempts: 2 })
-      expect((err as { reason: string }).reason).toMatch(/^(timeout|lock_timeout)$/)
-      await blocker.query('ROLLBACK')
-      // Had the statement stayed blocked, it would commit now that the lock is free.
-      const [rows] = await bare.query(`SELECT COUNT(*) AS n FROM ${table}`)
-      expect(Number((rows as { n: number }[])[0]!.n)).toBe(0)
-    } finally {
-      await blocker.query('ROLLBACK').catch(() => {})
-      blocker.release()
-      await bare.query(`DROP TABLE ${table}`)
-    }
-  })
-})

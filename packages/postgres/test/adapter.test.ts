@@ -176,35 +176,3 @@ describe('pg-copy-streams, an optional peer', () => {
     }
   })
 })
-
-describe('a statement the executor gives up on', () => {
-  it('is cancelled by the server (statement_timeout of a pool BatchSQL creates): a certain failure, nothing written later', async () => {
-    const table = `bsq_stmt_timeout_${process.pid}`
-    await pool.query(`CREATE TABLE ${table} (id INT PRIMARY KEY, v TEXT)`)
-    const blocker = await pool.connect()
-    try {
-      // An uncommitted row with the same key: BatchSQL's INSERT waits on its lock.
-      await blocker.query('BEGIN')
-      await blocker.query(`INSERT INTO ${table} VALUES (1, 'blocker')`)
-      const b = createPostgresBatchSQL(POSTGRES_URL, {
-        timeoutMs: 200,
-        retry: { maxAttempts: 2, initialDelayMs: 1, maxDelayMs: 2 },
-      })
-      const s = defineSchema({ table, columns: ['id', 'v'] })
-      const err = await b.submitAndWait(s, { id: 1, v: 'batchsql' }).then(
-        () => undefined,
-        (e: unknown) => e,
-      )
-      await b.close()
-      // Failed for certain (the server cancelled it: 57014), not of unknown outcome.
-      expect(err).toMatchObject({ code: 'BATCHSQL_BATCH_FAILED', reason: 'timeout', attempts: 2 })
-      await blocker.query('ROLLBACK')
-      // Had the statement stayed blocked, it would commit now that the lock is free.
-      expect((await pool.query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0].n).toBe(0)
-    } finally {
-      await blocker.query('ROLLBACK').catch(() => {})
-      blocker.release()
-      await pool.query(`DROP TABLE ${table}`)
-    }
-  })
-})
