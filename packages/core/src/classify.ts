@@ -1,4 +1,4 @@
-import { BatchFailedError, isAbortError, TimeoutError } from './errors.js'
+import { BatchFailedError, BatchSQLError, isAbortError, TimeoutError } from './errors.js'
 
 /**
  * Why a batch (or a row) failed. Sinks map their driver errors onto these; the executor
@@ -41,10 +41,22 @@ const CONNECTION_CODES = new Set([
 const IO_CODES = new Set(['EIO', 'ENOSPC', 'EBUSY', 'EAGAIN', 'EMFILE', 'ENFILE'])
 const TIMEOUT_CODES = new Set(['ETIMEDOUT', 'ESOCKETTIMEDOUT', 'ETIME'])
 
+/**
+ * Errors BatchSQL has already made final: a failed batch, or a write that may have committed
+ * (`BATCHSQL_OUTCOME_UNKNOWN`, from a sink that knows no table or row count). Never retried,
+ * whatever a user's or a sink's classifier would say: a retry could write the rows twice.
+ */
+function finalClassification(err: unknown): Classification | undefined {
+  if (err instanceof BatchFailedError) return { reason: err.reason, retryable: false }
+  if (err instanceof BatchSQLError && err.code === 'BATCHSQL_OUTCOME_UNKNOWN')
+    return { reason: 'unknown', retryable: false }
+  return undefined
+}
+
 /** Classification of errors every sink can raise: aborts, timeouts, socket and file errors. */
 export const builtinClassifier: ErrorClassifier = (err) => {
-  // Already final (e.g. an attempt whose outcome is unknown): never retried.
-  if (err instanceof BatchFailedError) return { reason: err.reason, retryable: false }
+  const final = finalClassification(err)
+  if (final) return final
   if (err instanceof TimeoutError) return { reason: 'timeout', retryable: true }
   if (isAbortError(err)) return { reason: 'context_canceled', retryable: false }
   const code = (err as { code?: unknown } | null)?.code
@@ -59,7 +71,8 @@ export const builtinClassifier: ErrorClassifier = (err) => {
 /**
  * An ordered list of classifiers. Consulted in this order: the user's classifiers, then the
  * sink's, then the built-in ones; the first answer wins; no answer is `unknown`, not retried
- * (retrying an error nobody understands can double-write a non-idempotent batch).
+ * (retrying an error nobody understands can double-write a non-idempotent batch). An error
+ * BatchSQL already made final (`finalClassification`) is not asked about.
  */
 export class ClassifierRegistry {
   private readonly user: ErrorClassifier[] = []
@@ -80,6 +93,8 @@ export class ClassifierRegistry {
     return this
   }
   classify(err: unknown): Classification {
+    const final = finalClassification(err)
+    if (final) return final
     for (const c of this.user) {
       const r = c(err)
       if (r) return r

@@ -112,7 +112,15 @@ export class RetryingExecutor implements BatchExecutor {
         error:
           error instanceof BatchFailedError
             ? error
-            : new BatchFailedError(schema.table, cls.reason, attempts, failed.length, error),
+            : error instanceof BatchSQLError && error.code === 'BATCHSQL_OUTCOME_UNKNOWN'
+              ? BatchFailedError.outcomeUnknown(
+                  schema.table,
+                  cls.reason,
+                  attempts,
+                  failed.length,
+                  error,
+                )
+              : new BatchFailedError(schema.table, cls.reason, attempts, failed.length, error),
       })
     }
 

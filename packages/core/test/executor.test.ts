@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import {
   type Batch,
   BatchFailedError,
+  BatchSQLError,
   backoffDelay,
   ClassifierRegistry,
   createExecutor,
@@ -45,6 +46,26 @@ describe('RetryingExecutor', () => {
     const out = await ex.execute(batch(3), new AbortController().signal)
     expect(out).toMatchObject({ committed: 3, failures: [], attempts: 2 })
     expect(p.rows()).toHaveLength(3)
+  })
+
+  it("a sink's BATCHSQL_OUTCOME_UNKNOWN is final whatever the classifiers say, with table and rows", async () => {
+    let calls = 0
+    const p = new MockProcessor({
+      onBatch: () => {
+        calls++
+        throw new BatchSQLError('BATCHSQL_OUTCOME_UNKNOWN', 'the commit may have happened')
+      },
+    })
+    // A blanket user classifier that would retry anything: a retry could write the rows twice.
+    const everything = () => ({ reason: 'connection' as const, retryable: true })
+    const ex = createExecutor(p, { classifiers: [everything], retry: { ...fast, maxAttempts: 5 } })
+    const out = await ex.execute(batch(4), new AbortController().signal)
+    expect(calls).toBe(1)
+    expect(out).toMatchObject({ committed: 0, attempts: 1 })
+    expect(out.failures).toHaveLength(1)
+    const e = out.failures[0]!.error
+    expect(e).toBeInstanceOf(BatchFailedError)
+    expect(e).toMatchObject({ code: 'BATCHSQL_OUTCOME_UNKNOWN', table: 'items', rowCount: 4 })
   })
 
   it('a non-retryable error goes final at once, with the rows', async () => {

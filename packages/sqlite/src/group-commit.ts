@@ -160,13 +160,13 @@ export class GroupCommit {
 
   /**
    * Someone ran COMMIT or ROLLBACK on this connection while batches waited for the shared
-   * transaction: whether they were written is unknown, so they are reported (an error nobody
-   * classifies is not retried), never sent again.
+   * transaction: whether they were written is unknown (a COMMIT wrote them, a ROLLBACK did not),
+   * so they are reported as such (final: never sent again).
    */
   private endedOutside(group: Group): void {
     this.open = undefined
     const err = new BatchSQLError(
-      'BATCHSQL_ABANDONED',
+      'BATCHSQL_OUTCOME_UNKNOWN',
       `the transaction shared by ${group.members.length} batches was ended outside BatchSQL; their outcome is unknown`,
     )
     for (const m of group.members) this.settle(m, err)

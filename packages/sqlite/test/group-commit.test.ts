@@ -217,7 +217,7 @@ describe('sqlite group commit', () => {
     t.writer.exec('COMMIT') // someone else's COMMIT on BatchSQL's connection
     const next = group.run(insert(3), signal)
     await expect(lost).rejects.toSatisfy(
-      (e) => e instanceof BatchSQLError && e.code === 'BATCHSQL_ABANDONED',
+      (e) => e instanceof BatchSQLError && e.code === 'BATCHSQL_OUTCOME_UNKNOWN',
     )
     group.flush()
     await next
@@ -226,6 +226,43 @@ describe('sqlite group commit', () => {
       { id: 2 },
       { id: 3 },
     ])
+    t.close()
+  })
+
+  it('through the pipeline, a batch whose shared transaction you ended is reported OUTCOME_UNKNOWN, once', async () => {
+    const t = files('outside', EVENTS)
+    // Your COMMIT on BatchSQL's connection, right after its INSERT ran in the open transaction.
+    const prepare = t.writer.prepare.bind(t.writer)
+    let fired = false
+    t.writer.prepare = ((sql: string) => {
+      const st = prepare(sql)
+      if (!/^insert/i.test(sql) || fired) return st
+      const run = st.run.bind(st)
+      st.run = ((...a: unknown[]) => {
+        const r = run(...a)
+        fired = true
+        queueMicrotask(() => t.writer.exec('COMMIT'))
+        return r
+      }) as typeof st.run
+      return st
+    }) as typeof t.writer.prepare
+    const failures: BatchFailedError[] = []
+    const b = createSqliteBatchSQL(t.writer, {
+      groupCommit: true,
+      onError: (f) => failures.push(f.error),
+    })
+    const err = await b.submitAndWait(events, { id: 1, kind: 'k' }).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    const result = await b.close()
+    expect(fired).toBe(true)
+    // Written (your COMMIT), and said to be possibly written: never reported as surely failed.
+    expect(t.count()).toBe(1)
+    expect(err).toMatchObject({ code: 'BATCHSQL_OUTCOME_UNKNOWN', table: 'events', attempts: 1 })
+    expect(err).toBeInstanceOf(BatchFailedError)
+    expect(failures.map((e) => e.code)).toEqual(['BATCHSQL_OUTCOME_UNKNOWN'])
+    expect(result).toMatchObject({ accepted: 1, committed: 0, failed: 1 })
     t.close()
   })
 
