@@ -81,6 +81,11 @@ export interface PipelineStats {
   readonly pending: number
   readonly waitingSubmits: number
   readonly inFlightFlushes: number
+  /**
+   * Batches executing or in backoff. After a `close({ timeoutMs })` that gave up on running
+   * batches (reported `BATCHSQL_OUTCOME_UNKNOWN`), it still counts them until the sink returns:
+   * the statement may still be running on the server.
+   */
   readonly inFlightBatches: number
   readonly droppedErrors: number
   readonly flushes: number
