@@ -51,7 +51,7 @@ export interface SqlDialectAdapter {
    * Largest statement in bytes (MySQL's `max_allowed_packet`), or undefined when the dialect
    * has no such limit. The engine cuts chunks on an upper-bound estimate of the bytes.
    */
-  readonly maxStatementBytes?: number
+  readonly maxStatementBytes?: number | undefined
 
   /**
    * The driver expands one `?` bound to an array of row arrays into `(a, b), (c, d)` with its

@@ -1,0 +1,45 @@
+// Compiled, never run (`pnpm typecheck`): the packages' published types (dist/*.d.ts) as a
+// consumer with the strictest common settings sees them (tsconfig.json: exactOptionalPropertyTypes,
+// skipLibCheck off, so the .d.ts files themselves are checked too).
+import { runConformanceSuite } from '@batchsql/conformance'
+import { createBatchSQL, createExecutor, defineSchema } from '@batchsql/core'
+import { MockExecutor } from '@batchsql/core/testing'
+import { tableSchema } from '@batchsql/kysely'
+import { createMysqlBatchSQL } from '@batchsql/mysql'
+import { createPostgresBatchSQL } from '@batchsql/postgres'
+import { PrometheusMetrics } from '@batchsql/prometheus'
+import { createRedisBatchSQL, redisSchemas } from '@batchsql/redis'
+import { createSqliteBatchSQL } from '@batchsql/sqlite'
+import Database from 'better-sqlite3'
+import type { Generated } from 'kysely'
+import pg from 'pg'
+
+interface DB {
+  events: { id: Generated<number>; kind: string; at: Date }
+}
+
+export async function consumer(): Promise<void> {
+  const metrics = new PrometheusMetrics({ labels: { service: 'types' } })
+  const events = defineSchema({ table: 'events', columns: { id: 'int', kind: 'string', at: 'date' } })
+  const typed = tableSchema<DB>()({ table: 'events', columns: ['kind', 'at'] })
+
+  const pgBatch = createPostgresBatchSQL(new pg.Pool(), { copy: 'never', metrics })
+  await pgBatch.submit(typed, { kind: 'click', at: new Date() })
+  // @ts-expect-error unknown column
+  await pgBatch.submit(typed, { kind: 'click', colour: 'red' })
+
+  const my = createMysqlBatchSQL('mysql://root@127.0.0.1:3306/test', { flushSize: 1000 })
+  await my.submitMany(events, [{ id: 1, kind: 'a', at: new Date() }])
+  const lite = createSqliteBatchSQL(new Database(':memory:'), { groupCommit: false })
+  await lite.submitAndWait(events, { id: 2, kind: 'b', at: new Date() }, { signal: AbortSignal.timeout(1000) })
+
+  const redis = createRedisBatchSQL('redis://127.0.0.1:6379', { flushInterval: 20 })
+  await redis.submit(redisSchemas.set({ prefix: 'types:' }), { key: 'k', value: 'v' })
+
+  const mock = createBatchSQL({ executor: new MockExecutor(), metrics })
+  const own = createBatchSQL({
+    executor: createExecutor({ name: 'sink', process: async () => undefined }, { timeoutMs: 0 }),
+  })
+  for (const b of [pgBatch, my, lite, redis, mock, own]) await b.close({ timeoutMs: 1000 })
+  void runConformanceSuite
+}
