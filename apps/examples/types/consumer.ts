@@ -20,7 +20,10 @@ interface DB {
 
 export async function consumer(): Promise<void> {
   const metrics = new PrometheusMetrics({ labels: { service: 'types' } })
-  const events = defineSchema({ table: 'events', columns: { id: 'int', kind: 'string', at: 'date' } })
+  const events = defineSchema({
+    table: 'events',
+    columns: { id: 'int', kind: 'string', at: 'date' },
+  })
   const typed = tableSchema<DB>()({ table: 'events', columns: ['kind', 'at'] })
 
   const pgBatch = createPostgresBatchSQL(new pg.Pool(), { copy: 'never', metrics })
@@ -31,7 +34,11 @@ export async function consumer(): Promise<void> {
   const my = createMysqlBatchSQL('mysql://root@127.0.0.1:3306/test', { flushSize: 1000 })
   await my.submitMany(events, [{ id: 1, kind: 'a', at: new Date() }])
   const lite = createSqliteBatchSQL(new Database(':memory:'), { groupCommit: false })
-  await lite.submitAndWait(events, { id: 2, kind: 'b', at: new Date() }, { signal: AbortSignal.timeout(1000) })
+  await lite.submitAndWait(
+    events,
+    { id: 2, kind: 'b', at: new Date() },
+    { signal: AbortSignal.timeout(1000) },
+  )
 
   const redis = createRedisBatchSQL('redis://127.0.0.1:6379', { flushInterval: 20 })
   await redis.submit(redisSchemas.set({ prefix: 'types:' }), { key: 'k', value: 'v' })
