@@ -32,16 +32,24 @@ export interface SqlBatchSQL<DB = any> extends BatchSQL {
 
 /**
  * Wires a dialect adapter into a pipeline. Dialect packages call this from their own
- * factories (`createPostgresBatchSQL`, ...); `ownsDb` makes `close()` destroy the instance.
+ * factories (`createPostgresBatchSQL`, ...). `owns`: what `close()` releases when BatchSQL
+ * created the connection: `true` destroys the Kysely instance; a function releases the
+ * driver's own pool or database (needed when an adapter's fast path may be all that ran:
+ * Kysely ends nothing it never used).
  */
 export function createKyselyBatchSQL<DB>(
   db: Kysely<DB>,
   adapter: SqlDialectAdapter,
   config: SqlBatchSQLConfig = {},
-  ownsDb = false,
+  owns: boolean | (() => void | Promise<void>) = false,
 ): SqlBatchSQL<DB> {
   const { concurrency, timeoutMs, retry, classifiers, poisonRows, name, ...pipeline } = config
-  const processor = new KyselyProcessor(db as Kysely<any>, adapter, { poisonRows, name, ownsDb })
+  const processor = new KyselyProcessor(db as Kysely<any>, adapter, {
+    poisonRows,
+    name,
+    ownsDb: owns === true,
+    release: typeof owns === 'function' ? owns : undefined,
+  })
   const executor = createExecutor(processor, {
     concurrency,
     timeoutMs,

@@ -44,6 +44,12 @@ export interface KyselyProcessorOptions {
   name?: string
   /** Destroy the Kysely instance on close (set when BatchSQL created it). */
   ownsDb?: boolean
+  /**
+   * Releases what BatchSQL created (its pool, its database), on close; instead of `ownsDb`.
+   * Why a hook: Kysely's `destroy()` ends its driver only if Kysely itself ever ran a query,
+   * and an adapter's fast path (COPY, SQLite's cached statements) may be all that ever ran.
+   */
+  release?: () => void | Promise<void>
 }
 
 function sameParameters(a: readonly unknown[], b: readonly unknown[]): boolean {
@@ -308,6 +314,7 @@ export class KyselyProcessor implements BatchProcessor {
 
   async close(): Promise<void> {
     await this.adapter.close?.()
-    if (this.options.ownsDb) await this.db.destroy()
+    if (this.options.release) await this.options.release()
+    else if (this.options.ownsDb) await this.db.destroy()
   }
 }

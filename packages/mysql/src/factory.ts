@@ -72,8 +72,13 @@ export function createMysqlBatchSQL<DB = any>(
   const pool =
     given ??
     mysql.createPool(typeof target === 'string' ? { uri: target } : (target as mysql.PoolOptions))
-  // Kysely's destroy() ends the pool: only let it when BatchSQL created the pool.
   const onCreateConnection = given === undefined ? sessionLimits(rest.timeoutMs) : undefined
   const db = new Kysely<DB>({ dialect: new MysqlDialect({ pool, onCreateConnection }) })
-  return createKyselyBatchSQL(db, adapter, rest, given === undefined)
+  // The pool itself (only when BatchSQL created it), not Kysely's destroy(), which ends
+  // nothing Kysely never used.
+  const release =
+    given === undefined
+      ? () => new Promise<void>((done, fail) => pool.end((err) => (err ? fail(err) : done())))
+      : false
+  return createKyselyBatchSQL(db, adapter, rest, release)
 }

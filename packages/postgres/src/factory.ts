@@ -94,7 +94,13 @@ export function createPostgresBatchSQL<DB = any>(
     ? ownPool(target as string | pg.PoolConfig, rest.timeoutMs)
     : (target as pg.Pool)
   guardConnectionErrors(pool, owns)
-  // Kysely's destroy() ends the pool: only let it when BatchSQL created the pool.
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) })
-  return createKyselyBatchSQL(db, new PostgresAdapter({ pool, copy, rowsPerStatement }), rest, owns)
+  // The pool itself, not Kysely's destroy(): a pool only COPY used is unknown to Kysely.
+  const release = owns ? () => (pool.ended ? undefined : pool.end()) : false
+  return createKyselyBatchSQL(
+    db,
+    new PostgresAdapter({ pool, copy, rowsPerStatement }),
+    rest,
+    release,
+  )
 }

@@ -83,6 +83,41 @@ describe('postgres adapter', () => {
     await expect(b3.db.selectNoFrom((eb) => eb.val(1).as('one')).execute()).rejects.toThrow()
   })
 
+  it('a URL-made pool that only COPY used is ended on close() too (Kysely never ran a query)', async () => {
+    const table = `bsq_copy_owned_${process.pid}`
+    const application_name = `bsq_copy_owned_${process.pid}`
+    await pool.query(`CREATE TABLE ${table} (id INT PRIMARY KEY)`)
+    try {
+      const b = createPostgresBatchSQL(
+        { connectionString: POSTGRES_URL, application_name },
+        {
+          copy: 'always',
+        },
+      )
+      await b.submitAndWait(defineSchema({ table, columns: ['id'] }), { id: 1 })
+      const sessions = async () =>
+        Number(
+          (
+            await pool.query(
+              'SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1',
+              [application_name],
+            )
+          ).rows[0].n,
+        )
+      expect(await sessions()).toBeGreaterThan(0)
+      await b.close()
+      // The server sees the disconnect a moment after the client closes its socket.
+      let left = await sessions()
+      for (let i = 0; i < 50 && left > 0; i++) {
+        await new Promise((r) => setTimeout(r, 20))
+        left = await sessions()
+      }
+      expect(left).toBe(0)
+    } finally {
+      await pool.query(`DROP TABLE ${table}`)
+    }
+  })
+
   it('classifies server errors by SQLSTATE and leaves socket errors to core', async () => {
     const err = await pool.query('SELEC 1').then(
       () => undefined,

@@ -14,6 +14,17 @@ export interface RedisBatchSQLConfig
     Omit<RedisProcessorOptions, 'ownsClient'> {}
 
 /**
+ * The client BatchSQL creates from a URL. Its connection errors reach the caller through the
+ * commands that fail (classified, retried, reported); without a listener ioredis would also
+ * print each one as an "Unhandled error event" while it reconnects.
+ */
+function ownClient(url: string): Redis {
+  const redis = new Redis(url)
+  redis.on('error', () => {})
+  return redis
+}
+
+/**
  * A BatchSQL pipeline writing to Redis or Redis Cluster. Pass your ioredis `Redis` or
  * `Cluster` (you keep owning it: `close()` leaves it open) or a `redis://` URL (BatchSQL
  * creates the client and quits it on `close()`).
@@ -24,7 +35,7 @@ export function createRedisBatchSQL(
 ): BatchSQL {
   const { atomic, name, concurrency, timeoutMs, retry, classifiers, ...pipeline } = config
   const owns = typeof client === 'string'
-  const redis = owns ? new Redis(client) : client
+  const redis = owns ? ownClient(client) : client
   const processor = new RedisProcessor(redis, { atomic, name, ownsClient: owns })
   const executor = createExecutor(processor, {
     concurrency,

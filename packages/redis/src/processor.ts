@@ -244,6 +244,17 @@ export class RedisProcessor implements BatchProcessor {
   }
 
   async close(): Promise<void> {
-    if (this.ownsClient) await this.client.quit()
+    if (!this.ownsClient) return
+    // QUIT waits behind the offline queue: with the server unreachable it would wait for every
+    // reconnection attempt (over a minute) and the client would still be reconnecting after.
+    if (this.client.status === 'ready') {
+      try {
+        await this.client.quit()
+        return
+      } catch {
+        // Lost meanwhile: drop the connection below.
+      }
+    }
+    this.client.disconnect()
   }
 }

@@ -1,7 +1,12 @@
 import { BatchFailedError, type BatchFailure, NoopMetricsReporter } from '@batchsql/core'
 import type { Redis } from 'ioredis'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { classifyRedisError, createRedisBatchSQL, redisSchemas } from '../src/index.js'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import {
+  classifyRedisError,
+  createRedisBatchSQL,
+  RedisProcessor,
+  redisSchemas,
+} from '../src/index.js'
 import { connect, dropPrefix, script, uniquePrefix } from './helpers.js'
 
 let redis: Redis
@@ -212,5 +217,47 @@ describe('retries never apply a command twice', () => {
       const list = await own.lrange(`${p}l${k}`, 0, -1)
       expect(list).toEqual(Array.from({ length: N / 10 }, (_, j) => String(j * 10 + k)))
     }
+  })
+})
+
+describe('a client BatchSQL created, its server unreachable', () => {
+  it('close() drops it at once (QUIT would wait out every reconnection), and its errors are not printed', async () => {
+    const printed = vi.spyOn(console, 'error').mockImplementation(() => {})
+    try {
+      const failures: BatchFailure[] = []
+      const b = createRedisBatchSQL('redis://127.0.0.1:1', {
+        timeoutMs: 300,
+        retry: { maxAttempts: 1 },
+        onError: (f) => failures.push(f),
+      })
+      await b.submit(redisSchemas.set({ prefix }), { key: 'k', value: 'v' })
+      const result = await b.close()
+      // Reported, not lost: the row failed (or may have been sent, had it reached a server).
+      expect(result).toMatchObject({ accepted: 1, committed: 0 })
+      expect(result.failed + result.abandonedRows).toBe(1)
+      // ioredis prints "[ioredis] Unhandled error event" for a client without an error listener.
+      expect(printed.mock.calls.filter((c) => String(c[0]).includes('ioredis'))).toEqual([])
+    } finally {
+      printed.mockRestore()
+    }
+  })
+
+  it('an owned client that is not connected is disconnected, not sent QUIT', async () => {
+    const { Redis } = await import('ioredis')
+    const client = new Redis('redis://127.0.0.1:1')
+    client.on('error', () => {})
+    // Refused once and retrying, a command queued (a batch the executor gave up on): a QUIT
+    // now waits behind it in the offline queue, through every reconnection attempt.
+    await new Promise((r) => client.once('reconnecting', r))
+    void client.get('k').catch(() => {})
+    let attempts = 0
+    client.on('reconnecting', () => attempts++)
+    const p = new RedisProcessor(client, { ownsClient: true })
+    const closing = p.close().then(() => 'closed')
+    // Dropped: close() settles and no further connection is attempted (ioredis retries after
+    // 50 ms, then more slowly).
+    await new Promise((r) => setTimeout(r, 300))
+    expect(await Promise.race([closing, 'pending'])).toBe('closed')
+    expect(attempts).toBe(0)
   })
 })

@@ -65,14 +65,20 @@ export function createSqliteBatchSQL<DB = any>(
       database.pragma('synchronous = NORMAL')
       database.pragma('busy_timeout = 5000')
     }
-    // Kysely's destroy() would close the database: only hand it over when BatchSQL owns it.
     const db = new Kysely<DB>({ dialect: new SqliteDialect({ database }) })
     const adapter = new SqliteAdapter({
       database,
       rowsPerStatement,
       groupCommit: grouped ? concurrency : 0,
     })
-    return createKyselyBatchSQL(db, adapter, pipelineConfig, owns)
+    // The database itself, not Kysely's destroy(): the adapter writes through its own
+    // prepared statements, and Kysely closes nothing it never used.
+    const release = owns
+      ? () => {
+          if (database.open) database.close()
+        }
+      : false
+    return createKyselyBatchSQL(db, adapter, pipelineConfig, release)
   } catch (err) {
     // A bad config (or pragma) throws after the file was opened: close what BatchSQL opened.
     if (owns) database.close()
