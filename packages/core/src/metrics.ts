@@ -20,7 +20,10 @@ export interface BatchMetrics {
 export interface PipelineGauges {
   /** Rows accepted and waiting for a flush. */
   queueLength(): number
-  /** Batches currently executing or waiting in backoff. */
+  /**
+   * Batches dispatched and not finished: executing, in backoff, or still waiting for an
+   * executor slot or at the key-order gate (so it may exceed the concurrency limit).
+   */
   inFlightBatches(): number
 }
 

@@ -82,7 +82,8 @@ export interface PipelineStats {
   readonly waitingSubmits: number
   readonly inFlightFlushes: number
   /**
-   * Batches executing or in backoff. After a `close({ timeoutMs })` that gave up on running
+   * Batches dispatched and not finished: executing, in backoff, or waiting for an executor
+   * slot or at the key-order gate. After a `close({ timeoutMs })` that gave up on running
    * batches (reported `BATCHSQL_OUTCOME_UNKNOWN`), it still counts them until the sink returns:
    * the statement may still be running on the server.
    */
@@ -824,6 +825,18 @@ export class BatchSQL implements AsyncDisposable {
           new AbortedError('close deadline passed'),
           'BATCHSQL_ABANDONED',
         )
+        // Never sent, so the executor reports nothing of it: counted here, as a failed batch.
+        const database = this.executor.name
+        this.metrics.recordError(database, schema.table, 'final:context_canceled')
+        this.metrics.recordBatch({
+          database,
+          table: schema.table,
+          rows: rows.length,
+          durationSeconds: 0,
+          status: 'failure',
+          attempts: 0,
+          committed: 0,
+        })
         this.settle(batch, {
           committed: 0,
           attempts: 0,
@@ -865,6 +878,9 @@ export class BatchSQL implements AsyncDisposable {
             new AbortedError('close deadline passed while the batch was running'),
           )
       this.forsaken.add(batch)
+      // The batch itself is counted by the executor when (if) the sink returns, as it ends.
+      if (!gated)
+        this.metrics.recordError(this.executor.name, schema.table, 'final:outcome_unknown')
       const failures: BatchFailure[] = [...(progress?.failures ?? [])]
       if (batchSize(pending) > 0)
         failures.push({ schema, rows: pending.rows, reason: 'context_canceled', attempts, error })

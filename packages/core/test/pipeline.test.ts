@@ -17,6 +17,18 @@ import { MockExecutor, MockProcessor } from '../src/testing.js'
 import { closeReleasing, gatedExecutor, oneFlushAtATime, tick } from './helpers.js'
 
 const events = defineSchema({ table: 'events', columns: { id: 'int', payload: 'string' } })
+
+/** Records the batch outcomes and errors a pipeline and its executor report. */
+class OutcomeRecorder extends NoopMetricsReporter {
+  failedRows = 0
+  readonly errors: string[] = []
+  override recordBatch(m: { rows: number; committed: number }): void {
+    this.failedRows += m.rows - m.committed
+  }
+  override recordError(_database: string, _table: string, errorType: string): void {
+    this.errors.push(errorType)
+  }
+}
 const users = defineSchema({
   table: 'users',
   columns: { id: 'int', name: 'string' },
@@ -663,12 +675,14 @@ describe('failures', () => {
 
   it('close with a deadline reports exactly the abandoned rows', async () => {
     const { processor, executor } = gatedExecutor({ concurrency: 1, retry: { maxAttempts: 1 } })
+    const metrics = new OutcomeRecorder()
     const b = createBatchSQL({
       executor,
       flushSize: 2,
       bufferSize: 10,
       maxInFlightFlushes: 1,
       flushInterval: 60_000,
+      metrics,
     })
     for (let i = 0; i < 5; i++) await b.submit(events, { id: i })
     await processor.waitFor(1)
@@ -677,6 +691,10 @@ describe('failures', () => {
     expect(ids).toEqual([0, 1, 2, 3, 4])
     expect(result.abandonedRows).toBe(5)
     expect(result.abandoned.every((f) => f.error.code === 'BATCHSQL_ABANDONED')).toBe(true)
+    // The metrics see them too: the aborted batch (executor) and the never-sent ones (pipeline).
+    expect(metrics.failedRows).toBe(5)
+    expect(metrics.errors.every((e) => e === 'final:context_canceled')).toBe(true)
+    expect(metrics.errors.length).toBeGreaterThanOrEqual(2)
   })
 })
 
@@ -695,7 +713,8 @@ describe('lifecycle', () => {
       },
       { timeoutMs: 0, retry: { maxAttempts: 1 } },
     )
-    const b = createBatchSQL({ executor, flushSize: 2, flushInterval: 60_000 })
+    const metrics = new OutcomeRecorder()
+    const b = createBatchSQL({ executor, flushSize: 2, flushInterval: 60_000, metrics })
     const acked = b.submitAndWait(events, { id: 1 }).catch((e: unknown) => e)
     await b.submit(events, { id: 2 })
     await running
@@ -705,6 +724,7 @@ describe('lifecycle', () => {
     expect(result.abandoned.map((f) => f.error.code)).toEqual(['BATCHSQL_OUTCOME_UNKNOWN'])
     expect(result).toMatchObject({ committed: 0, failed: 2 })
     expect(await acked).toMatchObject({ code: 'BATCHSQL_OUTCOME_UNKNOWN' })
+    expect(metrics.errors).toEqual(['final:outcome_unknown'])
     // Its late outcome changes nothing that was reported.
     finish()
     await tick()

@@ -61,6 +61,7 @@ export class PrometheusMetrics implements MetricsReporter {
   private readonly batchTotal: Counter
   private readonly batchSize: Histogram
   private readonly records: Counter
+  private readonly recordsFailed: Counter
   private readonly testDuration: Gauge
   private readonly testRecords: Gauge
   private readonly testRps: Gauge
@@ -125,6 +126,11 @@ export class PrometheusMetrics implements MetricsReporter {
       'table',
       'test_case',
     ])
+    this.recordsFailed = this.counter(
+      'records_failed_total',
+      'Rows whose batch ended without committing them (failed for good, or abandoned at a close deadline)',
+      ['database', 'table', 'test_case'],
+    )
     this.testDuration = this.gauge('test_duration_seconds', 'Duration of a test case', [
       'database',
       'test_case',
@@ -207,7 +213,7 @@ export class PrometheusMetrics implements MetricsReporter {
     )
     this.gauge(
       'inflight_batches',
-      'Batches executing or waiting in backoff',
+      'Batches dispatched and not finished: executing, in backoff, waiting for an executor slot or at the key-order gate',
       ['database'],
       function collect(this: Gauge) {
         self.collectPerDatabase(this, (g) => g.inFlightBatches())
@@ -346,6 +352,8 @@ export class PrometheusMetrics implements MetricsReporter {
     const l = this.labels({ database: m.database, table, test_case: this.testCase })
     this.batchSize.observe(l, m.rows)
     if (m.committed > 0) this.records.inc(l, m.committed)
+    // Incremented by 0 too: the series exists from the first batch, so increase() sees the first failure.
+    this.recordsFailed.inc(l, Math.max(0, m.rows - m.committed))
   }
 
   recordError(database: string, _table: string, errorType: string): void {

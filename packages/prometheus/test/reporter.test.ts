@@ -87,6 +87,9 @@ describe('PrometheusMetrics over HTTP after a real batch run', () => {
     const ev = { database: 'mockdb', table: 'events', test_case: 'unit' }
     expect(value(t, 'batchsql_records_processed_total', ev)).toBe(1000)
     expect(value(t, 'batchsql_records_processed_total', { ...ev, table: 'users' })).toBeUndefined()
+    // Rows not written: the 10 users of the failed batch; none of the events (series at 0).
+    expect(value(t, 'batchsql_records_failed_total', { ...ev, table: 'users' })).toBe(10)
+    expect(value(t, 'batchsql_records_failed_total', ev)).toBe(0)
     expect(value(t, 'batchsql_batch_execution_total', { ...ev, status: 'success' })).toBe(10)
     expect(
       value(t, 'batchsql_batch_execution_total', { ...ev, table: 'users', status: 'failure' }),
