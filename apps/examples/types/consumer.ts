@@ -2,7 +2,15 @@
 // consumer with the strictest common settings sees them (tsconfig.json: exactOptionalPropertyTypes,
 // skipLibCheck off, so the .d.ts files themselves are checked too).
 import { runConformanceSuite } from '@batchsql/conformance'
-import { createBatchSQL, createExecutor, defineSchema } from '@batchsql/core'
+import {
+  BatchFailedError,
+  BatchSQLError,
+  ClosedError,
+  CloseFailedError,
+  createBatchSQL,
+  createExecutor,
+  defineSchema,
+} from '@batchsql/core'
 import { MockExecutor } from '@batchsql/core/testing'
 import { tableSchema } from '@batchsql/kysely'
 import { createMysqlBatchSQL } from '@batchsql/mysql'
@@ -49,4 +57,25 @@ export async function consumer(): Promise<void> {
   })
   for (const b of [pgBatch, my, lite, redis, mock, own]) await b.close({ timeoutMs: 1000 })
   void runConformanceSuite
+}
+
+/** Error classes narrow `code` (and `result`) once `instanceof` has matched. */
+export function describeError(err: unknown): string {
+  if (err instanceof BatchFailedError) {
+    // @ts-expect-error not a code a BatchFailedError carries
+    if (err.code === 'BATCHSQL_INVALID_SCHEMA') return 'impossible'
+    const code: 'BATCHSQL_BATCH_FAILED' | 'BATCHSQL_OUTCOME_UNKNOWN' | 'BATCHSQL_ABANDONED' =
+      err.code
+    return `${code} ${err.table} ${err.rowCount}`
+  }
+  if (err instanceof CloseFailedError) {
+    // @ts-expect-error a CloseResult has no such field (the result is not `any`)
+    void err.result.nope
+    return `${err.code} ${err.result.committed}`
+  }
+  if (err instanceof ClosedError) {
+    const code: 'BATCHSQL_CLOSED' = err.code
+    return `${code} ${err.acceptedRows}`
+  }
+  return err instanceof BatchSQLError ? err.code : 'not ours'
 }

@@ -1,4 +1,5 @@
 import type { ErrorReason } from './classify.js'
+import type { CloseResult } from './pipeline.js'
 
 /**
  * Stable, machine-readable error codes. Messages give counts and names, never row values:
@@ -21,7 +22,27 @@ export type BatchSQLErrorCode =
   | 'BATCHSQL_CLOSE_FAILED'
   | 'BATCHSQL_OUTCOME_UNKNOWN'
 
-/** The one error base class: every error BatchSQL raises or reports is one of these. */
+/** The codes of a `ValidationError`: bad input, refused before anything was enqueued. */
+export type ValidationErrorCode =
+  | 'BATCHSQL_INVALID_SCHEMA'
+  | 'BATCHSQL_EMPTY_ROW'
+  | 'BATCHSQL_UNKNOWN_COLUMN'
+  | 'BATCHSQL_MISSING_VALUE'
+  | 'BATCHSQL_MISSING_SCHEMA'
+  | 'BATCHSQL_UNSUPPORTED_VALUE'
+  | 'BATCHSQL_TYPE_MISMATCH'
+
+/** The codes of a `BatchFailedError`: failed for good, possibly written, or never sent. */
+export type BatchFailedErrorCode =
+  | 'BATCHSQL_BATCH_FAILED'
+  | 'BATCHSQL_OUTCOME_UNKNOWN'
+  | 'BATCHSQL_ABANDONED'
+
+/**
+ * The one error base class: every error BatchSQL raises or reports is one of these. Each
+ * subclass narrows `code` to the codes it carries, so `instanceof` then `switch (err.code)`
+ * type-checks.
+ */
 export class BatchSQLError extends Error {
   readonly code: BatchSQLErrorCode
   constructor(code: BatchSQLErrorCode, message: string, options?: { cause?: unknown }) {
@@ -33,6 +54,7 @@ export class BatchSQLError extends Error {
 
 /** Bad input detected at `submit()` or when a schema is defined; nothing was enqueued. */
 export class ValidationError extends BatchSQLError {
+  declare readonly code: ValidationErrorCode
   /** The table concerned, when known. */
   readonly table: string | undefined
   /** The column concerned, when known. Column names are schema metadata, not row data. */
@@ -40,7 +62,7 @@ export class ValidationError extends BatchSQLError {
   /** For `submitMany()`: the index of the bad row in the rows given. */
   readonly row: number | undefined
   constructor(
-    code: BatchSQLErrorCode,
+    code: ValidationErrorCode,
     message: string,
     details: { table?: string; column?: string; row?: number; cause?: unknown } = {},
   ) {
@@ -53,6 +75,7 @@ export class ValidationError extends BatchSQLError {
 
 /** `submit()` after `close()` began, or a waiting submit when the pipeline closed. */
 export class ClosedError extends BatchSQLError {
+  declare readonly code: 'BATCHSQL_CLOSED'
   /**
    * For `submitMany()`: how many leading rows had been accepted (they are written or reported
    * as usual); the rows after them were not. 0 for `submit()`.
@@ -69,6 +92,7 @@ export class ClosedError extends BatchSQLError {
 
 /** An AbortSignal fired before the operation completed. */
 export class AbortedError extends BatchSQLError {
+  declare readonly code: 'BATCHSQL_ABORTED'
   /** For `submitMany()`: leading rows accepted before the abort (see `ClosedError`). */
   readonly acceptedRows: number
   constructor(message: string, cause?: unknown, acceptedRows = 0) {
@@ -81,9 +105,10 @@ export class AbortedError extends BatchSQLError {
  * `close()` settled every row but could not release the sink (e.g. ending a pool it owns
  * failed). `result` is what `close()` would have returned; `cause` the sink's error.
  */
-export class CloseFailedError<Result = unknown> extends BatchSQLError {
-  readonly result: Result
-  constructor(result: Result, cause: unknown) {
+export class CloseFailedError extends BatchSQLError {
+  declare readonly code: 'BATCHSQL_CLOSE_FAILED'
+  readonly result: CloseResult
+  constructor(result: CloseResult, cause: unknown) {
     super(
       'BATCHSQL_CLOSE_FAILED',
       'every row was settled, but closing the sink failed; see cause and result',
@@ -95,6 +120,7 @@ export class CloseFailedError<Result = unknown> extends BatchSQLError {
 
 /** A batch attempt ran longer than the executor's `timeoutMs`. */
 export class TimeoutError extends BatchSQLError {
+  declare readonly code: 'BATCHSQL_TIMEOUT'
   constructor(ms: number) {
     super('BATCHSQL_TIMEOUT', `batch attempt exceeded its timeout of ${ms} ms`)
   }
@@ -105,6 +131,7 @@ export class TimeoutError extends BatchSQLError {
  * stream. `cause` is the last underlying driver error.
  */
 export class BatchFailedError extends BatchSQLError {
+  declare readonly code: BatchFailedErrorCode
   readonly table: string
   readonly reason: ErrorReason
   readonly attempts: number
@@ -115,7 +142,7 @@ export class BatchFailedError extends BatchSQLError {
     attempts: number,
     rowCount: number,
     cause: unknown,
-    code: BatchSQLErrorCode = 'BATCHSQL_BATCH_FAILED',
+    code: BatchFailedErrorCode = 'BATCHSQL_BATCH_FAILED',
   ) {
     super(
       code,

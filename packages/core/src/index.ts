@@ -13,7 +13,7 @@ export type {
   ProcessResult,
   RowFailure,
 } from './contract.js'
-export type { BatchSQLErrorCode } from './errors.js'
+export type { BatchFailedErrorCode, BatchSQLErrorCode, ValidationErrorCode } from './errors.js'
 export {
   AbortedError,
   BatchFailedError,

@@ -798,7 +798,7 @@ export class BatchSQL implements AsyncDisposable {
     if (closeError !== undefined) {
       // Every row is settled by now; only releasing the sink (e.g. ending its pool) failed.
       // `done` must settle too, or whoever awaits it would hang.
-      const err = new CloseFailedError<CloseResult>(result, closeError)
+      const err = new CloseFailedError(result, closeError)
       this.doneResolvers.reject(err)
       throw err
     }

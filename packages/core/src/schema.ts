@@ -41,10 +41,18 @@ export type ValueOf<T extends ColumnType> = T extends 'int'
                   ? JsonValue
                   : Value
 
-/** A row as the application submits it: every column optional, null allowed. */
-export type RowOf<Cols extends Record<string, ColumnType>> = {
-  [K in keyof Cols]?: ValueOf<Cols[K]> | null
-}
+/**
+ * A row as the application submits it: every column optional, null allowed, except the
+ * schema's `required` columns (`Req`), which must be set to a non-null value.
+ */
+export type RowOf<Cols extends Record<string, ColumnType>, Req extends keyof Cols = never> = Flat<
+  { -readonly [K in Exclude<keyof Cols, Req>]?: ValueOf<Cols[K]> | null } & {
+    -readonly [K in Req]: ValueOf<Cols[K]>
+  }
+>
+
+/** One object type instead of an intersection (what an editor shows for a row). */
+type Flat<T> = { [K in keyof T]: T[K] } & {}
 
 export type AnyRow = Record<string, unknown>
 
@@ -348,14 +356,23 @@ export class Schema<Row extends AnyRow = AnyRow> {
   }
 }
 
-/** Column list form: every column accepts any supported value. */
-export function defineSchema<const C extends readonly string[]>(
-  def: Omit<SchemaDefinition<Record<C[number], Value>>, 'columns'> & { columns: C },
-): Schema<{ [K in C[number]]?: Value }>
+/** Column list form: every column accepts any supported value; `required` ones must be set. */
+export function defineSchema<const C extends readonly string[], const R extends C[number] = never>(
+  def: Omit<SchemaDefinition<Record<C[number], Value>>, 'columns' | 'required'> & {
+    columns: C
+    required?: readonly R[]
+  },
+): Schema<Flat<{ [K in Exclude<C[number], R>]?: Value } & { [K in R]: NonNullable<Value> }>>
 /** Typed form: values are checked against each column's declared type at `submit()`. */
-export function defineSchema<const C extends Record<string, ColumnType>>(
-  def: Omit<SchemaDefinition<RowOf<C>>, 'columns'> & { columns: C },
-): Schema<RowOf<C>>
+export function defineSchema<
+  const C extends Record<string, ColumnType>,
+  const R extends keyof C & string = never,
+>(
+  def: Omit<SchemaDefinition<RowOf<C>>, 'columns' | 'required'> & {
+    columns: C
+    required?: readonly R[]
+  },
+): Schema<RowOf<C, R>>
 /** Explicit row type, e.g. from a Kysely `Database` interface. */
 export function defineSchema<Row extends AnyRow>(def: SchemaDefinition<Row>): Schema<Row>
 export function defineSchema(def: SchemaDefinition<AnyRow>): Schema<AnyRow> {

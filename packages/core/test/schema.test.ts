@@ -164,11 +164,20 @@ describe('Request', () => {
     // Through the pipeline: the bad row is refused before it can reach a batch.
     const executor = new MockExecutor()
     const b = createBatchSQL({ executor })
-    await expect(b.submit(users, { id: 2 })).rejects.toMatchObject({
+    // The row type demands them too (compile errors); the runtime check is for JavaScript
+    // callers and loosely typed rows.
+    // @ts-expect-error `email` is required
+    const withoutEmail = () => b.submit(users, { id: 2 })
+    // @ts-expect-error `email` may not be null
+    const nullEmail = () => b.submit(users, { id: 2, email: null })
+    void [withoutEmail, nullEmail]
+    await expect(b.submit(users, { id: 2 } as never)).rejects.toMatchObject({
       code: 'BATCHSQL_MISSING_VALUE',
       column: 'email',
     })
-    await expect(b.submitMany(users, [{ id: 3, email: 'c@d' }, { id: 4 }])).rejects.toMatchObject({
+    await expect(
+      b.submitMany(users, [{ id: 3, email: 'c@d' }, { id: 4 } as never]),
+    ).rejects.toMatchObject({
       code: 'BATCHSQL_MISSING_VALUE',
       row: 1,
     })
