@@ -1,27 +1,6 @@
 import type { ErrorReason } from './classify.js'
 import type { CloseResult } from './pipeline.js'
 
-/**
- * Stable, machine-readable error codes. Messages give counts and names, never row values:
- * rows may hold personal data and error messages end up in logs.
- */
-export type BatchSQLErrorCode =
-  | 'BATCHSQL_INVALID_SCHEMA'
-  | 'BATCHSQL_INVALID_CONFIG'
-  | 'BATCHSQL_EMPTY_ROW'
-  | 'BATCHSQL_UNKNOWN_COLUMN'
-  | 'BATCHSQL_MISSING_VALUE'
-  | 'BATCHSQL_MISSING_SCHEMA'
-  | 'BATCHSQL_UNSUPPORTED_VALUE'
-  | 'BATCHSQL_TYPE_MISMATCH'
-  | 'BATCHSQL_CLOSED'
-  | 'BATCHSQL_ABORTED'
-  | 'BATCHSQL_TIMEOUT'
-  | 'BATCHSQL_BATCH_FAILED'
-  | 'BATCHSQL_ABANDONED'
-  | 'BATCHSQL_CLOSE_FAILED'
-  | 'BATCHSQL_OUTCOME_UNKNOWN'
-
 /** The codes of a `ValidationError`: bad input, refused before anything was enqueued. */
 export type ValidationErrorCode =
   | 'BATCHSQL_INVALID_SCHEMA'
@@ -37,6 +16,19 @@ export type BatchFailedErrorCode =
   | 'BATCHSQL_BATCH_FAILED'
   | 'BATCHSQL_OUTCOME_UNKNOWN'
   | 'BATCHSQL_ABANDONED'
+
+/**
+ * Stable, machine-readable error codes. Messages give counts and names, never row values:
+ * rows may hold personal data and error messages end up in logs.
+ */
+export type BatchSQLErrorCode =
+  | ValidationErrorCode
+  | BatchFailedErrorCode
+  | 'BATCHSQL_INVALID_CONFIG'
+  | 'BATCHSQL_CLOSED'
+  | 'BATCHSQL_ABORTED'
+  | 'BATCHSQL_TIMEOUT'
+  | 'BATCHSQL_CLOSE_FAILED'
 
 /**
  * The one error base class: every error BatchSQL raises or reports is one of these. Each
