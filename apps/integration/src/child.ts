@@ -49,6 +49,11 @@ export async function runChild(task: ChildTask): Promise<void> {
     reportedCommits = counters.committed
   }
   const timer = setInterval(tick, 500)
+  // Ctrl-C reaches the whole process group, and the parent passes on a SIGTERM: stop
+  // submitting, settle what was submitted and report it, like the parent's own producers.
+  const stop = new AbortController()
+  for (const signal of ['SIGINT', 'SIGTERM'] as const)
+    process.once(signal, () => stop.abort(new Error(signal)))
   const result = await produce({
     backend,
     pipeline,
@@ -59,6 +64,7 @@ export async function runChild(task: ChildTask): Promise<void> {
     counters,
     latencies,
     deadline: scenario.pace ? Date.now() + scenario.pace.maxMs : undefined,
+    stop: stop.signal,
   })
   clearInterval(timer)
   tick()

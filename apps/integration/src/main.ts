@@ -67,31 +67,61 @@ async function main(): Promise<number> {
   const started = performance.now()
   const results: ScenarioResult[] = []
   const entry = fileURLToPath(import.meta.url)
-  let connectFailures = 0
+  const notRun: RunReport['notRun'] = []
+  // Ctrl-C / SIGTERM: the running scenario's producers stop, what they submitted is settled,
+  // verified and its table dropped; no further scenario starts; the report says so. A second
+  // signal exits at once.
+  const stop = new AbortController()
+  let interrupted: RunReport['interrupted'] = null
+  const onSignal = (signal: 'SIGINT' | 'SIGTERM') => {
+    if (interrupted !== null) process.exit(signal === 'SIGINT' ? 130 : 143)
+    interrupted = signal
+    progress.log(
+      `\n${signal}: stopping the producers, settling and verifying what they submitted (again to quit at once)`,
+    )
+    stop.abort(new Error(signal))
+  }
+  const handlers = { SIGINT: () => onSignal('SIGINT'), SIGTERM: () => onSignal('SIGTERM') }
+  process.on('SIGINT', handlers.SIGINT)
+  process.on('SIGTERM', handlers.SIGTERM)
+  const ctx = { config, metrics, progress, entry, stop: stop.signal }
   for (const database of config.databases) {
+    if (interrupted) break
     let backend: Backend
     try {
       backend = await openBackend(database, config, baseDir)
     } catch (err) {
-      connectFailures++
+      notRun.push({ database, scenario: null, error: `cannot connect: ${(err as Error).message}` })
       progress.log(`FAIL ${database}: cannot connect: ${(err as Error).message}`)
       continue
     }
     try {
       for (const scenario of selected) {
+        if (interrupted) break
         if (!backend.strategies.includes(scenario.strategy)) {
           progress.log(
             `-    ${database}/${scenario.name}: not applicable (${database} has no "${scenario.strategy}" semantics)`,
           )
           continue
         }
-        results.push(await runScenario({ config, metrics, progress, entry }, backend, scenario))
+        try {
+          results.push(await runScenario(ctx, backend, scenario))
+        } catch (err) {
+          // One scenario that could not run (a producer process died) does not end the run.
+          const error = err instanceof Error ? err.message : String(err)
+          notRun.push({ database, scenario: scenario.name, error })
+          progress.log(`FAIL ${database}/${scenario.name}: ${error}`)
+        }
       }
     } finally {
       await backend.close()
     }
   }
-  const passed = connectFailures === 0 && results.length > 0 && results.every((r) => r.passed)
+  const passed =
+    interrupted === null &&
+    notRun.length === 0 &&
+    results.length > 0 &&
+    results.every((r) => r.passed)
   const report: RunReport = {
     tool: 'batchsql-integration',
     generatedAt: new Date().toISOString(),
@@ -105,25 +135,42 @@ async function main(): Promise<number> {
     },
     settings: settingsOf(config),
     results,
+    notRun,
+    interrupted,
   }
   const files = writeReports(reportDir, report)
   progress.log('')
   for (const r of results) progress.log(summaryLine(r))
+  // Listed again here: the lines logged when they happened have scrolled away by now.
+  for (const u of notRun)
+    progress.log(`FAIL ${u.database}/${u.scenario ?? '*'}: did not run: ${u.error}`)
+  const notes = [
+    notRun.length > 0 ? `${notRun.length} did not run` : '',
+    interrupted ? `interrupted by ${interrupted}, later scenarios skipped` : '',
+  ].filter(Boolean)
   progress.log(
-    `\n${results.filter((r) => r.passed).length}/${results.length} scenario(s) passed in ${report.durationSeconds} s`,
+    `\n${results.filter((r) => r.passed).length}/${results.length} scenario(s) passed in ${report.durationSeconds} s${notes.length > 0 ? `; ${notes.join('; ')}: run FAILED` : ''}`,
   )
   progress.log(`reports: ${files.json}\n         ${files.html}`)
-  if (config.lingerMs > 0) {
+  process.off('SIGINT', handlers.SIGINT)
+  process.off('SIGTERM', handlers.SIGTERM)
+  if (config.lingerMs > 0 && interrupted === null) {
     progress.log(`serving ${metrics.url} for ${config.lingerMs / 1000} s more (Ctrl-C to stop)`)
+    // Ending the linger early is not a failure: the exit code stays the run's.
     await new Promise<void>((r) => {
-      const t = setTimeout(r, config.lingerMs)
-      process.once('SIGTERM', () => {
+      const end = () => {
         clearTimeout(t)
+        process.off('SIGINT', end)
+        process.off('SIGTERM', end)
         r()
-      })
+      }
+      const t = setTimeout(end, config.lingerMs)
+      process.once('SIGINT', end)
+      process.once('SIGTERM', end)
     })
   }
   await metrics.stop()
+  if (interrupted !== null) return interrupted === 'SIGINT' ? 130 : 143
   return passed ? 0 : 1
 }
 

@@ -31,6 +31,14 @@ export interface ProducerResult {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
+/**
+ * Producers give the event loop a turn this often. Why: a service's producers get their rows
+ * through I/O and so let timers and sockets run; these loops would not when nothing in the
+ * pipeline waits on I/O (SQLite writes synchronously), and /metrics, the progress line and
+ * the memory and GC sampling would starve for a whole scenario.
+ */
+const YIELD_EVERY_MS = 10
+
 export async function produce(options: {
   backend: Backend
   pipeline: BatchSQL
@@ -42,6 +50,8 @@ export async function produce(options: {
   latencies: LatencyRecorder
   /** Producers stop submitting after this instant (epoch ms). */
   deadline?: number
+  /** Producers stop submitting when it aborts (Ctrl-C); what they submitted is still settled. */
+  stop?: AbortSignal
   /**
    * Producers wait for `until` once `at` rows were submitted in total. The fault scenario uses
    * it so that a fast run cannot finish (and close its connections) before the fault lands.
@@ -74,10 +84,12 @@ export async function produce(options: {
   })
   const perWorkerRate = scenario.pace ? scenario.pace.rowsPerSecond / scenario.workers : 0
   const started = performance.now()
+  let lastTurn = started
 
   const worker = async (w: number) => {
     for (let seq = 0; seq < scenario.perWorker; seq++) {
       if (options.deadline !== undefined && Date.now() >= options.deadline) break
+      if (options.stop?.aborted) break
       if (held !== undefined && counters.submitted >= held.at) await held.until
       if (perWorkerRate > 0) {
         const due = started + (seq / perWorkerRate) * 1000
@@ -87,7 +99,11 @@ export async function produce(options: {
       const poison = scenario.isPoison?.(w, seq) ?? false
       let row = scenario.row(w, seq)
       if (poison) row = backend.poison(row)
-      const t0 = performance.now()
+      let t0 = performance.now()
+      if (t0 - lastTurn >= YIELD_EVERY_MS) {
+        await new Promise((r) => setImmediate(r))
+        t0 = lastTurn = performance.now()
+      }
       const ack = pipeline.submitAndWait(schema, backend.toSubmit(table, row))
       counters.submitted++
       if (poison) result.poisonSubmitted++

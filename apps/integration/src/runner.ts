@@ -55,6 +55,8 @@ export interface RunContext {
   progress: Progress
   /** Path of the app's entry script, for child processes. */
   entry: string
+  /** Aborted on Ctrl-C / SIGTERM: producers stop, what they submitted is settled and verified. */
+  stop: AbortSignal
 }
 
 /** What a producer process posts: progress ticks, metric calls, and its result at the end. */
@@ -82,6 +84,7 @@ function runInChildren(
   const n = Math.min(ctx.config.processes, scenario.workers)
   const parts: number[][] = Array.from({ length: n }, () => [])
   for (let w = 0; w < scenario.workers; w++) parts[w % n]!.push(w)
+  const children: ReturnType<typeof fork>[] = []
   return Promise.all(
     parts.map(
       (workers) =>
@@ -99,7 +102,11 @@ function runInChildren(
             },
             stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
           })
+          children.push(child)
           let message: ChildMessage | undefined
+          // A SIGTERM to this process alone is passed on (Ctrl-C reaches the children itself).
+          const passOn = () => child.kill('SIGTERM')
+          ctx.stop.addEventListener('abort', passOn, { once: true })
           const gauges = new SampledGauges()
           ctx.metrics.reporter.bindGauges(database, gauges)
           child.on('message', (m: FromChild) => {
@@ -110,9 +117,12 @@ function runInChildren(
             if (m.done) message = m.done
           })
           child.on('exit', (code) => {
+            ctx.stop.removeEventListener('abort', passOn)
             ctx.metrics.reporter.unbindGauges?.(gauges)
-            if (message) resolve(message)
-            else reject(new Error(`producer process exited with code ${code}`))
+            if (message) return resolve(message)
+            // The scenario cannot be verified without this process's rows: stop the others.
+            for (const c of children) if (c !== child && c.exitCode === null) c.kill('SIGTERM')
+            reject(new Error(`producer process exited with code ${code}`))
           })
         }),
     ),
@@ -145,13 +155,32 @@ function runInChildren(
   })
 }
 
+/**
+ * Runs one scenario on one database. If it cannot finish (a producer process died), its table
+ * is still dropped (unless KEEP_TABLES) before the error goes up.
+ */
 export async function runScenario(
   ctx: RunContext,
   backend: Backend,
   scenario: Scenario,
 ): Promise<ScenarioResult> {
+  try {
+    return await runScenarioOnce(ctx, backend, scenario)
+  } catch (err) {
+    if (!ctx.config.keepTables) await backend.dropTable(tableOf(scenario)).catch(() => {})
+    throw err
+  }
+}
+
+const tableOf = (scenario: Scenario) => `batchsql_${scenario.name}`
+
+async function runScenarioOnce(
+  ctx: RunContext,
+  backend: Backend,
+  scenario: Scenario,
+): Promise<ScenarioResult> {
   const { metrics, progress, config } = ctx
-  const table = `batchsql_${scenario.name}`
+  const table = tableOf(scenario)
   const testCase = scenario.name
   metrics.setCurrentTestCase(testCase)
   await backend.createTable(table)
@@ -246,6 +275,7 @@ export async function runScenario(
         counters,
         latencies,
         deadline,
+        stop: ctx.stop,
         // The fault waits for 30% committed; should the run be fast enough to submit 90%
         // before that, producers wait for it, so that rows are still written after the fault.
         hold:

@@ -8,7 +8,8 @@ import { lineFromDb, SQL_COLUMNS } from './sql-rows.js'
 const q = (id: string) => `"${id.replaceAll('"', '""')}"`
 
 export async function openPostgres(url: string): Promise<Backend> {
-  const reader = new pg.Pool({ connectionString: url, max: 2 })
+  // A server that accepts the connection and never answers must not hang the run.
+  const reader = new pg.Pool({ connectionString: url, max: 2, connectionTimeoutMillis: 10_000 })
   reader.on('error', () => {})
   await reader.query('SELECT 1')
   // Server process ids of the pipelines' connections: the fault scenario terminates them.

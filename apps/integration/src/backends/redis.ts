@@ -10,8 +10,23 @@ import type { Backend, PipelineOptions, Strategy } from './backend.js'
  * plain string, so its HSET fails with WRONGTYPE.
  */
 export async function openRedis(url: string): Promise<Backend> {
-  const reader = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 3 })
-  await reader.connect()
+  // One try, bounded: a server that is down or never answers fails the database at once
+  // (ioredis would otherwise reconnect for ever), and its error is not printed as unhandled.
+  const reader = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 3,
+    connectTimeout: 10_000,
+    retryStrategy: () => null,
+  })
+  reader.on('error', () => {})
+  try {
+    await reader.connect()
+  } catch (err) {
+    reader.disconnect()
+    throw err
+  }
+  // Connected: from now on a dropped connection is retried (the fault scenario drops them).
+  reader.options.retryStrategy = (times) => Math.min(times * 50, 2000)
   const clients = new Set<Redis>()
   const schemas = new Map<string, ReturnType<typeof redisSchemas.hset>>()
   const schemaOf = (table: string) => {

@@ -40,7 +40,7 @@ td:nth-child(-n+3),th{text-align:left}tr.fail{background:#fdd}tr.pass td:nth-chi
 .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(480px,1fr));gap:1.5rem;margin:1.5rem 0}
 .chart{height:320px}
 </style></head><body>
-<h1>BatchSQL integration report: ${report.passed ? 'PASS' : 'FAIL'}</h1>
+<h1>BatchSQL integration report: ${report.passed ? 'PASS' : 'FAIL'}${report.interrupted ? ` (interrupted by ${report.interrupted})` : ''}</h1>
 <p>${escapeHtml(report.generatedAt)} · ${report.results.length} scenario(s) · ${report.durationSeconds} s ·
 Node ${escapeHtml(report.machine.node)} · ${report.machine.cpus} CPUs · ${report.machine.totalMemoryMB} MB</p>
 <p>Submit rate: rows accepted ÷ time from the first submit to the last. Persisted rate: rows verified in the
@@ -49,6 +49,12 @@ database ÷ time from the first submit until <code>close()</code> resolved, show
 <th>submit rows/s</th><th>persisted rows/s</th><th>latency p50/p95/p99 ms</th><th>peak RSS MB</th><th>GCs</th><th>notes</th></tr></thead>
 <tbody>
 ${rows}
+${report.notRun
+  .map(
+    (u) =>
+      `<tr class="fail"><td>${escapeHtml(u.database)}</td><td>${escapeHtml(u.scenario ?? '(every scenario)')}</td><td>FAIL</td><td colspan="8">did not run: ${escapeHtml(u.error)}</td></tr>`,
+  )
+  .join('\n')}
 </tbody></table>
 <div class="charts">
 <div class="chart"><canvas id="rps"></canvas></div>

@@ -9,4 +9,12 @@ export interface RunReport {
   machine: { node: string; platform: string; cpus: number; totalMemoryMB: number }
   settings: Record<string, unknown>
   results: ScenarioResult[]
+  /**
+   * What could not run to its end (the run fails): a database it could not reach (`scenario`
+   * null: none of its scenarios ran), or a scenario that failed outright (a producer process
+   * died).
+   */
+  notRun: { database: string; scenario: string | null; error: string }[]
+  /** Set when Ctrl-C or SIGTERM stopped the run: the scenarios after it did not run. */
+  interrupted: 'SIGINT' | 'SIGTERM' | null
 }
