@@ -129,7 +129,12 @@ export function buildProgram(): Command {
     .addOption(
       new Option('--metrics-host <host>', 'interface /metrics listens on')
         .env('METRICS_HOST')
-        .default('127.0.0.1'),
+        .default('127.0.0.1')
+        .argParser((host: string) => {
+          if (host.trim() === '')
+            throw new InvalidArgumentError('a host name or address is required')
+          return host
+        }),
     )
     .addOption(
       new Option('--test-duration <duration>', 'upper bound of the long-duration scenario')

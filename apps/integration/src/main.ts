@@ -59,7 +59,17 @@ async function main(): Promise<number> {
   const baseDir = process.env.INIT_CWD ?? process.cwd()
   const reportDir = resolve(baseDir, config.reportDir)
   const progress = createProgress(config.progress)
-  const metrics = await startMetrics(config)
+  let metrics: Awaited<ReturnType<typeof startMetrics>>
+  try {
+    metrics = await startMetrics(config)
+  } catch (err) {
+    // A port taken or a host that does not resolve is a bad setting, not a crash.
+    const { code, message } = err as { code?: string; message?: string }
+    process.stderr.write(
+      `batchsql-integration: cannot serve /metrics on ${config.metricsHost}:${config.prometheusPort} (${code ?? message}); set PROMETHEUS_PORT / METRICS_HOST\n`,
+    )
+    return 2
+  }
   if (metrics.notice) progress.log(`note: ${metrics.notice}`)
   progress.log(
     `BatchSQL integration run: ${config.databases.join(', ')} · ${selected.length} scenario(s) · metrics at ${metrics.url}`,

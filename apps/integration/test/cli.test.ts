@@ -28,6 +28,8 @@ describe('command line', () => {
     [{ CONCURRENT_WORKERS: 'many' }, [], /CONCURRENT_WORKERS|concurrent-workers/],
     [{}, ['--databases', 'oracle'], /unknown database/],
     [{ SCENARIOS: 'no_such_scenario' }, [], /unknown scenario/],
+    [{ METRICS_HOST: '' }, [], /host name or address is required/],
+    [{ METRICS_HOST: 'no-such-host.invalid', PROMETHEUS_PORT: '0' }, [], /cannot serve \/metrics/],
   ])(
     'bad settings exit with code 2 and a message, no stack trace (%o %o)',
     async (env, args, message) => {

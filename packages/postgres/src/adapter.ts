@@ -1,4 +1,4 @@
-import type { ColumnType, ProcessContext, Value } from '@batchsql/core'
+import { BatchSQLError, type ColumnType, type ProcessContext, type Value } from '@batchsql/core'
 import type { InsertShape, ShapeGroup, SqlDialectAdapter } from '@batchsql/kysely'
 import type { Kysely } from 'kysely'
 import type pg from 'pg'
@@ -60,6 +60,12 @@ export class PostgresAdapter implements SqlDialectAdapter {
     const schema = groups[0]!.shape.schema
     const opt = schema.adapterOptions.copy
     if (opt === true || opt === false) return opt
+    // `copy: 'always'` (the factory's words) would otherwise be ignored without a word.
+    if (opt !== undefined)
+      throw new BatchSQLError(
+        'BATCHSQL_INVALID_SCHEMA',
+        `table "${schema.table}": adapterOptions.copy must be true or false (the factory option takes 'never' | 'insert' | 'always')`,
+      )
     return this.copy === 'always' || (this.copy === 'insert' && schema.strategy === 'insert')
   }
 

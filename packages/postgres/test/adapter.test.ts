@@ -64,6 +64,22 @@ describe('postgres adapter', () => {
     expect(String((err as Error & { cause: Error }).cause.message)).toMatch(/needs conflictColumns/)
   })
 
+  it("a schema's adapterOptions.copy that is not a boolean fails its batch, never ignored", async () => {
+    const batch = createPostgresBatchSQL(pool, { copy: 'never' })
+    const s = defineSchema({
+      table: 'bsq_never_written',
+      columns: ['id'],
+      adapterOptions: { copy: 'always' },
+    })
+    const err = await batch.submitAndWait(s, { id: 1 }).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    await batch.close()
+    expect(err).toMatchObject({ code: 'BATCHSQL_BATCH_FAILED', attempts: 1 })
+    expect((err as { cause: { code: string } }).cause.code).toBe('BATCHSQL_INVALID_SCHEMA')
+  })
+
   it('a pool or Kysely you pass stays open after close(); a URL-made pool is ended', async () => {
     const b1 = createPostgresBatchSQL(pool)
     await b1.close()
