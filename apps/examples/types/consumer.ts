@@ -50,6 +50,10 @@ export async function consumer(): Promise<void> {
 
   const redis = createRedisBatchSQL('redis://127.0.0.1:6379', { flushInterval: 20 })
   await redis.submit(redisSchemas.set({ prefix: 'types:' }), { key: 'k', value: 'v' })
+  const profiles = redisSchemas.hset({ prefix: 'types:user:' })
+  await redis.submit(profiles, { key: '42', field: 'name', value: 'Ada' })
+  // @ts-expect-error HSET needs its field
+  await redis.submit(profiles, { key: '42', value: 'Ada' })
 
   const mock = createBatchSQL({ executor: new MockExecutor(), metrics })
   const own = createBatchSQL({

@@ -118,7 +118,12 @@ function fixed(
   return { toCommand, validate: checkArgs(table, columns) }
 }
 
-type KeyRow = { key?: string | Uint8Array | null }
+/**
+ * Rows of the fixed forms: every argument required and non-null, as `submit()` checks at
+ * run time (a compile error first, for typed callers).
+ */
+type KeyRow = { key: string | Uint8Array }
+type Arg = NonNullable<Value>
 
 /**
  * Schema factories. Each returns a core `Schema` to pass to `submit()`; rows are checked at
@@ -129,7 +134,7 @@ export const redisSchemas = {
   set(options: KeyOptions & { ttl?: Ttl } = {}) {
     const table = options.name ?? 'redis_set'
     const tail = ttlArgs(options.ttl, table)
-    return redisSchema<KeyRow & { value?: Value }>(
+    return redisSchema<KeyRow & { value: Arg }>(
       table,
       { key: 'any', value: 'any' },
       fixed('SET', table, options.prefix ?? '', ['key', 'value'], tail),
@@ -138,7 +143,7 @@ export const redisSchemas = {
   /** `HSET key field value`. Coalesced by key and field. */
   hset(options: KeyOptions = {}) {
     const table = options.name ?? 'redis_hset'
-    return redisSchema<KeyRow & { field?: string | null; value?: Value }>(
+    return redisSchema<KeyRow & { field: string; value: Arg }>(
       table,
       { key: 'any', field: 'string', value: 'any' },
       fixed('HSET', table, options.prefix ?? '', ['key', 'field', 'value']),
@@ -148,7 +153,7 @@ export const redisSchemas = {
   zadd(options: KeyOptions = {}) {
     const table = options.name ?? 'redis_zadd'
     const map = fixed('ZADD', table, options.prefix ?? '', ['key', 'score', 'member'])
-    return redisSchema<KeyRow & { score?: number | null; member?: Value }>(
+    return redisSchema<KeyRow & { score: number; member: Arg }>(
       table,
       { key: 'any', score: 'float', member: 'any' },
       map,
@@ -158,7 +163,7 @@ export const redisSchemas = {
   push(options: KeyOptions & { side?: 'left' | 'right' } = {}) {
     const cmd = options.side === 'right' ? 'RPUSH' : 'LPUSH'
     const table = options.name ?? `redis_${cmd.toLowerCase()}`
-    return redisSchema<KeyRow & { value?: Value }>(
+    return redisSchema<KeyRow & { value: Arg }>(
       table,
       { key: 'any', value: 'any' },
       fixed(cmd, table, options.prefix ?? '', ['key', 'value']),
@@ -167,7 +172,7 @@ export const redisSchemas = {
   /** `INCRBY key by`. Never coalesced. */
   incr(options: KeyOptions = {}) {
     const table = options.name ?? 'redis_incrby'
-    return redisSchema<KeyRow & { by?: number | bigint | null }>(
+    return redisSchema<KeyRow & { by: number | bigint }>(
       table,
       { key: 'any', by: 'bigint' },
       fixed('INCRBY', table, options.prefix ?? '', ['key', 'by']),
@@ -183,7 +188,7 @@ export const redisSchemas = {
     }
     const cmd = options.unit === 'seconds' ? 'EXPIRE' : 'PEXPIRE'
     const table = options.name ?? `redis_${cmd.toLowerCase()}`
-    return redisSchema<KeyRow & { ttl?: number | null }>(
+    return redisSchema<KeyRow & { ttl: number }>(
       table,
       { key: 'any', ttl: 'int' },
       fixed(cmd, table, options.prefix ?? '', ['key', 'ttl']),

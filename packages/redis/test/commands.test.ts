@@ -206,8 +206,11 @@ describe('generic command form', () => {
       .submit(s, { cmd: 'INCR', key: 'x', arg1: 1 } as never)
       .catch((e: unknown) => e)
     expect(many).toMatchObject({ code: 'BATCHSQL_TYPE_MISMATCH' })
+    // A typed caller gets these as compile errors; plain JavaScript at submit().
     const typed = redisSchemas.set({ prefix })
+    // @ts-expect-error `value` is required
     await expect(b.submit(typed, { key: 'x' })).rejects.toThrow('unset')
+    // @ts-expect-error `value` may not be null
     await expect(b.submit(typed, { key: 'x', value: null })).rejects.toThrow('null')
     const res = await b.close()
     expect(res.accepted).toBe(0)
