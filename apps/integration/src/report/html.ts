@@ -43,8 +43,9 @@ td:nth-child(-n+3),th{text-align:left}tr.fail{background:#fdd}tr.pass td:nth-chi
 <h1>BatchSQL integration report: ${report.passed ? 'PASS' : 'FAIL'}${report.interrupted ? ` (interrupted by ${report.interrupted})` : ''}</h1>
 <p>${escapeHtml(report.generatedAt)} · ${report.results.length} scenario(s) · ${report.durationSeconds} s ·
 Node ${escapeHtml(report.machine.node)} · ${report.machine.cpus} CPUs · ${report.machine.totalMemoryMB} MB</p>
-<p>Submit rate: rows accepted ÷ time from the first submit to the last. Persisted rate: rows verified in the
-database ÷ time from the first submit until <code>close()</code> resolved, shown only at 100% integrity.</p>
+<p>Submit rate: rows accepted ÷ time from the first submit to the last. Persisted rate: rows acknowledged committed
+(an upsert of a key written before counts: it is a write) ÷ time from the first submit until <code>close()</code>
+resolved, shown only when the database holds exactly what was expected (100% integrity).</p>
 <table><thead><tr><th>database</th><th>scenario</th><th>result</th><th>rows found/expected</th><th>integrity</th>
 <th>submit rows/s</th><th>persisted rows/s</th><th>latency p50/p95/p99 ms</th><th>peak RSS MB</th><th>GCs</th><th>notes</th></tr></thead>
 <tbody>
