@@ -22,6 +22,12 @@ import Database from 'better-sqlite3'
 import type { Generated } from 'kysely'
 import pg from 'pg'
 
+/** A row type of the application's own: an interface (no index signature) is accepted. */
+interface EventRow {
+  id: number
+  kind: string
+}
+
 interface DB {
   events: { id: Generated<number>; kind: string; at: Date }
 }
@@ -33,6 +39,15 @@ export async function consumer(): Promise<void> {
     columns: { id: 'int', kind: 'string', at: 'date' },
   })
   const typed = tableSchema<DB>()({ table: 'events', columns: ['kind', 'at'] })
+  const byInterface = defineSchema<EventRow>({
+    table: 'events',
+    columns: ['id', 'kind'],
+    strategy: 'update',
+    conflictColumns: ['id'],
+  })
+  // A misspelt conflict column is an error in the list form too (not a schema of any row).
+  // @ts-expect-error 'idd' is not a column
+  defineSchema({ table: 't', columns: ['id', 'v'], strategy: 'update', conflictColumns: ['idd'] })
 
   const pgBatch = createPostgresBatchSQL(new pg.Pool(), { copy: 'never', metrics })
   await pgBatch.submit(typed, { kind: 'click', at: new Date() })
@@ -42,6 +57,9 @@ export async function consumer(): Promise<void> {
   const my = createMysqlBatchSQL('mysql://root@127.0.0.1:3306/test', { flushSize: 1000 })
   await my.submitMany(events, [{ id: 1, kind: 'a', at: new Date() }])
   const lite = createSqliteBatchSQL(new Database(':memory:'), { groupCommit: false })
+  await lite.submit(byInterface, { id: 1, kind: 'k' })
+  // @ts-expect-error wrong value type for an interface-typed column
+  await lite.submit(byInterface, { id: 'one', kind: 'k' })
   await lite.submitAndWait(
     events,
     { id: 2, kind: 'b', at: new Date() },

@@ -51,6 +51,11 @@ export type RowOf<Cols extends Record<string, ColumnType>, Req extends keyof Col
   }
 >
 
+/** The default row type of the explicit form: no column name fits it. */
+interface ExplicitRowTypeRequired {
+  readonly 'pass the row type: defineSchema<Row>(...)': never
+}
+
 /** One object type instead of an intersection (what an editor shows for a row). */
 type Flat<T> = { [K in keyof T]: T[K] } & {}
 
@@ -373,8 +378,15 @@ export function defineSchema<
     required?: readonly R[]
   },
 ): Schema<RowOf<C, R>>
-/** Explicit row type, e.g. from a Kysely `Database` interface. */
-export function defineSchema<Row extends AnyRow>(def: SchemaDefinition<Row>): Schema<Row>
+/**
+ * Explicit row type, e.g. `defineSchema<EventRow>({...})` with an interface of yours (or a
+ * Kysely table type). Only with the type argument given: without one, a definition the two
+ * forms above refuse (a misspelt conflict column, say) would otherwise land here, typed as
+ * any row at all.
+ */
+export function defineSchema<Row extends object = ExplicitRowTypeRequired>(
+  def: SchemaDefinition<Flat<Row>>,
+): Schema<Flat<Row>>
 export function defineSchema(def: SchemaDefinition<AnyRow>): Schema<AnyRow> {
   return new Schema(def)
 }
