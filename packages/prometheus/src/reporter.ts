@@ -23,9 +23,12 @@ import { MetricsServer } from './server.js'
 
 type Labels = Record<string, string | number>
 interface Bound {
-  readonly pipelines: [database: string, gauges: PipelineGauges][]
+  /** With the concurrency limit its pipeline set just before binding, when it did. */
+  readonly pipelines: [database: string, gauges: PipelineGauges, limit: number | undefined][]
   /** Every database ever bound: its series stay, at 0, once its pipelines closed. */
   readonly databases: Set<string>
+  /** The last concurrency limit set per database. */
+  readonly limits: Map<string, number>
 }
 
 /**
@@ -76,7 +79,6 @@ export class PrometheusMetrics implements MetricsReporter {
   private readonly flushGroups: Histogram
   private readonly assemble: Histogram
   private readonly keyOrderWait: Histogram
-  private readonly concurrency: Gauge
   private readonly rejected: Counter
   private readonly dropped: Counter
 
@@ -84,7 +86,7 @@ export class PrometheusMetrics implements MetricsReporter {
     this.registry = options.registry ?? new Registry()
     let bound = boundByRegistry.get(this.registry)
     if (bound === undefined) {
-      bound = { pipelines: [], databases: new Set() }
+      bound = { pipelines: [], databases: new Set(), limits: new Map() }
       boundByRegistry.set(this.registry, bound)
     }
     this.bound = bound
@@ -219,10 +221,13 @@ export class PrometheusMetrics implements MetricsReporter {
         self.collectPerDatabase(this, (g) => g.inFlightBatches())
       },
     )
-    this.concurrency = this.gauge(
+    this.gauge(
       'executor_concurrency_limit',
-      'Configured executor concurrency limit',
+      'Configured executor concurrency limit: the sum over the running pipelines of a database',
       ['database'],
+      function collect(this: Gauge) {
+        self.collectLimits(this)
+      },
     )
     this.rejected = this.counter(
       'rejected_submits_total',
@@ -369,11 +374,12 @@ export class PrometheusMetrics implements MetricsReporter {
   }
 
   setConcurrencyLimit(database: string, limit: number): void {
-    this.concurrency.set(this.labels({ database }), limit)
+    this.bound.limits.set(database, limit)
   }
 
   bindGauges(database: string, gauges: PipelineGauges): void {
-    this.bound.pipelines.push([database, gauges])
+    // The pipeline sets its limit just before it binds (core does): that limit is this one's.
+    this.bound.pipelines.push([database, gauges, this.bound.limits.get(database)])
     this.bound.databases.add(database)
     // A labelled counter has no series until its first increment: start this one at 0, so
     // that `increase()` over a pipeline's life sees its first dropped error.
@@ -385,6 +391,24 @@ export class PrometheusMetrics implements MetricsReporter {
     gauge.reset()
     for (const database of this.bound.databases) gauge.set(this.labels({ database }), 0)
     for (const [database, g] of this.bound.pipelines) gauge.inc(this.labels({ database }), read(g))
+  }
+
+  /**
+   * The limit per database: summed over its bound pipelines, as `inflight_batches` is (so two
+   * pipelines of 4 on one database show 8, not whichever set its limit last); a pipeline bound
+   * without a limit of its own (forwarded from another process) counts the last one set; with
+   * none bound, the last one set.
+   */
+  private collectLimits(gauge: Gauge): void {
+    gauge.reset()
+    const { limits, pipelines } = this.bound
+    const sums = new Map<string, number>()
+    for (const [database, , limit] of pipelines) {
+      const l = limit ?? limits.get(database)
+      if (l !== undefined) sums.set(database, (sums.get(database) ?? 0) + l)
+    }
+    for (const [database, last] of limits)
+      gauge.set(this.labels({ database }), sums.get(database) ?? last)
   }
 
   /**

@@ -157,6 +157,28 @@ describe('PrometheusMetrics over HTTP after a real batch run', () => {
     expect(value(t, 'batchsql_inflight_batches', { database: 'a' })).toBe(2)
   })
 
+  it('the concurrency limit of a database is the sum over its running pipelines', async () => {
+    const m = new PrometheusMetrics()
+    const sink = (name: string) => new MockProcessor({}, name)
+    const events = defineSchema({ table: 'events', columns: ['id'] })
+    const open = (db: string, concurrency: number) =>
+      createBatchSQL({ executor: createExecutor(sink(db), { concurrency }), metrics: m })
+    const a = open('shared', 8)
+    const b = open('shared', 2)
+    const c = open('alone', 3)
+    await a.submit(events, { id: 1 })
+    const limit = async (database: string) =>
+      value(await m.metrics(), 'batchsql_executor_concurrency_limit', { database })
+    // Not whichever pipeline set it last (2): both can run batches at once.
+    expect(await limit('shared')).toBe(10)
+    expect(await limit('alone')).toBe(3)
+    await b.close()
+    expect(await limit('shared')).toBe(8)
+    await Promise.all([a.close(), c.close()])
+    // No pipeline running: the limit last configured.
+    expect(await limit('shared')).toBe(2)
+  })
+
   it('serves OpenMetrics when asked, a health endpoint, and 404 elsewhere', async () => {
     const m = new PrometheusMetrics()
     started.push(m)
