@@ -30,6 +30,13 @@ export interface ColumnDdl {
 export interface ConformanceTarget {
   /** `sqlite`, `postgres`, `mysql`, ...: what the adapter reports as its `database`. */
   readonly dialect: string
+  /**
+   * The database runs inside the process (SQLite, or another embedded engine): no server, so
+   * no deadlocks, no statement that outlives its attempt, no network to lose a reply on. Such
+   * a target omits `provokeDeadlock`, `holdRowLock` and `network`, and the cases that need them
+   * check this flag; a server database must give all three.
+   */
+  readonly embedded?: boolean
   /** A new pipeline on this database; the suite closes it. */
   createBatchSQL(config?: SqlBatchSQLConfig): SqlBatchSQL
   /** Bare driver: runs a statement (DDL or DML). */

@@ -53,6 +53,7 @@ function target(kind: 'file' | 'memory', groupCommit: boolean): ConformanceTarge
   bare.pragma('journal_mode = WAL')
   return {
     dialect: 'sqlite',
+    embedded: true,
     createBatchSQL: (config) =>
       createSqliteBatchSQL(kind === 'file' ? file : bare, { groupCommit, ...config }),
     async exec(sql) {
