@@ -14,6 +14,7 @@ import { concurrencyCases } from './cases/concurrency.js'
 import { duplicateCases } from './cases/duplicates.js'
 import { errorCases } from './cases/errors.js'
 import { identifierCases } from './cases/identifiers.js'
+import { labelCases } from './cases/labels.js'
 import { lostReplyCases } from './cases/lost-replies.js'
 import { strategyCases } from './cases/strategies.js'
 import { timeoutCases } from './cases/timeouts.js'
@@ -62,6 +63,7 @@ export function runConformanceSuite(options: ConformanceOptions): void {
     chunkingCases(ctx)
     valueCases(ctx)
     identifierCases(ctx)
+    labelCases(ctx)
     errorCases(ctx)
     timeoutCases(ctx)
     lostReplyCases(ctx)
