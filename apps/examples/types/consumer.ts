@@ -10,6 +10,7 @@ import {
   createBatchSQL,
   createExecutor,
   defineSchema,
+  Request,
 } from '@batchsql/core'
 import { MockExecutor } from '@batchsql/core/testing'
 import { tableSchema } from '@batchsql/kysely'
@@ -39,6 +40,15 @@ export async function consumer(): Promise<void> {
     columns: { id: 'int', kind: 'string', at: 'date' },
   })
   const typed = tableSchema<DB>()({ table: 'events', columns: ['kind', 'at'] })
+  // Request setters take the columns of their value's type only.
+  const request = new Request(events)
+    .setInt('id', 1)
+    .setString('kind', 'k')
+    .setDate('at', new Date())
+  // @ts-expect-error `kind` is a string column
+  request.setInt('kind', 1)
+  // @ts-expect-error `kind` is a string column of the Kysely table too
+  new Request(typed).setDate('kind', new Date())
   const byInterface = defineSchema<EventRow>({
     table: 'events',
     columns: ['id', 'kind'],

@@ -38,7 +38,7 @@ export type {
   SubmitOptions,
 } from './pipeline.js'
 export { BatchSQL, createBatchSQL } from './pipeline.js'
-export type { Ack } from './request.js'
+export type { Ack, ColumnFor } from './request.js'
 export { Request } from './request.js'
 export type { RetryPolicy } from './retry.js'
 export { backoffDelay, defaultRetryPolicy, retryPolicy, sleep } from './retry.js'

@@ -17,6 +17,15 @@ export interface Ack {
  * Build one with the typed setters, or let `submit(schema, object)` build it from a plain
  * object. Every value is validated and copied when it is set.
  */
+/**
+ * The columns of `Row` that take a `V`: a setter for another type does not compile (a
+ * `setInt` on a text column of a typed schema, a `setNull` on a required one). Untyped rows
+ * (column lists, `AnyRow`) take anything, as before.
+ */
+export type ColumnFor<Row, V> = {
+  [K in keyof Row & string]-?: V extends Row[K] ? K : never
+}[keyof Row & string]
+
 export class Request<Row extends AnyRow = AnyRow> {
   readonly schema: Schema<Row>
   /** Column-aligned values. Read-only for adapters. */
@@ -66,28 +75,28 @@ export class Request<Row extends AnyRow = AnyRow> {
     return this
   }
 
-  setInt(column: keyof Row & string, v: number | bigint): this {
+  setInt(column: ColumnFor<Row, number>, v: number | bigint): this {
     return this.put(column, v, 'int')
   }
-  setBigInt(column: keyof Row & string, v: bigint | number | string): this {
+  setBigInt(column: ColumnFor<Row, bigint>, v: bigint | number | string): this {
     return this.put(column, typeof v === 'bigint' ? v : BigInt(v), 'bigint')
   }
-  setFloat(column: keyof Row & string, v: number): this {
+  setFloat(column: ColumnFor<Row, number>, v: number): this {
     return this.put(column, v, 'float')
   }
-  setDecimal(column: keyof Row & string, v: string): this {
+  setDecimal(column: ColumnFor<Row, string>, v: string): this {
     return this.put(column, v, 'decimal')
   }
-  setString(column: keyof Row & string, v: string): this {
+  setString(column: ColumnFor<Row, string>, v: string): this {
     return this.put(column, v, 'string')
   }
-  setBoolean(column: keyof Row & string, v: boolean): this {
+  setBoolean(column: ColumnFor<Row, boolean>, v: boolean): this {
     return this.put(column, v, 'boolean')
   }
-  setDate(column: keyof Row & string, v: Date): this {
+  setDate(column: ColumnFor<Row, Date>, v: Date): this {
     return this.put(column, v, 'date')
   }
-  setBytes(column: keyof Row & string, v: Uint8Array): this {
+  setBytes(column: ColumnFor<Row, Uint8Array>, v: Uint8Array): this {
     return this.put(column, v, 'bytes')
   }
   setJSON(column: keyof Row & string, v: JsonValue): this {
@@ -98,7 +107,7 @@ export class Request<Row extends AnyRow = AnyRow> {
     this.values[i] = copyValue(v, 'json', this.schema.table, column)
     return this
   }
-  setNull(column: keyof Row & string): this {
+  setNull(column: ColumnFor<Row, null>): this {
     this.values[this.index(column)] = null
     return this
   }
