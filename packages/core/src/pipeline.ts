@@ -878,9 +878,8 @@ export class BatchSQL implements AsyncDisposable {
             new AbortedError('close deadline passed while the batch was running'),
           )
       this.forsaken.add(batch)
-      // The batch itself is counted by the executor when (if) the sink returns, as it ends.
-      if (!gated)
-        this.metrics.recordError(this.executor.name, schema.table, 'final:outcome_unknown')
+      // Not counted here: the executor records the batch, and its error if any, when (if) the
+      // sink returns, as it really ended (counting it here too would count it twice).
       const failures: BatchFailure[] = [...(progress?.failures ?? [])]
       if (batchSize(pending) > 0)
         failures.push({ schema, rows: pending.rows, reason: 'context_canceled', attempts, error })

@@ -74,11 +74,15 @@ export function createMysqlBatchSQL<DB = any>(
     mysql.createPool(typeof target === 'string' ? { uri: target } : (target as mysql.PoolOptions))
   const onCreateConnection = given === undefined ? sessionLimits(rest.timeoutMs) : undefined
   const db = new Kysely<DB>({ dialect: new MysqlDialect({ pool, onCreateConnection }) })
-  // The pool itself (only when BatchSQL created it), not Kysely's destroy(), which ends
-  // nothing Kysely never used.
+  // Kysely's destroy() (ends the pool if Kysely used it; later destroy() calls are no-ops),
+  // then the pool itself if still open (only when BatchSQL created it).
   const release =
     given === undefined
-      ? () => new Promise<void>((done, fail) => pool.end((err) => (err ? fail(err) : done())))
+      ? async () => {
+          await db.destroy()
+          if ((pool as unknown as { _closed?: boolean })._closed === true) return
+          await new Promise<void>((done, fail) => pool.end((err) => (err ? fail(err) : done())))
+        }
       : false
   return createKyselyBatchSQL(db, adapter, rest, release)
 }

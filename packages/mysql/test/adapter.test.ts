@@ -95,6 +95,19 @@ describe('mysql adapter', () => {
     expect(rows).toEqual([{ one: 1 }])
   })
 
+  it('a URI-made pool is ended on close(); destroying its Kysely instance too is harmless', async () => {
+    const s = defineSchema({ table: 'bsq_no_such_table_owned', columns: ['a'] })
+    const b1 = createMysqlBatchSQL(MYSQL_URL)
+    await b1.submit(s, { a: 1 })
+    await b1.close()
+    await expect(b1.db.selectNoFrom((eb) => eb.val(1).as('one')).execute()).rejects.toThrow()
+    await expect(b1.db.destroy()).resolves.toBeUndefined()
+    const b2 = createMysqlBatchSQL(MYSQL_URL)
+    await b2.db.selectNoFrom((eb) => eb.val(1).as('one')).execute()
+    await b2.db.destroy()
+    await expect(b2.close()).resolves.toMatchObject({ accepted: 0 })
+  })
+
   it('classifies real server errors by errno and leaves socket errors to core', async () => {
     const syntax = await bare.query('SELEC 1').then(
       () => undefined,

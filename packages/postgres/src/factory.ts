@@ -95,8 +95,14 @@ export function createPostgresBatchSQL<DB = any>(
     : (target as pg.Pool)
   guardConnectionErrors(pool, owns)
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) })
-  // The pool itself, not Kysely's destroy(): a pool only COPY used is unknown to Kysely.
-  const release = owns ? () => (pool.ended ? undefined : pool.end()) : false
+  // Kysely's destroy() (ends the pool if Kysely used it; later destroy() calls are no-ops),
+  // then the pool itself if still open: a pool only COPY used is unknown to Kysely.
+  const release = owns
+    ? async () => {
+        await db.destroy()
+        if (!pool.ended && !pool.ending) await pool.end()
+      }
+    : false
   return createKyselyBatchSQL(
     db,
     new PostgresAdapter({ pool, copy, rowsPerStatement }),

@@ -97,6 +97,12 @@ describe('postgres adapter', () => {
     await b3.submit(defineSchema({ table: 'x', columns: ['a'] }), { a: 1 }).catch(() => {})
     await b3.close()
     await expect(b3.db.selectNoFrom((eb) => eb.val(1).as('one')).execute()).rejects.toThrow()
+    // Destroying its Kysely instance as well is harmless, before close() or after it.
+    await expect(b3.db.destroy()).resolves.toBeUndefined()
+    const b4 = createPostgresBatchSQL(POSTGRES_URL)
+    await b4.db.selectNoFrom((eb) => eb.val(1).as('one')).execute()
+    await b4.db.destroy()
+    await expect(b4.close()).resolves.toMatchObject({ failed: 0 })
   })
 
   it('a URL-made pool that only COPY used is ended on close() too (Kysely never ran a query)', async () => {

@@ -71,10 +71,11 @@ export function createSqliteBatchSQL<DB = any>(
       rowsPerStatement,
       groupCommit: grouped ? concurrency : 0,
     })
-    // The database itself, not Kysely's destroy(): the adapter writes through its own
-    // prepared statements, and Kysely closes nothing it never used.
+    // Kysely's destroy() (closes the database if Kysely used it), then the database itself:
+    // the adapter writes through its own prepared statements, which Kysely never sees.
     const release = owns
-      ? () => {
+      ? async () => {
+          await db.destroy()
           if (database.open) database.close()
         }
       : false
