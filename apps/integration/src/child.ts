@@ -18,6 +18,12 @@ interface ChildTask {
 }
 
 export async function runChild(task: ChildTask): Promise<void> {
+  // Ctrl-C reaches the whole process group, and the parent passes on a SIGTERM: stop
+  // submitting, settle what was submitted and report it, like the parent's own producers.
+  // Installed first, so that a signal during start-up does the same.
+  const stop = new AbortController()
+  for (const signal of ['SIGINT', 'SIGTERM'] as const)
+    process.once(signal, () => stop.abort(new Error(signal)))
   const scenario = buildScenarios(task.config).find((s) => s.name === task.scenario)
   if (scenario === undefined) throw new Error(`unknown scenario ${task.scenario}`)
   const backend = await openBackend(
@@ -49,11 +55,6 @@ export async function runChild(task: ChildTask): Promise<void> {
     reportedCommits = counters.committed
   }
   const timer = setInterval(tick, 500)
-  // Ctrl-C reaches the whole process group, and the parent passes on a SIGTERM: stop
-  // submitting, settle what was submitted and report it, like the parent's own producers.
-  const stop = new AbortController()
-  for (const signal of ['SIGINT', 'SIGTERM'] as const)
-    process.once(signal, () => stop.abort(new Error(signal)))
   const result = await produce({
     backend,
     pipeline,

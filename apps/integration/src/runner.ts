@@ -88,7 +88,9 @@ function runInChildren(
   const parts: number[][] = Array.from({ length: n }, () => [])
   for (let w = 0; w < scenario.workers; w++) parts[w % n]!.push(w)
   const children: ReturnType<typeof fork>[] = []
-  return Promise.all(
+  // Every process is waited for, also when one fails: the scenario's table is dropped after
+  // this returns, and a sibling still flushing would write into it (or, on Redis, recreate it).
+  return Promise.allSettled(
     parts.map(
       (workers) =>
         new Promise<ChildMessage>((resolve, reject) => {
@@ -109,7 +111,8 @@ function runInChildren(
           let message: ChildMessage | undefined
           // A SIGTERM to this process alone is passed on (Ctrl-C reaches the children itself).
           const passOn = () => child.kill('SIGTERM')
-          ctx.stop.addEventListener('abort', passOn, { once: true })
+          if (ctx.stop.aborted) passOn()
+          else ctx.stop.addEventListener('abort', passOn, { once: true })
           const gauges = new SampledGauges()
           ctx.metrics.reporter.bindGauges(database, gauges)
           child.on('message', (m: FromChild) => {
@@ -129,7 +132,10 @@ function runInChildren(
           })
         }),
     ),
-  ).then((messages) => {
+  ).then((settled) => {
+    const failed = settled.find((s) => s.status === 'rejected')
+    if (failed) throw failed.reason
+    const messages = settled.map((s) => (s as PromiseFulfilledResult<ChildMessage>).value)
     const total: ProducerResult = {
       submittedPerWorker: new Array(scenario.workers).fill(0),
       poisonSubmitted: 0,
@@ -254,6 +260,13 @@ async function runScenarioOnce(
         faultDone = new Promise<void>((resolve) => {
           const poll = setInterval(() => {
             // Committed, not submitted: by then the pipeline has live connections to drop.
+            if (ctx.stop.aborted) {
+              // Interrupted before it: nothing to wait for any more.
+              clearInterval(poll)
+              fault = 'not injected: the run was interrupted first'
+              resolve()
+              return
+            }
             if (counters.committed < at) return
             clearInterval(poll)
             backend
