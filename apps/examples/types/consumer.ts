@@ -55,6 +55,10 @@ export async function consumer(): Promise<void> {
     strategy: 'update',
     conflictColumns: ['id'],
   })
+  // Columns and required columns from configuration (string[]): rows stay loosely typed.
+  const fromConfig: string[] = ['id', 'kind']
+  const dynamic = defineSchema({ table: 'events', columns: fromConfig, required: fromConfig })
+  void (() => createBatchSQL({ executor: new MockExecutor() }).submit(dynamic, { kind: null }))
   // A misspelt conflict column is an error in the list form too (not a schema of any row).
   // @ts-expect-error 'idd' is not a column
   defineSchema({ table: 't', columns: ['id', 'v'], strategy: 'update', conflictColumns: ['idd'] })

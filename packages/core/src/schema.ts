@@ -51,6 +51,12 @@ export type RowOf<Cols extends Record<string, ColumnType>, Req extends keyof Col
   }
 >
 
+/**
+ * The required columns when they are known to the compiler; a list built at run time
+ * (`string[]`) names none in the row type (they are still checked at `submit()`).
+ */
+type Known<R extends string> = string extends R ? never : R
+
 /** The default row type of the explicit form: no column name fits it. */
 interface ExplicitRowTypeRequired {
   readonly 'pass the row type: defineSchema<Row>(...)': never
@@ -367,7 +373,9 @@ export function defineSchema<const C extends readonly string[], const R extends 
     columns: C
     required?: readonly R[]
   },
-): Schema<Flat<{ [K in Exclude<C[number], R>]?: Value } & { [K in R]: NonNullable<Value> }>>
+): Schema<
+  Flat<{ [K in Exclude<C[number], Known<R>>]?: Value } & { [K in Known<R>]: NonNullable<Value> }>
+>
 /** Typed form: values are checked against each column's declared type at `submit()`. */
 export function defineSchema<
   const C extends Record<string, ColumnType>,
@@ -377,7 +385,7 @@ export function defineSchema<
     columns: C
     required?: readonly R[]
   },
-): Schema<RowOf<C, R>>
+): Schema<RowOf<C, Known<R>>>
 /**
  * Explicit row type, e.g. `defineSchema<EventRow>({...})` with an interface of yours (or a
  * Kysely table type). Only with the type argument given: without one, a definition the two
