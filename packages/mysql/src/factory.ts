@@ -80,6 +80,7 @@ export function createMysqlBatchSQL<DB = any>(
     given === undefined
       ? async () => {
           await db.destroy()
+          // mysql2 has no public "ended" flag; a second end() would fail on a closed pool.
           if ((pool as unknown as { _closed?: boolean })._closed === true) return
           await new Promise<void>((done, fail) => pool.end((err) => (err ? fail(err) : done())))
         }
