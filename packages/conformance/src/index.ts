@@ -4,4 +4,9 @@ export { ReplyCutter } from './reply-cutter.js'
 export { runConformanceSuite } from './suite.js'
 export type { ColumnSpec } from './tables.js'
 export { countRows, createTable, dropTable, readTable } from './tables.js'
-export type { ColumnDdl, ConformanceOptions, ConformanceTarget } from './target.js'
+export type {
+  BareSession,
+  ColumnDdl,
+  ConformanceOptions,
+  ConformanceTarget,
+} from './target.js'

@@ -27,13 +27,19 @@ export interface ColumnDdl {
   json: string
 }
 
+/** A connection of the bare driver that the suite holds (see `ConformanceTarget.session`). */
+export interface BareSession {
+  exec(sql: string): Promise<void>
+  release(): void | Promise<void>
+}
+
 export interface ConformanceTarget {
   /** `sqlite`, `postgres`, `mysql`, ...: what the adapter reports as its `database`. */
   readonly dialect: string
   /**
    * The database runs inside the process (SQLite, or another embedded engine): no server, so
    * no deadlocks, no statement that outlives its attempt, no network to lose a reply on. Such
-   * a target omits `provokeDeadlock`, `holdRowLock` and `network`, and the cases that need them
+   * a target omits `provokeDeadlock`, `session` and `network`, and the cases that need them
    * check this flag; a server database must give all three.
    */
   readonly embedded?: boolean
@@ -62,15 +68,14 @@ export interface ConformanceTarget {
    */
   provokeLockTimeout?(table: string): Promise<unknown>
   /**
-   * Holds a row lock as a concurrent writer would: on a second bare-driver session, BEGIN and
-   * INSERT into `table` a row with only `id` (its primary key) set, and keep the transaction
-   * open. Returns a function that rolls it back and releases the session. The case using it
-   * needs `createBatchSQL` to create its own pool (from a URL or pool config, not a pool of
-   * yours): only on such a pool does BatchSQL set the server-side statement limits it derives
-   * from `timeoutMs`. Omit for an embedded database (SQLite), where no server runs a statement
-   * on after the executor has given up on it.
+   * One connection of the bare driver, held until released, so that statements on it share a
+   * transaction: the suite holds a row lock on it as a concurrent writer would (BEGIN, INSERT,
+   * and later ROLLBACK). The case using it needs `createBatchSQL` to create its own pool (from
+   * a URL or pool config, not a pool of yours): only on such a pool does BatchSQL set the
+   * server-side statement limits it derives from `timeoutMs`. Omit for an embedded database,
+   * where no server runs a statement on after the executor has given up on it.
    */
-  holdRowLock?(table: string, id: number): Promise<() => Promise<void>>
+  session?(): Promise<BareSession>
   /**
    * A network database: where its server listens, and a pipeline connecting to 127.0.0.1 on
    * another `port` instead, where the suite runs a proxy that can drop a reply in flight

@@ -63,30 +63,6 @@ async function provokeLockTimeout(pool: mysql.Pool, table: string): Promise<unkn
   }
 }
 
-/** An uncommitted INSERT of key `id` on a session of its own; the returned function rolls it back. */
-async function holdRowLock(
-  pool: mysql.Pool,
-  table: string,
-  id: number,
-): Promise<() => Promise<void>> {
-  const c = await pool.getConnection()
-  try {
-    await c.query('BEGIN')
-    await c.query(`INSERT INTO ${q(table)} (id) VALUES (?)`, [id])
-  } catch (err) {
-    await c.query('ROLLBACK').catch(() => {})
-    c.release()
-    throw err
-  }
-  return async () => {
-    try {
-      await c.query('ROLLBACK')
-    } finally {
-      c.release()
-    }
-  }
-}
-
 export function mysqlTarget(): ConformanceTarget {
   const bare = barePool()
   return {
@@ -126,7 +102,15 @@ export function mysqlTarget(): ConformanceTarget {
     maxParameters: MYSQL_MAX_PARAMETERS,
     provokeDeadlock: (table) => provokeDeadlock(bare, table),
     provokeLockTimeout: (table) => provokeLockTimeout(bare, table),
-    holdRowLock: (table, id) => holdRowLock(bare, table, id),
+    async session() {
+      const c = await bare.getConnection()
+      return {
+        exec: async (sql) => {
+          await c.query(sql)
+        },
+        release: () => c.release(),
+      }
+    },
     close: () => bare.end(),
   }
 }

@@ -58,26 +58,6 @@ async function provokeLockTimeout(pool: pg.Pool, table: string): Promise<unknown
   }
 }
 
-/** An uncommitted INSERT of key `id` on a session of its own; the returned function rolls it back. */
-async function holdRowLock(pool: pg.Pool, table: string, id: number): Promise<() => Promise<void>> {
-  const c = await pool.connect()
-  try {
-    await c.query('BEGIN')
-    await c.query(`INSERT INTO ${q(table)} (id) VALUES ($1)`, [id])
-  } catch (err) {
-    await c.query('ROLLBACK').catch(() => {})
-    c.release()
-    throw err
-  }
-  return async () => {
-    try {
-      await c.query('ROLLBACK')
-    } finally {
-      c.release()
-    }
-  }
-}
-
 export function postgresTarget(copy: CopyMode): ConformanceTarget {
   const bare = new pg.Pool({ connectionString: POSTGRES_URL, max: 4 })
   return {
@@ -116,7 +96,15 @@ export function postgresTarget(copy: CopyMode): ConformanceTarget {
     maxParameters: POSTGRES_MAX_PARAMETERS,
     provokeDeadlock: (table) => provokeDeadlock(bare, table),
     provokeLockTimeout: (table) => provokeLockTimeout(bare, table),
-    holdRowLock: (table, id) => holdRowLock(bare, table, id),
+    async session() {
+      const c = await bare.connect()
+      return {
+        exec: async (sql) => {
+          await c.query(sql)
+        },
+        release: () => c.release(),
+      }
+    },
     close: () => bare.end(),
   }
 }
