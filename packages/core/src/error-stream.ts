@@ -40,6 +40,13 @@ export class ErrorStream implements AsyncIterable<BatchFailure> {
     if (this.buffer.length >= this.capacity) {
       this.dropped++
       this.onDrop(1)
+      // Once per pipeline, where a log will show it: failures nobody reads are otherwise
+      // visible only in stats() and a metric nobody may be watching.
+      if (this.dropped === 1)
+        process.emitWarning(
+          `BatchSQL: ${this.capacity} failures are waiting unread in \`errors\` and newer ones are being dropped; read \`errors\` or pass \`onError\``,
+          { code: 'BATCHSQL_DROPPED_ERRORS' },
+        )
       return
     }
     this.buffer.push(failure)

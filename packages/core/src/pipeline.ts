@@ -13,10 +13,11 @@ import { batchSize } from './flat-batch.js'
 import { guardReporter } from './guarded-metrics.js'
 import { KeyOrderGate } from './key-order.js'
 import { type MetricsReporter, noopMetrics, type RejectReason } from './metrics.js'
-import { readRow } from './read-row.js'
+import { readRow, typedError } from './read-row.js'
 import { Request } from './request.js'
 import type { AnyRow, Schema } from './schema.js'
 import { type Entry, groupBySchema, pushRows, readRows, rowSlab, type Slab } from './slab.js'
+import { copyValue } from './values.js'
 
 export interface BatchSQLConfig {
   /** Where batches go: usually `createExecutor(processor)` or an adapter's factory. */
@@ -123,13 +124,21 @@ const STATE_NAMES = ['open', 'closing', 'closed'] as const
  */
 export type AcknowledgedSubmit = Promise<void> & { readonly accepted: Promise<void> }
 
-function acknowledged(rejected: Promise<void>): AcknowledgedSubmit {
-  // `accepted` and the commit promise reject alike; only one of them needs a handler.
-  return Object.assign(
-    rejected.then(() => undefined),
-    { accepted: rejected },
-  )
+function acknowledged(
+  accepted: Promise<void>,
+  committed: Promise<void> = accepted,
+): AcknowledgedSubmit {
+  const result = accepted.then(() => committed)
+  // A refused row rejects `accepted` and the commit promise alike, and a handler on either is
+  // enough: `try { await ack.accepted; await ack } catch {}` never reaches `await ack`, so the
+  // commit promise's copy of the refusal is marked handled here (else Node, by default, ends
+  // the process on an unhandled rejection, losing every row still buffered). A failure after
+  // acceptance stays the caller's to handle, as with any promise.
+  accepted.catch(() => result.catch(noop))
+  return Object.assign(result, { accepted })
 }
+
+const noop = () => {}
 
 // One shared settled promise: the common submit path allocates nothing for its result.
 const ACCEPTED: Promise<void> = Promise.resolve()
@@ -288,8 +297,11 @@ export class BatchSQL implements AsyncDisposable {
     if (!(a instanceof Request)) {
       const room = this.pendingCount < this.bufferSize && this.waiters.length === 0
       let slab: Slab | undefined
+      let signal: AbortSignal | undefined
       try {
         const schema = requireSchema(a, 'submit() needs a schema from defineSchema() or a Request')
+        signal = signalOf(c)
+        if (signal?.aborted) return this.rejectAborted(signal)
         // The common case: a plain row, and room for it.
         if (room) this.append(schema, b)
         // No room: the row waits as a one-row slab, which the rows after it grow once it is
@@ -297,18 +309,20 @@ export class BatchSQL implements AsyncDisposable {
         // as one Request per row.)
         else slab = rowSlab(schema, b)
       } catch (err) {
-        return this.rejectSubmit('validation', err)
+        return this.rejectSubmit('validation', typedError(err))
       }
-      return slab === undefined ? ACCEPTED : this.wait(slab, 1, 0, c?.signal)
+      return slab === undefined ? ACCEPTED : this.wait(slab, 1, 0, signal)
     }
     let req: Request
-    let options: SubmitOptions | undefined
+    let signal: AbortSignal | undefined
     try {
+      let options: SubmitOptions | undefined
       ;[req, options] = parseSubmit('submit()', a, b, c)
+      signal = signalOf(options)
     } catch (err) {
-      return this.rejectSubmit('validation', err)
+      return this.rejectSubmit('validation', typedError(err))
     }
-    return this.admit(req, options?.signal)
+    return this.admit(req, signal)
   }
 
   /**
@@ -327,20 +341,18 @@ export class BatchSQL implements AsyncDisposable {
   submitAndWait(a: Schema | Request, b?: unknown, c?: SubmitOptions): AcknowledgedSubmit {
     if (this.state !== OPEN) return acknowledged(this.rejectSubmit('closed', new ClosedError()))
     let req: Request
-    let options: SubmitOptions | undefined
+    let signal: AbortSignal | undefined
     try {
+      let options: SubmitOptions | undefined
       ;[req, options] = parseSubmit('submitAndWait()', a, b, c)
+      signal = signalOf(options)
     } catch (err) {
-      return acknowledged(this.rejectSubmit('validation', err))
+      return acknowledged(this.rejectSubmit('validation', typedError(err)))
     }
     const committed = new Promise<void>((resolve, reject) => {
       req.ack = { resolve, reject }
     })
-    const accepted = this.admit(req, options?.signal)
-    return Object.assign(
-      accepted.then(() => committed),
-      { accepted },
-    )
+    return acknowledged(this.admit(req, signal), committed)
   }
 
   /**
@@ -361,8 +373,11 @@ export class BatchSQL implements AsyncDisposable {
   ): Promise<void> {
     if (this.state !== OPEN) return this.rejectSubmit('closed', new ClosedError())
     let slab: Slab
+    let signal: AbortSignal | undefined
     try {
       requireSchema(schema, 'submitMany() needs a schema from defineSchema()')
+      signal = signalOf(options)
+      if (signal?.aborted) return this.rejectAborted(signal)
       if (rows === null || typeof rows !== 'object' || !(Symbol.iterator in rows)) {
         throw new ValidationError(
           'BATCHSQL_EMPTY_ROW',
@@ -372,7 +387,7 @@ export class BatchSQL implements AsyncDisposable {
       }
       slab = readRows(schema, rows)
     } catch (err) {
-      return this.rejectSubmit('validation', err)
+      return this.rejectSubmit('validation', typedError(err))
     }
     let next = 0
     if (this.waiters.length === 0) {
@@ -384,7 +399,7 @@ export class BatchSQL implements AsyncDisposable {
       }
     }
     if (next === slab.end) return ACCEPTED
-    return this.wait(slab, slab.end, next, options?.signal)
+    return this.wait(slab, slab.end, next, signal)
   }
 
   private rejectSubmit(reason: RejectReason, err: unknown): Promise<void> {
@@ -392,7 +407,16 @@ export class BatchSQL implements AsyncDisposable {
     return Promise.reject(err)
   }
 
+  /** A signal that had fired before the call: nothing accepted, even with room in the buffer. */
+  private rejectAborted(signal: AbortSignal): Promise<void> {
+    return this.rejectSubmit(
+      'aborted',
+      new AbortedError('submit aborted before it was accepted', signal.reason, 0),
+    )
+  }
+
   private admit(req: Request, signal: AbortSignal | undefined): Promise<void> {
+    if (signal?.aborted) return this.rejectAborted(signal)
     if (this.pendingCount < this.bufferSize && this.waiters.length === 0) {
       this.enqueue(req)
       return ACCEPTED
@@ -929,13 +953,21 @@ function parseSubmit(
   return [Request.from(schema, b as AnyRow), c]
 }
 
-/** A submitted Request is copied so later setter calls on the caller's object change nothing. */
+/**
+ * A submitted Request is copied so that later calls on the caller's object change nothing:
+ * setters, and mutating a Date, bytes or JSON document that `get()` returned (those are
+ * copied again, and checked again, which also catches a Date set to NaN that way).
+ */
 function copyRequest(src: Request): Request {
-  const r = new Request(src.schema)
+  const { schema } = src
+  const r = new Request(schema)
   let set = 0
   for (let i = 0; i < src.values.length; i++) {
     const v = src.values[i]
-    r.values[i] = v
+    r.values[i] =
+      v !== null && typeof v === 'object'
+        ? copyValue(v, schema.types[i]!, schema.table, schema.columns[i]!)
+        : v
     if (v !== undefined) set++
   }
   if (set === 0) {
@@ -949,6 +981,13 @@ function copyRequest(src: Request): Request {
   }
   src.schema.validate?.(r.values)
   return r
+}
+
+/** `options.signal`, checked: anything but an AbortSignal there is a caller's mistake. */
+function signalOf(options: SubmitOptions | undefined): AbortSignal | undefined {
+  const signal = options?.signal
+  if (signal === undefined || signal instanceof AbortSignal) return signal
+  throw new BatchSQLError('BATCHSQL_INVALID_CONFIG', 'options.signal must be an AbortSignal')
 }
 
 export function createBatchSQL(config: BatchSQLConfig): BatchSQL {

@@ -101,7 +101,8 @@ export interface SchemaDefinition<Row extends AnyRow = AnyRow> {
 }
 
 // Identifiers are quoted by adapters, so anything printable is allowed; we only refuse what
-// no database accepts: empty names, NUL, and names over 63 bytes (PostgreSQL's limit).
+// no database accepts: empty names, NUL, and names over 63 bytes (PostgreSQL's limit, past
+// which it would truncate the name without a word).
 function checkName(kind: string, name: unknown, table?: string): string {
   const where = table === undefined ? '' : ` in table "${table}"`
   if (typeof name !== 'string' || name.length === 0) {
@@ -122,7 +123,10 @@ function checkName(kind: string, name: unknown, table?: string): string {
       },
     )
   }
-  if (Buffer.byteLength(name) > 63) {
+  // A table name "a.b" is schema "a", table "b" to the SQL adapters (Kysely splits it): the
+  // limit is on each part.
+  const parts = kind === 'table' ? name.split('.') : [name]
+  if (parts.some((part) => Buffer.byteLength(part) > 63)) {
     throw new ValidationError(
       'BATCHSQL_INVALID_SCHEMA',
       `${kind} name "${name}" is longer than 63 bytes${where}`,

@@ -7,7 +7,7 @@
 import type { Batch } from './contract.js'
 import { ValidationError } from './errors.js'
 import { FlatBatch, pushRequests } from './flat-batch.js'
-import { readRow } from './read-row.js'
+import { readRow, typedError } from './read-row.js'
 import { Request } from './request.js'
 import type { AnyRow, Schema } from './schema.js'
 import type { Value } from './values.js'
@@ -30,7 +30,8 @@ export interface Slab {
 export type Entry = Request | Slab
 
 /** The error of row `index` of a `submitMany()` call: same code, the index in `row`. */
-function atRow(err: unknown, index: number): unknown {
+function atRow(thrown: unknown, index: number): unknown {
+  const err = typedError(thrown)
   if (!(err instanceof ValidationError)) return err
   return new ValidationError(err.code, `row ${index}: ${err.message}`, {
     table: err.table,

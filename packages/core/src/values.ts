@@ -46,6 +46,15 @@ const INT64_MAX = 2n ** 63n - 1n
 const DECIMAL_RE = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/
 const INTEGER_RE = /^[+-]?\d+$/
 
+/**
+ * The instants a `date` holds: years 0001-9999 in UTC, the range every supported database
+ * stores (MySQL's DATETIME ends at 9999, PostgreSQL's COPY and SQLite's ISO text need four
+ * digits, and SQLite's text only sorts as time within it).
+ */
+const MIN_DATE = Date.parse('0001-01-01T00:00:00.000Z')
+const MAX_DATE = Date.parse('9999-12-31T23:59:59.999Z')
+const MALFORMED = 'string holds a lone UTF-16 surrogate (not encodable as UTF-8)'
+
 const HasBuffer = typeof (globalThis as { Buffer?: unknown }).Buffer === 'function'
 
 function isPlainObject(v: object): boolean {
@@ -96,6 +105,7 @@ function copyJson(v: unknown, table: string, column: string): JsonValue {
   const walk = (x: unknown, key: string, inArray: boolean): JsonValue | undefined => {
     switch (typeof x) {
       case 'string':
+        return x.isWellFormed() ? x : refuse('a string with a lone UTF-16 surrogate')
       case 'boolean':
         return x
       case 'number':
@@ -125,6 +135,7 @@ function copyJson(v: unknown, table: string, column: string): JsonValue {
     } else {
       const obj: Record<string, JsonValue> = {}
       for (const k of Object.keys(o)) {
+        if (!k.isWellFormed()) refuse('a key with a lone UTF-16 surrogate')
         const w = walk((o as Record<string, unknown>)[k], k, false)
         if (w === undefined) continue
         // An own "__proto__" key, as JSON.parse makes it: assigning would set the prototype.
@@ -142,7 +153,14 @@ function copyJson(v: unknown, table: string, column: string): JsonValue {
     ancestors.delete(o)
     return out
   }
-  const out = walk(v, '', false)
+  let out: JsonValue | undefined
+  try {
+    out = walk(v, '', false)
+  } catch (err) {
+    // A document nested deeper than the stack (thousands of levels): refused, not a crash.
+    if (err instanceof RangeError) refuse('too many levels of nesting')
+    throw err
+  }
   if (out === undefined) fail(table, column, 'UNSUPPORTED', 'value is not JSON-serialisable')
   return out
 }
@@ -172,6 +190,7 @@ export function copyValue(v: unknown, type: ColumnType, table: string, column: s
       if (type === 'json') return v
       return fail(table, column, 'MISMATCH', `expected ${type}, got number`)
     case 'string':
+      if (!v.isWellFormed()) fail(table, column, 'UNSUPPORTED', MALFORMED)
       if (type === 'any' || type === 'string' || type === 'json') return v
       if (type === 'decimal') {
         if (!DECIMAL_RE.test(v)) fail(table, column, 'MISMATCH', 'expected a decimal string')
@@ -198,6 +217,8 @@ export function copyValue(v: unknown, type: ColumnType, table: string, column: s
           fail(table, column, 'MISMATCH', `expected ${type}, got Date`)
         const t = v.getTime()
         if (Number.isNaN(t)) fail(table, column, 'UNSUPPORTED', 'invalid Date')
+        if (t < MIN_DATE || t > MAX_DATE)
+          fail(table, column, 'UNSUPPORTED', 'Date outside years 0001-9999 (UTC)')
         return new Date(t)
       }
       if (v instanceof Uint8Array) {

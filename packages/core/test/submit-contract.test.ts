@@ -1,0 +1,366 @@
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import {
+  AbortedError,
+  BatchSQLError,
+  ClosedError,
+  createBatchSQL,
+  defineSchema,
+  Request,
+  ValidationError,
+} from '../src/index.js'
+import { MockExecutor } from '../src/testing.js'
+import { closeReleasing, oneFlushAtATime, tick } from './helpers.js'
+
+// What submit() promises a caller beyond the type checks of pipeline.test.ts: a refusal is a
+// typed error at the call (never a crash, never a row the database would change or refuse
+// later), an aborted signal is honoured, and what was submitted is what is written.
+
+const events = defineSchema({ table: 'events', columns: { id: 'int', payload: 'string' } })
+const docs = defineSchema({
+  table: 'docs',
+  columns: { id: 'int', at: 'date', doc: 'json', raw: 'bytes', any: 'any' },
+})
+
+afterEach(() => {
+  vi.restoreAllMocks()
+})
+
+/** Unhandled rejections seen while `body` runs and for a few ticks after it. */
+async function unhandledDuring(body: () => Promise<void>): Promise<unknown[]> {
+  const seen: unknown[] = []
+  const listener = (reason: unknown) => seen.push(reason)
+  process.on('unhandledRejection', listener)
+  try {
+    await body()
+    // Node reports an unhandled rejection once the microtask queue has drained.
+    await new Promise((r) => setTimeout(r, 20))
+  } finally {
+    process.off('unhandledRejection', listener)
+  }
+  return seen
+}
+
+describe('submitAndWait: a refusal needs one handler', () => {
+  it('handling `accepted` alone leaves no unhandled rejection (bad row, closed, aborted while waiting)', async () => {
+    const { processor, b } = oneFlushAtATime(1, 1)
+    const seen = await unhandledDuring(async () => {
+      // The pattern the README shows: accepted first, then the commit, in one try.
+      const refused = async (ack: ReturnType<typeof b.submitAndWait>) => {
+        try {
+          await ack.accepted
+          await ack
+          return undefined
+        } catch (err) {
+          return err
+        }
+      }
+      expect(await refused(b.submitAndWait(events, { id: 'x' } as never))).toBeInstanceOf(
+        ValidationError,
+      )
+      await b.submit(events, { id: 1 }) // flushed, in flight
+      await b.submit(events, { id: 2 }) // pending: the buffer is full, the next one waits
+      const controller = new AbortController()
+      const waiting = refused(b.submitAndWait(events, { id: 3 }, { signal: controller.signal }))
+      await tick()
+      controller.abort()
+      expect(await waiting).toBeInstanceOf(AbortedError)
+      await closeReleasing(b, processor)
+      expect(await refused(b.submitAndWait(events, { id: 4 }))).toBeInstanceOf(ClosedError)
+    })
+    expect(seen).toEqual([])
+    expect(processor.received.flatMap((x) => x.rows.map((r) => r.get('id')))).toEqual([1, 2])
+  })
+
+  it('handling the commit promise alone is enough too', async () => {
+    const b = createBatchSQL({ executor: new MockExecutor() })
+    const seen = await unhandledDuring(async () => {
+      await expect(b.submitAndWait(events, { id: 'x' } as never)).rejects.toBeInstanceOf(
+        ValidationError,
+      )
+      await b.close()
+      await expect(b.submitAndWait(events, { id: 1 })).rejects.toBeInstanceOf(ClosedError)
+    })
+    expect(seen).toEqual([])
+  })
+})
+
+describe('AbortSignal', () => {
+  it('a signal that fired before the call refuses the row even with room in the buffer', async () => {
+    const executor = new MockExecutor()
+    const b = createBatchSQL({ executor })
+    const signal = AbortSignal.abort(new Error('gone'))
+    const calls = [
+      b.submit(events, { id: 1 }, { signal }),
+      b.submit(new Request(events).setInt('id', 2), { signal }),
+      b.submitMany(events, [{ id: 3 }], { signal }),
+      b.submitAndWait(events, { id: 4 }, { signal }),
+      b.submitAndWait(new Request(events).setInt('id', 5), { signal }),
+    ]
+    for (const call of calls) {
+      const err = await call.then(
+        () => undefined,
+        (e: unknown) => e,
+      )
+      expect(err).toBeInstanceOf(AbortedError)
+      expect((err as AbortedError).cause).toBe(signal.reason)
+    }
+    await b.submit(events, { id: 6 }, { signal: new AbortController().signal })
+    await b.close()
+    expect(executor.rows('events')).toEqual([{ id: 6 }])
+    expect(b.stats().accepted).toBe(1)
+  })
+
+  it('a signal that is not an AbortSignal is a typed error, not ignored', async () => {
+    const b = createBatchSQL({ executor: new MockExecutor() })
+    const notASignal = { aborted: false } as unknown as AbortSignal
+    for (const call of [
+      b.submit(events, { id: 1 }, { signal: notASignal }),
+      b.submitMany(events, [{ id: 1 }], { signal: notASignal }),
+      b.submitAndWait(events, { id: 1 }, { signal: notASignal }),
+    ]) {
+      await expect(call).rejects.toMatchObject({
+        name: 'BatchSQLError',
+        code: 'BATCHSQL_INVALID_CONFIG',
+      })
+    }
+    await b.close()
+    expect(b.stats().accepted).toBe(0)
+  })
+})
+
+describe('values the database would change or refuse are refused at submit()', () => {
+  const lone = 'x\ud800y'
+
+  it('a string with a lone UTF-16 surrogate (stored as U+FFFD otherwise), in any column or JSON', async () => {
+    const executor = new MockExecutor()
+    const b = createBatchSQL({ executor })
+    const unsupported = { code: 'BATCHSQL_UNSUPPORTED_VALUE' }
+    await expect(b.submit(events, { id: 1, payload: lone })).rejects.toMatchObject({
+      ...unsupported,
+      column: 'payload',
+    })
+    await expect(b.submit(docs, { id: 1, any: '\udc00' })).rejects.toMatchObject(unsupported)
+    await expect(b.submit(docs, { id: 1, doc: { a: [lone] } })).rejects.toMatchObject(unsupported)
+    await expect(b.submit(docs, { id: 1, doc: { [lone]: 1 } })).rejects.toMatchObject(unsupported)
+    await expect(b.submitMany(events, [{ id: 1 }, { id: 2, payload: lone }])).rejects.toMatchObject(
+      { ...unsupported, row: 1 },
+    )
+    expect(() => new Request(events).setString('payload', lone)).toThrow(ValidationError)
+    // Well-formed pairs (an emoji) and every BMP character pass.
+    await b.submit(events, { id: 3, payload: 'ok \ud83d\ude00 \uffff' })
+    await b.close()
+    expect(executor.rows('events')).toEqual([{ id: 3, payload: 'ok \ud83d\ude00 \uffff' }])
+  })
+
+  it('a Date outside years 0001-9999 (UTC); the edges pass', async () => {
+    const executor = new MockExecutor()
+    const b = createBatchSQL({ executor })
+    const first = new Date('0001-01-01T00:00:00.000Z')
+    const last = new Date('9999-12-31T23:59:59.999Z')
+    for (const t of [first.getTime() - 1, last.getTime() + 1, Date.parse('-000050-06-01T00:00Z')]) {
+      await expect(b.submit(docs, { id: 1, at: new Date(t) })).rejects.toMatchObject({
+        code: 'BATCHSQL_UNSUPPORTED_VALUE',
+        column: 'at',
+      })
+      await expect(b.submit(docs, { id: 1, any: new Date(t) })).rejects.toMatchObject({
+        code: 'BATCHSQL_UNSUPPORTED_VALUE',
+      })
+    }
+    await b.submit(docs, { id: 2, at: first })
+    await b.submit(docs, { id: 3, at: last })
+    await b.close()
+    expect(executor.rows('docs').map((r) => (r.at as Date).toISOString())).toEqual([
+      '0001-01-01T00:00:00.000Z',
+      '9999-12-31T23:59:59.999Z',
+    ])
+  })
+
+  it('a JSON document nested deeper than the stack is a ValidationError, not a RangeError', async () => {
+    const b = createBatchSQL({ executor: new MockExecutor() })
+    let deep: unknown = 1
+    for (let i = 0; i < 200_000; i++) deep = [deep]
+    await expect(b.submit(docs, { id: 1, doc: deep as never })).rejects.toMatchObject({
+      name: 'ValidationError',
+      code: 'BATCHSQL_UNSUPPORTED_VALUE',
+      column: 'doc',
+    })
+    await b.close()
+  })
+})
+
+describe('rows that throw while read', () => {
+  it('a throwing getter, toJSON or proxy trap, or a validate hook throwing a plain Error, is a typed error whose message does not repeat what was thrown', async () => {
+    const checked = defineSchema({
+      table: 'checked',
+      columns: { id: 'int' },
+      validate: () => {
+        throw new Error('secret-value-1234')
+      },
+    })
+    const b = createBatchSQL({ executor: new MockExecutor() })
+    const secret = new Error('secret-value-1234')
+    const rows: [typeof events | typeof docs | typeof checked, unknown][] = [
+      [
+        events,
+        {
+          id: 1,
+          get payload(): string {
+            throw secret
+          },
+        },
+      ],
+      [
+        docs,
+        {
+          id: 1,
+          doc: {
+            toJSON() {
+              throw secret
+            },
+          },
+        },
+      ],
+      [
+        events,
+        new Proxy(
+          {},
+          {
+            ownKeys() {
+              throw secret
+            },
+          },
+        ),
+      ],
+      [checked, { id: 1 }],
+    ]
+    for (const [schema, row] of rows) {
+      for (const call of [
+        b.submit(schema as typeof events, row as never),
+        b.submitMany(schema as typeof events, [{ id: 0 }, row as never]),
+      ]) {
+        const err = await call.then(
+          () => undefined,
+          (e: unknown) => e,
+        )
+        expect(err).toBeInstanceOf(ValidationError)
+        expect((err as ValidationError).code).toBe('BATCHSQL_UNSUPPORTED_VALUE')
+        expect((err as Error).message).not.toContain('secret-value')
+        expect((err as Error).cause).toBeInstanceOf(Error)
+      }
+    }
+    await b.close()
+    expect(b.stats().accepted).toBe(0)
+  })
+})
+
+describe('rows that are not plain objects', () => {
+  class Event {
+    readonly id: number
+    #payload: string
+    constructor(id: number, payload: string) {
+      this.id = id
+      this.#payload = payload
+    }
+    get payload(): string {
+      return this.#payload
+    }
+  }
+
+  it("a class instance is read column by column: its getters are seen, its prototype's other members ignored", async () => {
+    const executor = new MockExecutor()
+    const b = createBatchSQL({ executor })
+    await b.submit(events, new Event(1, 'from a getter'))
+    await b.submitMany(events, [new Event(2, 'two'), { id: 3, payload: 'plain' }])
+    const proto = { id: 4, payload: 'inherited' }
+    await b.submit(events, Object.create(proto))
+    await b.close()
+    expect(executor.rows('events')).toEqual([
+      { id: 1, payload: 'from a getter' },
+      { id: 2, payload: 'two' },
+      { id: 3, payload: 'plain' },
+      { id: 4, payload: 'inherited' },
+    ])
+  })
+
+  it('an own field that is not a column is still refused; arrays, Maps and typed arrays are not rows', async () => {
+    const b = createBatchSQL({ executor: new MockExecutor() })
+    const extra = Object.assign(new Event(1, 'x'), { nope: 1 })
+    await expect(b.submit(events, extra as never)).rejects.toMatchObject({
+      code: 'BATCHSQL_UNKNOWN_COLUMN',
+      column: 'nope',
+    })
+    for (const row of [[1, 'x'], new Map([['id', 1]]), new Uint8Array(2)]) {
+      await expect(b.submit(events, row as never)).rejects.toMatchObject({
+        code: 'BATCHSQL_EMPTY_ROW',
+      })
+    }
+    await b.close()
+    expect(b.stats().accepted).toBe(0)
+  })
+})
+
+describe('a submitted Request is a snapshot', () => {
+  it('mutating the Date, bytes or JSON that get() returns after submit changes nothing written', async () => {
+    const executor = new MockExecutor()
+    const b = createBatchSQL({ executor })
+    const r = new Request(docs)
+      .setInt('id', 1)
+      .setDate('at', new Date('2024-01-01T00:00:00Z'))
+      .setJSON('doc', { n: 1 })
+      .setBytes('raw', new Uint8Array([1, 2]))
+    await b.submit(r)
+    ;(r.get('at') as Date).setTime(0)
+    ;(r.get('doc') as { n: number }).n = 999
+    ;(r.get('raw') as Uint8Array)[0] = 0x7a
+    await b.close()
+    const [row] = executor.rows('docs')
+    expect((row!.at as Date).toISOString()).toBe('2024-01-01T00:00:00.000Z')
+    expect(row!.doc).toEqual({ n: 1 })
+    expect([...(row!.raw as Uint8Array)]).toEqual([1, 2])
+  })
+
+  it('a Date made invalid through get() before submit is refused', async () => {
+    const b = createBatchSQL({ executor: new MockExecutor() })
+    const r = new Request(docs).setInt('id', 1).setDate('at', new Date())
+    ;(r.get('at') as Date).setTime(Number.NaN)
+    await expect(b.submit(r)).rejects.toMatchObject({ code: 'BATCHSQL_UNSUPPORTED_VALUE' })
+    await b.close()
+  })
+})
+
+describe('failures nobody reads', () => {
+  it('the first dropped failure emits one process warning', async () => {
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => {})
+    const executor = new MockExecutor(
+      {
+        onBatch: () => {
+          throw new Error('x')
+        },
+      },
+      { retry: { maxAttempts: 1 } },
+    )
+    const b = createBatchSQL({ executor, flushSize: 1, errorBufferSize: 1 })
+    for (let i = 0; i < 4; i++) await b.submit(events, { id: i })
+    await b.close()
+    expect(b.stats().droppedErrors).toBe(3)
+    const ours = warn.mock.calls.filter(
+      ([, o]) => (o as { code?: string } | undefined)?.code === 'BATCHSQL_DROPPED_ERRORS',
+    )
+    expect(ours).toHaveLength(1)
+    expect(String(ours[0]![0])).toContain('onError')
+  })
+})
+
+describe('schema names', () => {
+  it('a schema-qualified table name is limited per part, not as a whole', () => {
+    const a = 's'.repeat(40)
+    const t = 't'.repeat(40)
+    expect(defineSchema({ table: `${a}.${t}`, columns: { id: 'int' } }).table).toBe(`${a}.${t}`)
+    expect(() => defineSchema({ table: `${a}.${'t'.repeat(64)}`, columns: { id: 'int' } })).toThrow(
+      BatchSQLError,
+    )
+    expect(() => defineSchema({ table: 'x'.repeat(64), columns: { id: 'int' } })).toThrow(
+      /longer than 63 bytes/,
+    )
+  })
+})
