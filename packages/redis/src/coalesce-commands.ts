@@ -1,4 +1,5 @@
 import type { RedisCommand } from './commands.js'
+import { keyIdentity } from './to-command.js'
 
 export interface SendPlan {
   /** Indexes (into the batch) of the commands to send, in batch order. */
@@ -21,8 +22,9 @@ function elementOf(cmd: RedisCommand, at: number): string | undefined {
   const c = cmd.spec.coalesce!
   // Only the single-element form (HSET k f v, ZADD k s m, SADD k m) folds exactly.
   if (cmd.args.length !== (c.family === 'zset' ? at + 1 : at + cmd.spec.step)) return undefined
-  const el = cmd.args[at]!
-  return Buffer.isBuffer(el) ? `b${el.toString('hex')}` : `s${el}`
+  // By its bytes as the server sees them: a member sent once as a Buffer and once as text is
+  // one member.
+  return keyIdentity(cmd.args[at]!)
 }
 
 /**

@@ -78,7 +78,7 @@ export interface RedisCommand {
   readonly name: string
   /** Arguments, key first. */
   readonly args: readonly RedisArg[]
-  /** Identity of `args[0]` (the key) for coalescing and ordering. */
+  /** Identity of `args[0]` (the key) for coalescing: its bytes on the wire (`keyIdentity`). */
   readonly key: string
   readonly spec: CommandSpec
 }

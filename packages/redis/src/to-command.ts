@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer'
 import { ValidationError, type Value } from '@batchsql/core'
 import { COMMANDS, type RedisArg, type RedisCommand } from './commands.js'
 
@@ -73,10 +74,27 @@ export function prefixed(arg: RedisArg, prefix: string): RedisArg {
   return Buffer.isBuffer(arg) ? Buffer.concat([Buffer.from(prefix), arg]) : prefix + arg
 }
 
-/** A key's identity for coalescing (binary keys cannot collide with text keys). */
+/**
+ * The identity of a key (or of a hash field, set member...) for coalescing: two arguments get
+ * the same identity exactly when Redis receives the same bytes for them. ioredis sends a
+ * string as UTF-8 (a lone surrogate as U+FFFD) and a number as its decimal text, so:
+ * - a string is its own identity (made well-formed: `'a\uD800'` and `'a\uFFFD'` are the same
+ *   bytes); the common case costs one check and no allocation;
+ * - a Buffer that is valid UTF-8 holds the very bytes of the string it decodes to, and gets
+ *   that string's identity (`Buffer.from('k')` and `'k'` are one key);
+ * - any other Buffer gets `BYTES_TAG` followed by its bytes, one latin1 character per byte.
+ *   The tag is a lone surrogate, which no well-formed string contains, so such an identity
+ *   never equals a string's, whatever the string starts with; and different bytes give
+ *   different identities.
+ */
 export function keyIdentity(arg: RedisArg): string {
-  return Buffer.isBuffer(arg) ? `\0${arg.toString('hex')}` : String(arg)
+  if (typeof arg === 'string') return arg.isWellFormed() ? arg : arg.toWellFormed()
+  if (typeof arg === 'number') return String(arg)
+  return isUtf8(arg) ? arg.toString('utf8') : BYTES_TAG + arg.toString('latin1')
 }
+
+/** Starts the identity of bytes that are not valid UTF-8 (see `keyIdentity`). */
+const BYTES_TAG = '\uDC00'
 
 /**
  * The generic form: the first column holds the command name, the following set columns its
