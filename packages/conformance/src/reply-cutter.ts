@@ -15,6 +15,8 @@ export class ReplyCutter {
   /** When set, the cut is armed by the first client message matching it. */
   private trigger: RegExp | undefined
   private readonly sockets = new Set<Socket>()
+  /** When set, new connections are reset at once (the server unreachable). */
+  private refusing = false
   /** Replies dropped so far. */
   cuts = 0
 
@@ -26,6 +28,10 @@ export class ReplyCutter {
   /** Starts listening on an ephemeral port of 127.0.0.1; resolves with that port. */
   async listen(): Promise<number> {
     const server = createServer((client) => {
+      if (this.refusing) {
+        client.resetAndDestroy()
+        return
+      }
       const upstream = createConnection(this.upstreamPort, this.upstreamHost)
       this.sockets.add(client).add(upstream)
       const drop = () => {
@@ -75,6 +81,11 @@ export class ReplyCutter {
    */
   cutReplyTo(pattern: RegExp): void {
     this.trigger = pattern
+  }
+
+  /** While on, every new connection is reset as it arrives: the server looks unreachable. */
+  refuseConnections(on: boolean): void {
+    this.refusing = on
   }
 
   /** Cancels a cut that has not happened. */

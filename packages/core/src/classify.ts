@@ -46,7 +46,7 @@ const TIMEOUT_CODES = new Set(['ETIMEDOUT', 'ESOCKETTIMEDOUT', 'ETIME'])
  * (`BATCHSQL_OUTCOME_UNKNOWN`, from a sink that knows no table or row count). Never retried,
  * whatever a user's or a sink's classifier would say: a retry could write the rows twice.
  */
-function finalClassification(err: unknown): Classification | undefined {
+export function finalClassification(err: unknown): Classification | undefined {
   if (err instanceof BatchFailedError) return { reason: err.reason, retryable: false }
   if (err instanceof BatchSQLError && err.code === 'BATCHSQL_OUTCOME_UNKNOWN')
     return { reason: 'unknown', retryable: false }

@@ -113,9 +113,29 @@ export class CloseFailedError extends BatchSQLError {
 /** A batch attempt ran longer than the executor's `timeoutMs`. */
 export class TimeoutError extends BatchSQLError {
   declare readonly code: 'BATCHSQL_TIMEOUT'
-  constructor(ms: number) {
-    super('BATCHSQL_TIMEOUT', `batch attempt exceeded its timeout of ${ms} ms`)
+  /** `cause`: what the aborted attempt failed with once it stopped, when it did. */
+  constructor(ms: number, cause?: unknown) {
+    super('BATCHSQL_TIMEOUT', `batch attempt exceeded its timeout of ${ms} ms`, { cause })
   }
+}
+
+const inDoubt = new WeakSet<object>()
+
+/**
+ * Marks a retryable error as raised when the attempt may have committed (the connection went
+ * away while the committing statement was in flight, say). The attempt is still retried when
+ * retrying is harmless (an upsert rewrites the same values), but if the batch then fails for
+ * good its rows are reported `BATCHSQL_OUTCOME_UNKNOWN`, not `BATCHSQL_BATCH_FAILED`: an
+ * earlier attempt may have written them. Returns `err`; no-op for a non-object.
+ */
+export function markInDoubt<E>(err: E): E {
+  if (typeof err === 'object' && err !== null) inDoubt.add(err)
+  return err
+}
+
+/** Whether `err` was marked by `markInDoubt()`. */
+export function isInDoubt(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && inDoubt.has(err)
 }
 
 /**

@@ -1,4 +1,9 @@
-import { type Classification, ClassifierRegistry, type ErrorClassifier } from './classify.js'
+import {
+  type Classification,
+  ClassifierRegistry,
+  type ErrorClassifier,
+  finalClassification,
+} from './classify.js'
 import type {
   Batch,
   BatchExecutor,
@@ -8,7 +13,14 @@ import type {
   BatchProgress,
   ProcessResult,
 } from './contract.js'
-import { AbortedError, BatchFailedError, BatchSQLError, TimeoutError } from './errors.js'
+import {
+  AbortedError,
+  BatchFailedError,
+  BatchSQLError,
+  isInDoubt,
+  markInDoubt,
+  TimeoutError,
+} from './errors.js'
 import { batchSize } from './flat-batch.js'
 import { guardReporter } from './guarded-metrics.js'
 import { type MetricsReporter, noopMetrics } from './metrics.js'
@@ -95,24 +107,33 @@ export class RetryingExecutor implements BatchExecutor {
     let left = size
     let committed = 0
     let attempt = 0
+    // Set once a whole attempt may have committed (its error was marked in doubt): every row
+    // failed for good after that may have been written, and is reported as such. Rows whose
+    // own failure was in doubt (a Redis command whose reply was lost) are kept in `unsure`.
+    let doubt = false
+    const unsure = new Set<Request>()
     const track = () =>
       this.running.set(batch, { attempts: attempt, committed, failures, pending: current })
-    const finalFail = (
+    const report = (
       failed: readonly Request[],
       cls: Classification,
       error: unknown,
       attempts: number,
+      maybeWritten: boolean,
     ) => {
       this.metrics.recordError(this.name, schema.table, `final:${cls.reason}`)
+      const unknown =
+        maybeWritten ||
+        (error instanceof BatchSQLError && error.code === 'BATCHSQL_OUTCOME_UNKNOWN')
       failures.push({
         schema,
         rows: failed,
         reason: cls.reason,
         attempts,
         error:
-          error instanceof BatchFailedError
+          error instanceof BatchFailedError && (!unknown || error.code !== 'BATCHSQL_BATCH_FAILED')
             ? error
-            : error instanceof BatchSQLError && error.code === 'BATCHSQL_OUTCOME_UNKNOWN'
+            : unknown
               ? BatchFailedError.outcomeUnknown(
                   schema.table,
                   cls.reason,
@@ -122,6 +143,18 @@ export class RetryingExecutor implements BatchExecutor {
                 )
               : new BatchFailedError(schema.table, cls.reason, attempts, failed.length, error),
       })
+    }
+    const finalFail = (
+      failed: readonly Request[],
+      cls: Classification,
+      error: unknown,
+      attempts: number,
+    ) => {
+      if (doubt || unsure.size === 0) return report(failed, cls, error, attempts, doubt)
+      const maybe = failed.filter((r) => unsure.has(r))
+      const not = maybe.length === 0 ? failed : failed.filter((r) => !unsure.has(r))
+      if (not.length > 0) report(not, cls, error, attempts, false)
+      if (maybe.length > 0) report(maybe, cls, error, attempts, true)
     }
 
     while (left > 0) {
@@ -141,6 +174,7 @@ export class RetryingExecutor implements BatchExecutor {
       try {
         result = await this.attempt(current, attempt, signal)
       } catch (err) {
+        if (isInDoubt(err)) doubt = true
         const cls = this.classify(err)
         if (cls.retryable && attempt < this.policy.maxAttempts && !signal.aborted) {
           retryAll = true
@@ -159,6 +193,7 @@ export class RetryingExecutor implements BatchExecutor {
           const row = rows[f.index]
           if (row === undefined || failedIdx.has(f.index)) continue
           failedIdx.add(f.index)
+          if (isInDoubt(f.error)) unsure.add(row)
           const cls = this.classify(f.error)
           if (cls.retryable && attempt < this.policy.maxAttempts && !signal.aborted) {
             retry.push(row)
@@ -257,7 +292,12 @@ export class RetryingExecutor implements BatchExecutor {
         )
       }
       if (settled.ok) return settled.r
-      throw outer.aborted ? settled.e : new TimeoutError(this.timeoutMs)
+      // What the attempt failed with once aborted decides: an error already final (the
+      // statement may have committed: BATCHSQL_OUTCOME_UNKNOWN) is never turned into a
+      // retryable timeout, which would write the rows a second time.
+      if (outer.aborted || finalClassification(settled.e) !== undefined) throw settled.e
+      const timeout = new TimeoutError(this.timeoutMs, settled.e)
+      throw isInDoubt(settled.e) ? markInDoubt(timeout) : timeout
     } finally {
       clearTimeout(timer)
       outer.removeEventListener('abort', onOuterAbort)

@@ -21,6 +21,8 @@ export {
   ClosedError,
   CloseFailedError,
   isAbortError,
+  isInDoubt,
+  markInDoubt,
   TimeoutError,
   ValidationError,
 } from './errors.js'

@@ -8,6 +8,7 @@ import {
   createExecutor,
   defineSchema,
   FlatBatch,
+  markInDoubt,
   Request,
   Semaphore,
   TimeoutError,
@@ -334,5 +335,100 @@ describe('RetryingExecutor with a flat batch (rows buffered without a Request ea
     })
     const policy = (ex as unknown as { policy: Parameters<typeof backoffDelay>[0] }).policy
     expect([1, 2, 3].map((a) => backoffDelay(policy, a))).toEqual([50, 100, 200])
+  })
+})
+
+describe('rows that may have been written', () => {
+  const connection = () => Object.assign(new Error('connection reset'), { code: 'ECONNRESET' })
+
+  it('an attempt that times out and then stops with BATCHSQL_OUTCOME_UNKNOWN is reported so, never retried', async () => {
+    // The reply of a committing statement stalled past timeoutMs, then the connection
+    // dropped: the sink says the outcome is unknown. Retrying would write the rows twice.
+    let calls = 0
+    const p = new MockProcessor({
+      onBatch: async (_b, ctx) => {
+        calls++
+        await new Promise((r) => ctx.signal.addEventListener('abort', r, { once: true }))
+        throw new BatchSQLError('BATCHSQL_OUTCOME_UNKNOWN', 'the commit may have happened')
+      },
+    })
+    const ex = createExecutor(p, { timeoutMs: 20, retry: { ...fast, maxAttempts: 5 } })
+    const out = await ex.execute(batch(3), new AbortController().signal)
+    expect(calls).toBe(1)
+    expect(out.committed).toBe(0)
+    expect(out.failures).toHaveLength(1)
+    expect(out.failures[0]!.error).toMatchObject({ code: 'BATCHSQL_OUTCOME_UNKNOWN' })
+  })
+
+  it('an attempt that times out and then stops with a plain error is retried, the error kept as the timeout’s cause', async () => {
+    const stopped = new Error('canceled by the server')
+    let calls = 0
+    const p = new MockProcessor({
+      onBatch: async (_b, ctx) => {
+        if (++calls > 1) return
+        await new Promise((r) => ctx.signal.addEventListener('abort', r, { once: true }))
+        throw stopped
+      },
+    })
+    const ex = createExecutor(p, { timeoutMs: 20, retry: { ...fast, maxAttempts: 1 } })
+    const out = await ex.execute(batch(1), new AbortController().signal)
+    expect(out.failures[0]!.error).toMatchObject({
+      code: 'BATCHSQL_BATCH_FAILED',
+      reason: 'timeout',
+    })
+    expect((out.failures[0]!.error as Error).cause).toBeInstanceOf(TimeoutError)
+    expect(((out.failures[0]!.error as Error).cause as Error).cause).toBe(stopped)
+  })
+
+  it('a batch whose attempt was in doubt and whose retries all fail is reported BATCHSQL_OUTCOME_UNKNOWN', async () => {
+    let calls = 0
+    const p = new MockProcessor({
+      onBatch: () => {
+        // The first attempt's commit reply was lost; the server is unreachable after it.
+        throw ++calls === 1 ? markInDoubt(connection()) : connection()
+      },
+    })
+    const ex = createExecutor(p, { retry: { ...fast, maxAttempts: 3 } })
+    const out = await ex.execute(batch(2), new AbortController().signal)
+    expect(calls).toBe(3)
+    expect(out.failures).toHaveLength(1)
+    expect(out.failures[0]).toMatchObject({ reason: 'connection', attempts: 3 })
+    expect(out.failures[0]!.error).toMatchObject({ code: 'BATCHSQL_OUTCOME_UNKNOWN' })
+    // Without the doubt, the same failures are failed for certain.
+    let plainCalls = 0
+    const q = new MockProcessor({
+      onBatch: () => {
+        plainCalls++
+        throw connection()
+      },
+    })
+    const plain = await createExecutor(q, { retry: { ...fast, maxAttempts: 3 } }).execute(
+      batch(2),
+      new AbortController().signal,
+    )
+    expect(plainCalls).toBe(3)
+    expect(plain.failures[0]!.error).toMatchObject({ code: 'BATCHSQL_BATCH_FAILED' })
+  })
+
+  it("a row whose own failure was in doubt is reported unknown; the batch's other failed row is not", async () => {
+    const p = new MockProcessor({
+      onBatch: (b) => ({
+        failures: b.rows.flatMap((r, index) => {
+          const id = r.get('id')
+          if (id === 1) return [{ index, error: markInDoubt(connection()) }]
+          if (id === 2) return [{ index, error: connection() }]
+          return []
+        }),
+      }),
+    })
+    const ex = createExecutor(p, { retry: { ...fast, maxAttempts: 2 } })
+    const out = await ex.execute(batch(3), new AbortController().signal)
+    expect(out.committed).toBe(1)
+    const byId = Object.fromEntries(
+      out.failures.flatMap((f) =>
+        f.rows.map((r) => [r.get('id'), (f.error as BatchFailedError).code]),
+      ),
+    )
+    expect(byId).toEqual({ 1: 'BATCHSQL_OUTCOME_UNKNOWN', 2: 'BATCHSQL_BATCH_FAILED' })
   })
 })

@@ -1,4 +1,4 @@
-import { BatchFailedError } from '@batchsql/core'
+import { BatchFailedError, markInDoubt } from '@batchsql/core'
 import type { InsertShape } from './dialect.js'
 
 /**
@@ -7,7 +7,8 @@ import type { InsertShape } from './dialect.js'
  * may have committed without its reply arriving: a plain-insert batch is then reported with
  * `BATCHSQL_OUTCOME_UNKNOWN` (final), because a retry would write its rows a second time,
  * silently. The other strategies rewrite the same rows to the same values: their error is
- * returned as is, to be retried. Shared by the engine's INSERT path and dialect fast paths.
+ * returned to be retried, marked in doubt (`markInDoubt`): should every retry fail, the rows
+ * are reported `BATCHSQL_OUTCOME_UNKNOWN`, not failed for certain. Shared by the engine's INSERT path and dialect fast paths.
  */
 export function lostCommit(
   err: unknown,
@@ -16,7 +17,9 @@ export function lostCommit(
   lostInFlight: (err: unknown) => boolean,
 ): unknown {
   const schema = groups[0]?.shape.schema
-  if (schema?.strategy !== 'insert' || !lostInFlight(err)) return err
+  if (!lostInFlight(err)) return err
+  // Retried, but if the retries run out the rows are reported as possibly written.
+  if (schema?.strategy !== 'insert') return markInDoubt(err)
   let rows = 0
   for (const g of groups) rows += g.values.length / g.shape.columns.length
   return BatchFailedError.outcomeUnknown(schema.table, 'connection', attempt, rows, err)

@@ -59,6 +59,8 @@ const CONNECTION_NAMES = new Set([
   'MaxRetriesPerRequestError',
   'ClusterAllFailedError',
   'AbortError',
+  // The processor's own: the connection closed while a pipeline waited for its replies.
+  'ConnectionLostError',
 ])
 
 /** True for an error reply from the server (the command was not executed, or failed). */

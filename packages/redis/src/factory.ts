@@ -19,7 +19,10 @@ export interface RedisBatchSQLConfig
  * print each one as an "Unhandled error event" while it reconnects.
  */
 function ownClient(url: string): Redis {
-  const redis = new Redis(url)
+  // Not re-sent by ioredis after a reconnection: a pipeline whose replies were lost is settled
+  // by the processor (retried if idempotent, else reported BATCHSQL_OUTCOME_UNKNOWN), and a
+  // second, silent copy from ioredis would apply an INCR or RPUSH twice.
+  const redis = new Redis(url, { autoResendUnfulfilledCommands: false })
   redis.on('error', () => {})
   return redis
 }

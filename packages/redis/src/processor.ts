@@ -3,6 +3,7 @@ import {
   type Batch,
   BatchFailedError,
   type BatchProcessor,
+  markInDoubt,
   type ProcessContext,
   type ProcessResult,
   type RowFailure,
@@ -42,6 +43,14 @@ interface SendError {
   [APPLIED_UNKNOWN]?: true
 }
 
+/** The connection closed while a pipeline waited for its replies. */
+class ConnectionLostError extends Error {
+  constructor() {
+    super('Connection closed before the replies of a sent pipeline arrived')
+    this.name = 'ConnectionLostError'
+  }
+}
+
 /**
  * Writes one batch as one pipeline (or transaction) per cluster node, and reports each
  * command's own error so that the executor retries only those. What is re-sent:
@@ -56,6 +65,13 @@ export class RedisProcessor implements BatchProcessor {
   private readonly atomic: boolean
   private readonly ownsClient: boolean
   private readonly cluster: Cluster | undefined
+  /** Rejected when the connection closes: every pipeline waiting then gets no reply. */
+  private lost: { promise: Promise<never>; reject: (e: Error) => void } | undefined
+  private readonly onClose = () => {
+    const lost = this.lost
+    this.lost = undefined
+    lost?.reject(new ConnectionLostError())
+  }
 
   constructor(
     readonly client: RedisClient,
@@ -65,6 +81,28 @@ export class RedisProcessor implements BatchProcessor {
     this.atomic = options.atomic ?? false
     this.ownsClient = options.ownsClient ?? false
     this.cluster = (client as { isCluster?: boolean }).isCluster ? (client as Cluster) : undefined
+    if (!this.cluster) client.on('close', this.onClose)
+  }
+
+  /**
+   * Settles with the connection: a pipeline whose replies have not come when the connection
+   * closes never gets them from this connection. ioredis would keep it waiting and, with
+   * `autoResendUnfulfilledCommands` (its default), re-send it on the next connection, where a
+   * non-idempotent command that had already run would run again and then succeed, silently.
+   * Settling here reports such a command `BATCHSQL_OUTCOME_UNKNOWN` instead (and lets an
+   * idempotent one be retried), whatever ioredis does with it afterwards. One shared promise
+   * per connection, not one listener per pipeline.
+   */
+  private connectionLost(): Promise<never> {
+    if (this.lost === undefined) {
+      let reject!: (e: Error) => void
+      const promise = new Promise<never>((_, r) => {
+        reject = r
+      })
+      promise.catch(() => {})
+      this.lost = { promise, reject }
+    }
+    return this.lost.promise
   }
 
   classify(err: unknown) {
@@ -109,14 +147,18 @@ export class RedisProcessor implements BatchProcessor {
       if (o === undefined) continue
       const sources = sourcesOf(plan, k)
       let error = o.error
-      if (o[APPLIED_UNKNOWN] && !sent[k]!.spec.idempotent) {
-        error = BatchFailedError.outcomeUnknown(
-          schema.table,
-          'connection',
-          ctx.attempt,
-          sources.length,
-          o.error,
-        )
+      if (o[APPLIED_UNKNOWN]) {
+        // Not retried when running it twice would apply it twice; retried when harmless, but
+        // reported as possibly applied should every retry fail.
+        error = sent[k]!.spec.idempotent
+          ? markInDoubt(o.error)
+          : BatchFailedError.outcomeUnknown(
+              schema.table,
+              'connection',
+              ctx.attempt,
+              sources.length,
+              o.error,
+            )
       }
       for (const index of sources) failures.push({ index, error })
     }
@@ -168,12 +210,19 @@ export class RedisProcessor implements BatchProcessor {
     }
     let results: [Error | null, unknown][] | null
     try {
-      results = await p.exec()
+      if (this.cluster) {
+        results = await p.exec()
+      } else {
+        const exec = p.exec()
+        exec.catch(() => {}) // settled by the connection's close instead
+        results = await Promise.race([exec, this.connectionLost()])
+      }
     } catch (error) {
       // ioredis rejects a pipeline before writing it (cluster not ready, no node for the
       // slot), or a transaction whose EXEC failed: an error reply means nothing ran, any
-      // other error on a transaction leaves its outcome unknown.
-      const unknown = this.atomic && !isReplyError(error)
+      // other error on a transaction leaves its outcome unknown, and so does a connection
+      // that closed with the replies outstanding.
+      const unknown = error instanceof ConnectionLostError || (this.atomic && !isReplyError(error))
       for (const k of group) outcomes[k] = unknown ? { error, [APPLIED_UNKNOWN]: true } : { error }
       return
     }
@@ -244,6 +293,7 @@ export class RedisProcessor implements BatchProcessor {
   }
 
   async close(): Promise<void> {
+    if (!this.cluster) this.client.off('close', this.onClose)
     if (!this.ownsClient) return
     // QUIT waits behind the offline queue: with the server unreachable it would wait for every
     // reconnection attempt (over a minute) and the client would still be reconnecting after.

@@ -56,7 +56,9 @@ export async function openRedis(url: string): Promise<Backend> {
       return { key: String(row.id), field: 'row', value: line.slice(line.indexOf('|') + 1) }
     },
     pipeline(o: PipelineOptions) {
-      const client = new Redis(url)
+      // As the redis README advises: a command whose reply a dropped connection lost is
+      // settled by BatchSQL, not re-sent by ioredis.
+      const client = new Redis(url, { autoResendUnfulfilledCommands: false })
       client.on('error', () => {})
       clients.add(client)
       const batch = createRedisBatchSQL(client, { ...o, concurrency: 4 })

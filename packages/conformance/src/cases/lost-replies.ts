@@ -167,5 +167,36 @@ export function lostReplyCases(ctx: SuiteContext): void {
         expect(await countRows(t, name)).toBe(1)
         expect((await readTable(t, name, 'id'))[0]).toMatchObject({ v: 'cut' })
       }))
+
+    it('an upsert whose reply is lost and whose retries cannot reach the server is reported as of unknown outcome, not failed', () =>
+      withCutter(async ({ t, cutter, batch, table }) => {
+        const name = await table(true)
+        const schema = defineSchema({
+          table: name,
+          columns: ['id', 'v'],
+          strategy: 'update',
+          conflictColumns: ['id'],
+        })
+        await batch.submitAndWait(schema, { id: 1, v: 'before' })
+        // The upsert commits, its reply is lost, and the server is unreachable for every
+        // retry (a failover, say): the rows were written, so "failed" would be false.
+        cutter.cutReplyTo(/update/i)
+        const cut = batch.submitAndWait(schema, { id: 1, v: 'cut' }).then(
+          () => 'committed',
+          (e: unknown) => e,
+        )
+        while (cutter.cuts === 0) await new Promise((r) => setTimeout(r, 1))
+        cutter.refuseConnections(true)
+        const outcome = await cut
+        cutter.refuseConnections(false)
+        expect(outcome).toBeInstanceOf(BatchFailedError)
+        expect(outcome).toMatchObject({ reason: 'connection' })
+        // Where the reply cut came after the commit (a lone INSERT), the row is written and
+        // must be reported so; where it came inside a transaction (a COPY path's staging), the
+        // row is not written and may be reported failed.
+        const [row] = await readTable(t, name, 'id')
+        if (row!.v === 'cut') expect(outcome).toMatchObject({ code: 'BATCHSQL_OUTCOME_UNKNOWN' })
+        else expect(row).toMatchObject({ v: 'before' })
+      }))
   })
 }

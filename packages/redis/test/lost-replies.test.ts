@@ -1,0 +1,166 @@
+import { createServer, connect as netConnect, type Server, type Socket } from 'node:net'
+import type { BatchFailure } from '@batchsql/core'
+import { Redis } from 'ioredis'
+import { afterAll, describe, expect, it } from 'vitest'
+import { createRedisBatchSQL, redisSchemas } from '../src/index.js'
+import { connect, dropPrefix, REDIS_URL, uniquePrefix } from './helpers.js'
+
+/**
+ * A TCP proxy in front of the real Redis that can swallow the server's replies, then reset
+ * the connections: the server has run the commands, the client never hears so, as in a
+ * network partition. (Killing the client's connection on the server side is not the same:
+ * ioredis would then see the close before it sent anything, or get the replies.)
+ */
+async function replySwallower() {
+  const url = new URL(REDIS_URL)
+  const pairs = new Set<[Socket, Socket]>()
+  let swallow = false
+  let refuse = false
+  const server: Server = createServer((client) => {
+    if (refuse) {
+      client.resetAndDestroy()
+      return
+    }
+    const upstream = netConnect(Number(url.port || 6379), url.hostname)
+    const pair: [Socket, Socket] = [client, upstream]
+    pairs.add(pair)
+    client.on('data', (d) => upstream.write(d))
+    upstream.on('data', (d) => {
+      if (!swallow) client.write(d)
+    })
+    const end = () => {
+      pairs.delete(pair)
+      client.destroy()
+      upstream.destroy()
+    }
+    for (const s of pair) s.on('error', end).on('close', end)
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  const port = (server.address() as { port: number }).port
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    swallow: (on: boolean) => {
+      swallow = on
+    },
+    refuse: (on: boolean) => {
+      refuse = on
+    },
+    reset: () => {
+      for (const [client, upstream] of [...pairs]) {
+        client.resetAndDestroy()
+        upstream.destroy()
+      }
+    },
+    close: () =>
+      new Promise<void>((r) => {
+        for (const p of pairs) for (const s of p) s.destroy()
+        server.close(() => r())
+      }),
+  }
+}
+
+const admin = connect()
+afterAll(() => admin.disconnect())
+
+describe('replies lost in transit, then the connection reset', () => {
+  // Both ways of getting a client: BatchSQL's own (from a URL) and the user's, left with
+  // ioredis's default `autoResendUnfulfilledCommands: true`, which re-sends the commands
+  // that got no reply on the next connection.
+  it.each(['own client', 'your client'] as const)(
+    '%s: an INCRBY or RPUSH that may have run is reported BATCHSQL_OUTCOME_UNKNOWN, never applied twice silently; a SET is retried',
+    async (which) => {
+      const prefix = uniquePrefix('lost')
+      const proxy = await replySwallower()
+      const yours = which === 'your client' ? new Redis(proxy.url) : undefined
+      yours?.on('error', () => {})
+      const incr = redisSchemas.incr({ prefix })
+      const push = redisSchemas.push({ prefix, side: 'right' })
+      const set = redisSchemas.set({ prefix })
+      const failures: BatchFailure[] = []
+      const batch = createRedisBatchSQL(yours ?? proxy.url, {
+        flushSize: 1_000,
+        flushInterval: 5,
+        timeoutMs: 10_000,
+        retry: { maxAttempts: 10, initialDelayMs: 20, maxDelayMs: 100 },
+        onError: (f) => failures.push(f),
+      })
+      try {
+        await batch.submitAndWait(incr, { key: 'n', by: 0 }) // connected
+        proxy.swallow(true)
+        const N = 100
+        for (let i = 0; i < N; i++) {
+          await batch.submit(incr, { key: 'n', by: 1 })
+          await batch.submit(push, { key: 'list', value: `v${i}` })
+          await batch.submit(set, { key: `s${i}`, value: `v${i}` })
+        }
+        // Let the pipelines reach the server and run there, unanswered.
+        while (Number(await admin.get(`${prefix}n`)) < N)
+          await new Promise((r) => setTimeout(r, 10))
+        proxy.reset()
+        proxy.swallow(false)
+        const result = await batch.close()
+
+        const unknown = (schema: unknown) =>
+          failures
+            .filter((f) => f.schema === schema)
+            .reduce((n, f) => {
+              expect(f.error.code).toBe('BATCHSQL_OUTCOME_UNKNOWN')
+              return n + f.rows.length
+            }, 0)
+        // Every command ran on the server before the reset; none was acknowledged.
+        expect(unknown(incr)).toBe(N)
+        expect(unknown(push)).toBe(N)
+        expect(failures.filter((f) => f.schema === set)).toEqual([])
+        expect(result.failed).toBe(2 * N)
+        const counter = Number(await admin.get(`${prefix}n`))
+        const list = await admin.lrange(`${prefix}list`, 0, -1)
+        if (which === 'own client') {
+          // Not re-sent: each ran exactly once.
+          expect(counter).toBe(N)
+          expect(list).toHaveLength(N)
+        } else {
+          // ioredis may re-send them once more; all of them were reported as possibly written.
+          expect(counter).toBeGreaterThanOrEqual(N)
+          expect(counter).toBeLessThanOrEqual(2 * N)
+        }
+        const sets = await admin.mget(Array.from({ length: N }, (_, i) => `${prefix}s${i}`))
+        expect(sets).toEqual(Array.from({ length: N }, (_, i) => `v${i}`))
+      } finally {
+        yours?.disconnect()
+        await proxy.close()
+        await dropPrefix(admin, prefix)
+      }
+    },
+  )
+
+  it('a SET whose reply was lost and whose retries all fail is reported BATCHSQL_OUTCOME_UNKNOWN: it may have run', async () => {
+    const prefix = uniquePrefix('lostset')
+    const proxy = await replySwallower()
+    // Fails a command at once while disconnected, instead of queueing it for 20 reconnections.
+    const yours = new Redis(proxy.url, { maxRetriesPerRequest: 0 })
+    yours.on('error', () => {})
+    const set = redisSchemas.set({ prefix })
+    const failures: BatchFailure[] = []
+    const batch = createRedisBatchSQL(yours, {
+      flushInterval: 5,
+      retry: { maxAttempts: 3, initialDelayMs: 20, maxDelayMs: 50 },
+      onError: (f) => failures.push(f),
+    })
+    try {
+      await batch.submitAndWait(set, { key: 'warm', value: '1' })
+      proxy.swallow(true)
+      for (let i = 0; i < 10; i++) await batch.submit(set, { key: `s${i}`, value: `v${i}` })
+      while ((await admin.exists(`${prefix}s9`)) === 0) await new Promise((r) => setTimeout(r, 10))
+      proxy.refuse(true) // the server stays unreachable for every retry
+      proxy.reset()
+      await batch.close()
+      expect(failures.flatMap((f) => f.rows)).toHaveLength(10)
+      for (const f of failures) expect(f.error.code).toBe('BATCHSQL_OUTCOME_UNKNOWN')
+      expect(await admin.get(`${prefix}s9`)).toBe('v9') // it had run indeed
+    } finally {
+      yours.disconnect()
+      await proxy.close()
+      await dropPrefix(admin, prefix)
+    }
+  })
+})
