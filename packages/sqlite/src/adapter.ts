@@ -63,7 +63,11 @@ export class SqliteAdapter implements SqlDialectAdapter {
       case 'replace':
         return insert.orReplace()
       case 'update':
-        if (shape.updateColumns.length === 0) return insert.orIgnore()
+        // A row that sets no update column: nothing to update on a conflict. Not `OR IGNORE`,
+        // which would also skip a NOT NULL or CHECK violation, or a conflict on another
+        // unique index, and report the row written.
+        if (shape.updateColumns.length === 0)
+          return insert.onConflict((oc) => oc.columns(schema.conflictColumns as never).doNothing())
         return insert.onConflict((oc) =>
           oc
             .columns(schema.conflictColumns as never)

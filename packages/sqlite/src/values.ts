@@ -11,7 +11,9 @@ export function toSqliteValue(value: Value, type: ColumnType): unknown {
   if (type === 'json' && value !== null) return JSON.stringify(value)
   switch (typeof value) {
     case 'boolean':
-      return value ? 1 : 0
+      // As bigints: better-sqlite3 binds a number as REAL, which an untyped or TEXT column keeps
+      // (1.0, "1.0"); a bigint is bound as INTEGER.
+      return value ? 1n : 0n
     case 'object':
       if (value === null) return null
       if (value instanceof Date) return value.toISOString()

@@ -118,6 +118,50 @@ export function strategyCases(ctx: SuiteContext): void {
       ])
     })
 
+    it('update: a row that sets no update column keeps an existing row, and a NOT NULL violation is still reported, not dropped', async () => {
+      // Such a row has nothing to update on a conflict. SQLite's adapter once wrote it with
+      // INSERT OR IGNORE, which also skips a NOT NULL violation and reports the row written.
+      const t = ctx.target()
+      const table = await createTable(
+        t,
+        [
+          { name: 'id', type: 'int', notNull: true },
+          { name: 'name', type: 'string', notNull: true },
+          { name: 'n', type: 'int' },
+        ],
+        ['id'],
+      )
+      ctx.cleanup(table)
+      await t.exec(
+        `INSERT INTO ${t.quote(table)} (${t.quote('id')}, ${t.quote('name')}, ${t.quote('n')}) VALUES (1, 'old', 1)`,
+      )
+      const schema = defineSchema({
+        table,
+        columns: ['id', 'name', 'n'],
+        strategy: 'update',
+        conflictColumns: ['id'],
+        updateColumns: ['n'],
+      })
+      const batch = ctx.batch()
+      const outcome = (p: Promise<void>) =>
+        p.then(
+          () => 'committed',
+          (e: unknown) => (e as { reason?: string }).reason,
+        )
+      const results = await Promise.all([
+        outcome(batch.submitAndWait(schema, { id: 1, name: 'new' })),
+        outcome(batch.submitAndWait(schema, { id: 5, name: null })),
+        outcome(batch.submitAndWait(schema, { id: 6 })),
+        outcome(batch.submitAndWait(schema, { id: 7, name: 'seven' })),
+      ])
+      await batch.close()
+      expect(results).toEqual(['committed', 'data', 'data', 'committed'])
+      expect(plain(await readTable(t, table, 'id'))).toEqual([
+        { id: 1, name: 'old', n: 1 },
+        { id: 7, name: 'seven', n: null },
+      ])
+    })
+
     it('an explicit null is written as null', async () => {
       const table = await seeded()
       const schema = defineSchema({
