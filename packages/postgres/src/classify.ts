@@ -30,6 +30,16 @@ export function lostInFlightPostgres(err: unknown): boolean {
   )
 }
 
+/**
+ * Errors outside classes 22/23 that one row's values cause, so the engine isolates that row
+ * instead of failing the batch: a trigger's `RAISE EXCEPTION` (P0001, the default SQLSTATE of
+ * a validation trigger), a value too large for an index entry (54000), and "ON CONFLICT DO
+ * UPDATE command cannot affect row a second time" (21000: two rows whose keys BatchSQL tells
+ * apart but the column stores as equal, `1.001` and `1.002` in a NUMERIC(10,2), or one day's
+ * Dates in a `date` key; split apart, each statement succeeds and the later row wins).
+ */
+const ROW_SPECIFIC = new Set(['P0001', '54000', '21000'])
+
 export function classifyPostgresError(err: unknown): Classification | undefined {
   const message = (err as { message?: unknown } | null)?.message
   if (
@@ -52,7 +62,8 @@ export function classifyPostgresError(err: unknown): Classification | undefined 
   }
   if (code.startsWith('53')) return { reason: 'io', retryable: true }
   if (code === '23505') return { reason: 'duplicate_key', retryable: false }
-  if (code.startsWith('23') || code.startsWith('22')) return { reason: 'data', retryable: false }
+  if (code.startsWith('23') || code.startsWith('22') || ROW_SPECIFIC.has(code))
+    return { reason: 'data', retryable: false }
   if (code.startsWith('42')) return { reason: 'syntax', retryable: false }
   return { reason: 'non_retryable', retryable: false }
 }

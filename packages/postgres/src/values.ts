@@ -12,7 +12,11 @@ export function toPgValue(value: Value, type: ColumnType): unknown {
     case 'bigint':
       return value.toString()
     case 'object':
-      if (value instanceof Date) return value
+      // ISO 8601 in UTC, not the Date: pg would write it in the process's time zone, which a
+      // `timestamp` (without time zone) or `date` column keeps as wall-clock time (so the value
+      // stored would depend on TZ), and whole-minute offsets shift historic instants by seconds.
+      // The COPY path writes the same text.
+      if (value instanceof Date) return value.toISOString()
       if (value instanceof Uint8Array) return Buffer.isBuffer(value) ? value : Buffer.from(value)
       return JSON.stringify(value)
     default:
