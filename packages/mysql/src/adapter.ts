@@ -1,7 +1,9 @@
 import type { ColumnType, Value } from '@batchsql/core'
 import type { InsertShape, SqlDialectAdapter } from '@batchsql/kysely'
 import { type Compilable, CompiledQuery, type Kysely, sql } from 'kysely'
-import { classifyMysqlError, lostInFlightMysql } from './classify.js'
+import mysql from 'mysql2'
+import { classifyMysqlError, lostInFlightMysql, redactMysqlError } from './classify.js'
+import { hasNoBackslashEscapes, noBackslashEscapesError } from './session.js'
 import { toMysqlValue } from './values.js'
 
 export interface MysqlAdapterOptions {
@@ -21,6 +23,74 @@ export interface MysqlServerInfo {
   /** MySQL >= 8.0.19 takes `INSERT … AS new ON DUPLICATE KEY UPDATE c = new.c` (VALUES() is deprecated there). */
   rowAlias: boolean
   maxAllowedPacket: number
+}
+
+// Bytes each value adds to the statement mysql2 formats, besides its own text: quotes,
+// separators, a row's parentheses; also the whole of a number (at most 25 characters),
+// boolean or NULL.
+const PER_VALUE = 32
+
+/**
+ * At most the bytes `values` take in the statement mysql2 formats: a string's UTF-16 units
+ * each become 1 to 3 UTF-8 bytes, or a 2-byte escape; bytes become X'hex'. Anything unusual
+ * (an object mysql2 would stringify) counts as too large, so that it is measured exactly.
+ */
+function boundBytes(values: readonly unknown[]): number {
+  let n = 0
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]
+    if (typeof v === 'string') n += v.length * 3 + PER_VALUE
+    else if (typeof v === 'number' || v === null || v === undefined || typeof v === 'boolean')
+      n += PER_VALUE
+    else if (Array.isArray(v)) n += boundBytes(v) + PER_VALUE
+    else if (v instanceof Uint8Array) n += v.byteLength * 2 + PER_VALUE
+    else if (typeof v === 'bigint') n += v.toString().length + PER_VALUE
+    else return Number.POSITIVE_INFINITY
+  }
+  return n
+}
+
+// The packet also carries a command byte, and one of exactly 2^24 - 1 bytes needs an empty
+// packet after it (measured on MariaDB 10.11: 2 bytes under max_allowed_packet is the largest
+// statement it takes).
+const PACKET_OVERHEAD = 3
+
+/**
+ * The bytes of `statement` as mysql2 sends it (values inlined), if that is more than a
+ * `maxAllowedPacket` server takes; undefined when it fits. Exact only near the limit: below it a
+ * cheap upper bound decides.
+ */
+export function oversizeStatementBytes(
+  statement: { readonly sql: string; readonly parameters: readonly unknown[] },
+  maxAllowedPacket: number,
+): number | undefined {
+  const bound = statement.sql.length * 3 + boundBytes(statement.parameters) + PACKET_OVERHEAD
+  if (bound <= maxAllowedPacket) return undefined
+  const text = mysql.format(
+    statement.sql,
+    statement.parameters as Parameters<typeof mysql.format>[1],
+  )
+  const bytes = Buffer.byteLength(text, 'utf8')
+  return bytes + PACKET_OVERHEAD > maxAllowedPacket ? bytes : undefined
+}
+
+/**
+ * The error for a statement larger than max_allowed_packet, raised before it is sent: the
+ * server's own (1153, SQLSTATE 08S01) also closes the connection, or shows as a reset socket.
+ * Shaped as mysql2's, classified `data` (the engine cuts statements under the limit, so it is
+ * one row too large: isolated, the other rows commit).
+ */
+export function packetTooLargeError(sqlText: string, bytes: number, maxAllowedPacket: number) {
+  const message = `statement of ${bytes} bytes is larger than max_allowed_packet (${maxAllowedPacket} bytes); not sent`
+  const err = Object.assign(new Error(message), {
+    code: 'ER_NET_PACKET_TOO_LARGE',
+    errno: 1153,
+    sqlState: '08S01',
+    sqlMessage: message,
+    sql: sqlText,
+  })
+  redactMysqlError(err, sqlText)
+  return err
 }
 
 export function parseServerVersion(version: string, maxAllowedPacket: number): MysqlServerInfo {
@@ -49,8 +119,14 @@ export class MysqlAdapter implements SqlDialectAdapter {
     const { rows } = await sql<{
       packet: number | string
       version: string
-    }>`SELECT @@max_allowed_packet AS packet, VERSION() AS version`.execute(db)
+      mode: string | null
+    }>`SELECT @@max_allowed_packet AS packet, VERSION() AS version, @@session.sql_mode AS mode`.execute(
+      db,
+    )
     const row = rows[0]!
+    // mysql2 escapes with backslashes; a pool BatchSQL wraps checks each connection, a Kysely of
+    // yours is checked here, on the connection this query ran on.
+    if (hasNoBackslashEscapes(String(row.mode ?? ''))) throw noBackslashEscapesError()
     this.server = parseServerVersion(row.version, Number(row.packet))
     this.maxStatementBytes = this.server.maxAllowedPacket
   }
@@ -102,6 +178,22 @@ export class MysqlAdapter implements SqlDialectAdapter {
         )
       }
     }
+  }
+
+  /**
+   * Runs nothing (returns false: the engine runs the statements): refuses, before anything is
+   * sent, a statement larger than `max_allowed_packet`. The server would end it with error
+   * 1153 and close the connection, or reset it while the statement is still being written
+   * (ECONNRESET, which looks like a reply lost in flight).
+   */
+  async runStatements(statements: readonly CompiledQuery[]): Promise<boolean> {
+    const limit = this.server?.maxAllowedPacket
+    if (limit === undefined || !(limit > 0)) return false
+    for (const s of statements) {
+      const bytes = oversizeStatementBytes(s, limit)
+      if (bytes !== undefined) throw packetTooLargeError(s.sql, bytes, limit)
+    }
+    return false
   }
 
   classify = classifyMysqlError

@@ -1,8 +1,9 @@
 import { DEFAULT_TIMEOUT_MS } from '@batchsql/core'
 import { createKyselyBatchSQL, type SqlBatchSQL, type SqlBatchSQLConfig } from '@batchsql/kysely'
-import { CompiledQuery, type DatabaseConnection, Kysely, MysqlDialect } from 'kysely'
+import { Kysely, MysqlDialect } from 'kysely'
 import mysql from 'mysql2'
 import { MysqlAdapter } from './adapter.js'
+import { sessionPool } from './session.js'
 
 export interface MysqlBatchSQLConfig extends SqlBatchSQLConfig {
   /** Rows per INSERT statement. Default 2 000. */
@@ -37,29 +38,10 @@ function callbackPool(x: unknown): mysql.Pool | undefined {
 }
 
 /**
- * Session limits for the connections of a pool BatchSQL creates, from the executor's timeout:
- * the server then ends a statement the executor has given up on (one blocked on a row lock,
- * say) with an error, so the attempt fails for certain and is retried, instead of an outcome
- * nobody knows while the statement may still commit. MariaDB's `max_statement_time` covers
- * every statement (fractions of a second); MySQL has no such limit for writes, so there only
- * lock waits are bounded (`innodb_lock_wait_timeout`, whole seconds, at least 1). A pool of
- * yours is not changed.
- */
-function sessionLimits(timeoutMs = DEFAULT_TIMEOUT_MS) {
-  if (timeoutMs <= 0) return undefined
-  return async (conn: DatabaseConnection): Promise<void> => {
-    const lockWait = Math.max(1, Math.floor(timeoutMs / 1000))
-    await conn.executeQuery(CompiledQuery.raw(`SET SESSION innodb_lock_wait_timeout = ${lockWait}`))
-    // Unknown on MySQL (error 1193): nothing to set there.
-    await conn
-      .executeQuery(CompiledQuery.raw(`SET SESSION max_statement_time = ${timeoutMs / 1000}`))
-      .catch(() => {})
-  }
-}
-
-/**
  * A BatchSQL pipeline writing to MySQL or MariaDB. A pool or Kysely you pass stays yours and
- * open after `close()`; from a URI or `PoolOptions` BatchSQL creates the pool and ends it.
+ * open after `close()`, its sessions unchanged; from a URI or `PoolOptions` BatchSQL creates
+ * the pool, sets each connection's session up (time_zone '+00:00', no NO_BACKSLASH_ESCAPES,
+ * statement and lock-wait limits from `timeoutMs`: see session.ts) and ends it on `close()`.
  */
 export function createMysqlBatchSQL<DB = any>(
   target: MysqlTarget<DB>,
@@ -72,8 +54,11 @@ export function createMysqlBatchSQL<DB = any>(
   const pool =
     given ??
     mysql.createPool(typeof target === 'string' ? { uri: target } : (target as mysql.PoolOptions))
-  const onCreateConnection = given === undefined ? sessionLimits(rest.timeoutMs) : undefined
-  const db = new Kysely<DB>({ dialect: new MysqlDialect({ pool, onCreateConnection }) })
+  const sessions = sessionPool(pool, {
+    owned: given === undefined,
+    timeoutMs: rest.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+  })
+  const db = new Kysely<DB>({ dialect: new MysqlDialect({ pool: sessions }) })
   // Kysely's destroy() (ends the pool if Kysely used it; later destroy() calls are no-ops),
   // then the pool itself if still open (only when BatchSQL created it).
   const release =

@@ -1,6 +1,6 @@
 export type { MysqlAdapterOptions, MysqlServerInfo } from './adapter.js'
 export { MYSQL_MAX_PARAMETERS, MysqlAdapter, parseServerVersion } from './adapter.js'
-export { classifyMysqlError, lostInFlightMysql } from './classify.js'
+export { classifyMysqlError, lostInFlightMysql, redactMysqlError } from './classify.js'
 export type { MysqlBatchSQLConfig, MysqlTarget } from './factory.js'
 export { createMysqlBatchSQL } from './factory.js'
 export { mysqlDateTime, toMysqlValue } from './values.js'

@@ -2,9 +2,13 @@ import type { ColumnType, Value } from '@batchsql/core'
 
 const pad = (n: number, w = 2) => String(n).padStart(w, '0')
 
-/** `YYYY-MM-DD HH:MM:SS.mmm` in UTC: what DATETIME(3) / TIMESTAMP(3) parse, whatever the pool's timezone. */
+/**
+ * `YYYY-MM-DD HH:MM:SS.mmm` in UTC: what DATETIME(3) / TIMESTAMP(3) parse, whatever the pool's
+ * timezone. The year always has 4 digits: the server reads a 2-digit year `50` as 2050 (its
+ * 2-digit-year rule), so year 50 is written `0050`. Core accepts years 1–9999 only.
+ */
 export function mysqlDateTime(d: Date): string {
-  return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}.${pad(d.getUTCMilliseconds(), 3)}`
+  return `${pad(d.getUTCFullYear(), 4)}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}.${pad(d.getUTCMilliseconds(), 3)}`
 }
 
 /**

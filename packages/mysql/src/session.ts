@@ -1,0 +1,151 @@
+/**
+ * The sessions BatchSQL writes through. A pool BatchSQL creates has each new connection set up
+ * before its first use: UTC time zone, no NO_BACKSLASH_ESCAPES, statement and lock-wait limits.
+ * A pool you pass is never changed, only checked (once per connection, one SELECT): a session
+ * in NO_BACKSLASH_ESCAPES is refused. Every statement's error has its row values removed.
+ */
+import { BatchSQLError } from '@batchsql/core'
+import type { MysqlPool, MysqlPoolConnection } from 'kysely'
+import type mysql from 'mysql2'
+import { redactMysqlError } from './classify.js'
+
+/** Whether a `sql_mode` value holds NO_BACKSLASH_ESCAPES. */
+export function hasNoBackslashEscapes(sqlMode: string): boolean {
+  return sqlMode.split(',').some((m) => m.trim().toUpperCase() === 'NO_BACKSLASH_ESCAPES')
+}
+
+/** The error of a session BatchSQL will not write through: final, nothing was sent. */
+export function noBackslashEscapesError(): BatchSQLError {
+  return new BatchSQLError(
+    'BATCHSQL_INVALID_CONFIG',
+    "the MySQL session's sql_mode contains NO_BACKSLASH_ESCAPES: mysql2 escapes values with " +
+      'backslashes, which that mode takes literally (strings would be corrupted or end early), ' +
+      'so BatchSQL writes nothing through it; remove the mode from the session (see the ' +
+      '@batchsql/mysql README, "Server settings")',
+  )
+}
+
+export interface SessionOptions {
+  /** The pool is BatchSQL's own: set its sessions up. Otherwise they are only checked. */
+  owned: boolean
+  /** The executor's `timeoutMs` (0: none): the statement and lock-wait limits of an owned pool. */
+  timeoutMs: number
+}
+
+type Callback = (err: unknown, result?: unknown) => void
+
+function run(conn: mysql.PoolConnection, sql: string): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    conn.query(sql, (err: unknown, rows: unknown) => (err ? reject(err) : resolve(rows)))
+  })
+}
+
+// sql_mode without NO_BACKSLASH_ESCAPES, evaluated by the server in the SET itself.
+const SQL_MODE_WITHOUT_NBE =
+  "TRIM(BOTH ',' FROM REPLACE(CONCAT(',', @@session.sql_mode, ','), ',NO_BACKSLASH_ESCAPES,', ','))"
+
+/**
+ * Session settings of an owned pool's connection. `time_zone` '+00:00': BatchSQL writes dates
+ * as UTC text, which a TIMESTAMP column reads in the session's zone. No NO_BACKSLASH_ESCAPES:
+ * mysql2 escapes with backslashes. Limits from `timeoutMs`: the server then ends a statement
+ * the executor has given up on (one blocked on a row lock, say) with an error, so the attempt
+ * fails for certain and is retried, instead of an outcome nobody knows while the statement may
+ * still commit. MariaDB's `max_statement_time` covers every statement (fractions of a second);
+ * MySQL has no such limit for writes, so there only lock waits are bounded
+ * (`innodb_lock_wait_timeout`, whole seconds, at least 1).
+ */
+async function setUp(conn: mysql.PoolConnection, timeoutMs: number): Promise<void> {
+  const set = ["time_zone = '+00:00'", `sql_mode = ${SQL_MODE_WITHOUT_NBE}`]
+  if (timeoutMs > 0)
+    set.push(`innodb_lock_wait_timeout = ${Math.max(1, Math.floor(timeoutMs / 1000))}`)
+  await run(conn, `SET SESSION ${set.join(', ')}`)
+  // Unknown on MySQL (error 1193): nothing to set there.
+  if (timeoutMs > 0)
+    await run(conn, `SET SESSION max_statement_time = ${timeoutMs / 1000}`).catch(() => {})
+}
+
+/** Refuses a session in NO_BACKSLASH_ESCAPES (read, never changed). */
+async function check(conn: mysql.PoolConnection): Promise<void> {
+  const rows = (await run(conn, 'SELECT @@session.sql_mode AS mode')) as { mode: unknown }[]
+  if (hasNoBackslashEscapes(String(rows[0]?.mode ?? ''))) throw noBackslashEscapesError()
+}
+
+/**
+ * One connection as Kysely sees it: errors of its statements lose their row values (`sql`
+ * becomes the statement with `?` placeholders), and a connection the server is closing (a
+ * fatal error, or 1153 "packet too large", after which the server hangs up) is dropped from
+ * the pool at once rather than handed out again before its close arrives.
+ */
+class SessionConnection {
+  constructor(private readonly raw: mysql.PoolConnection) {}
+  get threadId(): number {
+    return this.raw.threadId
+  }
+  get config(): object {
+    return this.raw.config
+  }
+  connect(callback?: (error: unknown) => void): void {
+    this.raw.connect(callback)
+  }
+  release(): void {
+    this.raw.release()
+  }
+  destroy(): void {
+    this.raw.destroy()
+  }
+  query(sql: string, parameters: unknown, callback?: Callback): unknown {
+    const raw = this.raw as unknown as {
+      query(sql: string, values: unknown, cb?: Callback): unknown
+    }
+    if (callback === undefined) return raw.query(sql, parameters)
+    return raw.query(sql, parameters, (err, result) => {
+      if (err) {
+        redactMysqlError(err, sql)
+        const e = err as { fatal?: unknown; errno?: unknown }
+        if (e.fatal === true || e.errno === 1153) this.raw.destroy()
+      }
+      callback(err, result)
+    })
+  }
+}
+
+/**
+ * The pool Kysely is given: `pool`, each connection prepared (set up if `owned`, then checked)
+ * before its first use (an owned pool with `resetOnRelease`: before every use). A connection
+ * whose preparation fails is released, not used: the next batch that takes it tries again.
+ */
+export function sessionPool(pool: mysql.Pool, options: SessionOptions): MysqlPool {
+  const ready = new WeakMap<mysql.PoolConnection, SessionConnection>()
+  // A pool made with `resetOnRelease` resets each session when it is released (to the
+  // server's defaults): BatchSQL's own then sets its sessions up at every use.
+  const config = (pool as unknown as { config?: { resetOnRelease?: unknown } }).config
+  const everyUse = options.owned && config?.resetOnRelease === true
+  const prepare = async (raw: mysql.PoolConnection) => {
+    if (options.owned) await setUp(raw, options.timeoutMs)
+    await check(raw)
+  }
+  return {
+    getConnection(callback) {
+      pool.getConnection((err, raw) => {
+        if (err) return callback(err, undefined as unknown as MysqlPoolConnection)
+        const known = ready.get(raw)
+        if (known && !everyUse) return callback(null, known as unknown as MysqlPoolConnection)
+        prepare(raw).then(
+          () => {
+            const conn = known ?? new SessionConnection(raw)
+            ready.set(raw, conn)
+            callback(null, conn as unknown as MysqlPoolConnection)
+          },
+          (e: unknown) => {
+            redactMysqlError(e)
+            raw.release()
+            callback(e, undefined as unknown as MysqlPoolConnection)
+          },
+        )
+      })
+    },
+    end(callback) {
+      pool.end(callback)
+    },
+  }
+}

@@ -1,0 +1,393 @@
+/**
+ * Values and sessions against the real server: years below 100, TIMESTAMP columns under a
+ * session time zone that is not UTC, sql_mode NO_BACKSLASH_ESCAPES, rows the server rejects
+ * (a trigger's SIGNAL, a row larger than max_allowed_packet), and row values kept out of errors.
+ */
+import { inspect } from 'node:util'
+import { BatchFailedError, defineSchema } from '@batchsql/core'
+import { Kysely, MysqlDialect, sql } from 'kysely'
+import mysql from 'mysql2'
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest'
+import { oversizeStatementBytes } from '../src/adapter.js'
+import { classifyMysqlError, createMysqlBatchSQL, mysqlDateTime } from '../src/index.js'
+import { barePool, MYSQL_URL } from './target.js'
+
+const bare = barePool()
+afterAll(() => bare.end())
+afterEach(() => vi.restoreAllMocks())
+
+const q = async <T = Record<string, unknown>>(sql: string): Promise<T[]> =>
+  (await bare.query(sql))[0] as T[]
+
+/** Settles every acknowledgement: 'ok' or the error. */
+const settle = (acks: Promise<unknown>[]) =>
+  Promise.all(
+    acks.map((a) =>
+      a.then(
+        () => 'ok' as const,
+        (e: unknown) => e,
+      ),
+    ),
+  )
+
+/**
+ * Makes every connection of the pools BatchSQL creates start with `init` already run, as a
+ * server configured that way would (its default time_zone or sql_mode), without changing any
+ * GLOBAL setting: the pool's 'connection' event queues `init` before any statement of BatchSQL.
+ */
+function serverDefault(init: string): void {
+  const create = mysql.createPool.bind(mysql)
+  vi.spyOn(mysql, 'createPool').mockImplementation(((config: mysql.PoolOptions) => {
+    const pool = create(config)
+    pool.on('connection', (c) => {
+      c.query(init)
+    })
+    return pool
+  }) as typeof mysql.createPool)
+}
+
+/** A pool of yours whose sessions run `init` first (connectionLimit 1: one session to look at). */
+function userPool(init: string): mysql.Pool {
+  const pool = mysql.createPool({ uri: MYSQL_URL, connectionLimit: 1, dateStrings: true })
+  pool.on('connection', (c) => {
+    c.query(init)
+  })
+  return pool
+}
+
+describe('dates', () => {
+  it('writes years 10-99 as themselves, not as 19xx/20xx (4-digit year text)', async () => {
+    expect(mysqlDateTime(new Date('0050-03-01T12:34:56.789Z'))).toBe('0050-03-01 12:34:56.789')
+    await q('DROP TABLE IF EXISTS bsq_years')
+    await q('CREATE TABLE bsq_years (id INT PRIMARY KEY, at DATETIME(3), d DATE)')
+    const s = defineSchema({ table: 'bsq_years', columns: { id: 'int', at: 'date', d: 'date' } })
+    const batch = createMysqlBatchSQL(MYSQL_URL)
+    const isos = [
+      '0010-01-02T03:04:05.006Z',
+      '0050-03-01T12:34:56.789Z',
+      '0099-12-31T23:59:59.999Z',
+    ]
+    const acks = isos.map((iso, id) =>
+      batch.submitAndWait(s, { id, at: new Date(iso), d: new Date(iso) }),
+    )
+    await batch.close()
+    await Promise.all(acks)
+    const rows = await q<{ at: string; d: string }>(
+      'SELECT CAST(at AS CHAR) AS at, CAST(d AS CHAR) AS d FROM bsq_years ORDER BY id',
+    )
+    await q('DROP TABLE bsq_years')
+    expect(rows).toEqual([
+      { at: '0010-01-02 03:04:05.006', d: '0010-01-02' },
+      { at: '0050-03-01 12:34:56.789', d: '0050-03-01' },
+      { at: '0099-12-31 23:59:59.999', d: '0099-12-31' },
+    ])
+  })
+
+  it("a pool BatchSQL creates writes TIMESTAMP in UTC whatever the server's time_zone", async () => {
+    // Every new connection starts at '+05:00', as on a server whose default zone is not UTC.
+    serverDefault("SET time_zone = '+05:00'")
+    await q('DROP TABLE IF EXISTS bsq_ts')
+    await q('CREATE TABLE bsq_ts (id INT PRIMARY KEY, ts TIMESTAMP(3) NULL, dt DATETIME(3))')
+    const s = defineSchema({ table: 'bsq_ts', columns: { id: 'int', ts: 'date', dt: 'date' } })
+    const at = new Date('2024-05-01T12:00:00.123Z')
+    const batch = createMysqlBatchSQL(MYSQL_URL)
+    await batch.submitAndWait(s, { id: 1, ts: at, dt: at })
+    // The session BatchSQL wrote through, through its own Kysely (the same pool).
+    const { rows: zone } = await sql<{ tz: string }>`SELECT @@session.time_zone AS tz`.execute(
+      batch.db,
+    )
+    await batch.close()
+    // UNIX_TIMESTAMP of a TIMESTAMP is the instant stored, whatever the reading session's zone.
+    const [row] = await q<{ epoch: string; dt: string }>(
+      'SELECT UNIX_TIMESTAMP(ts) AS epoch, CAST(dt AS CHAR) AS dt FROM bsq_ts',
+    )
+    await q('DROP TABLE bsq_ts')
+    expect(zone).toEqual([{ tz: '+00:00' }])
+    expect(Number(row!.epoch)).toBe(at.getTime() / 1000)
+    expect(row!.dt).toBe('2024-05-01 12:00:00.123')
+  })
+
+  it('keeps the session settings of its own pool made with resetOnRelease', async () => {
+    // The pool resets each session (to the server's defaults) when it is released.
+    const batch = createMysqlBatchSQL(
+      { uri: MYSQL_URL, connectionLimit: 1, resetOnRelease: true },
+      { flushInterval: 1 },
+    )
+    const zone = async () =>
+      (await sql<{ tz: string }>`SELECT @@session.time_zone AS tz`.execute(batch.db)).rows[0]!.tz
+    const zones = [await zone(), await zone(), await zone()]
+    await batch.close()
+    expect(zones).toEqual(['+00:00', '+00:00', '+00:00'])
+  })
+
+  it('leaves the session of a pool you pass as it is', async () => {
+    const pool = userPool("SET time_zone = '+02:00'")
+    await q('DROP TABLE IF EXISTS bsq_ts_user')
+    await q('CREATE TABLE bsq_ts_user (id INT PRIMARY KEY, dt DATETIME(3))')
+    const s = defineSchema({ table: 'bsq_ts_user', columns: { id: 'int', dt: 'date' } })
+    const batch = createMysqlBatchSQL(pool)
+    await batch.submitAndWait(s, { id: 1, dt: new Date('2024-05-01T12:00:00.123Z') })
+    await batch.close()
+    const [[session]] = (await pool.promise().query('SELECT @@session.time_zone AS tz')) as [
+      [{ tz: string }],
+      unknown,
+    ]
+    await pool.promise().end()
+    const [row] = await q<{ dt: string }>('SELECT CAST(dt AS CHAR) AS dt FROM bsq_ts_user')
+    await q('DROP TABLE bsq_ts_user')
+    expect(session!.tz).toBe('+02:00')
+    expect(row!.dt).toBe('2024-05-01 12:00:00.123') // DATETIME: the UTC text as written
+  })
+})
+
+const NASTY = [
+  "it's",
+  'back\\slash',
+  'quote " and \\\' both',
+  'line\nbreak\ttab',
+  "a\\' OR 1=1 -- ",
+]
+const ADD_NBE = "SET SESSION sql_mode = CONCAT(@@session.sql_mode, ',NO_BACKSLASH_ESCAPES')"
+
+describe('sql_mode NO_BACKSLASH_ESCAPES', () => {
+  const strings = defineSchema({ table: 'bsq_nbe', columns: { id: 'int', s: 'string' } })
+  const fresh = async () => {
+    await q('DROP TABLE IF EXISTS bsq_nbe')
+    await q('CREATE TABLE bsq_nbe (id INT PRIMARY KEY, s TEXT)')
+  }
+
+  it('a pool BatchSQL creates drops the mode from its sessions: strings arrive intact', async () => {
+    serverDefault(ADD_NBE)
+    await fresh()
+    const batch = createMysqlBatchSQL(MYSQL_URL)
+    const acks = NASTY.map((s, id) => batch.submitAndWait(strings, { id, s }))
+    await batch.close()
+    await Promise.all(acks)
+    const rows = await q<{ s: string }>('SELECT s FROM bsq_nbe ORDER BY id')
+    await q('DROP TABLE bsq_nbe')
+    expect(rows.map((r) => r.s)).toEqual(NASTY)
+  })
+
+  it('on a pool of yours a session in the mode is refused: typed error, nothing written, mode kept', async () => {
+    const pool = userPool(ADD_NBE)
+    await fresh()
+    const batch = createMysqlBatchSQL(pool, { flushInterval: 1 })
+    // More batches than the pool has connections: a refused connection goes back to the pool.
+    const results: unknown[] = []
+    for (const [id, s] of NASTY.entries())
+      results.push(...(await settle([batch.submitAndWait(strings, { id, s })])))
+    await batch.close()
+    const [[session]] = (await pool.promise().query('SELECT @@session.sql_mode AS mode')) as [
+      [{ mode: string }],
+      unknown,
+    ]
+    await pool.promise().end()
+    const [count] = await q<{ n: number }>('SELECT COUNT(*) AS n FROM bsq_nbe')
+    await q('DROP TABLE bsq_nbe')
+    expect(Number(count!.n)).toBe(0)
+    expect(session!.mode).toContain('NO_BACKSLASH_ESCAPES')
+    expect(results).toHaveLength(NASTY.length)
+    for (const r of results) {
+      expect(r).toBeInstanceOf(BatchFailedError)
+      expect(r).toMatchObject({ reason: 'non_retryable', attempts: 1 })
+      expect((r as Error).cause).toMatchObject({ code: 'BATCHSQL_INVALID_CONFIG' })
+      expect(String((r as Error).cause)).toMatch(/NO_BACKSLASH_ESCAPES/)
+    }
+  })
+
+  it('each connection of a pool of yours is checked, not only the first', async () => {
+    // The first session is clean (init() passes on it), the second is in the mode.
+    const pool = mysql.createPool({ uri: MYSQL_URL, connectionLimit: 2 })
+    let made = 0
+    pool.on('connection', (c) => {
+      if (made++ > 0) c.query(ADD_NBE)
+    })
+    await fresh()
+    const batch = createMysqlBatchSQL(pool, { flushInterval: 1 })
+    const first = await settle([batch.submitAndWait(strings, { id: 1, s: NASTY[0]! })])
+    // Hold the clean connection: the next batch must take the other one.
+    const held = await pool.promise().getConnection()
+    const second = await settle([batch.submitAndWait(strings, { id: 2, s: NASTY[1]! })])
+    held.release()
+    await batch.close()
+    await pool.promise().end()
+    const rows = await q<{ id: number; s: string }>('SELECT id, s FROM bsq_nbe ORDER BY id')
+    await q('DROP TABLE bsq_nbe')
+    expect(made).toBe(2)
+    expect(first).toEqual(['ok'])
+    expect(second[0]).toMatchObject({ reason: 'non_retryable' })
+    expect((second[0] as Error).cause).toMatchObject({ code: 'BATCHSQL_INVALID_CONFIG' })
+    expect(rows).toEqual([{ id: 1, s: NASTY[0] }])
+  })
+
+  it('a Kysely of yours is checked too (before the first batch)', async () => {
+    const pool = userPool(ADD_NBE)
+    const db = new Kysely<any>({ dialect: new MysqlDialect({ pool }) })
+    await fresh()
+    const batch = createMysqlBatchSQL(db)
+    const [r] = await settle([batch.submitAndWait(strings, { id: 1, s: "it's" })])
+    await batch.close()
+    await db.destroy()
+    const [count] = await q<{ n: number }>('SELECT COUNT(*) AS n FROM bsq_nbe')
+    await q('DROP TABLE bsq_nbe')
+    expect(Number(count!.n)).toBe(0)
+    expect(r).toMatchObject({ reason: 'non_retryable' })
+    expect((r as Error).cause).toMatchObject({ code: 'BATCHSQL_INVALID_CONFIG' })
+  })
+})
+
+describe('rows the server rejects', () => {
+  const s = defineSchema({
+    table: 'bsq_signal',
+    columns: { id: 'int', secret: 'string', qty: 'int' },
+  })
+  const withTrigger = async () => {
+    await q('DROP TABLE IF EXISTS bsq_signal')
+    await q('CREATE TABLE bsq_signal (id INT PRIMARY KEY, secret VARCHAR(40), qty INT)')
+    await q(
+      "CREATE TRIGGER bsq_signal_check BEFORE INSERT ON bsq_signal FOR EACH ROW BEGIN IF NEW.qty < 0 THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'qty must be >= 0'; END IF; END",
+    )
+  }
+  const rows = [
+    { id: 1, secret: 'SECRET-AAA-111', qty: 1 },
+    { id: 2, secret: 'SECRET-BBB-222', qty: 2 },
+    { id: 3, secret: 'SECRET-CCC-333', qty: -1 },
+    { id: 4, secret: 'SECRET-DDD-444', qty: 4 },
+  ]
+
+  /** Submits `rows` as one batch; returns each row's outcome and the ids committed. */
+  async function run(target: Parameters<typeof createMysqlBatchSQL>[0]) {
+    const batch = createMysqlBatchSQL(target, { flushSize: rows.length, flushInterval: 60_000 })
+    const acks = rows.map((r) => batch.submitAndWait(s, r))
+    await batch.close()
+    const results = await settle(acks)
+    const ids = await q<{ id: number }>('SELECT id FROM bsq_signal ORDER BY id')
+    return { results, ids: ids.map((r) => r.id) }
+  }
+
+  it("a trigger's SIGNAL (1644) rejects its row alone; the other rows commit; no values in the error", async () => {
+    await withTrigger()
+    const { results, ids } = await run(MYSQL_URL)
+    await q('DROP TABLE bsq_signal')
+    expect(ids).toEqual([1, 2, 4])
+    expect(results.map((r) => r === 'ok')).toEqual([true, true, false, true])
+    const err = results[2] as BatchFailedError
+    expect(err).toMatchObject({ reason: 'data', rowCount: 1 })
+    expect(err.cause).toMatchObject({
+      errno: 1644,
+      sqlState: '45000',
+      code: 'ER_SIGNAL_EXCEPTION',
+      sqlMessage: 'qty must be >= 0',
+      sql: 'insert into `bsq_signal` (`id`, `secret`, `qty`) values ?',
+    })
+    expect(inspect(err, { depth: 10 })).not.toMatch(/SECRET/)
+  })
+
+  it("with a Kysely of yours, the adapter's error checks redact the statement", async () => {
+    await withTrigger()
+    const pool = mysql.createPool({ uri: MYSQL_URL, connectionLimit: 2 })
+    const db = new Kysely<any>({ dialect: new MysqlDialect({ pool }) })
+    const { results, ids } = await run(db)
+    await db.destroy()
+    await q('DROP TABLE bsq_signal')
+    expect(ids).toEqual([1, 2, 4])
+    const err = results[2] as BatchFailedError
+    expect(err).toMatchObject({ reason: 'data' })
+    expect((err.cause as { sql?: string }).sql).toBe(
+      'insert into `bsq_signal` (`id`, `secret`, `qty`) values /* redacted */',
+    )
+    expect(inspect(err, { depth: 10 })).not.toMatch(/SECRET/)
+  })
+
+  it('a row larger than max_allowed_packet fails alone (not sent); the other rows commit', {
+    timeout: 60_000,
+  }, async () => {
+    const [limit] = await q<{ packet: string }>('SELECT @@max_allowed_packet AS packet')
+    await q('DROP TABLE IF EXISTS bsq_big')
+    await q('CREATE TABLE bsq_big (id INT PRIMARY KEY, body LONGTEXT)')
+    const big = defineSchema({ table: 'bsq_big', columns: { id: 'int', body: 'string' } })
+    const batch = createMysqlBatchSQL(MYSQL_URL, { flushSize: 4, flushInterval: 60_000 })
+    const bodies = ['a', 'b', 'x'.repeat(Number(limit!.packet) + (1 << 20)), 'd']
+    const acks = bodies.map((body, id) => batch.submitAndWait(big, { id, body }))
+    await batch.close()
+    const results = await settle(acks)
+    const got = await q<{ id: number; len: number }>(
+      'SELECT id, LENGTH(body) AS len FROM bsq_big ORDER BY id',
+    )
+    await q('DROP TABLE bsq_big')
+    expect(got.map((r) => r.id)).toEqual([0, 1, 3])
+    expect(results.map((r) => r === 'ok')).toEqual([true, true, false, true])
+    const err = results[2] as BatchFailedError
+    expect(err).toMatchObject({ reason: 'data', attempts: 1, rowCount: 1 })
+    expect(err.cause).toMatchObject({ errno: 1153, code: 'ER_NET_PACKET_TOO_LARGE' })
+    // Refused before sending: the server would close the connection (or reset it mid-write).
+    expect((err.cause as Error).message).toMatch(/larger than max_allowed_packet .*not sent/)
+    expect(batch.stats()).toMatchObject({ committed: 3, failed: 1 })
+  })
+})
+
+describe('classification and redaction', () => {
+  const err = (errno: number, sqlState: string, extra: Record<string, unknown> = {}) =>
+    Object.assign(new Error('x'), { errno, sqlState, ...extra }) as unknown as Error &
+      Record<string, unknown>
+
+  it('classes rows the server rejects as data, whatever their SQLSTATE', () => {
+    for (const [errno, state] of [
+      [1644, '45000'], // SIGNAL in a trigger
+      [1644, 'HY000'],
+      [1643, '02000'],
+      [1153, '08S01'], // one row larger than max_allowed_packet: not a lost connection
+      [3819, 'HY000'], // CHECK constraint (MySQL)
+      [1300, 'HY000'], // invalid character string
+      [1366, 'HY000'],
+      [1406, '22001'],
+      [1292, '22007'],
+    ] as const)
+      expect(classifyMysqlError(err(errno, state)), `${errno}`).toEqual({
+        reason: 'data',
+        retryable: false,
+      })
+    expect(classifyMysqlError(err(1586, '23000'))).toEqual({
+      reason: 'duplicate_key',
+      retryable: false,
+    })
+    // Real connection errors of class 08 are still retried.
+    expect(classifyMysqlError(err(1158, '08S01'))).toEqual({
+      reason: 'connection',
+      retryable: true,
+    })
+  })
+
+  it('replaces err.sql by the statement up to its values, or removes it', () => {
+    const insert = err(1062, '23000', {
+      sql: "insert into `values (x)` (`id`, `values`) values (1, 'secret'), (2, 'x') on duplicate key update `values` = values(`values`)",
+    })
+    classifyMysqlError(insert)
+    expect(insert.sql).toBe('insert into `values (x)` (`id`, `values`) values /* redacted */')
+    const select = err(1064, '42000', { sql: "SELECT * FROM t WHERE a = 'secret'" })
+    classifyMysqlError(select)
+    expect('sql' in select).toBe(false)
+    const kept = {
+      code: 'ER_DUP_ENTRY',
+      errno: 1062,
+      sqlState: '23000',
+      sqlMessage: "Duplicate entry '1'",
+    }
+    const e = err(1062, '23000', { ...kept, sql: "replace into t (a) values ('secret')" })
+    classifyMysqlError(e)
+    expect(e).toMatchObject({ ...kept, sql: 'replace into t (a) values /* redacted */' })
+  })
+
+  it('measures a statement against max_allowed_packet exactly near the limit', () => {
+    // One value: é (2 bytes in UTF-8), a backslash and a quote (each escaped to 2 bytes).
+    const st = { sql: 'insert into `t` (`a`) values ?', parameters: [[["é\\'"], [null]]] }
+    const text = mysql.format(st.sql, st.parameters as never)
+    expect(text).toBe("insert into `t` (`a`) values ('é" + '\\\\' + "\\'" + "'), (NULL)")
+    const bytes = text.length + 1
+    expect(Buffer.byteLength(text, 'utf8')).toBe(bytes)
+    // The largest statement the server takes is 2 bytes under the limit, with its command byte.
+    expect(oversizeStatementBytes(st, bytes + 3)).toBeUndefined()
+    expect(oversizeStatementBytes(st, bytes + 2)).toBe(bytes)
+    expect(oversizeStatementBytes(st, 16 << 20)).toBeUndefined()
+  })
+})
