@@ -65,12 +65,24 @@ export class RedisProcessor implements BatchProcessor {
   private readonly atomic: boolean
   private readonly ownsClient: boolean
   private readonly cluster: Cluster | undefined
-  /** Rejected when the connection closes: every pipeline waiting then gets no reply. */
-  private lost: { promise: Promise<never>; reject: (e: Error) => void } | undefined
+  /**
+   * Pipelines written on the current connection and still waiting for their replies, by their
+   * rejecters: a close settles them (see `exec()`). Pipelines handed to ioredis while it was
+   * not connected sit in its offline queue, unsent: they join when the connection is ready
+   * (ioredis writes that queue then), so a failed reconnection does not settle them.
+   */
+  private readonly written = new Set<(e: Error) => void>()
+  private readonly queued = new Set<(e: Error) => void>()
   private readonly onClose = () => {
-    const lost = this.lost
-    this.lost = undefined
-    lost?.reject(new ConnectionLostError())
+    if (this.written.size === 0) return
+    const error = new ConnectionLostError()
+    const waiting = [...this.written]
+    this.written.clear()
+    for (const reject of waiting) reject(error)
+  }
+  private readonly onReady = () => {
+    for (const reject of this.queued) this.written.add(reject)
+    this.queued.clear()
   }
 
   constructor(
@@ -81,28 +93,37 @@ export class RedisProcessor implements BatchProcessor {
     this.atomic = options.atomic ?? false
     this.ownsClient = options.ownsClient ?? false
     this.cluster = (client as { isCluster?: boolean }).isCluster ? (client as Cluster) : undefined
-    if (!this.cluster) client.on('close', this.onClose)
+    if (!this.cluster) client.on('close', this.onClose).on('ready', this.onReady)
   }
 
   /**
-   * Settles with the connection: a pipeline whose replies have not come when the connection
-   * closes never gets them from this connection. ioredis would keep it waiting and, with
-   * `autoResendUnfulfilledCommands` (its default), re-send it on the next connection, where a
-   * non-idempotent command that had already run would run again and then succeed, silently.
-   * Settling here reports such a command `BATCHSQL_OUTCOME_UNKNOWN` instead (and lets an
-   * idempotent one be retried), whatever ioredis does with it afterwards. One shared promise
-   * per connection, not one listener per pipeline.
+   * `p.exec()`, settled by the connection too: a pipeline whose replies have not come when the
+   * connection closes never gets them from this connection. ioredis would keep it waiting and,
+   * with `autoResendUnfulfilledCommands` (its default), send it again on the next connection,
+   * where a non-idempotent command that had already run would run again and then succeed,
+   * silently. Rejected here instead, it is reported `BATCHSQL_OUTCOME_UNKNOWN` (an idempotent
+   * one is retried), whatever ioredis does with it afterwards. Two listeners per processor,
+   * one set entry per pipeline in flight (none left once it settles).
    */
-  private connectionLost(): Promise<never> {
-    if (this.lost === undefined) {
-      let reject!: (e: Error) => void
-      const promise = new Promise<never>((_, r) => {
-        reject = r
-      })
-      promise.catch(() => {})
-      this.lost = { promise, reject }
-    }
-    return this.lost.promise
+  private exec(p: ReturnType<Redis['pipeline']>): Promise<[Error | null, unknown][] | null> {
+    return new Promise((resolve, reject) => {
+      const waiting = (this.client as Redis).status === 'ready' ? this.written : this.queued
+      waiting.add(reject)
+      const done = () => {
+        this.written.delete(reject)
+        this.queued.delete(reject)
+      }
+      p.exec().then(
+        (r) => {
+          done()
+          resolve(r)
+        },
+        (e: unknown) => {
+          done()
+          reject(e)
+        },
+      )
+    })
   }
 
   classify(err: unknown) {
@@ -210,13 +231,7 @@ export class RedisProcessor implements BatchProcessor {
     }
     let results: [Error | null, unknown][] | null
     try {
-      if (this.cluster) {
-        results = await p.exec()
-      } else {
-        const exec = p.exec()
-        exec.catch(() => {}) // settled by the connection's close instead
-        results = await Promise.race([exec, this.connectionLost()])
-      }
+      results = await (this.cluster ? p.exec() : this.exec(p))
     } catch (error) {
       // ioredis rejects a pipeline before writing it (cluster not ready, no node for the
       // slot), or a transaction whose EXEC failed: an error reply means nothing ran, any
@@ -293,7 +308,7 @@ export class RedisProcessor implements BatchProcessor {
   }
 
   async close(): Promise<void> {
-    if (!this.cluster) this.client.off('close', this.onClose)
+    if (!this.cluster) this.client.off('close', this.onClose).off('ready', this.onReady)
     if (!this.ownsClient) return
     // QUIT waits behind the offline queue: with the server unreachable it would wait for every
     // reconnection attempt (over a minute) and the client would still be reconnecting after.

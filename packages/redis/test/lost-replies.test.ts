@@ -163,4 +163,43 @@ describe('replies lost in transit, then the connection reset', () => {
       await dropPrefix(admin, prefix)
     }
   })
+
+  it('commands handed over while the server is unreachable are sent when it returns: written, not reported', async () => {
+    // ioredis holds them in its offline queue, unsent, across failed reconnections (each of
+    // which is a connection "close"): none of them may be taken for a lost reply.
+    const prefix = uniquePrefix('outage')
+    const proxy = await replySwallower()
+    const yours = new Redis(proxy.url, { retryStrategy: () => 50 })
+    yours.on('error', () => {})
+    const incr = redisSchemas.incr({ prefix })
+    const push = redisSchemas.push({ prefix, side: 'right' })
+    const set = redisSchemas.set({ prefix })
+    const batch = createRedisBatchSQL(yours, { flushInterval: 5, timeoutMs: 10_000 })
+    try {
+      await batch.submitAndWait(set, { key: 'warm', value: '1' })
+      proxy.refuse(true)
+      proxy.reset()
+      const acks = [
+        batch.submitAndWait(incr, { key: 'n', by: 1 }),
+        batch.submitAndWait(push, { key: 'list', value: 'x' }),
+        batch.submitAndWait(set, { key: 's', value: 'v' }),
+      ].map((p) =>
+        p.then(
+          () => 'committed',
+          (e: unknown) => (e as { code?: string }).code,
+        ),
+      )
+      await new Promise((r) => setTimeout(r, 500)) // several failed reconnections
+      proxy.refuse(false)
+      expect(await Promise.all(acks)).toEqual(['committed', 'committed', 'committed'])
+      await batch.close()
+      expect(await admin.get(`${prefix}n`)).toBe('1')
+      expect(await admin.lrange(`${prefix}list`, 0, -1)).toEqual(['x'])
+      expect(await admin.get(`${prefix}s`)).toBe('v')
+    } finally {
+      yours.disconnect()
+      await proxy.close()
+      await dropPrefix(admin, prefix)
+    }
+  })
 })
