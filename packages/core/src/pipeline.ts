@@ -983,10 +983,17 @@ function copyRequest(src: Request): Request {
   return r
 }
 
-/** `options.signal`, checked: anything but an AbortSignal there is a caller's mistake. */
+/**
+ * `options.signal`, checked: anything that is not an AbortSignal there is a caller's mistake.
+ * Checked by shape, not `instanceof`: a signal of another realm or of a polyfill is one.
+ */
 function signalOf(options: SubmitOptions | undefined): AbortSignal | undefined {
-  const signal = options?.signal
-  if (signal === undefined || signal instanceof AbortSignal) return signal
+  const signal = options?.signal as Partial<AbortSignal> | undefined
+  if (
+    signal === undefined ||
+    (typeof signal?.aborted === 'boolean' && typeof signal.addEventListener === 'function')
+  )
+    return signal as AbortSignal | undefined
   throw new BatchSQLError('BATCHSQL_INVALID_CONFIG', 'options.signal must be an AbortSignal')
 }
 

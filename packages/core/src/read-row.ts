@@ -121,7 +121,9 @@ function readInstance(schema: Schema, row: AnyRow, out: (Value | undefined)[], b
   for (let i = 0; i < columns.length; i++) {
     const name = columns[i]!
     const v = row[name]
-    if (v === undefined) continue
+    // An inherited method is no column value: a column named like one (toString, constructor)
+    // that the row does not set would otherwise read the method.
+    if (v === undefined || (typeof v === 'function' && !Object.hasOwn(row, name))) continue
     out[base + i] = readValue(v, types[i]!, table, name)
     set++
   }

@@ -1,4 +1,3 @@
-import { isUtf8 } from 'node:buffer'
 import { ValidationError } from './errors.js'
 
 /** A JSON document: what a `json` column holds. */
@@ -270,14 +269,8 @@ export function keyPart(v: Value | undefined, type: ColumnType): string | undefi
       return v ? 'b:1' : 'b:0'
     default:
       if (v instanceof Date) return `d:${v.getTime()}`
-      if (v instanceof Uint8Array) {
-        if (!HasBuffer) return `x:${Array.from(v).join(',')}`
-        // Bytes that are the UTF-8 of a string are that string's key: Redis receives a string
-        // key as its UTF-8, and a bytea or BLOB column stores a string as its bytes, so
-        // Buffer.from('k') and 'k' name one key (ordered against each other, merged in a batch).
-        const buf = Buffer.from(v.buffer, v.byteOffset, v.byteLength)
-        return isUtf8(buf) ? `s:${buf.toString('utf8')}` : `x:${buf.toString('hex')}`
-      }
+      if (v instanceof Uint8Array)
+        return `x:${HasBuffer ? Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex') : Array.from(v).join(',')}`
       return `j:${JSON.stringify(v)}`
   }
 }

@@ -1000,30 +1000,4 @@ describe('conflict ordering across batches', () => {
     expect(processor.received[3]!.rows[0]!.get('v')).toBe(4)
     await closeReleasing(b, processor)
   })
-
-  it('a key given as bytes and as the string of those bytes is one key (Redis receives both as the same bytes)', async () => {
-    const kv = defineSchema({
-      table: 'kv',
-      columns: ['k', 'v'],
-      strategy: 'replace',
-      conflictColumns: ['k'],
-    })
-    const { processor, executor } = gatedExecutor({ concurrency: 4 })
-    const b = createBatchSQL({
-      executor,
-      flushSize: 1,
-      maxInFlightFlushes: 4,
-      flushInterval: 60_000,
-    })
-    await b.submit(kv, { k: Buffer.from('ké'), v: 1 })
-    await b.submit(kv, { k: Buffer.from([0xff, 0x00]), v: 2 }) // not UTF-8: another key
-    await b.submit(kv, { k: 'ké', v: 3 }) // waits for the first batch
-    await processor.waitFor(2)
-    await tick()
-    expect(processor.received.map((x) => x.rows[0]!.get('v'))).toEqual([1, 2])
-    processor.releaseAll()
-    await processor.waitFor(3)
-    expect(processor.received[2]!.rows[0]!.get('v')).toBe(3)
-    await closeReleasing(b, processor)
-  })
 })
