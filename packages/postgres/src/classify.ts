@@ -36,7 +36,7 @@ export function lostInFlightPostgres(err: unknown): boolean {
  * a validation trigger), a value too large for an index entry (54000), and "ON CONFLICT DO
  * UPDATE command cannot affect row a second time" (21000: two rows whose keys BatchSQL tells
  * apart but the column stores as equal, `1.001` and `1.002` in a NUMERIC(10,2), or one day's
- * Dates in a `date` key; split apart, each statement succeeds and the later row wins).
+ * Dates in a `date` key; split apart, each statement succeeds and the row sorted last wins).
  */
 const ROW_SPECIFIC = new Set(['P0001', '54000', '21000'])
 

@@ -101,7 +101,7 @@ describe.each(['never', 'always'] as const)('postgres values (copy: %s)', (copy)
     expect(rows.map((r) => r.n)).toEqual([1, 3, 4])
   })
 
-  it('two keys BatchSQL tells apart but the column stores as equal: the batch is split, the later row wins', async () => {
+  it('two keys BatchSQL tells apart but the column stores as equal: the batch is split, the row sorted last wins', async () => {
     const name = await table('k numeric(10,2) PRIMARY KEY, v text')
     const schema = defineSchema({
       table: name,
