@@ -2,7 +2,7 @@ import type { ColumnType, ProcessContext, Value } from '@batchsql/core'
 import type { InsertShape, SqlDialectAdapter } from '@batchsql/kysely'
 import type { Database, Statement } from 'better-sqlite3'
 import { type CompiledQuery, type Kysely, sql } from 'kysely'
-import { classifySqliteError } from './classify.js'
+import { classifySqliteError, ForeignTransactionError } from './classify.js'
 import { GroupCommit } from './group-commit.js'
 import { toSqliteValue } from './values.js'
 
@@ -87,6 +87,8 @@ export class SqliteAdapter implements SqlDialectAdapter {
       for (const s of statements) this.statement(database, s.sql).run(s.parameters as unknown[])
     }
     if (this.group !== undefined) await this.group.run(runAll, ctx.signal)
+    // Not inside a transaction of the application's: see ForeignTransactionError.
+    else if (database.inTransaction) throw new ForeignTransactionError()
     // One statement is atomic on its own (autocommit); several share a transaction.
     else if (statements.length === 1) runAll()
     else database.transaction(runAll)()

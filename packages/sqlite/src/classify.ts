@@ -1,11 +1,27 @@
 import type { Classification } from '@batchsql/core'
 
 /**
+ * The connection is inside a transaction BatchSQL did not open (a `BEGIN` of the application's
+ * on the same `Database`). A batch run there would be acknowledged at once, yet commit only
+ * with that transaction, or never if it rolls back: it waits instead (retried, as a lock held
+ * elsewhere is), and fails if the transaction outlasts its retries. Nothing was written.
+ */
+export class ForeignTransactionError extends Error {
+  constructor() {
+    super(
+      'the SQLite connection is inside a transaction BatchSQL did not open; the batch waits for it to end',
+    )
+    this.name = 'ForeignTransactionError'
+  }
+}
+
+/**
  * better-sqlite3 errors carry SQLite's extended result code as `code` (SQLITE_BUSY_SNAPSHOT,
  * SQLITE_CONSTRAINT_UNIQUE, ...). Busy and locked mean another connection holds the lock:
  * retryable. Constraint, type and size errors are about the data: retrying cannot help.
  */
 export function classifySqliteError(err: unknown): Classification | undefined {
+  if (err instanceof ForeignTransactionError) return { reason: 'lock_timeout', retryable: true }
   const code = (err as { code?: unknown } | null)?.code
   if (typeof code !== 'string' || !code.startsWith('SQLITE_')) return undefined
   if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {

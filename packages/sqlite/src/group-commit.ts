@@ -1,5 +1,6 @@
 import { BatchSQLError } from '@batchsql/core'
 import type { Database } from 'better-sqlite3'
+import { ForeignTransactionError } from './classify.js'
 
 /** One batch's writes: runs its statements, and can run them again (see `fallBack`). */
 type Work = () => void
@@ -63,12 +64,9 @@ export class GroupCommit {
     }
     if (this.open !== undefined && !db.inTransaction) this.endedOutside(this.open)
     if (this.open === undefined) {
-      // A transaction of the caller's on this connection is not ours to commit: run inside it,
-      // as better-sqlite3 nests (a savepoint), and leave the commit to its owner.
-      if (db.inTransaction) {
-        db.transaction(work)()
-        return Promise.resolve()
-      }
+      // A transaction of the caller's on this connection is not ours to commit, nor to run in:
+      // the batch would be acknowledged before it commits, or though it never does.
+      if (db.inTransaction) throw new ForeignTransactionError()
       // IMMEDIATE: the write lock now (waiting up to busy_timeout), so a transaction that
       // other batches join can never fail later with SQLITE_BUSY_SNAPSHOT.
       db.exec('BEGIN IMMEDIATE')

@@ -1,6 +1,6 @@
 export type { SqliteAdapterOptions } from './adapter.js'
 export { SQLITE_MAX_PARAMETERS, SqliteAdapter } from './adapter.js'
-export { classifySqliteError } from './classify.js'
+export { classifySqliteError, ForeignTransactionError } from './classify.js'
 export type { SqliteBatchSQLConfig, SqliteTarget } from './factory.js'
 export { createSqliteBatchSQL } from './factory.js'
 export { toSqliteValue } from './values.js'

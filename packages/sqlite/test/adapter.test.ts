@@ -50,6 +50,17 @@ describe('sqlite adapter', () => {
     for (const config of [{ flushSize: 20_000 }, { concurrency: 0 }]) {
       expect(() => createSqliteBatchSQL(file, config)).toThrow(/flushSize|concurrency/)
     }
+    // Once silently one row per statement (0, -1), or a statement every batch failed on (NaN).
+    for (const config of [
+      { rowsPerStatement: 0 },
+      { rowsPerStatement: -1 },
+      { rowsPerStatement: Number.NaN },
+      { poisonRows: 'skip' as never },
+    ]) {
+      expect(() => createSqliteBatchSQL(file, config)).toThrow(
+        expect.objectContaining({ code: 'BATCHSQL_INVALID_CONFIG' }),
+      )
+    }
     expect(openDescriptors(file)).toBe(0)
   })
 
@@ -143,4 +154,38 @@ describe('sqlite adapter', () => {
     expect(cached()).toContain('INSERT INTO t VALUES (?)')
     expect(cached()).not.toContain('INSERT INTO t VALUES (?),(?)')
   })
+})
+
+describe('a transaction of the application on the same Database', () => {
+  it.each([false, true])(
+    'groupCommit %s: a batch waits for it to end; it is never acknowledged inside it',
+    async (groupCommit) => {
+      const db = new Database(':memory:')
+      db.exec('CREATE TABLE events (id INTEGER PRIMARY KEY, kind TEXT)')
+      const batch = createSqliteBatchSQL(db, {
+        groupCommit,
+        flushInterval: 1,
+        retry: { maxAttempts: 4, initialDelayMs: 20, maxDelayMs: 40 },
+      })
+      const outcome = (p: Promise<void>) =>
+        p.then(
+          () => 'committed',
+          (e: { reason?: string }) => e.reason,
+        )
+      // The application rolls back after a while: the row was never inside its transaction.
+      db.exec('BEGIN')
+      const first = outcome(batch.submitAndWait(events, { id: 1, kind: 'waits' }))
+      await new Promise((r) => setTimeout(r, 30))
+      db.exec('ROLLBACK')
+      expect(await first).toBe('committed')
+      // The application keeps its transaction open past every retry: reported, not written.
+      db.exec('BEGIN')
+      const second = outcome(batch.submitAndWait(events, { id: 2, kind: 'gives up' }))
+      expect(await second).toBe('lock_timeout')
+      db.exec('ROLLBACK')
+      await batch.close()
+      expect(db.prepare('SELECT id FROM events ORDER BY id').all()).toEqual([{ id: 1 }])
+      db.close()
+    },
+  )
 })
