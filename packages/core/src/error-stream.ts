@@ -4,6 +4,18 @@ type Reader = (r: IteratorResult<BatchFailure>) => void
 const DONE: IteratorResult<BatchFailure> = { value: undefined, done: true }
 
 /**
+ * A throwing `onError` must not break the pipeline, nor end the process (rethrown, it would
+ * be an uncaught exception, and every row still buffered lost with it): a process warning
+ * shows it, its error as the detail.
+ */
+function handlerFailed(err: unknown): void {
+  process.emitWarning('BatchSQL: onError threw; the failure it was given is not reported again', {
+    code: 'BATCHSQL_ONERROR_FAILED',
+    detail: err instanceof Error ? (err.stack ?? err.message) : String(err),
+  })
+}
+
+/**
  * Final failures on their way to the application, as an async iterator and/or a handler.
  * The buffer is bounded: when nobody reads and it is full, newer events are dropped, but
  * the drop is counted (`dropped`) and reported to the metrics reporter, never silent.
@@ -23,12 +35,12 @@ export class ErrorStream implements AsyncIterable<BatchFailure> {
   push(failure: BatchFailure): void {
     if (this.handler) {
       try {
-        this.handler(failure)
+        const out: unknown = this.handler(failure)
+        // An async handler's rejection too.
+        if (typeof (out as PromiseLike<unknown> | undefined)?.then === 'function')
+          (out as PromiseLike<unknown>).then(undefined, handlerFailed)
       } catch (err) {
-        // A throwing handler must not break the pipeline; surface it without losing it.
-        queueMicrotask(() => {
-          throw err
-        })
+        handlerFailed(err)
       }
       return
     }

@@ -27,6 +27,7 @@ import { type MetricsReporter, noopMetrics } from './metrics.js'
 import type { Request } from './request.js'
 import { backoffDelay, type RetryPolicy, retryPolicy, sleep } from './retry.js'
 import { Semaphore } from './semaphore.js'
+import { MAX_TIMER_MS } from './timers.js'
 
 export interface ExecutorOptions {
   /** Batches executing at once, never exceeded. Default 4. */
@@ -70,8 +71,16 @@ export class RetryingExecutor implements BatchExecutor {
       throw new BatchSQLError('BATCHSQL_INVALID_CONFIG', 'concurrency must be a positive integer')
     this.semaphore = new Semaphore(this.concurrency)
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
-    if (typeof this.timeoutMs !== 'number' || Number.isNaN(this.timeoutMs))
-      throw new BatchSQLError('BATCHSQL_INVALID_CONFIG', 'timeoutMs must be a number (0 = none)')
+    // Node's timers take at most 2^31 - 1 ms: past that one fires after 1 ms (every batch
+    // would time out at once).
+    if (
+      typeof this.timeoutMs !== 'number' ||
+      !(this.timeoutMs >= 0 && this.timeoutMs <= MAX_TIMER_MS)
+    )
+      throw new BatchSQLError(
+        'BATCHSQL_INVALID_CONFIG',
+        `timeoutMs must be a number from 0 (none) to ${MAX_TIMER_MS}`,
+      )
     this.policy = retryPolicy(options.retry)
     const sink = processor.classify ? [(e: unknown) => processor.classify!(e)] : []
     this.registry = new ClassifierRegistry(options.classifiers ?? [], sink)
@@ -171,8 +180,14 @@ export class RetryingExecutor implements BatchExecutor {
         break
       }
       let result: ProcessResult | undefined | void
+      // An attempt given up on while the sink still works on it (waiting for a pool's
+      // connection, say) keeps its slot until the sink stops: `concurrency` bounds what runs
+      // in the sink, and given-up attempts cannot pile up behind a stuck pool.
+      let stillRunning: Promise<unknown> | undefined
       try {
-        result = await this.attempt(current, attempt, signal)
+        result = await this.attempt(current, attempt, signal, (work) => {
+          stillRunning = work
+        })
       } catch (err) {
         if (isInDoubt(err)) doubt = true
         const cls = this.classify(err)
@@ -184,7 +199,9 @@ export class RetryingExecutor implements BatchExecutor {
           left = 0
         }
       } finally {
-        this.semaphore.release()
+        const release = () => this.semaphore.release()
+        if (stillRunning === undefined) release()
+        else stillRunning.then(release, release)
       }
       if (result?.failures?.length) {
         const rows = current.rows
@@ -245,6 +262,7 @@ export class RetryingExecutor implements BatchExecutor {
     batch: Batch,
     attempt: number,
     outer: AbortSignal,
+    givenUp: (work: Promise<unknown>) => void,
   ): Promise<ProcessResult | undefined | void> {
     if (outer.aborted) throw new AbortedError('batch aborted before its attempt', outer.reason)
     const ctl = new AbortController()
@@ -283,6 +301,7 @@ export class RetryingExecutor implements BatchExecutor {
       ])
       clearTimeout(grace)
       if (settled === 'hung') {
+        givenUp(work)
         throw BatchFailedError.outcomeUnknown(
           batch.schema.table,
           'timeout',

@@ -17,6 +17,7 @@ import { readRow, typedError } from './read-row.js'
 import { Request } from './request.js'
 import type { AnyRow, Schema } from './schema.js'
 import { type Entry, groupBySchema, pushRows, readRows, rowSlab, type Slab } from './slab.js'
+import { MAX_TIMER_MS } from './timers.js'
 import { copyValue } from './values.js'
 
 export interface BatchSQLConfig {
@@ -227,6 +228,9 @@ export class BatchSQL implements AsyncDisposable {
     this.bufferSize = positiveInt('bufferSize', config.bufferSize ?? 10_000)
     this.flushSize = positiveInt('flushSize', config.flushSize ?? 500)
     this.flushInterval = positiveInt('flushInterval', config.flushInterval ?? 100)
+    // Node's timers take at most 2^31 - 1 ms; past that one fires after 1 ms, again and again.
+    if (this.flushInterval > MAX_TIMER_MS)
+      throw new BatchSQLError('BATCHSQL_INVALID_CONFIG', `flushInterval must be <= ${MAX_TIMER_MS}`)
     this.maxInFlightFlushes = positiveInt(
       'maxInFlightFlushes',
       config.maxInFlightFlushes ?? Math.max(2, this.executor.concurrency * 2),
@@ -234,6 +238,10 @@ export class BatchSQL implements AsyncDisposable {
     if (this.flushSize > this.bufferSize) {
       throw new BatchSQLError('BATCHSQL_INVALID_CONFIG', 'flushSize must not exceed bufferSize')
     }
+    if (config.onError !== undefined && typeof config.onError !== 'function')
+      throw new BatchSQLError('BATCHSQL_INVALID_CONFIG', 'onError must be a function')
+    if (config.onAbort !== undefined && config.onAbort !== 'drain' && config.onAbort !== 'abandon')
+      throw new BatchSQLError('BATCHSQL_INVALID_CONFIG', "onAbort must be 'drain' or 'abandon'")
     this.metrics = guardReporter(config.metrics ?? noopMetrics)
     this.errorStream = new ErrorStream(
       positiveInt('errorBufferSize', config.errorBufferSize ?? 1_000),

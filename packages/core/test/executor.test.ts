@@ -432,3 +432,29 @@ describe('rows that may have been written', () => {
     expect(byId).toEqual({ 1: 'BATCHSQL_OUTCOME_UNKNOWN', 2: 'BATCHSQL_BATCH_FAILED' })
   })
 })
+
+describe('concurrency with attempts given up on', () => {
+  it('an attempt given up on keeps its slot until the sink stops: the next batch waits for it', async () => {
+    let releaseFirst!: () => void
+    const stuck = new Promise<void>((r) => {
+      releaseFirst = r
+    })
+    let calls = 0
+    const p = new MockProcessor({
+      // The first attempt ignores its abort (a query waiting for a pool's only connection).
+      onBatch: async () => {
+        if (++calls === 1) await stuck
+      },
+    })
+    const ex = createExecutor(p, { concurrency: 1, timeoutMs: 10, retry: fast })
+    const first = await ex.execute(batch(1), new AbortController().signal)
+    expect(first.failures[0]!.error).toMatchObject({ code: 'BATCHSQL_OUTCOME_UNKNOWN' })
+    const second = ex.execute(batch(1), new AbortController().signal)
+    await new Promise((r) => setTimeout(r, 30))
+    expect(calls).toBe(1) // still waiting for the slot the stuck attempt holds
+    releaseFirst()
+    expect(await second).toMatchObject({ committed: 1, failures: [] })
+    expect(calls).toBe(2)
+    expect(ex.maxConcurrencyObserved).toBe(1)
+  })
+})

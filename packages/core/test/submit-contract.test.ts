@@ -4,11 +4,12 @@ import {
   BatchSQLError,
   ClosedError,
   createBatchSQL,
+  createExecutor,
   defineSchema,
   Request,
   ValidationError,
 } from '../src/index.js'
-import { MockExecutor } from '../src/testing.js'
+import { MockExecutor, MockProcessor } from '../src/testing.js'
 import { closeReleasing, oneFlushAtATime, tick } from './helpers.js'
 
 // What submit() promises a caller beyond the type checks of pipeline.test.ts: a refusal is a
@@ -389,4 +390,61 @@ describe('schema names', () => {
       /longer than 63 bytes/,
     )
   })
+})
+
+describe('options a pipeline cannot honour are refused at construction', () => {
+  it('timeouts and intervals past what a Node timer takes, negative timeouts, a non-function onError, an unknown onAbort', () => {
+    const executor = new MockExecutor()
+    const bad: [string, () => unknown][] = [
+      ['flushInterval 2^31', () => createBatchSQL({ executor, flushInterval: 2 ** 31 })],
+      ['timeoutMs Infinity', () => createExecutor(new MockProcessor(), { timeoutMs: Infinity })],
+      ['timeoutMs 2^31', () => createExecutor(new MockProcessor(), { timeoutMs: 2 ** 31 })],
+      ['timeoutMs -1', () => createExecutor(new MockProcessor(), { timeoutMs: -1 })],
+      ['onError string', () => createBatchSQL({ executor, onError: 'console' as never })],
+      ['onAbort drop', () => createBatchSQL({ executor, onAbort: 'drop' as never })],
+    ]
+    for (const [what, make] of bad) {
+      expect(make, what).toThrow(expect.objectContaining({ code: 'BATCHSQL_INVALID_CONFIG' }))
+    }
+    // The edges pass.
+    createBatchSQL({ executor, flushInterval: 2 ** 31 - 1 }).close()
+    createExecutor(new MockProcessor(), { timeoutMs: 2 ** 31 - 1 })
+    createExecutor(new MockProcessor(), { timeoutMs: 0 })
+  })
+})
+
+describe('an onError that fails', () => {
+  it.each(['throws', 'rejects'] as const)(
+    'an onError that %s is a process warning: the process goes on and every other row is written',
+    async (how) => {
+      const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => {})
+      const executor = new MockExecutor({
+        onBatch: (b) => ({
+          failures: b.rows.flatMap((r, index) =>
+            r.get('id') === 0 ? [{ index, error: new Error('bad row') }] : [],
+          ),
+        }),
+      })
+      const b = createBatchSQL({
+        executor,
+        onError:
+          how === 'throws'
+            ? () => {
+                throw new Error('handler bug')
+              }
+            : async () => {
+                throw new Error('handler bug')
+              },
+      })
+      for (let id = 0; id < 5; id++) await b.submit(events, { id })
+      const result = await b.close()
+      await tick()
+      expect(result).toMatchObject({ committed: 4, failed: 1 })
+      const ours = warn.mock.calls.filter(
+        ([, o]) => (o as { code?: string } | undefined)?.code === 'BATCHSQL_ONERROR_FAILED',
+      )
+      expect(ours).toHaveLength(1)
+      expect(String((ours[0]![1] as { detail?: string }).detail)).toContain('handler bug')
+    },
+  )
 })

@@ -9,6 +9,7 @@ import {
   AbortedError,
   type Batch,
   type BatchProcessor,
+  BatchSQLError,
   batchSize,
   builtinClassifier,
   type Classification,
@@ -72,6 +73,18 @@ export class KyselyProcessor implements BatchProcessor {
   ) {
     this.name = options.name ?? adapter.name
     this.poisonRows = options.poisonRows ?? 'isolate'
+    // Checked here, once for every dialect: 0 or a negative count became one row per
+    // statement without a word, NaN a statement every batch failed on.
+    if (this.poisonRows !== 'isolate' && this.poisonRows !== 'fail-batch')
+      throw new BatchSQLError(
+        'BATCHSQL_INVALID_CONFIG',
+        "poisonRows must be 'isolate' or 'fail-batch'",
+      )
+    if (!Number.isInteger(adapter.rowsPerStatement) || adapter.rowsPerStatement < 1)
+      throw new BatchSQLError(
+        'BATCHSQL_INVALID_CONFIG',
+        'rowsPerStatement must be a positive integer',
+      )
   }
 
   classify(err: unknown): Classification | undefined {
@@ -195,6 +208,9 @@ export class KyselyProcessor implements BatchProcessor {
     if (statements.length === 1) {
       // The connection is taken first: failing to get one is not a statement lost in flight.
       await this.db.connection().execute(async (conn) => {
+        // Getting a connection from a busy pool can outlast the attempt: once given up on, the
+        // batch (reported of unknown outcome, or abandoned) must not be written after all.
+        check()
         try {
           await conn.executeQuery(statements[0]!)
         } catch (err) {
@@ -208,6 +224,8 @@ export class KyselyProcessor implements BatchProcessor {
     // connection, "not queryable", which would pass for an error before anything was sent).
     // A connection lost before COMMIT rolls the transaction back: only COMMIT is in doubt.
     const trx = await this.db.startTransaction().execute()
+    // (Statements below check the signal first, so a batch given up on while it waited for a
+    // connection writes nothing.)
     // Releases the connection even when the ROLLBACK itself fails; the caller's error stands.
     const rollBack = () =>
       trx.isCommitted || trx.isRolledBack

@@ -32,6 +32,12 @@ export class PostgresAdapter implements SqlDialectAdapter {
   constructor(options: PostgresAdapterOptions = {}) {
     this.pool = options.pool
     this.copy = options.copy ?? 'never'
+    // Anything else (true, 'yes') turned COPY off without a word.
+    if (this.copy !== 'never' && this.copy !== 'insert' && this.copy !== 'always')
+      throw new BatchSQLError(
+        'BATCHSQL_INVALID_CONFIG',
+        "copy must be 'never', 'insert' or 'always'",
+      )
     this.rowsPerStatement = options.rowsPerStatement ?? 2000
   }
 

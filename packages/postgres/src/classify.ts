@@ -8,9 +8,10 @@ import type { Classification } from '@batchsql/core'
  * to core's built-in classifier; pg's own lost-connection errors (no code) are `connection`.
  */
 // What pg throws, without a code, when the connection under a query or a checked-out client
-// goes away (server restart, pg_terminate_backend, network).
+// goes away (server restart, pg_terminate_backend, network), or when a Pool with
+// `connectionTimeoutMillis` found no free connection in time (nothing was sent).
 const LOST_CONNECTION =
-  /^(Connection terminated|Client has encountered a connection error|Client was closed and is not queryable|Connection terminated unexpectedly)/
+  /^(Connection terminated|Client has encountered a connection error|Client was closed and is not queryable|Connection terminated unexpectedly|timeout exceeded when trying to connect)/
 
 // Socket errors under a statement that was sent: the server may have run it. Not EPIPE: the
 // write itself failed, so the statement never reached the server whole (nothing ran).

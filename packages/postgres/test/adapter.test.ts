@@ -64,6 +64,14 @@ describe('postgres adapter', () => {
     expect(String((err as Error & { cause: Error }).cause.message)).toMatch(/needs conflictColumns/)
   })
 
+  it('a copy option that is not a mode is refused at construction (it turned COPY off)', () => {
+    for (const copy of [true, 'yes']) {
+      expect(() => createPostgresBatchSQL(pool, { copy: copy as never })).toThrow(
+        expect.objectContaining({ code: 'BATCHSQL_INVALID_CONFIG' }),
+      )
+    }
+  })
+
   it("a schema's adapterOptions.copy that is not a boolean fails its batch, never ignored", async () => {
     const batch = createPostgresBatchSQL(pool, { copy: 'never' })
     const s = defineSchema({
@@ -157,6 +165,21 @@ describe('postgres adapter', () => {
       reason: 'connection',
       retryable: true,
     })
+    // A pool's connectionTimeoutMillis ran out: nothing was sent, worth retrying.
+    const busy = new pg.Pool({
+      connectionString: POSTGRES_URL,
+      max: 1,
+      connectionTimeoutMillis: 50,
+    })
+    const held = await busy.connect()
+    const waited = await busy.connect().then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    held.release()
+    await busy.end()
+    expect(classifyPostgresError(waited)).toEqual({ reason: 'connection', retryable: true })
+    expect(lostInFlightPostgres(waited)).toBe(false)
     // Lost in flight (the statement may have committed) only when no reply said otherwise.
     expect(lostInFlightPostgres(new Error('Connection terminated unexpectedly'))).toBe(true)
     expect(lostInFlightPostgres(Object.assign(new Error('x'), { code: 'ECONNRESET' }))).toBe(true)
@@ -232,4 +255,38 @@ describe('pg-copy-streams, an optional peer', () => {
       rmSync(dir, { recursive: true, force: true })
     }
   })
+})
+
+describe('a pool smaller than the load', () => {
+  it.each(['never', 'always'] as const)(
+    'copy %s: a batch given up on while it waited for the pool writes nothing when the connection comes',
+    async (copy) => {
+      // A pool of one connection, which the application holds in a transaction for longer
+      // than BatchSQL waits: the batch is reported of unknown outcome, and must not then be
+      // written behind its caller's back once the connection is free.
+      const small = new pg.Pool({ connectionString: POSTGRES_URL, max: 1 })
+      const table = `bsq_small_pool_${copy}_${process.pid}`
+      await pool.query(`CREATE TABLE ${table} (id INT)`)
+      try {
+        const app = await small.connect()
+        await app.query('BEGIN')
+        const batch = createPostgresBatchSQL(small, { copy, timeoutMs: 100, flushInterval: 1 })
+        const s = defineSchema({ table, columns: ['id'] })
+        const outcome = await batch.submitAndWait(s, { id: 1 }).then(
+          () => 'committed',
+          (e: { code?: string }) => e.code,
+        )
+        expect(outcome).toBe('BATCHSQL_OUTCOME_UNKNOWN')
+        await app.query('COMMIT')
+        app.release()
+        await batch.close()
+        // The waiting attempt got the connection at last, saw it was given up on, and left.
+        await new Promise((r) => setTimeout(r, 100))
+        expect((await pool.query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0].n).toBe(0)
+      } finally {
+        await pool.query(`DROP TABLE ${table}`)
+        await small.end()
+      }
+    },
+  )
 })

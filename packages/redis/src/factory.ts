@@ -39,13 +39,19 @@ export function createRedisBatchSQL(
   const { atomic, name, concurrency, timeoutMs, retry, classifiers, ...pipeline } = config
   const owns = typeof client === 'string'
   const redis = owns ? ownClient(client) : client
-  const processor = new RedisProcessor(redis, { atomic, name, ownsClient: owns })
-  const executor = createExecutor(processor, {
-    concurrency,
-    timeoutMs,
-    retry,
-    classifiers,
-    metrics: pipeline.metrics,
-  })
-  return createBatchSQL({ ...pipeline, executor })
+  try {
+    const processor = new RedisProcessor(redis, { atomic, name, ownsClient: owns })
+    const executor = createExecutor(processor, {
+      concurrency,
+      timeoutMs,
+      retry,
+      classifiers,
+      metrics: pipeline.metrics,
+    })
+    return createBatchSQL({ ...pipeline, executor })
+  } catch (err) {
+    // A bad option: the client made for this pipeline (already connecting) goes with it.
+    if (owns) redis.disconnect()
+    throw err
+  }
 }

@@ -3,6 +3,7 @@ import {
   type Batch,
   BatchFailedError,
   type BatchProcessor,
+  BatchSQLError,
   markInDoubt,
   type ProcessContext,
   type ProcessResult,
@@ -91,6 +92,9 @@ export class RedisProcessor implements BatchProcessor {
   ) {
     this.name = options.name ?? 'redis'
     this.atomic = options.atomic ?? false
+    // 'false' would read as true.
+    if (typeof this.atomic !== 'boolean')
+      throw new BatchSQLError('BATCHSQL_INVALID_CONFIG', 'atomic must be true or false')
     this.ownsClient = options.ownsClient ?? false
     this.cluster = (client as { isCluster?: boolean }).isCluster ? (client as Cluster) : undefined
     if (!this.cluster) client.on('close', this.onClose).on('ready', this.onReady)

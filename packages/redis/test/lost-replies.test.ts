@@ -203,3 +203,24 @@ describe('replies lost in transit, then the connection reset', () => {
     }
   })
 })
+
+describe('options', () => {
+  it('a bad option is BATCHSQL_INVALID_CONFIG, and a client made from a URL for it is let go', async () => {
+    const yours = connect()
+    expect(() => createRedisBatchSQL(yours, { atomic: 'false' as never })).toThrow(
+      expect.objectContaining({ code: 'BATCHSQL_INVALID_CONFIG' }),
+    )
+    yours.disconnect()
+    // The process would otherwise stay alive on the client's connection.
+    const script = `
+      import { createRedisBatchSQL } from ${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)}
+      try { createRedisBatchSQL(${JSON.stringify(REDIS_URL)}, { flushSize: 10, bufferSize: 5 }) }
+      catch (e) { console.log(e.code) }`
+    const { execFileSync } = await import('node:child_process')
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      timeout: 10_000,
+    })
+    expect(out.trim()).toBe('BATCHSQL_INVALID_CONFIG')
+  })
+})
