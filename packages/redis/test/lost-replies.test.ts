@@ -189,7 +189,7 @@ describe('replies lost in transit, then the connection reset', () => {
           (e: unknown) => (e as { code?: string }).code,
         ),
       )
-      await new Promise((r) => setTimeout(r, 500)) // several failed reconnections
+      await new Promise((r) => setTimeout(r, 300)) // several failed reconnections (20 would fail the commands)
       proxy.refuse(false)
       expect(await Promise.all(acks)).toEqual(['committed', 'committed', 'committed'])
       await batch.close()

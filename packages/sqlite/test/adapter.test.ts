@@ -165,7 +165,8 @@ describe('a transaction of the application on the same Database', () => {
       const batch = createSqliteBatchSQL(db, {
         groupCommit,
         flushInterval: 1,
-        retry: { maxAttempts: 4, initialDelayMs: 20, maxDelayMs: 40 },
+        // Full jitter: 40 attempts wait ~0.6 s in all, far past the 30 ms below.
+        retry: { maxAttempts: 40, initialDelayMs: 20, maxDelayMs: 40 },
       })
       const outcome = (p: Promise<void>) =>
         p.then(
