@@ -250,6 +250,11 @@ export class BatchSQL implements AsyncDisposable {
     )
     this.bindMetrics()
     const signal = config.signal
+    if (
+      signal !== undefined &&
+      (typeof signal?.aborted !== 'boolean' || typeof signal.addEventListener !== 'function')
+    )
+      throw new BatchSQLError('BATCHSQL_INVALID_CONFIG', 'signal must be an AbortSignal')
     if (signal) {
       const onAbort = () => {
         // Nobody awaits this close(): a failure to close the sink reaches the caller through

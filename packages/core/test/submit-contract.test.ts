@@ -402,6 +402,7 @@ describe('options a pipeline cannot honour are refused at construction', () => {
       ['timeoutMs -1', () => createExecutor(new MockProcessor(), { timeoutMs: -1 })],
       ['onError string', () => createBatchSQL({ executor, onError: 'console' as never })],
       ['onAbort drop', () => createBatchSQL({ executor, onAbort: 'drop' as never })],
+      ['signal {}', () => createBatchSQL({ executor, signal: {} as never })],
     ]
     for (const [what, make] of bad) {
       expect(make, what).toThrow(expect.objectContaining({ code: 'BATCHSQL_INVALID_CONFIG' }))

@@ -97,6 +97,12 @@ export function classifyMysqlError(err: unknown): Classification | undefined {
   const e = err as { errno?: unknown; sqlState?: unknown; code?: unknown } | null
   if (e instanceof Error && e.code === 'BATCHSQL_INVALID_CONFIG')
     return { reason: 'non_retryable', retryable: false }
+  // mysql2 refuses a statement on a connection it already knows is closed: nothing was sent.
+  if (
+    e instanceof Error &&
+    e.message.startsWith("Can't add new command when connection is in closed state")
+  )
+    return { reason: 'connection', retryable: true }
   const errno = e?.errno
   if (typeof errno !== 'number' || typeof e?.sqlState !== 'string') return undefined
   const known = RETRYABLE[errno]

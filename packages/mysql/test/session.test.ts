@@ -358,6 +358,20 @@ describe('classification and redaction', () => {
     })
   })
 
+  it("mysql2's refusal on a connection it knows is closed is a retryable connection error (nothing was sent)", async () => {
+    const pool = mysql.createPool({ uri: MYSQL_URL, connectionLimit: 1 })
+    const conn = await new Promise<mysql.PoolConnection>((resolve, reject) =>
+      pool.getConnection((e, c) => (e ? reject(e) : resolve(c))),
+    )
+    conn.destroy()
+    const refused = await new Promise<unknown>((resolve) =>
+      conn.query('SELECT 1', (e: unknown) => resolve(e)),
+    )
+    await new Promise((r) => pool.end(r))
+    expect(String((refused as Error).message)).toMatch(/closed state/)
+    expect(classifyMysqlError(refused)).toEqual({ reason: 'connection', retryable: true })
+  })
+
   it('replaces err.sql by the statement up to its values, or removes it', () => {
     const insert = err(1062, '23000', {
       sql: "insert into `values (x)` (`id`, `values`) values (1, 'secret'), (2, 'x') on duplicate key update `values` = values(`values`)",

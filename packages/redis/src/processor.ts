@@ -97,7 +97,13 @@ export class RedisProcessor implements BatchProcessor {
       throw new BatchSQLError('BATCHSQL_INVALID_CONFIG', 'atomic must be true or false')
     this.ownsClient = options.ownsClient ?? false
     this.cluster = (client as { isCluster?: boolean }).isCluster ? (client as Cluster) : undefined
-    if (!this.cluster) client.on('close', this.onClose).on('ready', this.onReady)
+    if (!this.cluster) {
+      // Room for this processor's two listeners: many pipelines may share one client (0 is
+      // already "no limit").
+      const max = client.getMaxListeners()
+      if (max > 0) client.setMaxListeners(max + 2)
+      client.on('close', this.onClose).on('ready', this.onReady)
+    }
   }
 
   /**
@@ -312,7 +318,11 @@ export class RedisProcessor implements BatchProcessor {
   }
 
   async close(): Promise<void> {
-    if (!this.cluster) this.client.off('close', this.onClose).off('ready', this.onReady)
+    if (!this.cluster) {
+      this.client.off('close', this.onClose).off('ready', this.onReady)
+      const max = this.client.getMaxListeners()
+      if (max > 2) this.client.setMaxListeners(max - 2)
+    }
     if (!this.ownsClient) return
     // QUIT waits behind the offline queue: with the server unreachable it would wait for every
     // reconnection attempt (over a minute) and the client would still be reconnecting after.

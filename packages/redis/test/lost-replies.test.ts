@@ -224,3 +224,23 @@ describe('options', () => {
     expect(out.trim()).toBe('BATCHSQL_INVALID_CONFIG')
   })
 })
+
+describe('many pipelines on one client', () => {
+  it('twelve pipelines on one client: no MaxListenersExceededWarning, and the limit is back after close()', async () => {
+    const client = connect()
+    const before = client.getMaxListeners()
+    const warnings: string[] = []
+    const onWarning = (w: Error) => warnings.push(w.name)
+    process.on('warning', onWarning)
+    try {
+      const batches = Array.from({ length: 12 }, () => createRedisBatchSQL(client))
+      await new Promise((r) => setTimeout(r, 10))
+      for (const b of batches) await b.close()
+      expect(warnings.filter((w) => w === 'MaxListenersExceededWarning')).toEqual([])
+      expect(client.getMaxListeners()).toBe(before)
+    } finally {
+      process.off('warning', onWarning)
+      client.disconnect()
+    }
+  })
+})

@@ -45,6 +45,8 @@ export function createSqliteBatchSQL<DB = any>(
   config: SqliteBatchSQLConfig = {},
 ): SqlBatchSQL<DB> {
   const { rowsPerStatement, groupCommit, ...rest } = config
+  if (groupCommit !== undefined && typeof groupCommit !== 'boolean')
+    throw new BatchSQLError('BATCHSQL_INVALID_CONFIG', 'groupCommit must be true or false')
   if (isKysely(target)) {
     if (groupCommit === true)
       throw new BatchSQLError(

@@ -56,6 +56,7 @@ describe('sqlite adapter', () => {
       { rowsPerStatement: -1 },
       { rowsPerStatement: Number.NaN },
       { poisonRows: 'skip' as never },
+      { groupCommit: 'yes' as never },
     ]) {
       expect(() => createSqliteBatchSQL(file, config)).toThrow(
         expect.objectContaining({ code: 'BATCHSQL_INVALID_CONFIG' }),
