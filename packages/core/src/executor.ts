@@ -83,6 +83,11 @@ export class RetryingExecutor implements BatchExecutor {
       )
     this.policy = retryPolicy(options.retry)
     const sink = processor.classify ? [(e: unknown) => processor.classify!(e)] : []
+    if (options.classifiers !== undefined && !Array.isArray(options.classifiers))
+      throw new BatchSQLError(
+        'BATCHSQL_INVALID_CONFIG',
+        'classifiers must be an array of functions',
+      )
     this.registry = new ClassifierRegistry(options.classifiers ?? [], sink)
     this.metrics = options.metrics ?? noopMetrics
   }

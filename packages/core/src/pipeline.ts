@@ -45,6 +45,19 @@ export interface BatchSQLConfig {
   onAbort?: 'drain' | 'abandon'
 }
 
+const CONFIG_KEYS: ReadonlySet<string> = new Set([
+  'executor',
+  'bufferSize',
+  'flushSize',
+  'flushInterval',
+  'maxInFlightFlushes',
+  'errorBufferSize',
+  'onError',
+  'metrics',
+  'signal',
+  'onAbort',
+] satisfies (keyof BatchSQLConfig)[])
+
 export interface SubmitOptions {
   /** Cancels a submit that is still waiting for room in the buffer. */
   signal?: AbortSignal
@@ -225,6 +238,15 @@ export class BatchSQL implements AsyncDisposable {
       throw new BatchSQLError('BATCHSQL_INVALID_CONFIG', 'BatchSQL needs an executor')
     }
     this.executor = config.executor
+    // A misspelt option (`flushsize`) would otherwise be its default without a word. Adapter
+    // factories take their own options out before they get here, so this covers them too.
+    for (const key of Object.keys(config)) {
+      if (!CONFIG_KEYS.has(key))
+        throw new BatchSQLError(
+          'BATCHSQL_INVALID_CONFIG',
+          `unknown option "${key}" (pipeline options: ${[...CONFIG_KEYS].join(', ')}; an adapter's own are in its README)`,
+        )
+    }
     this.bufferSize = positiveInt('bufferSize', config.bufferSize ?? 10_000)
     this.flushSize = positiveInt('flushSize', config.flushSize ?? 500)
     this.flushInterval = positiveInt('flushInterval', config.flushInterval ?? 100)

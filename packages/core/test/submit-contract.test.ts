@@ -403,6 +403,11 @@ describe('options a pipeline cannot honour are refused at construction', () => {
       ['onError string', () => createBatchSQL({ executor, onError: 'console' as never })],
       ['onAbort drop', () => createBatchSQL({ executor, onAbort: 'drop' as never })],
       ['signal {}', () => createBatchSQL({ executor, signal: {} as never })],
+      ['a misspelt option', () => createBatchSQL({ executor, flushsize: 10 } as never)],
+      [
+        'classifiers not an array',
+        () => createExecutor(new MockProcessor(), { classifiers: 'x' as never }),
+      ],
     ]
     for (const [what, make] of bad) {
       expect(make, what).toThrow(expect.objectContaining({ code: 'BATCHSQL_INVALID_CONFIG' }))
