@@ -70,6 +70,10 @@ describe('postgres adapter', () => {
         expect.objectContaining({ code: 'BATCHSQL_INVALID_CONFIG' }),
       )
     }
+    // A misspelt option reaches the pipeline, which knows every option left by then.
+    expect(() => createPostgresBatchSQL(pool, { copyMode: 'always' } as never)).toThrow(
+      /unknown option "copyMode"/,
+    )
   })
 
   it("a schema's adapterOptions.copy that is not a boolean fails its batch, never ignored", async () => {
