@@ -271,12 +271,7 @@ export class BatchSQL implements AsyncDisposable {
       config.onError,
     )
     this.bindMetrics()
-    const signal = config.signal
-    if (
-      signal !== undefined &&
-      (typeof signal?.aborted !== 'boolean' || typeof signal.addEventListener !== 'function')
-    )
-      throw new BatchSQLError('BATCHSQL_INVALID_CONFIG', 'signal must be an AbortSignal')
+    const signal = checkedSignal(config.signal, 'signal')
     if (signal) {
       const onAbort = () => {
         // Nobody awaits this close(): a failure to close the sink reaches the caller through
@@ -442,11 +437,14 @@ export class BatchSQL implements AsyncDisposable {
     return Promise.reject(err)
   }
 
-  /** A signal that had fired before the call: nothing accepted, even with room in the buffer. */
-  private rejectAborted(signal: AbortSignal): Promise<void> {
+  /**
+   * A signal that had fired before the call (nothing accepted, even with room in the buffer),
+   * or before a waiting call's next row was (`accepted` rows were).
+   */
+  private rejectAborted(signal: AbortSignal, accepted = 0): Promise<void> {
     return this.rejectSubmit(
       'aborted',
-      new AbortedError('submit aborted before it was accepted', signal.reason, 0),
+      new AbortedError('submit aborted before it was accepted', signal.reason, accepted),
     )
   }
 
@@ -466,11 +464,7 @@ export class BatchSQL implements AsyncDisposable {
     next: number,
     signal: AbortSignal | undefined,
   ): Promise<void> {
-    if (signal?.aborted)
-      return this.rejectSubmit(
-        'aborted',
-        new AbortedError('submit aborted before it was accepted', signal.reason, next),
-      )
+    if (signal?.aborted) return this.rejectAborted(signal, next)
     return new Promise<void>((resolve, reject) => {
       const w: Waiter = {
         item,
@@ -1019,18 +1013,21 @@ function copyRequest(src: Request): Request {
 }
 
 /**
- * `options.signal`, checked: anything that is not an AbortSignal there is a caller's mistake.
+ * A signal option, checked: anything that is not an AbortSignal there is a caller's mistake.
  * Checked by shape, not `instanceof`: a signal of another realm or of a polyfill is one.
  */
-function signalOf(options: SubmitOptions | undefined): AbortSignal | undefined {
-  const signal = options?.signal as Partial<AbortSignal> | undefined
+function checkedSignal(signal: unknown, name: string): AbortSignal | undefined {
+  const s = signal as Partial<AbortSignal> | null | undefined
   if (
-    signal === undefined ||
-    (typeof signal?.aborted === 'boolean' && typeof signal.addEventListener === 'function')
+    s === undefined ||
+    (typeof s?.aborted === 'boolean' && typeof s.addEventListener === 'function')
   )
-    return signal as AbortSignal | undefined
-  throw new BatchSQLError('BATCHSQL_INVALID_CONFIG', 'options.signal must be an AbortSignal')
+    return s as AbortSignal | undefined
+  throw new BatchSQLError('BATCHSQL_INVALID_CONFIG', `${name} must be an AbortSignal`)
 }
+
+const signalOf = (options: SubmitOptions | undefined) =>
+  checkedSignal(options?.signal, 'options.signal')
 
 export function createBatchSQL(config: BatchSQLConfig): BatchSQL {
   return new BatchSQL(config)
