@@ -1,4 +1,4 @@
-import { BatchFailedError, defineSchema } from '@batchsql/core'
+import { BatchFailedError, defineSchema, type Schema } from '@batchsql/core'
 import type { SqlBatchSQL } from '@batchsql/kysely'
 import { describe, expect, it } from 'vitest'
 import type { SuiteContext } from '../context.js'
@@ -19,6 +19,8 @@ export function lostReplyCases(ctx: SuiteContext): void {
       batch: SqlBatchSQL
       /** A fresh table (`id` int, `v` string), with a primary key on `id` when `keyed`. */
       table(keyed: boolean): Promise<string>
+      /** A keyed table with an upsert schema on it, row 1 written as 'before'. */
+      seededUpsert(): Promise<{ name: string; schema: Schema }>
     }
 
     /**
@@ -48,8 +50,19 @@ export function lostReplyCases(ctx: SuiteContext): void {
         ctx.cleanup(name)
         return name
       }
+      const seededUpsert = async () => {
+        const name = await table(true)
+        const schema = defineSchema({
+          table: name,
+          columns: ['id', 'v'],
+          strategy: 'update',
+          conflictColumns: ['id'],
+        })
+        await batch.submitAndWait(schema, { id: 1, v: 'before' })
+        return { name, schema }
+      }
       try {
-        await body({ t, cutter, batch, table })
+        await body({ t, cutter, batch, table, seededUpsert })
       } finally {
         await batch.close({ timeoutMs: 10_000 })
         await cutter.close()
@@ -150,15 +163,8 @@ export function lostReplyCases(ctx: SuiteContext): void {
       }))
 
     it('an upsert whose reply is lost is retried: idempotent, written once', () =>
-      withCutter(async ({ t, cutter, batch, table }) => {
-        const name = await table(true)
-        const schema = defineSchema({
-          table: name,
-          columns: ['id', 'v'],
-          strategy: 'update',
-          conflictColumns: ['id'],
-        })
-        await batch.submitAndWait(schema, { id: 1, v: 'before' })
+      withCutter(async ({ t, cutter, batch, seededUpsert }) => {
+        const { name, schema } = await seededUpsert()
         cutter.cutNextReply()
         await batch.submitAndWait(schema, { id: 1, v: 'cut' })
         const result = await batch.close()
@@ -169,15 +175,8 @@ export function lostReplyCases(ctx: SuiteContext): void {
       }))
 
     it('an upsert whose reply is lost and whose retries cannot reach the server is reported as of unknown outcome, not failed', () =>
-      withCutter(async ({ t, cutter, batch, table }) => {
-        const name = await table(true)
-        const schema = defineSchema({
-          table: name,
-          columns: ['id', 'v'],
-          strategy: 'update',
-          conflictColumns: ['id'],
-        })
-        await batch.submitAndWait(schema, { id: 1, v: 'before' })
+      withCutter(async ({ t, cutter, batch, seededUpsert }) => {
+        const { name, schema } = await seededUpsert()
         // The upsert commits, its reply is lost, and the server is unreachable for every
         // retry (a failover, say): the rows were written, so "failed" would be false.
         cutter.cutReplyTo(/update/i)
