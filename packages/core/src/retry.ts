@@ -1,4 +1,5 @@
 import { AbortedError, BatchSQLError } from './errors.js'
+import { MAX_TIMER_MS } from './timers.js'
 
 export interface RetryPolicy {
   /** Attempts in all, the first included. Default 3; 1 disables retries. */
@@ -17,9 +18,6 @@ export interface RetryPolicy {
   jitter: 'full' | 'none'
 }
 
-/** The longest setTimeout waits; above it Node fires at once. */
-const MAX_TIMER_MS = 2_147_483_647
-
 export const defaultRetryPolicy: RetryPolicy = {
   maxAttempts: 3,
   initialDelayMs: 50,
@@ -35,10 +33,18 @@ export const defaultRetryPolicy: RetryPolicy = {
  */
 export function retryPolicy(given?: Partial<RetryPolicy> | null): RetryPolicy {
   const policy: RetryPolicy = { ...defaultRetryPolicy }
+  const bad = (what: string) => new BatchSQLError('BATCHSQL_INVALID_CONFIG', `retry.${what}`)
+  // `retry: 5` or a misspelt `maxAttemps` would otherwise leave the defaults on in silence.
+  if (given != null && typeof given !== 'object')
+    throw new BatchSQLError(
+      'BATCHSQL_INVALID_CONFIG',
+      'retry must be an object of RetryPolicy fields',
+    )
   for (const [k, v] of Object.entries(given ?? {})) {
+    if (!Object.hasOwn(defaultRetryPolicy, k))
+      throw bad(`${k} is not a retry option (${Object.keys(defaultRetryPolicy).join(', ')})`)
     if (v !== undefined) (policy as unknown as Record<string, unknown>)[k] = v
   }
-  const bad = (what: string) => new BatchSQLError('BATCHSQL_INVALID_CONFIG', `retry.${what}`)
   if (!Number.isInteger(policy.maxAttempts) || policy.maxAttempts < 1)
     throw bad('maxAttempts must be an integer >= 1')
   const { initialDelayMs, maxDelayMs } = policy

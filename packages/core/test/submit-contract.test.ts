@@ -405,6 +405,11 @@ describe('options a pipeline cannot honour are refused at construction', () => {
       ['signal {}', () => createBatchSQL({ executor, signal: {} as never })],
       ['a misspelt option', () => createBatchSQL({ executor, flushsize: 10 } as never)],
       [
+        'a misspelt retry option',
+        () => createExecutor(new MockProcessor(), { retry: { maxAttemps: 5 } as never }),
+      ],
+      ['retry a number', () => createExecutor(new MockProcessor(), { retry: 5 as never })],
+      [
         'classifiers not an array',
         () => createExecutor(new MockProcessor(), { classifiers: 'x' as never }),
       ],

@@ -15,6 +15,9 @@ export class ForeignTransactionError extends Error {
   }
 }
 
+/** SQLITE_ERROR messages that a value raises (SQLite's json1 and integer arithmetic). */
+const VALUE_ERRORS = /^(malformed JSON|integer overflow|JSON cannot hold BLOB values)/
+
 /**
  * better-sqlite3 errors carry SQLite's extended result code as `code` (SQLITE_BUSY_SNAPSHOT,
  * SQLITE_CONSTRAINT_UNIQUE, ...). Busy and locked mean another connection holds the lock:
@@ -40,6 +43,13 @@ export function classifySqliteError(err: unknown): Classification | undefined {
   }
   if (code.startsWith('SQLITE_IOERR') || code === 'SQLITE_PROTOCOL')
     return { reason: 'io', retryable: true }
-  if (code === 'SQLITE_ERROR') return { reason: 'syntax', retryable: false }
+  if (code === 'SQLITE_ERROR') {
+    // Plain SQLITE_ERROR also comes from a value: an expression index, generated column or
+    // trigger evaluating json()/json_extract() or abs() on one row. That is the row's fault
+    // (isolated like a constraint violation), not the statement's.
+    if (VALUE_ERRORS.test(String((err as { message?: unknown }).message)))
+      return { reason: 'data', retryable: false }
+    return { reason: 'syntax', retryable: false }
+  }
   return { reason: 'non_retryable', retryable: false }
 }

@@ -106,6 +106,33 @@ describe('sqlite adapter', () => {
     locker.close()
   })
 
+  it('a value an expression index or generated column cannot evaluate fails its own row, not the batch', async () => {
+    const db = new Database(':memory:')
+    db.exec(`CREATE TABLE docs (id INTEGER PRIMARY KEY, body TEXT, n INTEGER);
+      CREATE INDEX docs_a ON docs (json_extract(body, '$.a'));
+      CREATE INDEX docs_n ON docs (abs(n))`)
+    const docs = defineSchema({
+      table: 'docs',
+      columns: { id: 'int', body: 'string', n: 'bigint' },
+    })
+    const batch = createSqliteBatchSQL(db, { flushSize: 4, retry: { maxAttempts: 1 } })
+    const acks = [
+      { id: 1, body: '{"a":1}', n: 1n },
+      { id: 2, body: '{not json', n: 2n },
+      { id: 3, body: '{"a":3}', n: -(2n ** 63n) },
+      { id: 4, body: '{"a":4}', n: 4n },
+    ].map((row) =>
+      batch.submitAndWait(docs, row).then(
+        () => 'ok',
+        (e) => e.reason,
+      ),
+    )
+    await batch.close()
+    expect(await Promise.all(acks)).toEqual(['ok', 'data', 'data', 'ok'])
+    expect(db.prepare('SELECT id FROM docs ORDER BY id').pluck().all()).toEqual([1, 4])
+    db.close()
+  })
+
   it('keeps a bounded number of prepared statements', async () => {
     const db = new Database(':memory:')
     const adapter = new SqliteAdapter({ database: db })
