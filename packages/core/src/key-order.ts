@@ -1,32 +1,38 @@
 import type { Batch } from './contract.js'
 import { KeyTable } from './key-table.js'
 import type { Schema } from './schema.js'
-import { rowKey } from './values.js'
+import { rowKey, type Value } from './values.js'
 
 /** A batch that entered the gate and has not been released. */
 interface Entry {
   readonly seq: number
   readonly batch: Batch
   /**
-   * Hashes of the batch's conflict keys, as claimed in its schema's table; computed the first
-   * time another batch enters while this one is unfinished (with one batch at a time, never).
+   * Hashes of the batch's conflict keys, as claimed in its signature's table; computed the
+   * first time another batch of its scope enters while this one is unfinished (with one batch
+   * at a time, never).
    */
   hashes?: Uint32Array
   readonly done: Promise<void>
   readonly release: () => void
 }
 
-/** The unfinished batches of one schema, and which of them last claimed each key. */
-interface SchemaState {
+/**
+ * The unfinished batches of one order scope (a table, unless a schema says otherwise), and
+ * per key signature which of them last claimed each key.
+ */
+interface ScopeState {
   readonly unfinished: Map<number, Entry>
-  readonly table: KeyTable
+  readonly tables: Map<string, KeyTable>
 }
 
 /**
- * Keeps batches of a conflict-handling schema from overtaking each other: a batch waits for
- * every earlier, unfinished batch of its schema that shares a conflict key, so the last write
- * wins across batches too. Batches with disjoint keys run concurrently. Without declared
- * conflict columns every batch of the schema waits for the ones before it.
+ * Keeps batches of conflict-handling schemas from overtaking each other: a batch waits for
+ * every earlier, unfinished batch of its order scope (`Schema.orderScope`, the table by
+ * default) that shares a conflict key, so the last write wins across batches too. Batches
+ * with disjoint keys run concurrently. Keys are compared within one key signature (the same
+ * conflict columns, or the same `keyHash`); a batch of another signature in the scope, or
+ * of a schema without conflict columns, may touch any row: it and the batch wait whole.
  *
  * How: each key's hash is claimed in a table by the last batch that has it; a new batch
  * waits for the previous owner of each of its keys. That is enough, because that owner had
@@ -41,13 +47,13 @@ interface SchemaState {
  * one run early.
  */
 export class KeyOrderGate {
-  private readonly schemas = new Map<number, SchemaState>()
+  private readonly scopes = new Map<string, ScopeState>()
   private seq = 0
   /**
-   * The empty table of the last schema whose batches all finished, for the next one to take.
+   * The empty table of the last scope whose batches all finished, for the next one to take.
    * Why: a sink that finishes each batch before the next enters (SQLite) empties the gate at
    * every batch, and a fresh 12 KB table per batch was measurable garbage; keeping one spare
-   * (not one per schema) bounds what an idle gate holds.
+   * (not one per scope) bounds what an idle gate holds.
    */
   private spare: KeyTable | undefined
 
@@ -63,11 +69,12 @@ export class KeyOrderGate {
   /** Registers the batch now (so later batches see it) and resolves when it may run. */
   async enter(batch: Batch): Promise<() => void> {
     const { schema } = batch
-    let state = this.schemas.get(schema.id)
+    const scope = schema.orderScope
+    const signature = schema.keySignature
+    let state = this.scopes.get(scope)
     if (state === undefined) {
-      state = { unfinished: new Map(), table: this.spare ?? new KeyTable() }
-      this.spare = undefined
-      this.schemas.set(schema.id, state)
+      state = { unfinished: new Map(), tables: new Map() }
+      this.scopes.set(scope, state)
     }
     let resolveDone!: () => void
     const done = new Promise<void>((r) => {
@@ -76,26 +83,34 @@ export class KeyOrderGate {
     const entry: Entry = { seq: ++this.seq, batch, done, release: resolveDone }
     const deps: Promise<void>[] = []
     if (state.unfinished.size > 0) {
-      if (schema.conflictIndexes.length === 0) {
-        // Without declared conflict columns every batch may touch every row: wait for all.
-        for (const e of state.unfinished.values()) deps.push(e.done)
-      } else {
-        // The batch that entered alone was not hashed then (it had nothing to wait for).
-        for (const e of state.unfinished.values()) if (e.hashes === undefined) claim(state, e)
-        const owners = claim(state, entry)
-        for (const o of owners) deps.push(state.unfinished.get(o)!.done)
+      let table: KeyTable | undefined
+      for (const e of state.unfinished.values()) {
+        // Without conflict columns, or keys not comparable with this batch's: any row may be
+        // shared, so the whole batch waits.
+        if (signature === '' || e.batch.schema.keySignature !== signature) deps.push(e.done)
+        else if (e.hashes === undefined) {
+          // It entered alone, unhashed (it had nothing to wait for then).
+          table ??= this.tableOf(state, signature)
+          claim(table, e)
+        }
+      }
+      if (signature !== '') {
+        table ??= this.tableOf(state, signature)
+        for (const o of claim(table, entry)) deps.push(state.unfinished.get(o)!.done)
       }
     }
     state.unfinished.set(entry.seq, entry)
     const release = () => {
-      const current = this.schemas.get(schema.id)
+      const current = this.scopes.get(scope)
       if (current === undefined || !current.unfinished.delete(entry.seq)) return
-      if (entry.hashes !== undefined)
-        for (const h of entry.hashes) current.table.release(h, entry.seq)
+      if (entry.hashes !== undefined) {
+        const table = current.tables.get(signature)!
+        for (const h of entry.hashes) table.release(h, entry.seq)
+      }
       if (current.unfinished.size === 0) {
-        this.schemas.delete(schema.id)
-        if (current.table.size === 0 && current.table.capacity <= SPARE_MAX_SLOTS)
-          this.spare = current.table
+        this.scopes.delete(scope)
+        for (const table of current.tables.values())
+          if (table.size === 0 && table.capacity <= SPARE_MAX_SLOTS) this.spare = table
       }
       entry.release()
     }
@@ -114,18 +129,28 @@ export class KeyOrderGate {
     }
     return release
   }
+
+  private tableOf(state: ScopeState, signature: string): KeyTable {
+    let table = state.tables.get(signature)
+    if (table === undefined) {
+      table = this.spare ?? new KeyTable()
+      this.spare = undefined
+      state.tables.set(signature, table)
+    }
+    return table
+  }
 }
 
 // A table that grew past this for one burst is let go rather than kept as the spare.
 const SPARE_MAX_SLOTS = 1 << 16
 
 /** Hashes the entry's keys and claims them; returns the earlier owners it must wait for. */
-function claim(state: SchemaState, e: Entry): Set<number> {
+function claim(table: KeyTable, e: Entry): Set<number> {
   const hashes = keyHashes(e.batch.schema, e.batch)
   e.hashes = hashes
   const owners = new Set<number>()
   for (let i = 0; i < hashes.length; i++) {
-    const o = state.table.claim(hashes[i]!, e.seq)
+    const o = table.claim(hashes[i]!, e.seq)
     if (o !== 0 && o !== e.seq) owners.add(o)
   }
   return owners
@@ -160,35 +185,48 @@ function hashSafeInteger(v: number, h: number): number {
   return h >>> 0
 }
 
-/** The hashes of the batch's non-null conflict keys (null keys never conflict). */
-function keyHashes(schema: Schema, batch: Batch): Uint32Array {
+/** A row's conflict-key hash: `(values, base)` to a 32-bit hash, `undefined` for a null key. */
+export type RowKeyHash = (
+  values: readonly (Value | undefined)[],
+  base: number,
+) => number | undefined
+
+/**
+ * The key hash of `schema`'s rows: its `keyHash` when it gives one, else the hash of the
+ * tagged key `rowKey()` builds (without building it on the two hot paths: a string in an
+ * `any`/`string` column, "s:" + itself; a safe integer outside a `string` column, "n:" + its
+ * digits, which most upsert keys are).
+ */
+export function rowKeyHasher(schema: Schema): RowKeyHash {
+  if (schema.keyHash !== undefined) return schema.keyHash
   const { conflictIndexes, types } = schema
-  // A flat batch is read in place (row r's values start at r * width), not through rows.
-  const flat = batch.values
-  const rows = flat === undefined ? batch.rows : undefined
-  const width = types.length
-  const size = flat === undefined ? rows!.length : flat.length / width
-  const out = new Uint32Array(size)
-  let n = 0
   const only = conflictIndexes.length === 1 ? conflictIndexes[0]! : -1
-  // The two hot paths hash without building rowKey()'s tagged string, to the same value: a
-  // string in an `any`/`string` column ("s:" + itself; every Redis command) and a safe
-  // integer outside a `string` column ("n:" + its digits; most upsert keys).
   const rawStrings = only >= 0 && (types[only] === 'any' || types[only] === 'string')
   // (A decimal column's keys are spelled by decimalKey(), never as bare digits.)
   const rawIntegers = only >= 0 && types[only] !== 'string' && types[only] !== 'decimal'
-  for (let r = 0; r < size; r++) {
-    const values = flat ?? rows![r]!.values
-    const base = flat === undefined ? 0 : r * width
+  return (values, base) => {
     const v = only >= 0 ? values[base + only] : undefined
-    if (rawStrings && typeof v === 'string') {
-      out[n++] = hashString(v, S_TAG)
-    } else if (rawIntegers && typeof v === 'number' && Number.isSafeInteger(v)) {
-      out[n++] = hashSafeInteger(v, N_TAG)
-    } else {
-      const k = rowKey(values, conflictIndexes, types, base)
-      if (k !== undefined) out[n++] = hashString(k, FNV_OFFSET)
-    }
+    if (rawStrings && typeof v === 'string') return hashString(v, S_TAG)
+    if (rawIntegers && typeof v === 'number' && Number.isSafeInteger(v))
+      return hashSafeInteger(v, N_TAG)
+    const k = rowKey(values, conflictIndexes, types, base)
+    return k === undefined ? undefined : hashString(k, FNV_OFFSET)
+  }
+}
+
+/** The hashes of the batch's non-null conflict keys (null keys never conflict). */
+function keyHashes(schema: Schema, batch: Batch): Uint32Array {
+  const hash = rowKeyHasher(schema)
+  // A flat batch is read in place (row r's values start at r * width), not through rows.
+  const flat = batch.values
+  const rows = flat === undefined ? batch.rows : undefined
+  const width = schema.types.length
+  const size = flat === undefined ? rows!.length : flat.length / width
+  const out = new Uint32Array(size)
+  let n = 0
+  for (let r = 0; r < size; r++) {
+    const h = flat === undefined ? hash(rows![r]!.values, 0) : hash(flat, r * width)
+    if (h !== undefined) out[n++] = h
   }
   return out.subarray(0, n)
 }

@@ -98,6 +98,22 @@ export interface SchemaDefinition<Row extends AnyRow = AnyRow> {
    * for rules column types cannot express (e.g. a Redis command's arity).
    */
   validate?: (values: readonly (Value | undefined)[]) => void
+  /**
+   * The conflict-handling schemas a batch of this one is ordered against; default: its
+   * `table`. A batch never commits before an earlier, unfinished batch of its scope that may
+   * touch the same row: compared key by key when both schemas declare the same conflict
+   * columns (names and types) or both give a `keyHash`, else whole batches wait. So two
+   * schemas writing one table (a full upsert and a partial one, say) keep submit order.
+   * Spell one table alike in every schema (`"public.users"` and `"users"` are two scopes).
+   */
+  orderScope?: string
+  /**
+   * Adapter hook: a 32-bit hash of the row's key as the sink sees it (the row's values start
+   * at `base`), `undefined` for a row without one. Schemas of one `orderScope` that all give
+   * it compare keys by it, whatever their columns: the Redis adapter hashes the prefixed key
+   * as Redis receives it, so its `set` and `del` schemas order against each other.
+   */
+  keyHash?: (values: readonly (Value | undefined)[], base: number) => number | undefined
 }
 
 // Identifiers are quoted by adapters, so anything printable is allowed; we only refuse what
@@ -173,6 +189,18 @@ export class Schema<Row extends AnyRow = AnyRow> {
   readonly adapterOptions: Readonly<Record<string, unknown>>
   /** The definition's row check, if any; see `SchemaDefinition.validate`. */
   readonly validate: ((values: readonly (Value | undefined)[]) => void) | undefined
+  /** See `SchemaDefinition.orderScope`: the table unless given. */
+  readonly orderScope: string
+  /** See `SchemaDefinition.keyHash`. */
+  readonly keyHash:
+    | ((values: readonly (Value | undefined)[], base: number) => number | undefined)
+    | undefined
+  /**
+   * @internal What makes two schemas' conflict keys comparable in one `orderScope`: `#hash`
+   * for a `keyHash`, else the conflict columns with their types; `''` without conflict
+   * columns (its batches are ordered whole).
+   */
+  readonly keySignature: string
   /** Column name to position; a null-prototype object is the fastest lookup on the hot path. */
   readonly indexOf: Readonly<Record<string, number>>
   /**
@@ -342,6 +370,36 @@ export class Schema<Row extends AnyRow = AnyRow> {
         },
       )
     }
+    if (def.keyHash !== undefined && typeof def.keyHash !== 'function') {
+      throw new ValidationError(
+        'BATCHSQL_INVALID_SCHEMA',
+        `table "${table}": keyHash must be a function`,
+        { table },
+      )
+    }
+    if (def.keyHash !== undefined && conflict.length === 0) {
+      throw new ValidationError(
+        'BATCHSQL_INVALID_SCHEMA',
+        `table "${table}": keyHash needs conflictColumns`,
+        { table },
+      )
+    }
+    this.keyHash = def.keyHash
+    if (
+      def.orderScope !== undefined &&
+      (typeof def.orderScope !== 'string' || def.orderScope.length === 0)
+    ) {
+      throw new ValidationError(
+        'BATCHSQL_INVALID_SCHEMA',
+        `table "${table}": orderScope must be a non-empty string`,
+        { table },
+      )
+    }
+    this.orderScope = def.orderScope ?? table
+    this.keySignature =
+      def.keyHash !== undefined
+        ? '#hash'
+        : this.conflictIndexes.map((i) => `${this.columns[i]}:${this.types[i]}`).join('\0')
     const required = known(def.required as readonly string[] | undefined, 'required column').map(
       (c) => indexOf[c]!,
     )

@@ -1001,3 +1001,121 @@ describe('conflict ordering across batches', () => {
     await closeReleasing(b, processor)
   })
 })
+
+describe('two schemas on one table (one order scope)', () => {
+  // A partial upsert beside the full one: the same table and conflict key.
+  const names = defineSchema({
+    table: 'users',
+    columns: { id: 'int', name: 'string' },
+    strategy: 'update',
+    conflictColumns: ['id'],
+  })
+  const renames = defineSchema({
+    table: 'users',
+    columns: { id: 'int', name: 'string' },
+    strategy: 'update',
+    conflictColumns: ['id'],
+  })
+  /**
+   * A pipeline (`flushSize` rows a flush, up to 4 in flight) on a sink whose first batch is
+   * slow; the sink records each batch as its rows' names, in commit order.
+   */
+  const slowFirst = (flushSize: number, concurrency = 4) => {
+    const commits: string[][] = []
+    let n = 0
+    const executor = new MockExecutor(
+      {
+        onBatch: async (batch) => {
+          const me = n++
+          await new Promise((r) => setTimeout(r, me === 0 ? 30 : 1))
+          commits.push(batch.rows.map((r) => String(r.get('name'))))
+        },
+      },
+      { concurrency },
+    )
+    const b = createBatchSQL({ executor, flushSize, maxInFlightFlushes: 4, flushInterval: 60_000 })
+    return { commits, b }
+  }
+
+  it("a batch of one schema never commits before an earlier batch of the other sharing a key; disjoint ones don't wait", async () => {
+    const { commits, b } = slowFirst(2)
+    await b.submit(names, { id: 0, name: 'a0' })
+    await b.submit(names, { id: 1, name: 'a1' }) // flush 1: slow
+    await b.submit(renames, { id: 0, name: 'b0' })
+    await b.submit(renames, { id: 5, name: 'b5' }) // flush 2: shares id 0, waits
+    await b.submit(renames, { id: 7, name: 'b7' })
+    await b.submit(renames, { id: 8, name: 'b8' }) // flush 3: disjoint, runs at once
+    await b.close()
+    expect(commits).toEqual([
+      ['b7', 'b8'],
+      ['a0', 'a1'],
+      ['b0', 'b5'],
+    ])
+  })
+
+  it('schemas of one table with different conflict keys wait for each other whole', async () => {
+    const byName = defineSchema({
+      table: 'users',
+      columns: { id: 'int', name: 'string' },
+      strategy: 'update',
+      conflictColumns: ['name'],
+    })
+    const { commits, b } = slowFirst(1)
+    await b.submit(names, { id: 0, name: 'a' })
+    await b.submit(byName, { id: 9, name: 'z' }) // no key in common that BatchSQL can see
+    await b.close()
+    expect(commits).toEqual([['a'], ['z']])
+    // And in one flush, interleaved, each run of one schema is its own batch, in order.
+    const second = slowFirst(3, 1)
+    const c = second.b
+    await c.submit(names, { id: 0, name: 'a' })
+    await c.submit(byName, { id: 0, name: 'b' })
+    await c.submit(names, { id: 5, name: 'c' })
+    await c.close()
+    expect(second.commits).toEqual([['a'], ['b'], ['c']])
+  })
+
+  it('an orderScope ties schemas of different tables; without one they stay independent', async () => {
+    const scoped = (table: string, orderScope?: string) =>
+      defineSchema({
+        table,
+        columns: { id: 'int', name: 'string' },
+        strategy: 'replace',
+        conflictColumns: ['id'],
+        ...(orderScope === undefined ? {} : { orderScope }),
+      })
+    for (const [scope, expected] of [
+      ['shared', [['x'], ['y']]],
+      [undefined, [['y'], ['x']]],
+    ] as const) {
+      const { commits, b } = slowFirst(1)
+      await b.submit(scoped('view_a', scope), { id: 1, name: 'x' })
+      await b.submit(scoped('view_b', scope), { id: 1, name: 'y' })
+      await b.close()
+      expect(commits, String(scope)).toEqual(expected)
+    }
+  })
+
+  it('one flush that interleaves the two schemas on a key is split into runs, in submit order', async () => {
+    const { commits, b } = slowFirst(4, 1)
+    await b.submit(names, { id: 1, name: 'a1' })
+    await b.submit(renames, { id: 1, name: 'b1' })
+    await b.submit(names, { id: 2, name: 'a2' })
+    await b.submit(names, { id: 1, name: 'a1 again' })
+    await b.close()
+    expect(commits).toEqual([['a1'], ['b1'], ['a2', 'a1 again']])
+  })
+
+  it('one flush whose schemas touch a key in schema order stays one batch per schema', async () => {
+    const { commits, b } = slowFirst(4, 1)
+    await b.submit(names, { id: 1, name: 'a1' })
+    await b.submit(renames, { id: 1, name: 'b1' })
+    await b.submit(names, { id: 2, name: 'a2' }) // after b1, but no key in common with it
+    await b.submit(renames, { id: 3, name: 'b3' })
+    await b.close()
+    expect(commits).toEqual([
+      ['a1', 'a2'],
+      ['b1', 'b3'],
+    ])
+  })
+})

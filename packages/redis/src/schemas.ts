@@ -11,6 +11,7 @@ import {
   keyIdentity,
   MAPPER,
   prefixed,
+  prefixedKeyHash,
   type RowToCommand,
   toArg,
 } from './to-command.js'
@@ -30,6 +31,9 @@ interface Mapping {
   validate?: (values: readonly (Value | undefined)[]) => void
 }
 
+/** The `orderScope` of every Redis schema. */
+export const REDIS_ORDER_SCOPE = 'redis keys'
+
 /**
  * Every Redis schema is a core schema keyed on its `key` column with `replace` strategy, so
  * BatchSQL never lets two batches touching the same key run at once (per-key order holds
@@ -39,6 +43,7 @@ interface Mapping {
 function redisSchema<Row extends Record<string, unknown>>(
   name: string,
   columns: Record<string, ColumnType>,
+  prefix: string,
   { toCommand, validate }: Mapping,
 ): Schema<Row> {
   return defineSchema<Row>({
@@ -46,6 +51,10 @@ function redisSchema<Row extends Record<string, unknown>>(
     columns: columns as { [K in keyof Row & string]: ColumnType },
     strategy: 'replace',
     conflictColumns: ['key'] as (keyof Row & string)[],
+    // One scope for every Redis schema, keys compared as Redis receives them: commands on a
+    // key keep submit order whichever schema (name, prefix) they came through.
+    orderScope: REDIS_ORDER_SCOPE,
+    keyHash: prefixedKeyHash(prefix, Object.keys(columns).indexOf('key')),
     dedupe: 'none',
     adapterOptions: { [MAPPER]: toCommand },
     // Without a cheaper check, the command is built at submit just to validate it.
@@ -137,6 +146,7 @@ export const redisSchemas = {
     return redisSchema<KeyRow & { value: Arg }>(
       table,
       { key: 'any', value: 'any' },
+      options.prefix ?? '',
       fixed('SET', table, options.prefix ?? '', ['key', 'value'], tail),
     )
   },
@@ -146,6 +156,7 @@ export const redisSchemas = {
     return redisSchema<KeyRow & { field: string; value: Arg }>(
       table,
       { key: 'any', field: 'string', value: 'any' },
+      options.prefix ?? '',
       fixed('HSET', table, options.prefix ?? '', ['key', 'field', 'value']),
     )
   },
@@ -156,6 +167,7 @@ export const redisSchemas = {
     return redisSchema<KeyRow & { score: number; member: Arg }>(
       table,
       { key: 'any', score: 'float', member: 'any' },
+      options.prefix ?? '',
       map,
     )
   },
@@ -166,6 +178,7 @@ export const redisSchemas = {
     return redisSchema<KeyRow & { value: Arg }>(
       table,
       { key: 'any', value: 'any' },
+      options.prefix ?? '',
       fixed(cmd, table, options.prefix ?? '', ['key', 'value']),
     )
   },
@@ -175,6 +188,7 @@ export const redisSchemas = {
     return redisSchema<KeyRow & { by: number | bigint }>(
       table,
       { key: 'any', by: 'bigint' },
+      options.prefix ?? '',
       fixed('INCRBY', table, options.prefix ?? '', ['key', 'by']),
     )
   },
@@ -191,6 +205,7 @@ export const redisSchemas = {
     return redisSchema<KeyRow & { ttl: number }>(
       table,
       { key: 'any', ttl: 'int' },
+      options.prefix ?? '',
       fixed(cmd, table, options.prefix ?? '', ['key', 'ttl']),
     )
   },
@@ -200,6 +215,7 @@ export const redisSchemas = {
     return redisSchema<KeyRow>(
       table,
       { key: 'any' },
+      options.prefix ?? '',
       fixed('DEL', table, options.prefix ?? '', ['key']),
     )
   },
@@ -221,7 +237,7 @@ export const redisSchemas = {
     }
     const types: Record<string, ColumnType> = {}
     for (const c of columns) types[c] = 'any'
-    return redisSchema<{ [K in C[number]]?: Value }>(table, types, {
+    return redisSchema<{ [K in C[number]]?: Value }>(table, types, options.prefix ?? '', {
       toCommand: genericMapper(table, columns, options.prefix ?? ''),
     })
   },

@@ -97,6 +97,32 @@ export function keyIdentity(arg: RedisArg): string {
 const BYTES_TAG = '\uDC00'
 
 /**
+ * The hash of the key Redis receives for column `at` of a row, `prefix` included: FNV-1a
+ * (32 bits) over its `keyIdentity`, so it is the same for every spelling of one key (`1` and
+ * `'1'`, bytes and text) and in every schema. Core's ordering gate compares the keys of all
+ * Redis schemas by it (`keyHash`, one `orderScope`): a `SET` and a later `DEL` of one key,
+ * through two schemas, are applied in that order.
+ */
+export function prefixedKeyHash(prefix: string, at: number) {
+  const seed = fnv(prefix, FNV_OFFSET)
+  return (values: readonly (Value | undefined)[], base: number): number | undefined => {
+    const v = values[base + at]
+    if (v === undefined || v === null) return undefined
+    // The common keys hash in place: a string (well-formed: core refuses lone surrogates at
+    // submit) is its own identity, after the prefix's.
+    if (typeof v === 'string') return fnv(v, seed)
+    if (typeof v === 'number') return fnv(String(v), seed)
+    return fnv(keyIdentity(prefixed(toArg(v, '', 'key'), prefix)), FNV_OFFSET)
+  }
+}
+
+const FNV_OFFSET = 0x811c9dc5
+function fnv(s: string, h: number): number {
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193)
+  return h >>> 0
+}
+
+/**
  * The generic form: the first column holds the command name, the following set columns its
  * arguments (key first) in column order. A column left unset between two set ones is an
  * error, never an empty argument.

@@ -161,3 +161,72 @@ describe('bytes and text spellings of one key against a real Redis', () => {
     expect(await redis.get(`${prefix}\u00c3(`)).toBe('text')
   })
 })
+
+describe('commands on one key through different schemas keep submit order (real Redis)', () => {
+  let redis: Redis
+  const prefix = uniquePrefix('scopes')
+  beforeAll(() => {
+    redis = connect()
+  })
+  afterAll(async () => {
+    await dropPrefix(redis, prefix)
+    await redis.quit()
+  })
+
+  it('in one flush: SET, DEL, SET of a key through two schemas leaves the last SET; spellings and prefixes meet', async () => {
+    const set = redisSchemas.set({ prefix })
+    const del = redisSchemas.del({ prefix })
+    const expire = redisSchemas.expire({ prefix, unit: 'seconds' })
+    const nested = redisSchemas.set({ prefix: `${prefix}n:` })
+    const raw = redisSchemas.command({ columns: ['cmd', 'key', 'a'] }) // no prefix
+    const rawPrefixed = redisSchemas.command({ prefix, columns: ['cmd', 'key', 'a'] })
+    const b = createRedisBatchSQL(redis, { flushSize: 1000, flushInterval: 60_000 })
+    await b.submit(set, { key: 'k', value: 'v1' })
+    await b.submit(del, { key: 'k' })
+    await b.submit(set, { key: 'k', value: 'v2' })
+    await b.submit(set, { key: 't', value: 'x' })
+    await b.submit(expire, { key: 't', ttl: 100 })
+    await b.submit(nested, { key: 'k', value: 'nested' }) // the key `${prefix}n:k`
+    await b.submit(raw, { cmd: 'DEL', key: `${prefix}n:k` }) // the same key, spelled whole
+    await b.submit(rawPrefixed, { cmd: 'SET', key: 7, a: 'number' })
+    await b.submit(del, { key: bytes('7') }) // the same key as the number 7
+    expect((await b.close()).failed).toBe(0)
+    expect(await redis.get(`${prefix}k`)).toBe('v2')
+    expect(await redis.ttl(`${prefix}t`)).toBeGreaterThan(90)
+    expect(await redis.exists(`${prefix}n:k`, `${prefix}7`)).toBe(0)
+  })
+
+  it('across flushes and concurrent batches: SET and DEL schemas leave what one-by-one leaves', async () => {
+    const set = redisSchemas.set({ prefix: `${prefix}c:` })
+    const del = redisSchemas.del({ prefix: `${prefix}c:` })
+    const b = createRedisBatchSQL(redis, {
+      flushSize: 25,
+      flushInterval: 60_000,
+      concurrency: 4,
+      maxInFlightFlushes: 8,
+    })
+    const expected = new Map<string, string | null>()
+    let seed = 7
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31
+      return seed / 2 ** 31
+    }
+    for (let i = 0; i < 3000; i++) {
+      const key = `k${Math.floor(random() * 15)}`
+      // Runs of one command, as a sync job emits them, so flushes mix both schemas.
+      if (Math.floor(i / 7) % 3 === 2) {
+        await b.submit(del, { key })
+        expected.set(key, null)
+      } else {
+        await b.submit(set, { key, value: `v${i}` })
+        expected.set(key, `v${i}`)
+      }
+    }
+    expect((await b.close()).failed).toBe(0)
+    const keys = [...expected.keys()]
+    const got = await redis.mget(...keys.map((k) => `${prefix}c:${k}`))
+    expect(Object.fromEntries(keys.map((k, i) => [k, got[i]]))).toEqual(
+      Object.fromEntries(expected),
+    )
+  })
+})

@@ -41,6 +41,61 @@ export function concurrencyCases(ctx: SuiteContext): void {
       expect(rows.filter((r) => Number(r.round) !== rounds - 1)).toEqual([])
     })
 
+    it('two schemas on one table (a full and a partial upsert), interleaved: submit order wins per column', async () => {
+      const t = ctx.target()
+      const name = await createTable(
+        t,
+        [
+          { name: 'id', type: 'int', notNull: true },
+          { name: 'a', type: 'int' },
+          { name: 'b', type: 'int' },
+        ],
+        ['id'],
+      )
+      ctx.cleanup(name)
+      const full = defineSchema({
+        table: name,
+        columns: { id: 'int', a: 'int', b: 'int' },
+        strategy: 'update',
+        conflictColumns: ['id'],
+      })
+      const partial = defineSchema({
+        table: name,
+        columns: { id: 'int', b: 'int' },
+        strategy: 'update',
+        conflictColumns: ['id'],
+      })
+      const batch = ctx.batch({ flushSize: 40, concurrency: 4, retry: { maxAttempts: 10 } })
+      const keys = 40
+      const expected = new Map<number, { a: number | null; b: number }>()
+      // Each round is three flushes of every key: two of the full upsert (the second waits for
+      // the first, sharing its keys), then one of the partial upsert, which must wait too,
+      // not overtake them. The partial one goes first in round 0: rows it creates have no a.
+      let n = 0
+      for (let round = 0; round < 6; round++) {
+        const flushes = round === 0 ? ['partial', 'full', 'partial'] : ['full', 'full', 'partial']
+        for (const which of flushes) {
+          for (let k = 0; k < keys; k++) {
+            const id = (k * 7 + round) % keys
+            const v = ++n
+            if (which === 'full') {
+              await batch.submit(full, { id, a: v, b: v })
+              expected.set(id, { a: v, b: v })
+            } else {
+              await batch.submit(partial, { id, b: -v })
+              expected.set(id, { a: expected.get(id)?.a ?? null, b: -v })
+            }
+          }
+        }
+      }
+      expect((await batch.close()).failed).toBe(0)
+      const rows = await readTable(t, name, 'id')
+      const num = (v: unknown) => (v === null ? null : Number(v))
+      expect(rows.map((r) => [num(r.id), num(r.a), num(r.b)])).toEqual(
+        [...expected].sort(([x], [y]) => x - y).map(([id, v]) => [id, v.a, v.b]),
+      )
+    })
+
     it('10 producers x 10,000 rows: every row present with its exact content', async () => {
       const t = ctx.target()
       const name = await createTable(
