@@ -65,6 +65,10 @@ export function checkDashboardStructure(dashboard) {
         problems.push(`panel "${p.title}" target ${t.refId}: empty expr`)
     }
   }
+  for (const p of panels)
+    for (const t of p.targets ?? [])
+      for (const q of promqlProblems(t.expr ?? ''))
+        problems.push(`panel "${p.title}" target ${t.refId}: ${q}`)
   const titles = new Set(panels.map((p) => p.title))
   for (const t of REQUIRED_PANELS)
     if (!titles.has(t)) problems.push(`required panel "${t}" is missing`)
@@ -78,6 +82,34 @@ export function checkDashboardStructure(dashboard) {
     ) {
       problems.push(`variable "${name}" is not a label_values query on the Prometheus data source`)
     }
+  }
+  return problems
+}
+
+/**
+ * Mistakes a query can make that Prometheus would still answer (so evaluating it cannot tell):
+ * rate() / irate() / increase() of a series that is not a counter (a gauge, or a histogram's
+ * name without _bucket / _sum / _count), and a histogram_quantile() whose sum drops `le`.
+ * Names are ours (`batchsql_`); counters end in _total, as the README's table says.
+ */
+export function promqlProblems(expr) {
+  const problems = []
+  for (const m of expr.matchAll(/\b(rate|irate|increase)\(\s*(batchsql_[a-z_]+)/g)) {
+    if (!/_(total|bucket|sum|count)$/.test(m[2]))
+      problems.push(`${m[1]}() of ${m[2]}, which is not a counter`)
+  }
+  for (const m of expr.matchAll(
+    /histogram_quantile\([^,]+,\s*sum\s+by\s*\(([^)]*)\)\s*\(\s*rate\(\s*(batchsql_[a-z_]+)/g,
+  )) {
+    if (
+      !m[1]
+        .split(',')
+        .map((l) => l.trim())
+        .includes('le')
+    )
+      problems.push(`histogram_quantile() over ${m[2]} sums \`le\` away`)
+    if (!m[2].endsWith('_bucket'))
+      problems.push(`histogram_quantile() over ${m[2]}, not a _bucket series`)
   }
   return problems
 }

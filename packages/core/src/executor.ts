@@ -126,6 +126,8 @@ export class RetryingExecutor implements BatchExecutor {
     // own failure was in doubt (a Redis command whose reply was lost) are kept in `unsure`.
     let doubt = false
     const unsure = new Set<Request>()
+    let deduplicated = 0
+    let outcomeUnknown = 0
     const track = () =>
       this.running.set(batch, { attempts: attempt, committed, failures, pending: current })
     const report = (
@@ -139,6 +141,7 @@ export class RetryingExecutor implements BatchExecutor {
       const unknown =
         maybeWritten ||
         (error instanceof BatchSQLError && error.code === 'BATCHSQL_OUTCOME_UNKNOWN')
+      if (unknown) outcomeUnknown += failed.length
       failures.push({
         schema,
         rows: failed,
@@ -208,6 +211,7 @@ export class RetryingExecutor implements BatchExecutor {
         if (stillRunning === undefined) release()
         else stillRunning.then(release, release)
       }
+      if (result?.deduplicated) deduplicated += result.deduplicated
       if (result?.failures?.length) {
         const rows = current.rows
         const failedIdx = new Set<number>()
@@ -258,6 +262,8 @@ export class RetryingExecutor implements BatchExecutor {
       status: failedRows === 0 ? 'success' : committed === 0 ? 'failure' : 'partial',
       attempts: attempt,
       committed,
+      deduplicated,
+      outcomeUnknown,
     })
     return { committed, failures, attempts: attempt }
   }

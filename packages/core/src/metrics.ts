@@ -14,6 +14,17 @@ export interface BatchMetrics {
   readonly attempts: number
   /** Rows committed (rows that failed individually are not counted). */
   readonly committed: number
+  /**
+   * Rows the sink merged into another row of the batch with the same conflict key before
+   * writing (committed through it), as the sink reported them; a row retried alone after a
+   * per-row failure is counted again. 0 or absent when none.
+   */
+  readonly deduplicated?: number
+  /**
+   * Of the rows not committed (`rows - committed`), those reported `BATCHSQL_OUTCOME_UNKNOWN`:
+   * they may have been written (a reply lost after the statement was sent). 0 or absent when none.
+   */
+  readonly outcomeUnknown?: number
 }
 
 /** Gauges the reporter reads when it is scraped, not on every change. */

@@ -707,7 +707,11 @@ export class BatchSQL implements AsyncDisposable {
       this.running.delete(batch)
     }
     // Settled at the close deadline already (reported as of unknown outcome).
-    if (this.forsaken.delete(batch)) return
+    if (this.forsaken.delete(batch)) {
+      if (this.state === CLOSED && this.forsaken.size === 0)
+        this.metrics.unbindGauges?.(this.gauges)
+      return
+    }
     this.settle(batch, outcome)
   }
 
@@ -839,7 +843,9 @@ export class BatchSQL implements AsyncDisposable {
     } finally {
       this.state = CLOSED
       this.errorStream.end()
-      this.metrics.unbindGauges?.(this.gauges)
+      // A batch a deadline forsook may still run on the server: in-flight keeps counting it
+      // until it ends (runGroup unbinds then).
+      if (this.forsaken.size === 0) this.metrics.unbindGauges?.(this.gauges)
     }
     const result: CloseResult = {
       accepted: this.accepted,

@@ -10,6 +10,7 @@ import {
   createExecutor,
   defineSchema,
   NoopMetricsReporter,
+  type PipelineGauges,
   Request,
   ValidationError,
 } from '../src/index.js'
@@ -713,13 +714,24 @@ describe('lifecycle', () => {
       },
       { timeoutMs: 0, retry: { maxAttempts: 1 } },
     )
-    const metrics = new OutcomeRecorder()
+    const gauges: PipelineGauges[] = []
+    class Recorder extends OutcomeRecorder {
+      override bindGauges(_db: string, g: PipelineGauges): void {
+        gauges.push(g)
+      }
+      override unbindGauges(g: PipelineGauges): void {
+        gauges.splice(gauges.indexOf(g), 1)
+      }
+    }
+    const metrics = new Recorder()
     const b = createBatchSQL({ executor, flushSize: 2, flushInterval: 60_000, metrics })
     const acked = b.submitAndWait(events, { id: 1 }).catch((e: unknown) => e)
     await b.submit(events, { id: 2 })
     await running
     // Resolves while the batch still runs: the deadline is not waited past.
     const result = await b.close({ timeoutMs: 5 })
+    // The in-flight gauge still counts it (it may still write), until it ends.
+    expect(gauges.map((g) => g.inFlightBatches())).toEqual([1])
     expect(result.abandonedRows).toBe(2)
     expect(result.abandoned.map((f) => f.error.code)).toEqual(['BATCHSQL_OUTCOME_UNKNOWN'])
     expect(result).toMatchObject({ committed: 0, failed: 2 })
@@ -729,6 +741,7 @@ describe('lifecycle', () => {
     // Its late outcome changes nothing that was reported.
     finish()
     await tick()
+    expect(gauges).toEqual([])
     expect(b.stats()).toMatchObject({ committed: 0, failed: 2 })
     let reported = 0
     for await (const _ of b.errors) reported++

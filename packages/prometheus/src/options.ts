@@ -14,7 +14,7 @@ export interface PrometheusMetricsOptions {
   labels?: Readonly<Record<string, string>>
   /** Histogram buckets. */
   buckets?: {
-    /** Batch execution duration, seconds. */
+    /** Batch execution duration and key-order wait (behind whole batches), seconds. */
     duration?: number[]
     /** Rows per batch and per flush. */
     size?: number[]
@@ -31,7 +31,10 @@ export interface PrometheusMetricsOptions {
 }
 
 export const DEFAULT_BUCKETS = {
-  duration: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+  // Past the default 30 s attempt timeout: a batch's time includes its retries and backoff.
+  duration: [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300,
+  ],
   size: [1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 50000, 100000],
   latency: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
 }

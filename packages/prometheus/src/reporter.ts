@@ -38,6 +38,9 @@ interface Bound {
  */
 const boundByRegistry = new WeakMap<Registry, Bound>()
 
+/** Every `RejectReason`: their series start at 0 when a pipeline binds. */
+const REJECT_REASONS: readonly RejectReason[] = ['closed', 'aborted', 'validation']
+
 /** Label names the reporter sets itself. */
 const OWN_LABELS = new Set([
   'database',
@@ -65,6 +68,8 @@ export class PrometheusMetrics implements MetricsReporter {
   private readonly batchSize: Histogram
   private readonly records: Counter
   private readonly recordsFailed: Counter
+  private readonly recordsUnknown: Counter
+  private readonly recordsDeduplicated: Counter
   private readonly testDuration: Gauge
   private readonly testRecords: Gauge
   private readonly testRps: Gauge
@@ -130,7 +135,17 @@ export class PrometheusMetrics implements MetricsReporter {
     ])
     this.recordsFailed = this.counter(
       'records_failed_total',
-      'Rows whose batch ended without committing them (failed for good, or abandoned at a close deadline)',
+      'Rows reported to the caller as not committed: failed for good, of unknown outcome (maybe written; also in records_outcome_unknown_total), or abandoned at a close deadline',
+      ['database', 'table', 'test_case'],
+    )
+    this.recordsUnknown = this.counter(
+      'records_outcome_unknown_total',
+      'Rows reported BATCHSQL_OUTCOME_UNKNOWN: a reply was lost after sending, so they may have been written (counted in records_failed_total too)',
+      ['database', 'table', 'test_case'],
+    )
+    this.recordsDeduplicated = this.counter(
+      'records_deduplicated_total',
+      'Rows merged into another row of their batch with the same conflict key before writing (committed through it)',
       ['database', 'table', 'test_case'],
     )
     this.testDuration = this.gauge('test_duration_seconds', 'Duration of a test case', [
@@ -167,7 +182,7 @@ export class PrometheusMetrics implements MetricsReporter {
     this.errors = this.counter(
       'errors_total',
       'Errors by type: retry:<reason> (will be retried) or final:<reason>',
-      ['database', 'test_case', 'error_type'],
+      ['database', 'table', 'test_case', 'error_type'],
     )
     this.enqueueLatency = this.histogram(
       'enqueue_latency_seconds',
@@ -203,7 +218,8 @@ export class PrometheusMetrics implements MetricsReporter {
       'key_order_wait_seconds',
       'Time a batch waited for earlier unfinished batches sharing a conflict key (batches that waited)',
       ['database', 'table', 'test_case'],
-      b.latency,
+      // It waits behind whole batches, which can take as long as a batch does.
+      b.duration,
     )
     this.gauge(
       'queue_length',
@@ -359,10 +375,19 @@ export class PrometheusMetrics implements MetricsReporter {
     if (m.committed > 0) this.records.inc(l, m.committed)
     // Incremented by 0 too: the series exists from the first batch, so increase() sees the first failure.
     this.recordsFailed.inc(l, Math.max(0, m.rows - m.committed))
+    this.recordsUnknown.inc(l, m.outcomeUnknown ?? 0)
+    this.recordsDeduplicated.inc(l, m.deduplicated ?? 0)
   }
 
-  recordError(database: string, _table: string, errorType: string): void {
-    this.errors.inc(this.labels({ database, test_case: this.testCase, error_type: errorType }))
+  recordError(database: string, table: string, errorType: string): void {
+    this.errors.inc(
+      this.labels({
+        database,
+        table: this.table(table),
+        test_case: this.testCase,
+        error_type: errorType,
+      }),
+    )
   }
 
   recordRejectedSubmit(reason: RejectReason, database: string): void {
@@ -384,6 +409,7 @@ export class PrometheusMetrics implements MetricsReporter {
     // A labelled counter has no series until its first increment: start this one at 0, so
     // that `increase()` over a pipeline's life sees its first dropped error.
     this.dropped.inc(this.labels({ database }), 0)
+    for (const reason of REJECT_REASONS) this.rejected.inc(this.labels({ database, reason }), 0)
   }
 
   /** Sets `gauge` per database to the sum of `read` over its bound pipelines (0 when none). */

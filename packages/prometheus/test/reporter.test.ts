@@ -1,4 +1,4 @@
-import { createBatchSQL, createExecutor, defineSchema } from '@batchsql/core'
+import { createBatchSQL, createExecutor, defineSchema, markInDoubt } from '@batchsql/core'
 import { MockProcessor } from '@batchsql/core/testing'
 import { Registry } from 'prom-client'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -209,6 +209,46 @@ describe('PrometheusMetrics over HTTP after a real batch run', () => {
     const t = await (await fetch(`http://127.0.0.1:${port}/custom`)).text()
     server.close()
     expect(value(t, 'batchsql_records_processed_total', { table: 'events' })).toBe(1000)
+  })
+})
+
+describe('rows merged, rows of unknown outcome, errors by table', () => {
+  it('have their own series, each moved by exactly what the batch reported', async () => {
+    const m = new PrometheusMetrics()
+    const kv = defineSchema({
+      table: 'kv',
+      columns: ['k', 'v'],
+      strategy: 'replace',
+      conflictColumns: ['k'],
+    })
+    // A sink that merged 2 rows of the batch, and lost the reply of row 0's write.
+    const lost = () => markInDoubt(Object.assign(new Error('reply lost'), { code: 'ECONNRESET' }))
+    const processor = new MockProcessor({
+      onBatch: () => ({ deduplicated: 2, failures: [{ index: 0, error: lost() }] }),
+    })
+    const batch = createBatchSQL({
+      executor: createExecutor(processor, { retry: { maxAttempts: 1 }, metrics: m }),
+      flushSize: 5,
+      metrics: m,
+    })
+    const acks = Array.from({ length: 5 }, (_, i) =>
+      batch.submitAndWait(kv, { k: i, v: i }).then(
+        () => 'ok',
+        (e) => e.code,
+      ),
+    )
+    await batch.close()
+    expect(await Promise.all(acks)).toEqual(['BATCHSQL_OUTCOME_UNKNOWN', 'ok', 'ok', 'ok', 'ok'])
+    const t = await m.metrics()
+    const l = { database: 'mock', table: 'kv' }
+    expect(value(t, 'batchsql_records_processed_total', l)).toBe(4)
+    expect(value(t, 'batchsql_records_failed_total', l)).toBe(1)
+    expect(value(t, 'batchsql_records_outcome_unknown_total', l)).toBe(1)
+    expect(value(t, 'batchsql_records_deduplicated_total', l)).toBe(2)
+    expect(value(t, 'batchsql_errors_total', { ...l, error_type: 'final:connection' })).toBe(1)
+    // Series that start at 0, so that increase() sees their first event.
+    for (const reason of ['closed', 'aborted', 'validation'])
+      expect(value(t, 'batchsql_rejected_submits_total', { database: 'mock', reason })).toBe(0)
   })
 })
 
