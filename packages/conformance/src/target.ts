@@ -66,7 +66,7 @@ export interface ConformanceTarget {
    * Provokes a real lock wait timeout (or SQLITE_BUSY) on `table` (same shape) and returns
    * the error.
    */
-  provokeLockTimeout?(table: string): Promise<unknown>
+  provokeLockTimeout(table: string): Promise<unknown>
   /**
    * One connection of the bare driver, held until released, so that statements on it share a
    * transaction: the suite holds a row lock on it as a concurrent writer would (BEGIN, INSERT,

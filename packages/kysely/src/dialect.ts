@@ -99,8 +99,11 @@ export interface SqlDialectAdapter {
    * COMMIT), means the connection was lost while it was in flight, so that it may have
    * committed without its reply arriving. The engine then reports a plain-insert batch with
    * `BATCHSQL_OUTCOME_UNKNOWN` instead of retrying it (a retry could write its rows twice);
-   * batches of the other strategies are idempotent and still retried. Without it, every
-   * error classified `connection` counts as lost in flight.
+   * batches of the other strategies are idempotent and still retried. It is asked about every
+   * error such a statement throws, a server's error reply included: answer `true` only when
+   * no reply can have arrived (the connection dropped), never for an error reply (a duplicate
+   * key means nothing was written). Without it, every error classified `connection` counts
+   * as lost in flight.
    */
   lostInFlight?(err: unknown): boolean
 

@@ -17,7 +17,7 @@ import { KyselyProcessor, type KyselyProcessorOptions } from './processor.js'
 export interface SqlBatchSQLConfig
   extends Omit<BatchSQLConfig, 'executor'>,
     Omit<ExecutorOptions, 'metrics'>,
-    Omit<KyselyProcessorOptions, 'ownsDb'> {}
+    Omit<KyselyProcessorOptions, 'ownsDb' | 'release'> {}
 
 /** A BatchSQL pipeline writing through the SQL engine, plus statement preview. */
 export interface SqlBatchSQL<DB = any> extends BatchSQL {

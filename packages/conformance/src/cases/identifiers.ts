@@ -6,9 +6,11 @@ import { createTable, readTable } from '../tables.js'
 /** Identifiers are quoted by Kysely, never spliced: spaces, quotes and reserved words work. */
 export function identifierCases(ctx: SuiteContext): void {
   describe('identifiers', () => {
-    it('writes to a table and columns named with spaces, quotes and reserved words', async () => {
+    it('writes to a table and columns named with spaces, quotes, reserved words and dots', async () => {
       const t = ctx.target()
-      const columns = ['select', 'my column', 'quo"te', "it's", 'order']
+      // A column name with a dot is one name, never a table.column reference (an upsert's
+      // SET clause must not turn "a.b" into "excluded"."a"."b").
+      const columns = ['select', 'my column', 'quo"te', "it's", 'order', 'a.b']
       const name = await createTable(
         t,
         columns.map((c) => ({
@@ -34,17 +36,25 @@ export function identifierCases(ctx: SuiteContext): void {
           'quo"te': 'b"',
           "it's": "c'",
           order: 'd; DROP TABLE x',
+          'a.b': `f ${strategy}`,
         })
         batch.submit(schema, { select: strategy === 'insert' ? 2 : 3, 'my column': 'e' })
         await batch.close()
       }
       const rows = await readTable(t, name, 'select')
       expect(
-        rows.map((r) => [Number(r.select), r['my column'], r['quo"te'], r["it's"], r.order]),
+        rows.map((r) => [
+          Number(r.select),
+          r['my column'],
+          r['quo"te'],
+          r["it's"],
+          r.order,
+          r['a.b'],
+        ]),
       ).toEqual([
-        [1, 'a update', 'b"', "c'", 'd; DROP TABLE x'],
-        [2, 'e', null, null, null],
-        [3, 'e', null, null, null],
+        [1, 'a update', 'b"', "c'", 'd; DROP TABLE x', 'f update'],
+        [2, 'e', null, null, null, null],
+        [3, 'e', null, null, null, null],
       ])
     })
   })

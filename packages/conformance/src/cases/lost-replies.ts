@@ -122,7 +122,7 @@ export function lostReplyCases(ctx: SuiteContext): void {
         const name = await table(false)
         const schema = defineSchema({ table: name, columns: ['id', 'v'] })
         await batch.submitAndWait(schema, { id: 0, v: 'before' })
-        // 5,000 rows: more than one statement (2,000 rows each by default), so one transaction;
+        // 5,000 rows: more than one statement (the README asks rowsPerStatement < 5,000), so one transaction;
         // the reply cut is its BEGIN's, and a transaction never committed is safe to rerun.
         const rows = Array.from({ length: 5000 }, (_, i) => ({ id: i + 1, v: 'x' }))
         cutter.cutNextReply()
