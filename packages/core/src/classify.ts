@@ -22,6 +22,39 @@ export interface Classification {
   retryable: boolean
 }
 
+const REASONS: ReadonlySet<string> = new Set<ErrorReason>([
+  'deadlock',
+  'lock_timeout',
+  'timeout',
+  'connection',
+  'io',
+  'context_canceled',
+  'duplicate_key',
+  'syntax',
+  'data',
+  'non_retryable',
+  'unknown',
+])
+let warnedBadClassification = false
+
+/**
+ * A classifier's answer as BatchSQL can use it. A reason outside `ErrorReason` (a JavaScript
+ * classifier returning `err.message`, say) would become a metrics label value per message, an
+ * unbounded series count: it is reported as `unknown` (retried as the classifier said), with
+ * one process warning.
+ */
+function checked(r: Classification): Classification {
+  if (REASONS.has(r.reason) && typeof r.retryable === 'boolean') return r
+  if (!warnedBadClassification) {
+    warnedBadClassification = true
+    process.emitWarning(
+      'BatchSQL: an error classifier returned a reason that is not an ErrorReason (or a non-boolean retryable); reported as "unknown"',
+      { code: 'BATCHSQL_BAD_CLASSIFICATION' },
+    )
+  }
+  return { reason: 'unknown', retryable: r.retryable === true }
+}
+
 /** Returns a classification for errors it recognises, `undefined` to pass. */
 export type ErrorClassifier = (err: unknown) => Classification | undefined
 
@@ -97,11 +130,11 @@ export class ClassifierRegistry {
     if (final) return final
     for (const c of this.user) {
       const r = c(err)
-      if (r) return r
+      if (r) return checked(r)
     }
     for (const c of this.sink) {
       const r = c(err)
-      if (r) return r
+      if (r) return checked(r)
     }
     return builtinClassifier(err) ?? { reason: 'unknown', retryable: false }
   }

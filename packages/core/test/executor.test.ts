@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import {
   type Batch,
   BatchFailedError,
@@ -266,6 +266,23 @@ describe('ClassifierRegistry', () => {
       reason: 'unknown',
       retryable: false,
     })
+  })
+
+  it('a reason outside ErrorReason (an unbounded label value) becomes unknown, retried as said', () => {
+    const warned = vi.spyOn(process, 'emitWarning').mockImplementation(() => {})
+    const byMessage = (e: unknown) => ({ reason: (e as Error).message, retryable: true }) as never
+    const registry = new ClassifierRegistry([byMessage])
+    expect(registry.classify(new Error('connection reset by peer 10.0.0.7'))).toEqual({
+      reason: 'unknown',
+      retryable: true,
+    })
+    const sloppy = () => ({ reason: 'data', retryable: 'no' }) as never
+    expect(new ClassifierRegistry([], [sloppy]).classify(new Error('x'))).toEqual({
+      reason: 'unknown',
+      retryable: false,
+    })
+    expect(warned.mock.calls.length).toBeLessThanOrEqual(1) // once per process
+    warned.mockRestore()
   })
 })
 
