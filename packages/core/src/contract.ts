@@ -80,6 +80,13 @@ export interface BatchOutcome {
   /** Final failures; the union of their rows and the committed ones is the whole batch. */
   readonly failures: readonly BatchFailure[]
   readonly attempts: number
+  /**
+   * Work the sink still does for this batch after the executor gave up on it (an attempt
+   * that ignored its abort, reported `BATCHSQL_OUTCOME_UNKNOWN`): it may still commit. The
+   * pipeline keeps the batch's conflict keys held at the key-order gate until it ends, so
+   * that no later batch touching them commits first.
+   */
+  readonly stillRunning?: Promise<unknown>
 }
 
 /** What the pipeline calls once per schema group of a flush. Never throws: it reports. */

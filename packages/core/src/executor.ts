@@ -128,6 +128,7 @@ export class RetryingExecutor implements BatchExecutor {
     const unsure = new Set<Request>()
     let deduplicated = 0
     let outcomeUnknown = 0
+    let lingering: Promise<unknown> | undefined
     const track = () =>
       this.running.set(batch, { attempts: attempt, committed, failures, pending: current })
     const report = (
@@ -209,7 +210,10 @@ export class RetryingExecutor implements BatchExecutor {
       } finally {
         const release = () => this.semaphore.release()
         if (stillRunning === undefined) release()
-        else stillRunning.then(release, release)
+        else {
+          lingering = stillRunning
+          stillRunning.then(release, release)
+        }
       }
       if (result?.deduplicated) deduplicated += result.deduplicated
       if (result?.failures?.length) {
@@ -265,7 +269,7 @@ export class RetryingExecutor implements BatchExecutor {
       deduplicated,
       outcomeUnknown,
     })
-    return { committed, failures, attempts: attempt }
+    return { committed, failures, attempts: attempt, stillRunning: lingering }
   }
 
   /** One attempt under the timeout; rejects with TimeoutError if it had to be aborted. */

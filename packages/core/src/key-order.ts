@@ -13,6 +13,8 @@ interface Entry {
    * at a time, never).
    */
   hashes?: Uint32Array
+  /** Its keys could not be hashed (an adapter's `keyHash` threw): ordered whole, both ways. */
+  opaque?: boolean
   readonly done: Promise<void>
   readonly release: () => void
 }
@@ -87,16 +89,19 @@ export class KeyOrderGate {
       for (const e of state.unfinished.values()) {
         // Without conflict columns, or keys not comparable with this batch's: any row may be
         // shared, so the whole batch waits.
-        if (signature === '' || e.batch.schema.keySignature !== signature) deps.push(e.done)
+        if (signature === '' || e.opaque || e.batch.schema.keySignature !== signature)
+          deps.push(e.done)
         else if (e.hashes === undefined) {
           // It entered alone, unhashed (it had nothing to wait for then).
           table ??= this.tableOf(state, signature)
-          claim(table, e)
+          if (claim(table, e) === undefined) deps.push(e.done)
         }
       }
       if (signature !== '') {
         table ??= this.tableOf(state, signature)
-        for (const o of claim(table, entry)) deps.push(state.unfinished.get(o)!.done)
+        const owners = claim(table, entry)
+        if (owners === undefined) for (const e of state.unfinished.values()) deps.push(e.done)
+        else for (const o of owners) deps.push(state.unfinished.get(o)!.done)
       }
     }
     state.unfinished.set(entry.seq, entry)
@@ -144,9 +149,18 @@ export class KeyOrderGate {
 // A table that grew past this for one burst is let go rather than kept as the spare.
 const SPARE_MAX_SLOTS = 1 << 16
 
-/** Hashes the entry's keys and claims them; returns the earlier owners it must wait for. */
-function claim(table: KeyTable, e: Entry): Set<number> {
-  const hashes = keyHashes(e.batch.schema, e.batch)
+/**
+ * Hashes the entry's keys and claims them; returns the earlier owners it must wait for, or
+ * undefined (nothing claimed, the entry marked opaque) when its keys cannot be hashed.
+ */
+function claim(table: KeyTable, e: Entry): Set<number> | undefined {
+  let hashes: Uint32Array
+  try {
+    hashes = keyHashes(e.batch.schema, e.batch)
+  } catch {
+    e.opaque = true
+    return undefined
+  }
   e.hashes = hashes
   const owners = new Set<number>()
   for (let i = 0; i < hashes.length; i++) {

@@ -683,6 +683,7 @@ export class BatchSQL implements AsyncDisposable {
     this.running.add(batch)
     let outcome: BatchOutcome
     let release: (() => void) | undefined
+    let lingering: Promise<unknown> | undefined
     try {
       if (schema.hasConflictHandling) {
         this.gated.add(batch)
@@ -693,6 +694,7 @@ export class BatchSQL implements AsyncDisposable {
         }
       }
       outcome = await this.executor.execute(batch, this.abort.signal)
+      lingering = outcome.stillRunning
     } catch (err) {
       // Executors report rather than throw; this is a defect guard, and still loses nothing.
       const e = new BatchFailedError(schema.table, 'unknown', 1, batchSize(batch), err)
@@ -702,7 +704,9 @@ export class BatchSQL implements AsyncDisposable {
         failures: [{ schema, rows: batch.rows, reason: 'unknown', attempts: 1, error: e }],
       }
     } finally {
-      release?.()
+      // A write given up on but still running keeps its keys: a later batch on them waits.
+      if (lingering !== undefined && release !== undefined) lingering.then(release, release)
+      else release?.()
       this.inFlightBatches--
       this.running.delete(batch)
     }

@@ -7,10 +7,10 @@
 import type { Batch } from './contract.js'
 import { ValidationError } from './errors.js'
 import { FlatBatch, pushRequests } from './flat-batch.js'
-import { type RowKeyHash, rowKeyHasher } from './key-order.js'
 import { readRow, typedError } from './read-row.js'
 import { Request } from './request.js'
 import type { AnyRow, Schema } from './schema.js'
+import { scopePieces } from './scope-split.js'
 import type { Value } from './values.js'
 
 /**
@@ -89,10 +89,9 @@ export function pushRows(
 /**
  * Splits buffered entries by schema into batches, keeping submit order within each. Batches
  * come out in the order their schemas first appear, which the key-order gate then enforces
- * between schemas of one order scope (two schemas on one table). When that order would put
- * a key's later row first (schema A's group goes first, yet some key has a B row before an A
- * row), that scope's entries become one batch per run of one schema instead: smaller
- * batches, in submit order.
+ * between schemas of one order scope (two schemas on one table); where that order would put
+ * a key's later row first, the scope's entries are cut into pieces (`scopePieces`), each
+ * again one batch per schema.
  */
 export function groupBySchema(entries: Entry[]): Batch[] {
   const first = entries[0]!.schema
@@ -110,98 +109,21 @@ export function groupBySchema(entries: Entry[]): Batch[] {
     if (g) g.push(e)
     else groups.set(e.schema, [e])
   }
-  const split = scopesOutOfOrder([...groups.keys()], entries)
-  if (split === undefined) return [...groups].map(([schema, group]) => toBatch(schema, group))
-  const runs: [Schema, Entry[]][] = []
-  const open = new Map<Schema, Entry[]>()
-  const lastOfScope = new Map<string, Schema>()
+  const pieces = scopePieces([...groups.keys()], entries)
+  if (pieces === undefined) return [...groups].map(([schema, group]) => toBatch(schema, group))
+  const out: [Schema, Entry[]][] = []
+  const open = new Map<Schema, { piece: number; group: Entry[] }>()
   for (const e of entries) {
-    const s = e.schema
-    let g = open.get(s)
-    if (split.has(s.orderScope) && s.hasConflictHandling) {
-      // Another schema of the scope came in between: this schema's run starts a new batch.
-      if (lastOfScope.get(s.orderScope) !== s) g = undefined
-      lastOfScope.set(s.orderScope, s)
+    const piece = pieces.get(e) ?? 0
+    let o = open.get(e.schema)
+    if (o === undefined || o.piece !== piece) {
+      o = { piece, group: [] }
+      open.set(e.schema, o)
+      out.push([e.schema, o.group])
     }
-    if (g === undefined) {
-      g = []
-      open.set(s, g)
-      runs.push([s, g])
-    }
-    g.push(e)
+    o.group.push(e)
   }
-  return runs.map(([schema, group]) => toBatch(schema, group))
-}
-
-/**
- * The order scopes whose rows the per-schema batches, in `schemas`' order, would write out of
- * submit order (undefined: none). The common flush has one schema per scope and costs a Map
- * of scopes; only scopes shared by several conflict-handling schemas are read row by row.
- */
-function scopesOutOfOrder(schemas: Schema[], entries: Entry[]): Set<string> | undefined {
-  const byScope = new Map<string, Schema[]>()
-  let shared = false
-  for (const s of schemas) {
-    if (!s.hasConflictHandling) continue
-    const list = byScope.get(s.orderScope)
-    if (list === undefined) byScope.set(s.orderScope, [s])
-    else {
-      list.push(s)
-      shared = true
-    }
-  }
-  if (!shared) return undefined
-  let out: Set<string> | undefined
-  for (const [scope, list] of byScope) {
-    if (list.length < 2) continue
-    const rank = new Map(list.map((s, i) => [s, i]))
-    const signature = list[0]!.keySignature
-    const comparable = signature !== '' && list.every((s) => s.keySignature === signature)
-    if (comparable ? keysOutOfOrder(entries, rank) : runsOutOfOrder(entries, rank)) {
-      out ??= new Set()
-      out.add(scope)
-    }
-  }
-  return out
-}
-
-/** Whether an entry of an earlier-ranked schema follows one of a later-ranked schema. */
-function runsOutOfOrder(entries: Entry[], rank: Map<Schema, number>): boolean {
-  let highest = -1
-  for (const e of entries) {
-    const r = rank.get(e.schema)
-    if (r === undefined) continue
-    if (r < highest) return true
-    highest = r
-  }
-  return false
-}
-
-/** Whether some key has a row of a later-ranked schema before a row of an earlier one. */
-function keysOutOfOrder(entries: Entry[], rank: Map<Schema, number>): boolean {
-  // Key hash to the highest rank that has written it so far. A hash collision can only split
-  // a flush that need not be.
-  const seen = new Map<number, number>()
-  const hashers = new Map<Schema, RowKeyHash>()
-  for (const e of entries) {
-    const r = rank.get(e.schema)
-    if (r === undefined) continue
-    let hash = hashers.get(e.schema)
-    if (hash === undefined) {
-      hash = rowKeyHasher(e.schema)
-      hashers.set(e.schema, hash)
-    }
-    const width = e.schema.columns.length
-    const [values, from, to] = e instanceof Request ? [e.values, 0, 1] : [e.values, e.start, e.end]
-    for (let row = from; row < to; row++) {
-      const h = hash(values, row * width)
-      if (h === undefined) continue
-      const before = seen.get(h >>> 0)
-      if (before !== undefined && before > r) return true
-      if (before === undefined || r > before) seen.set(h >>> 0, r)
-    }
-  }
-  return false
+  return out.map(([schema, group]) => toBatch(schema, group))
 }
 
 /**

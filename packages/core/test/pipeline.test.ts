@@ -1132,3 +1132,121 @@ describe('two schemas on one table (one order scope)', () => {
     ])
   })
 })
+
+describe('cutting a flush for schemas of one scope, and keys that cannot be hashed', () => {
+  const a = defineSchema({
+    table: 't',
+    columns: ['id', 'v'],
+    strategy: 'replace',
+    conflictColumns: ['id'],
+  })
+  const b = defineSchema({
+    table: 't',
+    columns: ['id', 'w'],
+    strategy: 'replace',
+    conflictColumns: ['id'],
+  })
+  const recording = () => {
+    const batches: string[] = []
+    const executor = new MockExecutor({
+      onBatch: (batch) => {
+        batches.push(`${batch.schema === a ? 'a' : 'b'}×${batch.rows.length}`)
+      },
+    })
+    return { batches, executor }
+  }
+
+  it('one key going back cuts the flush once, not into a batch per row', async () => {
+    const { batches, executor } = recording()
+    const p = createBatchSQL({ executor, flushSize: 201, flushInterval: 60_000 })
+    // Each key through a, then b (in schema order: no cut), then key 0 through a again.
+    for (let id = 0; id < 100; id++) {
+      await p.submit(a, { id, v: 1 })
+      await p.submit(b, { id, w: 2 })
+    }
+    await p.submit(a, { id: 0, v: 3 }) // after b's row of key 0: a new piece
+    await p.close()
+    expect(batches).toEqual(['a×100', 'b×100', 'a×1'])
+  })
+
+  it('a keyHash that throws: the rows are still written, in order, and every one is settled', async () => {
+    const hashed = (name: string) =>
+      defineSchema({
+        table: name,
+        columns: ['id', 'v'],
+        strategy: 'replace',
+        conflictColumns: ['id'],
+        orderScope: 'shared',
+        keyHash: (values, base) => {
+          if (values[base] === 13) throw new Error('cannot hash 13')
+          return Number(values[base])
+        },
+      })
+    const [x, y] = [hashed('x'), hashed('y')]
+    const order: string[] = []
+    const executor = new MockExecutor(
+      {
+        onBatch: async (batch) => {
+          await new Promise((r) => setTimeout(r, 2))
+          order.push(batch.rows.map((r) => `${batch.schema.table}${r.get('id')}`).join(' '))
+        },
+      },
+      { concurrency: 4 },
+    )
+    const p = createBatchSQL({
+      executor,
+      flushSize: 2,
+      maxInFlightFlushes: 4,
+      flushInterval: 60_000,
+    })
+    await p.submit(x, { id: 13, v: 1 })
+    await p.submit(y, { id: 13, v: 2 }) // one flush: x then y on the unhashable key
+    await p.submit(x, { id: 13, v: 3 })
+    await p.submit(y, { id: 1, v: 4 }) // the next flush: waits for the one before, whole
+    const result = await p.close()
+    expect(result).toMatchObject({ committed: 4, failed: 0 })
+    expect(order).toEqual(['x13', 'y13', 'x13', 'y1'])
+  })
+})
+
+describe('a write the executor gave up on while the sink still runs it', () => {
+  it('keeps its keys at the gate until it ends: a later batch on them does not commit first', async () => {
+    const users = defineSchema({
+      table: 'users',
+      columns: ['id', 'name'],
+      strategy: 'update',
+      conflictColumns: ['id'],
+    })
+    const commits: string[] = []
+    let finishFirst!: () => void
+    const executor = new MockExecutor(
+      {
+        onBatch: async (batch) => {
+          const name = String(batch.rows[0]!.get('name'))
+          // The first write ignores its abort and ends only when told (a statement the
+          // server keeps running).
+          if (name === 'old') await new Promise<void>((r) => (finishFirst = r))
+          commits.push(name)
+        },
+      },
+      { concurrency: 4, timeoutMs: 10, retry: { maxAttempts: 1 } },
+    )
+    const p = createBatchSQL({
+      executor,
+      flushSize: 1,
+      maxInFlightFlushes: 4,
+      flushInterval: 60_000,
+    })
+    const first = p
+      .submitAndWait(users, { id: 1, name: 'old' })
+      .catch((e: BatchFailedError) => e.code)
+    expect(await first).toBe('BATCHSQL_OUTCOME_UNKNOWN') // given up on after 2 x timeoutMs
+    const second = p.submitAndWait(users, { id: 1, name: 'new' })
+    await new Promise((r) => setTimeout(r, 30))
+    expect(commits).toEqual([]) // the later write on key 1 waits for the one still running
+    finishFirst()
+    await second
+    expect(commits).toEqual(['old', 'new'])
+    await p.close()
+  })
+})

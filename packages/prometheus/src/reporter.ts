@@ -135,12 +135,12 @@ export class PrometheusMetrics implements MetricsReporter {
     ])
     this.recordsFailed = this.counter(
       'records_failed_total',
-      'Rows reported to the caller as not committed: failed for good, of unknown outcome (maybe written; also in records_outcome_unknown_total), or abandoned at a close deadline',
+      'Rows the executor did not commit: failed for good, of unknown outcome (maybe written; also in records_outcome_unknown_total), or never sent before a close deadline. A batch a close deadline abandoned while running is counted by its real outcome once it ends (its rows were reported BATCHSQL_OUTCOME_UNKNOWN to the caller)',
       ['database', 'table', 'test_case'],
     )
     this.recordsUnknown = this.counter(
       'records_outcome_unknown_total',
-      'Rows reported BATCHSQL_OUTCOME_UNKNOWN: a reply was lost after sending, so they may have been written (counted in records_failed_total too)',
+      'Rows the executor reported BATCHSQL_OUTCOME_UNKNOWN: a reply was lost after sending, so they may have been written (counted in records_failed_total too). A batch a close deadline abandoned while running is counted by its real outcome once it ends',
       ['database', 'table', 'test_case'],
     )
     this.recordsDeduplicated = this.counter(
