@@ -80,7 +80,8 @@ const TIMEOUT_CODES = new Set(['ETIMEDOUT', 'ESOCKETTIMEDOUT', 'ETIME'])
  * whatever a user's or a sink's classifier would say: a retry could write the rows twice.
  */
 export function finalClassification(err: unknown): Classification | undefined {
-  if (err instanceof BatchFailedError) return { reason: err.reason, retryable: false }
+  if (err instanceof BatchFailedError)
+    return { reason: REASONS.has(err.reason) ? err.reason : 'unknown', retryable: false }
   if (err instanceof BatchSQLError && err.code === 'BATCHSQL_OUTCOME_UNKNOWN')
     return { reason: 'unknown', retryable: false }
   return undefined

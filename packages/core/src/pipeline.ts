@@ -214,6 +214,8 @@ export class BatchSQL implements AsyncDisposable {
   private readonly gated = new Set<Batch>()
   /** Batches settled at the deadline while still running: their late outcome is dropped. */
   private readonly forsaken = new Set<Batch>()
+  /** Batches settled while the sink still runs a write given up on (`stillRunning`). */
+  private stillRunning = 0
   private forsake: (() => void) | undefined
   /** Timers and listeners to remove once the pipeline has drained. */
   private readonly disarms: (() => void)[] = []
@@ -695,6 +697,13 @@ export class BatchSQL implements AsyncDisposable {
       }
       outcome = await this.executor.execute(batch, this.abort.signal)
       lingering = outcome.stillRunning
+      if (lingering !== undefined) {
+        this.stillRunning++
+        const done = () => {
+          this.stillRunning--
+        }
+        lingering.then(done, done)
+      }
     } catch (err) {
       // Executors report rather than throw; this is a defect guard, and still loses nothing.
       const e = new BatchFailedError(schema.table, 'unknown', 1, batchSize(batch), err)
@@ -806,6 +815,38 @@ export class BatchSQL implements AsyncDisposable {
     }
   }
 
+  /**
+   * `closing`, or the close deadline (`timeoutMs` from `startedAt`, or `signal`) plus the
+   * grace, whichever comes first; without a deadline, `closing`.
+   */
+  private async untilDeadline(
+    closing: Promise<void> | undefined,
+    options: CloseOptions,
+    startedAt: number,
+  ): Promise<void> {
+    const { timeoutMs, signal } = options
+    if (timeoutMs === undefined && signal === undefined) return closing
+    let onAbort: (() => void) | undefined
+    const waits: Promise<unknown>[] = [Promise.resolve(closing)]
+    if (timeoutMs !== undefined)
+      waits.push(delay(Math.max(0, startedAt + timeoutMs - now()) + ABORT_GRACE_MS))
+    if (signal !== undefined) {
+      waits.push(
+        signal.aborted
+          ? delay(ABORT_GRACE_MS)
+          : new Promise<void>((resolve) => {
+              onAbort = () => resolve(delay(ABORT_GRACE_MS))
+              signal.addEventListener('abort', onAbort, { once: true })
+            }),
+      )
+    }
+    try {
+      await Promise.race(waits)
+    } finally {
+      if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort)
+    }
+  }
+
   private async doClose(options: CloseOptions): Promise<CloseResult> {
     this.state = CLOSING
     for (const w of this.waiters.splice(0)) {
@@ -830,6 +871,7 @@ export class BatchSQL implements AsyncDisposable {
     const forsaken = new Promise<void>((resolve) => {
       this.forsake = resolve
     })
+    const startedAt = now()
     this.disarms.push(this.armDeadline(options))
     this.seal()
     this.pump()
@@ -839,9 +881,12 @@ export class BatchSQL implements AsyncDisposable {
     let closeError: unknown
     try {
       const closing = this.executor.close?.()
-      // A sink still busy with a forsaken batch (a pool waiting for its connection) is not
-      // waited for past the deadline either; otherwise its close is awaited in full.
-      await (this.forsaken.size > 0 ? Promise.race([closing, delay(ABORT_GRACE_MS)]) : closing)
+      // A sink still busy with a forsaken batch (a pool waiting for its connection), or with
+      // a write the executor gave up on (a pool's close waits for its checked-out client), is
+      // not waited for past the deadline either; otherwise its close is awaited in full.
+      if (this.forsaken.size > 0) await Promise.race([closing, delay(ABORT_GRACE_MS)])
+      else if (this.stillRunning > 0) await this.untilDeadline(closing, options, startedAt)
+      else await closing
     } catch (err) {
       closeError = err
     } finally {

@@ -281,6 +281,9 @@ describe('ClassifierRegistry', () => {
       reason: 'unknown',
       retryable: false,
     })
+    // Nor through a BatchFailedError thrown with such a reason.
+    const thrown = new BatchFailedError('t', 'row 17: value too long' as never, 1, 1, null)
+    expect(new ClassifierRegistry().classify(thrown).reason).toBe('unknown')
     expect(warned.mock.calls.length).toBeLessThanOrEqual(1) // once per process
     warned.mockRestore()
   })

@@ -1249,4 +1249,23 @@ describe('a write the executor gave up on while the sink still runs it', () => {
     expect(commits).toEqual(['old', 'new'])
     await p.close()
   })
+
+  it('close({ timeoutMs }) still resolves when the sink cannot close before that write ends', async () => {
+    const events = defineSchema({ table: 'e', columns: ['id'] })
+    let finish!: () => void
+    const stuck = new Promise<void>((r) => (finish = r))
+    const executor = new MockExecutor(
+      { onBatch: () => stuck }, // ignores its abort
+      { timeoutMs: 10, retry: { maxAttempts: 1 } },
+    )
+    // A sink whose close waits for its busy connection (pg's pool.end() does).
+    Object.assign(executor, { close: () => stuck })
+    const p = createBatchSQL({ executor, flushSize: 1, flushInterval: 60_000 })
+    const ack = p.submitAndWait(events, { id: 1 }).catch((e: BatchFailedError) => e.code)
+    expect(await ack).toBe('BATCHSQL_OUTCOME_UNKNOWN')
+    const closed = p.close({ timeoutMs: 20 }).then(() => 'closed')
+    const late = new Promise((r) => setTimeout(() => r('still waiting'), 2_000))
+    expect(await Promise.race([closed, late])).toBe('closed')
+    finish()
+  })
 })
