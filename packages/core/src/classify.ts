@@ -1,28 +1,10 @@
 import { BatchFailedError, BatchSQLError, isAbortError, TimeoutError } from './errors.js'
 
 /**
- * Why a batch (or a row) failed. Sinks map their driver errors onto these; the executor
- * retries or not according to `Classification.retryable`.
+ * Every `ErrorReason`. The type is derived from this list, so a reason added to one is in the
+ * other (a reason missing from the list would be reported as `unknown`: see `checked`).
  */
-export type ErrorReason =
-  | 'deadlock'
-  | 'lock_timeout'
-  | 'timeout'
-  | 'connection'
-  | 'io'
-  | 'context_canceled'
-  | 'duplicate_key'
-  | 'syntax'
-  | 'data'
-  | 'non_retryable'
-  | 'unknown'
-
-export interface Classification {
-  reason: ErrorReason
-  retryable: boolean
-}
-
-const REASONS: ReadonlySet<string> = new Set<ErrorReason>([
+export const ERROR_REASONS = [
   'deadlock',
   'lock_timeout',
   'timeout',
@@ -34,7 +16,20 @@ const REASONS: ReadonlySet<string> = new Set<ErrorReason>([
   'data',
   'non_retryable',
   'unknown',
-])
+] as const
+
+/**
+ * Why a batch (or a row) failed. Sinks map their driver errors onto these; the executor
+ * retries or not according to `Classification.retryable`.
+ */
+export type ErrorReason = (typeof ERROR_REASONS)[number]
+
+export interface Classification {
+  reason: ErrorReason
+  retryable: boolean
+}
+
+const REASONS: ReadonlySet<string> = new Set(ERROR_REASONS)
 let warnedBadClassification = false
 
 /**

@@ -1,5 +1,5 @@
 export type { Classification, ErrorClassifier, ErrorReason } from './classify.js'
-export { builtinClassifier, ClassifierRegistry } from './classify.js'
+export { builtinClassifier, ClassifierRegistry, ERROR_REASONS } from './classify.js'
 export type { Coalesced, FoldedRows, IntegerKeyOrder } from './coalesce.js'
 export { coalesce, coalesces, foldIntegerKeys, integerKeyOrder, keyOrder } from './coalesce.js'
 export type {
@@ -30,7 +30,12 @@ export type { ExecutorOptions } from './executor.js'
 export { createExecutor, DEFAULT_TIMEOUT_MS, RetryingExecutor } from './executor.js'
 export { batchSize, FlatBatch } from './flat-batch.js'
 export type { BatchMetrics, MetricsReporter, PipelineGauges, RejectReason } from './metrics.js'
-export { METRICS_REPORTER_METHODS, NoopMetricsReporter, noopMetrics } from './metrics.js'
+export {
+  METRICS_REPORTER_METHODS,
+  NoopMetricsReporter,
+  noopMetrics,
+  REJECT_REASONS,
+} from './metrics.js'
 export type {
   AcknowledgedSubmit,
   BatchSQLConfig,

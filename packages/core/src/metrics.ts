@@ -38,7 +38,9 @@ export interface PipelineGauges {
   inFlightBatches(): number
 }
 
-export type RejectReason = 'closed' | 'aborted' | 'validation'
+/** Every `RejectReason` (the type is derived from it). */
+export const REJECT_REASONS = ['closed', 'aborted', 'validation'] as const
+export type RejectReason = (typeof REJECT_REASONS)[number]
 
 /**
  * `database` (the sink's name, e.g. `postgres`) is the last parameter of the pipeline-level

@@ -8,6 +8,7 @@ import {
   BatchSQLError,
   type MetricsReporter,
   type PipelineGauges,
+  REJECT_REASONS,
   type RejectReason,
 } from '@batchsql/core'
 import {
@@ -37,9 +38,6 @@ interface Bound {
  * queue gauges' collect functions must read every pipeline of them all.
  */
 const boundByRegistry = new WeakMap<Registry, Bound>()
-
-/** Every `RejectReason`: their series start at 0 when a pipeline binds. */
-const REJECT_REASONS: readonly RejectReason[] = ['closed', 'aborted', 'validation']
 
 /** Label names the reporter sets itself. */
 const OWN_LABELS = new Set([
