@@ -29,6 +29,7 @@ export {
 export type { ExecutorOptions } from './executor.js'
 export { createExecutor, DEFAULT_TIMEOUT_MS, RetryingExecutor } from './executor.js'
 export { batchSize, FlatBatch } from './flat-batch.js'
+export { FNV_OFFSET, fnv1a } from './fnv.js'
 export type { BatchMetrics, MetricsReporter, PipelineGauges, RejectReason } from './metrics.js'
 export {
   METRICS_REPORTER_METHODS,
@@ -45,6 +46,8 @@ export type {
   SubmitOptions,
 } from './pipeline.js'
 export { BatchSQL, createBatchSQL } from './pipeline.js'
+export type { ProcessorBatchSQLConfig } from './processor-batchsql.js'
+export { createProcessorBatchSQL } from './processor-batchsql.js'
 export type { Ack, ColumnFor } from './request.js'
 export { Request } from './request.js'
 export type { RetryPolicy } from './retry.js'

@@ -1,4 +1,5 @@
 import type { Batch } from './contract.js'
+import { FNV_PRIME, fnv1a } from './fnv.js'
 import { KeyTable } from './key-table.js'
 import type { Schema } from './schema.js'
 import { rowKey, type Value } from './values.js'
@@ -170,20 +171,13 @@ function claim(table: KeyTable, e: Entry): Set<number> | undefined {
   return owners
 }
 
-// FNV-1a, 32 bits. The state after "s:" lets a raw string key hash exactly as the `s:`-tagged
-// key rowKey() would build for it, without building it.
-const FNV_OFFSET = 0x811c9dc5
-const FNV_PRIME = 0x01000193
-const S_TAG = hashString('s:', FNV_OFFSET)
-const N_TAG = hashString('n:', FNV_OFFSET)
-
-function hashString(s: string, h: number): number {
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), FNV_PRIME)
-  return h >>> 0
-}
+// The state after "s:" lets a raw string key hash exactly as the `s:`-tagged key rowKey()
+// would build for it, without building it.
+const S_TAG = fnv1a('s:')
+const N_TAG = fnv1a('n:')
 
 const DIGITS = new Uint8Array(16) // a safe integer has at most 16 digits
-/** hashString(String(v), h) for a safe integer, without building the string. */
+/** fnv1a(String(v), h) for a safe integer, without building the string. */
 function hashSafeInteger(v: number, h: number): number {
   if (v < 0) {
     h = Math.imul(h ^ 45, FNV_PRIME) // '-'
@@ -220,11 +214,11 @@ export function rowKeyHasher(schema: Schema): RowKeyHash {
   const rawIntegers = only >= 0 && types[only] !== 'string' && types[only] !== 'decimal'
   return (values, base) => {
     const v = only >= 0 ? values[base + only] : undefined
-    if (rawStrings && typeof v === 'string') return hashString(v, S_TAG)
+    if (rawStrings && typeof v === 'string') return fnv1a(v, S_TAG)
     if (rawIntegers && typeof v === 'number' && Number.isSafeInteger(v))
       return hashSafeInteger(v, N_TAG)
     const k = rowKey(values, conflictIndexes, types, base)
-    return k === undefined ? undefined : hashString(k, FNV_OFFSET)
+    return k === undefined ? undefined : fnv1a(k)
   }
 }
 

@@ -2,13 +2,16 @@ import { describe, expect, it, vi } from 'vitest'
 import {
   type Batch,
   BatchFailedError,
+  type BatchMetrics,
   BatchSQLError,
   backoffDelay,
   ClassifierRegistry,
   createExecutor,
+  createProcessorBatchSQL,
   defineSchema,
   FlatBatch,
   markInDoubt,
+  NoopMetricsReporter,
   Request,
   Semaphore,
   TimeoutError,
@@ -476,5 +479,37 @@ describe('concurrency with attempts given up on', () => {
     expect(await second).toMatchObject({ committed: 1, failures: [] })
     expect(calls).toBe(2)
     expect(ex.maxConcurrencyObserved).toBe(1)
+  })
+})
+
+describe('createProcessorBatchSQL', () => {
+  it('gives the executor its options and the pipeline the rest, metrics to both', async () => {
+    const p = new MockProcessor({ delayMs: 5 })
+    let batchRows = 0
+    let flushRows = 0
+    const metrics = new (class extends NoopMetricsReporter {
+      override recordBatch(m: BatchMetrics) {
+        batchRows += m.rows // the executor's
+      }
+      override recordFlush(rows: number) {
+        flushRows += rows // the pipeline's
+      }
+    })()
+    const bsql = createProcessorBatchSQL(p, { concurrency: 1, flushSize: 2, metrics })
+    for (let i = 0; i < 8; i++) await bsql.submit(s, { id: i })
+    await bsql.close()
+    expect(p.rows('items')).toHaveLength(8)
+    expect(p.maxRunning).toBe(1) // concurrency reached the executor
+    expect(p.attempts.every((a) => a.rows.length <= 2)).toBe(true) // flushSize reached the pipeline
+    expect([batchRows, flushRows]).toEqual([8, 8]) // metrics reached both
+  })
+
+  it('refuses a misspelt executor or pipeline option', () => {
+    const p = new MockProcessor()
+    const bad = [{ retry: { maxAttemps: 5 } }, { flushSise: 10 }, { concurrency: 0 }]
+    for (const config of bad)
+      expect(() => createProcessorBatchSQL(p, config as never), JSON.stringify(config)).toThrow(
+        expect.objectContaining({ code: 'BATCHSQL_INVALID_CONFIG' }),
+      )
   })
 })

@@ -1,10 +1,8 @@
 import {
   type AnyRow,
   type BatchSQL,
-  type BatchSQLConfig,
-  createBatchSQL,
-  createExecutor,
-  type ExecutorOptions,
+  createProcessorBatchSQL,
+  type ProcessorBatchSQLConfig,
   type Request,
   type Schema,
 } from '@batchsql/core'
@@ -15,8 +13,7 @@ import { KyselyProcessor, type KyselyProcessorOptions } from './processor.js'
 
 /** Pipeline, executor and engine options together: what every dialect factory accepts. */
 export interface SqlBatchSQLConfig
-  extends Omit<BatchSQLConfig, 'executor'>,
-    Omit<ExecutorOptions, 'metrics'>,
+  extends ProcessorBatchSQLConfig,
     Omit<KyselyProcessorOptions, 'ownsDb' | 'release'> {}
 
 /** A BatchSQL pipeline writing through the SQL engine, plus statement preview. */
@@ -43,21 +40,14 @@ export function createKyselyBatchSQL<DB>(
   config: SqlBatchSQLConfig = {},
   owns: boolean | (() => void | Promise<void>) = false,
 ): SqlBatchSQL<DB> {
-  const { concurrency, timeoutMs, retry, classifiers, poisonRows, name, ...pipeline } = config
+  const { poisonRows, name, ...rest } = config
   const processor = new KyselyProcessor(db as Kysely<any>, adapter, {
     poisonRows,
     name,
     ownsDb: owns === true,
     release: typeof owns === 'function' ? owns : undefined,
   })
-  const executor = createExecutor(processor, {
-    concurrency,
-    timeoutMs,
-    retry,
-    classifiers,
-    metrics: pipeline.metrics,
-  })
-  const batch = createBatchSQL({ ...pipeline, executor })
+  const batch = createProcessorBatchSQL(processor, rest)
   return Object.assign(batch, {
     db,
     preview: <Row extends AnyRow>(schema: Schema<Row>, rows: readonly (Row | Request<Row>)[]) =>

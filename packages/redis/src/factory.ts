@@ -1,16 +1,13 @@
 import {
   type BatchSQL,
-  type BatchSQLConfig,
-  createBatchSQL,
-  createExecutor,
-  type ExecutorOptions,
+  createProcessorBatchSQL,
+  type ProcessorBatchSQLConfig,
 } from '@batchsql/core'
 import { Redis } from 'ioredis'
 import { type RedisClient, RedisProcessor, type RedisProcessorOptions } from './processor.js'
 
 export interface RedisBatchSQLConfig
-  extends Omit<BatchSQLConfig, 'executor'>,
-    Omit<ExecutorOptions, 'metrics'>,
+  extends ProcessorBatchSQLConfig,
     Omit<RedisProcessorOptions, 'ownsClient'> {}
 
 /**
@@ -36,19 +33,12 @@ export function createRedisBatchSQL(
   client: RedisClient | string,
   config: RedisBatchSQLConfig = {},
 ): BatchSQL {
-  const { atomic, name, concurrency, timeoutMs, retry, classifiers, ...pipeline } = config
+  const { atomic, name, ...rest } = config
   const owns = typeof client === 'string'
   const redis = owns ? ownClient(client) : client
   try {
     const processor = new RedisProcessor(redis, { atomic, name, ownsClient: owns })
-    const executor = createExecutor(processor, {
-      concurrency,
-      timeoutMs,
-      retry,
-      classifiers,
-      metrics: pipeline.metrics,
-    })
-    return createBatchSQL({ ...pipeline, executor })
+    return createProcessorBatchSQL(processor, rest)
   } catch (err) {
     // A bad option: the client made for this pipeline (already connecting) goes with it.
     if (owns) redis.disconnect()

@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer'
-import { ValidationError, type Value } from '@batchsql/core'
+import { fnv1a, ValidationError, type Value } from '@batchsql/core'
 import { COMMANDS, type RedisArg, type RedisCommand } from './commands.js'
 
 /**
@@ -104,22 +104,16 @@ const BYTES_TAG = '\uDC00'
  * through two schemas, are applied in that order.
  */
 export function prefixedKeyHash(prefix: string, at: number) {
-  const seed = fnv(prefix, FNV_OFFSET)
+  const seed = fnv1a(prefix)
   return (values: readonly (Value | undefined)[], base: number): number | undefined => {
     const v = values[base + at]
     if (v === undefined || v === null) return undefined
     // The common keys hash in place: a string (well-formed: core refuses lone surrogates at
     // submit) is its own identity, after the prefix's.
-    if (typeof v === 'string') return fnv(v, seed)
-    if (typeof v === 'number') return fnv(String(v), seed)
-    return fnv(keyIdentity(prefixed(toArg(v, '', 'key'), prefix)), FNV_OFFSET)
+    if (typeof v === 'string') return fnv1a(v, seed)
+    if (typeof v === 'number') return fnv1a(String(v), seed)
+    return fnv1a(keyIdentity(prefixed(toArg(v, '', 'key'), prefix)))
   }
-}
-
-const FNV_OFFSET = 0x811c9dc5
-function fnv(s: string, h: number): number {
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193)
-  return h >>> 0
 }
 
 /**
