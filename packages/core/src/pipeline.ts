@@ -214,13 +214,18 @@ export class BatchSQL implements AsyncDisposable {
   private readonly gated = new Set<Batch>()
   /** Batches settled at the deadline while still running: their late outcome is dropped. */
   private readonly forsaken = new Set<Batch>()
-  /** Batches settled while the sink still runs a write given up on (`stillRunning`). */
-  private stillRunning = 0
   private forsake: (() => void) | undefined
   /** Timers and listeners to remove once the pipeline has drained. */
   private readonly disarms: (() => void)[] = []
   /** Every row settled (or forsaken): a deadline has nothing left to abort. */
   private drained = false
+  /**
+   * Resolved by a close deadline given after the draining (a second SIGTERM's `close({
+   * timeoutMs })` while the sink's own close still runs), plus the grace: stop waiting for it.
+   */
+  private readonly sinkCloseCut = Promise.withResolvers<void>()
+  /** Timers and listeners of those late deadlines, removed once closed. */
+  private readonly lateDisarms: (() => void)[] = []
   private readonly abandoned: BatchFailure[] = []
   private idleResolve: (() => void) | undefined
   private closePromise: Promise<CloseResult> | undefined
@@ -697,13 +702,6 @@ export class BatchSQL implements AsyncDisposable {
       }
       outcome = await this.executor.execute(batch, this.abort.signal)
       lingering = outcome.stillRunning
-      if (lingering !== undefined) {
-        this.stillRunning++
-        const done = () => {
-          this.stillRunning--
-        }
-        lingering.then(done, done)
-      }
     } catch (err) {
       // Executors report rather than throw; this is a defect guard, and still loses nothing.
       const e = new BatchFailedError(schema.table, 'unknown', 1, batchSize(batch), err)
@@ -792,17 +790,26 @@ export class BatchSQL implements AsyncDisposable {
   close(options: CloseOptions = {}): Promise<CloseResult> {
     if (this.closePromise) {
       // Already closing (e.g. drained by the construction signal): a later call may still
-      // impose a deadline, as a SIGTERM handler would, until the draining is over.
+      // impose a deadline, as a SIGTERM handler would: on the draining, or once that is over,
+      // on the wait for the sink's close.
       if (!this.drained) this.disarms.push(this.armDeadline(options))
+      else if (this.state !== CLOSED)
+        this.lateDisarms.push(
+          this.armDeadline(options, () => {
+            void delay(ABORT_GRACE_MS).then(() => this.sinkCloseCut.resolve())
+          }),
+        )
       return this.closePromise
     }
     this.closePromise = this.doClose(options)
     return this.closePromise
   }
 
-  private armDeadline(options: CloseOptions): () => void {
+  private armDeadline(
+    options: CloseOptions,
+    onDeadline: () => void = () => this.abandonRemaining(),
+  ): () => void {
     let timer: NodeJS.Timeout | undefined
-    const onDeadline = () => this.abandonRemaining()
     if (options.timeoutMs !== undefined)
       timer = setTimeout(onDeadline, Math.max(0, options.timeoutMs))
     if (options.signal) {
@@ -881,15 +888,17 @@ export class BatchSQL implements AsyncDisposable {
     let closeError: unknown
     try {
       const closing = this.executor.close?.()
+      const cut = this.sinkCloseCut.promise
       // A sink still busy with a forsaken batch (a pool waiting for its connection), or with
       // a write the executor gave up on (a pool's close waits for its checked-out client), is
-      // not waited for past the deadline either; otherwise its close is awaited in full.
-      if (this.forsaken.size > 0) await Promise.race([closing, delay(ABORT_GRACE_MS)])
-      else if (this.stillRunning > 0) await this.untilDeadline(closing, options, startedAt)
-      else await closing
+      // not waited for past the deadline either, nor past a later call's; without any
+      // deadline its close is awaited in full.
+      if (this.forsaken.size > 0) await Promise.race([closing, delay(ABORT_GRACE_MS), cut])
+      else await Promise.race([this.untilDeadline(closing, options, startedAt), cut])
     } catch (err) {
       closeError = err
     } finally {
+      for (const disarm of this.lateDisarms.splice(0)) disarm()
       this.state = CLOSED
       this.errorStream.end()
       // A batch a deadline forsook may still run on the server: in-flight keeps counting it

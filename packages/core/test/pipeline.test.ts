@@ -1250,6 +1250,37 @@ describe('a write the executor gave up on while the sink still runs it', () => {
     await p.close()
   })
 
+  it("close({ timeoutMs }) resolves though the sink's own close never ends", async () => {
+    const events = defineSchema({ table: 'e', columns: ['id'] })
+    const executor = new MockExecutor()
+    Object.assign(executor, { close: () => new Promise<void>(() => {}) }) // never ends
+    const p = createBatchSQL({ executor, flushSize: 1, flushInterval: 60_000 })
+    await p.submitAndWait(events, { id: 1 })
+    const result = await p.close({ timeoutMs: 20 })
+    expect(result).toMatchObject({ accepted: 1, committed: 1, abandonedRows: 0 })
+    expect(p.stats().state).toBe('closed')
+  })
+
+  it('a later close({ timeoutMs }) bounds the wait for the sink that an earlier close() started', async () => {
+    const events = defineSchema({ table: 'e', columns: ['id'] })
+    const executor = new MockExecutor()
+    let sinkClosing!: () => void
+    const closeCalled = new Promise<void>((r) => (sinkClosing = r))
+    Object.assign(executor, {
+      close: () => {
+        sinkClosing()
+        return new Promise<void>(() => {}) // never ends
+      },
+    })
+    const p = createBatchSQL({ executor, flushSize: 1, flushInterval: 60_000 })
+    await p.submitAndWait(events, { id: 1 })
+    const first = p.close() // no deadline: would wait for the sink forever
+    await closeCalled // drained: now waiting for the sink's close
+    const second = p.close({ timeoutMs: 10 }) // a second SIGTERM
+    expect(second).toBe(first)
+    expect(await second).toMatchObject({ committed: 1, abandonedRows: 0 })
+  })
+
   it('close({ timeoutMs }) still resolves when the sink cannot close before that write ends', async () => {
     const events = defineSchema({ table: 'e', columns: ['id'] })
     let finish!: () => void
