@@ -40,6 +40,15 @@ export interface ExecutorOptions {
   metrics?: MetricsReporter
 }
 
+/** Every `ExecutorOptions` key: another one is a misspelling, refused rather than ignored. */
+export const EXECUTOR_OPTION_KEYS: ReadonlySet<string> = new Set([
+  'concurrency',
+  'timeoutMs',
+  'retry',
+  'classifiers',
+  'metrics',
+] satisfies (keyof ExecutorOptions)[])
+
 const now = () => performance.now()
 
 /**
@@ -66,6 +75,12 @@ export class RetryingExecutor implements BatchExecutor {
     options: ExecutorOptions = {},
   ) {
     this.name = processor.name
+    for (const key of Object.keys(options))
+      if (!EXECUTOR_OPTION_KEYS.has(key))
+        throw new BatchSQLError(
+          'BATCHSQL_INVALID_CONFIG',
+          `unknown executor option "${key}" (${[...EXECUTOR_OPTION_KEYS].join(', ')})`,
+        )
     this.concurrency = options.concurrency ?? 4
     if (!Number.isInteger(this.concurrency) || this.concurrency < 1)
       throw new BatchSQLError('BATCHSQL_INVALID_CONFIG', 'concurrency must be a positive integer')

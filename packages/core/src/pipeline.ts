@@ -45,7 +45,7 @@ export interface BatchSQLConfig {
   onAbort?: 'drain' | 'abandon'
 }
 
-const CONFIG_KEYS: ReadonlySet<string> = new Set([
+export const CONFIG_KEYS: ReadonlySet<string> = new Set([
   'executor',
   'bufferSize',
   'flushSize',

@@ -1,6 +1,7 @@
 import type { BatchProcessor } from './contract.js'
-import { createExecutor, type ExecutorOptions } from './executor.js'
-import { type BatchSQL, type BatchSQLConfig, createBatchSQL } from './pipeline.js'
+import { BatchSQLError } from './errors.js'
+import { createExecutor, EXECUTOR_OPTION_KEYS, type ExecutorOptions } from './executor.js'
+import { type BatchSQL, type BatchSQLConfig, CONFIG_KEYS, createBatchSQL } from './pipeline.js'
 
 /**
  * Pipeline and executor options together: what an adapter's factory accepts besides its own
@@ -19,6 +20,12 @@ export function createProcessorBatchSQL(
   processor: BatchProcessor,
   config: ProcessorBatchSQLConfig,
 ): BatchSQL {
+  for (const key of Object.keys(config))
+    if (key === 'executor' || !(CONFIG_KEYS.has(key) || EXECUTOR_OPTION_KEYS.has(key)))
+      throw new BatchSQLError(
+        'BATCHSQL_INVALID_CONFIG',
+        `unknown option "${key}" (pipeline: ${[...CONFIG_KEYS].filter((k) => k !== 'executor').join(', ')}; executor: ${[...EXECUTOR_OPTION_KEYS].join(', ')}; the adapter's own are in its README)`,
+      )
   const { concurrency, timeoutMs, retry, classifiers, ...pipeline } = config
   const executor = createExecutor(processor, {
     concurrency,

@@ -506,10 +506,29 @@ describe('createProcessorBatchSQL', () => {
 
   it('refuses a misspelt executor or pipeline option', () => {
     const p = new MockProcessor()
-    const bad = [{ retry: { maxAttemps: 5 } }, { flushSise: 10 }, { concurrency: 0 }]
+    const bad = [
+      { retry: { maxAttemps: 5 } },
+      { flushSise: 10 },
+      { concurency: 2 },
+      { concurrency: 0 },
+      { executor: createExecutor(p) },
+    ]
     for (const config of bad)
       expect(() => createProcessorBatchSQL(p, config as never), JSON.stringify(config)).toThrow(
         expect.objectContaining({ code: 'BATCHSQL_INVALID_CONFIG' }),
       )
+    // The message names what is accepted, executor options included.
+    expect(() => createProcessorBatchSQL(p, { concurency: 2 } as never)).toThrow(
+      /unknown option "concurency" \(pipeline: .*flushSize.*; executor: concurrency, timeoutMs/,
+    )
+  })
+
+  it('createExecutor refuses a misspelt option too', () => {
+    expect(() => createExecutor(new MockProcessor(), { concurency: 2 } as never)).toThrow(
+      expect.objectContaining({
+        code: 'BATCHSQL_INVALID_CONFIG',
+        message: expect.stringContaining('"concurency"'),
+      }),
+    )
   })
 })
