@@ -755,8 +755,9 @@ export class BatchSQL implements AsyncDisposable {
 
   private markAbandoned(f: BatchFailure): BatchFailure {
     // A batch forsaken while running keeps its code: it was maybe written, not surely not.
+    // One already marked (never sent: abandonRemaining) is not wrapped a second time.
     const failure: BatchFailure =
-      f.error.code === 'BATCHSQL_OUTCOME_UNKNOWN'
+      f.error.code === 'BATCHSQL_OUTCOME_UNKNOWN' || f.error.code === 'BATCHSQL_ABANDONED'
         ? f
         : {
             ...f,
@@ -765,7 +766,10 @@ export class BatchSQL implements AsyncDisposable {
               'context_canceled',
               f.attempts,
               f.rows.length,
-              f.error,
+              // What stopped it (the abort), not the executor's wrapper of it.
+              f.error instanceof BatchFailedError && f.error.cause !== undefined
+                ? f.error.cause
+                : f.error,
               'BATCHSQL_ABANDONED',
             ),
           }

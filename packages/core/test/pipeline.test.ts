@@ -692,6 +692,8 @@ describe('failures', () => {
     expect(ids).toEqual([0, 1, 2, 3, 4])
     expect(result.abandonedRows).toBe(5)
     expect(result.abandoned.every((f) => f.error.code === 'BATCHSQL_ABANDONED')).toBe(true)
+    // Each wraps what stopped it (the abort), not another BATCHSQL_ABANDONED error.
+    for (const f of result.abandoned) expect(f.error.cause).toBeInstanceOf(AbortedError)
     // The metrics see them too: the aborted batch (executor) and the never-sent ones (pipeline).
     expect(metrics.failedRows).toBe(5)
     expect(metrics.errors.every((e) => e === 'final:context_canceled')).toBe(true)

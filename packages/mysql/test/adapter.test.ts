@@ -119,6 +119,28 @@ describe('mysql adapter', () => {
       (e: unknown) => e,
     )
     expect(classifyMysqlError(missing)).toEqual({ reason: 'syntax', retryable: false })
+    // KILL QUERY from another session (an operator, pt-kill): rolled back, so retried.
+    const victim = await bare.getConnection()
+    const [[{ id }]] = (await victim.query('SELECT CONNECTION_ID() AS id')) as unknown as [
+      [{ id: number }],
+    ]
+    const sleeping = victim.query('SELECT SLEEP(30)').then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    // Kill it once it runs (a KILL QUERY before it starts would hit nothing).
+    for (let running = 0; running === 0; await new Promise((r) => setTimeout(r, 10))) {
+      const [[row]] = (await bare.query(
+        "SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE ID = ? AND INFO LIKE 'SELECT SLEEP%'",
+        [id],
+      )) as unknown as [[{ n: number }]]
+      running = Number(row.n)
+    }
+    await bare.query(`KILL QUERY ${Number(id)}`)
+    const interrupted = await sleeping
+    victim.release()
+    expect(interrupted).toMatchObject({ errno: 1317 })
+    expect(classifyMysqlError(interrupted)).toEqual({ reason: 'timeout', retryable: true })
     expect(
       classifyMysqlError(Object.assign(new Error('x'), { code: 'PROTOCOL_CONNECTION_LOST' })),
     ).toBeUndefined()

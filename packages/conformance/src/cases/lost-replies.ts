@@ -8,8 +8,9 @@ import type { ConformanceTarget } from '../target.js'
 
 /**
  * A connection lost while a committing statement is in flight: the server may have committed.
- * A plain insert must then be reported (BATCHSQL_OUTCOME_UNKNOWN), never retried into a second
- * copy of its rows; an upsert is idempotent and is retried.
+ * A plain insert (or an ignore without conflict columns: nothing says a unique key exists)
+ * must then be reported (BATCHSQL_OUTCOME_UNKNOWN), never retried into a second copy of its
+ * rows; an upsert is idempotent and is retried.
  */
 export function lostReplyCases(ctx: SuiteContext): void {
   describe('a reply lost in flight', () => {
@@ -115,6 +116,29 @@ export function lostReplyCases(ctx: SuiteContext): void {
         expect(unknown).toBeGreaterThan(0)
         expect(result).toMatchObject({ committed: 5 + 3 - unknown, failed: unknown })
         expect(ids.filter((id) => id < 10 || id >= 100)).toEqual([1, 2, 100, 101, 102])
+      }))
+
+    it('an ignore without conflict columns whose reply is lost is never written twice', () =>
+      withCutter(async ({ t, cutter, batch, table }) => {
+        // No unique key, so INSERT IGNORE / ON CONFLICT DO NOTHING ignore nothing: a retry of
+        // a statement that committed would add a second copy, as a plain insert's would.
+        const name = await table(false)
+        const schema = defineSchema({ table: name, columns: ['id', 'v'], strategy: 'ignore' })
+        await batch.submitAndWait(schema, { id: 1, v: 'before' })
+        cutter.cutReplyTo(/insert/i)
+        const outcome = await batch.submitAndWait(schema, { id: 2, v: 'cut' }).then(
+          () => 'committed',
+          (e: unknown) => e,
+        )
+        cutter.disarm()
+        await batch.close()
+        expect(cutter.cuts).toBe(1)
+        const copies = (await readTable(t, name, 'id')).filter((r) => Number(r.id) === 2).length
+        expect(copies).toBeLessThanOrEqual(1)
+        if (outcome === 'committed') expect(copies).toBe(1)
+        // Written, and the caller not told so: only "unknown" is true (a lone statement's reply
+        // comes after its commit; a COPY path's staging INSERT is inside its transaction).
+        else if (copies === 1) expect(outcome).toMatchObject({ code: 'BATCHSQL_OUTCOME_UNKNOWN' })
       }))
 
     it('a transaction that loses its connection before COMMIT is retried, and written once', () =>
