@@ -116,6 +116,21 @@ export interface SchemaDefinition<Row extends AnyRow = AnyRow> {
   keyHash?: (values: readonly (Value | undefined)[], base: number) => number | undefined
 }
 
+/** Every `SchemaDefinition` key: another one is a misspelling (`conflictColumn`), refused. */
+const DEFINITION_KEYS: ReadonlySet<string> = new Set([
+  'table',
+  'columns',
+  'strategy',
+  'conflictColumns',
+  'updateColumns',
+  'dedupe',
+  'adapterOptions',
+  'required',
+  'validate',
+  'orderScope',
+  'keyHash',
+] satisfies (keyof SchemaDefinition)[])
+
 // Identifiers are quoted by adapters, so anything printable is allowed; we only refuse what
 // no database accepts: empty names, NUL, and names over 63 bytes (PostgreSQL's limit, past
 // which it would truncate the name without a word).
@@ -224,6 +239,12 @@ export class Schema<Row extends AnyRow = AnyRow> {
     if (typeof def !== 'object' || def === null) {
       throw new ValidationError('BATCHSQL_INVALID_SCHEMA', 'schema definition must be an object')
     }
+    for (const key of Object.keys(def))
+      if (!DEFINITION_KEYS.has(key))
+        throw new ValidationError(
+          'BATCHSQL_INVALID_SCHEMA',
+          `unknown schema option "${key}" (${[...DEFINITION_KEYS].join(', ')})`,
+        )
     this.id = nextSchemaId++
     this.table = checkName('table', def.table)
     const table = this.table

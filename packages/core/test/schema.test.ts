@@ -51,6 +51,10 @@ describe('defineSchema', () => {
     ],
     [{ table: 't', columns: ['a'], conflictColumns: ['a'] }, 'strategy "insert"'],
     [{ table: 't', columns: ['a'], strategy: 'merge' }, 'unknown conflict strategy'],
+    [
+      { table: 't', columns: ['a'], strategy: 'ignore', conflictColumn: ['a'] },
+      'unknown schema option "conflictColumn"',
+    ],
   ])('rejects %j', (def, message) => {
     expect(() => defineSchema(def as never)).toThrowError(ValidationError)
     expect(() => defineSchema(def as never)).toThrowError(message)

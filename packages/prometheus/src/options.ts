@@ -1,3 +1,4 @@
+import { BatchSQLError } from '@batchsql/core'
 import type { Registry } from 'prom-client'
 
 export interface PrometheusMetricsOptions {
@@ -54,4 +55,60 @@ export interface TestResult {
   integrityRate: number
   memory?: { rssMB: number; heapUsedMB: number; heapTotalMB?: number; externalMB?: number }
   gcCount?: number
+}
+
+const OPTION_KEYS: ReadonlySet<string> = new Set([
+  'registry',
+  'prefix',
+  'labels',
+  'buckets',
+  'tableLabel',
+  'defaultMetrics',
+] satisfies (keyof PrometheusMetricsOptions)[])
+const BUCKET_KEYS: ReadonlySet<string> = new Set(Object.keys(DEFAULT_BUCKETS))
+// Prometheus' data model: metric names may hold colons, label names may not; names starting
+// with `__` are reserved.
+const METRIC_PREFIX = /^(?:[a-zA-Z_:][a-zA-Z0-9_:]*)?$/
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/
+
+/**
+ * Refuses options that would be ignored (a misspelt key) or that prom-client would refuse later
+ * with a plain `Error` (an invalid name), as `BATCHSQL_INVALID_CONFIG`, like every other
+ * BatchSQL option.
+ */
+export function checkOptions(options: PrometheusMetricsOptions): void {
+  const bad = (message: string) => new BatchSQLError('BATCHSQL_INVALID_CONFIG', message)
+  if (typeof options !== 'object' || options === null) throw bad('options must be an object')
+  for (const key of Object.keys(options))
+    if (!OPTION_KEYS.has(key)) throw bad(`unknown option "${key}" (${[...OPTION_KEYS].join(', ')})`)
+  const { prefix, labels, buckets, tableLabel, defaultMetrics } = options
+  if (prefix !== undefined && (typeof prefix !== 'string' || !METRIC_PREFIX.test(prefix)))
+    throw bad('prefix must be a valid start of a Prometheus metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)')
+  if (labels !== undefined) {
+    if (typeof labels !== 'object' || labels === null) throw bad('labels must be an object')
+    for (const [name, value] of Object.entries(labels)) {
+      if (!LABEL_NAME.test(name) || name.startsWith('__'))
+        throw bad(`labels: "${name}" is not a valid Prometheus label name`)
+      if (typeof value !== 'string') throw bad(`labels: the value of "${name}" must be a string`)
+    }
+  }
+  if (buckets !== undefined) {
+    if (typeof buckets !== 'object' || buckets === null) throw bad('buckets must be an object')
+    for (const [key, list] of Object.entries(buckets)) {
+      if (!BUCKET_KEYS.has(key))
+        throw bad(`unknown buckets option "${key}" (${[...BUCKET_KEYS].join(', ')})`)
+      if (
+        list !== undefined &&
+        (!Array.isArray(list) ||
+          list.length === 0 ||
+          list.some((v, i) => !Number.isFinite(v) || (i > 0 && v <= list[i - 1]!)))
+      )
+        throw bad(`buckets.${key} must be a non-empty list of finite, increasing numbers`)
+    }
+  }
+  for (const [key, v] of [
+    ['tableLabel', tableLabel],
+    ['defaultMetrics', defaultMetrics],
+  ] as const)
+    if (v !== undefined && typeof v !== 'boolean') throw bad(`${key} must be true or false`)
 }

@@ -19,7 +19,12 @@ import {
   type Metric,
   Registry,
 } from 'prom-client'
-import { DEFAULT_BUCKETS, type PrometheusMetricsOptions, type TestResult } from './options.js'
+import {
+  checkOptions,
+  DEFAULT_BUCKETS,
+  type PrometheusMetricsOptions,
+  type TestResult,
+} from './options.js'
 import { MetricsServer } from './server.js'
 
 type Labels = Record<string, string | number>
@@ -86,6 +91,7 @@ export class PrometheusMetrics implements MetricsReporter {
   private readonly dropped: Counter
 
   constructor(options: PrometheusMetricsOptions = {}) {
+    checkOptions(options)
     this.registry = options.registry ?? new Registry()
     let bound = boundByRegistry.get(this.registry)
     if (bound === undefined) {
@@ -524,7 +530,8 @@ export class PrometheusMetrics implements MetricsReporter {
 
   /** Serves `/metrics` and `/health`; port 0 picks a free port. Resolves with the bound port. */
   async startServer(port: number, host = '127.0.0.1'): Promise<{ port: number; url: string }> {
-    if (this.server) throw new Error('the metrics server is already running')
+    if (this.server)
+      throw new BatchSQLError('BATCHSQL_INVALID_CONFIG', 'the metrics server is already running')
     const server = new MetricsServer(this)
     const bound = await server.listen(port, host)
     this.server = server

@@ -367,3 +367,34 @@ describe('constant labels', () => {
     expect(() => new PrometheusMetrics({ labels: { service: 'ingest' } })).not.toThrow()
   })
 })
+
+describe('options', () => {
+  it('a misspelt or invalid option is a BATCHSQL_INVALID_CONFIG error, never ignored', () => {
+    const bad: unknown[] = [
+      { prefx: 'x_' },
+      { prefix: 'my-app_' },
+      { labels: { 'team-name': 'a' } },
+      { labels: { __reserved: 'a' } },
+      { labels: { service: 1 } },
+      { buckets: { durations: [1, 2] } },
+      { buckets: { size: [10, 5] } },
+      { buckets: { latency: [] } },
+      { tableLabel: 'no' },
+    ]
+    for (const options of bad)
+      expect(() => new PrometheusMetrics(options as never), JSON.stringify(options)).toThrow(
+        expect.objectContaining({ code: 'BATCHSQL_INVALID_CONFIG' }),
+      )
+    // Valid ones still pass, an empty prefix and colons included.
+    expect(
+      () =>
+        new PrometheusMetrics({
+          prefix: 'svc:batchsql_',
+          labels: { service: 'ingest' },
+          buckets: { size: [1, 10] },
+          tableLabel: false,
+        }),
+    ).not.toThrow()
+    expect(() => new PrometheusMetrics({ prefix: '' })).not.toThrow()
+  })
+})
