@@ -189,6 +189,7 @@ export class BatchFailedError extends BatchSQLError {
   }
 }
 
+/** An `AbortedError` of BatchSQL's, or a platform abort (`AbortError`, code `ABORT_ERR`). */
 export function isAbortError(err: unknown): boolean {
   return (
     err instanceof AbortedError ||

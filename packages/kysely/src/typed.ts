@@ -24,12 +24,29 @@ export type TableRow<
   C extends TableColumn<DB, T> = TableColumn<DB, T>,
 > = Pick<Insertable<DB[T]>, C>
 
+/**
+ * `TableRow` with the `required` columns `R` demanded and non-null, as the schema checks at
+ * `submit()` (a NOT NULL column with a default, say, that this schema must always set).
+ */
+export type RequiredTableRow<
+  DB,
+  T extends keyof DB,
+  C extends TableColumn<DB, T> = TableColumn<DB, T>,
+  R extends C = never,
+> = [R] extends [never]
+  ? TableRow<DB, T, C>
+  : Flat<Omit<TableRow<DB, T, C>, R> & { [K in R]-?: NonNullable<Insertable<DB[T]>[K]> }>
+
+/** One object type instead of an intersection (what an editor shows for a row). */
+type Flat<O> = { [K in keyof O]: O[K] } & {}
+
 export type TableSchemaDefinition<
   DB,
   T extends keyof DB & string,
   C extends TableColumn<DB, T> = TableColumn<DB, T>,
+  R extends C = never,
 > = Omit<
-  SchemaDefinition<TableRow<DB, T, C>>,
+  SchemaDefinition<RequiredTableRow<DB, T, C, R>>,
   'table' | 'columns' | 'conflictColumns' | 'updateColumns' | 'required'
 > & {
   table: T
@@ -38,13 +55,20 @@ export type TableSchemaDefinition<
   // outside them is a compile error instead of widening them.
   conflictColumns?: readonly NoInfer<C>[]
   updateColumns?: readonly NoInfer<C>[]
-  required?: readonly NoInfer<C>[]
+  required?: readonly R[]
 }
 
 /** Curried so that `DB` is given explicitly and the table and columns are inferred. */
 export function tableSchema<DB>() {
-  return <T extends keyof DB & string, const C extends TableColumn<DB, T>>(
-    def: TableSchemaDefinition<DB, T, C>,
-  ): Schema<TableRow<DB, T, C>> =>
-    defineSchema<TableRow<DB, T, C>>(def as SchemaDefinition<TableRow<DB, T, C>>)
+  return <
+    T extends keyof DB & string,
+    const C extends TableColumn<DB, T>,
+    const R extends NoInfer<C> = never,
+  >(
+    def: TableSchemaDefinition<DB, T, C, R>,
+  ): Schema<RequiredTableRow<DB, T, C, R>> =>
+    // The row type is this module's (core's explicit form would only flatten it again).
+    defineSchema<RequiredTableRow<DB, T, C, R>>(
+      def as SchemaDefinition<RequiredTableRow<DB, T, C, R>>,
+    ) as Schema<RequiredTableRow<DB, T, C, R>>
 }

@@ -1,4 +1,4 @@
-import { defineSchema } from '@batchsql/core'
+import { defineSchema, Request } from '@batchsql/core'
 import type { Generated } from 'kysely'
 import { describe, expect, expectTypeOf, it } from 'vitest'
 import { type TableRow, tableSchema } from '../src/index.js'
@@ -41,6 +41,34 @@ describe('typed tables from a Kysely Database type', () => {
       // @ts-expect-error: conflict columns must be among the schema's columns
       tableSchema<Database>()({ table: 'users', columns: ['name'], conflictColumns: ['id'] }),
     ).toThrow(/conflict column "id"/)
+  })
+
+  it('required columns are demanded, non-null, by the row type as at submit()', () => {
+    const events = tableSchema<Database>()({
+      table: 'events',
+      columns: ['kind', 'at', 'note'],
+      required: ['note'],
+    })
+    type Row = NonNullable<(typeof events)['__row']>
+    const ok: Row = { kind: 'click', at: new Date(), note: 'n' }
+    // @ts-expect-error: `note` is required by the schema (nullable in the table)
+    const missing: Row = { kind: 'click', at: new Date() }
+    // @ts-expect-error: and must not be null
+    const nullNote: Row = { kind: 'click', at: new Date(), note: null }
+    void [ok, missing, nullNote]
+    // And at runtime: a row without it is refused at submit().
+    expect(() => Request.from(events, { kind: 'click', at: new Date() } as never)).toThrow(
+      expect.objectContaining({ code: 'BATCHSQL_MISSING_VALUE', column: 'note' }),
+    )
+    // Without `required` the row type is the table's, unchanged.
+    const plain = tableSchema<Database>()({ table: 'events', columns: ['kind', 'at', 'note'] })
+    expectTypeOf<NonNullable<(typeof plain)['__row']>>().toEqualTypeOf<
+      TableRow<Database, 'events', 'kind' | 'at' | 'note'>
+    >()
+    expect(() =>
+      // @ts-expect-error: a required column must be one of the schema's columns
+      tableSchema<Database>()({ table: 'events', columns: ['kind'], required: ['at'] }),
+    ).toThrow(/required column "at"/)
   })
 
   it('rejects table and column names the Database does not have', () => {
