@@ -88,6 +88,13 @@ export const builtinClassifier: ErrorClassifier = (err) => {
   if (final) return final
   if (err instanceof TimeoutError) return { reason: 'timeout', retryable: true }
   if (isAbortError(err)) return { reason: 'context_canceled', retryable: false }
+  // A sink that finds its configuration unusable only when it writes (a missing optional
+  // package): no retry can fix that.
+  if (
+    err instanceof BatchSQLError &&
+    (err.code === 'BATCHSQL_INVALID_CONFIG' || err.code === 'BATCHSQL_INVALID_SCHEMA')
+  )
+    return { reason: 'non_retryable', retryable: false }
   const code = (err as { code?: unknown } | null)?.code
   if (typeof code === 'string') {
     if (CONNECTION_CODES.has(code)) return { reason: 'connection', retryable: true }

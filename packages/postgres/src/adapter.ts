@@ -4,7 +4,7 @@ import type { Kysely } from 'kysely'
 import type pg from 'pg'
 import { classifyPostgresError, lostInFlightPostgres } from './classify.js'
 import { withConflictClause } from './conflict.js'
-import { copyBatch } from './copy.js'
+import { copyBatch, copyStreamsInstalled } from './copy.js'
 import { toPgValue } from './values.js'
 
 /** When the COPY fast path is used: never, for plain inserts, or for every strategy. */
@@ -38,6 +38,19 @@ export class PostgresAdapter implements SqlDialectAdapter {
         'BATCHSQL_INVALID_CONFIG',
         "copy must be 'never', 'insert' or 'always'",
       )
+    if (this.copy !== 'never') {
+      // Else every batch would quietly take the INSERT path.
+      if (this.pool === undefined)
+        throw new BatchSQLError(
+          'BATCHSQL_INVALID_CONFIG',
+          'copy needs a pg pool: with a Kysely target, pass it as the pool option',
+        )
+      if (!copyStreamsInstalled())
+        throw new BatchSQLError(
+          'BATCHSQL_INVALID_CONFIG',
+          'the COPY path needs the pg-copy-streams package (pnpm add pg-copy-streams)',
+        )
+    }
     this.rowsPerStatement = options.rowsPerStatement ?? 2000
   }
 

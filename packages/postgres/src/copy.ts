@@ -76,6 +76,21 @@ function loadCopyStreams(): Promise<CopyStreams> {
   return copyStreams
 }
 
+/**
+ * Whether pg-copy-streams can be loaded from here, checked when a pipeline asks for COPY so
+ * that a missing package is a construction error, not its first batch's. Where the runtime
+ * cannot resolve synchronously (a bundle without `import.meta.resolve`), the first COPY tells.
+ */
+export function copyStreamsInstalled(): boolean {
+  if (typeof import.meta.resolve !== 'function') return true
+  try {
+    import.meta.resolve('pg-copy-streams')
+    return true
+  } catch {
+    return false
+  }
+}
+
 /** `lines()`, calling `done` once the last piece has been taken (the COPY's end is next). */
 function* announceEnd(pieces: Iterable<string>, done: () => void): Generator<string> {
   yield* pieces

@@ -64,12 +64,21 @@ describe('postgres adapter', () => {
     expect(String((err as Error & { cause: Error }).cause.message)).toMatch(/needs conflictColumns/)
   })
 
-  it('a copy option that is not a mode is refused at construction (it turned COPY off)', () => {
+  it('a copy option that is not a mode, or COPY without a pool, is refused at construction', async () => {
     for (const copy of [true, 'yes']) {
       expect(() => createPostgresBatchSQL(pool, { copy: copy as never })).toThrow(
         expect.objectContaining({ code: 'BATCHSQL_INVALID_CONFIG' }),
       )
     }
+    // COPY on a Kysely target without a pool to run it on: refused, not silently INSERT.
+    const db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) })
+    expect(() => createPostgresBatchSQL(db, { copy: 'insert' })).toThrow(
+      expect.objectContaining({
+        code: 'BATCHSQL_INVALID_CONFIG',
+        message: expect.stringMatching(/pool option/),
+      }),
+    )
+    await createPostgresBatchSQL(db, { copy: 'insert', pool }).close()
     // A misspelt option reaches the pipeline, which knows every option left by then.
     expect(() => createPostgresBatchSQL(pool, { copyMode: 'always' } as never)).toThrow(
       /unknown option "copyMode"/,
@@ -208,7 +217,7 @@ describe('postgres adapter', () => {
 })
 
 describe('pg-copy-streams, an optional peer', () => {
-  it('is not needed to load the package; a COPY batch without it is reported, not lost', async () => {
+  it('is not needed to load the package; asking for COPY without it is refused, a schema opting in is reported', async () => {
     // A fresh Node process on the built package, whose resolver pretends pg-copy-streams is
     // not installed (as for a user who never added it).
     const dir = mkdtempSync(join(tmpdir(), 'bsq-nocopy-'))
@@ -232,11 +241,18 @@ describe('pg-copy-streams, an optional peer', () => {
     const script = `
       import { defineSchema } from '@batchsql/core'
       import { createPostgresBatchSQL } from '@batchsql/postgres'
-      const b = createPostgresBatchSQL(${JSON.stringify(POSTGRES_URL)}, { copy: 'always' })
-      const s = defineSchema({ table: ${JSON.stringify(table)}, columns: ['id'] })
-      const acked = b.submitAndWait(s, { id: 1 }).then(() => 'committed', (e) => e.cause?.code ?? e.code)
+      let construct = 'built'
+      try {
+        createPostgresBatchSQL(${JSON.stringify(POSTGRES_URL)}, { copy: 'always' })
+      } catch (e) {
+        construct = e.code
+      }
+      // A schema that opts in by itself is only seen at its first batch: reported, final.
+      const b = createPostgresBatchSQL(${JSON.stringify(POSTGRES_URL)})
+      const s = defineSchema({ table: ${JSON.stringify(table)}, columns: ['id'], adapterOptions: { copy: true } })
+      const acked = b.submitAndWait(s, { id: 1 }).then(() => ['committed'], (e) => [e.cause?.code ?? e.code, e.reason, e.attempts])
       await b.close()
-      console.log(JSON.stringify({ outcome: await acked }))`
+      console.log(JSON.stringify({ construct, outcome: await acked }))`
     await pool.query(`CREATE TABLE ${table} (id INT)`)
     try {
       const out = execFileSync(
@@ -251,7 +267,8 @@ describe('pg-copy-streams, an optional peer', () => {
         { cwd: import.meta.dirname, encoding: 'utf8' },
       )
       expect(JSON.parse(out.trim().split('\n').at(-1)!)).toEqual({
-        outcome: 'BATCHSQL_INVALID_CONFIG',
+        construct: 'BATCHSQL_INVALID_CONFIG',
+        outcome: ['BATCHSQL_INVALID_CONFIG', 'non_retryable', 1],
       })
       expect((await pool.query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0].n).toBe(0)
     } finally {
