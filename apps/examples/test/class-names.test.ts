@@ -1,9 +1,12 @@
 import { spawnSync } from 'node:child_process'
 import { describe, expect, it } from 'vitest'
 
-// The bundler renames a class that refers to itself (`class _BatchFailedError`); without
-// `keepNames` in tsup that name reached `err.name`, stack traces and logs. Checked on the
-// built packages, in a plain node process, as an application imports them.
+// The bundler renames a class that names itself in its body (`class _BatchFailedError`) or
+// whose name an import already takes (`PostgresAdapter2`, next to Kysely's PostgresAdapter),
+// and that name reached `err.name`, stack traces and logs. The sources avoid both (tsup's
+// `keepNames` would too, but it wraps every closure in a naming call each time one is made,
+// hot paths included). Checked on the built packages, in a plain node process, as an
+// application imports them.
 const entries = [
   '@batchsql/core',
   '@batchsql/core/testing',

@@ -178,7 +178,9 @@ export class BatchFailedError extends BatchSQLError {
     rowCount: number,
     cause: unknown,
   ): BatchFailedError {
-    return new BatchFailedError(
+    // `this`, not the class's own name: a class that names itself in its body is renamed by
+    // the bundler (published as `_BatchFailedError`, in `err.name` and every stack trace).
+    return new this(
       table,
       reason,
       attempts,

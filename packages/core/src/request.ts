@@ -46,7 +46,8 @@ export class Request<Row extends AnyRow = AnyRow> {
 
   /** Builds a request from a plain object; `undefined` properties count as not given. */
   static from<R extends AnyRow>(schema: Schema<R>, row: R): Request<R> {
-    const req = new Request(schema)
+    // `this`, not `Request`: see BatchFailedError.outcomeUnknown (the bundler would rename it).
+    const req = new this(schema) as Request<R>
     readRow(schema, row, req.values, 0)
     return req
   }

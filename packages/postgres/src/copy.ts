@@ -12,7 +12,9 @@ import { lostCommit, type ShapeGroup } from '@batchsql/kysely'
 import {
   DummyDriver,
   Kysely,
-  PostgresAdapter,
+  // Aliased: the bundler would otherwise rename our own PostgresAdapter (published as
+  // `PostgresAdapter2`) to tell the two apart.
+  PostgresAdapter as KyselyPostgresAdapter,
   PostgresIntrospector,
   PostgresQueryCompiler,
   sql,
@@ -25,7 +27,7 @@ import { copyText } from './values.js'
 // Builds SQL only (never connects): identifiers are quoted by Kysely's PostgreSQL compiler.
 const compiler = new Kysely<any>({
   dialect: {
-    createAdapter: () => new PostgresAdapter(),
+    createAdapter: () => new KyselyPostgresAdapter(),
     createDriver: () => new DummyDriver(),
     createIntrospector: (db) => new PostgresIntrospector(db),
     createQueryCompiler: () => new PostgresQueryCompiler(),
