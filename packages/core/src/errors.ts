@@ -180,14 +180,7 @@ export class BatchFailedError extends BatchSQLError {
   ): BatchFailedError {
     // `this`, not the class's own name: a class that names itself in its body is renamed by
     // the bundler (published as `_BatchFailedError`, in `err.name` and every stack trace).
-    return new this(
-      table,
-      reason,
-      attempts,
-      rowCount,
-      cause,
-      'BATCHSQL_OUTCOME_UNKNOWN',
-    )
+    return new this(table, reason, attempts, rowCount, cause, 'BATCHSQL_OUTCOME_UNKNOWN')
   }
 }
 

@@ -220,8 +220,8 @@ export class BatchSQL implements AsyncDisposable {
   /** Every row settled (or forsaken): a deadline has nothing left to abort. */
   private drained = false
   /**
-   * Resolved by a close deadline given after the draining (a second SIGTERM's `close({
-   * timeoutMs })` while the sink's own close still runs), plus the grace: stop waiting for it.
+   * Resolved by the deadline of a later `close()` (a second SIGTERM's `close({ timeoutMs })`
+   * after a `close()` without one), plus the grace: stop waiting for the sink's close.
    */
   private readonly sinkCloseCut = Promise.withResolvers<void>()
   /** Timers and listeners of those late deadlines, removed once closed. */
@@ -796,17 +796,23 @@ export class BatchSQL implements AsyncDisposable {
       // Already closing (e.g. drained by the construction signal): a later call may still
       // impose a deadline, as a SIGTERM handler would: on the draining, or once that is over,
       // on the wait for the sink's close.
-      if (!this.drained) this.disarms.push(this.armDeadline(options))
-      else if (this.state !== CLOSED)
-        this.lateDisarms.push(
-          this.armDeadline(options, () => {
-            void delay(ABORT_GRACE_MS).then(() => this.sinkCloseCut.resolve())
-          }),
-        )
+      if (this.state !== CLOSED)
+        this.lateDisarms.push(this.armDeadline(options, () => this.lateDeadline()))
       return this.closePromise
     }
     this.closePromise = this.doClose(options)
     return this.closePromise
+  }
+
+  /**
+   * The deadline of a `close()` after the first: what is still draining is abandoned, as at the
+   * first call's deadline, and the wait for the sink's close ends after the same grace (the
+   * aborted batches' 250 ms if they were still running, then the sink's 250 ms).
+   */
+  private lateDeadline(): void {
+    const grace = this.drained ? ABORT_GRACE_MS : 2 * ABORT_GRACE_MS
+    if (!this.drained) this.abandonRemaining()
+    void delay(grace).then(() => this.sinkCloseCut.resolve())
   }
 
   private armDeadline(

@@ -1283,6 +1283,29 @@ describe('a write the executor gave up on while the sink still runs it', () => {
     expect(await second).toMatchObject({ committed: 1, abandonedRows: 0 })
   })
 
+  it('a later close({ timeoutMs }) given while draining bounds the sink close too', async () => {
+    const events = defineSchema({ table: 'e', columns: ['id'] })
+    let started!: () => void
+    const running = new Promise<void>((r) => (started = r))
+    // A batch that runs until aborted, and a sink whose close never ends.
+    const executor = new MockExecutor({
+      onBatch: (_b, ctx) => {
+        started()
+        return new Promise<void>((_, reject) =>
+          ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason), { once: true }),
+        )
+      },
+    })
+    Object.assign(executor, { close: () => new Promise<void>(() => {}) })
+    const p = createBatchSQL({ executor, flushSize: 1, flushInterval: 60_000 })
+    await p.submit(events, { id: 1 })
+    await running
+    void p.close() // no deadline: would wait for the batch, then the sink, forever
+    const result = await p.close({ timeoutMs: 10 }) // a second SIGTERM, while still draining
+    expect(result).toMatchObject({ accepted: 1, abandonedRows: 1 })
+    expect(result.abandoned[0]!.error).toMatchObject({ code: 'BATCHSQL_ABANDONED' })
+  })
+
   it('close({ timeoutMs }) still resolves when the sink cannot close before that write ends', async () => {
     const events = defineSchema({ table: 'e', columns: ['id'] })
     let finish!: () => void

@@ -44,9 +44,8 @@ export type TableSchemaDefinition<
   DB,
   T extends keyof DB & string,
   C extends TableColumn<DB, T> = TableColumn<DB, T>,
-  R extends C = never,
 > = Omit<
-  SchemaDefinition<RequiredTableRow<DB, T, C, R>>,
+  SchemaDefinition<TableRow<DB, T, C>>,
   'table' | 'columns' | 'conflictColumns' | 'updateColumns' | 'required'
 > & {
   table: T
@@ -55,8 +54,16 @@ export type TableSchemaDefinition<
   // outside them is a compile error instead of widening them.
   conflictColumns?: readonly NoInfer<C>[]
   updateColumns?: readonly NoInfer<C>[]
-  required?: readonly R[]
+  required?: readonly NoInfer<C>[]
 }
+
+/** What `tableSchema` infers from: the definition with its `required` columns as `R`. */
+type InferredDefinition<
+  DB,
+  T extends keyof DB & string,
+  C extends TableColumn<DB, T>,
+  R extends C,
+> = Omit<TableSchemaDefinition<DB, T, C>, 'required'> & { required?: readonly R[] }
 
 /** Curried so that `DB` is given explicitly and the table and columns are inferred. */
 export function tableSchema<DB>() {
@@ -65,7 +72,7 @@ export function tableSchema<DB>() {
     const C extends TableColumn<DB, T>,
     const R extends NoInfer<C> = never,
   >(
-    def: TableSchemaDefinition<DB, T, C, R>,
+    def: InferredDefinition<DB, T, C, R>,
   ): Schema<RequiredTableRow<DB, T, C, R>> =>
     // The row type is this module's (core's explicit form would only flatten it again).
     defineSchema<RequiredTableRow<DB, T, C, R>>(

@@ -1,7 +1,7 @@
 import { defineSchema, Request } from '@batchsql/core'
 import type { Generated } from 'kysely'
 import { describe, expect, expectTypeOf, it } from 'vitest'
-import { type TableRow, tableSchema } from '../src/index.js'
+import { type TableRow, type TableSchemaDefinition, tableSchema } from '../src/index.js'
 
 interface Database {
   events: { id: Generated<number>; kind: string; at: Date; note: string | null }
@@ -65,6 +65,13 @@ describe('typed tables from a Kysely Database type', () => {
     expectTypeOf<NonNullable<(typeof plain)['__row']>>().toEqualTypeOf<
       TableRow<Database, 'events', 'kind' | 'at' | 'note'>
     >()
+    // The exported definition type still takes any of its columns as required.
+    const def: TableSchemaDefinition<Database, 'events', 'kind' | 'at'> = {
+      table: 'events',
+      columns: ['kind', 'at'],
+      required: ['kind'],
+    }
+    expect(tableSchema<Database>()(def).columns).toEqual(['kind', 'at'])
     expect(() =>
       // @ts-expect-error: a required column must be one of the schema's columns
       tableSchema<Database>()({ table: 'events', columns: ['kind'], required: ['at'] }),

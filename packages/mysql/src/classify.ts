@@ -10,8 +10,10 @@ const RETRYABLE: Record<number, Classification> = {
   1927: { reason: 'connection', retryable: true }, // connection killed (MariaDB)
   3024: { reason: 'timeout', retryable: true }, // max_execution_time exceeded (MySQL)
   1969: { reason: 'timeout', retryable: true }, // max_statement_time exceeded (MariaDB)
-  // KILL QUERY from another session (an operator, pt-kill): the statement was rolled back and
-  // the server said so, like PostgreSQL's 57014 (pg_cancel_backend), also retried.
+  // KILL QUERY from another session (an operator, pt-kill): on InnoDB the statement was rolled
+  // back and the server said so, like PostgreSQL's 57014 (pg_cancel_backend), also retried.
+  // (A non-transactional engine, MyISAM or Aria, keeps what a failed statement wrote before
+  // it failed, whatever the error: no batch of BatchSQL's is atomic there; see the README.)
   1317: { reason: 'timeout', retryable: true }, // ER_QUERY_INTERRUPTED
 }
 // Errors about the rows themselves: the engine isolates the rows that cause them. Checked

@@ -4,7 +4,7 @@ import type { Kysely } from 'kysely'
 import type pg from 'pg'
 import { classifyPostgresError, lostInFlightPostgres } from './classify.js'
 import { withConflictClause } from './conflict.js'
-import { copyBatch, copyStreamsInstalled } from './copy.js'
+import { copyBatch, preloadCopyStreams } from './copy.js'
 import { toPgValue } from './values.js'
 
 /** When the COPY fast path is used: never, for plain inserts, or for every strategy. */
@@ -45,11 +45,7 @@ export class PostgresAdapter implements SqlDialectAdapter {
           'BATCHSQL_INVALID_CONFIG',
           'copy needs a pg pool: with a Kysely target, pass it as the pool option',
         )
-      if (!copyStreamsInstalled())
-        throw new BatchSQLError(
-          'BATCHSQL_INVALID_CONFIG',
-          'the COPY path needs the pg-copy-streams package (pnpm add pg-copy-streams)',
-        )
+      preloadCopyStreams()
     }
     this.rowsPerStatement = options.rowsPerStatement ?? 2000
   }
@@ -75,9 +71,15 @@ export class PostgresAdapter implements SqlDialectAdapter {
 
   /** Whether a batch of these shapes goes through COPY. */
   usesCopy(groups: readonly ShapeGroup[]): boolean {
-    if (this.pool === undefined || groups.length === 0) return false
+    if (groups.length === 0) return false
     const schema = groups[0]!.shape.schema
     const opt = schema.adapterOptions.copy
+    if (opt === true && this.pool === undefined)
+      throw new BatchSQLError(
+        'BATCHSQL_INVALID_SCHEMA',
+        `table "${schema.table}": adapterOptions.copy needs a pg pool (with a Kysely target, pass it as the pool option)`,
+      )
+    if (this.pool === undefined) return false
     if (opt === true || opt === false) return opt
     // `copy: 'always'` (the factory's words) would otherwise be ignored without a word.
     if (opt !== undefined)

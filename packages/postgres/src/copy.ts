@@ -79,18 +79,18 @@ function loadCopyStreams(): Promise<CopyStreams> {
 }
 
 /**
- * Whether pg-copy-streams can be loaded from here, checked when a pipeline asks for COPY so
- * that a missing package is a construction error, not its first batch's. Where the runtime
- * cannot resolve synchronously (a bundle without `import.meta.resolve`), the first COPY tells.
+ * Loads pg-copy-streams now, for a pipeline that asked for COPY: a missing package then shows
+ * at startup, as a process warning (`BATCHSQL_COPY_UNAVAILABLE`), rather than only at the
+ * first batch (which still fails, final, with `BATCHSQL_INVALID_CONFIG`). Not a construction
+ * error: loading is asynchronous, and resolving the name synchronously fails in a bundle that
+ * holds the package without a node_modules to find it in.
  */
-export function copyStreamsInstalled(): boolean {
-  if (typeof import.meta.resolve !== 'function') return true
-  try {
-    import.meta.resolve('pg-copy-streams')
-    return true
-  } catch {
-    return false
-  }
+export function preloadCopyStreams(): void {
+  loadCopyStreams().catch((err: Error) => {
+    process.emitWarning(`BatchSQL: ${err.message}; COPY batches will fail`, {
+      code: 'BATCHSQL_COPY_UNAVAILABLE',
+    })
+  })
 }
 
 /** `lines()`, calling `done` once the last piece has been taken (the COPY's end is next). */

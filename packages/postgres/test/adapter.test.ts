@@ -79,6 +79,20 @@ describe('postgres adapter', () => {
       }),
     )
     await createPostgresBatchSQL(db, { copy: 'insert', pool }).close()
+    // Nor does a schema opting in by itself: its batch fails, final, instead of INSERT.
+    const noPool = createPostgresBatchSQL(db)
+    const optIn = defineSchema({
+      table: 'bsq_never_written',
+      columns: ['id'],
+      adapterOptions: { copy: true },
+    })
+    const err = await noPool.submitAndWait(optIn, { id: 1 }).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    await noPool.close()
+    expect(err).toMatchObject({ reason: 'non_retryable', attempts: 1 })
+    expect((err as { cause: Error }).cause.message).toMatch(/needs a pg pool/)
     // A misspelt option reaches the pipeline, which knows every option left by then.
     expect(() => createPostgresBatchSQL(pool, { copyMode: 'always' } as never)).toThrow(
       /unknown option "copyMode"/,
@@ -217,7 +231,7 @@ describe('postgres adapter', () => {
 })
 
 describe('pg-copy-streams, an optional peer', () => {
-  it('is not needed to load the package; asking for COPY without it is refused, a schema opting in is reported', async () => {
+  it('is not needed to load the package; asking for COPY without it warns at once, and a COPY batch is reported, final', async () => {
     // A fresh Node process on the built package, whose resolver pretends pg-copy-streams is
     // not installed (as for a user who never added it).
     const dir = mkdtempSync(join(tmpdir(), 'bsq-nocopy-'))
@@ -241,18 +255,17 @@ describe('pg-copy-streams, an optional peer', () => {
     const script = `
       import { defineSchema } from '@batchsql/core'
       import { createPostgresBatchSQL } from '@batchsql/postgres'
-      let construct = 'built'
-      try {
-        createPostgresBatchSQL(${JSON.stringify(POSTGRES_URL)}, { copy: 'always' })
-      } catch (e) {
-        construct = e.code
-      }
+      const warnings = []
+      process.on('warning', (w) => warnings.push(w.code))
+      // Asking for COPY loads it at once: a missing package is a warning at startup.
+      const early = createPostgresBatchSQL(${JSON.stringify(POSTGRES_URL)}, { copy: 'always' })
+      await early.close()
       // A schema that opts in by itself is only seen at its first batch: reported, final.
       const b = createPostgresBatchSQL(${JSON.stringify(POSTGRES_URL)})
       const s = defineSchema({ table: ${JSON.stringify(table)}, columns: ['id'], adapterOptions: { copy: true } })
       const acked = b.submitAndWait(s, { id: 1 }).then(() => ['committed'], (e) => [e.cause?.code ?? e.code, e.reason, e.attempts])
       await b.close()
-      console.log(JSON.stringify({ construct, outcome: await acked }))`
+      console.log(JSON.stringify({ warnings, outcome: await acked }))`
     await pool.query(`CREATE TABLE ${table} (id INT)`)
     try {
       const out = execFileSync(
@@ -267,7 +280,7 @@ describe('pg-copy-streams, an optional peer', () => {
         { cwd: import.meta.dirname, encoding: 'utf8' },
       )
       expect(JSON.parse(out.trim().split('\n').at(-1)!)).toEqual({
-        construct: 'BATCHSQL_INVALID_CONFIG',
+        warnings: ['BATCHSQL_COPY_UNAVAILABLE'],
         outcome: ['BATCHSQL_INVALID_CONFIG', 'non_retryable', 1],
       })
       expect((await pool.query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0].n).toBe(0)

@@ -18,8 +18,11 @@ export function lostReplyCases(ctx: SuiteContext): void {
       t: ConformanceTarget
       cutter: ReplyCutter
       batch: SqlBatchSQL
-      /** A fresh table (`id` int, `v` string), with a primary key on `id` when `keyed`. */
-      table(keyed: boolean): Promise<string>
+      /**
+       * A fresh table (`id` int, `v` string), with a primary key on `id` when `keyed`; `id` is
+       * NOT NULL unless `nullableId`.
+       */
+      table(keyed: boolean, nullableId?: boolean): Promise<string>
       /** A keyed table with an upsert schema on it, row 1 written as 'before'. */
       seededUpsert(): Promise<{ name: string; schema: Schema }>
     }
@@ -42,9 +45,9 @@ export function lostReplyCases(ctx: SuiteContext): void {
         flushSize: 5000,
         retry: { maxAttempts: 5, initialDelayMs: 10, maxDelayMs: 20 },
       })
-      const table = async (keyed: boolean) => {
+      const table = async (keyed: boolean, nullableId = false) => {
         const columns = [
-          { name: 'id', type: 'int', notNull: true },
+          { name: 'id', type: 'int', notNull: !nullableId },
           { name: 'v', type: 'string' },
         ] as const
         const name = await createTable(t, columns, keyed ? ['id'] : [])
@@ -139,6 +142,37 @@ export function lostReplyCases(ctx: SuiteContext): void {
         // Written, and the caller not told so: only "unknown" is true (a lone statement's reply
         // comes after its commit; a COPY path's staging INSERT is inside its transaction).
         else if (copies === 1) expect(outcome).toMatchObject({ code: 'BATCHSQL_OUTCOME_UNKNOWN' })
+      }))
+
+    it('an ignore whose row has a null or unset conflict key is never written twice when its reply is lost', () =>
+      withCutter(async ({ t, cutter, batch, table }) => {
+        // A unique index on a nullable column: a null key (or one left to the default) matches
+        // no row, so INSERT IGNORE / ON CONFLICT (id) DO NOTHING would take a retry's copy.
+        const name = await table(false, true)
+        await t.exec(
+          `CREATE UNIQUE INDEX ${t.quote(`${name}_id`)} ON ${t.quote(name)} (${t.quote('id')})`,
+        )
+        const schema = defineSchema({
+          table: name,
+          columns: ['id', 'v'],
+          strategy: 'ignore',
+          conflictColumns: ['id'],
+        })
+        await batch.submitAndWait(schema, { id: 1, v: 'before' })
+        for (const row of [{ id: null, v: 'null key' }, { v: 'unset key' }]) {
+          cutter.cutReplyTo(/insert/i)
+          const outcome = await batch.submitAndWait(schema, row).then(
+            () => 'committed',
+            (e: unknown) => e,
+          )
+          cutter.disarm()
+          const copies = (await readTable(t, name, 'id')).filter((r) => r.v === row.v).length
+          expect(copies, row.v).toBeLessThanOrEqual(1)
+          if (outcome === 'committed') expect(copies, row.v).toBe(1)
+          else if (copies === 1)
+            expect(outcome, row.v).toMatchObject({ code: 'BATCHSQL_OUTCOME_UNKNOWN' })
+        }
+        expect(cutter.cuts).toBe(2)
       }))
 
     it('a transaction that loses its connection before COMMIT is retried, and written once', () =>
