@@ -88,12 +88,31 @@ function elementKey(cmd: RedisCommand): string | undefined {
   return c.element === undefined ? '' : elementOf(cmd, c.element)
 }
 
-const POSITIVE_INTEGER = /^[1-9][0-9]{0,17}$/
+// A TTL Redis takes whatever the clock: it refuses one that overflows a 64-bit millisecond
+// time once converted and added to now (seconds past LLONG_MAX / 1000, about 9.2e15; ms
+// close to LLONG_MAX). Up to 15 digits of seconds, 18 of milliseconds, is always taken.
+const SECONDS = /^[1-9][0-9]{0,14}$/
+const MILLISECONDS = /^[1-9][0-9]{0,17}$/
 const FLOAT = /^[+-]?(inf|infinity|(\d+\.?\d*|\.\d+)(e[+-]?\d+)?)$/i
+const INFINITY = /^[+-]?inf(inity)?$/i
 
-function positiveInteger(arg: unknown): boolean {
+function positiveInteger(arg: unknown, digits: RegExp): boolean {
   if (typeof arg === 'number') return Number.isSafeInteger(arg) && arg > 0
-  return typeof arg === 'string' && POSITIVE_INTEGER.test(arg)
+  return typeof arg === 'string' && digits.test(arg)
+}
+
+/**
+ * A score Redis parses (`strtod`), refusing one that overflows to infinity or underflows to 0
+ * (`1e400`, `1e-400`); `inf` itself is a score.
+ */
+function validScore(score: unknown): boolean {
+  if (typeof score === 'number') return !Number.isNaN(score)
+  if (typeof score !== 'string' || !FLOAT.test(score)) return false
+  if (INFINITY.test(score)) return true
+  const n = Number(score)
+  if (!Number.isFinite(n)) return false
+  // 0 from a mantissa that is not: an underflow.
+  return n !== 0 || !/[1-9]/.test(score.split(/e/i)[0]!)
 }
 
 /**
@@ -106,16 +125,13 @@ function positiveInteger(arg: unknown): boolean {
 function foldable(cmd: RedisCommand): boolean {
   switch (cmd.name) {
     case 'SETEX':
-    case 'PSETEX':
     case 'EXPIRE':
+      return positiveInteger(cmd.args[1], SECONDS)
+    case 'PSETEX':
     case 'PEXPIRE':
-      return positiveInteger(cmd.args[1])
-    case 'ZADD': {
-      const score = cmd.args[1]
-      return typeof score === 'number'
-        ? !Number.isNaN(score)
-        : typeof score === 'string' && FLOAT.test(score)
-    }
+      return positiveInteger(cmd.args[1], MILLISECONDS)
+    case 'ZADD':
+      return validScore(cmd.args[1])
     default:
       return true
   }

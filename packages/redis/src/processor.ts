@@ -15,7 +15,7 @@ import { classifyRedisError, isReplyError } from './classify.js'
 import { planSends, sourcesOf } from './coalesce-commands.js'
 import type { RedisArg, RedisCommand } from './commands.js'
 import { keySlot } from './slot.js'
-import { MAPPER, prefixed, type RowToCommand } from './to-command.js'
+import { keyIdentity, MAPPER, prefixed, type RowToCommand } from './to-command.js'
 
 /** A single-node client or a cluster client; ioredis 5 and 6 both fit. */
 export type RedisClient = Redis | Cluster
@@ -59,7 +59,10 @@ class ConnectionLostError extends Error {
  *   retried if its error is retryable;
  * - a connection error means the outcome is unknown: idempotent commands (SET, HSET, DEL...)
  *   are retried; non-idempotent ones (LPUSH, INCR...) are reported as a final `connection`
- *   failure, since re-sending one that did run would apply it twice, silently.
+ *   failure, since re-sending one that did run would apply it twice, silently;
+ * - but never a command that a later command of the batch on the same key got past (a BUSY
+ *   window ending half way through the pipeline): re-sent, it would apply after that one, out
+ *   of submit order. Its failure is final (`overtaken`).
  */
 export class RedisProcessor implements BatchProcessor {
   readonly name: string
@@ -173,12 +176,30 @@ export class RedisProcessor implements BatchProcessor {
     if (this.cluster) await this.followRedirects(sent, outcomes)
 
     const failures: RowFailure[] = []
+    const passed = overtaken(sent, outcomes)
     for (let k = 0; k < sent.length; k++) {
       const o = outcomes[k]
       if (o === undefined) continue
       const sources = sourcesOf(plan, k)
       let error = o.error
-      if (o[APPLIED_UNKNOWN]) {
+      if (passed?.has(k)) {
+        // Final whatever its error: a retry would run it after the later command on its key.
+        error = o[APPLIED_UNKNOWN]
+          ? BatchFailedError.outcomeUnknown(
+              schema.table,
+              'connection',
+              ctx.attempt,
+              sources.length,
+              o.error,
+            )
+          : new BatchFailedError(
+              schema.table,
+              classifyRedisError(o.error)?.reason ?? 'unknown',
+              ctx.attempt,
+              sources.length,
+              o.error,
+            )
+      } else if (o[APPLIED_UNKNOWN]) {
         // Not retried when running it twice would apply it twice; retried when harmless, but
         // reported as possibly applied should every retry fail.
         error = sent[k]!.spec.idempotent
@@ -336,4 +357,30 @@ export class RedisProcessor implements BatchProcessor {
     }
     this.client.disconnect()
   }
+}
+
+/**
+ * The failed commands (positions into `sent`) that a later command on the same key got past:
+ * one that ran (or may have run, and will not be re-sent). Re-sending them would apply them
+ * after it. Later commands that failed and will be re-sent (in order, with them) do not count.
+ * Undefined when none (the common case: no failure at all).
+ */
+function overtaken(
+  sent: readonly RedisCommand[],
+  outcomes: readonly (SendError | undefined)[],
+): Set<number> | undefined {
+  if (!outcomes.some((o) => o !== undefined)) return undefined
+  let ran: Set<string> | undefined
+  let passed: Set<number> | undefined
+  for (let k = sent.length - 1; k >= 0; k--) {
+    const c = sent[k]!
+    const key = c.args[0]
+    if (key === undefined) continue
+    const id = keyIdentity(key)
+    const o = outcomes[k]
+    if (o !== undefined && ran?.has(id)) (passed ??= new Set()).add(k)
+    // Ran, or may have and will not be re-sent (a non-idempotent command of unknown outcome).
+    if (o === undefined || (o[APPLIED_UNKNOWN] && !c.spec.idempotent)) (ran ??= new Set()).add(id)
+  }
+  return passed
 }

@@ -36,16 +36,24 @@ describe('planSends (pure logic)', () => {
       { cmd: 'EXPIRE', key: 'e', a: 100 },
       { cmd: 'ZADD', key: 'z', a: 1, b: 'm' },
       { cmd: 'ZADD', key: 'z', a: 'abc', b: 'm' },
+      // Past what Redis takes: a TTL that overflows once in ms and added to now, a score that
+      // overflows or underflows a double.
+      { cmd: 'SETEX', key: 'k', a: '99999999999999999', b: 'v3' },
+      { cmd: 'EXPIRE', key: 'e', a: '99999999999999999' },
+      { cmd: 'ZADD', key: 'z', a: '1e400', b: 'm' },
+      { cmd: 'ZADD', key: 'z', a: '1e-400', b: 'm' },
     ])
-    expect(p.send).toEqual([0, 1, 2, 3, 4, 5, 6])
+    expect(p.send).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
     // Valid ones still fold: a positive TTL, a numeric score (as text too).
     const q = plan([
       { cmd: 'EXPIRE', key: 'e', a: 10 },
       { cmd: 'EXPIRE', key: 'e', a: '20' },
       { cmd: 'ZADD', key: 'z', a: '1.5', b: 'm' },
+      { cmd: 'ZADD', key: 'z', a: '0e5', b: 'm' },
       { cmd: 'ZADD', key: 'z', a: '-inf', b: 'm' },
+      { cmd: 'PEXPIRE', key: 'e', a: '99999999999999999' },
     ])
-    expect(q.send).toEqual([1, 3])
+    expect(q.send).toEqual([5, 4])
   })
 
   it('never coalesces LPUSH or INCR, and keeps them in order', () => {
@@ -138,6 +146,10 @@ describe('coalescing against a real Redis', () => {
       { cmd: 'EXPIRE', key: 'sess', a: 100 }, // finds no key
       { cmd: 'SET', key: 'v', a: 'v1' },
       { cmd: 'SETEX', key: 'v', a: -5, b: 'v2' }, // refused by the server
+      { cmd: 'SET', key: 'w', a: 'w1' },
+      { cmd: 'SETEX', key: 'w', a: '99999999999999999', b: 'w2' }, // refused: TTL overflows
+      { cmd: 'ZADD', key: 'z', a: 1, b: 'm' },
+      { cmd: 'ZADD', key: 'z', a: '1e400', b: 'm' }, // refused: not a valid float
     ]
     const acks = rows.map((r) =>
       b.submitAndWait(g, r as never).then(
@@ -146,8 +158,20 @@ describe('coalescing against a real Redis', () => {
       ),
     )
     await b.close()
-    expect(await Promise.all(acks)).toEqual(['ok', 'ok', 'ok', 'ok', 'failed'])
+    expect(await Promise.all(acks)).toEqual([
+      'ok',
+      'ok',
+      'ok',
+      'ok',
+      'failed',
+      'ok',
+      'failed',
+      'ok',
+      'failed',
+    ])
     expect(await redis.exists(`${prefix}sess`)).toBe(0)
     expect(await redis.get(`${prefix}v`)).toBe('v1')
+    expect(await redis.get(`${prefix}w`)).toBe('w1')
+    expect(await redis.zscore(`${prefix}z`, 'm')).toBe('1')
   })
 })

@@ -218,6 +218,48 @@ describe('retries never apply a command twice', () => {
       expect(list).toEqual(Array.from({ length: N / 10 }, (_, j) => String(j * 10 + k)))
     }
   })
+  it('a failed command that a later command on its key got past is final, never re-sent after it', async () => {
+    // Deterministic stand-in for a BUSY window ending half way through a pipeline: under
+    // maxmemory, INCR is refused (OOM) while the EXPIRE after it on the same key runs. Made
+    // retryable by a classifier of the user's, and memory freed before the retry, the INCR
+    // would then run after the EXPIRE: the key left without the TTL submit order gives it.
+    const p = uniquePrefix('overtaken')
+    const g = redisSchemas.command({ prefix: p, columns: ['cmd', 'key', 'a'] })
+    await own.config('SET', 'maxmemory', '1')
+    const failures: BatchFailure[] = []
+    try {
+      const b = createRedisBatchSQL(own, {
+        flushSize: 3,
+        flushInterval: 60_000,
+        retry: { maxAttempts: 5, initialDelayMs: 100, jitter: 'none' },
+        classifiers: [
+          (e) => {
+            if (!(e instanceof Error) || !e.message.startsWith('OOM')) return undefined
+            void own.config('SET', 'maxmemory', '0') // the retry would now succeed
+            return { reason: 'io', retryable: true }
+          },
+        ],
+        onError: (f) => failures.push(f),
+      })
+      await b.submitMany(g, [
+        { cmd: 'INCR', key: 'k' },
+        { cmd: 'EXPIRE', key: 'k', a: 100 },
+        { cmd: 'INCR', key: 'other' }, // refused too, nothing after it: retried, written
+      ])
+      const result = await b.close()
+      expect(result).toMatchObject({ committed: 2, failed: 1 })
+      expect(failures).toHaveLength(1)
+      expect(failures[0]!.rows[0]!.get('cmd')).toBe('INCR')
+      expect(failures[0]!.rows[0]!.get('key')).toBe('k')
+      expect(failures[0]!.error).toBeInstanceOf(BatchFailedError)
+      // Not re-sent: `k` never got its INCR after the EXPIRE (it would exist without a TTL).
+      expect(await own.exists(`${p}k`)).toBe(0)
+      expect(await own.get(`${p}other`)).toBe('1')
+    } finally {
+      await own.config('SET', 'maxmemory', '0')
+      await dropPrefix(own, p)
+    }
+  })
 })
 
 describe('a client BatchSQL created, its server unreachable', () => {
