@@ -370,17 +370,17 @@ function overtaken(
   outcomes: readonly (SendError | undefined)[],
 ): Set<number> | undefined {
   if (!outcomes.some((o) => o !== undefined)) return undefined
-  let ran: Set<string> | undefined
-  let passed: Set<number> | undefined
+  const ran = new Set<string>()
+  const passed = new Set<number>()
   for (let k = sent.length - 1; k >= 0; k--) {
     const c = sent[k]!
     const key = c.args[0]
     if (key === undefined) continue
     const id = keyIdentity(key)
     const o = outcomes[k]
-    if (o !== undefined && ran?.has(id)) (passed ??= new Set()).add(k)
+    if (o !== undefined && ran.has(id)) passed.add(k)
     // Ran, or may have and will not be re-sent (a non-idempotent command of unknown outcome).
-    if (o === undefined || (o[APPLIED_UNKNOWN] && !c.spec.idempotent)) (ran ??= new Set()).add(id)
+    if (o === undefined || (o[APPLIED_UNKNOWN] && !c.spec.idempotent)) ran.add(id)
   }
-  return passed
+  return passed.size > 0 ? passed : undefined
 }
