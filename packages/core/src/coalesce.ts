@@ -26,12 +26,14 @@ export function coalesces(schema: Schema, rows: number, mode: DedupeMode = schem
  * Coalesces rows that share a conflict key, as the schema's `dedupe` mode says (or `mode`).
  * Keys are normalised per column type (1, 1n and "1" in an integer column are one key);
  * rows whose key has a null part are never merged, as SQL treats NULLs as distinct.
- * Input rows are never mutated: a merged row is a new Request.
+ * Input rows are never mutated: a merged row is a new Request. `wholeRows`: keep-last keeps
+ * the last row as it is (a sink whose replace resets the columns a row does not set).
  */
 export function coalesce<Row extends AnyRow>(
   rows: readonly Request<Row>[],
   schema: Schema<Row>,
   mode: DedupeMode = schema.dedupe,
+  wholeRows = false,
 ): Coalesced<Row> {
   const idx = schema.conflictIndexes
   if (!coalesces(schema, rows.length, mode)) {
@@ -61,6 +63,10 @@ export function coalesce<Row extends AnyRow>(
     duplicates++
     sources[at]!.push(i)
     if (mode === 'first') continue
+    if (wholeRows) {
+      out[at] = row
+      continue
+    }
     const merged = new Request(schema)
     const prev = out[at]!.values
     const next = row.values
@@ -210,6 +216,7 @@ export function foldIntegerKeys(
   batch: Batch,
   keyed: Required<IntegerKeyOrder>,
   mode: DedupeMode = batch.schema.dedupe,
+  wholeRows = false,
 ): FoldedRows {
   const width = batch.schema.types.length
   const flat = batch.values
@@ -222,15 +229,17 @@ export function foldIntegerKeys(
     const from = runs[r]!
     const to = runs[r + 1]!
     const at = r * width
-    // Keep-first copies only the run's first row; keep-last lays every row over the previous.
+    // Keep-first copies only the run's first row; keep-last lays every row over the previous
+    // (or, with `wholeRows`, copies only the last).
+    const first = mode !== 'first' && wholeRows ? to - 1 : from
     const last = mode === 'first' ? from + 1 : to
-    for (let k = from; k < last; k++) {
+    for (let k = first; k < last; k++) {
       const i = order[k]!
       const src = flat ?? rows![i]!.values
       const base = flat === undefined ? 0 : i * width
       for (let c = 0; c < width; c++) {
         const v = src[base + c]
-        if (v !== undefined || k === from) values[at + c] = v
+        if (v !== undefined || k === first) values[at + c] = v
       }
     }
     sources[r] = to - from === 1 ? order[from]! : order.slice(from, to)

@@ -70,6 +70,20 @@ describe('coalesce', () => {
     expect(rows[0]!.toObject()).toEqual({ id: 1, name: 'a', score: 1 })
   })
 
+  it('wholeRows: keep-last keeps the last row as it is (a replace that resets unset columns)', () => {
+    const rows = [
+      req({ id: 1, name: 'a', score: 1 }),
+      req({ id: 2, name: 'b' }),
+      req({ id: 1, score: 5 }),
+    ]
+    const c = coalesce(rows, s, 'last', true)
+    expect(c.rows.map((r) => r.toObject())).toEqual([
+      { id: 1, score: 5 },
+      { id: 2, name: 'b' },
+    ])
+    expect(c.sources).toEqual([[0, 2], [1]])
+  })
+
   it('keep first drops later rows', () => {
     const c = coalesce([req({ id: 1, name: 'a' }), req({ id: 1, name: 'b', score: 2 })], s, 'first')
     expect(c.rows.map((r) => r.toObject())).toEqual([{ id: 1, name: 'a' }])
@@ -200,7 +214,8 @@ describe('key order', () => {
         }),
         fc.constantFrom('last' as const, 'first' as const),
         fc.boolean(),
-        (tuples, mode, asFlat) => {
+        fc.boolean(),
+        (tuples, mode, asFlat, wholeRows) => {
           const rows = tuples.map(([id, name, score]) =>
             req({ id, name: name === null ? null : name?.toString(), score }),
           )
@@ -212,8 +227,8 @@ describe('key order', () => {
             : { schema: s, rows }
           const keyed = integerKeyOrder(batch)!
           fc.pre(keyed.runs !== undefined)
-          const folded = foldIntegerKeys(batch, keyed as Required<IntegerKeyOrder>, mode)
-          const merged = coalesce(rows, s, mode)
+          const folded = foldIntegerKeys(batch, keyed as Required<IntegerKeyOrder>, mode, wholeRows)
+          const merged = coalesce(rows, s, mode, wholeRows)
           const order = keyOrder(merged.keys)
           const width = s.columns.length
           expect(

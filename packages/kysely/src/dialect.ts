@@ -62,6 +62,14 @@ export interface SqlDialectAdapter {
   readonly bindsRowList?: boolean
 
   /**
+   * `replace` deletes the row and inserts the new one (MySQL's `REPLACE`, SQLite's `INSERT OR
+   * REPLACE`): a column the row does not set gets its default, not the old value. Rows of one
+   * key in a batch then keep the last row whole (keep-last), as writing them one by one would,
+   * instead of merging its columns over the earlier rows'.
+   */
+  readonly replaceDeletes?: boolean
+
+  /**
    * Optional: called once before the first batch, e.g. to read server limits or version
    * (MySQL's `max_allowed_packet`, MariaDB vs MySQL syntax). A failure fails that batch and
    * is retried with the next one.

@@ -90,15 +90,19 @@ export function planBatch(batch: Batch, adapter: SqlDialectAdapter): BatchPlan {
   // Integer keys (most upsert batches) are ordered by number; repeated ones are folded run by
   // run, without coalesce()'s key string, map entry and Request per row.
   const keyed = ordered ? integerKeyOrder(batch) : undefined
+  // A replace that deletes and inserts keeps a key's last row whole, as one-by-one would.
+  const wholeRows = schema.strategy === 'replace' && adapter.replaceDeletes === true
   const folded =
     keyed?.runs !== undefined && coalesces(schema, size)
-      ? foldIntegerKeys(batch, keyed as Required<IntegerKeyOrder>)
+      ? foldIntegerKeys(batch, keyed as Required<IntegerKeyOrder>, schema.dedupe, wholeRows)
       : undefined
   // Folded rows are already in key order.
   let order = folded === undefined ? keyed?.order : undefined
   // Most batches have nothing to coalesce (plain inserts): skip building per-row source lists.
   const merged =
-    keyed === undefined && coalesces(schema, size) ? coalesce(batch.rows, schema) : undefined
+    keyed === undefined && coalesces(schema, size)
+      ? coalesce(batch.rows, schema, schema.dedupe, wholeRows)
+      : undefined
   // Flat values (a flat batch, or the folded rows) are read in place: row i starts at i * ncols.
   const flat = folded?.values ?? (merged === undefined ? batch.values : undefined)
   const rows = flat !== undefined ? undefined : merged === undefined ? batch.rows : merged.rows

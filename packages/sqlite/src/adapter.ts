@@ -26,6 +26,8 @@ export const SQLITE_MAX_PARAMETERS = 32_766
 
 export class SqliteAdapter implements SqlDialectAdapter {
   readonly name = 'sqlite'
+  // INSERT OR REPLACE deletes the old row: unset columns take their defaults.
+  readonly replaceDeletes = true
   readonly maxParameters = SQLITE_MAX_PARAMETERS
   readonly rowsPerStatement: number
   private readonly database: Database | undefined
