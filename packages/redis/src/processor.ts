@@ -15,7 +15,7 @@ import { classifyRedisError, isReplyError } from './classify.js'
 import { planSends, sourcesOf } from './coalesce-commands.js'
 import type { RedisArg, RedisCommand } from './commands.js'
 import { keySlot } from './slot.js'
-import { keyIdentity, MAPPER, prefixed, type RowToCommand } from './to-command.js'
+import { MAPPER, prefixed, type RowToCommand } from './to-command.js'
 
 /** A single-node client or a cluster client; ioredis 5 and 6 both fit. */
 export type RedisClient = Redis | Cluster
@@ -361,9 +361,9 @@ export class RedisProcessor implements BatchProcessor {
 
 /**
  * The failed commands (positions into `sent`) that a later command on the same key got past:
- * one that ran (or may have run, and will not be re-sent). Re-sending them would apply them
- * after it. Later commands that failed and will be re-sent (in order, with them) do not count.
- * Undefined when none (the common case: no failure at all).
+ * one that ran or may have run. Re-sending them would apply them after it. Later commands
+ * refused by the server (an error reply: they did not run, and are re-sent in order with
+ * them if at all) do not count. Undefined when none (the common case: no failure at all).
  */
 function overtaken(
   sent: readonly RedisCommand[],
@@ -373,14 +373,12 @@ function overtaken(
   const ran = new Set<string>()
   const passed = new Set<number>()
   for (let k = sent.length - 1; k >= 0; k--) {
-    const c = sent[k]!
-    const key = c.args[0]
-    if (key === undefined) continue
-    const id = keyIdentity(key)
+    const id = sent[k]!.key
     const o = outcomes[k]
     if (o !== undefined && ran.has(id)) passed.add(k)
-    // Ran, or may have and will not be re-sent (a non-idempotent command of unknown outcome).
-    if (o === undefined || (o[APPLIED_UNKNOWN] && !c.spec.idempotent)) ran.add(id)
+    // Ran, or may have: whether a command of unknown outcome is sent again is the executor's
+    // call (by its classification), so it counts as one that ran.
+    if (o === undefined || o[APPLIED_UNKNOWN]) ran.add(id)
   }
   return passed.size > 0 ? passed : undefined
 }
