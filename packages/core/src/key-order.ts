@@ -241,13 +241,15 @@ export function rowKeyHasher(schema: Schema): RowKeyHash {
  * could then commit last): case folded, marks and whitespace dropped. Keys that need none of
  * it (ASCII without capitals or spaces, most ids) are returned as they are, without a copy.
  */
+const MARKS_AND_SPACES = /[\p{M}\s]/gu
+
 function foldForOrder(s: string): string {
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i)
     if (c <= 0x20 || c > 0x7e || (c >= 0x41 && c <= 0x5a))
       return s
         .normalize('NFKD')
-        .replace(/[\p{M}\s]/gu, '')
+        .replace(MARKS_AND_SPACES, '')
         .toUpperCase()
         .toLowerCase()
   }
