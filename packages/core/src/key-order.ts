@@ -247,11 +247,7 @@ function foldForOrder(s: string): string {
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i)
     if (c <= 0x20 || c > 0x7e || (c >= 0x41 && c <= 0x5a))
-      return s
-        .normalize('NFKD')
-        .replace(MARKS_AND_SPACES, '')
-        .toUpperCase()
-        .toLowerCase()
+      return s.normalize('NFKD').replace(MARKS_AND_SPACES, '').toUpperCase().toLowerCase()
   }
   return s
 }
