@@ -2,7 +2,7 @@ import type { Batch } from './contract.js'
 import { FNV_PRIME, fnv1a } from './fnv.js'
 import { KeyTable } from './key-table.js'
 import type { Schema } from './schema.js'
-import { keyPart, type Value } from './values.js'
+import { rowKey, type Value } from './values.js'
 
 /** A batch that entered the gate and has not been released. */
 interface Entry {
@@ -217,19 +217,8 @@ export function rowKeyHasher(schema: Schema): RowKeyHash {
     if (rawStrings && typeof v === 'string') return fnv1a(foldForOrder(v), S_TAG)
     if (rawIntegers && typeof v === 'number' && Number.isSafeInteger(v))
       return hashSafeInteger(v, N_TAG)
-    if (only >= 0) {
-      const k = keyPart(values[base + only], types[only]!)
-      return k === undefined ? undefined : fnv1a(foldForOrder(k))
-    }
-    // rowKey()'s composite form, each part folded.
-    let key = ''
-    for (const i of conflictIndexes) {
-      const part = keyPart(values[base + i], types[i]!)
-      if (part === undefined) return undefined
-      const folded = foldForOrder(part)
-      key += `${folded.length}|${folded}`
-    }
-    return fnv1a(key)
+    const k = rowKey(values, conflictIndexes, types, base, foldForOrder)
+    return k === undefined ? undefined : fnv1a(k)
   }
 }
 

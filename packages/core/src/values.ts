@@ -308,22 +308,26 @@ function decimalKey(s: string): string {
  * A composite conflict key for a row, or `undefined` when any key column is null or unset.
  * Parts are joined with a separator that cannot occur inside a part's tag prefix, and each
  * part is length-prefixed so ("a:b","c") and ("a","b:c") never collide. `base` is where the
- * row starts in `values` (a flat batch holds every row in one array).
+ * row starts in `values` (a flat batch holds every row in one array). `spell`, when given,
+ * respells each part first (the ordering gate folds text that a collation may take for one).
  */
 export function rowKey(
   values: readonly (Value | undefined)[],
   indexes: readonly number[],
   types: readonly ColumnType[],
   base = 0,
+  spell?: (part: string) => string,
 ): string | undefined {
   if (indexes.length === 1) {
     const i = indexes[0]!
-    return keyPart(values[base + i], types[i]!)
+    const part = keyPart(values[base + i], types[i]!)
+    return part === undefined || spell === undefined ? part : spell(part)
   }
   let key = ''
   for (const i of indexes) {
-    const part = keyPart(values[base + i], types[i]!)
+    let part = keyPart(values[base + i], types[i]!)
     if (part === undefined) return undefined
+    if (spell !== undefined) part = spell(part)
     key += `${part.length}|${part}`
   }
   return key
