@@ -181,36 +181,31 @@ export class RedisProcessor implements BatchProcessor {
       const o = outcomes[k]
       if (o === undefined) continue
       const sources = sourcesOf(plan, k)
+      // Overtaken: final whatever its error, as a retry would run it after the later command
+      // on its key.
+      const final = passed?.has(k) === true
       let error = o.error
-      if (passed?.has(k)) {
-        // Final whatever its error: a retry would run it after the later command on its key.
-        error = o[APPLIED_UNKNOWN]
-          ? BatchFailedError.outcomeUnknown(
-              schema.table,
-              'connection',
-              ctx.attempt,
-              sources.length,
-              o.error,
-            )
-          : new BatchFailedError(
-              schema.table,
-              classifyRedisError(o.error)?.reason ?? 'unknown',
-              ctx.attempt,
-              sources.length,
-              o.error,
-            )
-      } else if (o[APPLIED_UNKNOWN]) {
+      if (o[APPLIED_UNKNOWN]) {
         // Not retried when running it twice would apply it twice; retried when harmless, but
         // reported as possibly applied should every retry fail.
-        error = sent[k]!.spec.idempotent
-          ? markInDoubt(o.error)
-          : BatchFailedError.outcomeUnknown(
-              schema.table,
-              'connection',
-              ctx.attempt,
-              sources.length,
-              o.error,
-            )
+        error =
+          sent[k]!.spec.idempotent && !final
+            ? markInDoubt(o.error)
+            : BatchFailedError.outcomeUnknown(
+                schema.table,
+                'connection',
+                ctx.attempt,
+                sources.length,
+                o.error,
+              )
+      } else if (final) {
+        error = new BatchFailedError(
+          schema.table,
+          classifyRedisError(o.error)?.reason ?? 'unknown',
+          ctx.attempt,
+          sources.length,
+          o.error,
+        )
       }
       for (const index of sources) failures.push({ index, error })
     }
