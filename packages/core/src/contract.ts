@@ -43,7 +43,10 @@ export interface ProcessResult {
    * alone: rows that committed are never sent again.
    */
   readonly failures?: readonly RowFailure[]
-  /** Rows coalesced into another row of the batch (committed through it). */
+  /**
+   * Rows coalesced into another row of the batch that this attempt committed. Rows folded
+   * into a row listed in `failures` are not counted (a retry that commits them counts them).
+   */
   readonly deduplicated?: number
 }
 

@@ -16,8 +16,8 @@ export interface BatchMetrics {
   readonly committed: number
   /**
    * Rows the sink merged into another row of the batch with the same conflict key before
-   * writing (committed through it), as the sink reported them; a row retried alone after a
-   * per-row failure is counted again. 0 or absent when none.
+   * writing (committed through it), as the sink reported them: a merged row that failed is
+   * not counted until an attempt commits it. 0 or absent when none.
    */
   readonly deduplicated?: number
   /**

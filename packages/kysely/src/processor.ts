@@ -53,6 +53,13 @@ export interface KyselyProcessorOptions {
   release?: () => void | Promise<void>
 }
 
+/** What isolating a failed batch's poison rows found. */
+interface Isolation {
+  readonly failures: RowFailure[]
+  /** Rows a merge had folded away that were not written as part of it (failed or replayed). */
+  unmerged: number
+}
+
 function sameParameters(a: readonly unknown[], b: readonly unknown[]): boolean {
   if (a.length !== b.length) return false
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
@@ -107,9 +114,11 @@ export class KyselyProcessor implements BatchProcessor {
     } catch (err) {
       // One submitted row alone has nothing to isolate (a merged row of several does).
       if (this.poisonRows === 'fail-batch' || batchSize(batch) < 2 || !this.isPoison(err)) throw err
-      const failures: RowFailure[] = []
-      await this.isolate(batch, plan.groups, allRows(plan.groups), ctx, failures)
-      return { failures, deduplicated: plan.duplicates }
+      const out: Isolation = { failures: [], unmerged: 0 }
+      await this.isolate(batch, plan.groups, allRows(plan.groups), ctx, out)
+      // Only merges that committed count as deduplicated: a failed merged row's sources are
+      // retried (and counted then) or reported, a replayed one's written one by one.
+      return { failures: out.failures, deduplicated: plan.duplicates - out.unmerged }
     }
   }
 
@@ -271,7 +280,7 @@ export class KyselyProcessor implements BatchProcessor {
     groups: readonly PlannedGroup[],
     rows: readonly RowRef[],
     ctx: ProcessContext,
-    failures: RowFailure[],
+    out: Isolation,
   ): Promise<void> {
     const half = Math.ceil(rows.length / 2)
     for (const part of [rows.slice(0, half), rows.slice(half)]) {
@@ -281,16 +290,19 @@ export class KyselyProcessor implements BatchProcessor {
       } catch (err) {
         const merged = part.length === 1 ? sourcesOf(groups[part[0]!.group]!, part[0]!.row) : []
         if (part.length > 1 && this.isPoison(err)) {
-          await this.isolate(batch, groups, part, ctx, failures)
+          await this.isolate(batch, groups, part, ctx, out)
         } else if (merged.length > 1 && this.isPoison(err)) {
-          await this.replaySources(batch, merged, ctx, failures)
+          out.unmerged += merged.length - 1
+          await this.replaySources(batch, merged, ctx, out.failures)
         } else {
           // A single bad row, or an error that is not about the data (deadlock, connection):
           // these rows fail with it, and the executor retries them if it is retryable. Rows
           // already committed by other halves are never sent again.
-          for (const r of part)
-            for (const index of sourcesOf(groups[r.group]!, r.row))
-              failures.push({ index, error: err })
+          for (const r of part) {
+            const sources = sourcesOf(groups[r.group]!, r.row)
+            out.unmerged += sources.length - 1
+            for (const index of sources) out.failures.push({ index, error: err })
+          }
         }
       }
     }

@@ -176,6 +176,9 @@ export class RedisProcessor implements BatchProcessor {
     if (this.cluster) await this.followRedirects(sent, outcomes)
 
     const failures: RowFailure[] = []
+    // Folded commands count as deduplicated only if the command they were folded into ran: a
+    // failed one's sources are retried (and counted then) or reported.
+    let deduplicated = plan.dropped
     const passed = overtaken(sent, outcomes)
     for (let k = 0; k < sent.length; k++) {
       const o = outcomes[k]
@@ -207,9 +210,10 @@ export class RedisProcessor implements BatchProcessor {
           o.error,
         )
       }
+      deduplicated -= sources.length - 1
       for (const index of sources) failures.push({ index, error })
     }
-    return { failures, deduplicated: plan.dropped }
+    return { failures, deduplicated }
   }
 
   /** Positions (into `sent`) per pipeline: one group on a single node, per node on a cluster. */

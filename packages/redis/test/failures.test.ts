@@ -1,4 +1,9 @@
-import { BatchFailedError, type BatchFailure, NoopMetricsReporter } from '@batchsql/core'
+import {
+  BatchFailedError,
+  type BatchFailure,
+  type BatchMetrics,
+  NoopMetricsReporter,
+} from '@batchsql/core'
 import type { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import {
@@ -272,6 +277,44 @@ describe('retries never apply a command twice', () => {
       // Not re-sent: `k` never got its INCR after the EXPIRE (it would exist without a TTL).
       expect(await own.exists(`${p}k`)).toBe(0)
       expect(await own.get(`${p}other`)).toBe('1')
+    } finally {
+      await own.config('SET', 'maxmemory', '0')
+      await dropPrefix(own, p)
+    }
+  })
+
+  it('commands folded into one that failed and was retried are counted as deduplicated once', async () => {
+    const p = uniquePrefix('dedup')
+    const g = redisSchemas.command({ prefix: p, columns: ['cmd', 'key', 'a'] })
+    let deduplicated = 0
+    const metrics = new (class extends NoopMetricsReporter {
+      override recordBatch(m: BatchMetrics) {
+        deduplicated += m.deduplicated ?? 0
+      }
+    })()
+    await own.config('SET', 'maxmemory', '1')
+    try {
+      const b = createRedisBatchSQL(own, {
+        flushSize: 2,
+        flushInterval: 60_000,
+        metrics,
+        retry: { maxAttempts: 3, initialDelayMs: 50, jitter: 'none' },
+        classifiers: [
+          (e) => {
+            if (!(e instanceof Error) || !e.message.startsWith('OOM')) return undefined
+            void own.config('SET', 'maxmemory', '0') // the retry succeeds
+            return { reason: 'io', retryable: true }
+          },
+        ],
+      })
+      // Folded into the second SET, refused (OOM), retried with the first folded into it again.
+      await b.submitMany(g, [
+        { cmd: 'SET', key: 'k', a: '1' },
+        { cmd: 'SET', key: 'k', a: '2' },
+      ])
+      expect(await b.close()).toMatchObject({ committed: 2, failed: 0 })
+      expect(await own.get(`${p}k`)).toBe('2')
+      expect(deduplicated).toBe(1)
     } finally {
       await own.config('SET', 'maxmemory', '0')
       await dropPrefix(own, p)

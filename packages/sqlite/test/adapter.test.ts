@@ -1,7 +1,7 @@
 import { mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { defineSchema } from '@batchsql/core'
+import { type BatchMetrics, defineSchema, NoopMetricsReporter } from '@batchsql/core'
 import Database from 'better-sqlite3'
 import { Kysely, SqliteDialect } from 'kysely'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -104,6 +104,58 @@ describe('sqlite adapter', () => {
     expect(locker.prepare('SELECT kind FROM events').all()).toEqual([{ kind: 'a' }])
     db.close()
     locker.close()
+  })
+
+  it('a merged row retried alone after its half failed is counted as deduplicated once', async () => {
+    const db = new Database(':memory:')
+    // A trigger calls check(id): id 99 always breaks a constraint (a poison row); id 1 is
+    // refused once with SQLITE_BUSY when it is written again, i.e. in the isolating half.
+    let calls = 0
+    db.function('check_row', (id) => {
+      if (id === 99) throw Object.assign(new Error('bad row'), { code: 'SQLITE_CONSTRAINT_CHECK' })
+      if (id === 1 && ++calls === 2) throw Object.assign(new Error('busy'), { code: 'SQLITE_BUSY' })
+      return 1
+    })
+    db.exec(`CREATE TABLE kv (id INTEGER PRIMARY KEY, v TEXT);
+      CREATE TRIGGER kv_check BEFORE INSERT ON kv BEGIN SELECT check_row(NEW.id); END`)
+    const kv = defineSchema({
+      table: 'kv',
+      columns: { id: 'int', v: 'string' },
+      strategy: 'update',
+      conflictColumns: ['id'],
+    })
+    let deduplicated = 0
+    const metrics = new (class extends NoopMetricsReporter {
+      override recordBatch(m: BatchMetrics) {
+        deduplicated += m.deduplicated ?? 0
+      }
+    })()
+    const batch = createSqliteBatchSQL(db, {
+      flushSize: 4,
+      metrics,
+      retry: { maxAttempts: 3, initialDelayMs: 1, maxDelayMs: 1 },
+    })
+    const acks = [
+      { id: 1, v: 'a' },
+      { id: 2, v: 'b' },
+      { id: 1, v: 'c' },
+      { id: 99, v: 'x' },
+    ].map((row) =>
+      batch.submitAndWait(kv, row).then(
+        () => 'ok',
+        (e) => e.reason,
+      ),
+    )
+    await batch.close()
+    expect(await Promise.all(acks)).toEqual(['ok', 'ok', 'ok', 'data'])
+    expect(calls).toBe(3) // whole batch, the failed half, the retry
+    expect(db.prepare('SELECT id, v FROM kv ORDER BY id').all()).toEqual([
+      { id: 1, v: 'c' },
+      { id: 2, v: 'b' },
+    ])
+    // Rows 0 and 2 were merged in the first attempt (not committed) and again in the retry.
+    expect(deduplicated).toBe(1)
+    db.close()
   })
 
   it('a value an expression index or generated column cannot evaluate fails its own row, not the batch', async () => {

@@ -1,7 +1,15 @@
-import { defineSchema } from '@batchsql/core'
+import { type BatchMetrics, defineSchema, NoopMetricsReporter } from '@batchsql/core'
 import { describe, expect, it } from 'vitest'
 import type { SuiteContext } from '../context.js'
 import { createTable, readTable } from '../tables.js'
+
+/** Sums what batches report as deduplicated (`batchsql_records_deduplicated_total`). */
+class DedupCounter extends NoopMetricsReporter {
+  deduplicated = 0
+  override recordBatch(m: BatchMetrics): void {
+    this.deduplicated += m.deduplicated ?? 0
+  }
+}
 
 /** In-batch duplicate keys are coalesced before the SQL is built. */
 export function duplicateCases(ctx: SuiteContext): void {
@@ -43,11 +51,13 @@ export function duplicateCases(ctx: SuiteContext): void {
             strategy,
             conflictColumns: ['id'],
           })
-          const batch = ctx.batch({ flushSize, flushInterval: 60_000, concurrency: 1 })
+          const metrics = new DedupCounter()
+          const batch = ctx.batch({ flushSize, flushInterval: 60_000, concurrency: 1, metrics })
           if (flushSize > 1)
             expect(batch.preview(schema, rows)).toMatchObject({ rows: 2, duplicates: 2 })
           for (const r of rows) batch.submit(schema, r)
           await batch.close()
+          expect(metrics.deduplicated).toBe(flushSize > 1 ? 2 : 0)
           return plain(await readTable(ctx.target(), name, 'id'))
         }
         const merged = await write(1000)
@@ -79,7 +89,8 @@ export function duplicateCases(ctx: SuiteContext): void {
         strategy: 'update',
         conflictColumns: ['id'],
       })
-      const batch = ctx.batch({ flushSize: 1000, flushInterval: 60_000 })
+      const metrics = new DedupCounter()
+      const batch = ctx.batch({ flushSize: 1000, flushInterval: 60_000, metrics })
       // Rows 0 and 2 share key 1 and are merged; row 2 breaks NOT NULL. In submit order, row 0
       // writes 'good' and row 2 fails: the merged row must not take row 0 down with it.
       const rows = [
@@ -95,6 +106,8 @@ export function duplicateCases(ctx: SuiteContext): void {
       )
       await batch.close()
       expect(await Promise.all(acks)).toEqual(['ok', 'ok', 'data'])
+      // The merge was undone (its rows written one by one): nothing was deduplicated.
+      expect(metrics.deduplicated).toBe(0)
       const found = await readTable(t, name, 'id')
       expect(found.map((r) => [Number(r.id), r.name])).toEqual([
         [1, 'good'],
