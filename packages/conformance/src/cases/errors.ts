@@ -34,6 +34,19 @@ export function errorCases(ctx: SuiteContext): void {
         )
       expect(err).toBeDefined()
       expect(t.classify(err)).toEqual({ reason: 'duplicate_key', retryable: false })
+      // And through a pipeline (its classifiers, the adapter's among them): reported, not retried.
+      const schema = defineSchema({ table: name, columns: ['id', 'n'] })
+      const batch = ctx.batch({ retry: { maxAttempts: 3, initialDelayMs: 1 } })
+      const failed = await batch.submitAndWait(schema, { id: 2, n: 1 }).then(
+        () => undefined,
+        (e: unknown) => e,
+      )
+      await batch.close()
+      expect(failed).toMatchObject({
+        code: 'BATCHSQL_BATCH_FAILED',
+        reason: 'duplicate_key',
+        attempts: 1,
+      })
     })
 
     it('a missing table is reported once, as a final non-retryable failure', async () => {
