@@ -50,6 +50,30 @@ function checked(r: Classification): Classification {
   return { reason: 'unknown', retryable: r.retryable === true }
 }
 
+let warnedThrowingClassifier = false
+
+/**
+ * Asks one classifier. One that throws is passed over (the next classifier decides), with a
+ * warning: a bug in a classifier must not take the batch's bookkeeping down with it (rows
+ * already committed would be reported as failed, and the batch missing from the metrics).
+ */
+function consult(c: ErrorClassifier, err: unknown): Classification | undefined {
+  let r: Classification | undefined
+  try {
+    r = c(err)
+  } catch (thrown) {
+    if (!warnedThrowingClassifier) {
+      warnedThrowingClassifier = true
+      process.emitWarning(
+        `BatchSQL: an error classifier threw (${thrown instanceof Error ? thrown.message : String(thrown)}); passed over, the next classifier decides`,
+        { code: 'BATCHSQL_CLASSIFIER_FAILED' },
+      )
+    }
+    return undefined
+  }
+  return r ? checked(r) : undefined
+}
+
 /** Returns a classification for errors it recognises, `undefined` to pass. */
 export type ErrorClassifier = (err: unknown) => Classification | undefined
 
@@ -132,12 +156,12 @@ export class ClassifierRegistry {
     const final = finalClassification(err)
     if (final) return final
     for (const c of this.user) {
-      const r = c(err)
-      if (r) return checked(r)
+      const r = consult(c, err)
+      if (r) return r
     }
     for (const c of this.sink) {
-      const r = c(err)
-      if (r) return checked(r)
+      const r = consult(c, err)
+      if (r) return r
     }
     return builtinClassifier(err) ?? { reason: 'unknown', retryable: false }
   }

@@ -277,8 +277,10 @@ export class BatchSQL implements AsyncDisposable {
       (n) => this.metrics.recordDroppedErrors(n, this.executor.name),
       config.onError,
     )
-    this.bindMetrics()
+    // Checked before the reporter binds this pipeline: one that fails to construct must not
+    // stay bound to it (its gauges read, its concurrency counted).
     const signal = checkedSignal(config.signal, 'signal')
+    this.bindMetrics()
     if (signal) {
       const onAbort = () => {
         // Nobody awaits this close(): a failure to close the sink reaches the caller through
@@ -691,6 +693,7 @@ export class BatchSQL implements AsyncDisposable {
     let outcome: BatchOutcome
     let release: (() => void) | undefined
     let lingering: Promise<unknown> | undefined
+    let sent = false
     try {
       if (schema.hasConflictHandling) {
         this.gated.add(batch)
@@ -700,16 +703,36 @@ export class BatchSQL implements AsyncDisposable {
           this.gated.delete(batch)
         }
       }
+      sent = true
       outcome = await this.executor.execute(batch, this.abort.signal)
       lingering = outcome.stillRunning
     } catch (err) {
-      // Executors report rather than throw; this is a defect guard, and still loses nothing.
-      const e = new BatchFailedError(schema.table, 'unknown', 1, batchSize(batch), err)
+      // Executors report rather than throw; this is a defect guard, and still loses nothing:
+      // once the executor had the batch, some of it may have been written.
+      const rows = batchSize(batch)
+      const e = sent
+        ? BatchFailedError.outcomeUnknown(schema.table, 'unknown', 1, rows, err)
+        : new BatchFailedError(schema.table, 'unknown', 0, rows, err)
       outcome = {
         committed: 0,
-        attempts: 1,
-        failures: [{ schema, rows: batch.rows, reason: 'unknown', attempts: 1, error: e }],
+        attempts: sent ? 1 : 0,
+        failures: [
+          { schema, rows: batch.rows, reason: 'unknown', attempts: sent ? 1 : 0, error: e },
+        ],
       }
+      // The executor reports each batch it finishes; this one it did not.
+      const database = this.executor.name
+      this.metrics.recordError(database, schema.table, 'final:unknown')
+      this.metrics.recordBatch({
+        database,
+        table: schema.table,
+        rows,
+        durationSeconds: 0,
+        status: 'failure',
+        attempts: sent ? 1 : 0,
+        committed: 0,
+        outcomeUnknown: sent ? rows : 0,
+      })
     } finally {
       // A write given up on but still running keeps its keys: a later batch on them waits.
       if (lingering !== undefined && release !== undefined) lingering.then(release, release)

@@ -1325,3 +1325,54 @@ describe('a write the executor gave up on while the sink still runs it', () => {
     finish()
   })
 })
+
+describe('defects and construction failures', () => {
+  it('an executor that throws: its rows reported as of unknown outcome, the batch in the metrics', async () => {
+    const metrics = new (class extends OutcomeRecorder {
+      outcomeUnknown = 0
+      override recordBatch(m: { rows: number; committed: number; outcomeUnknown?: number }) {
+        super.recordBatch(m)
+        this.outcomeUnknown += m.outcomeUnknown ?? 0
+      }
+    })()
+    const failures: BatchFailure[] = []
+    const b = createBatchSQL({
+      executor: {
+        name: 'broken',
+        concurrency: 1,
+        execute: async () => {
+          throw new Error('defect')
+        },
+      },
+      metrics,
+      flushSize: 2,
+      onError: (f) => failures.push(f),
+    })
+    await b.submitMany(events, [
+      { id: 1, payload: 'a' },
+      { id: 2, payload: 'b' },
+    ])
+    expect(await b.close()).toMatchObject({ committed: 0, failed: 2 })
+    // The executor had the batch: some of it may have been written.
+    expect(failures[0]!.error).toMatchObject({
+      code: 'BATCHSQL_OUTCOME_UNKNOWN',
+      reason: 'unknown',
+    })
+    expect(metrics.failedRows).toBe(2)
+    expect(metrics.outcomeUnknown).toBe(2)
+    expect(metrics.errors).toEqual(['final:unknown'])
+  })
+
+  it('a pipeline that fails to construct leaves its metrics reporter unbound', () => {
+    const bind = vi.fn()
+    const metrics = new (class extends NoopMetricsReporter {
+      override bindGauges(database: string, gauges: PipelineGauges): void {
+        bind(database, gauges)
+      }
+    })()
+    expect(() =>
+      createBatchSQL({ executor: new MockExecutor(), metrics, signal: 'bad' as never }),
+    ).toThrow(expect.objectContaining({ code: 'BATCHSQL_INVALID_CONFIG' }))
+    expect(bind).not.toHaveBeenCalled()
+  })
+})

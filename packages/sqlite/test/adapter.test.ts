@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { type BatchMetrics, defineSchema, NoopMetricsReporter } from '@batchsql/core'
 import Database from 'better-sqlite3'
 import { Kysely, SqliteDialect } from 'kysely'
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it, vi } from 'vitest'
 import { createSqliteBatchSQL, SqliteAdapter } from '../src/index.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'batchsql-sqlite-adapter-'))
@@ -155,6 +155,44 @@ describe('sqlite adapter', () => {
     ])
     // Rows 0 and 2 were merged in the first attempt (not committed) and again in the retry.
     expect(deduplicated).toBe(1)
+    db.close()
+  })
+
+  it('a classifier that throws is passed over: rows written are counted written, the batch is in the metrics', async () => {
+    const db = new Database(':memory:')
+    db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)')
+    const t = defineSchema({ table: 't', columns: { id: 'int', v: 'string' } })
+    const batches: BatchMetrics[] = []
+    const metrics = new (class extends NoopMetricsReporter {
+      override recordBatch(m: BatchMetrics) {
+        batches.push(m)
+      }
+    })()
+    const warned = vi.spyOn(process, 'emitWarning').mockImplementation(() => {})
+    const batch = createSqliteBatchSQL(db, {
+      flushSize: 50,
+      metrics,
+      classifiers: [
+        (e) => {
+          if (String((e as Error).message).includes('NOT NULL')) throw new Error('classifier bug')
+          return undefined
+        },
+      ],
+    })
+    for (let i = 0; i < 100; i++) batch.submit(t, { id: i, v: i === 7 ? (null as never) : 'x' })
+    const result = await batch.close()
+    expect(db.prepare('SELECT count(*) AS n FROM t').get()).toEqual({ n: 99 })
+    // The adapter's classifier decided instead: the NOT NULL row isolated, the others written.
+    expect(result).toMatchObject({ committed: 99, failed: 1 })
+    expect(batches.map((b) => [b.status, b.committed])).toEqual([
+      ['partial', 49],
+      ['success', 50],
+    ])
+    expect(warned).toHaveBeenCalledWith(
+      expect.stringContaining('classifier threw'),
+      expect.objectContaining({ code: 'BATCHSQL_CLASSIFIER_FAILED' }),
+    )
+    warned.mockRestore()
     db.close()
   })
 
