@@ -28,21 +28,39 @@ import {
 import { MetricsServer } from './server.js'
 
 type Labels = Record<string, string | number>
+
+/** A pipeline bound to a reporter, with the labels of its series (`database` and the reporter's constant labels). */
+interface BoundPipeline {
+  readonly series: string
+  readonly labels: Labels
+  readonly gauges: PipelineGauges
+  /** The concurrency limit its pipeline set just before binding, when it did. */
+  readonly limit: number | undefined
+}
+
 interface Bound {
-  /** With the concurrency limit its pipeline set just before binding, when it did. */
-  readonly pipelines: [database: string, gauges: PipelineGauges, limit: number | undefined][]
-  /** Every database ever bound: its series stay, at 0, once its pipelines closed. */
-  readonly databases: Set<string>
-  /** The last concurrency limit set per database. */
-  readonly limits: Map<string, number>
+  readonly pipelines: BoundPipeline[]
+  /** Every series ever bound, by key: it stays, at 0, once its pipelines closed. */
+  readonly series: Map<string, Labels>
+  /** The last concurrency limit set per series. */
+  readonly limits: Map<string, { readonly labels: Labels; readonly limit: number }>
 }
 
 /**
- * Pipelines bound to the reporters of each registry. Why per registry, not per reporter: two
- * reporters on one registry share its metrics (a registry holds one metric per name), and the
- * queue gauges' collect functions must read every pipeline of them all.
+ * Pipelines bound to the reporters of each registry and prefix. Why not per reporter: two
+ * reporters on one registry with one prefix share its metrics (a registry holds one metric
+ * per name), and the queue gauges' collect functions must read every pipeline of them all,
+ * each with the constant labels of the reporter that bound it. Reporters with another prefix
+ * have metrics of their own, and read only their own pipelines.
  */
-const boundByRegistry = new WeakMap<Registry, Bound>()
+const boundByRegistry = new WeakMap<Registry, Map<string, Bound>>()
+
+const sortedList = (xs: readonly number[]): string => [...xs].sort((a, b) => a - b).join(',')
+
+/** One key per label set, whatever the order its names were given in. */
+function seriesKey(labels: Labels): string {
+  return JSON.stringify(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+}
 
 /** Label names the reporter sets itself. */
 const OWN_LABELS = new Set([
@@ -93,13 +111,18 @@ export class PrometheusMetrics implements MetricsReporter {
   constructor(options: PrometheusMetricsOptions = {}) {
     checkOptions(options)
     this.registry = options.registry ?? new Registry()
-    let bound = boundByRegistry.get(this.registry)
+    this.prefix = options.prefix ?? 'batchsql_'
+    let byPrefix = boundByRegistry.get(this.registry)
+    if (byPrefix === undefined) {
+      byPrefix = new Map()
+      boundByRegistry.set(this.registry, byPrefix)
+    }
+    let bound = byPrefix.get(this.prefix)
     if (bound === undefined) {
-      bound = { pipelines: [], databases: new Set(), limits: new Map() }
-      boundByRegistry.set(this.registry, bound)
+      bound = { pipelines: [], series: new Map(), limits: new Map() }
+      byPrefix.set(this.prefix, bound)
     }
     this.bound = bound
-    this.prefix = options.prefix ?? 'batchsql_'
     this.constLabels = { ...(options.labels ?? {}) }
     this.constNames = Object.keys(this.constLabels)
     // A constant label named like one of ours would overwrite it on every series, merging
@@ -261,7 +284,10 @@ export class PrometheusMetrics implements MetricsReporter {
     )
 
     // Once per registry: a second reporter on it would register them twice (prom-client throws).
-    if (options.defaultMetrics && !this.existing('process_cpu_user_seconds_total')) {
+    if (
+      options.defaultMetrics &&
+      !this.registry.getSingleMetric(`${this.prefix}process_cpu_user_seconds_total`)
+    ) {
       collectDefaultMetrics({
         register: this.registry,
         prefix: this.prefix,
@@ -272,9 +298,39 @@ export class PrometheusMetrics implements MetricsReporter {
 
   // --- registration ---------------------------------------------------------------------
 
-  private existing<T extends Metric>(name: string): T | undefined {
-    // A shared registry may already hold this metric (a second reporter): share it.
-    return this.registry.getSingleMetric(this.prefix + name) as T | undefined
+  /**
+   * The metric of that name a shared registry already holds (a second reporter on it): shared,
+   * if it has the label names (and buckets) this reporter would give it. If not, every
+   * observation of this reporter would be refused by prom-client, and silently dropped.
+   */
+  private existing<T extends Metric>(
+    name: string,
+    labelNames: readonly string[],
+    buckets?: readonly number[],
+  ): T | undefined {
+    const found = this.registry.getSingleMetric(this.prefix + name)
+    if (found === undefined) return undefined
+    const has = found as unknown as {
+      labelNames?: readonly string[]
+      upperBounds?: readonly number[]
+    }
+    const want = [...labelNames, ...this.constNames].sort()
+    const got = [...(has.labelNames ?? [])].sort()
+    if (want.join(',') !== got.join(','))
+      throw new BatchSQLError(
+        'BATCHSQL_INVALID_CONFIG',
+        `the registry already has ${this.prefix + name} with the labels [${got.join(', ')}], not [${want.join(', ')}]: reporters sharing a registry and prefix need the same constant label names (or another prefix)`,
+      )
+    if (
+      buckets !== undefined &&
+      has.upperBounds !== undefined &&
+      sortedList(buckets) !== sortedList(has.upperBounds)
+    )
+      throw new BatchSQLError(
+        'BATCHSQL_INVALID_CONFIG',
+        `the registry already has ${this.prefix + name} with the buckets [${has.upperBounds.join(', ')}], not [${buckets.join(', ')}]: reporters sharing a registry and prefix need the same buckets (or another prefix)`,
+      )
+    return found as T
   }
 
   private registers(): Registry[] {
@@ -283,7 +339,7 @@ export class PrometheusMetrics implements MetricsReporter {
 
   private counter(name: string, help: string, labelNames: string[]): Counter {
     return (
-      this.existing<Counter>(name) ??
+      this.existing<Counter>(name, labelNames) ??
       new Counter({
         name: this.prefix + name,
         help,
@@ -300,7 +356,7 @@ export class PrometheusMetrics implements MetricsReporter {
     collect?: (this: Gauge) => void,
   ): Gauge {
     return (
-      this.existing<Gauge>(name) ??
+      this.existing<Gauge>(name, labelNames) ??
       new Gauge({
         name: this.prefix + name,
         help,
@@ -318,7 +374,7 @@ export class PrometheusMetrics implements MetricsReporter {
     buckets: number[],
   ): Histogram {
     return (
-      this.existing<Histogram>(name) ??
+      this.existing<Histogram>(name, labelNames, buckets) ??
       new Histogram({
         name: this.prefix + name,
         help,
@@ -403,13 +459,17 @@ export class PrometheusMetrics implements MetricsReporter {
   }
 
   setConcurrencyLimit(database: string, limit: number): void {
-    this.bound.limits.set(database, limit)
+    const labels = this.labels({ database })
+    this.bound.limits.set(seriesKey(labels), { labels, limit })
   }
 
   bindGauges(database: string, gauges: PipelineGauges): void {
+    const labels = this.labels({ database })
+    const series = seriesKey(labels)
     // The pipeline sets its limit just before it binds (core does): that limit is this one's.
-    this.bound.pipelines.push([database, gauges, this.bound.limits.get(database)])
-    this.bound.databases.add(database)
+    const limit = this.bound.limits.get(series)?.limit
+    this.bound.pipelines.push({ series, labels, gauges, limit })
+    this.bound.series.set(series, labels)
     // A labelled counter has no series until its first increment: start this one at 0, so
     // that `increase()` over a pipeline's life sees its first dropped error.
     this.dropped.inc(this.labels({ database }), 0)
@@ -419,8 +479,8 @@ export class PrometheusMetrics implements MetricsReporter {
   /** Sets `gauge` per database to the sum of `read` over its bound pipelines (0 when none). */
   private collectPerDatabase(gauge: Gauge, read: (g: PipelineGauges) => number): void {
     gauge.reset()
-    for (const database of this.bound.databases) gauge.set(this.labels({ database }), 0)
-    for (const [database, g] of this.bound.pipelines) gauge.inc(this.labels({ database }), read(g))
+    for (const labels of this.bound.series.values()) gauge.set(labels, 0)
+    for (const p of this.bound.pipelines) gauge.inc(p.labels, read(p.gauges))
   }
 
   /**
@@ -433,12 +493,11 @@ export class PrometheusMetrics implements MetricsReporter {
     gauge.reset()
     const { limits, pipelines } = this.bound
     const sums = new Map<string, number>()
-    for (const [database, , limit] of pipelines) {
-      const l = limit ?? limits.get(database)
-      if (l !== undefined) sums.set(database, (sums.get(database) ?? 0) + l)
+    for (const p of pipelines) {
+      const l = p.limit ?? limits.get(p.series)?.limit
+      if (l !== undefined) sums.set(p.series, (sums.get(p.series) ?? 0) + l)
     }
-    for (const [database, last] of limits)
-      gauge.set(this.labels({ database }), sums.get(database) ?? last)
+    for (const [series, last] of limits) gauge.set(last.labels, sums.get(series) ?? last.limit)
   }
 
   /**
@@ -446,7 +505,7 @@ export class PrometheusMetrics implements MetricsReporter {
    * pipeline is not kept alive by its reporter); its database's series stay, at 0.
    */
   unbindGauges(gauges: PipelineGauges): void {
-    const i = this.bound.pipelines.findIndex(([, g]) => g === gauges)
+    const i = this.bound.pipelines.findIndex((p) => p.gauges === gauges)
     if (i >= 0) this.bound.pipelines.splice(i, 1)
   }
 

@@ -334,6 +334,58 @@ describe('a registry shared with other reporters and with the application', () =
   })
 })
 
+describe('reporters sharing a registry with other prefixes or labels', () => {
+  it('each prefix reads only its own pipelines', async () => {
+    const registry = new Registry()
+    const a = new PrometheusMetrics({ registry, prefix: 'audit_' })
+    new PrometheusMetrics({ registry, prefix: 'ingest_' })
+    a.setConcurrencyLimit('db', 4)
+    a.bindGauges('db', { queueLength: () => 5, inFlightBatches: () => 3 })
+    const text = await registry.metrics()
+    expect(value(text, 'audit_inflight_batches', { database: 'db' })).toBe(3)
+    expect(value(text, 'audit_executor_concurrency_limit', { database: 'db' })).toBe(4)
+    expect(value(text, 'ingest_inflight_batches', { database: 'db' })).toBeUndefined()
+    expect(value(text, 'ingest_queue_length', { database: 'db' })).toBeUndefined()
+    expect(value(text, 'ingest_executor_concurrency_limit', { database: 'db' })).toBeUndefined()
+  })
+
+  it('queue gauges carry the constant labels of the reporter each pipeline is bound to', async () => {
+    const registry = new Registry()
+    const a = new PrometheusMetrics({ registry, labels: { service: 'a' } })
+    const b = new PrometheusMetrics({ registry, labels: { service: 'b' } })
+    a.setConcurrencyLimit('db', 4)
+    a.bindGauges('db', { queueLength: () => 5, inFlightBatches: () => 1 })
+    b.setConcurrencyLimit('db', 2)
+    b.bindGauges('db', { queueLength: () => 7, inFlightBatches: () => 2 })
+    const text = await registry.metrics()
+    for (const [service, queue, inflight, limit] of [
+      ['a', 5, 1, 4],
+      ['b', 7, 2, 2],
+    ] as const) {
+      const l = { database: 'db', service }
+      expect(value(text, 'batchsql_queue_length', l), service).toBe(queue)
+      expect(value(text, 'batchsql_inflight_batches', l), service).toBe(inflight)
+      expect(value(text, 'batchsql_executor_concurrency_limit', l), service).toBe(limit)
+    }
+  })
+
+  it('other constant label names or buckets on the same registry and prefix are refused at construction', () => {
+    const registry = new Registry()
+    new PrometheusMetrics({ registry })
+    // prom-client would refuse every observation of the second reporter, silently dropped.
+    expect(() => new PrometheusMetrics({ registry, labels: { service: 'b' } })).toThrow(
+      expect.objectContaining({ code: 'BATCHSQL_INVALID_CONFIG' }),
+    )
+    expect(() => new PrometheusMetrics({ registry, buckets: { size: [7, 77] } })).toThrow(
+      expect.objectContaining({ code: 'BATCHSQL_INVALID_CONFIG' }),
+    )
+    // Another prefix has metrics of its own: any labels and buckets.
+    expect(
+      () => new PrometheusMetrics({ registry, prefix: 'b_', labels: { service: 'b' } }),
+    ).not.toThrow()
+  })
+})
+
 describe('a closed pipeline', () => {
   it('is no longer read by the reporter; its database stays, at 0', async () => {
     const m = new PrometheusMetrics({ registry: new Registry() })
