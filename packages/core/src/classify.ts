@@ -65,7 +65,8 @@ function consult(c: ErrorClassifier, err: unknown): Classification | undefined {
     if (!warnedThrowingClassifier) {
       warnedThrowingClassifier = true
       process.emitWarning(
-        `BatchSQL: an error classifier threw (${thrown instanceof Error ? thrown.message : String(thrown)}); passed over, the next classifier decides`,
+        // Its name only: a message could quote the error it was given, row values included.
+        `BatchSQL: an error classifier threw (${thrown instanceof Error ? thrown.name : typeof thrown}); passed over, the next classifier decides`,
         { code: 'BATCHSQL_CLASSIFIER_FAILED' },
       )
     }
