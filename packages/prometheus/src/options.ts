@@ -6,7 +6,8 @@ export interface PrometheusMetricsOptions {
    * Where the metrics are registered. Default: a private registry, so two reporters (or two
    * copies of prom-client) never collide with "already registered". Pass prom-client's global
    * `register` (or your own) to expose them next to your application's metrics; two reporters
-   * on one shared registry share its metrics.
+   * on one shared registry with one prefix share its metrics (so they must give the same
+   * constant label names and buckets: `BATCHSQL_INVALID_CONFIG` otherwise).
    */
   registry?: Registry
   /** Metric name prefix. Default `batchsql_`. */

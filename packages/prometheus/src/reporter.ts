@@ -47,13 +47,14 @@ interface Bound {
 }
 
 /**
- * Pipelines bound to the reporters of each registry and prefix. Why not per reporter: two
- * reporters on one registry with one prefix share its metrics (a registry holds one metric
- * per name), and the queue gauges' collect functions must read every pipeline of them all,
- * each with the constant labels of the reporter that bound it. Reporters with another prefix
- * have metrics of their own, and read only their own pipelines.
+ * Pipelines bound to the reporters that share one `queue_length` gauge, i.e. one registry and
+ * prefix (a registry holds one metric per name, and a second reporter on it reuses the first
+ * one's metrics). Why not per reporter: the queue gauges' collect functions, the first
+ * reporter's, must read every pipeline of them all, each with the constant labels of the
+ * reporter that bound it. Keyed by the gauge, not by the registry: after `registry.clear()` a
+ * new reporter registers new gauges, and must not inherit series whose label names it lacks.
  */
-const boundByRegistry = new WeakMap<Registry, Map<string, Bound>>()
+const boundByGauge = new WeakMap<Gauge, Bound>()
 
 const sortedList = (xs: readonly number[]): string => [...xs].sort((a, b) => a - b).join(',')
 
@@ -112,17 +113,6 @@ export class PrometheusMetrics implements MetricsReporter {
     checkOptions(options)
     this.registry = options.registry ?? new Registry()
     this.prefix = options.prefix ?? 'batchsql_'
-    let byPrefix = boundByRegistry.get(this.registry)
-    if (byPrefix === undefined) {
-      byPrefix = new Map()
-      boundByRegistry.set(this.registry, byPrefix)
-    }
-    let bound = byPrefix.get(this.prefix)
-    if (bound === undefined) {
-      bound = { pipelines: [], series: new Map(), limits: new Map() }
-      byPrefix.set(this.prefix, bound)
-    }
-    this.bound = bound
     this.constLabels = { ...(options.labels ?? {}) }
     this.constNames = Object.keys(this.constLabels)
     // A constant label named like one of ours would overwrite it on every series, merging
@@ -134,7 +124,10 @@ export class PrometheusMetrics implements MetricsReporter {
         `labels: ${taken.join(', ')} ${taken.length === 1 ? 'is' : 'are'} BatchSQL's own label name(s); choose another`,
       )
     this.tableLabel = options.tableLabel ?? true
-    const b = { ...DEFAULT_BUCKETS, ...options.buckets }
+    // A key given as undefined keeps its default (spread, it would replace it with undefined).
+    const b = { ...DEFAULT_BUCKETS }
+    for (const [key, list] of Object.entries(options.buckets ?? {}))
+      if (list !== undefined) b[key as keyof typeof b] = list
     const self = this
 
     this.batchDuration = this.histogram(
@@ -248,7 +241,7 @@ export class PrometheusMetrics implements MetricsReporter {
       // It waits behind whole batches, which can take as long as a batch does.
       b.duration,
     )
-    this.gauge(
+    const queue = this.gauge(
       'queue_length',
       'Rows buffered and waiting for a flush',
       ['database'],
@@ -256,6 +249,12 @@ export class PrometheusMetrics implements MetricsReporter {
         self.collectPerDatabase(this, (g) => g.queueLength())
       },
     )
+    let bound = boundByGauge.get(queue)
+    if (bound === undefined) {
+      bound = { pipelines: [], series: new Map(), limits: new Map() }
+      boundByGauge.set(queue, bound)
+    }
+    this.bound = bound
     this.gauge(
       'inflight_batches',
       'Batches dispatched and not finished: executing, in backoff, waiting for an executor slot or at the key-order gate',
@@ -283,7 +282,7 @@ export class PrometheusMetrics implements MetricsReporter {
       ['database'],
     )
 
-    // Once per registry: a second reporter on it would register them twice (prom-client throws).
+    // Once per registry and prefix: a second reporter would register them twice (prom-client throws).
     if (
       options.defaultMetrics &&
       !this.registry.getSingleMetric(`${this.prefix}process_cpu_user_seconds_total`)

@@ -369,6 +369,24 @@ describe('reporters sharing a registry with other prefixes or labels', () => {
     }
   })
 
+  it('after registry.clear(), a reporter with other label names starts afresh', async () => {
+    const registry = new Registry()
+    const a = new PrometheusMetrics({ registry })
+    a.setConcurrencyLimit('db1', 4)
+    a.bindGauges('db1', { queueLength: () => 3, inFlightBatches: () => 1 })
+    registry.clear()
+    const b = new PrometheusMetrics({
+      registry,
+      labels: { service: 'b' },
+      buckets: { size: undefined },
+    })
+    b.bindGauges('db2', { queueLength: () => 7, inFlightBatches: () => 2 })
+    // The old series (no `service` label) would make every scrape of the new gauges throw.
+    const text = await registry.metrics()
+    expect(value(text, 'batchsql_queue_length', { database: 'db2', service: 'b' })).toBe(7)
+    expect(value(text, 'batchsql_queue_length', { database: 'db1' })).toBeUndefined()
+  })
+
   it('other constant label names or buckets on the same registry and prefix are refused at construction', () => {
     const registry = new Registry()
     new PrometheusMetrics({ registry })
