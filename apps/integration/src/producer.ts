@@ -27,7 +27,20 @@ export interface ProducerResult {
   failuresByReason: Record<string, number>
   firstSubmitAt: number
   lastSubmitAt: number
+  /**
+   * What `close()` reported that does not add up (rows accepted but neither committed nor
+   * failed, rows abandoned, a committed count other than the acknowledgements seen), and rows
+   * whose acknowledgement never came: each a row lost without a report.
+   */
+  closeProblems: string[]
 }
+
+/**
+ * How long the producers wait, after `close()` resolved, for the last acknowledgements. They
+ * are settled before `close()` resolves; a row still unsettled after this is one the pipeline
+ * lost track of, reported as a problem rather than waited for forever.
+ */
+const SETTLE_AFTER_CLOSE_MS = 10_000
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
@@ -68,12 +81,14 @@ export async function produce(options: {
     failuresByReason: {},
     firstSubmitAt: Date.now(),
     lastSubmitAt: 0,
+    closeProblems: [],
   }
   let allSettled: () => void = () => {}
   const settledAll = new Promise<void>((r) => {
     allSettled = r
   })
   let producing = true
+  let committedHere = 0
   const settle = () => {
     counters.settled++
     if (!producing && counters.settled === counters.submitted) allSettled()
@@ -109,6 +124,7 @@ export async function produce(options: {
       if (poison) result.poisonSubmitted++
       ack.then(
         () => {
+          committedHere++
           counters.committed++
           latencies.push(performance.now() - t0)
           if (poison) result.poisonCommitted++
@@ -134,7 +150,23 @@ export async function produce(options: {
   result.lastSubmitAt = Date.now()
   producing = false
   if (counters.settled === counters.submitted) allSettled()
-  await pipeline.close()
-  await settledAll
+  const closed = await pipeline.close()
+  let timer: NodeJS.Timeout | undefined
+  const inTime = await Promise.race([
+    settledAll.then(() => true),
+    new Promise<boolean>((r) => {
+      timer = setTimeout(() => r(false), SETTLE_AFTER_CLOSE_MS)
+    }),
+  ])
+  clearTimeout(timer)
+  const p = result.closeProblems
+  if (!inTime) p.push(`${counters.submitted - counters.settled} row(s) never settled after close()`)
+  if (closed.accepted !== closed.committed + closed.failed)
+    p.push(
+      `close(): ${closed.accepted} accepted, ${closed.committed} committed + ${closed.failed} failed`,
+    )
+  if (closed.abandonedRows > 0) p.push(`close(): ${closed.abandonedRows} row(s) abandoned`)
+  if (closed.committed !== committedHere)
+    p.push(`close(): ${closed.committed} committed, ${committedHere} acknowledged`)
   return result
 }

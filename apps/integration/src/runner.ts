@@ -145,6 +145,7 @@ function runInChildren(
       failuresByReason: {},
       firstSubmitAt: Number.POSITIVE_INFINITY,
       lastSubmitAt: 0,
+      closeProblems: [],
     }
     for (const { result: r, latencies: l } of messages) {
       r.submittedPerWorker.forEach((v, i) => {
@@ -154,6 +155,7 @@ function runInChildren(
       total.poisonReported += r.poisonReported
       total.poisonCommitted += r.poisonCommitted
       total.unexpectedFailures += r.unexpectedFailures
+      total.closeProblems.push(...r.closeProblems)
       for (const [k, v] of Object.entries(r.failuresByReason))
         total.failuresByReason[k] = (total.failuresByReason[k] ?? 0) + v
       total.firstSubmitAt = Math.min(total.firstSubmitAt, r.firstSubmitAt)
@@ -326,6 +328,7 @@ async function runScenarioOnce(
   }
   if (result.unexpectedFailures > 0)
     problems.push(`${result.unexpectedFailures} good row(s) failed`)
+  problems.push(...result.closeProblems)
   if (result.poisonReported !== result.poisonSubmitted) {
     problems.push(
       `${result.poisonSubmitted} poison row(s) submitted, ${result.poisonReported} reported`,

@@ -72,6 +72,52 @@ export function duplicateCases(ctx: SuiteContext): void {
       })
     }
 
+    it('update on a composite key with a text part: merged as writing row by row would (the general merge path)', async () => {
+      // A single integer key takes a dedicated fold; a text or multi-column key goes through
+      // the general one, which the cases above do not reach.
+      const rows = [
+        { g: 'x', id: 1, name: 'a', n: 1 },
+        { g: 'y', id: 1, name: 'x', n: 1 },
+        { g: 'x', id: 1, n: 2 },
+        { g: 'x', id: 1, name: 'c' },
+      ]
+      const write = async (flushSize: number) => {
+        const t = ctx.target()
+        const name = await createTable(
+          t,
+          [
+            { name: 'g', type: 'string', notNull: true },
+            { name: 'id', type: 'int', notNull: true },
+            { name: 'name', type: 'string' },
+            { name: 'n', type: 'int' },
+          ],
+          ['g', 'id'],
+        )
+        ctx.cleanup(name)
+        const schema = defineSchema({
+          table: name,
+          columns: ['g', 'id', 'name', 'n'],
+          strategy: 'update',
+          conflictColumns: ['g', 'id'],
+        })
+        const batch = ctx.batch({ flushSize, flushInterval: 60_000, concurrency: 1 })
+        for (const r of rows) batch.submit(schema, r)
+        await batch.close()
+        return (await readTable(t, name, 'g')).map((r) => ({
+          g: r.g,
+          id: Number(r.id),
+          name: r.name ?? null,
+          n: r.n === null ? null : Number(r.n),
+        }))
+      }
+      const merged = await write(1000)
+      expect(merged).toEqual(await write(1))
+      expect(merged).toEqual([
+        { g: 'x', id: 1, name: 'c', n: 2 },
+        { g: 'y', id: 1, name: 'x', n: 1 },
+      ])
+    })
+
     it('a bad row merged with a good one of the same key fails alone; the good one is written', async () => {
       const t = ctx.target()
       const name = await createTable(
