@@ -89,6 +89,7 @@ export async function produce(options: {
   })
   let producing = true
   let committedHere = 0
+  const buffered = scenario.feed === 'submit'
   const settle = () => {
     counters.settled++
     if (!producing && counters.settled === counters.submitted) allSettled()
@@ -118,6 +119,19 @@ export async function produce(options: {
       if (t0 - lastTurn >= YIELD_EVERY_MS) {
         await new Promise((r) => setImmediate(r))
         t0 = lastTurn = performance.now()
+      }
+      if (buffered) {
+        // No acknowledgement to track: what was not written is in close()'s account.
+        try {
+          await pipeline.submit(schema, backend.toSubmit(table, row))
+          counters.submitted++
+          result.submittedPerWorker[w]!++
+        } catch (err) {
+          const reason = (err as { code?: string })?.code ?? 'unknown'
+          result.failuresByReason[reason] = (result.failuresByReason[reason] ?? 0) + 1
+          result.unexpectedFailures++
+        }
+        continue
       }
       const ack = pipeline.submitAndWait(schema, backend.toSubmit(table, row))
       counters.submitted++
@@ -151,6 +165,17 @@ export async function produce(options: {
   producing = false
   if (counters.settled === counters.submitted) allSettled()
   const closed = await pipeline.close()
+  if (buffered) {
+    // Nothing settles row by row: close() is the acknowledgement of them all.
+    committedHere = closed.committed
+    counters.committed += closed.committed
+    counters.settled = counters.submitted
+    if (closed.failed > 0) {
+      result.unexpectedFailures += closed.failed
+      result.failuresByReason.failed = (result.failuresByReason.failed ?? 0) + closed.failed
+    }
+    allSettled()
+  }
   let timer: NodeJS.Timeout | undefined
   const inTime = await Promise.race([
     settledAll.then(() => true),

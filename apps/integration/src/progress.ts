@@ -20,7 +20,7 @@ export function summaryLine(r: ScenarioResult): string {
   return (
     `${status} ${r.database}/${r.scenario}: ${fmt(v.foundRows)}/${fmt(v.expectedRows)} rows, integrity ${v.integrityRate.toFixed(3)}%${v.missingRows + v.wrongRows + v.unexpectedRows + v.duplicateRows > 0 ? ` (${fmt(v.missingRows)} missing, ${fmt(v.wrongRows)} wrong, ${fmt(v.unexpectedRows)} unexpected, ${fmt(v.duplicateRows)} duplicated)` : ''}, ` +
     `submit ${fmt(r.submitRate)} rows/s, persisted ${r.persistedRate === null ? 'n/a' : `${fmt(r.persistedRate)} rows/s`}, ` +
-    `p99 ${r.latencyMs.p99.toFixed(1)} ms, peak RSS ${r.memory.peakRssMB} MB` +
+    `p99 ${r.latencyMs.samples === 0 ? 'n/a' : `${r.latencyMs.p99.toFixed(1)} ms`}, peak RSS ${r.memory.peakRssMB} MB` +
     (r.poisonSubmitted > 0 ? `, poison ${r.poisonReported}/${r.poisonSubmitted} reported` : '') +
     (r.fault ? `, fault: ${r.fault}` : '') +
     (r.problems.length > 0 ? `\n     ${r.problems.join('\n     ')}` : '')

@@ -24,6 +24,12 @@ export interface Scenario {
   /** Producers pace themselves to this many rows/s in total, and stop at `maxMs`. */
   readonly pace?: { rowsPerSecond: number; maxMs: number }
   readonly retry?: { maxAttempts?: number; initialDelayMs?: number; maxDelayMs?: number }
+  /**
+   * How producers hand rows over: `submitAndWait` (default: each row's commit tracked, latency
+   * measured) or `submit` (fire and forget, the buffered path most services use: no per-row
+   * acknowledgement, so no latency figures; committed and failed rows come from `close()`).
+   */
+  readonly feed?: 'submitAndWait' | 'submit'
 }
 
 export function buildScenarios(c: AppConfig): Scenario[] {
@@ -80,7 +86,8 @@ export function buildScenarios(c: AppConfig): Scenario[] {
     {
       ...base,
       name: 'memory_pressure',
-      description: `${memoryPer * c.concurrentWorkers} rows with 1 KiB payloads through a ${c.bufferSize}-row buffer`,
+      feed: 'submit',
+      description: `${memoryPer * c.concurrentWorkers} rows with 1 KiB payloads through a ${c.bufferSize}-row buffer, by plain submit()`,
       strategy: 'insert',
       perWorker: memoryPer,
       row: (w, s) => makeRow(w * memoryPer + s, w, s, 1024),
