@@ -54,7 +54,9 @@ describe('the default run (the quick start’s main job), end to end', () => {
       expect(x.verification.foundRows).toBe(x.verification.expectedRows)
       expect(x.verification.foundChecksum).toBe(x.verification.expectedChecksum)
       expect(x.persistedRate).toBeGreaterThan(0)
-      expect(x.latencyMs.samples).toBeGreaterThan(0)
+      // Every acknowledged row has a latency; memory_pressure uses plain submit(): none.
+      if (x.scenario === 'memory_pressure') expect(x.latencyMs.samples).toBe(0)
+      else expect(x.latencyMs.samples).toBeGreaterThan(0)
       expect(x.timeline.length).toBeGreaterThan(0)
     }
     const byName = Object.fromEntries(report.results.map((x) => [x.scenario, x]))
