@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
+import type { ErrorReason } from './classify.js'
 import type { Batch, BatchExecutor, BatchFailure, BatchOutcome } from './contract.js'
 import { ErrorStream } from './error-stream.js'
 import {
@@ -710,29 +711,17 @@ export class BatchSQL implements AsyncDisposable {
       // Executors report rather than throw; this is a defect guard, and still loses nothing:
       // once the executor had the batch, some of it may have been written.
       const rows = batchSize(batch)
+      const attempts = sent ? 1 : 0
       const e = sent
-        ? BatchFailedError.outcomeUnknown(schema.table, 'unknown', 1, rows, err)
-        : new BatchFailedError(schema.table, 'unknown', 0, rows, err)
+        ? BatchFailedError.outcomeUnknown(schema.table, 'unknown', attempts, rows, err)
+        : new BatchFailedError(schema.table, 'unknown', attempts, rows, err)
       outcome = {
         committed: 0,
-        attempts: sent ? 1 : 0,
-        failures: [
-          { schema, rows: batch.rows, reason: 'unknown', attempts: sent ? 1 : 0, error: e },
-        ],
+        attempts,
+        failures: [{ schema, rows: batch.rows, reason: 'unknown', attempts, error: e }],
       }
       // The executor reports each batch it finishes; this one it did not.
-      const database = this.executor.name
-      this.metrics.recordError(database, schema.table, 'final:unknown')
-      this.metrics.recordBatch({
-        database,
-        table: schema.table,
-        rows,
-        durationSeconds: 0,
-        status: 'failure',
-        attempts: sent ? 1 : 0,
-        committed: 0,
-        outcomeUnknown: sent ? rows : 0,
-      })
+      this.recordFailedBatch(schema.table, rows, 'unknown', attempts, sent ? rows : 0)
     } finally {
       // A write given up on but still running keeps its keys: a later batch on them waits.
       if (lingering !== undefined && release !== undefined) lingering.then(release, release)
@@ -957,6 +946,31 @@ export class BatchSQL implements AsyncDisposable {
   }
 
   /** Deadline passed: abort in-flight batches and report rows that never left the buffer. */
+  /**
+   * Metrics of a batch the executor did not report (never sent, or the executor threw): a
+   * final error and a failed batch, as the executor records a batch it finishes.
+   */
+  private recordFailedBatch(
+    table: string,
+    rows: number,
+    reason: ErrorReason,
+    attempts: number,
+    outcomeUnknown = 0,
+  ): void {
+    const database = this.executor.name
+    this.metrics.recordError(database, table, `final:${reason}`)
+    this.metrics.recordBatch({
+      database,
+      table,
+      rows,
+      durationSeconds: 0,
+      status: 'failure',
+      attempts,
+      committed: 0,
+      outcomeUnknown,
+    })
+  }
+
   private abandonRemaining(): void {
     if (this.state === CLOSED || this.deadlinePassed) return
     this.deadlinePassed = true
@@ -976,17 +990,7 @@ export class BatchSQL implements AsyncDisposable {
           'BATCHSQL_ABANDONED',
         )
         // Never sent, so the executor reports nothing of it: counted here, as a failed batch.
-        const database = this.executor.name
-        this.metrics.recordError(database, schema.table, 'final:context_canceled')
-        this.metrics.recordBatch({
-          database,
-          table: schema.table,
-          rows: rows.length,
-          durationSeconds: 0,
-          status: 'failure',
-          attempts: 0,
-          committed: 0,
-        })
+        this.recordFailedBatch(schema.table, rows.length, 'context_canceled', 0)
         this.settle(batch, {
           committed: 0,
           attempts: 0,

@@ -471,7 +471,7 @@ export class PrometheusMetrics implements MetricsReporter {
     this.bound.series.set(series, labels)
     // A labelled counter has no series until its first increment: start this one at 0, so
     // that `increase()` over a pipeline's life sees its first dropped error.
-    this.dropped.inc(this.labels({ database }), 0)
+    this.dropped.inc(labels, 0)
     for (const reason of REJECT_REASONS) this.rejected.inc(this.labels({ database, reason }), 0)
   }
 

@@ -21,6 +21,28 @@ const openDescriptors = (file: string) =>
     }
   }).length
 
+/** A metrics reporter that keeps every batch the pipeline reports. */
+function batchRecorder() {
+  const batches: BatchMetrics[] = []
+  const metrics = new (class extends NoopMetricsReporter {
+    override recordBatch(m: BatchMetrics) {
+      batches.push(m)
+    }
+  })()
+  return { batches, metrics }
+}
+
+/** Each row's outcome: 'ok' once committed, else the reason it failed with. */
+const outcomes = <R>(rows: R[], submit: (row: R) => Promise<void>) =>
+  Promise.all(
+    rows.map((row) =>
+      submit(row).then(
+        () => 'ok',
+        (e: { reason?: string }) => e.reason,
+      ),
+    ),
+  )
+
 describe('sqlite adapter', () => {
   it('better-sqlite3 allows exactly 32,766 bind parameters (the adapter’s limit)', () => {
     const db = new Database(':memory:')
@@ -124,37 +146,30 @@ describe('sqlite adapter', () => {
       strategy: 'update',
       conflictColumns: ['id'],
     })
-    let deduplicated = 0
-    const metrics = new (class extends NoopMetricsReporter {
-      override recordBatch(m: BatchMetrics) {
-        deduplicated += m.deduplicated ?? 0
-      }
-    })()
+    const { batches, metrics } = batchRecorder()
     const batch = createSqliteBatchSQL(db, {
       flushSize: 4,
       metrics,
       retry: { maxAttempts: 3, initialDelayMs: 1, maxDelayMs: 1 },
     })
-    const acks = [
-      { id: 1, v: 'a' },
-      { id: 2, v: 'b' },
-      { id: 1, v: 'c' },
-      { id: 99, v: 'x' },
-    ].map((row) =>
-      batch.submitAndWait(kv, row).then(
-        () => 'ok',
-        (e) => e.reason,
-      ),
+    const acks = outcomes(
+      [
+        { id: 1, v: 'a' },
+        { id: 2, v: 'b' },
+        { id: 1, v: 'c' },
+        { id: 99, v: 'x' },
+      ],
+      (row) => batch.submitAndWait(kv, row),
     )
     await batch.close()
-    expect(await Promise.all(acks)).toEqual(['ok', 'ok', 'ok', 'data'])
+    expect(await acks).toEqual(['ok', 'ok', 'ok', 'data'])
     expect(calls).toBe(3) // whole batch, the failed half, the retry
     expect(db.prepare('SELECT id, v FROM kv ORDER BY id').all()).toEqual([
       { id: 1, v: 'c' },
       { id: 2, v: 'b' },
     ])
     // Rows 0 and 2 were merged in the first attempt (not committed) and again in the retry.
-    expect(deduplicated).toBe(1)
+    expect(batches.reduce((n, b) => n + (b.deduplicated ?? 0), 0)).toBe(1)
     db.close()
   })
 
@@ -162,12 +177,7 @@ describe('sqlite adapter', () => {
     const db = new Database(':memory:')
     db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)')
     const t = defineSchema({ table: 't', columns: { id: 'int', v: 'string' } })
-    const batches: BatchMetrics[] = []
-    const metrics = new (class extends NoopMetricsReporter {
-      override recordBatch(m: BatchMetrics) {
-        batches.push(m)
-      }
-    })()
+    const { batches, metrics } = batchRecorder()
     const warned = vi.spyOn(process, 'emitWarning').mockImplementation(() => {})
     const batch = createSqliteBatchSQL(db, {
       flushSize: 50,
@@ -206,19 +216,17 @@ describe('sqlite adapter', () => {
       columns: { id: 'int', body: 'string', n: 'bigint' },
     })
     const batch = createSqliteBatchSQL(db, { flushSize: 4, retry: { maxAttempts: 1 } })
-    const acks = [
-      { id: 1, body: '{"a":1}', n: 1n },
-      { id: 2, body: '{not json', n: 2n },
-      { id: 3, body: '{"a":3}', n: -(2n ** 63n) },
-      { id: 4, body: '{"a":4}', n: 4n },
-    ].map((row) =>
-      batch.submitAndWait(docs, row).then(
-        () => 'ok',
-        (e) => e.reason,
-      ),
+    const acks = outcomes(
+      [
+        { id: 1, body: '{"a":1}', n: 1n },
+        { id: 2, body: '{not json', n: 2n },
+        { id: 3, body: '{"a":3}', n: -(2n ** 63n) },
+        { id: 4, body: '{"a":4}', n: 4n },
+      ],
+      (row) => batch.submitAndWait(docs, row),
     )
     await batch.close()
-    expect(await Promise.all(acks)).toEqual(['ok', 'data', 'data', 'ok'])
+    expect(await acks).toEqual(['ok', 'data', 'data', 'ok'])
     expect(db.prepare('SELECT id FROM docs ORDER BY id').pluck().all()).toEqual([1, 4])
     db.close()
   })
