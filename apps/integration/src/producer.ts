@@ -90,6 +90,10 @@ export async function produce(options: {
   let producing = true
   let committedHere = 0
   const buffered = scenario.feed === 'submit'
+  const countReason = (err: { reason?: string; code?: string } | undefined) => {
+    const reason = err?.reason ?? err?.code ?? 'unknown'
+    result.failuresByReason[reason] = (result.failuresByReason[reason] ?? 0) + 1
+  }
   const settle = () => {
     counters.settled++
     if (!producing && counters.settled === counters.submitted) allSettled()
@@ -127,8 +131,7 @@ export async function produce(options: {
           counters.submitted++
           result.submittedPerWorker[w]!++
         } catch (err) {
-          const reason = (err as { code?: string })?.code ?? 'unknown'
-          result.failuresByReason[reason] = (result.failuresByReason[reason] ?? 0) + 1
+          countReason(err as { code?: string })
           result.unexpectedFailures++
         }
         continue
@@ -145,8 +148,7 @@ export async function produce(options: {
           settle()
         },
         (err: { reason?: string; code?: string }) => {
-          const reason = err?.reason ?? err?.code ?? 'unknown'
-          result.failuresByReason[reason] = (result.failuresByReason[reason] ?? 0) + 1
+          countReason(err)
           if (poison) result.poisonReported++
           else result.unexpectedFailures++
           settle()
@@ -167,7 +169,6 @@ export async function produce(options: {
   const closed = await pipeline.close()
   if (buffered) {
     // Nothing settles row by row: close() is the acknowledgement of them all.
-    committedHere = closed.committed
     counters.committed += closed.committed
     counters.settled = counters.submitted
     if (closed.failed > 0) {
@@ -191,7 +192,7 @@ export async function produce(options: {
       `close(): ${closed.accepted} accepted, ${closed.committed} committed + ${closed.failed} failed`,
     )
   if (closed.abandonedRows > 0) p.push(`close(): ${closed.abandonedRows} row(s) abandoned`)
-  if (closed.committed !== committedHere)
+  if (!buffered && closed.committed !== committedHere)
     p.push(`close(): ${closed.committed} committed, ${committedHere} acknowledged`)
   return result
 }
