@@ -81,6 +81,17 @@ export function planSends(cmds: readonly RedisCommand[]): SendPlan {
   return { send, merged, dropped }
 }
 
+/**
+ * The one element of its key a command writes (HSET of one field, SADD or ZADD of one member),
+ * with its family; undefined for a command that may touch the key as a whole. Two commands
+ * on one key with the same family and different elements commute.
+ */
+export function elementScope(cmd: RedisCommand): { family: string; element: string } | undefined {
+  const element = elementKey(cmd)
+  if (element === undefined || element === '') return undefined
+  return { family: cmd.spec.coalesce!.family, element }
+}
+
 /** What a command coalesces on within its key ('' = the whole key); undefined = it never does. */
 function elementKey(cmd: RedisCommand): string | undefined {
   const c = cmd.spec.coalesce

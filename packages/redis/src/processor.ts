@@ -14,6 +14,7 @@ import { type Cluster, Command, type Redis, type RedisOptions } from 'ioredis'
 import { classifyRedisError, isReplyError } from './classify.js'
 import { planSends, sourcesOf } from './coalesce-commands.js'
 import type { RedisArg, RedisCommand } from './commands.js'
+import { overtaken } from './overtaken.js'
 import { keySlot } from './slot.js'
 import { MAPPER, prefixed, type RowToCommand } from './to-command.js'
 
@@ -62,7 +63,8 @@ class ConnectionLostError extends Error {
  *   failure, since re-sending one that did run would apply it twice, silently;
  * - but never a command that a later command of the batch on the same key got past (a BUSY
  *   window ending half way through the pipeline): re-sent, it would apply after that one, out
- *   of submit order. Its failure is final (`overtaken`).
+ *   of submit order. Its failure is final (`overtaken`; commands that commute, HSETs of other
+ *   fields say, do not count).
  */
 export class RedisProcessor implements BatchProcessor {
   readonly name: string
@@ -179,7 +181,12 @@ export class RedisProcessor implements BatchProcessor {
     // Folded commands count as deduplicated only if the command they were folded into ran: a
     // failed one's sources are retried (and counted then) or reported.
     let deduplicated = plan.dropped
-    const passed = overtaken(sent, outcomes)
+    const passed = outcomes.some((o) => o !== undefined)
+      ? overtaken(sent, (k) => {
+          const o = outcomes[k]
+          return o === undefined ? 'ran' : o[APPLIED_UNKNOWN] ? 'unknown' : 'refused'
+        })
+      : undefined
     for (let k = 0; k < sent.length; k++) {
       const o = outcomes[k]
       if (o === undefined) continue
@@ -356,28 +363,4 @@ export class RedisProcessor implements BatchProcessor {
     }
     this.client.disconnect()
   }
-}
-
-/**
- * The failed commands (positions into `sent`) that a later command on the same key got past:
- * one that ran or may have run. Re-sending them would apply them after it. Later commands
- * refused by the server (an error reply: they did not run, and are re-sent in order with
- * them if at all) do not count. Undefined when none (the common case: no failure at all).
- */
-function overtaken(
-  sent: readonly RedisCommand[],
-  outcomes: readonly (SendError | undefined)[],
-): Set<number> | undefined {
-  if (!outcomes.some((o) => o !== undefined)) return undefined
-  const ran = new Set<string>()
-  const passed = new Set<number>()
-  for (let k = sent.length - 1; k >= 0; k--) {
-    const id = sent[k]!.key
-    const o = outcomes[k]
-    if (o !== undefined && ran.has(id)) passed.add(k)
-    // Ran, or may have: whether a command of unknown outcome is sent again is the executor's
-    // call (by its classification), so it counts as one that ran.
-    if (o === undefined || o[APPLIED_UNKNOWN]) ran.add(id)
-  }
-  return passed.size > 0 ? passed : undefined
 }

@@ -128,6 +128,7 @@ describe('Redis Cluster', () => {
     const res = await b.close()
     expect(restartedAt).toBeLessThan(N - 1) // the restart happened while producing
     const why = failures.map((f) => ({
+      table: f.schema.table,
       reason: f.reason,
       attempts: f.attempts,
       rows: f.rows.length,

@@ -67,7 +67,7 @@ describe('replies lost in transit, then the connection reset', () => {
   // ioredis's default `autoResendUnfulfilledCommands: true`, which re-sends the commands
   // that got no reply on the next connection.
   it.each(['own client', 'your client'] as const)(
-    '%s: an INCRBY or RPUSH that may have run is reported BATCHSQL_OUTCOME_UNKNOWN, never applied twice silently; a SET is retried',
+    '%s: an INCRBY or RPUSH that may have run is reported BATCHSQL_OUTCOME_UNKNOWN, never applied twice silently; a SET or HSET is retried',
     async (which) => {
       const prefix = uniquePrefix('lost')
       const proxy = await replySwallower()
@@ -76,6 +76,7 @@ describe('replies lost in transit, then the connection reset', () => {
       const incr = redisSchemas.incr({ prefix })
       const push = redisSchemas.push({ prefix, side: 'right' })
       const set = redisSchemas.set({ prefix })
+      const hset = redisSchemas.hset({ prefix })
       const failures: BatchFailure[] = []
       const batch = createRedisBatchSQL(yours ?? proxy.url, {
         flushSize: 1_000,
@@ -92,6 +93,9 @@ describe('replies lost in transit, then the connection reset', () => {
           await batch.submit(incr, { key: 'n', by: 1 })
           await batch.submit(push, { key: 'list', value: `v${i}` })
           await batch.submit(set, { key: `s${i}`, value: `v${i}` })
+          // One hash, a field each: later HSETs of other fields that may have run do not
+          // make one final (they commute), so each is retried like a SET.
+          await batch.submit(hset, { key: 'h', field: `f${i}`, value: `v${i}` })
         }
         // Let the pipelines reach the server and run there, unanswered.
         while (Number(await admin.get(`${prefix}n`)) < N)
@@ -111,6 +115,8 @@ describe('replies lost in transit, then the connection reset', () => {
         expect(unknown(incr)).toBe(N)
         expect(unknown(push)).toBe(N)
         expect(failures.filter((f) => f.schema === set)).toEqual([])
+        expect(failures.filter((f) => f.schema === hset)).toEqual([])
+        expect(await admin.hlen(`${prefix}h`)).toBe(N)
         expect(result.failed).toBe(2 * N)
         const counter = Number(await admin.get(`${prefix}n`))
         const list = await admin.lrange(`${prefix}list`, 0, -1)
