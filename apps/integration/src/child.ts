@@ -58,7 +58,7 @@ export async function runChild(task: ChildTask): Promise<void> {
   const result = await produce({
     backend,
     pipeline,
-    schema: backend.schema(task.table, scenario.strategy),
+    schema: backend.schema(task.table, scenario.strategy, { keyless: scenario.keyless === true }),
     table: task.table,
     scenario,
     workers: task.workers,

@@ -24,6 +24,12 @@ export interface ProducerResult {
   poisonCommitted: number
   /** Good rows that failed: each is a lost row, reported. */
   unexpectedFailures: number
+  /**
+   * Ids of the rows of a keyless scenario reported `BATCHSQL_OUTCOME_UNKNOWN` (written or
+   * not, the pipeline cannot know; never re-sent): the verifier accepts each once or not at
+   * all. In other scenarios such a row is an unexpected failure.
+   */
+  inDoubtIds: number[]
   failuresByReason: Record<string, number>
   firstSubmitAt: number
   lastSubmitAt: number
@@ -78,6 +84,7 @@ export async function produce(options: {
     poisonReported: 0,
     poisonCommitted: 0,
     unexpectedFailures: 0,
+    inDoubtIds: [],
     failuresByReason: {},
     firstSubmitAt: Date.now(),
     lastSubmitAt: 0,
@@ -150,6 +157,8 @@ export async function produce(options: {
         (err: { reason?: string; code?: string }) => {
           countReason(err)
           if (poison) result.poisonReported++
+          else if (scenario.keyless && err?.code === 'BATCHSQL_OUTCOME_UNKNOWN')
+            result.inDoubtIds.push(row.id)
           else result.unexpectedFailures++
           settle()
         },

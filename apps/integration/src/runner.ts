@@ -142,6 +142,7 @@ function runInChildren(
       poisonReported: 0,
       poisonCommitted: 0,
       unexpectedFailures: 0,
+      inDoubtIds: [],
       failuresByReason: {},
       firstSubmitAt: Number.POSITIVE_INFINITY,
       lastSubmitAt: 0,
@@ -155,6 +156,7 @@ function runInChildren(
       total.poisonReported += r.poisonReported
       total.poisonCommitted += r.poisonCommitted
       total.unexpectedFailures += r.unexpectedFailures
+      total.inDoubtIds.push(...r.inDoubtIds)
       total.closeProblems.push(...r.closeProblems)
       for (const [k, v] of Object.entries(r.failuresByReason))
         total.failuresByReason[k] = (total.failuresByReason[k] ?? 0) + v
@@ -194,7 +196,8 @@ async function runScenarioOnce(
   const table = tableOf(scenario)
   const testCase = scenario.name
   metrics.setCurrentTestCase(testCase)
-  await backend.createTable(table)
+  const tableOptions = { keyless: scenario.keyless === true }
+  await backend.createTable(table, tableOptions)
   const poisonIds: number[] = []
   if (scenario.isPoison) {
     for (let w = 0; w < scenario.workers; w++) {
@@ -203,7 +206,7 @@ async function runScenarioOnce(
     }
     await backend.preparePoison?.(table, poisonIds)
   }
-  const schema = backend.schema(table, scenario.strategy)
+  const schema = backend.schema(table, scenario.strategy, tableOptions)
   collectGarbage()
   const counters: ProducerCounters = { submitted: 0, committed: 0, settled: 0 }
   const latencies = new LatencyRecorder()
@@ -316,6 +319,7 @@ async function runScenarioOnce(
     expectedDigests(scenario, result.submittedPerWorker),
     backend,
     table,
+    new Set(result.inDoubtIds.map(String)),
   )
   if (!config.keepTables) await backend.dropTable(table)
 

@@ -30,6 +30,12 @@ export interface Scenario {
    * acknowledgement, so no latency figures; committed and failed rows come from `close()`).
    */
   readonly feed?: 'submitAndWait' | 'submit'
+  /**
+   * The table has no unique key (Redis: rows are appended to lists), so a write sent twice is
+   * stored twice. A row whose write may or may not have landed must be reported to its
+   * submitter as `BATCHSQL_OUTCOME_UNKNOWN`; it may be found once or not at all, never twice.
+   */
+  readonly keyless?: boolean
 }
 
 export function buildScenarios(c: AppConfig): Scenario[] {
@@ -121,6 +127,17 @@ export function buildScenarios(c: AppConfig): Scenario[] {
       description:
         'connection dropped / database locked mid-run; idempotent writes (replace) are retried',
       strategy: 'replace',
+      faultAt: 0.3,
+      retry: { maxAttempts: 30, initialDelayMs: 50, maxDelayMs: 500 },
+      row: unique(base.perWorker),
+    },
+    {
+      ...base,
+      name: 'fault_keyless',
+      description:
+        'connection dropped / database locked mid-run on a table without a unique key; a write that may have landed is reported, never re-sent',
+      strategy: 'insert',
+      keyless: true,
       faultAt: 0.3,
       retry: { maxAttempts: 30, initialDelayMs: 50, maxDelayMs: 500 },
       row: unique(base.perWorker),

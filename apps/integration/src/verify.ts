@@ -11,6 +11,7 @@ import { type AppRow, applyExpected, canonicalLine } from './rows.js'
 import type { Scenario } from './scenarios.js'
 
 export interface Verification {
+  /** Rows that must be there, plus the rows of unknown outcome that were found. */
   expectedRows: number
   foundRows: number
   /** Expected rows present with exactly the expected content. */
@@ -21,6 +22,12 @@ export interface Verification {
   /** Rows found for an id already found: the same row read back (or written) twice. */
   duplicateRows: number
   wrongRows: number
+  /**
+   * Rows reported to their submitter as of unknown outcome (`BATCHSQL_OUTCOME_UNKNOWN`): each
+   * may be there once or not at all; `inDoubtFound` of them were there.
+   */
+  inDoubtRows: number
+  inDoubtFound: number
   expectedChecksum: string
   foundChecksum: string
   /** matching ÷ max(expected, found), in percent (100 = every row there, every value right, nothing extra). */
@@ -93,6 +100,7 @@ export async function verify(
   expected: Map<string, bigint>,
   backend: Backend,
   table: string,
+  inDoubt: ReadonlySet<string> = new Set(),
 ): Promise<Verification> {
   let matching = 0
   let wrong = 0
@@ -116,11 +124,20 @@ export async function verify(
     else if (want === d) matching++
     else wrong++
   })
+  // A row of unknown outcome is expected only if it is there (once: a second copy is counted
+  // duplicated above, whatever was reported).
   let missing = 0
-  for (const id of expected.keys()) if (!seen.has(id)) missing++
+  let inDoubtFound = 0
   const exp = new Checksum()
-  for (const d of expected.values()) exp.add(d)
-  const expectedRows = expected.size
+  for (const [id, d] of expected) {
+    const found = seen.has(id)
+    if (inDoubt.has(id)) {
+      if (!found) continue
+      inDoubtFound++
+    } else if (!found) missing++
+    exp.add(d)
+  }
+  const expectedRows = exp.count
   const denominator = Math.max(expectedRows, found.count)
   return {
     expectedRows,
@@ -130,6 +147,8 @@ export async function verify(
     unexpectedRows: unexpected,
     duplicateRows: duplicate,
     wrongRows: wrong,
+    inDoubtRows: inDoubt.size,
+    inDoubtFound,
     expectedChecksum: exp.toString(),
     foundChecksum: found.toString(),
     integrityRate: denominator === 0 ? 100 : (100 * matching) / denominator,

@@ -12,6 +12,7 @@ const SCENARIOS = [
   'upsert_update',
   'upsert_replace',
   'fault',
+  'fault_keyless',
   'poison_rows',
 ]
 
@@ -61,6 +62,10 @@ describe('the default run (the quick start’s main job), end to end', () => {
     }
     const byName = Object.fromEntries(report.results.map((x) => [x.scenario, x]))
     expect(byName.memory_pressure!.submitted).toBeGreaterThanOrEqual(250_000)
+    // A locked SQLite file refuses the write (SQLITE_BUSY): nothing of unknown outcome, every
+    // row retried into the keyless table once.
+    expect(byName.fault_keyless!.fault).toMatch(/SQLITE_BUSY/)
+    expect(byName.fault_keyless!.verification).toMatchObject({ inDoubtRows: 0, duplicateRows: 0 })
     expect(byName.poison_rows!.poisonSubmitted).toBeGreaterThan(0)
     expect(byName.poison_rows!.poisonReported).toBe(byName.poison_rows!.poisonSubmitted)
     expect(byName.fault!.fault).toMatch(/SQLITE_BUSY/)

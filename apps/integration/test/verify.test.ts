@@ -52,4 +52,21 @@ describe('integrity verification', () => {
     expect(extra.unexpectedRows).toBe(1)
     expect(intact(extra)).toBe(false)
   })
+
+  it('accepts a row of unknown outcome once or not at all, never twice', async () => {
+    const doubt = new Set(['4', '5'])
+    // Row 4 written, row 5 not: both fine, and the counts say so.
+    const some = await verify(expected(), reading([1, 2, 3, 4].map((id) => row(id))), 't', doubt)
+    expect(some).toMatchObject({ missingRows: 0, inDoubtRows: 2, inDoubtFound: 1, expectedRows: 4 })
+    expect(intact(some)).toBe(true)
+    // Row 4 written twice (a write re-sent): a duplicate, whatever was reported.
+    const twice = [1, 2, 3, 4, 4].map((id) => row(id))
+    const doubled = await verify(expected(), reading(twice), 't', doubt)
+    expect(doubled.duplicateRows).toBe(1)
+    expect(intact(doubled)).toBe(false)
+    // A row not in doubt is still missing when absent.
+    const lost = await verify(expected(), reading([1, 2, 4].map((id) => row(id))), 't', doubt)
+    expect(lost.missingRows).toBe(1)
+    expect(intact(lost)).toBe(false)
+  })
 })

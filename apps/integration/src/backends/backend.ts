@@ -8,6 +8,10 @@ import type { AppRow } from '../rows.js'
 
 export type Strategy = 'insert' | 'update' | 'replace'
 
+export interface TableOptions {
+  keyless?: boolean
+}
+
 export interface PipelineOptions {
   flushSize: number
   bufferSize: number
@@ -21,17 +25,21 @@ export interface Backend {
   readonly name: DatabaseName
   /** Strategies this backend can express (Redis has no partial-row update). */
   readonly strategies: readonly Strategy[]
-  /** Creates the scenario's table (dropping any leftover of the same name). */
-  createTable(table: string): Promise<void>
+  /**
+   * Creates the scenario's table (dropping any leftover of the same name); `keyless`: without
+   * a unique key, so a row written twice is stored twice (Redis: a list per id, appended to).
+   */
+  createTable(table: string, options?: TableOptions): Promise<void>
   dropTable(table: string): Promise<void>
-  schema(table: string, strategy: Strategy): Schema<any>
+  schema(table: string, strategy: Strategy, options?: TableOptions): Schema<any>
   /** The object submitted for a row (SQL: the row; Redis: a command's columns). */
   toSubmit(table: string, row: AppRow): Record<string, unknown>
   /** A pipeline on a connection of its own; `close()` on it releases that connection. */
   pipeline(options: PipelineOptions): BatchSQL
   /**
-   * Every stored row as a canonical line (see rows.ts), in any order, page by page: the
-   * verifier keeps a digest per row, never the whole table in memory.
+   * Every stored row as a canonical line (see rows.ts), in any order, page by page (each
+   * copy of a row stored twice included): the verifier keeps a digest per row, never the
+   * whole table in memory.
    */
   readBack(table: string, onLine: (line: string) => void): Promise<void>
   /** Turns a row into one the database rejects (and prepares the database for it). */

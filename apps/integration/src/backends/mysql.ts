@@ -4,7 +4,7 @@ import mysql from 'mysql2'
 import mysqlPromise from 'mysql2/promise'
 import type { AppRow } from '../rows.js'
 import type { Backend, PipelineOptions, Strategy } from './backend.js'
-import { lineFromDb, SQL_COLUMNS } from './sql-rows.js'
+import { readByIdRanges, SQL_COLUMNS, tableColumns } from './sql-rows.js'
 
 const q = (id: string) => `\`${id.replaceAll('`', '``')}\``
 
@@ -23,11 +23,21 @@ export async function openMysql(url: string): Promise<Backend> {
   return {
     name: 'mysql',
     strategies: ['insert', 'update', 'replace'],
-    async createTable(table) {
+    async createTable(table, options) {
       await reader.query(`DROP TABLE IF EXISTS ${q(table)}`)
-      await reader.query(
-        `CREATE TABLE ${q(table)} (id BIGINT PRIMARY KEY, worker INT, seq INT, payload TEXT NOT NULL, amount BIGINT, score DOUBLE, created DATETIME(3)) ENGINE=InnoDB`,
-      )
+      const keyless = options?.keyless === true
+      const columns = tableColumns({
+        id: 'BIGINT',
+        int: 'INT',
+        text: 'TEXT',
+        bigint: 'BIGINT',
+        float: 'DOUBLE',
+        date: 'DATETIME(3)',
+        keyless,
+      })
+      // Keyless: a plain index on id (not unique), only for reading back by id range.
+      const index = keyless ? ', INDEX (id)' : ''
+      await reader.query(`CREATE TABLE ${q(table)} (${columns}${index}) ENGINE=InnoDB`)
     },
     async dropTable(table) {
       await reader.query(`DROP TABLE IF EXISTS ${q(table)}`)
@@ -52,17 +62,21 @@ export async function openMysql(url: string): Promise<Backend> {
       return batch
     },
     async readBack(table, onLine) {
-      let after = '-1'
-      for (;;) {
-        const [result] = await reader.query(
-          `SELECT * FROM ${q(table)} WHERE id > ? ORDER BY id LIMIT 10000`,
-          [after],
-        )
-        const rows = result as Record<string, unknown>[]
-        for (const r of rows) onLine(lineFromDb(r))
-        if (rows.length < 10_000) return
-        after = String(rows[rows.length - 1]!.id)
-      }
+      type Rows = Record<string, unknown>[]
+      await readByIdRanges(
+        async () => {
+          const [r] = await reader.query(`SELECT min(id) AS lo, max(id) AS hi FROM ${q(table)}`)
+          return (r as Rows)[0] as { lo: unknown; hi: unknown } | undefined
+        },
+        async (from, to) => {
+          const [r] = await reader.query(`SELECT * FROM ${q(table)} WHERE id >= ? AND id < ?`, [
+            from,
+            to,
+          ])
+          return r as Rows
+        },
+        onLine,
+      )
     },
     poison: (row: AppRow) => ({ ...row, payload: null }),
     async injectFault() {

@@ -3,7 +3,7 @@ import { createPostgresBatchSQL } from '@batchsql/postgres'
 import pg from 'pg'
 import type { AppRow } from '../rows.js'
 import type { Backend, PipelineOptions, Strategy } from './backend.js'
-import { lineFromDb, SQL_COLUMNS } from './sql-rows.js'
+import { readByIdRanges, SQL_COLUMNS, tableColumns } from './sql-rows.js'
 
 const q = (id: string) => `"${id.replaceAll('"', '""')}"`
 
@@ -18,11 +18,21 @@ export async function openPostgres(url: string): Promise<Backend> {
   return {
     name: 'postgres',
     strategies: ['insert', 'update', 'replace'],
-    async createTable(table) {
+    async createTable(table, options) {
       await reader.query(`DROP TABLE IF EXISTS ${q(table)}`)
-      await reader.query(
-        `CREATE TABLE ${q(table)} (id BIGINT PRIMARY KEY, worker INT, seq INT, payload TEXT NOT NULL, amount BIGINT, score DOUBLE PRECISION, created TIMESTAMPTZ(3))`,
-      )
+      const keyless = options?.keyless === true
+      const columns = tableColumns({
+        id: 'BIGINT',
+        int: 'INT',
+        text: 'TEXT',
+        bigint: 'BIGINT',
+        float: 'DOUBLE PRECISION',
+        date: 'TIMESTAMPTZ(3)',
+        keyless,
+      })
+      await reader.query(`CREATE TABLE ${q(table)} (${columns})`)
+      // Not unique: only for reading back by id range.
+      if (keyless) await reader.query(`CREATE INDEX ON ${q(table)} (id)`)
     },
     async dropTable(table) {
       await reader.query(`DROP TABLE IF EXISTS ${q(table)}`)
@@ -52,17 +62,15 @@ export async function openPostgres(url: string): Promise<Backend> {
       return batch
     },
     async readBack(table, onLine) {
-      // Keyset pages; int8 comes back as text (exact), timestamptz as Date.
-      let after = '-1'
-      for (;;) {
-        const { rows } = await reader.query(
-          `SELECT * FROM ${q(table)} WHERE id > $1 ORDER BY id LIMIT 10000`,
-          [after],
-        )
-        for (const r of rows) onLine(lineFromDb(r))
-        if (rows.length < 10_000) return
-        after = String(rows[rows.length - 1].id)
-      }
+      // int8 comes back as text (exact), timestamptz as Date.
+      await readByIdRanges(
+        async () =>
+          (await reader.query(`SELECT min(id) AS lo, max(id) AS hi FROM ${q(table)}`)).rows[0],
+        async (from, to) =>
+          (await reader.query(`SELECT * FROM ${q(table)} WHERE id >= $1 AND id < $2`, [from, to]))
+            .rows,
+        onLine,
+      )
     },
     poison: (row: AppRow) => ({ ...row, payload: null }),
     async injectFault() {

@@ -7,7 +7,9 @@ import type { Backend, PipelineOptions, Strategy } from './backend.js'
  * Rows become `HSET <table>:<id> row <canonical values>`: the hash field is overwritten
  * by a later write (replace semantics). Redis has no partial-row update of one value, so
  * the `update` scenario does not apply. A poison row's key is created beforehand as a
- * plain string, so its HSET fails with WRONGTYPE.
+ * plain string, so its HSET fails with WRONGTYPE. A keyless table's rows become
+ * `RPUSH <table>:<id> <canonical values>` instead: a command sent twice appends twice, as an
+ * INSERT sent twice into a table without a unique key stores two rows.
  */
 export async function openRedis(url: string): Promise<Backend> {
   // One try, bounded: a server that is down or never answers fails the database at once
@@ -28,11 +30,15 @@ export async function openRedis(url: string): Promise<Backend> {
   // Connected: from now on a dropped connection is retried (the fault scenario drops them).
   reader.options.retryStrategy = (times) => Math.min(times * 50, 2000)
   const clients = new Set<Redis>()
-  const schemas = new Map<string, ReturnType<typeof redisSchemas.hset>>()
+  const schemas = new Map<string, ReturnType<typeof redisSchemas.hset | typeof redisSchemas.push>>()
+  const keyless = new Set<string>()
   const schemaOf = (table: string) => {
     let s = schemas.get(table)
     if (s === undefined) {
-      s = redisSchemas.hset({ prefix: `${table}:`, name: table })
+      const options = { prefix: `${table}:`, name: table }
+      s = keyless.has(table)
+        ? redisSchemas.push({ ...options, side: 'right' })
+        : redisSchemas.hset(options)
       schemas.set(table, s)
     }
     return s
@@ -48,12 +54,21 @@ export async function openRedis(url: string): Promise<Backend> {
   return {
     name: 'redis',
     strategies: ['insert', 'replace'],
-    createTable: unlinkAll,
+    async createTable(table, options) {
+      if (options?.keyless) keyless.add(table)
+      await unlinkAll(table)
+    },
     dropTable: unlinkAll,
-    schema: (table, _strategy: Strategy) => schemaOf(table),
-    toSubmit: (_table, row) => {
+    schema: (table, _strategy: Strategy, options) => {
+      if (options?.keyless) keyless.add(table)
+      return schemaOf(table)
+    },
+    toSubmit: (table, row) => {
       const line = canonicalLine(row)
-      return { key: String(row.id), field: 'row', value: line.slice(line.indexOf('|') + 1) }
+      const value = line.slice(line.indexOf('|') + 1)
+      return keyless.has(table)
+        ? { key: String(row.id), value }
+        : { key: String(row.id), field: 'row', value }
     },
     pipeline(o: PipelineOptions) {
       // As the redis README advises: a command whose reply a dropped connection lost is
@@ -75,12 +90,19 @@ export async function openRedis(url: string): Promise<Backend> {
         cursor = next
         if (keys.length === 0) continue
         const p = reader.pipeline()
-        for (const k of keys) p.hget(k, 'row')
+        const list = keyless.has(table)
+        for (const k of keys) {
+          if (list) p.lrange(k, 0, -1)
+          else p.hget(k, 'row')
+        }
         const res = (await p.exec()) ?? []
         res.forEach(([err, value], i) => {
+          const id = keys[i]!.slice(table.length + 1)
           // A poison key holds a string: HGET fails with WRONGTYPE, the row is not there.
-          if (err === null && typeof value === 'string')
-            onLine(`${keys[i]!.slice(table.length + 1)}|${value}`)
+          if (err !== null) return
+          if (typeof value === 'string') onLine(`${id}|${value}`)
+          // A list: one line per element, so a row appended twice is read twice.
+          else if (Array.isArray(value)) for (const v of value) onLine(`${id}|${v}`)
         })
       } while (cursor !== '0')
     },

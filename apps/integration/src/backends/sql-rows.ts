@@ -31,3 +31,36 @@ export function lineFromDb(r: Record<string, unknown>): string {
   }
   return canonicalLine(row)
 }
+
+/**
+ * Reads a table in pages of id ranges (`from <= id < to`) rather than keyset pages
+ * (`id > last`): a keyless table can hold two rows with one id, and a keyset page that ended
+ * between them would skip the second, hiding the very duplicate the verifier looks for.
+ */
+export async function readByIdRanges(
+  bounds: () => Promise<{ lo: unknown; hi: unknown } | undefined>,
+  page: (from: string, to: string) => Promise<Record<string, unknown>[]>,
+  onLine: (line: string) => void,
+): Promise<void> {
+  const b = await bounds()
+  if (b === undefined || b.lo === null || b.lo === undefined) return
+  const step = 10_000n
+  const hi = BigInt(String(b.hi))
+  for (let from = BigInt(String(b.lo)); from <= hi; from += step) {
+    for (const r of await page(String(from), String(from + step))) onLine(lineFromDb(r))
+  }
+}
+
+/** The app's table as SQL column definitions; `id` is the primary key unless `keyless`. */
+export function tableColumns(types: {
+  id: string
+  int: string
+  text: string
+  bigint: string
+  float: string
+  date: string
+  keyless?: boolean
+}): string {
+  const id = types.keyless ? `id ${types.id} NOT NULL` : `id ${types.id} PRIMARY KEY`
+  return `${id}, worker ${types.int}, seq ${types.int}, payload ${types.text} NOT NULL, amount ${types.bigint}, score ${types.float}, created ${types.date}`
+}

@@ -5,7 +5,7 @@ import { createSqliteBatchSQL } from '@batchsql/sqlite'
 import Database from 'better-sqlite3'
 import type { AppRow } from '../rows.js'
 import type { Backend, PipelineOptions, Strategy } from './backend.js'
-import { lineFromDb, SQL_COLUMNS } from './sql-rows.js'
+import { lineFromDb, SQL_COLUMNS, tableColumns } from './sql-rows.js'
 
 const q = (id: string) => `"${id.replaceAll('"', '""')}"`
 
@@ -22,11 +22,18 @@ export async function openSqlite(path: string, fresh = true): Promise<Backend> {
   return {
     name: 'sqlite',
     strategies: ['insert', 'update', 'replace'],
-    async createTable(table) {
+    async createTable(table, options) {
       reader.exec(`DROP TABLE IF EXISTS ${q(table)}`)
-      reader.exec(
-        `CREATE TABLE ${q(table)} (id INTEGER PRIMARY KEY, worker INTEGER, seq INTEGER, payload TEXT NOT NULL, amount INTEGER, score REAL, created TEXT)`,
-      )
+      const columns = tableColumns({
+        id: 'INTEGER',
+        int: 'INTEGER',
+        text: 'TEXT',
+        bigint: 'INTEGER',
+        float: 'REAL',
+        date: 'TEXT',
+        keyless: options?.keyless === true,
+      })
+      reader.exec(`CREATE TABLE ${q(table)} (${columns})`)
     },
     async dropTable(table) {
       reader.exec(`DROP TABLE IF EXISTS ${q(table)}`)

@@ -19,6 +19,15 @@ const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt
 // JSON inside <script>: `<` escaped so no string can close the script element.
 const embedJson = (v: unknown) => JSON.stringify(v).replace(/</g, '\\u003c')
 
+/** The problems of a failed scenario; else its fault and the rows of unknown outcome, if any. */
+function notes(r: RunReport['results'][number]): string {
+  if (r.problems.length > 0) return r.problems.join('; ')
+  const v = r.verification
+  const doubt =
+    v.inDoubtRows > 0 ? `${v.inDoubtRows} of unknown outcome, ${v.inDoubtFound} written` : ''
+  return [r.fault ?? '', doubt].filter((x) => x !== '').join('; ')
+}
+
 export function renderHtml(report: RunReport): string {
   const rows = report.results
     .map(
@@ -28,7 +37,7 @@ export function renderHtml(report: RunReport): string {
 <td>${r.passed ? 'PASS' : 'FAIL'}</td><td>${r.verification.foundRows}/${r.verification.expectedRows}</td>
 <td>${r.verification.integrityRate.toFixed(2)}%</td><td>${r.submitRate}</td><td>${r.persistedRate ?? 'n/a'}</td>
 <td>${r.latencyMs.samples === 0 ? 'n/a (plain submit)' : `${r.latencyMs.p50.toFixed(1)} / ${r.latencyMs.p95.toFixed(1)} / ${r.latencyMs.p99.toFixed(1)}`}</td>
-<td>${r.memory.peakRssMB}</td><td>${r.gc.count}</td><td>${escapeHtml(r.problems.join('; ') || r.fault || '')}</td></tr>`,
+<td>${r.memory.peakRssMB}</td><td>${r.gc.count}</td><td>${escapeHtml(notes(r))}</td></tr>`,
     )
     .join('\n')
   return `<!doctype html>
