@@ -96,7 +96,10 @@ export async function produce(options: {
   })
   let producing = true
   let committedHere = 0
-  const buffered = scenario.feed === 'submit'
+  const many = scenario.feed === 'submitMany'
+  // No acknowledgement per row: what was not written is in close()'s account.
+  const buffered = scenario.feed === 'submit' || many
+  const chunkSize = Math.max(1, scenario.manyChunk ?? 1)
   const countReason = (err: { reason?: string; code?: string } | undefined) => {
     const reason = err?.reason ?? err?.code ?? 'unknown'
     result.failuresByReason[reason] = (result.failuresByReason[reason] ?? 0) + 1
@@ -113,7 +116,24 @@ export async function produce(options: {
   const started = performance.now()
   let lastTurn = started
 
+  /** Hands a submitMany() chunk over; rows it did not accept are counted failed. */
+  const handOver = async (w: number, chunk: Record<string, unknown>[]) => {
+    let accepted = chunk.length
+    try {
+      await pipeline.submitMany(schema, chunk)
+    } catch (err) {
+      const e = err as { code?: string; acceptedRows?: number }
+      accepted = e.acceptedRows ?? 0
+      countReason(e)
+      result.unexpectedFailures += chunk.length - accepted
+    }
+    counters.submitted += accepted
+    result.submittedPerWorker[w]! += accepted
+    chunk.length = 0
+  }
+
   const worker = async (w: number) => {
+    const chunk: Record<string, unknown>[] = []
     for (let seq = 0; seq < scenario.perWorker; seq++) {
       if (options.deadline !== undefined && Date.now() >= options.deadline) break
       if (options.stop?.aborted) break
@@ -131,8 +151,12 @@ export async function produce(options: {
         await new Promise((r) => setImmediate(r))
         t0 = lastTurn = performance.now()
       }
+      if (many) {
+        chunk.push(backend.toSubmit(table, row))
+        if (chunk.length === chunkSize) await handOver(w, chunk)
+        continue
+      }
       if (buffered) {
-        // No acknowledgement to track: what was not written is in close()'s account.
         try {
           await pipeline.submit(schema, backend.toSubmit(table, row))
           counters.submitted++
@@ -170,6 +194,7 @@ export async function produce(options: {
       }
       result.submittedPerWorker[w]!++
     }
+    if (chunk.length > 0) await handOver(w, chunk)
   }
   await Promise.all(workers.map(worker))
   result.lastSubmitAt = Date.now()

@@ -26,10 +26,13 @@ export interface Scenario {
   readonly retry?: { maxAttempts?: number; initialDelayMs?: number; maxDelayMs?: number }
   /**
    * How producers hand rows over: `submitAndWait` (default: each row's commit tracked, latency
-   * measured) or `submit` (fire and forget, the buffered path most services use: no per-row
-   * acknowledgement, so no latency figures; committed and failed rows come from `close()`).
+   * measured), `submit` (fire and forget, the buffered path most services use: no per-row
+   * acknowledgement, so no latency figures; committed and failed rows come from `close()`) or
+   * `submitMany` (as `submit`, `manyChunk` rows a call: a consumer that receives messages in
+   * batches).
    */
-  readonly feed?: 'submitAndWait' | 'submit'
+  readonly feed?: 'submitAndWait' | 'submit' | 'submitMany'
+  readonly manyChunk?: number
   /**
    * The table has no unique key (Redis: rows are appended to lists), so a write sent twice is
    * stored twice. A row whose write may or may not have landed must be reported to its
@@ -83,7 +86,9 @@ export function buildScenarios(c: AppConfig): Scenario[] {
     {
       ...base,
       name: 'large_batch',
-      description: 'flushes of 10x the batch size',
+      description: `flushes of 10x the batch size, rows handed over by submitMany() ${c.batchSize} at a time`,
+      feed: 'submitMany',
+      manyChunk: c.batchSize,
       strategy: 'insert',
       flushSize: c.batchSize * 10,
       bufferSize: Math.max(c.bufferSize, c.batchSize * 20),
