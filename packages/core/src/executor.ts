@@ -219,7 +219,7 @@ export class RetryingExecutor implements BatchExecutor {
           retryAll = true
           retryCls = cls
         } else {
-          finalFail(current.rows, cls, err, attempt)
+          finalFail(current.rows, this.unretried(cls, attempt, signal), err, attempt)
           left = 0
         }
       } finally {
@@ -244,7 +244,7 @@ export class RetryingExecutor implements BatchExecutor {
             retry.push(row)
             retryCls ??= cls
           } else {
-            finalFail([row], cls, f.error, attempt)
+            finalFail([row], this.unretried(cls, attempt, signal), f.error, attempt)
           }
         }
         committed += left - failedIdx.size
@@ -285,6 +285,19 @@ export class RetryingExecutor implements BatchExecutor {
       outcomeUnknown,
     })
     return { committed, failures, attempts: attempt, stillRunning: lingering }
+  }
+
+  /**
+   * The final classification of a failure not retried. One that would have been retried but
+   * for the abort (a close deadline) is `context_canceled`, as one whose backoff the abort cut
+   * short: its rows were stopped by the deadline (the pipeline reports them abandoned, or of
+   * unknown outcome if an attempt may have written them), not by their own error, which
+   * stays their `cause`.
+   */
+  private unretried(cls: Classification, attempt: number, signal: AbortSignal): Classification {
+    return cls.retryable && attempt < this.policy.maxAttempts && signal.aborted
+      ? { reason: 'context_canceled', retryable: false }
+      : cls
   }
 
   /** One attempt under the timeout; rejects with TimeoutError if it had to be aborted. */

@@ -66,7 +66,9 @@ export interface SubmitOptions {
 
 export interface CloseOptions {
   /**
-   * Stop waiting after this many ms: in-flight batches are aborted and reported as abandoned,
+   * Stop waiting after this many ms (up to 2^31 - 1; `Infinity`: no deadline; anything else,
+   * or an unknown option, rejects with `BATCHSQL_INVALID_CONFIG` and changes nothing): in-flight
+   * batches are aborted and reported as abandoned,
    * and `close()` resolves by then, plus at most 0.5 s (250 ms for aborted batches to stop,
    * 250 ms for the sink to close): a batch whose sink ignores the abort is reported with code
    * `BATCHSQL_OUTCOME_UNKNOWN` (it may still commit), not waited for.
@@ -804,6 +806,12 @@ export class BatchSQL implements AsyncDisposable {
    * `abandoned`. Idempotent: every call returns the same promise.
    */
   close(options: CloseOptions = {}): Promise<CloseResult> {
+    // Checked before anything changes: a bad option must not leave the pipeline half closed.
+    try {
+      options = checkedCloseOptions(options)
+    } catch (err) {
+      return Promise.reject(err)
+    }
     if (this.closePromise) {
       // Already closing (e.g. drained by the construction signal): a later call may still
       // impose a deadline, as a SIGTERM handler would: on the draining, or once that is over,
@@ -1125,6 +1133,36 @@ function checkedSignal(signal: unknown, name: string): AbortSignal | undefined {
   )
     return s as AbortSignal | undefined
   throw new BatchSQLError('BATCHSQL_INVALID_CONFIG', `${name} must be an AbortSignal`)
+}
+
+/**
+ * `close()`'s options, checked: an unknown key (a misspelt `timeout`) would silently mean "no
+ * deadline", and a `timeoutMs` `setTimeout` cannot hold would mean "abandon everything now".
+ * `Infinity` means no deadline; a negative one has passed already (0).
+ */
+function checkedCloseOptions(options: unknown): CloseOptions {
+  if (options === undefined) return {}
+  if (options === null || typeof options !== 'object')
+    throw new BatchSQLError('BATCHSQL_INVALID_CONFIG', 'close() options must be an object')
+  const o = options as Record<string, unknown>
+  const unknown = Object.keys(o).filter((k) => k !== 'timeoutMs' && k !== 'signal')
+  if (unknown.length > 0)
+    throw new BatchSQLError(
+      'BATCHSQL_INVALID_CONFIG',
+      `unknown close() option(s): ${unknown.join(', ')} (expected timeoutMs, signal)`,
+    )
+  const signal = checkedSignal(o.signal, 'close() options.signal')
+  let timeoutMs = o.timeoutMs
+  if (timeoutMs === Number.POSITIVE_INFINITY) timeoutMs = undefined
+  if (
+    timeoutMs !== undefined &&
+    (typeof timeoutMs !== 'number' || Number.isNaN(timeoutMs) || timeoutMs > MAX_TIMER_MS)
+  )
+    throw new BatchSQLError(
+      'BATCHSQL_INVALID_CONFIG',
+      `close() timeoutMs must be a number of ms up to ${MAX_TIMER_MS}, or Infinity for no deadline`,
+    )
+  return { timeoutMs: timeoutMs as number | undefined, signal }
 }
 
 const signalOf = (options: SubmitOptions | undefined) =>

@@ -770,6 +770,76 @@ describe('lifecycle', () => {
     expect(bound.size).toBe(0)
   })
 
+  it.each(['the attempt', 'one row'] as const)(
+    'at the deadline, rows whose retryable failure the abort kept from a retry are abandoned (%s failed)',
+    async (which) => {
+      // A lock timeout that arrives after the deadline: it would have been retried, but the
+      // deadline stopped that. Not written, and stopped by the deadline: abandoned, with its
+      // own error as the cause (it came back as an ordinary lock_timeout, abandonedRows 0).
+      let started!: () => void
+      const running = new Promise<void>((r) => (started = r))
+      const lockTimeout = Object.assign(new Error('lock timeout'), { code: 'LOCKED' })
+      const executor = new MockExecutor(
+        {
+          onBatch: async (_batch, ctx) => {
+            started()
+            // Ignores the abort until the server answers, as a driver mid-statement does.
+            await new Promise<void>((r) => ctx.signal.addEventListener('abort', () => r()))
+            if (which === 'one row') return { failures: [{ index: 0, error: lockTimeout }] }
+            throw lockTimeout
+          },
+        },
+        {
+          timeoutMs: 0,
+          retry: { maxAttempts: 10, initialDelayMs: 1 },
+          classifiers: [
+            (e) => (e === lockTimeout ? { reason: 'lock_timeout', retryable: true } : undefined),
+          ],
+        },
+      )
+      const b = createBatchSQL({ executor, flushSize: 2, flushInterval: 60_000 })
+      const acked = b.submitAndWait(events, { id: 1 }).catch((e: unknown) => e)
+      await b.submit(events, { id: 2 })
+      await running
+      const result = await b.close({ timeoutMs: 5 })
+      const lost = which === 'one row' ? 1 : 2
+      expect(result).toMatchObject({ committed: 2 - lost, failed: lost, abandonedRows: lost })
+      expect(result.abandoned.map((f) => f.error.code)).toEqual(['BATCHSQL_ABANDONED'])
+      expect(result.abandoned[0]!.error.cause).toBe(lockTimeout)
+      expect(await acked).toMatchObject({ code: 'BATCHSQL_ABANDONED' })
+      expect(executor.processor.attempts).toHaveLength(1)
+    },
+  )
+
+  it('close() options are checked before anything changes: a bad one rejects, the pipeline still closes whole', async () => {
+    const executor = new MockExecutor()
+    const b = createBatchSQL({ executor, flushSize: 100, flushInterval: 60_000 })
+    for (let id = 0; id < 250; id++) await b.submit(events, { id })
+    const controller = new AbortController()
+    const bad: unknown[] = [
+      { signal: controller }, // the controller, not its signal
+      { timeoutMs: Number.NaN },
+      { timeoutMs: 2 ** 31 }, // setTimeout would fire at once: every row abandoned
+      { timeoutMs: '100' },
+      { timeout: 100 }, // misspelt: would mean no deadline
+      null,
+    ]
+    for (const options of bad) {
+      await expect(b.close(options as never)).rejects.toMatchObject({
+        code: 'BATCHSQL_INVALID_CONFIG',
+      })
+    }
+    expect(b.stats()).toMatchObject({ state: 'open', pending: 50 })
+    // Infinity: no deadline (it was a 1 ms timer that abandoned every row).
+    const result = await b.close({ timeoutMs: Number.POSITIVE_INFINITY })
+    expect(result).toMatchObject({ accepted: 250, committed: 250, abandonedRows: 0 })
+    await expect(b.done).resolves.toMatchObject({ committed: 250 })
+    // A later call's bad options reject without touching the closed pipeline.
+    await expect(b.close({ signal: controller } as never)).rejects.toMatchObject({
+      code: 'BATCHSQL_INVALID_CONFIG',
+    })
+  })
+
   it('at the deadline, a batch still waiting for an earlier one sharing its key is abandoned, not unknown', async () => {
     let started!: () => void
     const running = new Promise<void>((r) => (started = r))
