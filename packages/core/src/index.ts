@@ -63,4 +63,4 @@ export type {
 export { defineSchema, Schema } from './schema.js'
 export { Semaphore } from './semaphore.js'
 export type { ColumnType, JsonValue, Value } from './values.js'
-export { copyValue, keyPart, rowKey } from './values.js'
+export { copyValue, JSON_MAX_DEPTH, keyPart, rowKey } from './values.js'

@@ -98,6 +98,14 @@ function opaque(v: object): boolean {
  * elements (null); and a bigint or a cycle, which it cannot write. One walk, not stringify and
  * parse: on the submit() path of every row with a JSON column (half the cost, measured).
  */
+/**
+ * Deepest JSON document accepted. Why a fixed limit: past it a document was accepted or not
+ * depending on the stack left (a JIT-warm walk got through ~7,000 levels), and the adapter's
+ * `JSON.stringify` then overflowed, failing every row of its batch. 512 is far below any
+ * stack and far above real documents (PostgreSQL's jsonb takes it; MySQL stops at 100).
+ */
+export const JSON_MAX_DEPTH = 512
+
 function copyJson(v: unknown, table: string, column: string): JsonValue {
   const ancestors = new Set<object>()
   const refuse = (what: string): never =>
@@ -121,11 +129,14 @@ function copyJson(v: unknown, table: string, column: string): JsonValue {
     }
     if (x === null) return null
     const o = x as object & { toJSON?: (key: string) => unknown }
+    // Its toJSON() gives null: the document would hold null where the caller put a date.
+    if (o instanceof Date && Number.isNaN(o.getTime())) refuse('an invalid Date')
     if (typeof o.toJSON === 'function') return walk(o.toJSON(key), key, inArray)
     if (o instanceof String || o instanceof Number || o instanceof Boolean)
       return walk(o.valueOf(), key, inArray)
     if (opaque(o)) refuse(`a ${typeName(o)}`)
     if (ancestors.has(o)) refuse('a cycle')
+    if (ancestors.size >= JSON_MAX_DEPTH) refuse(`more than ${JSON_MAX_DEPTH} levels of nesting`)
     ancestors.add(o)
     let out: JsonValue
     if (Array.isArray(o)) {

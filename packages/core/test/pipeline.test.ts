@@ -1,4 +1,6 @@
 import { getEventListeners } from 'node:events'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { describe, expect, it, vi } from 'vitest'
 import {
   AbortedError,
@@ -511,6 +513,40 @@ describe('rows buffered without a Request each (submit and submitMany of plain r
 })
 
 describe('failures', () => {
+  it('a failure kept by the caller does not keep its batch alive', async () => {
+    // V8 keeps an unread stack's frames (functions and receivers): the executor's closures
+    // over the batch, so one row's error held all 500 rows until someone read `.stack`.
+    setFlagsFromString('--expose-gc')
+    const gc = runInNewContext('gc') as () => void
+    let batchRef: WeakRef<object> | undefined
+    const bad = new Error('row 3 refused')
+    const executor = new MockExecutor(
+      {
+        onBatch: (batch) => {
+          batchRef = new WeakRef(batch)
+          return { failures: [{ index: 3, error: bad }] }
+        },
+      },
+      { retry: { maxAttempts: 1 } },
+    )
+    const kept: BatchFailure[] = []
+    const b = createBatchSQL({ executor, flushSize: 500, onError: (f) => kept.push(f) })
+    await b.submitMany(
+      events,
+      Array.from({ length: 500 }, (_, id) => ({ id, payload: 'x'.repeat(100) })),
+    )
+    await b.close()
+    expect(kept.map((f) => f.rows.length)).toEqual([1])
+    executor.processor.attempts.length = 0
+    executor.processor.batches.length = 0
+    for (let i = 0; i < 3 && batchRef!.deref() !== undefined; i++) {
+      await new Promise((r) => setImmediate(r))
+      gc()
+    }
+    expect(batchRef!.deref()).toBeUndefined()
+    expect(kept[0]!.error.cause).toBe(bad)
+  })
+
   it('a reader that stops (break, destroy) takes no later failure with it', async () => {
     const executor = new MockExecutor(
       {

@@ -6,6 +6,7 @@ import {
   createBatchSQL,
   createExecutor,
   defineSchema,
+  JSON_MAX_DEPTH,
   Request,
   ValidationError,
 } from '../src/index.js'
@@ -190,6 +191,29 @@ describe('values the database would change or refuse are refused at submit()', (
       column: 'doc',
     })
     await b.close()
+  })
+
+  it('JSON nesting has a fixed limit (512 levels), whatever the stack left: a document that passed could overflow JSON.stringify in the batch', async () => {
+    const executor = new MockExecutor()
+    const b = createBatchSQL({ executor })
+    const nested = (levels: number) => {
+      let d: unknown = 1
+      for (let i = 0; i < levels; i++) d = i % 2 === 0 ? [d] : { k: d }
+      return d as never
+    }
+    await b.submit(docs, { id: 1, doc: nested(JSON_MAX_DEPTH) })
+    for (const levels of [JSON_MAX_DEPTH + 1, 5_000]) {
+      await expect(b.submit(docs, { id: 2, doc: nested(levels) })).rejects.toMatchObject({
+        code: 'BATCHSQL_UNSUPPORTED_VALUE',
+        message: expect.stringContaining(`more than ${JSON_MAX_DEPTH} levels`),
+      })
+    }
+    // An invalid Date inside a document: its toJSON() gives null, which is not what was given.
+    await expect(
+      b.submit(docs, { id: 3, doc: { at: new Date('not a date') } as never }),
+    ).rejects.toMatchObject({ code: 'BATCHSQL_UNSUPPORTED_VALUE' })
+    await b.close()
+    expect(executor.rows('docs').map((r) => r.id)).toEqual([1])
   })
 })
 
