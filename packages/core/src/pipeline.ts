@@ -1102,10 +1102,10 @@ function copyRequest(src: Request): Request {
   let set = 0
   for (let i = 0; i < src.values.length; i++) {
     const v = src.values[i]
+    // Every value checked again, primitives too: `values` is a public array a caller can
+    // write to directly (a NaN there was written as NULL, 10.5 in an int key rounded).
     r.values[i] =
-      v !== null && typeof v === 'object'
-        ? copyValue(v, schema.types[i]!, schema.table, schema.columns[i]!)
-        : v
+      v === undefined ? v : copyValue(v, schema.types[i]!, schema.table, schema.columns[i]!)
     if (v !== undefined) set++
   }
   if (set === 0) {

@@ -80,7 +80,9 @@ export class Request<Row extends AnyRow = AnyRow> {
     return this.put(column, v, 'int')
   }
   setBigInt(column: ColumnFor<Row, bigint>, v: bigint | number | string): this {
-    return this.put(column, typeof v === 'bigint' ? v : BigInt(v), 'bigint')
+    // Checked as the plain-object path checks it (a safe integer, an integer string), not by
+    // BigInt(), whose SyntaxError / RangeError are untyped and quote the value.
+    return this.put(column, v, 'bigint')
   }
   setFloat(column: ColumnFor<Row, number>, v: number): this {
     return this.put(column, v, 'float')

@@ -179,7 +179,13 @@ function copyJson(v: unknown, table: string, column: string): JsonValue {
 function typeName(v: unknown): string {
   if (v === null) return 'null'
   if (typeof v !== 'object') return typeof v
-  return (v as object).constructor?.name ?? 'object'
+  // A built-in's name (Map, Set, Uint16Array...); another class's name is the caller's text,
+  // which could be anything (messages never quote row data), so it is just "object".
+  const ctor = (v as object).constructor as { name?: unknown } | undefined
+  const name = ctor?.name
+  return typeof name === 'string' && (globalThis as Record<string, unknown>)[name] === ctor
+    ? name
+    : 'object'
 }
 
 /**

@@ -83,6 +83,22 @@ describe('Request', () => {
     },
   })
 
+  it('setBigInt checks its value as a bigint column does: typed errors that do not quote it', () => {
+    const r = new Request(s)
+    expect(r.setBigInt('big', '9007199254740993').getBigInt('big')).toBe(9007199254740993n)
+    expect(r.setBigInt('big', 5).getBigInt('big')).toBe(5n)
+    for (const bad of ['1.5', 'SECRET-x', 1.5, Number.NaN, 2 ** 53 + 2]) {
+      let caught: unknown
+      try {
+        new Request(s).setBigInt('big', bad as never)
+      } catch (err) {
+        caught = err
+      }
+      expect(caught).toBeInstanceOf(ValidationError)
+      expect((caught as Error).message).not.toContain('SECRET')
+    }
+  })
+
   it('typed setters and getters round trip', () => {
     const d = new Date('2024-01-02T03:04:05.678Z')
     const r = new Request(s)
@@ -137,6 +153,11 @@ describe('Request', () => {
     expect(() => Request.from(s, { zz: 1 } as never)).toThrowError(/unknown column "zz"/)
     expect(() => Request.from(s, { any: new Map() } as never)).toThrowError(
       /unsupported value of type Map/,
+    )
+    // A class's name is the caller's text: not quoted (it could be anything).
+    const Card = { 'card 4111-1111-1111-1111': class {} }['card 4111-1111-1111-1111']
+    expect(() => Request.from(s, { x: new Card() } as never)).toThrowError(
+      /unsupported value of type object$/,
     )
     expect(() => Request.from(s, { any: () => 1 } as never)).toThrowError(/unsupported/)
     expect(() => Request.from(s, { f: Number.NaN })).toThrowError(/non-finite/)

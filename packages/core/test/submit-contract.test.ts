@@ -193,6 +193,25 @@ describe('values the database would change or refuse are refused at submit()', (
     await b.close()
   })
 
+  it('a value written straight into Request.values is checked at submit() like any other', async () => {
+    const nums = defineSchema({ table: 'nums', columns: { id: 'int', f: 'float', s: 'string' } })
+    const executor = new MockExecutor()
+    const b = createBatchSQL({ executor })
+    const cases: [number, unknown][] = [
+      [1, Number.NaN], // was written as NULL
+      [0, 10.5], // an int key: MariaDB rounded it to 11
+      [2, 'x\uD800'], // a lone surrogate: the driver sent U+FFFD
+    ]
+    for (const [column, value] of cases) {
+      const r = Request.from(nums, { id: 1, f: 1, s: 'ok' })
+      ;(r.values as unknown[])[column] = value
+      await expect(b.submit(r)).rejects.toBeInstanceOf(ValidationError)
+    }
+    await b.submit(Request.from(nums, { id: 2, f: 0.5, s: 'ok' }))
+    await b.close()
+    expect(executor.rows('nums')).toEqual([{ id: 2, f: 0.5, s: 'ok' }])
+  })
+
   it('JSON nesting has a fixed limit (512 levels), whatever the stack left: a document that passed could overflow JSON.stringify in the batch', async () => {
     const executor = new MockExecutor()
     const b = createBatchSQL({ executor })
