@@ -80,14 +80,15 @@ export class PostgresAdapter implements SqlDialectAdapter {
         `table "${schema.table}": adapterOptions.copy needs a pg pool (with a Kysely target, pass it as the pool option)`,
       )
     if (this.pool === undefined) return false
-    if (opt === true || opt === false) return opt
     // `copy: 'always'` (the factory's words) would otherwise be ignored without a word.
-    if (opt !== undefined)
+    if (opt !== undefined && opt !== true && opt !== false)
       throw new BatchSQLError(
         'BATCHSQL_INVALID_SCHEMA',
         `table "${schema.table}": adapterOptions.copy must be true or false (the factory option takes 'never' | 'insert' | 'always')`,
       )
-    return this.copy === 'always' || (this.copy === 'insert' && schema.strategy === 'insert')
+    const wanted =
+      opt ?? (this.copy === 'always' || (this.copy === 'insert' && schema.strategy === 'insert'))
+    return wanted && !bytesInAnyColumn(groups)
   }
 
   async writeFast(groups: readonly ShapeGroup[], ctx: ProcessContext): Promise<boolean> {
@@ -95,4 +96,24 @@ export class PostgresAdapter implements SqlDialectAdapter {
     await copyBatch(this.pool!, groups, ctx)
     return true
   }
+}
+
+/**
+ * Bytes in an `any` column: INSERT binds them as bytes, which a bytea column keeps as bytes and
+ * a text column as their text, while COPY's text format must pick one spelling (`\x…` is
+ * bytea's; a text column would keep those characters). Such a batch takes the INSERT path, so
+ * both paths leave identical rows. Only schemas with an `any` column pay for the scan.
+ */
+function bytesInAnyColumn(groups: readonly ShapeGroup[]): boolean {
+  for (const g of groups) {
+    const { schema, columns } = g.shape
+    const width = columns.length
+    const at: number[] = []
+    for (let c = 0; c < width; c++)
+      if (schema.types[schema.columns.indexOf(columns[c]!)] === 'any') at.push(c)
+    if (at.length === 0) continue
+    for (let i = 0; i < g.values.length; i += width)
+      for (const c of at) if (g.values[i + c] instanceof Uint8Array) return true
+  }
+  return false
 }

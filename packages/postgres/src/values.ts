@@ -35,7 +35,8 @@ export function copyText(v: unknown): string {
   if (typeof v === 'string')
     return NEEDS_ESCAPE.test(v) ? v.replace(/[\\\t\n\r]/g, (c) => ESCAPES[c]!) : v
   if (typeof v === 'number') return String(v)
-  if (typeof v === 'boolean') return v ? 't' : 'f'
+  // As pg binds it for INSERT (`true`): the same text in a text column on both paths.
+  if (typeof v === 'boolean') return v ? 'true' : 'false'
   if (v instanceof Date) return v.toISOString()
   // bytea hex input `\x…`, its backslash escaped for COPY.
   if (Buffer.isBuffer(v)) return `\\\\x${v.toString('hex')}`

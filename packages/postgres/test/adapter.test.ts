@@ -226,7 +226,7 @@ describe('postgres adapter', () => {
   it('encodes COPY text: escapes, NULL, booleans, bytea, dates', () => {
     expect(
       ['a\tb\nc\\d\r', null, true, Buffer.from([1, 255]), new Date(0), '12'].map(copyText),
-    ).toEqual(['a\\tb\\nc\\\\d\\r', '\\N', 't', '\\\\x01ff', '1970-01-01T00:00:00.000Z', '12'])
+    ).toEqual(['a\\tb\\nc\\\\d\\r', '\\N', 'true', '\\\\x01ff', '1970-01-01T00:00:00.000Z', '12'])
   })
 })
 

@@ -42,6 +42,28 @@ const outcome = (p: Promise<void>) =>
   )
 
 describe.each(['never', 'always'] as const)('postgres values (copy: %s)', (copy) => {
+  it('booleans and bytes in an `any` column land as the INSERT path binds them, whatever the column type', async () => {
+    // COPY wrote `t` and `\x6869` as text where INSERT stores `true` and `hi`: a text column
+    // kept different rows depending on the path.
+    const name = await table('id int PRIMARY KEY, t text, b boolean, x bytea, tx text')
+    const schema = defineSchema({
+      table: name,
+      columns: { id: 'int', t: 'any', b: 'any', x: 'any', tx: 'any' },
+    })
+    const batch = createPostgresBatchSQL(pool, { copy, flushInterval: 60_000 })
+    const hi = Buffer.from('hi')
+    await batch.submit(schema, { id: 1, t: true, b: true, x: hi, tx: 'plain' })
+    await batch.submit(schema, { id: 2, t: false, b: false, x: hi, tx: hi })
+    expect(await batch.close()).toMatchObject({ committed: 2, failed: 0 })
+    const { rows } = await pool.query(
+      `SELECT id, t, b::text AS b, x::text AS x, tx FROM "${name}" ORDER BY id`,
+    )
+    expect(rows).toEqual([
+      { id: 1, t: 'true', b: 'true', x: '\\x6869', tx: 'plain' },
+      { id: 2, t: 'false', b: 'false', x: '\\x6869', tx: 'hi' },
+    ])
+  })
+
   it('a Date in a timestamp (without time zone) or date column is its UTC wall-clock time, whatever TZ is', async () => {
     const name = await table(
       'id int PRIMARY KEY, ts timestamp(3), d date, tz timestamptz(3), old timestamptz(3)',
