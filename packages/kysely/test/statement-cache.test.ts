@@ -16,6 +16,21 @@ describe('statement cache', () => {
     expect(cache.size).toBe(3)
   })
 
+  it('is bounded in characters too: large statements of many row counts do not pile up', () => {
+    const cache = new StatementCache(256, 1000)
+    for (let n = 1; n <= 100; n++) cache.set(`shape|${n}`, 'x'.repeat(300))
+    expect(cache.heldChars).toBeLessThanOrEqual(1000)
+    expect(cache.size).toBe(3)
+    expect(cache.get('shape|100')).toBe('x'.repeat(300)) // the most recent stay
+    expect(cache.get('shape|1')).toBeUndefined()
+    // Replacing an entry does not count it twice; a text over the whole budget is not kept.
+    cache.set('shape|100', 'y'.repeat(300))
+    expect(cache.heldChars).toBe(900)
+    cache.set('huge', 'z'.repeat(1001))
+    expect(cache.get('huge')).toBeUndefined()
+    expect(cache.heldChars).toBe(900)
+  })
+
   it('remembers shapes that cannot be reused', () => {
     const cache = new StatementCache()
     cache.set('k', null)

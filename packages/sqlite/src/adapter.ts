@@ -35,6 +35,11 @@ export class SqliteAdapter implements SqlDialectAdapter {
   // about as much as running it, so prepared statements are kept per SQL text (bounded).
   private readonly prepared = new Map<string, Statement>()
   private readonly maxPrepared = 64
+  // Also bounded by their SQL text: a prepared statement's native memory (invisible to V8's
+  // heap figures) grows with it, ~2 MB for 500 rows x 30 columns, so 64 wide ones held
+  // ~140 MB. 1 M characters keeps ~16 such statements, and all 64 of narrow shapes.
+  private readonly maxPreparedChars = 1024 * 1024
+  private preparedChars = 0
   private readonly group: GroupCommit | undefined
 
   constructor(options: SqliteAdapterOptions = {}) {
@@ -112,9 +117,17 @@ export class SqliteAdapter implements SqlDialectAdapter {
     let stmt = this.prepared.get(text)
     if (stmt === undefined) {
       stmt = database.prepare(text)
-      if (this.prepared.size >= this.maxPrepared)
-        this.prepared.delete(this.prepared.keys().next().value as string)
       this.prepared.set(text, stmt)
+      this.preparedChars += text.length
+      // Least recently used out (the one just prepared is kept even if over the budget alone).
+      while (
+        this.prepared.size > 1 &&
+        (this.prepared.size > this.maxPrepared || this.preparedChars > this.maxPreparedChars)
+      ) {
+        const oldest = this.prepared.keys().next().value as string
+        this.prepared.delete(oldest)
+        this.preparedChars -= oldest.length
+      }
     } else if (this.prepared.size > 1) {
       // Most recent last (a Map keeps insertion order); the common single shape skips this.
       this.prepared.delete(text)

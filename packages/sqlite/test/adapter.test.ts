@@ -254,6 +254,31 @@ describe('sqlite adapter', () => {
     expect(db.prepare('SELECT count(*) AS n FROM t').get()).toEqual({ n: (200 * 201) / 2 })
   })
 
+  it('bounds prepared statements by their SQL text too (wide statements hold native memory)', async () => {
+    const db = new Database(':memory:')
+    const adapter = new SqliteAdapter({ database: db })
+    const cols = Array.from({ length: 30 }, (_, i) => `c${i}`)
+    db.exec(`CREATE TABLE w (${cols.join(', ')})`)
+    const row = `(${cols.map(() => '?').join(', ')})`
+    // 500 rows, then 499, 498...: statements of every size, as interval flushes make them.
+    for (let n = 500; n > 440; n--) {
+      await adapter.runStatements(
+        [
+          {
+            sql: `INSERT INTO w VALUES ${Array(n).fill(row).join(',')}`,
+            parameters: Array(30 * n).fill(1),
+            query: undefined as never,
+            queryId: undefined as never,
+          },
+        ],
+        { signal: new AbortController().signal, attempt: 1 },
+      )
+    }
+    const texts = [...(adapter as unknown as { prepared: Map<string, unknown> }).prepared.keys()]
+    expect(texts.length).toBeGreaterThan(1)
+    expect(texts.reduce((n, t) => n + t.length, 0)).toBeLessThanOrEqual(1024 * 1024)
+  })
+
   it('drops the least recently used prepared statement, not the oldest', async () => {
     const db = new Database(':memory:')
     const adapter = new SqliteAdapter({ database: db })
