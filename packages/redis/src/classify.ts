@@ -42,6 +42,9 @@ const FINAL: Readonly<Record<string, Classification>> = {
   WRONGPASS: { reason: 'non_retryable', retryable: false },
 }
 
+const VALUE_ERRORS =
+  /value is not an integer|value is not a valid float|not an integer or out of range|would overflow|invalid expire time|exceeds maximum allowed size|resulting score is not a number/
+
 // ioredis' own errors for a connection that closed or never came up. Their commands may or
 // may not have reached the server; the processor decides whether re-sending is safe.
 const CONNECTION_MESSAGES = [
@@ -81,6 +84,9 @@ export const classifyRedisError: ErrorClassifier = (err) => {
   if (isReplyError(err)) {
     const msg = (err as Error).message
     const code = msg.slice(0, msg.search(/[\s]|$/))
+    // An ERR about the value (INCRBY on text, an overflow, a bad TTL) is the data's fault,
+    // like WRONGTYPE, not a malformed command.
+    if (code === 'ERR' && VALUE_ERRORS.test(msg)) return { reason: 'data', retryable: false }
     return RETRYABLE[code] ?? FINAL[code] ?? { reason: 'non_retryable', retryable: false }
   }
   if (isConnectionError(err)) return { reason: 'connection', retryable: true }

@@ -44,6 +44,9 @@ describe('classification', () => {
     ["OOM command not allowed when used memory > 'maxmemory'.", 'non_retryable', false],
     ['ERR syntax error', 'syntax', false],
     ["ERR wrong number of arguments for 'set' command", 'syntax', false],
+    ['ERR value is not an integer or out of range', 'data', false],
+    ['ERR increment or decrement would overflow', 'data', false],
+    ["ERR invalid expire time in 'setex' command", 'data', false],
   ])('%s', (message, reason, retryable) => {
     expect(classifyRedisError(replyError(message))).toEqual({ reason, retryable })
   })
