@@ -154,9 +154,24 @@ function checkName(kind: string, name: unknown, table?: string): string {
       },
     )
   }
+  // A lone surrogate cannot be sent as UTF-8: the driver would write U+FFFD, another name.
+  if (!name.isWellFormed()) {
+    throw new ValidationError(
+      'BATCHSQL_INVALID_SCHEMA',
+      `${kind} name contains a lone UTF-16 surrogate${where}`,
+      { table },
+    )
+  }
   // A table name "a.b" is schema "a", table "b" to the SQL adapters (Kysely splits it): the
-  // limit is on each part.
+  // limit is on each part, and no part may be empty ("a..b", "x.", ".").
   const parts = kind === 'table' ? name.split('.') : [name]
+  if (parts.some((part) => part.length === 0)) {
+    throw new ValidationError(
+      'BATCHSQL_INVALID_SCHEMA',
+      `${kind} name "${name}" has an empty part between dots (schema.table)${where}`,
+      { table },
+    )
+  }
   if (parts.some((part) => Buffer.byteLength(part) > 63)) {
     throw new ValidationError(
       'BATCHSQL_INVALID_SCHEMA',

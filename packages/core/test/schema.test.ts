@@ -24,6 +24,9 @@ describe('defineSchema', () => {
     [{ table: 't', columns: ['a', 'a'] }, 'twice'],
     [{ table: 't', columns: ['a\0b'] }, 'NUL'],
     [{ table: 'x'.repeat(64), columns: ['a'] }, 'longer than 63'],
+    [{ table: 't', columns: ['a\uD800'] }, 'lone UTF-16 surrogate'],
+    [{ table: 'a..b', columns: ['a'] }, 'empty part'],
+    [{ table: 'events.', columns: ['a'] }, 'empty part'],
     [{ table: 't', columns: ['a'], strategy: 'update' }, 'needs conflictColumns'],
     [
       { table: 't', columns: ['a', 'b'], strategy: 'update', conflictColumns: ['id'] },
