@@ -100,9 +100,9 @@ export async function produce(options: {
   // No acknowledgement per row: what was not written is in close()'s account.
   const buffered = scenario.feed === 'submit' || many
   const chunkSize = Math.max(1, scenario.manyChunk ?? 1)
-  const countReason = (err: { reason?: string; code?: string } | undefined) => {
+  const countReason = (err: { reason?: string; code?: string } | undefined, rows = 1) => {
     const reason = err?.reason ?? err?.code ?? 'unknown'
-    result.failuresByReason[reason] = (result.failuresByReason[reason] ?? 0) + 1
+    result.failuresByReason[reason] = (result.failuresByReason[reason] ?? 0) + rows
   }
   const settle = () => {
     counters.settled++
@@ -124,7 +124,8 @@ export async function produce(options: {
     } catch (err) {
       const e = err as { code?: string; acceptedRows?: number }
       accepted = e.acceptedRows ?? 0
-      countReason(e)
+      // Counted per row, as everywhere else.
+      countReason(e, chunk.length - accepted)
       result.unexpectedFailures += chunk.length - accepted
     }
     counters.submitted += accepted

@@ -23,7 +23,7 @@ export function summaryLine(r: ScenarioResult): string {
     `p99 ${r.latencyMs.samples === 0 ? 'n/a' : `${r.latencyMs.p99.toFixed(1)} ms`}, peak RSS ${r.memory.peakRssMB} MB` +
     (r.poisonSubmitted > 0 ? `, poison ${r.poisonReported}/${r.poisonSubmitted} reported` : '') +
     (v.inDoubtRows > 0
-      ? `, ${fmt(v.inDoubtRows)} reported of unknown outcome (${fmt(v.inDoubtFound)} of them written, none twice)`
+      ? `, ${fmt(v.inDoubtRows)} reported of unknown outcome (${fmt(v.inDoubtFound)} of them written)`
       : '') +
     (r.fault ? `, fault: ${r.fault}` : '') +
     (r.problems.length > 0 ? `\n     ${r.problems.join('\n     ')}` : '')

@@ -156,7 +156,7 @@ function runInChildren(
       total.poisonReported += r.poisonReported
       total.poisonCommitted += r.poisonCommitted
       total.unexpectedFailures += r.unexpectedFailures
-      total.inDoubtIds.push(...r.inDoubtIds)
+      for (const id of r.inDoubtIds) total.inDoubtIds.push(id)
       total.closeProblems.push(...r.closeProblems)
       for (const [k, v] of Object.entries(r.failuresByReason))
         total.failuresByReason[k] = (total.failuresByReason[k] ?? 0) + v

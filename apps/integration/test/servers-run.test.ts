@@ -76,8 +76,10 @@ describe('MariaDB, PostgreSQL and Redis with a real Prometheus scraping the app'
       for (const x of keyless) {
         expect(x.fault).toMatch(/KILL|pg_terminate_backend/)
         expect(x.verification.duplicateRows).toBe(0)
-        expect(x.verification.inDoubtFound).toBeLessThanOrEqual(x.verification.inDoubtRows)
       }
+      // The path under test was taken: writes cut by the fault were reported of unknown outcome
+      // (on at least one server; each had statements in flight when its connections dropped).
+      expect(keyless.reduce((n, x) => n + x.verification.inDoubtRows, 0)).toBeGreaterThan(0)
       expect(problems).toEqual([])
     } finally {
       await prometheus.stop()

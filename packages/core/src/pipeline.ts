@@ -866,7 +866,10 @@ export class BatchSQL implements AsyncDisposable {
     let onAbort: (() => void) | undefined
     const waits: Promise<unknown>[] = [Promise.resolve(closing)]
     if (timeoutMs !== undefined)
-      waits.push(delay(Math.max(0, startedAt + timeoutMs - now()) + ABORT_GRACE_MS))
+      // Capped: past a timer's range setTimeout fires at once (timeoutMs may be up to it).
+      waits.push(
+        delay(Math.min(MAX_TIMER_MS, Math.max(0, startedAt + timeoutMs - now()) + ABORT_GRACE_MS)),
+      )
     if (signal !== undefined) {
       waits.push(
         signal.aborted

@@ -82,7 +82,9 @@ export class Request<Row extends AnyRow = AnyRow> {
   setBigInt(column: ColumnFor<Row, bigint>, v: bigint | number | string): this {
     // Checked as the plain-object path checks it (a safe integer, an integer string), not by
     // BigInt(), whose SyntaxError / RangeError are untyped and quote the value.
-    return this.put(column, v, 'bigint')
+    const checked = copyValue(v, 'bigint', this.schema.table, column)
+    // Stored as a bigint whatever it was given as (a number would bind as REAL on SQLite).
+    return this.put(column, typeof checked === 'number' ? BigInt(checked) : checked, 'bigint')
   }
   setFloat(column: ColumnFor<Row, number>, v: number): this {
     return this.put(column, v, 'float')

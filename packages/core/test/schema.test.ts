@@ -90,6 +90,8 @@ describe('Request', () => {
     const r = new Request(s)
     expect(r.setBigInt('big', '9007199254740993').getBigInt('big')).toBe(9007199254740993n)
     expect(r.setBigInt('big', 5).getBigInt('big')).toBe(5n)
+    // Held as a bigint, as before (a number binds as REAL on SQLite: '5.0' in a TEXT column).
+    expect(r.values[s.columns.indexOf('big')]).toBe(5n)
     for (const bad of ['1.5', 'SECRET-x', 1.5, Number.NaN, 2 ** 53 + 2]) {
       let caught: unknown
       try {

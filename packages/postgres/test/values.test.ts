@@ -50,17 +50,22 @@ describe.each(['never', 'always'] as const)('postgres values (copy: %s)', (copy)
       table: name,
       columns: { id: 'int', t: 'any', b: 'any', x: 'any', tx: 'any' },
     })
+    // Two batches: booleans alone (COPY with copy: 'always'), then bytes (the INSERT path).
+    const booleans = createPostgresBatchSQL(pool, { copy, flushInterval: 60_000 })
+    await booleans.submit(schema, { id: 1, t: true, b: true, x: null, tx: 'plain' })
+    await booleans.submit(schema, { id: 2, t: false, b: false, x: null, tx: 'plain' })
+    expect(await booleans.close()).toMatchObject({ committed: 2, failed: 0 })
     const batch = createPostgresBatchSQL(pool, { copy, flushInterval: 60_000 })
     const hi = Buffer.from('hi')
-    await batch.submit(schema, { id: 1, t: true, b: true, x: hi, tx: 'plain' })
-    await batch.submit(schema, { id: 2, t: false, b: false, x: hi, tx: hi })
-    expect(await batch.close()).toMatchObject({ committed: 2, failed: 0 })
+    await batch.submit(schema, { id: 3, t: true, b: true, x: hi, tx: hi })
+    expect(await batch.close()).toMatchObject({ committed: 1, failed: 0 })
     const { rows } = await pool.query(
       `SELECT id, t, b::text AS b, x::text AS x, tx FROM "${name}" ORDER BY id`,
     )
     expect(rows).toEqual([
-      { id: 1, t: 'true', b: 'true', x: '\\x6869', tx: 'plain' },
-      { id: 2, t: 'false', b: 'false', x: '\\x6869', tx: 'hi' },
+      { id: 1, t: 'true', b: 'true', x: null, tx: 'plain' },
+      { id: 2, t: 'false', b: 'false', x: null, tx: 'plain' },
+      { id: 3, t: 'true', b: 'true', x: '\\x6869', tx: 'hi' },
     ])
   })
 

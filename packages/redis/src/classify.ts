@@ -43,7 +43,7 @@ const FINAL: Readonly<Record<string, Classification>> = {
 }
 
 const VALUE_ERRORS =
-  /value is not an integer|value is not a valid float|not an integer or out of range|would overflow|invalid expire time|exceeds maximum allowed size|resulting score is not a number/
+  /is not an integer|is not a (valid )?float|out of range|would overflow|invalid expire time|exceeds maximum allowed size|resulting score is not a number|ID specified in XADD/
 
 // ioredis' own errors for a connection that closed or never came up. Their commands may or
 // may not have reached the server; the processor decides whether re-sending is safe.

@@ -47,6 +47,7 @@ describe('classification', () => {
     ['ERR value is not an integer or out of range', 'data', false],
     ['ERR increment or decrement would overflow', 'data', false],
     ["ERR invalid expire time in 'setex' command", 'data', false],
+    ['ERR hash value is not a float', 'data', false],
   ])('%s', (message, reason, retryable) => {
     expect(classifyRedisError(replyError(message))).toEqual({ reason, retryable })
   })
