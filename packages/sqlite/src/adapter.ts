@@ -1,5 +1,5 @@
 import type { ColumnType, ProcessContext, Value } from '@batchsql/core'
-import type { InsertShape, SqlDialectAdapter } from '@batchsql/kysely'
+import { type InsertShape, type SqlDialectAdapter, StatementCache } from '@batchsql/kysely'
 import type { Database, Statement } from 'better-sqlite3'
 import { type CompiledQuery, type Kysely, sql } from 'kysely'
 import { classifySqliteError, ForeignTransactionError } from './classify.js'
@@ -33,13 +33,10 @@ export class SqliteAdapter implements SqlDialectAdapter {
   private readonly database: Database | undefined
   // Kysely's SQLite driver prepares every statement anew; preparing a 500-row INSERT costs
   // about as much as running it, so prepared statements are kept per SQL text (bounded).
-  private readonly prepared = new Map<string, Statement>()
-  private readonly maxPrepared = 64
   // Also bounded by their SQL text: a prepared statement's native memory (invisible to V8's
   // heap figures) grows with it, ~2 MB for 500 rows x 30 columns, so 64 wide ones held
   // ~140 MB. 1 M characters keeps ~16 such statements, and all 64 of narrow shapes.
-  private readonly maxPreparedChars = 1024 * 1024
-  private preparedChars = 0
+  private readonly prepared = new StatementCache<Statement>(64, 1024 * 1024, (text) => text.length)
   private readonly group: GroupCommit | undefined
 
   constructor(options: SqliteAdapterOptions = {}) {
@@ -117,20 +114,6 @@ export class SqliteAdapter implements SqlDialectAdapter {
     let stmt = this.prepared.get(text)
     if (stmt === undefined) {
       stmt = database.prepare(text)
-      this.prepared.set(text, stmt)
-      this.preparedChars += text.length
-      // Least recently used out (the one just prepared is kept even if over the budget alone).
-      while (
-        this.prepared.size > 1 &&
-        (this.prepared.size > this.maxPrepared || this.preparedChars > this.maxPreparedChars)
-      ) {
-        const oldest = this.prepared.keys().next().value as string
-        this.prepared.delete(oldest)
-        this.preparedChars -= oldest.length
-      }
-    } else if (this.prepared.size > 1) {
-      // Most recent last (a Map keeps insertion order); the common single shape skips this.
-      this.prepared.delete(text)
       this.prepared.set(text, stmt)
     }
     return stmt

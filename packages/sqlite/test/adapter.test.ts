@@ -2,6 +2,7 @@ import { mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type BatchMetrics, defineSchema, NoopMetricsReporter } from '@batchsql/core'
+import type { StatementCache } from '@batchsql/kysely'
 import Database from 'better-sqlite3'
 import { Kysely, SqliteDialect } from 'kysely'
 import { afterAll, describe, expect, it, vi } from 'vitest'
@@ -249,7 +250,7 @@ describe('sqlite adapter', () => {
       )
     }
     expect(
-      (adapter as unknown as { prepared: Map<string, unknown> }).prepared.size,
+      (adapter as unknown as { prepared: StatementCache<unknown> }).prepared.size,
     ).toBeLessThanOrEqual(64)
     expect(db.prepare('SELECT count(*) AS n FROM t').get()).toEqual({ n: (200 * 201) / 2 })
   })
@@ -274,7 +275,7 @@ describe('sqlite adapter', () => {
         { signal: new AbortController().signal, attempt: 1 },
       )
     }
-    const texts = [...(adapter as unknown as { prepared: Map<string, unknown> }).prepared.keys()]
+    const texts = [...(adapter as unknown as { prepared: StatementCache<unknown> }).prepared.keys()]
     expect(texts.length).toBeGreaterThan(1)
     expect(texts.reduce((n, t) => n + t.length, 0)).toBeLessThanOrEqual(1024 * 1024)
   })
@@ -296,7 +297,7 @@ describe('sqlite adapter', () => {
         { signal: new AbortController().signal, attempt: 1 },
       )
     const cached = () => [
-      ...(adapter as unknown as { prepared: Map<string, unknown> }).prepared.keys(),
+      ...(adapter as unknown as { prepared: StatementCache<unknown> }).prepared.keys(),
     ]
     await run(1) // the common shape, cached first
     for (let n = 2; n <= 64; n++) await run(n) // the cache is full
