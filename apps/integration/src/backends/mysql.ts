@@ -4,7 +4,16 @@ import mysql from 'mysql2'
 import mysqlPromise from 'mysql2/promise'
 import type { AppRow } from '../rows.js'
 import type { Backend, PipelineOptions, Strategy } from './backend.js'
-import { readByIdRanges, SQL_COLUMNS, tableColumns } from './sql-rows.js'
+import { readByIdRanges, SQL_COLUMNS, type SqlTypes, tableColumns } from './sql-rows.js'
+
+const TYPES: SqlTypes = {
+  id: 'BIGINT',
+  int: 'INT',
+  text: 'TEXT',
+  bigint: 'BIGINT',
+  float: 'DOUBLE',
+  date: 'DATETIME(3)',
+}
 
 const q = (id: string) => `\`${id.replaceAll('`', '``')}\``
 
@@ -26,15 +35,7 @@ export async function openMysql(url: string): Promise<Backend> {
     async createTable(table, options) {
       await reader.query(`DROP TABLE IF EXISTS ${q(table)}`)
       const keyless = options?.keyless === true
-      const columns = tableColumns({
-        id: 'BIGINT',
-        int: 'INT',
-        text: 'TEXT',
-        bigint: 'BIGINT',
-        float: 'DOUBLE',
-        date: 'DATETIME(3)',
-        keyless,
-      })
+      const columns = tableColumns(TYPES, keyless)
       // Keyless: a plain index on id (not unique), only for reading back by id range.
       const index = keyless ? ', INDEX (id)' : ''
       await reader.query(`CREATE TABLE ${q(table)} (${columns}${index}) ENGINE=InnoDB`)

@@ -3,7 +3,16 @@ import { createPostgresBatchSQL } from '@batchsql/postgres'
 import pg from 'pg'
 import type { AppRow } from '../rows.js'
 import type { Backend, PipelineOptions, Strategy } from './backend.js'
-import { readByIdRanges, SQL_COLUMNS, tableColumns } from './sql-rows.js'
+import { readByIdRanges, SQL_COLUMNS, type SqlTypes, tableColumns } from './sql-rows.js'
+
+const TYPES: SqlTypes = {
+  id: 'BIGINT',
+  int: 'INT',
+  text: 'TEXT',
+  bigint: 'BIGINT',
+  float: 'DOUBLE PRECISION',
+  date: 'TIMESTAMPTZ(3)',
+}
 
 const q = (id: string) => `"${id.replaceAll('"', '""')}"`
 
@@ -21,15 +30,7 @@ export async function openPostgres(url: string): Promise<Backend> {
     async createTable(table, options) {
       await reader.query(`DROP TABLE IF EXISTS ${q(table)}`)
       const keyless = options?.keyless === true
-      const columns = tableColumns({
-        id: 'BIGINT',
-        int: 'INT',
-        text: 'TEXT',
-        bigint: 'BIGINT',
-        float: 'DOUBLE PRECISION',
-        date: 'TIMESTAMPTZ(3)',
-        keyless,
-      })
+      const columns = tableColumns(TYPES, keyless)
       await reader.query(`CREATE TABLE ${q(table)} (${columns})`)
       // Not unique: only for reading back by id range.
       if (keyless) await reader.query(`CREATE INDEX ON ${q(table)} (id)`)

@@ -51,16 +51,18 @@ export async function readByIdRanges(
   }
 }
 
-/** The app's table as SQL column definitions; `id` is the primary key unless `keyless`. */
-export function tableColumns(types: {
+/** A dialect's SQL types for the app's columns. */
+export interface SqlTypes {
   id: string
   int: string
   text: string
   bigint: string
   float: string
   date: string
-  keyless?: boolean
-}): string {
-  const id = types.keyless ? `id ${types.id} NOT NULL` : `id ${types.id} PRIMARY KEY`
+}
+
+/** The app's table as SQL column definitions; `id` is the primary key unless `keyless`. */
+export function tableColumns(types: SqlTypes, keyless: boolean): string {
+  const id = keyless ? `id ${types.id} NOT NULL` : `id ${types.id} PRIMARY KEY`
   return `${id}, worker ${types.int}, seq ${types.int}, payload ${types.text} NOT NULL, amount ${types.bigint}, score ${types.float}, created ${types.date}`
 }

@@ -5,7 +5,16 @@ import { createSqliteBatchSQL } from '@batchsql/sqlite'
 import Database from 'better-sqlite3'
 import type { AppRow } from '../rows.js'
 import type { Backend, PipelineOptions, Strategy } from './backend.js'
-import { lineFromDb, SQL_COLUMNS, tableColumns } from './sql-rows.js'
+import { lineFromDb, SQL_COLUMNS, type SqlTypes, tableColumns } from './sql-rows.js'
+
+const TYPES: SqlTypes = {
+  id: 'INTEGER',
+  int: 'INTEGER',
+  text: 'TEXT',
+  bigint: 'INTEGER',
+  float: 'REAL',
+  date: 'TEXT',
+}
 
 const q = (id: string) => `"${id.replaceAll('"', '""')}"`
 
@@ -24,15 +33,7 @@ export async function openSqlite(path: string, fresh = true): Promise<Backend> {
     strategies: ['insert', 'update', 'replace'],
     async createTable(table, options) {
       reader.exec(`DROP TABLE IF EXISTS ${q(table)}`)
-      const columns = tableColumns({
-        id: 'INTEGER',
-        int: 'INTEGER',
-        text: 'TEXT',
-        bigint: 'INTEGER',
-        float: 'REAL',
-        date: 'TEXT',
-        keyless: options?.keyless === true,
-      })
+      const columns = tableColumns(TYPES, options?.keyless === true)
       reader.exec(`CREATE TABLE ${q(table)} (${columns})`)
     },
     async dropTable(table) {
