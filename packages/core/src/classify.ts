@@ -120,6 +120,9 @@ export const builtinClassifier: ErrorClassifier = (err) => {
     (err.code === 'BATCHSQL_INVALID_CONFIG' || err.code === 'BATCHSQL_INVALID_SCHEMA')
   )
     return { reason: 'non_retryable', retryable: false }
+  // An adapter's own "the connection went away" (the Redis adapter's, replies outstanding).
+  if (err instanceof BatchSQLError && err.code === 'BATCHSQL_CONNECTION_LOST')
+    return { reason: 'connection', retryable: true }
   const code = (err as { code?: unknown } | null)?.code
   if (typeof code === 'string') {
     if (CONNECTION_CODES.has(code)) return { reason: 'connection', retryable: true }

@@ -1,7 +1,7 @@
 import type { Batch } from './contract.js'
 import { Request } from './request.js'
 import type { AnyRow, DedupeMode, Schema } from './schema.js'
-import { rowKey, type Value } from './values.js'
+import { type ColumnType, rowKey, type Value } from './values.js'
 
 export interface Coalesced<Row extends AnyRow = AnyRow> {
   /** One row per distinct conflict key (plus every row with a null key), first-seen order. */
@@ -28,19 +28,22 @@ export function coalesces(schema: Schema, rows: number, mode: DedupeMode = schem
  * rows whose key has a null part are never merged, as SQL treats NULLs as distinct.
  * Input rows are never mutated: a merged row is a new Request. `wholeRows`: keep-last keeps
  * the last row as it is (a sink whose replace resets the columns a row does not set).
+ * `keyTypes`: the column types keys are normalised by, when the sink stores a type otherwise
+ * than its name says (SQLite keeps a decimal as the text given: compare as `string`).
  */
 export function coalesce<Row extends AnyRow>(
   rows: readonly Request<Row>[],
   schema: Schema<Row>,
   mode: DedupeMode = schema.dedupe,
   wholeRows = false,
+  keyTypes: readonly ColumnType[] = schema.types,
 ): Coalesced<Row> {
   const idx = schema.conflictIndexes
   if (!coalesces(schema, rows.length, mode)) {
     return {
       rows: rows.slice(),
       sources: rows.map((_, i) => [i]),
-      keys: rows.map((r) => (idx.length > 0 ? rowKey(r.values, idx, schema.types) : undefined)),
+      keys: rows.map((r) => (idx.length > 0 ? rowKey(r.values, idx, keyTypes) : undefined)),
       duplicates: 0,
     }
   }
@@ -51,7 +54,7 @@ export function coalesce<Row extends AnyRow>(
   let duplicates = 0
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i]!
-    const key = rowKey(row.values, idx, schema.types)
+    const key = rowKey(row.values, idx, keyTypes)
     const at = key === undefined ? undefined : byKey.get(key)
     if (at === undefined) {
       if (key !== undefined) byKey.set(key, out.length)

@@ -29,6 +29,8 @@ export type BatchSQLErrorCode =
   | 'BATCHSQL_ABORTED'
   | 'BATCHSQL_TIMEOUT'
   | 'BATCHSQL_CLOSE_FAILED'
+  | 'BATCHSQL_CONNECTION_LOST'
+  | 'BATCHSQL_FOREIGN_TRANSACTION'
 
 /**
  * The one error base class: every error BatchSQL raises or reports is one of these. Each

@@ -75,6 +75,10 @@ export class RetryingExecutor implements BatchExecutor {
     options: ExecutorOptions = {},
   ) {
     this.name = processor.name
+    // The `database` label of every metric (an adapter's `name` option): 42 or '' would
+    // become a label value nobody meant.
+    if (typeof this.name !== 'string' || this.name === '')
+      throw new BatchSQLError('BATCHSQL_INVALID_CONFIG', 'name must be a non-empty string')
     for (const key of Object.keys(options))
       if (!EXECUTOR_OPTION_KEYS.has(key))
         throw new BatchSQLError(

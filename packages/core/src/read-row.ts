@@ -75,7 +75,7 @@ function readValue(v: unknown, type: ColumnType, table: string, column: string):
     return v as string
   }
   if (t === 'number' && (type === 'any' || type === 'float') && Number.isFinite(v))
-    return v as number
+    return (v as number) === 0 ? 0 : (v as number) // -0 as 0: see copyValue
   return copyValue(v, type, table, column)
 }
 

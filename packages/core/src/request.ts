@@ -106,9 +106,16 @@ export class Request<Row extends AnyRow = AnyRow> {
   }
   setJSON(column: keyof Row & string, v: JsonValue): this {
     const i = this.index(column)
-    if (this.schema.types[i] !== 'any' && this.schema.types[i] !== 'json') {
-      copyValue(v, this.schema.types[i]!, this.schema.table, column)
-    }
+    const type = this.schema.types[i]!
+    if (type !== 'any' && type !== 'json') copyValue(v, type, this.schema.table, column)
+    // Only a `json` column tells the adapter to serialise: an `any` column sends a string as
+    // plain text, so the document "123" would reach a jsonb column as the number 123.
+    if (type === 'any' && typeof v === 'string')
+      throw new ValidationError(
+        'BATCHSQL_TYPE_MISMATCH',
+        `column "${column}" of table "${this.schema.table}" is untyped: a string JSON document needs a 'json' column`,
+        { table: this.schema.table, column },
+      )
     this.values[i] = copyValue(v, 'json', this.schema.table, column)
     return this
   }

@@ -287,7 +287,10 @@ export class Schema<Row extends AnyRow = AnyRow> {
       if (!VALID_TYPES.has(type)) {
         throw new ValidationError(
           'BATCHSQL_INVALID_SCHEMA',
-          `column "${name}" of table "${table}" has unknown type`,
+          // The given type is schema code, not row data: quoting it (when short) is safe.
+          `column "${name}" of table "${table}" has unknown type${
+            typeof type === 'string' && type.length <= 32 ? ` "${type}"` : ''
+          }; expected one of ${[...VALID_TYPES].join(', ')}`,
           {
             table,
             column: name,

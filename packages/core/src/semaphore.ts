@@ -1,4 +1,4 @@
-import { AbortedError } from './errors.js'
+import { AbortedError, BatchSQLError } from './errors.js'
 
 /**
  * A counting semaphore with FIFO waiters. `acquire()` honours an AbortSignal so a batch that
@@ -17,7 +17,10 @@ export class Semaphore {
 
   constructor(readonly limit: number) {
     if (!Number.isInteger(limit) || limit < 1)
-      throw new RangeError('semaphore limit must be a positive integer')
+      throw new BatchSQLError(
+        'BATCHSQL_INVALID_CONFIG',
+        'semaphore limit must be a positive integer',
+      )
     this.available = limit
   }
 

@@ -198,7 +198,9 @@ export function copyValue(v: unknown, type: ColumnType, table: string, column: s
   switch (typeof v) {
     case 'number':
       if (!Number.isFinite(v)) fail(table, column, 'UNSUPPORTED', 'non-finite number')
-      if (type === 'any' || type === 'float') return v
+      // -0 as 0 on every dialect: pg and mysql2 send numbers as text ("0"), but SQLite binds
+      // the double and a REAL or untyped column would keep -0.0.
+      if (type === 'any' || type === 'float') return v === 0 ? 0 : v
       if (type === 'int' || type === 'bigint') {
         if (!Number.isSafeInteger(v)) fail(table, column, 'MISMATCH', 'expected a safe integer')
         return v
@@ -221,19 +223,22 @@ export function copyValue(v: unknown, type: ColumnType, table: string, column: s
       }
       return fail(table, column, 'MISMATCH', `expected ${type}, got string`)
     case 'bigint':
+      // A decimal holds any integer; only integer columns are int64.
+      if (type === 'decimal') return v.toString()
       if (v < INT64_MIN || v > INT64_MAX) fail(table, column, 'MISMATCH', 'integer out of int64')
       if (type === 'any' || type === 'int' || type === 'bigint') return v
-      if (type === 'decimal') return v.toString()
       return fail(table, column, 'MISMATCH', `expected ${type}, got bigint`)
     case 'boolean':
       if (type === 'any' || type === 'boolean' || type === 'json') return v
       return fail(table, column, 'MISMATCH', `expected ${type}, got boolean`)
     case 'object': {
       if (v instanceof Date) {
-        if (type !== 'any' && type !== 'date')
+        if (type !== 'any' && type !== 'date' && type !== 'json')
           fail(table, column, 'MISMATCH', `expected ${type}, got Date`)
         const t = v.getTime()
         if (Number.isNaN(t)) fail(table, column, 'UNSUPPORTED', 'invalid Date')
+        // As inside a document: a JSON document holds a Date as its ISO text.
+        if (type === 'json') return v.toISOString()
         if (t < MIN_DATE || t > MAX_DATE)
           fail(table, column, 'UNSUPPORTED', 'Date outside years 0001-9999 (UTC)')
         return new Date(t)

@@ -523,6 +523,16 @@ describe('createProcessorBatchSQL', () => {
     )
   })
 
+  it('refuses a processor name that is not a non-empty string (the database label)', () => {
+    for (const name of [42, '', { a: 1 }])
+      expect(() => createExecutor(new MockProcessor({}, name as never))).toThrow(
+        expect.objectContaining({
+          code: 'BATCHSQL_INVALID_CONFIG',
+          message: expect.stringMatching(/name must be/),
+        }),
+      )
+  })
+
   it('createExecutor refuses a misspelt option too', () => {
     expect(() => createExecutor(new MockProcessor(), { concurency: 2 } as never)).toThrow(
       expect.objectContaining({

@@ -54,6 +54,7 @@ describe('defineSchema', () => {
     ],
     [{ table: 't', columns: ['a'], conflictColumns: ['a'] }, 'strategy "insert"'],
     [{ table: 't', columns: ['a'], strategy: 'merge' }, 'unknown conflict strategy'],
+    [{ table: 't', columns: { a: 'text' } }, 'unknown type "text"; expected one of any, int,'],
     [
       { table: 't', columns: ['a'], strategy: 'ignore', conflictColumn: ['a'] },
       'unknown schema option "conflictColumn"',
@@ -140,6 +141,10 @@ describe('Request', () => {
     r.setString('s', 'x')
     expect(() => r.getInt('s')).toThrowError(/does not hold an int/)
     expect(() => r.setJSON('id', { a: 1 })).toThrowError(ValidationError)
+    // In an untyped column a string document would be sent as plain text ("123" became 123).
+    const untyped = new Request(defineSchema({ table: 'docs', columns: ['doc'] }))
+    expect(() => untyped.setJSON('doc', '123')).toThrowError(/needs a 'json' column/)
+    expect(untyped.setJSON('doc', { a: '123' }).getJSON('doc')).toEqual({ a: '123' })
   })
 
   it('from() copies values and rejects bad rows', () => {
@@ -271,6 +276,29 @@ describe('Request', () => {
     const r = Request.from(s, { id: '42' as never, big: '9007199254740993' as never })
     expect(r.get('id')).toBe(42)
     expect(r.get('big')).toBe(9007199254740993n)
+  })
+
+  it('-0 becomes 0, a decimal takes any bigint, a Date in a json column is its ISO text', async () => {
+    const t = defineSchema({
+      table: 'edges',
+      columns: { f: 'float', a: 'any', dec: 'decimal', doc: 'json' },
+    })
+    const d = new Date('2026-11-28T05:00:00.123Z')
+    // A Date is not a JsonValue to the row type (nested ones neither), but is accepted as JSON does.
+    const row = { f: -0, a: -0, dec: 12345678901234567890n, doc: d as unknown as string }
+    const r = Request.from(t, row)
+    expect(Object.is(r.get('f'), 0)).toBe(true) // SQLite bound -0 as the double -0.0
+    expect(Object.is(r.get('a'), 0)).toBe(true)
+    expect(r.get('dec')).toBe('12345678901234567890') // was refused: "out of int64"
+    expect(r.get('doc')).toBe('2026-11-28T05:00:00.123Z') // was refused; nested Dates were not
+    // The plain-object path of submit() reads values on its own fast path: the same rules.
+    const executor = new MockExecutor()
+    const b = createBatchSQL({ executor })
+    await b.submit(t, row)
+    await b.close()
+    const written = executor.batches[0]!.rows[0]!
+    expect(Object.is(written.f, 0)).toBe(true)
+    expect(Object.is(written.a, 0)).toBe(true)
   })
 })
 

@@ -14,7 +14,10 @@ export interface InsertShape {
   readonly columns: readonly string[]
   /**
    * For `update`: the schema's update columns this group sets (a column a row did not set is
-   * never overwritten). Empty means there is nothing to update: write as `ignore`.
+   * never overwritten). Empty means there is nothing to update on a conflict: skip the
+   * conflicting row only (`ON CONFLICT (keys) DO NOTHING`, or `ON DUPLICATE KEY UPDATE k = k`),
+   * not `INSERT IGNORE` / `OR IGNORE`, which would also skip a NOT NULL or CHECK violation and
+   * report the row written (a conformance case checks it).
    * For `replace`: every non-conflict column of the group.
    */
   readonly updateColumns: readonly string[]
@@ -37,7 +40,7 @@ export interface ShapeGroup {
 }
 
 export interface SqlDialectAdapter {
-  /** `postgres`, `mysql`, `sqlite`, ...: the `database` label and error prefix. */
+  /** `postgres`, `mysql`, `sqlite`, ...: the default `database` label of the metrics. */
   readonly name: string
   /** Bind parameters one statement may carry (PostgreSQL/MySQL 65 535; SQLite as compiled). */
   readonly maxParameters: number
@@ -68,6 +71,14 @@ export interface SqlDialectAdapter {
    * instead of merging its columns over the earlier rows'.
    */
   readonly replaceDeletes?: boolean
+
+  /**
+   * A `decimal` is stored as the text given (SQLite, whose adapter keeps decimals as strings
+   * for a TEXT column), so `1.50` and `1.5` are two keys there: the engine then compares
+   * decimal conflict keys as text when it coalesces a batch, instead of by value, which would
+   * merge rows the database keeps apart and lose all but one.
+   */
+  readonly decimalsAsText?: boolean
 
   /**
    * Optional: called once before the first batch, e.g. to read server limits or version

@@ -81,6 +81,12 @@ interface Building {
   sources: Source[]
 }
 
+/** The types conflict keys are compared by: decimals as text where the dialect stores them so. */
+function keyTypesOf(types: readonly ColumnType[], adapter: SqlDialectAdapter) {
+  if (adapter.decimalsAsText !== true || !types.includes('decimal')) return types
+  return types.map((t) => (t === 'decimal' ? 'string' : t))
+}
+
 export function planBatch(batch: Batch, adapter: SqlDialectAdapter): BatchPlan {
   const { schema } = batch
   // Upserts go in conflict-key order so that concurrent batches lock rows in the same order
@@ -99,9 +105,10 @@ export function planBatch(batch: Batch, adapter: SqlDialectAdapter): BatchPlan {
   // Folded rows are already in key order.
   let order = folded === undefined ? keyed?.order : undefined
   // Most batches have nothing to coalesce (plain inserts): skip building per-row source lists.
+  const keyTypes = keyTypesOf(schema.types, adapter)
   const merged =
     keyed === undefined && coalesces(schema, size)
-      ? coalesce(batch.rows, schema, schema.dedupe, wholeRows)
+      ? coalesce(batch.rows, schema, schema.dedupe, wholeRows, keyTypes)
       : undefined
   // Flat values (a flat batch, or the folded rows) are read in place: row i starts at i * ncols.
   const flat = folded?.values ?? (merged === undefined ? batch.values : undefined)
@@ -117,8 +124,8 @@ export function planBatch(batch: Batch, adapter: SqlDialectAdapter): BatchPlan {
       merged?.keys ??
         Array.from({ length: count }, (_, i) =>
           rows === undefined
-            ? rowKey(flat!, schema.conflictIndexes, types, i * ncols)
-            : rowKey(rows[i]!.values, schema.conflictIndexes, types),
+            ? rowKey(flat!, schema.conflictIndexes, keyTypes, i * ncols)
+            : rowKey(rows[i]!.values, schema.conflictIndexes, keyTypes),
         ),
     )
   }

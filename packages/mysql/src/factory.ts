@@ -1,5 +1,11 @@
 import { DEFAULT_TIMEOUT_MS } from '@batchsql/core'
-import { createKyselyBatchSQL, type SqlBatchSQL, type SqlBatchSQLConfig } from '@batchsql/kysely'
+import {
+  checkConnectionOptions,
+  createKyselyBatchSQL,
+  isKysely,
+  type SqlBatchSQL,
+  type SqlBatchSQLConfig,
+} from '@batchsql/kysely'
 import { Kysely, MysqlDialect } from 'kysely'
 import mysql from 'mysql2'
 import { MysqlAdapter } from './adapter.js'
@@ -10,20 +16,11 @@ export interface MysqlBatchSQLConfig extends SqlBatchSQLConfig {
   rowsPerStatement?: number
 }
 
-/** A mysql2 pool (callback or promise), a Kysely instance, or a URI / `PoolOptions` BatchSQL makes a pool of. */
-export type MysqlTarget<DB> =
-  | mysql.Pool
-  | { pool: mysql.Pool }
-  | Kysely<DB>
-  | string
-  | mysql.PoolOptions
-
-function isKysely(x: unknown): x is Kysely<any> {
-  return (
-    typeof (x as Kysely<any>).insertInto === 'function' &&
-    typeof (x as Kysely<any>).executeQuery === 'function'
-  )
-}
+/**
+ * A mysql2 pool (callback, or `mysql2/promise`: its inner `.pool` is used), a Kysely instance,
+ * or a URI / `PoolOptions` BatchSQL makes a pool of.
+ */
+export type MysqlTarget<DB> = mysql.Pool | Kysely<DB> | string | mysql.PoolOptions
 
 function callbackPool(x: unknown): mysql.Pool | undefined {
   if (
@@ -51,6 +48,12 @@ export function createMysqlBatchSQL<DB = any>(
   const adapter = new MysqlAdapter({ rowsPerStatement })
   if (isKysely(target)) return createKyselyBatchSQL(target, adapter, rest)
   const given = callbackPool(target)
+  if (given === undefined)
+    checkConnectionOptions(
+      target,
+      'createMysqlBatchSQL',
+      'a mysql2 pool, a Kysely instance, a URI or mysql2 PoolOptions',
+    )
   const pool =
     given ??
     mysql.createPool(typeof target === 'string' ? { uri: target } : (target as mysql.PoolOptions))

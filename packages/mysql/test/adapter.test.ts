@@ -95,6 +95,15 @@ describe('mysql adapter', () => {
     expect(rows).toEqual([{ one: 1 }])
   })
 
+  it('a target that is neither a pool, Kysely, a URI nor PoolOptions is refused', async () => {
+    // Once read as PoolOptions: BatchSQL wrote through a default pool of its own to localhost.
+    for (const target of [{ pool: bare }, new Map()])
+      expect(() => createMysqlBatchSQL(target as never)).toThrow(
+        expect.objectContaining({ code: 'BATCHSQL_INVALID_CONFIG' }),
+      )
+    await createMysqlBatchSQL(bare).close()
+  })
+
   it('a URI-made pool is ended on close(); destroying its Kysely instance too is harmless', async () => {
     const s = defineSchema({ table: 'bsq_no_such_table_owned', columns: ['a'] })
     const b1 = createMysqlBatchSQL(MYSQL_URL)

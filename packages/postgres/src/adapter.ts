@@ -74,18 +74,18 @@ export class PostgresAdapter implements SqlDialectAdapter {
     if (groups.length === 0) return false
     const schema = groups[0]!.shape.schema
     const opt = schema.adapterOptions.copy
-    if (opt === true && this.pool === undefined)
-      throw new BatchSQLError(
-        'BATCHSQL_INVALID_SCHEMA',
-        `table "${schema.table}": adapterOptions.copy needs a pg pool (with a Kysely target, pass it as the pool option)`,
-      )
-    if (this.pool === undefined) return false
     // `copy: 'always'` (the factory's words) would otherwise be ignored without a word.
     if (opt !== undefined && opt !== true && opt !== false)
       throw new BatchSQLError(
         'BATCHSQL_INVALID_SCHEMA',
         `table "${schema.table}": adapterOptions.copy must be true or false (the factory option takes 'never' | 'insert' | 'always')`,
       )
+    if (opt === true && this.pool === undefined)
+      throw new BatchSQLError(
+        'BATCHSQL_INVALID_SCHEMA',
+        `table "${schema.table}": adapterOptions.copy needs a pg pool (with a Kysely target, pass it as the pool option)`,
+      )
+    if (this.pool === undefined) return false
     const wanted =
       opt ?? (this.copy === 'always' || (this.copy === 'insert' && schema.strategy === 'insert'))
     return wanted && !bytesInAnyColumn(groups)

@@ -1,5 +1,11 @@
-import { DEFAULT_TIMEOUT_MS } from '@batchsql/core'
-import { createKyselyBatchSQL, type SqlBatchSQL, type SqlBatchSQLConfig } from '@batchsql/kysely'
+import { BatchSQLError, DEFAULT_TIMEOUT_MS } from '@batchsql/core'
+import {
+  checkConnectionOptions,
+  createKyselyBatchSQL,
+  isKysely,
+  type SqlBatchSQL,
+  type SqlBatchSQLConfig,
+} from '@batchsql/kysely'
 import { Kysely, PostgresDialect } from 'kysely'
 import pg from 'pg'
 import { type CopyMode, PostgresAdapter } from './adapter.js'
@@ -15,13 +21,6 @@ export interface PostgresBatchSQLConfig extends SqlBatchSQLConfig {
 
 /** A pg pool, a Kysely instance, or what BatchSQL makes a pool of (a URL or `pg.PoolConfig`). */
 export type PostgresTarget<DB> = pg.Pool | Kysely<DB> | string | pg.PoolConfig
-
-function isKysely(x: unknown): x is Kysely<any> {
-  return (
-    typeof (x as Kysely<any>).insertInto === 'function' &&
-    typeof (x as Kysely<any>).executeQuery === 'function'
-  )
-}
 
 function isPool(x: unknown): x is pg.Pool {
   return (
@@ -82,6 +81,8 @@ export function createPostgresBatchSQL<DB = any>(
 ): SqlBatchSQL<DB> {
   const { copy, pool: copyPool, rowsPerStatement, ...rest } = config
   if (isKysely(target)) {
+    if (copyPool !== undefined && !isPool(copyPool))
+      throw new BatchSQLError('BATCHSQL_INVALID_CONFIG', 'the pool option must be a pg.Pool')
     if (copyPool) guardConnectionErrors(copyPool, false)
     return createKyselyBatchSQL(
       target,
@@ -89,7 +90,19 @@ export function createPostgresBatchSQL<DB = any>(
       rest,
     )
   }
+  // COPY uses the target pool itself; a different one would be silently ignored.
+  if (copyPool !== undefined && copyPool !== target)
+    throw new BatchSQLError(
+      'BATCHSQL_INVALID_CONFIG',
+      'the pool option is for a Kysely target only (with a pool or URL, COPY uses that pool)',
+    )
   const owns = !isPool(target)
+  if (owns)
+    checkConnectionOptions(
+      target,
+      'createPostgresBatchSQL',
+      'a pg.Pool, a Kysely instance, a connection URL or a pg PoolConfig',
+    )
   const pool = owns
     ? ownPool(target as string | pg.PoolConfig, rest.timeoutMs)
     : (target as pg.Pool)

@@ -64,6 +64,36 @@ describe('postgres adapter', () => {
     expect(String((err as Error & { cause: Error }).cause.message)).toMatch(/needs conflictColumns/)
   })
 
+  it('a pool option beside a pool or URL target, a pool option that is no pg.Pool, or a wrapped pool: refused', async () => {
+    const db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) })
+    const other = new pg.Pool({ connectionString: POSTGRES_URL })
+    for (const make of [
+      () => createPostgresBatchSQL(pool, { pool: other }), // once silently ignored
+      () => createPostgresBatchSQL(POSTGRES_URL, { pool: other }),
+      () => createPostgresBatchSQL(db, { pool: 'not a pool' as never }), // once a TypeError
+      () => createPostgresBatchSQL({ pool } as never), // once a default pool of BatchSQL's own
+    ])
+      expect(make).toThrow(expect.objectContaining({ code: 'BATCHSQL_INVALID_CONFIG' }))
+    await createPostgresBatchSQL(pool, { pool, copy: 'insert' }).close()
+    await other.end()
+  })
+
+  it('an adapterOptions.copy that is not true or false fails its batch, with or without a pool', async () => {
+    const db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) })
+    const b = createPostgresBatchSQL(db)
+    const s = defineSchema({
+      table: 'bsq_never_written',
+      columns: ['id'],
+      adapterOptions: { copy: 'always' },
+    })
+    const err = await b.submitAndWait(s, { id: 1 }).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    await b.close()
+    expect(String((err as { cause?: Error }).cause?.message)).toMatch(/must be true or false/)
+  })
+
   it('a copy option that is not a mode, or COPY without a pool, is refused at construction', async () => {
     for (const copy of [true, 'yes']) {
       expect(() => createPostgresBatchSQL(pool, { copy: copy as never })).toThrow(

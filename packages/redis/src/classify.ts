@@ -1,4 +1,9 @@
-import { BatchFailedError, type Classification, type ErrorClassifier } from '@batchsql/core'
+import {
+  BatchFailedError,
+  BatchSQLError,
+  type Classification,
+  type ErrorClassifier,
+} from '@batchsql/core'
 
 /**
  * Redis error replies start with an upper-case code. These are the server saying "not now":
@@ -61,9 +66,10 @@ const CONNECTION_MESSAGES = [
 const CONNECTION_NAMES = new Set([
   'MaxRetriesPerRequestError',
   'ClusterAllFailedError',
+  // ioredis' AbortError ("Command aborted due to connection close"), not the DOM one: the
+  // connection closed under queued commands. Core's meaning of an abort (a signal: not
+  // retried) is for BatchSQL's own signals, which never reach ioredis.
   'AbortError',
-  // The processor's own: the connection closed while a pipeline waited for its replies.
-  'ConnectionLostError',
 ])
 
 /** True for an error reply from the server (the command was not executed, or failed). */
@@ -71,9 +77,25 @@ export function isReplyError(err: unknown): boolean {
   return err instanceof Error && err.name === 'ReplyError'
 }
 
+/**
+ * Removes row values from an ioredis error: ioredis attaches the failed command as
+ * `err.command = { name, args }`, and the args are the row's key and values, verbatim, while
+ * errors must give counts, never row values. `command` becomes `{ name, argCount }`. The
+ * server's message itself names no value. Idempotent.
+ */
+export function redactRedisError(err: unknown): void {
+  const e = err as { command?: { name?: unknown; args?: unknown } } | null
+  const command = typeof e === 'object' && e !== null ? e.command : undefined
+  if (typeof command !== 'object' || command === null || !Array.isArray(command.args)) return
+  // A new object: ioredis may share `args` with the Command it sent.
+  e!.command = { name: command.name, argCount: command.args.length } as never
+}
+
 /** True when `err` means the connection failed: a command's outcome may be unknown. */
 export function isConnectionError(err: unknown): boolean {
   if (!(err instanceof Error) || isReplyError(err)) return false
+  // The processor's own: replies outstanding when the connection closed, a missing reply.
+  if (err instanceof BatchSQLError) return err.code === 'BATCHSQL_CONNECTION_LOST'
   if (CONNECTION_NAMES.has(err.name)) return true
   return CONNECTION_MESSAGES.some((m) => err.message.includes(m))
 }

@@ -11,7 +11,7 @@ import {
   ValidationError,
 } from '@batchsql/core'
 import { type Cluster, Command, type Redis, type RedisOptions } from 'ioredis'
-import { classifyRedisError, isReplyError } from './classify.js'
+import { classifyRedisError, isReplyError, redactRedisError } from './classify.js'
 import { planSends, sourcesOf } from './coalesce-commands.js'
 import type { RedisArg, RedisCommand } from './commands.js'
 import { overtaken } from './overtaken.js'
@@ -46,10 +46,11 @@ interface SendError {
 }
 
 /** The connection closed while a pipeline waited for its replies. */
-class ConnectionLostError extends Error {
-  constructor() {
-    super('Connection closed before the replies of a sent pipeline arrived')
-    this.name = 'ConnectionLostError'
+/** A sent command whose reply never came: the connection closed, or the reply is missing. */
+class ConnectionLostError extends BatchSQLError {
+  declare readonly code: 'BATCHSQL_CONNECTION_LOST'
+  constructor(message = 'Connection closed before the replies of a sent pipeline arrived') {
+    super('BATCHSQL_CONNECTION_LOST', message)
   }
 }
 
@@ -194,6 +195,7 @@ export class RedisProcessor implements BatchProcessor {
       // Overtaken: final whatever its error, as a retry would run it after the later command
       // on its key.
       const final = passed?.has(k) === true
+      redactRedisError(o.error)
       let error = o.error
       if (o[APPLIED_UNKNOWN]) {
         // Not retried when running it twice would apply it twice; retried when harmless, but
@@ -278,13 +280,17 @@ export class RedisProcessor implements BatchProcessor {
       for (const k of group) outcomes[k] = unknown ? { error, [APPLIED_UNKNOWN]: true } : { error }
       return
     }
+    // Only a WATCHed transaction answers EXEC with null, and BatchSQL never WATCHes: kept for
+    // the type, and as a failure rather than a crash should a future ioredis do it otherwise.
     if (results === null) {
       const error = new Error('transaction aborted by the server')
       for (const k of group) outcomes[k] = { error }
       return
     }
     for (let j = 0; j < group.length; j++) {
-      const err = results[j]?.[0] ?? (results[j] === undefined ? new Error('no reply') : null)
+      const err =
+        results[j]?.[0] ??
+        (results[j] === undefined ? new ConnectionLostError('no reply for a sent command') : null)
       if (err) {
         outcomes[group[j]!] = isReplyError(err)
           ? { error: err }
@@ -328,7 +334,11 @@ export class RedisProcessor implements BatchProcessor {
     }
     if (cluster.status === 'ready') return
     // Nothing was sent: the executor retries or reports the whole batch.
-    if (cluster.status === 'end') throw new Error('Connection is closed (cluster client ended)')
+    if (cluster.status === 'end')
+      throw new BatchSQLError(
+        'BATCHSQL_CONNECTION_LOST',
+        'Connection is closed (cluster client ended)',
+      )
     await new Promise<void>((resolve, reject) => {
       const done = () => {
         signal.removeEventListener('abort', onAbort)

@@ -29,7 +29,11 @@ export function toArg(v: Value, table: string, column: string): RedisArg {
           { table, column },
         )
       }
-      return v
+      // As text here, not by ioredis: ioredis 6 sends a whole number past 2^53 as
+      // `BigInt(n)` digits (2 ** 60 as 1152921504606846976) where String(n) gives
+      // 1152921504606847000, so the member or field sent would differ from the one coalescing
+      // compared, and two different members could be merged into one.
+      return String(v)
     case 'bigint':
       return v.toString()
     case 'boolean':

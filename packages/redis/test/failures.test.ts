@@ -91,6 +91,8 @@ describe('per-command failure isolation', () => {
     expect(err.reason).toBe('data')
     expect(err.attempts).toBe(1) // not retried
     expect(String((err.cause as Error).message)).toMatch(/^WRONGTYPE/)
+    // ioredis attached the command with its key and value: only its name and arity are left.
+    expect((err.cause as { command?: unknown }).command).toEqual({ name: 'rpush', argCount: 2 })
     expect(failures).toHaveLength(1)
     expect(failures[0]!.rows[0]!.get('value')).toBe(10)
     const list = await redis.lrange(`${prefix}list`, 0, -1)

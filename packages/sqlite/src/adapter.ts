@@ -28,6 +28,8 @@ export class SqliteAdapter implements SqlDialectAdapter {
   readonly name = 'sqlite'
   // INSERT OR REPLACE deletes the old row: unset columns take their defaults.
   readonly replaceDeletes = true
+  // Decimals are bound as the strings given (toSqliteValue), so a TEXT key keeps spellings apart.
+  readonly decimalsAsText = true
   readonly maxParameters = SQLITE_MAX_PARAMETERS
   readonly rowsPerStatement: number
   private readonly database: Database | undefined

@@ -1,4 +1,4 @@
-import type { Classification } from '@batchsql/core'
+import { BatchSQLError, type Classification } from '@batchsql/core'
 
 /**
  * The connection is inside a transaction BatchSQL did not open (a `BEGIN` of the application's
@@ -6,12 +6,13 @@ import type { Classification } from '@batchsql/core'
  * with that transaction, or never if it rolls back: it waits instead (retried, as a lock held
  * elsewhere is), and fails if the transaction outlasts its retries. Nothing was written.
  */
-export class ForeignTransactionError extends Error {
+export class ForeignTransactionError extends BatchSQLError {
+  declare readonly code: 'BATCHSQL_FOREIGN_TRANSACTION'
   constructor() {
     super(
+      'BATCHSQL_FOREIGN_TRANSACTION',
       'the SQLite connection is inside a transaction BatchSQL did not open; the batch waits for it to end',
     )
-    this.name = 'ForeignTransactionError'
   }
 }
 

@@ -1,5 +1,10 @@
 import { BatchSQLError } from '@batchsql/core'
-import { createKyselyBatchSQL, type SqlBatchSQL, type SqlBatchSQLConfig } from '@batchsql/kysely'
+import {
+  createKyselyBatchSQL,
+  isKysely,
+  type SqlBatchSQL,
+  type SqlBatchSQLConfig,
+} from '@batchsql/kysely'
 import BetterSqlite3, { type Database } from 'better-sqlite3'
 import { Kysely, SqliteDialect } from 'kysely'
 import { SqliteAdapter } from './adapter.js'
@@ -27,13 +32,6 @@ const GROUP_COMMIT_CONCURRENCY = 8
 /** What BatchSQL can write to: a file name (`:memory:` too), a better-sqlite3 database, or a Kysely instance. */
 export type SqliteTarget<DB> = string | Database | Kysely<DB>
 
-function isKysely(x: unknown): x is Kysely<any> {
-  return (
-    typeof (x as Kysely<any>).insertInto === 'function' &&
-    typeof (x as Kysely<any>).executeQuery === 'function'
-  )
-}
-
 /**
  * A BatchSQL pipeline writing to SQLite. With a file name BatchSQL opens the database (WAL,
  * synchronous=NORMAL, 5 s busy timeout) and closes it on `close()`; a `Database` or `Kysely`
@@ -57,6 +55,11 @@ export function createSqliteBatchSQL<DB = any>(
     return createKyselyBatchSQL(target, new SqliteAdapter({ rowsPerStatement }), pipelineConfig)
   }
   const owns = typeof target === 'string'
+  if (!owns && typeof (target as Partial<Database> | null)?.prepare !== 'function')
+    throw new BatchSQLError(
+      'BATCHSQL_INVALID_CONFIG',
+      'createSqliteBatchSQL needs a file name, a better-sqlite3 Database or a Kysely instance',
+    )
   const grouped = groupCommit ?? false
   const concurrency = rest.concurrency ?? (grouped ? GROUP_COMMIT_CONCURRENCY : 1)
   const pipelineConfig = { ...rest, concurrency }

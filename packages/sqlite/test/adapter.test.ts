@@ -1,7 +1,7 @@
 import { mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { type BatchMetrics, defineSchema, NoopMetricsReporter } from '@batchsql/core'
+import { type BatchMetrics, BatchSQLError, defineSchema, NoopMetricsReporter } from '@batchsql/core'
 import type { StatementCache } from '@batchsql/kysely'
 import Database from 'better-sqlite3'
 import { Kysely, SqliteDialect } from 'kysely'
@@ -86,6 +86,13 @@ describe('sqlite adapter', () => {
       )
     }
     expect(openDescriptors(file)).toBe(0)
+  })
+
+  it('a target that is not a file name, Database or Kysely is refused', () => {
+    for (const target of [{ filename: 'x.db' }, null, 42])
+      expect(() => createSqliteBatchSQL(target as never)).toThrow(
+        expect.objectContaining({ code: 'BATCHSQL_INVALID_CONFIG' }),
+      )
   })
 
   it('a Database or a Kysely instance you pass stays open after close()', async () => {
@@ -320,10 +327,14 @@ describe('a transaction of the application on the same Database', () => {
         // Full jitter: 40 attempts wait ~0.6 s in all, far past the 30 ms below.
         retry: { maxAttempts: 40, initialDelayMs: 20, maxDelayMs: 40 },
       })
+      const causes: unknown[] = []
       const outcome = (p: Promise<void>) =>
         p.then(
           () => 'committed',
-          (e: { reason?: string }) => e.reason,
+          (e: { reason?: string; cause?: unknown }) => {
+            causes.push(e.cause)
+            return e.reason
+          },
         )
       // The application rolls back after a while: the row was never inside its transaction.
       db.exec('BEGIN')
@@ -335,6 +346,9 @@ describe('a transaction of the application on the same Database', () => {
       db.exec('BEGIN')
       const second = outcome(batch.submitAndWait(events, { id: 2, kind: 'gives up' }))
       expect(await second).toBe('lock_timeout')
+      // One error base class: the cause is BatchSQL's, with a code.
+      expect(causes[0]).toBeInstanceOf(BatchSQLError)
+      expect(causes[0]).toMatchObject({ code: 'BATCHSQL_FOREIGN_TRANSACTION' })
       db.exec('ROLLBACK')
       await batch.close()
       expect(db.prepare('SELECT id FROM events ORDER BY id').all()).toEqual([{ id: 1 }])
