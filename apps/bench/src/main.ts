@@ -2,31 +2,63 @@ import { fork } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { CONTENDERS } from './cases.js'
+import { type Backend, CONTENDERS } from './cases.js'
 import type { Measurement, MeasurementResult } from './child.js'
 import type { WorkloadName } from './workloads.js'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
 const REPORTS = join(HERE, '..', '..', '..', 'reports')
 /**
- * Issue 7 asks for 1,000,000 rows per run, fewer where a run would take over a minute: wide
- * rows through knex and pg-promise run at 8–35 k rows/s here, so wide runs use 300,000.
+ * Every setting is checked before anything runs: a typo (`BENCH_BACKENDS=mysql`, the
+ * integration app's name) once selected no contender and wrote an empty table, `BENCH_ROWS=abc`
+ * ran NaN rows. A handful of variables: a few lines here rather than a parser library.
+ */
+function envInt(name: string, fallback: number): number {
+  const raw = process.env[name]
+  if (raw === undefined) return fallback
+  const n = Number(raw)
+  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${name}: expected a positive integer`)
+  return n
+}
+
+function envList<T extends string>(name: string, allowed: readonly T[], aliases = {}): T[] {
+  const raw = process.env[name]
+  if (raw === undefined) return [...allowed]
+  return raw.split(',').map((item) => {
+    const v = ((aliases as Record<string, string>)[item.trim()] ?? item.trim()) as T
+    if (!allowed.includes(v)) throw new Error(`${name}: unknown "${item}" (${allowed.join(', ')})`)
+    return v
+  })
+}
+
+/**
+ * 1,000,000 rows per run, fewer where a run would take over a minute (docs/performance.md):
+ * wide rows through knex and pg-promise run at 8–35 k rows/s here, so wide runs use 300,000.
  * The whole run takes about 30 minutes on the 2-core development machine.
  */
-const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000)
-const WIDE_ROWS = Number(process.env.BENCH_WIDE_ROWS ?? 300_000)
+const ROWS = envInt('BENCH_ROWS', 1_000_000)
+const WIDE_ROWS = envInt('BENCH_WIDE_ROWS', 300_000)
 /** Row counts of the peak-RSS check; empty (`BENCH_RSS_ROWS=`) skips it. */
 const RSS_ROWS = (process.env.BENCH_RSS_ROWS ?? '100000,1000000')
   .split(',')
   .filter((n) => n.trim() !== '')
-  .map(Number)
+  .map((n) => {
+    const rows = Number(n)
+    if (!Number.isSafeInteger(rows) || rows < 1)
+      throw new Error('BENCH_RSS_ROWS: expected positive integers, comma-separated')
+    return rows
+  })
 /**
  * Interleaved repetitions. Three, not two: two runs of one case here differ by up to 40 %, and
  * the table's ratio is the median of the paired per-repetition ratios, which needs three.
  */
-const REPS = Number(process.env.BENCH_REPS ?? 3)
+const REPS = envInt('BENCH_REPS', 3)
 /** Comma-separated backends to measure (default all), e.g. `sqlite,postgres`. */
-const BACKENDS = process.env.BENCH_BACKENDS?.split(',')
+const BACKENDS: readonly Backend[] = envList(
+  'BENCH_BACKENDS',
+  ['sqlite', 'postgres', 'mariadb', 'redis'] as const,
+  { mysql: 'mariadb' },
+)
 /**
  * The RSS check runs under a V8 heap cap: without one V8 grows its heap lazily (a 1M-row run
  * peaks at ~290 MiB while `--trace-gc` shows ~24 MiB live after every full GC), so uncapped
@@ -36,14 +68,9 @@ const BACKENDS = process.env.BENCH_BACKENDS?.split(',')
  * of floating garbage after a mark-compact (its live heap, with forced GCs, is 13 MiB at
  * 100k, 1M and 3M commands), and one 1M run in about ten died at that limit.
  */
-const RSS_HEAP_MIB = Number(process.env.BENCH_RSS_HEAP_MIB ?? 96)
-const ALL_WORKLOADS: readonly WorkloadName[] = ['narrow', 'wide', 'upsert']
+const RSS_HEAP_MIB = envInt('BENCH_RSS_HEAP_MIB', 96)
 /** Comma-separated workloads to measure (default all), e.g. `upsert`. */
-const WORKLOADS = (process.env.BENCH_WORKLOADS?.split(',') ?? ALL_WORKLOADS).map((w) => {
-  if (!ALL_WORKLOADS.includes(w as WorkloadName))
-    throw new Error(`BENCH_WORKLOADS: unknown workload "${w}" (${ALL_WORKLOADS.join(', ')})`)
-  return w as WorkloadName
-})
+const WORKLOADS = envList<WorkloadName>('BENCH_WORKLOADS', ['narrow', 'wide', 'upsert'])
 const PRODUCERS = [1, 10] as const
 
 function measure(m: Measurement, heapMiB?: number): Promise<MeasurementResult> {
@@ -80,7 +107,7 @@ async function main(): Promise<void> {
     for (const producers of PRODUCERS) {
       CONTENDERS.forEach((spec, contender) => {
         if (spec.workloads && !spec.workloads.includes(w)) return
-        if (BACKENDS && !BACKENDS.includes(spec.backend)) return
+        if (!BACKENDS.includes(spec.backend)) return
         rows.push({
           backend: spec.backend,
           name: spec.name,
@@ -107,7 +134,7 @@ async function main(): Promise<void> {
     // submit() contenders only: submitMany() goes through the same bounded buffer.
     spec.name.startsWith('BatchSQL') &&
     !spec.name.includes('submitMany') &&
-    (!BACKENDS || BACKENDS.includes(spec.backend))
+    BACKENDS.includes(spec.backend)
       ? RSS_ROWS.map((n) => ({
           backend: spec.backend,
           name: spec.name,

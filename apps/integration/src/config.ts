@@ -1,5 +1,5 @@
 /**
- * Settings: environment variables with the original guide's names and defaults, the same
+ * Settings: environment variables (names and defaults in the README's table), the same
  * settings as flags (a flag wins over its variable). Bad values are a `ConfigError` with a
  * clear message and exit code 2 — never a silent fall-back to the default. Argument
  * parsing is commander's (a well-kept library beats a hand-written parser here).

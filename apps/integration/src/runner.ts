@@ -264,7 +264,6 @@ async function runScenarioOnce(
         const at = Math.floor(total * scenario.faultAt)
         faultDone = new Promise<void>((resolve) => {
           const poll = setInterval(() => {
-            // Committed, not submitted: by then the pipeline has live connections to drop.
             if (ctx.stop.aborted) {
               // Interrupted before it: nothing to wait for any more.
               clearInterval(poll)
@@ -272,6 +271,7 @@ async function runScenarioOnce(
               resolve()
               return
             }
+            // Committed, not submitted: by then the pipeline has live connections to drop.
             if (counters.committed < at) return
             clearInterval(poll)
             backend
@@ -338,6 +338,9 @@ async function runScenarioOnce(
       `${result.poisonSubmitted} poison row(s) submitted, ${result.poisonReported} reported`,
     )
   }
+  // Acknowledged as written although the database must refuse it (a NOT NULL violation).
+  if (result.poisonCommitted > 0)
+    problems.push(`${result.poisonCommitted} poison row(s) acknowledged as written`)
   if (
     scenario.faultAt !== undefined &&
     (fault === null || fault.startsWith('fault injection failed'))

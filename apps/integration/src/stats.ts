@@ -11,8 +11,8 @@ export const collectGarbage: () => void = (() => {
   return runInNewContext('gc') as () => void
 })()
 
-/** Latency percentile (nearest rank) of an unsorted sample, in ms. */
-export function percentile(sorted: Float64Array, p: number): number {
+/** Latency percentile (nearest rank) of a sample sorted ascending, in ms. */
+function percentile(sorted: Float64Array, p: number): number {
   if (sorted.length === 0) return 0
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))
   return sorted[i]!

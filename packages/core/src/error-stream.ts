@@ -16,7 +16,8 @@ function handlerFailed(err: unknown): void {
 }
 
 /**
- * Final failures on their way to the application, as an async iterator and/or a handler.
+ * Final failures on their way to the application: to the `onError` handler when there is one
+ * (the iterator then gets nothing), else buffered for the async iterator.
  * The buffer is bounded: when nobody reads and it is full, newer events are dropped, but
  * the drop is counted (`dropped`) and reported to the metrics reporter, never silent.
  */

@@ -5,6 +5,7 @@ import type { CloseResult } from './pipeline.js'
 export type ValidationErrorCode =
   | 'BATCHSQL_INVALID_SCHEMA'
   | 'BATCHSQL_EMPTY_ROW'
+  | 'BATCHSQL_INVALID_ROW'
   | 'BATCHSQL_UNKNOWN_COLUMN'
   | 'BATCHSQL_MISSING_VALUE'
   | 'BATCHSQL_MISSING_SCHEMA'

@@ -41,11 +41,9 @@ interface ScopeState {
  * waits for the previous owner of each of its keys. That is enough, because that owner had
  * waited in turn for the owner before it: the batches sharing a key form a chain. A finished
  * batch drops the keys it still owns, so the table holds only keys in flight, and each key
- * costs one probe however many batches are in flight. (Before, each batch kept its sorted
- * hashes and a new batch merged its own against every unfinished batch's: with 16 flushes in
- * flight that merge was most of the gate's cost. Before that, a Map of live keys cost 0.4 to
- * 0.9 µs per row, mostly garbage-collector work on its pointers to young strings.) A batch
- * that never overlaps another is never hashed. Two different keys with the same 32-bit hash
+ * costs one probe however many batches are in flight (cheaper than merging sorted hash arrays
+ * of every unfinished batch, or a Map of live key strings: docs/performance.md has the
+ * measurements). A batch that never overlaps another is never hashed. Two different keys with the same 32-bit hash
  * make a batch wait when it need not (about one in 4 billion key pairs); they can never let
  * one run early.
  */
@@ -222,16 +220,18 @@ export function rowKeyHasher(schema: Schema): RowKeyHash {
   }
 }
 
+const MARKS_AND_SPACES = /[\p{M}\s]/gu
+
 /**
  * One spelling for text keys a database may hold as one row: the column's collation decides,
  * and BatchSQL does not know it (MariaDB's default `*_general_ci` ignores case, accents and
  * trailing spaces; SQLite's NOCASE case). For the ordering gate only, which may take two
- * keys for one (a batch then waits when it need not) but never one for two (an older write
- * could then commit last): case folded, marks and whitespace dropped. Keys that need none of
- * it (ASCII without capitals or spaces, most ids) are returned as they are, without a copy.
+ * keys for one (a batch then waits when it need not) but never one for two text keys (an older
+ * write could then commit last): case folded, marks and whitespace dropped. Keys that need
+ * none of it (ASCII without capitals or spaces, most ids) are returned as they are, without a
+ * copy. Dates and decimals a column rounds are not folded (the kysely README: give such keys
+ * as the column stores them).
  */
-const MARKS_AND_SPACES = /[\p{M}\s]/gu
-
 function foldForOrder(s: string): string {
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i)

@@ -422,7 +422,7 @@ export class BatchSQL implements AsyncDisposable {
       if (signal?.aborted) return this.rejectAborted(signal)
       if (rows === null || typeof rows !== 'object' || !(Symbol.iterator in rows)) {
         throw new ValidationError(
-          'BATCHSQL_EMPTY_ROW',
+          'BATCHSQL_INVALID_ROW',
           `submitMany() for table "${schema.table}" needs an iterable of rows`,
           { table: schema.table },
         )
@@ -956,7 +956,6 @@ export class BatchSQL implements AsyncDisposable {
     return result
   }
 
-  /** Deadline passed: abort in-flight batches and report rows that never left the buffer. */
   /**
    * Metrics of a batch the executor did not report (never sent, or the executor threw): a
    * final error and a failed batch, as the executor records a batch it finishes.
@@ -982,6 +981,7 @@ export class BatchSQL implements AsyncDisposable {
     })
   }
 
+  /** Deadline passed: abort in-flight batches and report rows that never left the buffer. */
   private abandonRemaining(): void {
     if (this.state === CLOSED || this.deadlinePassed) return
     this.deadlinePassed = true

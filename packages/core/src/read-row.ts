@@ -19,7 +19,7 @@ export function readRow(
 ): void {
   if (row === null || typeof row !== 'object') {
     throw new ValidationError(
-      'BATCHSQL_EMPTY_ROW',
+      'BATCHSQL_INVALID_ROW',
       `row for table "${schema?.table}" must be an object`,
       { table: schema?.table },
     )
@@ -103,7 +103,7 @@ function readInstance(schema: Schema, row: AnyRow, out: (Value | undefined)[], b
   const { indexOf, types, table, columns } = schema
   if (Array.isArray(row) || row instanceof Map || row instanceof Set || ArrayBuffer.isView(row)) {
     throw new ValidationError(
-      'BATCHSQL_EMPTY_ROW',
+      'BATCHSQL_INVALID_ROW',
       `row for table "${table}" must be an object of columns, not a ${row.constructor.name}`,
       { table },
     )

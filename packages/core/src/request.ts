@@ -10,14 +10,6 @@ export interface Ack {
 }
 
 /**
- * One row bound to its schema. Values are stored by column position; a position left
- * `undefined` was not given, while `null` was set to null explicitly — adapters use the
- * difference (e.g. an upsert does not overwrite a column the row did not set).
- *
- * Build one with the typed setters, or let `submit(schema, object)` build it from a plain
- * object. Every value is validated and copied when it is set.
- */
-/**
  * The columns of `Row` that take a `V`: a setter for another type does not compile (a
  * `setInt` on a text column of a typed schema, a `setNull` on a required one). Untyped rows
  * (column lists, `AnyRow`) take anything, as before.
@@ -26,6 +18,14 @@ export type ColumnFor<Row, V> = {
   [K in keyof Row & string]-?: V extends Row[K] ? K : never
 }[keyof Row & string]
 
+/**
+ * One row bound to its schema. Values are stored by column position; a position left
+ * `undefined` was not given, while `null` was set to null explicitly — adapters use the
+ * difference (e.g. an upsert does not overwrite a column the row did not set).
+ *
+ * Build one with the typed setters, or let `submit(schema, object)` build it from a plain
+ * object. Every value is validated and copied when it is set.
+ */
 export class Request<Row extends AnyRow = AnyRow> {
   readonly schema: Schema<Row>
   /** Column-aligned values. Read-only for adapters. */

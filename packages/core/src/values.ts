@@ -91,14 +91,6 @@ function opaque(v: object): boolean {
 }
 
 /**
- * Deep copy of a JSON document that also proves it is one: what `JSON.parse(JSON.stringify(v))`
- * gives (toJSON() applied, so a Date is its ISO text; undefined properties left out), except
- * that anything JSON.stringify would change without a word is refused: NaN and Infinity (null),
- * Map, Set, typed arrays and the like ({}), functions and symbols (dropped), undefined array
- * elements (null); and a bigint or a cycle, which it cannot write. One walk, not stringify and
- * parse: on the submit() path of every row with a JSON column (half the cost, measured).
- */
-/**
  * Deepest JSON document accepted. Why a fixed limit: past it a document was accepted or not
  * depending on the stack left (a JIT-warm walk got through ~7,000 levels), and the adapter's
  * `JSON.stringify` then overflowed, failing every row of its batch. 512 is far below any
@@ -106,6 +98,14 @@ function opaque(v: object): boolean {
  */
 export const JSON_MAX_DEPTH = 512
 
+/**
+ * Deep copy of a JSON document that also proves it is one: what `JSON.parse(JSON.stringify(v))`
+ * gives (toJSON() applied, so a Date is its ISO text; undefined properties left out), except
+ * that anything JSON.stringify would change without a word is refused: NaN and Infinity (null),
+ * Map, Set, typed arrays and the like ({}), functions and symbols (dropped), undefined array
+ * elements (null); and a bigint or a cycle, which it cannot write. One walk, not stringify and
+ * parse: on the submit() path of every row with a JSON column (half the cost, measured).
+ */
 function copyJson(v: unknown, table: string, column: string): JsonValue {
   const ancestors = new Set<object>()
   const refuse = (what: string): never =>
@@ -168,7 +168,8 @@ function copyJson(v: unknown, table: string, column: string): JsonValue {
   try {
     out = walk(v, '', false)
   } catch (err) {
-    // A document nested deeper than the stack (thousands of levels): refused, not a crash.
+    // Depth is capped at JSON_MAX_DEPTH, far inside the stack; a chain of toJSON() calls
+    // (each returning a new object) could still exhaust it: refused, not a crash.
     if (err instanceof RangeError) refuse('too many levels of nesting')
     throw err
   }

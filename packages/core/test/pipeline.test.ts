@@ -285,7 +285,12 @@ describe('submitMany', () => {
       code: 'BATCHSQL_EMPTY_ROW',
       row: 0,
     })
-    await expect(b.submitMany(events, 5 as never)).rejects.toBeInstanceOf(ValidationError)
+    await expect(b.submitMany(events, 5 as never)).rejects.toMatchObject({
+      code: 'BATCHSQL_INVALID_ROW',
+    })
+    await expect(b.submit(events, null as never)).rejects.toMatchObject({
+      code: 'BATCHSQL_INVALID_ROW',
+    })
     expect(b.stats().accepted).toBe(0)
     await b.close()
     expect(ex.rows()).toHaveLength(0)

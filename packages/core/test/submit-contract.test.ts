@@ -361,7 +361,7 @@ describe('rows that are not plain objects', () => {
     })
     for (const row of [[1, 'x'], new Map([['id', 1]]), new Uint8Array(2)]) {
       await expect(b.submit(events, row as never)).rejects.toMatchObject({
-        code: 'BATCHSQL_EMPTY_ROW',
+        code: 'BATCHSQL_INVALID_ROW',
       })
     }
     await b.close()

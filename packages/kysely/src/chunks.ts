@@ -13,9 +13,11 @@ export interface Chunk {
 }
 
 // Upper bound of the bytes one value adds to a statement whose values are inlined by the
-// driver (mysql2 escapes on the client): quoting, escaping of every character, separators.
+// driver (mysql2 escapes on the client): a UTF-16 unit becomes 1 to 3 UTF-8 bytes (a surrogate
+// pair 4 for its 2 units) or a 2-byte escape, so at most 3; plus quotes and a separator. (6
+// cut ASCII batches into twice the statements the packet needed.)
 function valueBytes(v: unknown): number {
-  if (typeof v === 'string') return v.length * 6 + 4
+  if (typeof v === 'string') return v.length * 3 + 4
   if (v instanceof Uint8Array) return v.byteLength * 2 + 4
   return 32
 }

@@ -80,13 +80,13 @@ export class KyselyProcessor implements BatchProcessor {
   ) {
     this.name = options.name ?? adapter.name
     this.poisonRows = options.poisonRows ?? 'isolate'
-    // Checked here, once for every dialect: 0 or a negative count became one row per
-    // statement without a word, NaN a statement every batch failed on.
     if (this.poisonRows !== 'isolate' && this.poisonRows !== 'fail-batch')
       throw new BatchSQLError(
         'BATCHSQL_INVALID_CONFIG',
         "poisonRows must be 'isolate' or 'fail-batch'",
       )
+    // Checked here, once for every dialect: 0 or a negative count became one row per
+    // statement without a word, NaN a statement every batch failed on.
     if (!Number.isInteger(adapter.rowsPerStatement) || adapter.rowsPerStatement < 1)
       throw new BatchSQLError(
         'BATCHSQL_INVALID_CONFIG',

@@ -80,7 +80,7 @@ export function oversizeStatementBytes(
  * Shaped as mysql2's, classified `data` (the engine cuts statements under the limit, so it is
  * one row too large: isolated, the other rows commit).
  */
-export function packetTooLargeError(sqlText: string, bytes: number, maxAllowedPacket: number) {
+function packetTooLargeError(sqlText: string, bytes: number, maxAllowedPacket: number) {
   const message = `statement of ${bytes} bytes is larger than max_allowed_packet (${maxAllowedPacket} bytes); not sent`
   const err = Object.assign(new Error(message), {
     code: 'ER_NET_PACKET_TOO_LARGE',

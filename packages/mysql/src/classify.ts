@@ -15,6 +15,10 @@ const RETRYABLE: Record<number, Classification> = {
   // (A non-transactional engine, MyISAM or Aria, keeps what a failed statement wrote before
   // it failed, whatever the error: no batch of BatchSQL's is atomic there; see the README.)
   1317: { reason: 'timeout', retryable: true }, // ER_QUERY_INTERRUPTED
+  // A full disk or tablespace, as core's ENOSPC and PostgreSQL's 53100: retried with backoff
+  // (space an operator or a purge frees lets the batch through), reported if it outlasts them.
+  1021: { reason: 'io', retryable: true }, // ER_DISK_FULL
+  1114: { reason: 'io', retryable: true }, // ER_RECORD_FILE_FULL (the table is full)
 }
 // Errors about the rows themselves: the engine isolates the rows that cause them. Checked
 // before the SQLSTATE classes, as some carry a misleading one: 1153 (a statement larger than

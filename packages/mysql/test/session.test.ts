@@ -356,6 +356,12 @@ describe('classification and redaction', () => {
       reason: 'connection',
       retryable: true,
     })
+    // A full disk or table, as ENOSPC / 53100 / SQLITE_FULL elsewhere: retried as io.
+    for (const errno of [1021, 1114])
+      expect(classifyMysqlError(err(errno, 'HY000')), `${errno}`).toEqual({
+        reason: 'io',
+        retryable: true,
+      })
   })
 
   it("mysql2's refusal on a connection it knows is closed is a retryable connection error (nothing was sent)", async () => {

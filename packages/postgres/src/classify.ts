@@ -1,12 +1,5 @@
 import type { Classification } from '@batchsql/core'
 
-/**
- * PostgreSQL errors by SQLSTATE (`err.code`, five characters). Deadlocks, serialization
- * failures, lock timeouts, cancelled statements, lost connections and resource shortages are
- * worth retrying; integrity and data errors are about the rows (the engine isolates them);
- * class 42 is a mistake in the statement or schema. Socket errors without a SQLSTATE are left
- * to core's built-in classifier; pg's own lost-connection errors (no code) are `connection`.
- */
 // What pg throws, without a code, when the connection under a query or a checked-out client
 // goes away (server restart, pg_terminate_backend, network), or when a Pool with
 // `connectionTimeoutMillis` found no free connection in time (nothing was sent).
@@ -41,6 +34,13 @@ export function lostInFlightPostgres(err: unknown): boolean {
  */
 const ROW_SPECIFIC = new Set(['P0001', '54000', '21000'])
 
+/**
+ * PostgreSQL errors by SQLSTATE (`err.code`, five characters). Deadlocks, serialization
+ * failures, lock timeouts, cancelled statements, lost connections and resource shortages are
+ * worth retrying; integrity and data errors are about the rows (the engine isolates them);
+ * class 42 is a mistake in the statement or schema. Socket errors without a SQLSTATE are left
+ * to core's built-in classifier; pg's own lost-connection errors (no code) are `connection`.
+ */
 export function classifyPostgresError(err: unknown): Classification | undefined {
   const message = (err as { message?: unknown } | null)?.message
   if (

@@ -1,6 +1,6 @@
 /**
- * The prom-client implementation of core's `MetricsReporter`, with the guide's metric names
- * (see the README's table). Everything is recorded per batch or per flush, never per row;
+ * The prom-client implementation of core's `MetricsReporter`, with the metric names of the
+ * README's table. Everything is recorded per batch or per flush, never per row;
  * queue length and in-flight batches are read when Prometheus scrapes.
  */
 import {

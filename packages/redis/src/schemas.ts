@@ -32,7 +32,7 @@ interface Mapping {
 }
 
 /** The `orderScope` of every Redis schema. */
-export const REDIS_ORDER_SCOPE = 'redis keys'
+const REDIS_ORDER_SCOPE = 'redis keys'
 
 /**
  * Every Redis schema is a core schema keyed on its `key` column with `replace` strategy, so
@@ -64,10 +64,14 @@ function redisSchema<Row extends Record<string, unknown>>(
 
 function required(v: Value | undefined, table: string, column: string): Value {
   if (v === undefined) {
-    throw new ValidationError('BATCHSQL_EMPTY_ROW', `column "${column}" of "${table}" is unset`, {
-      table,
-      column,
-    })
+    throw new ValidationError(
+      'BATCHSQL_MISSING_VALUE',
+      `column "${column}" of "${table}" is unset`,
+      {
+        table,
+        column,
+      },
+    )
   }
   return v
 }

@@ -55,7 +55,7 @@ export function toArg(v: Value, table: string, column: string): RedisArg {
  * Checks a row's command against its spec's argument count; `args` include the key. A row
  * error (the schema is fine): too few arguments is a missing value, any other count a mismatch.
  */
-export function checkArity(name: string, argc: number, table: string): void {
+function checkArity(name: string, argc: number, table: string): void {
   const spec = COMMANDS[name]!
   const ok = argc >= spec.minArgs && argc <= spec.maxArgs && (argc - spec.minArgs) % spec.step === 0
   if (!ok) {
@@ -159,7 +159,7 @@ export function genericMapper(
       }
       if (gap !== undefined) {
         throw new ValidationError(
-          'BATCHSQL_EMPTY_ROW',
+          'BATCHSQL_MISSING_VALUE',
           `column "${columns[gap]}" of "${table}" is unset before a set argument`,
           { table, column: columns[gap] },
         )

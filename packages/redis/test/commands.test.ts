@@ -210,6 +210,14 @@ describe('generic command form', () => {
     const typed = redisSchemas.set({ prefix })
     // @ts-expect-error `value` is required
     await expect(b.submit(typed, { key: 'x' })).rejects.toThrow('unset')
+    // The same code as the generic form's and core's for an unset value.
+    // @ts-expect-error `value` is required
+    await expect(b.submit(typed, { key: 'x' })).rejects.toMatchObject({
+      code: 'BATCHSQL_MISSING_VALUE',
+    })
+    await expect(b.submit(s, { cmd: 'SETEX', key: 'x', arg2: 'v' } as never)).rejects.toMatchObject(
+      { code: 'BATCHSQL_MISSING_VALUE' },
+    )
     // @ts-expect-error `value` may not be null
     await expect(b.submit(typed, { key: 'x', value: null })).rejects.toThrow('null')
     const res = await b.close()

@@ -42,7 +42,8 @@ export function classifySqliteError(err: unknown): Classification | undefined {
   ) {
     return { reason: 'data', retryable: false }
   }
-  if (code.startsWith('SQLITE_IOERR') || code === 'SQLITE_PROTOCOL')
+  // SQLITE_FULL (disk full) as core's ENOSPC and the servers' disk-full errors: retried.
+  if (code.startsWith('SQLITE_IOERR') || code === 'SQLITE_PROTOCOL' || code === 'SQLITE_FULL')
     return { reason: 'io', retryable: true }
   if (code === 'SQLITE_ERROR') {
     // Plain SQLITE_ERROR also comes from a value: an expression index, generated column or

@@ -68,6 +68,33 @@ describe('sqlite adapter', () => {
     expect(openDescriptors(file)).toBe(0)
   })
 
+  it('a full database (SQLITE_FULL) is retried as io: written once space is freed, reported if not', async () => {
+    const db = new Database(':memory:')
+    db.exec(
+      'CREATE TABLE filler (id INTEGER PRIMARY KEY, pad TEXT); CREATE TABLE events (id INTEGER PRIMARY KEY, kind TEXT)',
+    )
+    // The database may not grow: max_page_count at what it holds now.
+    const pages = db.pragma('page_count', { simple: true }) as number
+    db.pragma(`max_page_count = ${pages}`)
+    const kinds = Array.from({ length: 200 }, (_, i) => ({ id: i, kind: 'x'.repeat(200) }))
+    const retry = { maxAttempts: 40, initialDelayMs: 5, maxDelayMs: 10 }
+    const b = createSqliteBatchSQL(db, { flushSize: 200, retry })
+    const written = outcomes(kinds, (row) => b.submitAndWait(events, row))
+    await new Promise((r) => setTimeout(r, 30))
+    db.pragma('max_page_count = 100000') // space freed while the batch retries
+    expect(new Set(await written)).toEqual(new Set(['ok']))
+    await b.close()
+    expect(db.prepare('SELECT count(*) AS n FROM events').get()).toEqual({ n: 200 })
+    db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true })}`)
+    const full = createSqliteBatchSQL(db, { flushSize: 200, retry: { maxAttempts: 2 } })
+    const more = kinds.map((r) => ({ ...r, id: r.id + 1000 }))
+    expect(new Set(await outcomes(more, (row) => full.submitAndWait(events, row)))).toEqual(
+      new Set(['io']),
+    )
+    await full.close()
+    db.close()
+  })
+
   it('a file name with a bad config: the error, and no database left open', () => {
     const file = join(dir, 'bad-config.db')
     for (const config of [{ flushSize: 20_000 }, { concurrency: 0 }]) {
