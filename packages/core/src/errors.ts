@@ -1,5 +1,5 @@
 import type { ErrorReason } from './classify.js'
-import type { CloseResult } from './pipeline.js'
+import type { CloseResult } from './pipeline-options.js'
 
 /** The codes of a `ValidationError`: bad input, refused before anything was enqueued. */
 export type ValidationErrorCode =

@@ -37,15 +37,15 @@ export {
   noopMetrics,
   REJECT_REASONS,
 } from './metrics.js'
+export type { AcknowledgedSubmit } from './pipeline.js'
+export { BatchSQL, createBatchSQL } from './pipeline.js'
 export type {
-  AcknowledgedSubmit,
   BatchSQLConfig,
   CloseOptions,
   CloseResult,
   PipelineStats,
   SubmitOptions,
-} from './pipeline.js'
-export { BatchSQL, createBatchSQL } from './pipeline.js'
+} from './pipeline-options.js'
 export type { ProcessorBatchSQLConfig } from './processor-batchsql.js'
 export { createProcessorBatchSQL } from './processor-batchsql.js'
 export type { Ack, ColumnFor } from './request.js'

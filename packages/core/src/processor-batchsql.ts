@@ -1,7 +1,8 @@
 import type { BatchProcessor } from './contract.js'
 import { BatchSQLError } from './errors.js'
 import { createExecutor, EXECUTOR_OPTION_KEYS, type ExecutorOptions } from './executor.js'
-import { type BatchSQL, type BatchSQLConfig, CONFIG_KEYS, createBatchSQL } from './pipeline.js'
+import { type BatchSQL, createBatchSQL } from './pipeline.js'
+import { type BatchSQLConfig, CONFIG_KEYS } from './pipeline-options.js'
 
 /**
  * Pipeline and executor options together: what an adapter's factory accepts besides its own

@@ -209,3 +209,33 @@ export class Request<Row extends AnyRow = AnyRow> {
     return out as Partial<Row>
   }
 }
+
+/**
+ * A submitted Request is copied so that later calls on the caller's object change nothing:
+ * setters, and mutating a Date, bytes or JSON document that `get()` returned (those are
+ * copied again, and checked again, which also catches a Date set to NaN that way).
+ */
+export function copyRequest(src: Request): Request {
+  const { schema } = src
+  const r = new Request(schema)
+  let set = 0
+  for (let i = 0; i < src.values.length; i++) {
+    const v = src.values[i]
+    // Every value checked again, primitives too: `values` is a public array a caller can
+    // write to directly (a NaN there was written as NULL, 10.5 in an int key rounded).
+    r.values[i] =
+      v === undefined ? v : copyValue(v, schema.types[i]!, schema.table, schema.columns[i]!)
+    if (v !== undefined) set++
+  }
+  if (set === 0) {
+    throw new ValidationError(
+      'BATCHSQL_EMPTY_ROW',
+      `row for table "${src.schema.table}" sets no column`,
+      {
+        table: src.schema.table,
+      },
+    )
+  }
+  src.schema.validate?.(r.values)
+  return r
+}
