@@ -14,8 +14,6 @@ export interface MysqlAdapterOptions {
 /** The server's prepared-statement placeholder limit; mysql2's `query()` stays under it too. */
 export const MYSQL_MAX_PARAMETERS = 65_535
 
-const quote = (id: string) => `\`${id.replaceAll('`', '``')}\``
-
 /** What `init()` learns from the server. */
 export interface MysqlServerInfo {
   version: string
@@ -164,8 +162,11 @@ export class MysqlAdapter implements SqlDialectAdapter {
         if (shape.updateColumns.length === 0)
           return insert.onDuplicateKeyUpdate({ [key]: sql`${sql.id(key)}` })
         if (this.server?.rowAlias) {
-          // Kysely has no row alias: append it to the compiled INSERT (identifiers quoted here).
-          const set = shape.updateColumns.map((c) => `${quote(c)} = \`new\`.${quote(c)}`).join(', ')
+          // Kysely has no row alias: append it to the compiled INSERT (identifiers quoted by
+          // Kysely's compiler, as everywhere else).
+          const set = sql
+            .join(shape.updateColumns.map((c) => sql`${sql.id(c)} = ${sql.id('new', c)}`))
+            .compile(db).sql
           return {
             compile: () => {
               const c = insert.compile()

@@ -34,8 +34,11 @@ const compiler = new Kysely<any>({
   },
 })
 
-/** A quoted identifier (PostgreSQL's rule: double quotes, inner quotes doubled). */
-const ident = (name: string) => `"${name.replaceAll('"', '""')}"`
+/** A table name as SQL: quoted by Kysely's compiler like every other identifier (`a.b`: schema.table). */
+const tableSql = (name: string) => sql`${sql.table(name)}`.compile(compiler).sql
+/** Column names as a comma-separated SQL list, quoted by Kysely's compiler. */
+const columnsSql = (names: readonly string[]) =>
+  sql`${sql.join(names.map((c) => sql.id(c)))}`.compile(compiler).sql
 
 /** COPY text lines of row-major `values`, `width` per row, ~64 KiB per piece. */
 function* lines(values: readonly unknown[], width: number): Generator<string> {
@@ -111,10 +114,10 @@ async function copyInto(
   values: readonly unknown[],
   allSent: () => void = () => {},
 ): Promise<void> {
-  const cols = columns.map(ident).join(', ')
-  const target = table.split('.').map(ident).join('.')
   const { from: copyFrom } = await loadCopyStreams()
-  const stream = client.query(copyFrom(`COPY ${target} (${cols}) FROM STDIN`))
+  const stream = client.query(
+    copyFrom(`COPY ${tableSql(table)} (${columnsSql(columns)}) FROM STDIN`),
+  )
   // pg-copy-streams' own flag (versions 6 and 7); where it is missing, count the data as sent.
   const answered = () => (stream as { _gotCopyInResponse?: boolean })._gotCopyInResponse !== false
   let handedOver = false
@@ -159,7 +162,7 @@ export async function copyBatch(
       }
       const staging = `batchsql_copy_${i}`
       await client.query(
-        `CREATE TEMP TABLE ${ident(staging)} (LIKE ${schema.table.split('.').map(ident).join('.')} INCLUDING DEFAULTS) ON COMMIT DROP`,
+        `CREATE TEMP TABLE ${tableSql(staging)} (LIKE ${tableSql(schema.table)} INCLUDING DEFAULTS) ON COMMIT DROP`,
       )
       await copyInto(client, staging, shape.columns, values)
       let select = compiler.selectFrom(staging).select(shape.columns.map((c) => sql.id(c).as(c)))
