@@ -17,6 +17,7 @@ import {
   AbortedError,
   BatchFailedError,
   BatchSQLError,
+  isAbortError,
   isInDoubt,
   markInDoubt,
   TimeoutError,
@@ -357,7 +358,7 @@ export class RetryingExecutor implements BatchExecutor {
           new TimeoutError(this.timeoutMs),
         )
       }
-      if (settled.ok) return settled.r
+      if (settled.ok) return outer.aborted ? settled.r : this.abortsAsTimeouts(settled.r)
       // What the attempt failed with once aborted decides: an error already final (the
       // statement may have committed: BATCHSQL_OUTCOME_UNKNOWN) is never turned into a
       // retryable timeout, which would write the rows a second time.
@@ -368,6 +369,22 @@ export class RetryingExecutor implements BatchExecutor {
       clearTimeout(timer)
       outer.removeEventListener('abort', onOuterAbort)
     }
+  }
+
+  /**
+   * Rows the processor reported aborted when this attempt's own timeout stopped it (those a
+   * poison-row bisection had not sent yet, say) failed by the timeout, which is retryable: as
+   * the abort they would be final `context_canceled`, good rows lost. Other failures (a row
+   * already found bad, an outcome already unknown) stay as they are.
+   */
+  private abortsAsTimeouts(r: ProcessResult | undefined | void): ProcessResult | undefined | void {
+    if (!r?.failures?.some((f) => isAbortError(f.error))) return r
+    const failures = r.failures.map((f) => {
+      if (!isAbortError(f.error)) return f
+      const timeout = new TimeoutError(this.timeoutMs, f.error)
+      return { index: f.index, error: isInDoubt(f.error) ? markInDoubt(timeout) : timeout }
+    })
+    return { ...r, failures }
   }
 
   expedite(): void {

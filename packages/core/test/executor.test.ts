@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest'
 import {
+  AbortedError,
   type Batch,
   BatchFailedError,
   type BatchMetrics,
@@ -401,6 +402,32 @@ describe('rows that may have been written', () => {
     })
     expect((out.failures[0]!.error as Error).cause).toBeInstanceOf(TimeoutError)
     expect(((out.failures[0]!.error as Error).cause as Error).cause).toBe(stopped)
+  })
+
+  it('rows a timed-out attempt reports aborted (unsent by a bisection) are retried as a timeout', async () => {
+    const bad = Object.assign(new Error('bad row'), { code: 'DATA' })
+    const p = new MockProcessor({
+      onBatch: async (_b, ctx) => {
+        if (ctx.attempt > 1) return
+        // Bisecting: row 0 found bad, then the timeout stops it before rows 2 and 3 were sent.
+        await new Promise((r) => ctx.signal.addEventListener('abort', r, { once: true }))
+        const unsent = new AbortedError('batch aborted before commit', ctx.signal.reason)
+        return {
+          failures: [
+            { index: 0, error: bad },
+            { index: 2, error: unsent },
+            { index: 3, error: unsent },
+          ],
+        }
+      },
+    })
+    const ex = createExecutor(p, { timeoutMs: 20, retry: { ...fast, maxAttempts: 3 } })
+    const out = await ex.execute(batch(4), new AbortController().signal)
+    // Once final `context_canceled`: rows 2 and 3 lost although nothing was wrong with them.
+    expect(out.committed).toBe(3)
+    expect(out.failures).toHaveLength(1)
+    expect(out.failures[0]!.rows.map((r) => r.get('id'))).toEqual([0])
+    expect(p.attempts[1]!.rows).toEqual([{ id: 2 }, { id: 3 }])
   })
 
   it('a batch whose attempt was in doubt and whose retries all fail is reported BATCHSQL_OUTCOME_UNKNOWN', async () => {

@@ -22,9 +22,17 @@ export interface PostgresAdapterOptions {
 /** PostgreSQL's wire protocol counts bind parameters in 16 bits. */
 export const POSTGRES_MAX_PARAMETERS = 65_535
 
+/**
+ * The server refuses a protocol message over 1 GiB (its Bind carries every parameter of a
+ * statement) by closing the connection: a batch of large values past it was never written, and
+ * reported of unknown outcome. The engine cuts statements under an upper bound of their bytes.
+ */
+export const POSTGRES_MAX_MESSAGE_BYTES = 2 ** 30
+
 export class PostgresAdapter implements SqlDialectAdapter {
   readonly name = 'postgres'
   readonly maxParameters = POSTGRES_MAX_PARAMETERS
+  readonly maxStatementBytes = POSTGRES_MAX_MESSAGE_BYTES
   readonly rowsPerStatement: number
   private readonly pool: pg.Pool | undefined
   private readonly copy: CopyMode

@@ -17,7 +17,10 @@ const IN_FLIGHT_SOCKET_CODES = new Set(['ECONNRESET', 'ETIMEDOUT'])
  * failed, for certain).
  */
 export function lostInFlightPostgres(err: unknown): boolean {
-  const e = err as { code?: unknown; message?: unknown } | null
+  const e = err as { code?: unknown; message?: unknown; syscall?: unknown } | null
+  // A reset on writing: the server closed without reading all of the statement (it closes
+  // with unread input only then, by a reset), so it never ran it. Like EPIPE.
+  if (e?.syscall === 'write') return false
   if (typeof e?.code === 'string') return IN_FLIGHT_SOCKET_CODES.has(e.code)
   return (
     typeof e?.message === 'string' && e.message.startsWith('Connection terminated unexpectedly')

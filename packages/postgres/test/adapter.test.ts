@@ -250,7 +250,28 @@ describe('postgres adapter', () => {
     )
     // A failed write (EPIPE) never delivered the statement: retried, not in doubt.
     expect(lostInFlightPostgres(Object.assign(new Error('x'), { code: 'EPIPE' }))).toBe(false)
+    // Nor did a reset while writing (the server closed with the statement half read: a batch
+    // past its 1 GiB message limit was reported of unknown outcome, though nothing was written).
+    expect(
+      lostInFlightPostgres(Object.assign(new Error('x'), { code: 'ECONNRESET', syscall: 'write' })),
+    ).toBe(false)
+    expect(
+      lostInFlightPostgres(Object.assign(new Error('x'), { code: 'ECONNRESET', syscall: 'read' })),
+    ).toBe(true)
     expect(lostInFlightPostgres(cancel)).toBe(false)
+  })
+
+  it('cuts a batch under the server’s 1 GiB message limit by bytes, not only by parameters', async () => {
+    const b = createPostgresBatchSQL(pool)
+    const s = defineSchema({ table: 'bsq_never_written', columns: { id: 'int', doc: 'string' } })
+    const big = 'x'.repeat(5_000_000) // one string, shared: 220 rows of 5 MB, 1.1 GB as a statement
+    const rows = Array.from({ length: 220 }, (_, id) => ({ id, doc: big }))
+    const p = b.preview(s, rows)
+    await b.close()
+    expect(p.statements).toBeGreaterThan(1) // once one Bind of 1.1 GB: the server hung up
+    const small = createPostgresBatchSQL(pool)
+    expect(small.preview(s, rows.slice(0, 2)).statements).toBe(1)
+    await small.close()
   })
 
   it('encodes COPY text: escapes, NULL, booleans, bytea, dates', () => {
