@@ -74,13 +74,16 @@ export function backoffDelay(
 }
 
 /** Sleeps, rejecting with AbortedError as soon as the signal fires. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  if (signal?.aborted)
-    return Promise.reject(new AbortedError('aborted during backoff', signal.reason))
+export function sleep(
+  ms: number,
+  signal?: AbortSignal,
+  what = 'aborted during backoff',
+): Promise<void> {
+  if (signal?.aborted) return Promise.reject(new AbortedError(what, signal.reason))
   return new Promise((resolve, reject) => {
     const onAbort = () => {
       clearTimeout(timer)
-      reject(new AbortedError('aborted during backoff', signal?.reason))
+      reject(new AbortedError(what, signal?.reason))
     }
     const timer = setTimeout(() => {
       signal?.removeEventListener('abort', onAbort)

@@ -9,8 +9,8 @@
  *     expect(executor.rows('events')).toHaveLength(3)
  */
 import type { Batch, BatchProcessor, ProcessContext, ProcessResult } from './contract.js'
-import { AbortedError } from './errors.js'
 import { type ExecutorOptions, RetryingExecutor } from './executor.js'
+import { sleep } from './retry.js'
 import type { AnyRow } from './schema.js'
 
 export interface RecordedBatch {
@@ -56,7 +56,7 @@ export class MockProcessor implements BatchProcessor {
         rows: batch.rows.map((r) => r.toObject()),
       }
       this.attempts.push(rec)
-      if (this.behaviour.delayMs) await delay(this.behaviour.delayMs, ctx.signal)
+      if (this.behaviour.delayMs) await sleep(this.behaviour.delayMs, ctx.signal, 'aborted')
       const result = (await this.behaviour.onBatch?.(batch, ctx)) ?? undefined
       const failed = new Set((result?.failures ?? []).map((f) => f.index))
       this.batches.push({ ...rec, rows: rec.rows.filter((_, i) => !failed.has(i)) })
@@ -90,19 +90,4 @@ export class MockExecutor extends RetryingExecutor {
   rows(table?: string): AnyRow[] {
     return this.processor.rows(table)
   }
-}
-
-function delay(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(new AbortedError('aborted', signal.reason))
-    const t = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort)
-      resolve()
-    }, ms)
-    const onAbort = () => {
-      clearTimeout(t)
-      reject(new AbortedError('aborted', signal.reason))
-    }
-    signal.addEventListener('abort', onAbort, { once: true })
-  })
 }
