@@ -64,10 +64,40 @@ async function setUp(conn: mysql.PoolConnection, timeoutMs: number): Promise<voi
     await run(conn, `SET SESSION max_statement_time = ${timeoutMs / 1000}`).catch(() => {})
 }
 
-/** Refuses a session in NO_BACKSLASH_ESCAPES (read, never changed). */
-async function check(conn: mysql.PoolConnection): Promise<void> {
-  const rows = (await run(conn, 'SELECT @@session.sql_mode AS mode')) as { mode: unknown }[]
+const UTC_NAMES = new Set(['+00:00', '-00:00', 'UTC', 'GMT', 'Etc/UTC', 'Etc/GMT', 'Z'])
+/** Pools already warned about a session outside UTC (once per pool, not per connection). */
+const warnedPools = new WeakSet<object>()
+
+/**
+ * Whether a session's `time_zone` is UTC: its own name, or SYSTEM on a server whose zone is.
+ * (A zone that is UTC only in winter, Europe/London, is not.)
+ */
+export function isUtcSession(timeZone: string, systemTimeZone: string): boolean {
+  return UTC_NAMES.has(timeZone) || (timeZone === 'SYSTEM' && UTC_NAMES.has(systemTimeZone))
+}
+
+/**
+ * Refuses a session in NO_BACKSLASH_ESCAPES (read, never changed). A session outside UTC is
+ * written through, but said once per pool: BatchSQL writes dates as UTC text, which a
+ * TIMESTAMP column reads in the session's zone, so its instants would be shifted (DATETIME
+ * and DATE columns are not affected).
+ */
+async function check(conn: mysql.PoolConnection, pool: object): Promise<void> {
+  const rows = (await run(
+    conn,
+    'SELECT @@session.sql_mode AS mode, @@session.time_zone AS tz, @@system_time_zone AS sys',
+  )) as { mode: unknown; tz: unknown; sys: unknown }[]
   if (hasNoBackslashEscapes(String(rows[0]?.mode ?? ''))) throw noBackslashEscapesError()
+  if (!warnedPools.has(pool) && !isUtcSession(String(rows[0]?.tz), String(rows[0]?.sys))) {
+    warnedPools.add(pool)
+    process.emitWarning(
+      'BatchSQL: a connection of your MySQL pool is not in UTC (session time_zone): dates are ' +
+        'written as UTC text, which a TIMESTAMP column would read in that zone and shift; set ' +
+        "time_zone = '+00:00' on the pool's connections (see the @batchsql/mysql README, " +
+        '"Dates and time zones"). DATETIME and DATE columns are not affected.',
+      { code: 'BATCHSQL_SESSION_TIME_ZONE' },
+    )
+  }
 }
 
 /**
@@ -122,7 +152,7 @@ export function sessionPool(pool: mysql.Pool, options: SessionOptions): MysqlPoo
   const everyUse = options.owned && config?.resetOnRelease === true
   const prepare = async (raw: mysql.PoolConnection) => {
     if (options.owned) await setUp(raw, options.timeoutMs)
-    await check(raw)
+    await check(raw, pool)
   }
   return {
     getConnection(callback) {

@@ -10,6 +10,7 @@ import mysql from 'mysql2'
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest'
 import { oversizeStatementBytes } from '../src/adapter.js'
 import { classifyMysqlError, createMysqlBatchSQL, mysqlDateTime } from '../src/index.js'
+import { isUtcSession } from '../src/session.js'
 import { barePool, MYSQL_URL } from './target.js'
 
 const bare = barePool()
@@ -120,7 +121,8 @@ describe('dates', () => {
     expect(zones).toEqual(['+00:00', '+00:00', '+00:00'])
   })
 
-  it('leaves the session of a pool you pass as it is', async () => {
+  it('leaves the session of a pool you pass as it is, and says once that it is not UTC', async () => {
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => {})
     const pool = userPool("SET time_zone = '+02:00'")
     await q('DROP TABLE IF EXISTS bsq_ts_user')
     await q('CREATE TABLE bsq_ts_user (id INT PRIMARY KEY, dt DATETIME(3))')
@@ -137,6 +139,19 @@ describe('dates', () => {
     await q('DROP TABLE bsq_ts_user')
     expect(session!.tz).toBe('+02:00')
     expect(row!.dt).toBe('2024-05-01 12:00:00.123') // DATETIME: the UTC text as written
+    // A TIMESTAMP column would have shifted: the process is told, once for the pool.
+    const told = warn.mock.calls.filter(
+      ([, o]) => (o as { code?: string } | undefined)?.code === 'BATCHSQL_SESSION_TIME_ZONE',
+    )
+    warn.mockRestore()
+    expect(told).toHaveLength(1)
+  })
+
+  it('a session is UTC by its own zone name, or SYSTEM on a UTC server', () => {
+    expect(isUtcSession('+00:00', 'CET')).toBe(true)
+    expect(isUtcSession('SYSTEM', 'UTC')).toBe(true)
+    expect(isUtcSession('SYSTEM', 'CET')).toBe(false)
+    expect(isUtcSession('Europe/London', 'UTC')).toBe(false) // UTC in winter only
   })
 })
 
