@@ -81,6 +81,40 @@ describe('flushing', () => {
     await b.close()
   })
 
+  it('chunks sealed by the interval while the flush slot was busy are merged into one flush, every row once', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] })
+    try {
+      for (const sealed of [2, 3, 5]) {
+        const { processor, executor } = gatedExecutor({ concurrency: 1 })
+        const b = createBatchSQL({
+          executor,
+          flushSize: 10,
+          bufferSize: 100,
+          flushInterval: 100,
+          maxInFlightFlushes: 1,
+        })
+        await b.submit(events, { id: 0 })
+        await vi.advanceTimersByTimeAsync(100) // sealed and flushed: holds the only slot
+        await processor.waitFor(1)
+        // One row per interval: each is sealed as its own chunk and waits for the slot.
+        for (let id = 1; id <= sealed; id++) {
+          await b.submit(events, { id })
+          await vi.advanceTimersByTimeAsync(100)
+        }
+        expect(processor.received).toHaveLength(1)
+        processor.releaseAll()
+        await processor.waitFor(2)
+        const ids = processor.received.map((batch) => batch.rows.map((r) => r.get('id')))
+        expect(ids).toEqual([[0], Array.from({ length: sealed }, (_, i) => i + 1)])
+        const closing = b.close()
+        processor.releaseAll()
+        expect(await closing).toMatchObject({ accepted: sealed + 1, committed: sealed + 1 })
+      }
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
   it('flushes on close and waits for in-flight batches', async () => {
     const { processor, executor } = gatedExecutor()
     const b = createBatchSQL({ executor, flushSize: 100, flushInterval: 60_000 })

@@ -181,6 +181,36 @@ describe('values the database would change or refuse are refused at submit()', (
     ])
   })
 
+  it('an integer outside int64 (bigint or digit string) in an integer or any column; the edges pass', async () => {
+    const ints = defineSchema({ table: 'ints', columns: { id: 'int', big: 'bigint', any: 'any' } })
+    const executor = new MockExecutor()
+    const b = createBatchSQL({ executor })
+    const max = 2n ** 63n - 1n
+    const min = -(2n ** 63n)
+    for (const v of [max + 1n, min - 1n]) {
+      for (const value of [v, `${v}` as const]) {
+        await expect(b.submit(ints, { id: 1, big: value })).rejects.toMatchObject({
+          code: 'BATCHSQL_TYPE_MISMATCH',
+          column: 'big',
+        })
+        await expect(b.submit(ints, { id: value })).rejects.toMatchObject({
+          code: 'BATCHSQL_TYPE_MISMATCH',
+          column: 'id',
+        })
+      }
+      await expect(b.submit(ints, { id: 1, any: v })).rejects.toMatchObject({
+        code: 'BATCHSQL_TYPE_MISMATCH',
+        column: 'any',
+      })
+    }
+    await b.submit(ints, { id: 2, big: max, any: min })
+    await b.submit(ints, { id: 3, big: `${min}`, any: max })
+    await b.close()
+    expect(executor.rows('ints')).toEqual([
+      { id: 2, big: max, any: min },
+      { id: 3, big: min, any: max },
+    ])
+  })
   it('a JSON document nested deeper than the stack is a ValidationError, not a RangeError', async () => {
     const b = createBatchSQL({ executor: new MockExecutor() })
     let deep: unknown = 1

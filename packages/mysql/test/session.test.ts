@@ -314,31 +314,42 @@ describe('rows the server rejects', () => {
     expect(inspect(err, { depth: 10 })).not.toMatch(/SECRET/)
   })
 
-  it('a row larger than max_allowed_packet fails alone (not sent); the other rows commit', {
-    timeout: 60_000,
-  }, async () => {
-    const [limit] = await q<{ packet: string }>('SELECT @@max_allowed_packet AS packet')
-    await q('DROP TABLE IF EXISTS bsq_big')
-    await q('CREATE TABLE bsq_big (id INT PRIMARY KEY, body LONGTEXT)')
-    const big = defineSchema({ table: 'bsq_big', columns: { id: 'int', body: 'string' } })
-    const batch = createMysqlBatchSQL(MYSQL_URL, { flushSize: 4, flushInterval: 60_000 })
-    const bodies = ['a', 'b', 'x'.repeat(Number(limit!.packet) + (1 << 20)), 'd']
-    const acks = bodies.map((body, id) => batch.submitAndWait(big, { id, body }))
-    await batch.close()
-    const results = await settle(acks)
-    const got = await q<{ id: number; len: number }>(
-      'SELECT id, LENGTH(body) AS len FROM bsq_big ORDER BY id',
-    )
-    await q('DROP TABLE bsq_big')
-    expect(got.map((r) => r.id)).toEqual([0, 1, 3])
-    expect(results.map((r) => r === 'ok')).toEqual([true, true, false, true])
-    const err = results[2] as BatchFailedError
-    expect(err).toMatchObject({ reason: 'data', attempts: 1, rowCount: 1 })
-    expect(err.cause).toMatchObject({ errno: 1153, code: 'ER_NET_PACKET_TOO_LARGE' })
-    // Refused before sending: the server would close the connection (or reset it mid-write).
-    expect((err.cause as Error).message).toMatch(/larger than max_allowed_packet .*not sent/)
-    expect(batch.stats()).toMatchObject({ committed: 3, failed: 1 })
-  })
+  // In UTF-8 bytes, not characters: 'é' is 2 bytes, '€' 3, '😀' 4 (two UTF-16 units); each
+  // body is 1.2x the limit in bytes, and less than it in UTF-16 units.
+  it.each([
+    ['ASCII', 'x', 1.2],
+    ['2-byte', 'é', 0.6],
+    ['3-byte', '€', 0.4],
+    ['4-byte', '😀', 0.3],
+  ] as const)(
+    'a row larger than max_allowed_packet (%s text) fails alone (not sent); the other rows commit',
+    {
+      timeout: 60_000,
+    },
+    async (_, char, share) => {
+      const [limit] = await q<{ packet: string }>('SELECT @@max_allowed_packet AS packet')
+      await q('DROP TABLE IF EXISTS bsq_big')
+      await q('CREATE TABLE bsq_big (id INT PRIMARY KEY, body LONGTEXT)')
+      const big = defineSchema({ table: 'bsq_big', columns: { id: 'int', body: 'string' } })
+      const batch = createMysqlBatchSQL(MYSQL_URL, { flushSize: 4, flushInterval: 60_000 })
+      const bodies = ['a', 'b', char.repeat(Math.ceil(Number(limit!.packet) * share)), 'd']
+      const acks = bodies.map((body, id) => batch.submitAndWait(big, { id, body }))
+      await batch.close()
+      const results = await settle(acks)
+      const got = await q<{ id: number; len: number }>(
+        'SELECT id, LENGTH(body) AS len FROM bsq_big ORDER BY id',
+      )
+      await q('DROP TABLE bsq_big')
+      expect(got.map((r) => r.id)).toEqual([0, 1, 3])
+      expect(results.map((r) => r === 'ok')).toEqual([true, true, false, true])
+      const err = results[2] as BatchFailedError
+      expect(err).toMatchObject({ reason: 'data', attempts: 1, rowCount: 1 })
+      expect(err.cause).toMatchObject({ errno: 1153, code: 'ER_NET_PACKET_TOO_LARGE' })
+      // Refused before sending: the server would close the connection (or reset it mid-write).
+      expect((err.cause as Error).message).toMatch(/larger than max_allowed_packet .*not sent/)
+      expect(batch.stats()).toMatchObject({ committed: 3, failed: 1 })
+    },
+  )
 })
 
 describe('classification and redaction', () => {

@@ -81,6 +81,43 @@ export function chunkingCases(ctx: SuiteContext): void {
       expect(await countRows(ctx.target(), name)).toBe(0)
     })
 
+    it.each(['isolate', 'fail-batch'] as const)(
+      'rows of different shapes in one batch (separate statements) commit together or not at all (poisonRows: %s)',
+      async (poisonRows) => {
+        // No key: a group committed apart from the one that failed would be written again
+        // by the retry, twice, with nothing to refuse it.
+        const name = await createTable(
+          ctx.target(),
+          TEN.map((c) => ({ name: c, type: c === 'id' ? 'int' : 'string', notNull: true })),
+          [],
+        )
+        ctx.cleanup(name)
+        const schema = defineSchema({ table: name, columns: TEN })
+        const batch = ctx.batch({ flushSize: 10, flushInterval: 60_000, poisonRows })
+        // Every column, then only two (NOT NULL violated), then every column again.
+        const rows = [row(1), { id: 2, c5: null }, row(3)]
+        const acks = rows.map((r) =>
+          batch.submitAndWait(schema, r).then(
+            () => 'ok',
+            (e: unknown) => (e as { reason?: string }).reason,
+          ),
+        )
+        await batch.close()
+        const results = await Promise.all(acks)
+        const t = ctx.target()
+        const ids = (
+          await t.query(`SELECT ${t.quote('id')} FROM ${t.quote(name)} ORDER BY ${t.quote('id')}`)
+        ).map((r) => Number(r.id))
+        if (poisonRows === 'isolate') {
+          expect(results).toEqual(['ok', 'data', 'ok'])
+          expect(ids).toEqual([1, 3])
+        } else {
+          expect(results).toEqual(['data', 'data', 'data'])
+          expect(ids).toEqual([])
+        }
+      },
+    )
+
     it('poison rows are isolated: good rows commit, each bad row fails alone', async () => {
       const name = await wideTable()
       const schema = defineSchema({ table: name, columns: TEN })

@@ -68,7 +68,8 @@ export function valueCases(ctx: SuiteContext): void {
             at: new Date('2024-02-29T23:59:58.123Z'),
             raw: new Uint8Array([0, 1, 127, 128, 255]),
             doc: { a: [1, 'x', null], nested: { b: true } },
-            s: 'unicode: 日本語, emoji 😀, quote \' and "double", backslash \\',
+            // COPY's text format escapes backslash, tab, LF and CR; `\N` is its NULL marker.
+            s: 'unicode: 日本語, emoji 😀, quote \' and "double", backslash \\, \\N, \\t, tab\t, lf\n, crlf\r\n, cr\r.',
           },
           {
             id: 2,
