@@ -14,6 +14,7 @@ import { type Cluster, Command, type Redis, type RedisOptions } from 'ioredis'
 import { classifyRedisError, isReplyError, redactRedisError } from './classify.js'
 import { planSends, sourcesOf } from './coalesce-commands.js'
 import type { RedisArg, RedisCommand } from './commands.js'
+import { ConnectionLostError, ConnectionWatch } from './connection-watch.js'
 import { overtaken } from './overtaken.js'
 import { keySlot } from './slot.js'
 import { MAPPER, prefixed, type RowToCommand } from './to-command.js'
@@ -45,15 +46,6 @@ interface SendError {
   [APPLIED_UNKNOWN]?: true
 }
 
-/** The connection closed while a pipeline waited for its replies. */
-/** A sent command whose reply never came: the connection closed, or the reply is missing. */
-class ConnectionLostError extends BatchSQLError {
-  declare readonly code: 'BATCHSQL_CONNECTION_LOST'
-  constructor(message = 'Connection closed before the replies of a sent pipeline arrived') {
-    super('BATCHSQL_CONNECTION_LOST', message)
-  }
-}
-
 /**
  * Writes one batch as one pipeline (or transaction) per cluster node, and reports each
  * command's own error so that the executor retries only those. What is re-sent:
@@ -72,24 +64,17 @@ export class RedisProcessor implements BatchProcessor {
   private readonly atomic: boolean
   private readonly ownsClient: boolean
   private readonly cluster: Cluster | undefined
-  /**
-   * Pipelines written on the current connection and still waiting for their replies, by their
-   * rejecters: a close settles them (see `exec()`). Pipelines handed to ioredis while it was
-   * not connected sit in its offline queue, unsent: they join when the connection is ready
-   * (ioredis writes that queue then), so a failed reconnection does not settle them.
-   */
-  private readonly written = new Set<(e: Error) => void>()
-  private readonly queued = new Set<(e: Error) => void>()
-  private readonly onClose = () => {
-    if (this.written.size === 0) return
-    const error = new ConnectionLostError()
-    const waiting = [...this.written]
-    this.written.clear()
-    for (const reject of waiting) reject(error)
-  }
-  private readonly onReady = () => {
-    for (const reject of this.queued) this.written.add(reject)
-    this.queued.clear()
+  /** The single-node client's connection; on a cluster, each node's (see `watchOf()`). */
+  private readonly watch: ConnectionWatch | undefined
+  private readonly nodeWatches = new Map<Redis, ConnectionWatch>()
+  // A node the cluster drops (gone from the slot map, or ended) closes without necessarily
+  // saying so to a listener still to come: its pipelines are settled as lost now.
+  private readonly onNodeRemoved = (node: Redis) => {
+    const watch = this.nodeWatches.get(node)
+    if (!watch) return
+    watch.lost()
+    watch.detach()
+    this.nodeWatches.delete(node)
   }
 
   constructor(
@@ -103,43 +88,29 @@ export class RedisProcessor implements BatchProcessor {
       throw new BatchSQLError('BATCHSQL_INVALID_CONFIG', 'atomic must be true or false')
     this.ownsClient = options.ownsClient ?? false
     this.cluster = (client as { isCluster?: boolean }).isCluster ? (client as Cluster) : undefined
-    if (!this.cluster) {
-      // Room for this processor's two listeners: many pipelines may share one client (0 is
-      // already "no limit").
-      const max = client.getMaxListeners()
-      if (max > 0) client.setMaxListeners(max + 2)
-      client.on('close', this.onClose).on('ready', this.onReady)
-    }
+    if (this.cluster) this.cluster.on('-node', this.onNodeRemoved)
+    else this.watch = new ConnectionWatch(client as Redis)
   }
 
   /**
-   * `p.exec()`, settled by the connection too: a pipeline whose replies have not come when the
-   * connection closes never gets them from this connection. ioredis would keep it waiting and,
-   * with `autoResendUnfulfilledCommands` (its default), send it again on the next connection,
-   * where a non-idempotent command that had already run would run again and then succeed,
-   * silently. Rejected here instead, it is reported `BATCHSQL_OUTCOME_UNKNOWN` (an idempotent
-   * one is retried), whatever ioredis does with it afterwards. Two listeners per processor,
-   * one set entry per pipeline in flight (none left once it settles).
+   * The watch of the connection a pipeline for `slot` goes to: the node ioredis picks, the
+   * slot's master in its slot map (`scaleReads` is for reads). None when the map names no node
+   * for the slot; ioredis then fails the pipeline before sending it.
    */
-  private exec(p: ReturnType<Redis['pipeline']>): Promise<[Error | null, unknown][] | null> {
-    return new Promise((resolve, reject) => {
-      const waiting = (this.client as Redis).status === 'ready' ? this.written : this.queued
-      waiting.add(reject)
-      const done = () => {
-        this.written.delete(reject)
-        this.queued.delete(reject)
-      }
-      p.exec().then(
-        (r) => {
-          done()
-          resolve(r)
-        },
-        (e: unknown) => {
-          done()
-          reject(e)
-        },
-      )
-    })
+  private watchOf(slot: number): ConnectionWatch | undefined {
+    if (!this.cluster) return this.watch
+    const nodeKey = this.cluster.slots[slot]?.[0]
+    if (nodeKey === undefined) return undefined
+    const node = this.cluster
+      .nodes('master')
+      .find((n) => `${n.options.host}:${n.options.port}` === nodeKey)
+    if (!node) return undefined
+    let watch = this.nodeWatches.get(node)
+    if (!watch) {
+      watch = new ConnectionWatch(node)
+      this.nodeWatches.set(node, watch)
+    }
+    return watch
   }
 
   classify(err: unknown) {
@@ -225,15 +196,19 @@ export class RedisProcessor implements BatchProcessor {
     return { failures, deduplicated }
   }
 
-  /** Positions (into `sent`) per pipeline: one group on a single node, per node on a cluster. */
-  private groups(sent: readonly RedisCommand[]): number[][] {
-    if (!this.cluster) return sent.length === 0 ? [] : [sent.map((_, k) => k)]
+  /**
+   * Positions (into `sent`) per pipeline, with the slot of its first key: one group on a
+   * single node, per node (per slot when atomic) on a cluster.
+   */
+  private groups(sent: readonly RedisCommand[]): { slot: number; positions: number[] }[] {
+    if (!this.cluster)
+      return sent.length === 0 ? [] : [{ slot: 0, positions: sent.map((_, k) => k) }]
     // ioredis accepts a pipeline whose slots share its node group (`_groupsBySlot`, marked
     // internal but the very table its check reads); the slot map is the fallback.
     const { slots, _groupsBySlot: groupOf } = this.cluster
     // ioredis prefixes every key with the client's keyPrefix before it picks the slot.
     const clientPrefix = (this.cluster.options as { keyPrefix?: string }).keyPrefix ?? ''
-    const byGroup = new Map<string, number[]>()
+    const byGroup = new Map<string, { slot: number; positions: number[] }>()
     for (let k = 0; k < sent.length; k++) {
       const key = sent[k]!.args[0]!
       const slot = keySlot(clientPrefix === '' ? key : prefixed(key, clientPrefix))
@@ -244,14 +219,14 @@ export class RedisProcessor implements BatchProcessor {
           ? `g${groupOf[slot]}`
           : (slots[slot]?.join(',') ?? `unassigned:${slot}`)
       const g = byGroup.get(id)
-      if (g) g.push(k)
-      else byGroup.set(id, [k])
+      if (g) g.positions.push(k)
+      else byGroup.set(id, { slot, positions: [k] })
     }
     return [...byGroup.values()]
   }
 
   private async send(
-    group: readonly number[],
+    { slot, positions: group }: { slot: number; positions: readonly number[] },
     sent: readonly RedisCommand[],
     outcomes: (SendError | undefined)[],
   ): Promise<void> {
@@ -270,7 +245,8 @@ export class RedisProcessor implements BatchProcessor {
     }
     let results: [Error | null, unknown][] | null
     try {
-      results = await (this.cluster ? p.exec() : this.exec(p))
+      const watch = this.watchOf(slot)
+      results = await (watch ? watch.run(() => p.exec()) : p.exec())
     } catch (error) {
       // ioredis rejects a pipeline before writing it (cluster not ready, no node for the
       // slot), or a transaction whose EXEC failed: an error reply means nothing ran, any
@@ -355,11 +331,10 @@ export class RedisProcessor implements BatchProcessor {
   }
 
   async close(): Promise<void> {
-    if (!this.cluster) {
-      this.client.off('close', this.onClose).off('ready', this.onReady)
-      const max = this.client.getMaxListeners()
-      if (max > 2) this.client.setMaxListeners(max - 2)
-    }
+    this.watch?.detach()
+    this.cluster?.off('-node', this.onNodeRemoved)
+    for (const watch of this.nodeWatches.values()) watch.detach()
+    this.nodeWatches.clear()
     if (!this.ownsClient) return
     // QUIT waits behind the offline queue: with the server unreachable it would wait for every
     // reconnection attempt (over a minute) and the client would still be reconnecting after.

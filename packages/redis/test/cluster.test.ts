@@ -2,7 +2,7 @@ import type { BatchFailure } from '@batchsql/core'
 import { Cluster, type Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createRedisBatchSQL, keySlot, redisSchemas } from '../src/index.js'
-import { connect, script, uniquePrefix } from './helpers.js'
+import { connect, lostReplyOptions, replySwallower, script, uniquePrefix } from './helpers.js'
 
 // A real three-master cluster started by the repository's script; the test owns it.
 const PORTS = [7001, 7002, 7003]
@@ -98,6 +98,68 @@ describe('Redis Cluster', () => {
       prefixedCluster.disconnect()
     }
   })
+
+  it.each([true, false])(
+    'atomic %s: an INCRBY whose reply was lost is reported BATCHSQL_OUTCOME_UNKNOWN, never applied twice silently',
+    {
+      timeout: 60_000,
+    },
+    async (atomic) => {
+      // Each node behind a proxy that can swallow its replies; natMap sends the cluster client
+      // through them, so every transaction (one per slot) runs on the server unanswered.
+      const proxies = await Promise.all(
+        PORTS.map((port) => replySwallower(`redis://127.0.0.1:${port}`)),
+      )
+      const natMap = Object.fromEntries(
+        PORTS.map((port, i) => [
+          `127.0.0.1:${port}`,
+          { host: '127.0.0.1', port: Number(new URL(proxies[i]!.url).port) },
+        ]),
+      )
+      const viaProxies = new Cluster(
+        proxies.map((p) => ({ host: '127.0.0.1', port: Number(new URL(p.url).port) })),
+        { natMap, slotsRefreshTimeout: 2000, retryDelayOnClusterDown: 100 },
+      )
+      viaProxies.on('error', () => {})
+      const prefix = uniquePrefix('lostexec')
+      const incr = redisSchemas.incr({ prefix })
+      const failures: BatchFailure[] = []
+      const b = createRedisBatchSQL(viaProxies, { atomic, ...lostReplyOptions(failures) })
+      try {
+        const KEYS = 30
+        // Every node connected first (ioredis connects to a node on its first command, and a
+        // swallowed handshake would leave the transactions unsent in its offline queue).
+        await Promise.all(
+          Array.from({ length: KEYS }, (_, k) => b.submitAndWait(incr, { key: `n${k}`, by: 0 })),
+        )
+        for (const p of proxies) p.swallow(true)
+        for (let k = 0; k < KEYS; k++) await b.submit(incr, { key: `n${k}`, by: 1 })
+        const total = async () => {
+          let sum = 0
+          for (let k = 0; k < KEYS; k++) sum += Number(await cluster.get(`${prefix}n${k}`))
+          return sum
+        }
+        while ((await total()) < KEYS) await new Promise((r) => setTimeout(r, 10))
+        for (const p of proxies) {
+          p.reset()
+          p.swallow(false)
+        }
+        const result = await b.close()
+        // Every transaction ran; none was acknowledged: all reported, none applied twice.
+        const unknown = failures.flatMap((f) => f.rows.map(() => f.error.code))
+        expect(unknown).toEqual(Array(KEYS).fill('BATCHSQL_OUTCOME_UNKNOWN'))
+        expect(result).toMatchObject({ failed: KEYS })
+        // ioredis re-runs a cluster pipeline whose replies were all "Connection is closed":
+        // some may have run twice, every one of them reported as possibly written.
+        expect(await total()).toBeGreaterThanOrEqual(KEYS)
+        expect(await total()).toBeLessThanOrEqual(2 * KEYS)
+      } finally {
+        viaProxies.disconnect()
+        for (const p of proxies) await p.close()
+        for (let k = 0; k < 30; k++) await cluster.del(`${prefix}n${k}`)
+      }
+    },
+  )
 
   it('loses nothing when a master is killed and restarted mid-run', async () => {
     const prefix = uniquePrefix('restart')

@@ -1,7 +1,9 @@
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { createServer, connect as netConnect, type Server, type Socket } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
+import type { BatchFailure } from '@batchsql/core'
 import { Redis } from 'ioredis'
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
@@ -37,4 +39,69 @@ const scripts = fileURLToPath(new URL('../../../scripts/', import.meta.url))
 export async function script(name: string, ...args: string[]): Promise<string> {
   const { stdout } = await exec(`${scripts}${name}`, args, { timeout: 60_000 })
   return stdout
+}
+
+/**
+ * A TCP proxy in front of the real Redis that can swallow the server's replies, then reset
+ * the connections: the server has run the commands, the client never hears so, as in a
+ * network partition. (Killing the client's connection on the server side is not the same:
+ * ioredis would then see the close before it sent anything, or get the replies.)
+ */
+export async function replySwallower(upstreamUrl = REDIS_URL) {
+  const url = new URL(upstreamUrl)
+  const pairs = new Set<[Socket, Socket]>()
+  let swallow = false
+  let refuse = false
+  const server: Server = createServer((client) => {
+    if (refuse) {
+      client.resetAndDestroy()
+      return
+    }
+    const upstream = netConnect(Number(url.port || 6379), url.hostname)
+    const pair: [Socket, Socket] = [client, upstream]
+    pairs.add(pair)
+    client.on('data', (d) => upstream.write(d))
+    upstream.on('data', (d) => {
+      if (!swallow) client.write(d)
+    })
+    const end = () => {
+      pairs.delete(pair)
+      client.destroy()
+      upstream.destroy()
+    }
+    for (const s of pair) s.on('error', end).on('close', end)
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  const port = (server.address() as { port: number }).port
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    swallow: (on: boolean) => {
+      swallow = on
+    },
+    refuse: (on: boolean) => {
+      refuse = on
+    },
+    reset: () => {
+      for (const [client, upstream] of [...pairs]) {
+        client.resetAndDestroy()
+        upstream.destroy()
+      }
+    },
+    close: () =>
+      new Promise<void>((r) => {
+        for (const p of pairs) for (const s of p) s.destroy()
+        server.close(() => r())
+      }),
+  }
+}
+
+/** Options for a batch whose replies a test loses: quick flushes and retries, failures kept. */
+export function lostReplyOptions(failures: BatchFailure[]) {
+  return {
+    flushSize: 1_000,
+    flushInterval: 5,
+    timeoutMs: 10_000,
+    retry: { maxAttempts: 10, initialDelayMs: 20, maxDelayMs: 100 },
+    onError: (f: BatchFailure) => failures.push(f),
+  }
 }

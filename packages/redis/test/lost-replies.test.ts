@@ -1,63 +1,15 @@
-import { createServer, connect as netConnect, type Server, type Socket } from 'node:net'
 import type { BatchFailure } from '@batchsql/core'
 import { Redis } from 'ioredis'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createRedisBatchSQL, redisSchemas } from '../src/index.js'
-import { connect, dropPrefix, REDIS_URL, uniquePrefix } from './helpers.js'
-
-/**
- * A TCP proxy in front of the real Redis that can swallow the server's replies, then reset
- * the connections: the server has run the commands, the client never hears so, as in a
- * network partition. (Killing the client's connection on the server side is not the same:
- * ioredis would then see the close before it sent anything, or get the replies.)
- */
-async function replySwallower() {
-  const url = new URL(REDIS_URL)
-  const pairs = new Set<[Socket, Socket]>()
-  let swallow = false
-  let refuse = false
-  const server: Server = createServer((client) => {
-    if (refuse) {
-      client.resetAndDestroy()
-      return
-    }
-    const upstream = netConnect(Number(url.port || 6379), url.hostname)
-    const pair: [Socket, Socket] = [client, upstream]
-    pairs.add(pair)
-    client.on('data', (d) => upstream.write(d))
-    upstream.on('data', (d) => {
-      if (!swallow) client.write(d)
-    })
-    const end = () => {
-      pairs.delete(pair)
-      client.destroy()
-      upstream.destroy()
-    }
-    for (const s of pair) s.on('error', end).on('close', end)
-  })
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  const port = (server.address() as { port: number }).port
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    swallow: (on: boolean) => {
-      swallow = on
-    },
-    refuse: (on: boolean) => {
-      refuse = on
-    },
-    reset: () => {
-      for (const [client, upstream] of [...pairs]) {
-        client.resetAndDestroy()
-        upstream.destroy()
-      }
-    },
-    close: () =>
-      new Promise<void>((r) => {
-        for (const p of pairs) for (const s of p) s.destroy()
-        server.close(() => r())
-      }),
-  }
-}
+import {
+  connect,
+  dropPrefix,
+  lostReplyOptions,
+  REDIS_URL,
+  replySwallower,
+  uniquePrefix,
+} from './helpers.js'
 
 const admin = connect()
 afterAll(() => admin.disconnect())
@@ -78,13 +30,7 @@ describe('replies lost in transit, then the connection reset', () => {
       const set = redisSchemas.set({ prefix })
       const hset = redisSchemas.hset({ prefix })
       const failures: BatchFailure[] = []
-      const batch = createRedisBatchSQL(yours ?? proxy.url, {
-        flushSize: 1_000,
-        flushInterval: 5,
-        timeoutMs: 10_000,
-        retry: { maxAttempts: 10, initialDelayMs: 20, maxDelayMs: 100 },
-        onError: (f) => failures.push(f),
-      })
+      const batch = createRedisBatchSQL(yours ?? proxy.url, lostReplyOptions(failures))
       try {
         await batch.submitAndWait(incr, { key: 'n', by: 0 }) // connected
         proxy.swallow(true)

@@ -1,0 +1,81 @@
+import { BatchSQLError } from '@batchsql/core'
+import type { Redis } from 'ioredis'
+
+/** A sent command whose reply never came: the connection closed, or the reply is missing. */
+export class ConnectionLostError extends BatchSQLError {
+  declare readonly code: 'BATCHSQL_CONNECTION_LOST'
+  constructor(message = 'Connection closed before the replies of a sent pipeline arrived') {
+    super('BATCHSQL_CONNECTION_LOST', message)
+  }
+}
+
+/**
+ * The pipelines written on one connection (a single-node client, or one node of a cluster)
+ * and still waiting for their replies; a close settles them.
+ *
+ * Why: a pipeline whose replies have not come when the connection closes never gets them from
+ * that connection, and ioredis sends it again, silently. A single-node client does so with
+ * `autoResendUnfulfilledCommands` (its default) on the next connection; a cluster client
+ * re-runs a whole pipeline or transaction whose every reply is "Connection is closed" (after
+ * `retryDelayOnFailover`). Either way a non-idempotent command that had already run would run
+ * again and then succeed. Settled here first, it is reported `BATCHSQL_OUTCOME_UNKNOWN` (an
+ * idempotent one is retried), whatever ioredis does with it afterwards.
+ *
+ * Pipelines handed over while the connection was not ready sit in ioredis's offline queue,
+ * unsent: they are watched from the connection's next `ready` (ioredis writes the queue
+ * then), so a failed reconnection does not settle them.
+ */
+export class ConnectionWatch {
+  private readonly written = new Set<(e: Error) => void>()
+  private readonly queued = new Set<(e: Error) => void>()
+  private readonly onClose = () => this.lost()
+  private readonly onReady = () => {
+    for (const reject of this.queued) this.written.add(reject)
+    this.queued.clear()
+  }
+
+  constructor(private readonly connection: Redis) {
+    // Room for these two listeners: many pipelines may share one client (0 is already "no
+    // limit").
+    const max = connection.getMaxListeners()
+    if (max > 0) connection.setMaxListeners(max + 2)
+    connection.on('close', this.onClose).on('ready', this.onReady)
+  }
+
+  /** `exec()`'s result, or a ConnectionLostError should the connection close first. */
+  run<T>(exec: () => Promise<T>): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const waiting = this.connection.status === 'ready' ? this.written : this.queued
+      waiting.add(reject)
+      const done = () => {
+        this.written.delete(reject)
+        this.queued.delete(reject)
+      }
+      exec().then(
+        (r) => {
+          done()
+          resolve(r)
+        },
+        (e: unknown) => {
+          done()
+          reject(e)
+        },
+      )
+    })
+  }
+
+  /** Settles every written pipeline as lost (the connection closed, or is being dropped). */
+  lost(): void {
+    if (this.written.size === 0) return
+    const error = new ConnectionLostError()
+    const waiting = [...this.written]
+    this.written.clear()
+    for (const reject of waiting) reject(error)
+  }
+
+  detach(): void {
+    this.connection.off('close', this.onClose).off('ready', this.onReady)
+    const max = this.connection.getMaxListeners()
+    if (max > 2) this.connection.setMaxListeners(max - 2)
+  }
+}
