@@ -88,8 +88,12 @@ export class RedisProcessor implements BatchProcessor {
       throw new BatchSQLError('BATCHSQL_INVALID_CONFIG', 'atomic must be true or false')
     this.ownsClient = options.ownsClient ?? false
     this.cluster = (client as { isCluster?: boolean }).isCluster ? (client as Cluster) : undefined
-    if (this.cluster) this.cluster.on('-node', this.onNodeRemoved)
-    else this.watch = new ConnectionWatch(client as Redis)
+    if (this.cluster) {
+      // Room for this listener: many processors may share one cluster client.
+      const max = this.cluster.getMaxListeners()
+      if (max > 0) this.cluster.setMaxListeners(max + 1)
+      this.cluster.on('-node', this.onNodeRemoved)
+    } else this.watch = new ConnectionWatch(client as Redis)
   }
 
   /**
@@ -332,7 +336,11 @@ export class RedisProcessor implements BatchProcessor {
 
   async close(): Promise<void> {
     this.watch?.detach()
-    this.cluster?.off('-node', this.onNodeRemoved)
+    if (this.cluster) {
+      this.cluster.off('-node', this.onNodeRemoved)
+      const max = this.cluster.getMaxListeners()
+      if (max > 1) this.cluster.setMaxListeners(max - 1)
+    }
     for (const watch of this.nodeWatches.values()) watch.detach()
     this.nodeWatches.clear()
     if (!this.ownsClient) return

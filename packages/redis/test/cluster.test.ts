@@ -161,6 +161,30 @@ describe('Redis Cluster', () => {
     },
   )
 
+  it('twelve pipelines on one cluster client: no MaxListenersExceededWarning, limits back after close()', async () => {
+    const prefix = uniquePrefix('listeners')
+    const set = redisSchemas.set({ prefix })
+    const limits = () => [cluster, ...cluster.nodes('master')].map((n) => n.getMaxListeners())
+    const before = limits()
+    const warnings: string[] = []
+    const onWarning = (w: Error) => warnings.push(w.name)
+    process.on('warning', onWarning)
+    try {
+      const batches = Array.from({ length: 12 }, () => createRedisBatchSQL(cluster))
+      // A command per batch on every node: each batch watches each node's connection.
+      for (const b of batches)
+        for (let i = 0; i < 30; i++) await b.submitAndWait(set, { key: `k${i}`, value: i })
+      for (const b of batches) await b.close()
+      expect(warnings.filter((w) => w === 'MaxListenersExceededWarning')).toEqual([])
+      expect(limits()).toEqual(before)
+      for (const node of cluster.nodes('master'))
+        expect(node.listenerCount('close')).toBeLessThan(5)
+    } finally {
+      process.off('warning', onWarning)
+      for (let i = 0; i < 30; i++) await cluster.del(`${prefix}k${i}`)
+    }
+  })
+
   it('loses nothing when a master is killed and restarted mid-run', async () => {
     const prefix = uniquePrefix('restart')
     const set = redisSchemas.set({ prefix })
