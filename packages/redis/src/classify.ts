@@ -72,6 +72,23 @@ const CONNECTION_NAMES = new Set([
   'AbortError',
 ])
 
+/**
+ * A command the server answered `QUEUED` outside a transaction of BatchSQL's: the client is
+ * inside a `MULTI` the application opened on it (without a pipeline), so the command did not
+ * run; it runs at the application's `EXEC`, or never (`DISCARD`, a failed `WATCH`). Counting
+ * it written would be a silent loss; sending a non-idempotent one again could apply it twice.
+ * Its outcome is unknown: an idempotent command is retried (as a lock held elsewhere is).
+ */
+export class ForeignTransactionError extends BatchSQLError {
+  declare readonly code: 'BATCHSQL_FOREIGN_TRANSACTION'
+  constructor() {
+    super(
+      'BATCHSQL_FOREIGN_TRANSACTION',
+      'the Redis client is inside a MULTI BatchSQL did not open; the command was queued in it, not run',
+    )
+  }
+}
+
 /** True for an error reply from the server (the command was not executed, or failed). */
 export function isReplyError(err: unknown): boolean {
   return err instanceof Error && err.name === 'ReplyError'
@@ -112,5 +129,6 @@ export const classifyRedisError: ErrorClassifier = (err) => {
     return RETRYABLE[code] ?? FINAL[code] ?? { reason: 'non_retryable', retryable: false }
   }
   if (isConnectionError(err)) return { reason: 'connection', retryable: true }
+  if (err instanceof ForeignTransactionError) return { reason: 'lock_timeout', retryable: true }
   return undefined
 }

@@ -1,4 +1,9 @@
-export { classifyRedisError, isConnectionError, isReplyError } from './classify.js'
+export {
+  classifyRedisError,
+  ForeignTransactionError,
+  isConnectionError,
+  isReplyError,
+} from './classify.js'
 export type { CommandSpec, RedisArg, RedisCommand } from './commands.js'
 export type { RedisBatchSQLConfig } from './factory.js'
 export { createRedisBatchSQL } from './factory.js'

@@ -11,7 +11,12 @@ import {
   ValidationError,
 } from '@batchsql/core'
 import { type Cluster, Command, type Redis, type RedisOptions } from 'ioredis'
-import { classifyRedisError, isReplyError, redactRedisError } from './classify.js'
+import {
+  classifyRedisError,
+  ForeignTransactionError,
+  isReplyError,
+  redactRedisError,
+} from './classify.js'
 import { planSends, sourcesOf } from './coalesce-commands.js'
 import type { RedisArg, RedisCommand } from './commands.js'
 import { ConnectionLostError, ConnectionWatch } from './connection-watch.js'
@@ -37,6 +42,17 @@ export interface RedisProcessorOptions {
 interface PipelineInternals {
   readonly options?: Pick<RedisOptions, 'keyPrefix'>
   sendCommand(command: Command): unknown
+}
+
+const QUEUED = Buffer.from('QUEUED')
+
+/**
+ * The reply of a command queued in a transaction. None of the commands BatchSQL sends replies
+ * a bulk string that could read `QUEUED` (their replies are OK, integers, numbers or stream
+ * IDs), so outside its own `MULTI` this reply can only mean someone else's.
+ */
+function isQueued(reply: unknown): boolean {
+  return Buffer.isBuffer(reply) ? reply.equals(QUEUED) : reply === 'QUEUED'
 }
 
 // A command whose error did not come from the server may or may not have been executed.
@@ -180,7 +196,7 @@ export class RedisProcessor implements BatchProcessor {
             ? markInDoubt(o.error)
             : BatchFailedError.outcomeUnknown(
                 schema.table,
-                'connection',
+                classifyRedisError(o.error)?.reason ?? 'connection',
                 ctx.attempt,
                 sources.length,
                 o.error,
@@ -270,7 +286,11 @@ export class RedisProcessor implements BatchProcessor {
     for (let j = 0; j < group.length; j++) {
       const err =
         results[j]?.[0] ??
-        (results[j] === undefined ? new ConnectionLostError('no reply for a sent command') : null)
+        (results[j] === undefined
+          ? new ConnectionLostError('no reply for a sent command')
+          : !this.atomic && isQueued(results[j]![1])
+            ? new ForeignTransactionError()
+            : null)
       if (err) {
         outcomes[group[j]!] = isReplyError(err)
           ? { error: err }

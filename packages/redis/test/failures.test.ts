@@ -123,6 +123,52 @@ describe('per-command failure isolation', () => {
   })
 })
 
+describe("the application's own MULTI open on the client", () => {
+  // Redis answers QUEUED to every command while the application's transaction is open: none
+  // ran, each runs at its EXEC or never. Counted written, a DISCARD lost them silently.
+  it.each(['discard', 'exec'] as const)(
+    'commands queued in it are not counted written: reported BATCHSQL_OUTCOME_UNKNOWN (%s)',
+    async (end) => {
+      const app = connect()
+      const incr = redisSchemas.incr({ prefix: `${prefix}foreign:${end}:` })
+      const set = redisSchemas.set({ prefix: `${prefix}foreign:${end}:` })
+      const b = createRedisBatchSQL(app, {
+        flushSize: 6,
+        retry: { maxAttempts: 3, initialDelayMs: 1, maxDelayMs: 2 },
+      })
+      try {
+        await app.multi({ pipeline: false })
+        const acks = [
+          ...[0, 1, 2].map((i) => b.submitAndWait(incr, { key: `n${i}`, by: 1 })),
+          ...[0, 1, 2].map((i) => b.submitAndWait(set, { key: `s${i}`, value: 'v' })),
+        ].map((p) =>
+          p.then(
+            () => 'ok',
+            (e: BatchFailedError) => `${e.code}:${e.reason}`,
+          ),
+        )
+        const results = await Promise.all(acks)
+        expect(results).toEqual(Array(6).fill('BATCHSQL_OUTCOME_UNKNOWN:lock_timeout'))
+        await (end === 'discard' ? app.discard() : app.exec())
+        const values = await redis.mget(
+          ...[0, 1, 2].flatMap((i) => [
+            `${prefix}foreign:${end}:n${i}`,
+            `${prefix}foreign:${end}:s${i}`,
+          ]),
+        )
+        // EXEC runs every copy queued: each INCRBY once (never re-sent), each SET 3 times.
+        expect(values).toEqual(
+          end === 'discard' ? Array(6).fill(null) : ['1', 'v', '1', 'v', '1', 'v'],
+        )
+        expect(b.stats()).toMatchObject({ committed: 0, failed: 6 })
+      } finally {
+        await b.close()
+        app.disconnect()
+      }
+    },
+  )
+})
+
 describe('retries never apply a command twice', () => {
   it('a partly failed pipeline re-sends only its failed commands', async () => {
     // A real error reply made retryable by a user classifier; the key is fixed between the
