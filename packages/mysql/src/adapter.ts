@@ -3,7 +3,7 @@ import type { InsertShape, SqlDialectAdapter } from '@batchsql/kysely'
 import { type Compilable, CompiledQuery, type Kysely, sql } from 'kysely'
 import mysql from 'mysql2'
 import { classifyMysqlError, lostInFlightMysql, redactMysqlError } from './classify.js'
-import { hasNoBackslashEscapes, noBackslashEscapesError } from './session.js'
+import { autocommitOffError, hasNoBackslashEscapes, noBackslashEscapesError } from './session.js'
 import { toMysqlValue } from './values.js'
 
 export interface MysqlAdapterOptions {
@@ -120,13 +120,16 @@ export class MysqlAdapter implements SqlDialectAdapter {
       packet: number | string
       version: string
       mode: string | null
-    }>`SELECT @@max_allowed_packet AS packet, VERSION() AS version, @@session.sql_mode AS mode`.execute(
+      ac: number | string
+    }>`SELECT @@max_allowed_packet AS packet, VERSION() AS version, @@session.sql_mode AS mode, @@session.autocommit AS ac`.execute(
       db,
     )
     const row = rows[0]!
-    // mysql2 escapes with backslashes; a pool BatchSQL wraps checks each connection, a Kysely of
-    // yours is checked here, on the connection this query ran on.
+    // mysql2 escapes with backslashes, and a one-statement batch relies on autocommit; a pool
+    // BatchSQL wraps checks each connection, a Kysely of yours is checked here, on the
+    // connection this query ran on.
     if (hasNoBackslashEscapes(String(row.mode ?? ''))) throw noBackslashEscapesError()
+    if (Number(row.ac) === 0) throw autocommitOffError()
     this.server = parseServerVersion(row.version, Number(row.packet))
     this.maxStatementBytes = this.server.maxAllowedPacket
   }

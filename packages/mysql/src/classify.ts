@@ -99,13 +99,17 @@ export function lostInFlightMysql(err: unknown): boolean {
  * MySQL / MariaDB server errors by error number (`errno`, with `sqlState`). Client-side
  * socket errors (ECONNRESET, PROTOCOL_CONNECTION_LOST) are left to core's built-in classifier.
  * A session BatchSQL refuses to write through (`BATCHSQL_INVALID_CONFIG`, e.g. sql_mode
- * NO_BACKSLASH_ESCAPES) is `non_retryable`. Redacts `err.sql` (see `redactMysqlError`).
+ * NO_BACKSLASH_ESCAPES) is `non_retryable`; a statement undone because it landed in a
+ * transaction BatchSQL did not open (`BATCHSQL_FOREIGN_TRANSACTION`) is retried. Redacts `err.sql` (see `redactMysqlError`).
  */
 export function classifyMysqlError(err: unknown): Classification | undefined {
   redactMysqlError(err)
   const e = err as { errno?: unknown; sqlState?: unknown; code?: unknown } | null
   if (e instanceof Error && e.code === 'BATCHSQL_INVALID_CONFIG')
     return { reason: 'non_retryable', retryable: false }
+  // Rolled back by closing the connection (session.ts): certain, so not a lost statement.
+  if (e instanceof Error && e.code === 'BATCHSQL_FOREIGN_TRANSACTION')
+    return { reason: 'lock_timeout', retryable: true }
   // mysql2 refuses a statement on a connection it already knows is closed: nothing was sent.
   if (
     e instanceof Error &&

@@ -3,4 +3,5 @@ export { MYSQL_MAX_PARAMETERS, MysqlAdapter, parseServerVersion } from './adapte
 export { classifyMysqlError, lostInFlightMysql, redactMysqlError } from './classify.js'
 export type { MysqlBatchSQLConfig, MysqlTarget } from './factory.js'
 export { createMysqlBatchSQL } from './factory.js'
+export { ForeignTransactionError } from './session.js'
 export { mysqlDateTime, toMysqlValue } from './values.js'

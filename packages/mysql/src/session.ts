@@ -1,8 +1,10 @@
 /**
  * The sessions BatchSQL writes through. A pool BatchSQL creates has each new connection set up
- * before its first use: UTC time zone, no NO_BACKSLASH_ESCAPES, statement and lock-wait limits.
- * A pool you pass is never changed, only checked (once per connection, one SELECT): a session
- * in NO_BACKSLASH_ESCAPES is refused. Every statement's error has its row values removed.
+ * before its first use: UTC time zone, no NO_BACKSLASH_ESCAPES, autocommit on, statement and
+ * lock-wait limits. A pool you pass is never changed, only checked (once per connection, one
+ * SELECT): a session in NO_BACKSLASH_ESCAPES or with autocommit off is refused, and a statement
+ * that lands in a transaction BatchSQL did not open is undone. Every statement's error has its
+ * row values removed.
  */
 import { BatchSQLError } from '@batchsql/core'
 import type { MysqlPool, MysqlPoolConnection } from 'kysely'
@@ -24,6 +26,40 @@ export function noBackslashEscapesError(): BatchSQLError {
       '@batchsql/mysql README, "Server settings")',
   )
 }
+
+/**
+ * The error of a session with autocommit off: a batch of one statement runs without a
+ * transaction of BatchSQL's and would stay uncommitted, then vanish with the connection.
+ */
+export function autocommitOffError(): BatchSQLError {
+  return new BatchSQLError(
+    'BATCHSQL_INVALID_CONFIG',
+    "the MySQL session's autocommit is off: a batch BatchSQL writes as one statement would " +
+      'never be committed, so BatchSQL writes nothing through it; set autocommit = 1 on the ' +
+      'pool\'s connections (see the @batchsql/mysql README, "Server settings")',
+  )
+}
+
+/**
+ * A statement BatchSQL ran outside a transaction of its own came back inside one (the server's
+ * "in transaction" status flag): the connection was handed over with a transaction still open
+ * (a `BEGIN` released without `COMMIT`), so the rows would commit, or not, with someone else's
+ * work. The connection is destroyed, which rolls the statement back on the server: nothing of
+ * the batch is written, and the retry takes another connection.
+ */
+export class ForeignTransactionError extends BatchSQLError {
+  declare readonly code: 'BATCHSQL_FOREIGN_TRANSACTION'
+  constructor() {
+    super(
+      'BATCHSQL_FOREIGN_TRANSACTION',
+      'a MySQL connection of the pool was inside a transaction BatchSQL did not open; the ' +
+        'connection was closed, which rolled the statement back',
+    )
+  }
+}
+
+/** mysql2's OK packet status: SERVER_STATUS_IN_TRANS. */
+const SERVER_STATUS_IN_TRANS = 0x0001
 
 export interface SessionOptions {
   /** The pool is BatchSQL's own: set its sessions up. Otherwise they are only checked. */
@@ -55,7 +91,7 @@ const SQL_MODE_WITHOUT_NBE =
  * (`innodb_lock_wait_timeout`, whole seconds, at least 1).
  */
 async function setUp(conn: mysql.PoolConnection, timeoutMs: number): Promise<void> {
-  const set = ["time_zone = '+00:00'", `sql_mode = ${SQL_MODE_WITHOUT_NBE}`]
+  const set = ["time_zone = '+00:00'", `sql_mode = ${SQL_MODE_WITHOUT_NBE}`, 'autocommit = 1']
   if (timeoutMs > 0)
     set.push(`innodb_lock_wait_timeout = ${Math.max(1, Math.floor(timeoutMs / 1000))}`)
   await run(conn, `SET SESSION ${set.join(', ')}`)
@@ -85,9 +121,10 @@ export function isUtcSession(timeZone: string, systemTimeZone: string): boolean 
 async function check(conn: mysql.PoolConnection, pool: object): Promise<void> {
   const rows = (await run(
     conn,
-    'SELECT @@session.sql_mode AS mode, @@session.time_zone AS tz, @@system_time_zone AS sys',
-  )) as { mode: unknown; tz: unknown; sys: unknown }[]
+    'SELECT @@session.sql_mode AS mode, @@session.time_zone AS tz, @@system_time_zone AS sys, @@session.autocommit AS ac',
+  )) as { mode: unknown; tz: unknown; sys: unknown; ac: unknown }[]
   if (hasNoBackslashEscapes(String(rows[0]?.mode ?? ''))) throw noBackslashEscapesError()
+  if (Number(rows[0]?.ac) === 0) throw autocommitOffError()
   if (!warnedPools.has(pool) && !isUtcSession(String(rows[0]?.tz), String(rows[0]?.sys))) {
     warnedPools.add(pool)
     process.emitWarning(
@@ -107,6 +144,8 @@ async function check(conn: mysql.PoolConnection, pool: object): Promise<void> {
  * the pool at once rather than handed out again before its close arrives.
  */
 class SessionConnection {
+  /** Between Kysely's `begin` and its `commit` / `rollback` on this connection. */
+  private inOwnTransaction = false
   constructor(private readonly raw: mysql.PoolConnection) {}
   get threadId(): number {
     return this.raw.threadId
@@ -128,11 +167,22 @@ class SessionConnection {
       query(sql: string, values: unknown, cb?: Callback): unknown
     }
     if (callback === undefined) return raw.query(sql, parameters)
+    // Kysely's own transaction statements (mysql-driver: 'begin', 'commit', 'rollback').
+    if (sql === 'begin') this.inOwnTransaction = true
+    else if (sql === 'commit' || sql === 'rollback') this.inOwnTransaction = false
     return raw.query(sql, parameters, (err, result) => {
       if (err) {
         redactMysqlError(err, sql)
         const e = err as { fatal?: unknown; errno?: unknown }
         if (e.fatal === true || e.errno === 1153) this.raw.destroy()
+      } else if (
+        !this.inOwnTransaction &&
+        sql !== 'commit' &&
+        sql !== 'rollback' &&
+        ((result as { serverStatus?: number } | null)?.serverStatus ?? 0) & SERVER_STATUS_IN_TRANS
+      ) {
+        this.raw.destroy()
+        return callback(new ForeignTransactionError())
       }
       callback(err, result)
     })

@@ -210,30 +210,37 @@ describe('sql_mode NO_BACKSLASH_ESCAPES', () => {
     }
   })
 
-  it('each connection of a pool of yours is checked, not only the first', async () => {
-    // The first session is clean (init() passes on it), the second is in the mode.
-    const pool = mysql.createPool({ uri: MYSQL_URL, connectionLimit: 2 })
-    let made = 0
-    pool.on('connection', (c) => {
-      if (made++ > 0) c.query(ADD_NBE)
-    })
-    await fresh()
-    const batch = createMysqlBatchSQL(pool, { flushInterval: 1 })
-    const first = await settle([batch.submitAndWait(strings, { id: 1, s: NASTY[0]! })])
-    // Hold the clean connection: the next batch must take the other one.
-    const held = await pool.promise().getConnection()
-    const second = await settle([batch.submitAndWait(strings, { id: 2, s: NASTY[1]! })])
-    held.release()
-    await batch.close()
-    await pool.promise().end()
-    const rows = await q<{ id: number; s: string }>('SELECT id, s FROM bsq_nbe ORDER BY id')
-    await q('DROP TABLE bsq_nbe')
-    expect(made).toBe(2)
-    expect(first).toEqual(['ok'])
-    expect(second[0]).toMatchObject({ reason: 'non_retryable' })
-    expect((second[0] as Error).cause).toMatchObject({ code: 'BATCHSQL_INVALID_CONFIG' })
-    expect(rows).toEqual([{ id: 1, s: NASTY[0] }])
-  })
+  it.each([
+    ['NO_BACKSLASH_ESCAPES', ADD_NBE],
+    ['autocommit', 'SET autocommit = 0'],
+  ])(
+    'each connection of a pool of yours is checked, not only the first (%s)',
+    async (what, init) => {
+      // The first session is clean (init() passes on it), the second is not.
+      const pool = mysql.createPool({ uri: MYSQL_URL, connectionLimit: 2 })
+      let made = 0
+      pool.on('connection', (c) => {
+        if (made++ > 0) c.query(init)
+      })
+      await fresh()
+      const batch = createMysqlBatchSQL(pool, { flushInterval: 1 })
+      const first = await settle([batch.submitAndWait(strings, { id: 1, s: NASTY[0]! })])
+      // Hold the clean connection: the next batch must take the other one.
+      const held = await pool.promise().getConnection()
+      const second = await settle([batch.submitAndWait(strings, { id: 2, s: NASTY[1]! })])
+      held.release()
+      await batch.close()
+      await pool.promise().end()
+      const rows = await q<{ id: number; s: string }>('SELECT id, s FROM bsq_nbe ORDER BY id')
+      await q('DROP TABLE bsq_nbe')
+      expect(made).toBe(2)
+      expect(first).toEqual(['ok'])
+      expect(second[0]).toMatchObject({ reason: 'non_retryable' })
+      expect((second[0] as Error).cause).toMatchObject({ code: 'BATCHSQL_INVALID_CONFIG' })
+      expect(String((second[0] as Error).cause)).toContain(what)
+      expect(rows).toEqual([{ id: 1, s: NASTY[0] }])
+    },
+  )
 
   it('a Kysely of yours is checked too (before the first batch)', async () => {
     const pool = userPool(ADD_NBE)
@@ -248,6 +255,69 @@ describe('sql_mode NO_BACKSLASH_ESCAPES', () => {
     expect(Number(count!.n)).toBe(0)
     expect(r).toMatchObject({ reason: 'non_retryable' })
     expect((r as Error).cause).toMatchObject({ code: 'BATCHSQL_INVALID_CONFIG' })
+  })
+})
+
+describe('transactions: autocommit off, a connection handed over inside a transaction', () => {
+  // A batch of one statement runs without a transaction of BatchSQL's: under autocommit = 0,
+  // or on a connection left inside someone's BEGIN, it was acknowledged, then never committed.
+  const t = defineSchema({ table: 'bsq_autocommit', columns: { id: 'int' } })
+  const fresh = async () => {
+    await q('DROP TABLE IF EXISTS bsq_autocommit')
+    await q('CREATE TABLE bsq_autocommit (id INT PRIMARY KEY)')
+  }
+  const ids = async () => {
+    const rows = await q<{ id: number }>('SELECT id FROM bsq_autocommit ORDER BY id')
+    await q('DROP TABLE bsq_autocommit')
+    return rows.map((r) => r.id)
+  }
+
+  it('a pool BatchSQL creates turns autocommit on, whatever the server default', async () => {
+    serverDefault('SET autocommit = 0')
+    await fresh()
+    const batch = createMysqlBatchSQL(MYSQL_URL, { flushInterval: 1 })
+    const acks = await settle([1, 2, 3].map((id) => batch.submitAndWait(t, { id })))
+    await batch.close() // ends BatchSQL's pool: uncommitted rows would be gone now
+    expect(acks).toEqual(['ok', 'ok', 'ok'])
+    expect(await ids()).toEqual([1, 2, 3])
+  })
+
+  it.each(['pool', 'Kysely'] as const)(
+    'a %s of yours with autocommit off is refused: typed error, nothing written',
+    async (kind) => {
+      const pool = userPool('SET autocommit = 0')
+      const db =
+        kind === 'Kysely' ? new Kysely<any>({ dialect: new MysqlDialect({ pool }) }) : undefined
+      await fresh()
+      const batch = createMysqlBatchSQL(db ?? pool, { flushInterval: 1 })
+      const results = await settle([1, 2].map((id) => batch.submitAndWait(t, { id })))
+      await batch.close()
+      await (db ? db.destroy() : pool.promise().end())
+      expect(await ids()).toEqual([])
+      for (const r of results) {
+        expect(r).toMatchObject({ reason: 'non_retryable' })
+        expect((r as Error).cause).toMatchObject({ code: 'BATCHSQL_INVALID_CONFIG' })
+        expect(String((r as Error).cause)).toMatch(/autocommit/)
+      }
+    },
+  )
+
+  it('a connection of your pool released inside a BEGIN is closed (the statement rolled back) and the batch retried on another: every row once', async () => {
+    const pool = mysql.createPool({ uri: MYSQL_URL, connectionLimit: 1 })
+    await fresh()
+    const leftOpen = await pool.promise().getConnection()
+    await leftOpen.query('BEGIN')
+    leftOpen.release() // the application's bug: its transaction stays open on the connection
+    const batch = createMysqlBatchSQL(pool, {
+      flushInterval: 1,
+      retry: { initialDelayMs: 1, maxDelayMs: 5 },
+    })
+    const acks = await settle([1, 2, 3].map((id) => batch.submitAndWait(t, { id })))
+    const result = await batch.close()
+    await pool.promise().end()
+    expect(acks).toEqual(['ok', 'ok', 'ok'])
+    expect(result).toMatchObject({ committed: 3, failed: 0 })
+    expect(await ids()).toEqual([1, 2, 3])
   })
 })
 
