@@ -21,6 +21,7 @@ import {
 } from 'kysely'
 import type pg from 'pg'
 import { lostInFlightPostgres } from './classify.js'
+import { connectClean } from './clean-connection.js'
 import { withConflictClause } from './conflict.js'
 import { copyText } from './values.js'
 
@@ -140,7 +141,7 @@ export async function copyBatch(
   groups: readonly ShapeGroup[],
   ctx: ProcessContext,
 ): Promise<void> {
-  const client = await pool.connect()
+  const client = await connectClean(pool)
   let broken: Error | undefined
   // One COPY into the table is atomic by itself: no transaction round trips for it.
   const single = groups.length === 1 && groups[0]!.shape.schema.strategy === 'insert'

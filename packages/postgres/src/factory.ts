@@ -9,6 +9,7 @@ import {
 import { Kysely, PostgresDialect } from 'kysely'
 import pg from 'pg'
 import { type CopyMode, PostgresAdapter } from './adapter.js'
+import { cleanPool } from './clean-connection.js'
 
 export interface PostgresBatchSQLConfig extends SqlBatchSQLConfig {
   /** COPY fast path: `never` (default), `insert` (plain inserts), `always` (also upserts, via a staging table). */
@@ -107,7 +108,7 @@ export function createPostgresBatchSQL<DB = any>(
     ? ownPool(target as string | pg.PoolConfig, rest.timeoutMs)
     : (target as pg.Pool)
   guardConnectionErrors(pool, owns)
-  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) })
+  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: cleanPool(pool) }) })
   // Kysely's destroy() (ends the pool if Kysely used it; later destroy() calls are no-ops),
   // then the pool itself if still open: a pool only COPY used is unknown to Kysely.
   const release = owns

@@ -69,6 +69,23 @@ describe.each(['never', 'always'] as const)('postgres values (copy: %s)', (copy)
     ])
   })
 
+  it('a connection of your pool released inside a BEGIN is closed, not written through: every row once', async () => {
+    // A one-statement batch (or a lone COPY) has no BEGIN of BatchSQL's: on that connection it
+    // joined the leftover transaction, was acknowledged, and vanished with it.
+    const name = await table('id int PRIMARY KEY')
+    const one = new pg.Pool({ connectionString: POSTGRES_URL, max: 1 })
+    const leftOpen = await one.connect()
+    await leftOpen.query('BEGIN')
+    leftOpen.release() // the application's bug: its transaction stays open on the connection
+    const schema = defineSchema({ table: name, columns: { id: 'int' } })
+    const batch = createPostgresBatchSQL(one, { copy, flushInterval: 60_000 })
+    await batch.submitMany(schema, [{ id: 1 }, { id: 2 }, { id: 3 }])
+    expect(await batch.close()).toMatchObject({ committed: 3, failed: 0 })
+    await one.end() // a transaction still open on its connection would roll back now
+    const { rows } = await pool.query(`SELECT id FROM "${name}" ORDER BY id`)
+    expect(rows.map((r) => r.id)).toEqual([1, 2, 3])
+  })
+
   it("each character COPY's text format escapes, alone in a value, lands as written", async () => {
     // One special character per value: a value holding several would hide a character the
     // escape check misses behind another it catches.
