@@ -1,6 +1,7 @@
 import {
   type AnyRow,
   type BatchSQL,
+  BatchSQLError,
   createProcessorBatchSQL,
   type ProcessorBatchSQLConfig,
   type Request,
@@ -40,6 +41,14 @@ export function createKyselyBatchSQL<DB>(
   config: SqlBatchSQLConfig = {},
   owns: boolean | (() => void | Promise<void>) = false,
 ): SqlBatchSQL<DB> {
+  // A transaction's rows would be acknowledged at BatchSQL's write, then commit or vanish with
+  // the caller's transaction; and batches run on connections of their own (Kysely refuses
+  // `connection()` on a Transaction, so every row failed with its error).
+  if ((db as { isTransaction?: unknown }).isTransaction === true)
+    throw new BatchSQLError(
+      'BATCHSQL_INVALID_CONFIG',
+      'a Kysely transaction cannot be a BatchSQL target: batches commit on their own; pass the Kysely instance it came from',
+    )
   const { poisonRows, name, ...rest } = config
   const processor = new KyselyProcessor(db as Kysely<any>, adapter, {
     poisonRows,

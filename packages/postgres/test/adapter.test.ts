@@ -78,6 +78,23 @@ describe('postgres adapter', () => {
     await other.end()
   })
 
+  it('a Kysely transaction as the target is refused at construction, nothing written', async () => {
+    const db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) })
+    await db.transaction().execute(async (trx) => {
+      expect(() => createPostgresBatchSQL(trx)).toThrow(
+        expect.objectContaining({
+          code: 'BATCHSQL_INVALID_CONFIG',
+          message: expect.stringMatching(/transaction/),
+        }),
+      )
+    })
+    const controlled = await db.startTransaction().execute()
+    expect(() => createPostgresBatchSQL(controlled)).toThrow(
+      expect.objectContaining({ code: 'BATCHSQL_INVALID_CONFIG' }),
+    )
+    await controlled.rollback().execute()
+  })
+
   it('an adapterOptions.copy that is not true or false fails its batch, with or without a pool', async () => {
     const db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) })
     const b = createPostgresBatchSQL(db)
