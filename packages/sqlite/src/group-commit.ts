@@ -46,6 +46,8 @@ export class GroupCommit {
    * (it would run inside it and be acknowledged without ever committing).
    */
   private stuck = false
+  /** Numbers the shared transactions; the open one's is written in the marker table. */
+  private epoch = 0
 
   constructor(
     private readonly db: Database,
@@ -62,7 +64,7 @@ export class GroupCommit {
       if (db.inTransaction) db.exec('ROLLBACK') // throws, failing this batch, while it cannot
       this.stuck = false
     }
-    if (this.open !== undefined && !db.inTransaction) this.endedOutside(this.open)
+    if (this.open !== undefined && !this.stillOpen()) this.endedOutside(this.open)
     if (this.open === undefined) {
       // A transaction of the caller's on this connection is not ours to commit, nor to run in:
       // the batch would be acknowledged before it commits, or though it never does.
@@ -70,6 +72,7 @@ export class GroupCommit {
       // IMMEDIATE: the write lock now (waiting up to busy_timeout), so a transaction that
       // other batches join can never fail later with SQLITE_BUSY_SNAPSHOT.
       db.exec('BEGIN IMMEDIATE')
+      this.mark()
       this.open = { members: [] }
       // One pending callback, not one per transaction: a producer that never yields to the
       // event loop (rows accepted as fast as they commit) would pile them up, each holding its
@@ -115,7 +118,7 @@ export class GroupCommit {
   private commit(group: Group): void {
     if (this.open !== group) return
     this.hurried = false
-    if (!this.db.inTransaction) {
+    if (!this.stillOpen()) {
       this.endedOutside(group)
       return
     }
@@ -138,6 +141,31 @@ export class GroupCommit {
     for (const m of group.members) this.settle(m)
   }
 
+  /**
+   * Writes this transaction's number in a one-row temporary table, inside the transaction: a
+   * ROLLBACK of yours takes it back with everything else, a BEGIN of yours after it finds it
+   * gone. (`inTransaction` alone cannot tell BatchSQL's transaction from one begun after it.)
+   */
+  private mark(): void {
+    this.epoch++
+    this.db.exec(
+      `CREATE TEMP TABLE IF NOT EXISTS batchsql_group_commit (epoch INTEGER NOT NULL); DELETE FROM temp.batchsql_group_commit; INSERT INTO temp.batchsql_group_commit VALUES (${this.epoch})`,
+    )
+  }
+
+  /** Whether the connection is still inside the shared transaction BatchSQL opened. */
+  private stillOpen(): boolean {
+    if (!this.db.inTransaction) return false
+    try {
+      const row = this.db.prepare('SELECT epoch FROM temp.batchsql_group_commit').get() as
+        | { epoch: number }
+        | undefined
+      return row?.epoch === this.epoch
+    } catch {
+      return false // the table itself was rolled back (created in this transaction)
+    }
+  }
+
   /** The shared transaction is gone (rolled back): its batches run again, each alone. */
   private fallBack(group: Group): void {
     if (this.open === group) this.open = undefined
@@ -158,7 +186,7 @@ export class GroupCommit {
 
   /**
    * Someone ran COMMIT or ROLLBACK on this connection while batches waited for the shared
-   * transaction: whether they were written is unknown (a COMMIT wrote them, a ROLLBACK did not),
+   * transaction (and maybe BEGIN after it): whether they were written is unknown (a COMMIT wrote them, a ROLLBACK did not),
    * so they are reported as such (final: never sent again).
    */
   private endedOutside(group: Group): void {

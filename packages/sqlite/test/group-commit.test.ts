@@ -5,6 +5,7 @@ import { BatchFailedError, BatchSQLError, defineSchema } from '@batchsql/core'
 import Database from 'better-sqlite3'
 import { Kysely, SqliteDialect } from 'kysely'
 import { afterAll, describe, expect, it, vi } from 'vitest'
+import { ForeignTransactionError } from '../src/classify.js'
 import { GroupCommit } from '../src/group-commit.js'
 import { createSqliteBatchSQL } from '../src/index.js'
 
@@ -225,6 +226,34 @@ describe('sqlite group commit', () => {
       { id: 1 },
       { id: 2 },
       { id: 3 },
+    ])
+    t.close()
+  })
+
+  it('a ROLLBACK then a BEGIN of yours between two batches: the first is reported, the second refused, yours commits', async () => {
+    // inTransaction is true again after your BEGIN: only the marker tells the transactions apart.
+    const t = files('rollback-begin', EVENTS)
+    const group = new GroupCommit(t.writer, 8)
+    const insert = (id: number) => () => {
+      t.writer.prepare('INSERT INTO events VALUES (?, ?)').run(id, 'k')
+    }
+    const signal = new AbortController().signal
+    const first = group.run(insert(1), signal)
+    t.writer.exec('ROLLBACK') // yours: takes batch 1 back
+    t.writer.exec('BEGIN')
+    t.writer.prepare('INSERT INTO events VALUES (?, ?)').run(50, 'yours')
+    expect(() => group.run(insert(2), signal)).toThrow(ForeignTransactionError)
+    await expect(first).rejects.toSatisfy(
+      (e) => e instanceof BatchSQLError && e.code === 'BATCHSQL_OUTCOME_UNKNOWN',
+    )
+    group.flush() // nothing of BatchSQL's open: your transaction is left alone
+    t.writer.exec('COMMIT') // yours, still open
+    const third = group.run(insert(3), signal)
+    group.flush()
+    await third
+    expect(t.reader.prepare('SELECT id FROM events ORDER BY id').all()).toEqual([
+      { id: 3 },
+      { id: 50 },
     ])
     t.close()
   })
