@@ -33,7 +33,11 @@ const RETRYABLE: Readonly<Record<string, Classification>> = {
  *   a backoff of milliseconds, and retrying every failed command piles load on a server that
  *   is already full. The rows are reported at once; add a user classifier if your setup
  *   evicts or scales quickly enough for a retry to succeed.
- * - ERR / EXECABORT: syntax, arity, unknown command, value not an integer...
+ * - ERR: syntax, arity, unknown command, value not an integer...
+ * - EXECABORT: a transaction refused whole because a queued command was refused. Classified
+ *   by those commands' errors (ioredis keeps them as `previousErrors`): a MOVED or LOADING
+ *   of one of them is as retryable as it is alone, and nothing of the transaction ran.
+ *   Final (`syntax`) when they are not known.
  * - NOSCRIPT, NOAUTH, NOPERM, WRONGPASS: configuration errors.
  */
 const FINAL: Readonly<Record<string, Classification>> = {
@@ -101,6 +105,9 @@ export function isReplyError(err: unknown): boolean {
  * server's message itself names no value. Idempotent.
  */
 export function redactRedisError(err: unknown): void {
+  // A transaction's EXECABORT carries the errors of its refused commands, each with its own.
+  const previous = (err as { previousErrors?: unknown } | null)?.previousErrors
+  if (Array.isArray(previous)) for (const p of previous) redactRedisError(p)
   const e = err as { command?: { name?: unknown; args?: unknown } } | null
   const command = typeof e === 'object' && e !== null ? e.command : undefined
   if (typeof command !== 'object' || command === null || !Array.isArray(command.args)) return
@@ -126,6 +133,14 @@ export const classifyRedisError: ErrorClassifier = (err) => {
     // An ERR about the value (INCRBY on text, an overflow, a bad TTL) is the data's fault,
     // like WRONGTYPE, not a malformed command.
     if (code === 'ERR' && VALUE_ERRORS.test(msg)) return { reason: 'data', retryable: false }
+    if (code === 'EXECABORT') {
+      const causes = (err as { previousErrors?: unknown }).previousErrors
+      if (Array.isArray(causes) && causes.length > 0) {
+        const each = causes.map((c) => classifyRedisError(c))
+        if (each.every((c) => c?.retryable === true)) return each[0]
+        return each.find((c) => c !== undefined && !c.retryable) ?? FINAL.EXECABORT
+      }
+    }
     return RETRYABLE[code] ?? FINAL[code] ?? { reason: 'non_retryable', retryable: false }
   }
   if (isConnectionError(err)) return { reason: 'connection', retryable: true }

@@ -19,7 +19,8 @@ export class ConnectionLostError extends BatchSQLError {
  * re-runs a whole pipeline or transaction whose every reply is "Connection is closed" (after
  * `retryDelayOnFailover`). Either way a non-idempotent command that had already run would run
  * again and then succeed. Settled here first, it is reported `BATCHSQL_OUTCOME_UNKNOWN` (an
- * idempotent one is retried), whatever ioredis does with it afterwards.
+ * idempotent one is retried), whatever ioredis does with it afterwards (on a cluster
+ * `execOnCluster` also keeps ioredis from sending it again).
  *
  * Pipelines handed over while the connection was not ready sit in ioredis's offline queue,
  * unsent: they are watched from the connection's next `ready` (ioredis writes the queue
@@ -45,12 +46,7 @@ export class ConnectionWatch {
   /** `exec()`'s result, or a ConnectionLostError should the connection close first. */
   run<T>(exec: () => Promise<T>): Promise<T> {
     return new Promise((resolve, reject) => {
-      const waiting = this.connection.status === 'ready' ? this.written : this.queued
-      waiting.add(reject)
-      const done = () => {
-        this.written.delete(reject)
-        this.queued.delete(reject)
-      }
+      const done = this.register(reject)
       exec().then(
         (r) => {
           done()
@@ -62,6 +58,20 @@ export class ConnectionWatch {
         },
       )
     })
+  }
+
+  /**
+   * Calls `onLost` should the connection close before the returned function is called.
+   * `written`: handed to the socket (the default when the connection is ready), not waiting in
+   * the offline queue.
+   */
+  register(onLost: (e: Error) => void, written = this.connection.status === 'ready'): () => void {
+    if (written) this.written.add(onLost)
+    else this.queued.add(onLost)
+    return () => {
+      this.written.delete(onLost)
+      this.queued.delete(onLost)
+    }
   }
 
   /** Settles every written pipeline as lost (the connection closed, or is being dropped). */

@@ -17,6 +17,7 @@ import {
   isReplyError,
   redactRedisError,
 } from './classify.js'
+import { execOnCluster } from './cluster-exec.js'
 import { planSends, sourcesOf } from './coalesce-commands.js'
 import type { RedisArg, RedisCommand } from './commands.js'
 import { ConnectionLostError, ConnectionWatch } from './connection-watch.js'
@@ -113,9 +114,10 @@ export class RedisProcessor implements BatchProcessor {
   }
 
   /**
-   * The watch of the connection a pipeline for `slot` goes to: the node ioredis picks, the
-   * slot's master in its slot map (`scaleReads` is for reads). None when the map names no node
-   * for the slot; ioredis then fails the pipeline before sending it.
+   * The watch of the connection a pipeline for `slot` goes to first: the node ioredis picks,
+   * the slot's master in its slot map (`scaleReads` is for reads). None when the map names no
+   * node for the slot; ioredis then fails the pipeline before sending it. On a cluster this is
+   * only the fallback: `execOnCluster` watches the connection each send was handed to.
    */
   private watchOf(slot: number): ConnectionWatch | undefined {
     if (!this.cluster) return this.watch
@@ -124,13 +126,28 @@ export class RedisProcessor implements BatchProcessor {
     const node = this.cluster
       .nodes('master')
       .find((n) => `${n.options.host}:${n.options.port}` === nodeKey)
-    if (!node) return undefined
+    return node && this.nodeWatch(node)
+  }
+
+  private nodeWatch(node: Redis): ConnectionWatch {
     let watch = this.nodeWatches.get(node)
     if (!watch) {
       watch = new ConnectionWatch(node)
       this.nodeWatches.set(node, watch)
     }
     return watch
+  }
+
+  /** `p.exec()`, settled as lost should the connection it was written to close first. */
+  private exec<T>(p: { exec(): Promise<T> }, slot: number): Promise<T> {
+    if (this.cluster)
+      return execOnCluster(
+        this.cluster,
+        p,
+        (node) => this.nodeWatch(node),
+        () => this.watchOf(slot),
+      )
+    return this.watch ? this.watch.run(() => p.exec()) : p.exec()
   }
 
   classify(err: unknown) {
@@ -227,11 +244,9 @@ export class RedisProcessor implements BatchProcessor {
     // internal but the very table its check reads); the slot map is the fallback.
     const { slots, _groupsBySlot: groupOf } = this.cluster
     // ioredis prefixes every key with the client's keyPrefix before it picks the slot.
-    const clientPrefix = (this.cluster.options as { keyPrefix?: string }).keyPrefix ?? ''
     const byGroup = new Map<string, { slot: number; positions: number[] }>()
     for (let k = 0; k < sent.length; k++) {
-      const key = sent[k]!.args[0]!
-      const slot = keySlot(clientPrefix === '' ? key : prefixed(key, clientPrefix))
+      const slot = this.slotOf(sent[k]!)
       // A transaction must stay in one slot; a pipeline only on one node.
       const id = this.atomic
         ? `${slot}`
@@ -245,12 +260,20 @@ export class RedisProcessor implements BatchProcessor {
     return [...byGroup.values()]
   }
 
+  /** The cluster slot of a command's key, with the client's keyPrefix as ioredis adds it. */
+  private slotOf(c: RedisCommand): number {
+    const key = c.args[0]!
+    const clientPrefix = (this.cluster!.options as { keyPrefix?: string }).keyPrefix ?? ''
+    return keySlot(clientPrefix === '' ? key : prefixed(key, clientPrefix))
+  }
+
   private async send(
     { slot, positions: group }: { slot: number; positions: readonly number[] },
     sent: readonly RedisCommand[],
     outcomes: (SendError | undefined)[],
+    atomic = this.atomic,
   ): Promise<void> {
-    const p = this.atomic ? this.client.multi() : this.client.pipeline()
+    const p = atomic ? this.client.multi() : this.client.pipeline()
     // Commands are built here rather than through `p.call()`, whose generic path (argument
     // shifting, flattening, per-call options object) and string replies cost about a
     // microsecond per command, a fifth of the whole write path: replies stay Buffers (only
@@ -265,14 +288,13 @@ export class RedisProcessor implements BatchProcessor {
     }
     let results: [Error | null, unknown][] | null
     try {
-      const watch = this.watchOf(slot)
-      results = await (watch ? watch.run(() => p.exec()) : p.exec())
+      results = await this.exec(p, slot)
     } catch (error) {
       // ioredis rejects a pipeline before writing it (cluster not ready, no node for the
       // slot), or a transaction whose EXEC failed: an error reply means nothing ran, any
       // other error on a transaction leaves its outcome unknown, and so does a connection
       // that closed with the replies outstanding.
-      const unknown = error instanceof ConnectionLostError || (this.atomic && !isReplyError(error))
+      const unknown = error instanceof ConnectionLostError || (atomic && !isReplyError(error))
       for (const k of group) outcomes[k] = unknown ? { error, [APPLIED_UNKNOWN]: true } : { error }
       return
     }
@@ -288,7 +310,7 @@ export class RedisProcessor implements BatchProcessor {
         results[j]?.[0] ??
         (results[j] === undefined
           ? new ConnectionLostError('no reply for a sent command')
-          : !this.atomic && isQueued(results[j]![1])
+          : !atomic && isQueued(results[j]![1])
             ? new ForeignTransactionError()
             : null)
       if (err) {
@@ -301,8 +323,9 @@ export class RedisProcessor implements BatchProcessor {
 
   /**
    * MOVED/ASK replies (a slot moved during the batch) did not run: they are re-sent one by
-   * one, in batch order, through the cluster client, which follows redirections and
-   * refreshes its slot map. Other commands are never re-sent here.
+   * one, in batch order, each as a pipeline of its own, which ioredis sends on to the node the
+   * redirection names (and `execOnCluster` watches there). Other commands are never re-sent
+   * here.
    */
   private async followRedirects(
     sent: readonly RedisCommand[],
@@ -315,13 +338,8 @@ export class RedisProcessor implements BatchProcessor {
       const msg = (o.error as Error).message
       if (!msg.startsWith('MOVED ') && !msg.startsWith('ASK ')) continue
       if (msg.startsWith('MOVED ')) moved = true
-      const c = sent[k]!
-      try {
-        await this.cluster!.call(c.name, c.args as (string | Buffer | number)[])
-        outcomes[k] = undefined
-      } catch (error) {
-        outcomes[k] = isReplyError(error) ? { error } : { error, [APPLIED_UNKNOWN]: true }
-      }
+      outcomes[k] = undefined
+      await this.send({ slot: this.slotOf(sent[k]!), positions: [k] }, sent, outcomes, false)
     }
     if (moved) this.cluster!.refreshSlotsCache()
   }

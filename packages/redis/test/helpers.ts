@@ -47,7 +47,10 @@ export async function script(name: string, ...args: string[]): Promise<string> {
  * network partition. (Killing the client's connection on the server side is not the same:
  * ioredis would then see the close before it sent anything, or get the replies.)
  */
-export async function replySwallower(upstreamUrl = REDIS_URL) {
+export async function replySwallower(
+  upstreamUrl = REDIS_URL,
+  listen: { host?: string; port?: number } = {},
+) {
   const url = new URL(upstreamUrl)
   const pairs = new Set<[Socket, Socket]>()
   let swallow = false
@@ -71,10 +74,11 @@ export async function replySwallower(upstreamUrl = REDIS_URL) {
     }
     for (const s of pair) s.on('error', end).on('close', end)
   })
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  const host = listen.host ?? '127.0.0.1'
+  await new Promise<void>((r) => server.listen(listen.port ?? 0, host, r))
   const port = (server.address() as { port: number }).port
   return {
-    url: `redis://127.0.0.1:${port}`,
+    url: `redis://${host}:${port}`,
     swallow: (on: boolean) => {
       swallow = on
     },
