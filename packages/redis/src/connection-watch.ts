@@ -1,6 +1,13 @@
 import { BatchSQLError } from '@batchsql/core'
 import type { Redis } from 'ioredis'
 
+interface ResendQueue {
+  readonly length: number
+  toArray(): { command: unknown }[]
+  clear(): void
+  push(item: { command: unknown }): void
+}
+
 /** A sent command whose reply never came: the connection closed, or the reply is missing. */
 export class ConnectionLostError extends BatchSQLError {
   declare readonly code: 'BATCHSQL_CONNECTION_LOST'
@@ -43,10 +50,18 @@ export class ConnectionWatch {
     connection.on('close', this.onClose).on('ready', this.onReady)
   }
 
-  /** `exec()`'s result, or a ConnectionLostError should the connection close first. */
-  run<T>(exec: () => Promise<T>): Promise<T> {
+  /**
+   * `exec()`'s result, or a ConnectionLostError should the connection close first. Then the
+   * `commands` it wrote are also taken out of what ioredis keeps to send again on the next
+   * connection (`autoResendUnfulfilledCommands`), so that, reported lost, they run at most
+   * once, on a client of the application's too, whose own commands ioredis still re-sends.
+   */
+  run<T>(exec: () => Promise<T>, commands?: () => readonly unknown[]): Promise<T> {
     return new Promise((resolve, reject) => {
-      const done = this.register(reject)
+      const done = this.register((error) => {
+        if (commands) this.forget(commands())
+        reject(error)
+      })
       exec().then(
         (r) => {
           done()
@@ -72,6 +87,21 @@ export class ConnectionWatch {
       this.written.delete(onLost)
       this.queued.delete(onLost)
     }
+  }
+
+  // ioredis keeps the closed connection's unanswered commands in `prevCommandQueue` (a Denque
+  // of { command, stream, select }) until the next connection is ready, then sends them again.
+  // The 'close' this watch hears is emitted after that queue is set aside and long before the
+  // next connection is ready.
+  private forget(commands: readonly unknown[]): void {
+    const queue = (this.connection as unknown as { prevCommandQueue?: ResendQueue | null })
+      .prevCommandQueue
+    if (!queue || queue.length === 0) return
+    const mine = new Set(commands)
+    const keep = queue.toArray().filter((item) => !mine.has(item.command))
+    if (keep.length === queue.length) return
+    queue.clear()
+    for (const item of keep) queue.push(item)
   }
 
   /** Settles every written pipeline as lost (the connection closed, or is being dropped). */

@@ -147,7 +147,12 @@ export class RedisProcessor implements BatchProcessor {
         (node) => this.nodeWatch(node),
         () => this.watchOf(slot),
       )
-    return this.watch ? this.watch.run(() => p.exec()) : p.exec()
+    return this.watch
+      ? this.watch.run(
+          () => p.exec(),
+          () => (p as unknown as { _queue: unknown[] })._queue,
+        )
+      : p.exec()
   }
 
   classify(err: unknown) {
