@@ -5,7 +5,13 @@
  */
 import type { ColumnDdl } from './target.js'
 
-export function canonical(type: keyof ColumnDdl, v: unknown): unknown {
+/**
+ * `jsonText`: a string read from a JSON column is the document's text (drivers that return
+ * JSON unparsed) rather than a JSON string document. Never guessed per value: a driver that
+ * parses JSON and reads back a string has a double-encoded document, which must not compare
+ * equal to the object written.
+ */
+export function canonical(type: keyof ColumnDdl, v: unknown, jsonText = false): unknown {
   if (v === null || v === undefined) return null
   switch (type) {
     case 'int':
@@ -27,7 +33,7 @@ export function canonical(type: keyof ColumnDdl, v: unknown): unknown {
     case 'bytes':
       return Buffer.from(v as Uint8Array).toString('hex')
     case 'json':
-      return typeof v === 'string' ? JSON.parse(v) : v
+      return jsonText && typeof v === 'string' ? JSON.parse(v) : v
     default:
       return typeof v === 'string' ? v : Buffer.isBuffer(v) ? v.toString('utf8') : String(v)
   }

@@ -129,7 +129,9 @@ export interface SqlDialectAdapter {
   /**
    * Optional: runs the compiled statements of one batch, in order, in one transaction on the
    * bare driver (e.g. SQLite with cached prepared statements). Return `false` to let the
-   * engine run them through Kysely instead.
+   * engine run them through Kysely instead. What it throws goes through `lostInFlight` as the
+   * engine's own COMMIT does: a lost reply makes a batch a retry could write twice
+   * `BATCHSQL_OUTCOME_UNKNOWN`.
    */
   runStatements?(statements: readonly CompiledQuery[], ctx: ProcessContext): Promise<boolean>
 

@@ -213,7 +213,17 @@ export class KyselyProcessor implements BatchProcessor {
       if (await adapter.writeFast(fast, ctx)) return
     }
     const statements = this.statements(groups)
-    if (adapter.runStatements && (await adapter.runStatements(statements, ctx))) return
+    if (adapter.runStatements) {
+      // Its statements commit on the adapter's own connection: a reply lost in flight there is
+      // as much in doubt as the engine's own COMMIT, and gets the same rule.
+      let ran: boolean
+      try {
+        ran = await adapter.runStatements(statements, ctx)
+      } catch (err) {
+        throw this.lostCommit(err, groups, ctx)
+      }
+      if (ran) return
+    }
     if (statements.length === 1) {
       // The connection is taken first: failing to get one is not a statement lost in flight.
       await this.db.connection().execute(async (conn) => {

@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type BatchMetrics, BatchSQLError, defineSchema, NoopMetricsReporter } from '@batchsql/core'
-import type { StatementCache } from '@batchsql/kysely'
+import { createKyselyBatchSQL, type StatementCache } from '@batchsql/kysely'
 import Database from 'better-sqlite3'
 import { Kysely, SqliteDialect } from 'kysely'
 import { afterAll, describe, expect, it, vi } from 'vitest'
@@ -139,6 +139,47 @@ describe('sqlite adapter', () => {
       { id: 1 },
       { id: 2 },
     ])
+    await kysely.destroy()
+  })
+
+  it('what runStatements throws goes through lostInFlight: a lost reply after commit is never retried into a second copy', async () => {
+    // A dialect whose own statements commit, then lose their reply (a server dialect's
+    // runStatements would): SQLite runs them for real, the reply is taken away once.
+    const db = new Database(':memory:')
+    db.exec('CREATE TABLE log (id INTEGER, kind TEXT)') // no key: a retry adds a copy
+    db.exec('CREATE TABLE kv (id INTEGER PRIMARY KEY, kind TEXT)')
+    const lost = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })
+    let cut = 0
+    const adapter = new (class extends SqliteAdapter {
+      override async runStatements(...args: Parameters<SqliteAdapter['runStatements']>) {
+        const ran = await super.runStatements(...args)
+        if (cut > 0) {
+          cut--
+          throw lost
+        }
+        return ran
+      }
+      lostInFlight = (e: unknown) => e === lost
+    })({ database: db })
+    const kysely = new Kysely<unknown>({ dialect: new SqliteDialect({ database: db }) })
+    const b = createKyselyBatchSQL(kysely, adapter, {
+      retry: { maxAttempts: 3, initialDelayMs: 1, maxDelayMs: 1 },
+    })
+    const log = defineSchema({ table: 'log', columns: { id: 'int', kind: 'string' } })
+    const kv = defineSchema({
+      table: 'kv',
+      columns: { id: 'int', kind: 'string' },
+      conflictColumns: ['id'],
+      strategy: 'update',
+    })
+    cut = 1
+    const plain = await b.submitAndWait(log, { id: 1, kind: 'a' }).catch((e: BatchSQLError) => e)
+    expect(plain).toMatchObject({ code: 'BATCHSQL_OUTCOME_UNKNOWN' })
+    expect(db.prepare('SELECT count(*) AS n FROM log').get()).toEqual({ n: 1 })
+    cut = 1 // an upsert rewrites its own row: retried, and written
+    await b.submitAndWait(kv, { id: 1, kind: 'b' })
+    expect(db.prepare('SELECT kind FROM kv').all()).toEqual([{ kind: 'b' }])
+    await b.close()
     await kysely.destroy()
   })
 

@@ -101,11 +101,16 @@ export function valueCases(ctx: SuiteContext): void {
         await batch.close()
         const got = await readTable(t, name, 'id')
         expect(got).toHaveLength(3)
-        const canon = (r: Record<string, unknown>) =>
+        // Row 2's document is `[]`: read back as '[]', the driver returns JSON as text.
+        const jsonText = typeof got[1]!.doc === 'string'
+        const canon = (read: boolean) => (r: Record<string, unknown>) =>
           Object.fromEntries(
-            Object.entries(COLUMNS).map(([c, type]) => [c, canonical(ddlType(type), r[c])]),
+            Object.entries(COLUMNS).map(([c, type]) => [
+              c,
+              canonical(ddlType(type), r[c], read && jsonText),
+            ]),
           )
-        expect(got.map(canon)).toEqual(rows.map(canon))
+        expect(got.map(canon(true))).toEqual(rows.map(canon(false)))
         // Empty string and null stay apart.
         expect(got[1]!.s).toBe('')
         expect(got[2]!.s).toBeNull()
