@@ -58,10 +58,7 @@ export class ConnectionWatch {
    */
   run<T>(exec: () => Promise<T>, commands?: () => readonly unknown[]): Promise<T> {
     return new Promise((resolve, reject) => {
-      const done = this.register((error) => {
-        if (commands) this.forget(commands())
-        reject(error)
-      })
+      const done = this.register(reject, undefined, commands)
       exec().then(
         (r) => {
           done()
@@ -76,16 +73,27 @@ export class ConnectionWatch {
   }
 
   /**
-   * Calls `onLost` should the connection close before the returned function is called.
+   * Calls `onLost` should the connection close before the returned function is called, after
+   * taking the `commands` it was given out of what ioredis would send again.
    * `written`: handed to the socket (the default when the connection is ready), not waiting in
    * the offline queue.
    */
-  register(onLost: (e: Error) => void, written = this.connection.status === 'ready'): () => void {
-    if (written) this.written.add(onLost)
-    else this.queued.add(onLost)
+  register(
+    onLost: (e: Error) => void,
+    written = this.connection.status === 'ready',
+    commands?: () => readonly unknown[],
+  ): () => void {
+    const settle = commands
+      ? (error: Error) => {
+          this.forget(commands())
+          onLost(error)
+        }
+      : onLost
+    if (written) this.written.add(settle)
+    else this.queued.add(settle)
     return () => {
-      this.written.delete(onLost)
-      this.queued.delete(onLost)
+      this.written.delete(settle)
+      this.queued.delete(settle)
     }
   }
 

@@ -113,22 +113,6 @@ export class RedisProcessor implements BatchProcessor {
     } else this.watch = new ConnectionWatch(client as Redis)
   }
 
-  /**
-   * The watch of the connection a pipeline for `slot` goes to first: the node ioredis picks,
-   * the slot's master in its slot map (`scaleReads` is for reads). None when the map names no
-   * node for the slot; ioredis then fails the pipeline before sending it. On a cluster this is
-   * only the fallback: `execOnCluster` watches the connection each send was handed to.
-   */
-  private watchOf(slot: number): ConnectionWatch | undefined {
-    if (!this.cluster) return this.watch
-    const nodeKey = this.cluster.slots[slot]?.[0]
-    if (nodeKey === undefined) return undefined
-    const node = this.cluster
-      .nodes('master')
-      .find((n) => `${n.options.host}:${n.options.port}` === nodeKey)
-    return node && this.nodeWatch(node)
-  }
-
   private nodeWatch(node: Redis): ConnectionWatch {
     let watch = this.nodeWatches.get(node)
     if (!watch) {
@@ -139,14 +123,8 @@ export class RedisProcessor implements BatchProcessor {
   }
 
   /** `p.exec()`, settled as lost should the connection it was written to close first. */
-  private exec<T>(p: { exec(): Promise<T> }, slot: number): Promise<T> {
-    if (this.cluster)
-      return execOnCluster(
-        this.cluster,
-        p,
-        (node) => this.nodeWatch(node),
-        () => this.watchOf(slot),
-      )
+  private exec<T>(p: { exec(): Promise<T> }): Promise<T> {
+    if (this.cluster) return execOnCluster(this.cluster, p, (node) => this.nodeWatch(node))
     return this.watch
       ? this.watch.run(
           () => p.exec(),
@@ -182,7 +160,9 @@ export class RedisProcessor implements BatchProcessor {
     }
     const plan = planSends(cmds)
     const sent = plan.send.map((i) => cmds[i]!)
-    if (this.cluster && this.cluster.slots.length === 0) await this.clusterReady(ctx.signal)
+    // Not while the cluster client reconnects: it would hold the pipelines in its own offline
+    // queue and send them whenever it is ready, however late, and behind later batches' retries.
+    if (this.cluster && this.cluster.status !== 'ready') await this.clusterReady(ctx.signal)
     // Nothing has been sent yet: an abort here leaves the whole batch untouched.
     if (ctx.signal.aborted)
       throw new AbortedError('batch aborted before it was sent', ctx.signal.reason)
@@ -239,17 +219,16 @@ export class RedisProcessor implements BatchProcessor {
   }
 
   /**
-   * Positions (into `sent`) per pipeline, with the slot of its first key: one group on a
-   * single node, per node (per slot when atomic) on a cluster.
+   * Positions (into `sent`) per pipeline: one group on a single node, per node (per slot when
+   * atomic) on a cluster.
    */
-  private groups(sent: readonly RedisCommand[]): { slot: number; positions: number[] }[] {
-    if (!this.cluster)
-      return sent.length === 0 ? [] : [{ slot: 0, positions: sent.map((_, k) => k) }]
+  private groups(sent: readonly RedisCommand[]): number[][] {
+    if (!this.cluster) return sent.length === 0 ? [] : [sent.map((_, k) => k)]
     // ioredis accepts a pipeline whose slots share its node group (`_groupsBySlot`, marked
     // internal but the very table its check reads); the slot map is the fallback.
     const { slots, _groupsBySlot: groupOf } = this.cluster
     // ioredis prefixes every key with the client's keyPrefix before it picks the slot.
-    const byGroup = new Map<string, { slot: number; positions: number[] }>()
+    const byGroup = new Map<string, number[]>()
     for (let k = 0; k < sent.length; k++) {
       const slot = this.slotOf(sent[k]!)
       // A transaction must stay in one slot; a pipeline only on one node.
@@ -259,8 +238,8 @@ export class RedisProcessor implements BatchProcessor {
           ? `g${groupOf[slot]}`
           : (slots[slot]?.join(',') ?? `unassigned:${slot}`)
       const g = byGroup.get(id)
-      if (g) g.positions.push(k)
-      else byGroup.set(id, { slot, positions: [k] })
+      if (g) g.push(k)
+      else byGroup.set(id, [k])
     }
     return [...byGroup.values()]
   }
@@ -273,7 +252,7 @@ export class RedisProcessor implements BatchProcessor {
   }
 
   private async send(
-    { slot, positions: group }: { slot: number; positions: readonly number[] },
+    group: readonly number[],
     sent: readonly RedisCommand[],
     outcomes: (SendError | undefined)[],
     atomic = this.atomic,
@@ -293,7 +272,7 @@ export class RedisProcessor implements BatchProcessor {
     }
     let results: [Error | null, unknown][] | null
     try {
-      results = await this.exec(p, slot)
+      results = await this.exec(p)
     } catch (error) {
       // ioredis rejects a pipeline before writing it (cluster not ready, no node for the
       // slot), or a transaction whose EXEC failed: an error reply means nothing ran, any
@@ -330,7 +309,8 @@ export class RedisProcessor implements BatchProcessor {
    * MOVED/ASK replies (a slot moved during the batch) did not run: they are re-sent one by
    * one, in batch order, each as a pipeline of its own, which ioredis sends on to the node the
    * redirection names (and `execOnCluster` watches there). Other commands are never re-sent
-   * here.
+   * here, nor these once the cluster client is not ready (it would hold them in its offline
+   * queue): they stay refused, for the executor to retry.
    */
   private async followRedirects(
     sent: readonly RedisCommand[],
@@ -342,9 +322,10 @@ export class RedisProcessor implements BatchProcessor {
       if (!o || !isReplyError(o.error)) continue
       const msg = (o.error as Error).message
       if (!msg.startsWith('MOVED ') && !msg.startsWith('ASK ')) continue
+      if (this.cluster!.status !== 'ready') break
       if (msg.startsWith('MOVED ')) moved = true
       outcomes[k] = undefined
-      await this.send({ slot: this.slotOf(sent[k]!), positions: [k] }, sent, outcomes, false)
+      await this.send([k], sent, outcomes, false)
     }
     if (moved) this.cluster!.refreshSlotsCache()
   }
@@ -357,22 +338,21 @@ export class RedisProcessor implements BatchProcessor {
     }
     if (cluster.status === 'ready') return
     // Nothing was sent: the executor retries or reports the whole batch.
-    if (cluster.status === 'end')
-      throw new BatchSQLError(
-        'BATCHSQL_CONNECTION_LOST',
-        'Connection is closed (cluster client ended)',
-      )
+    const ended = () =>
+      new BatchSQLError('BATCHSQL_CONNECTION_LOST', 'Connection is closed (cluster client ended)')
+    if (cluster.status === 'end') throw ended()
     await new Promise<void>((resolve, reject) => {
-      const done = () => {
+      const settle = (error?: Error) => {
         signal.removeEventListener('abort', onAbort)
-        cluster.off('ready', done)
-        resolve()
+        cluster.off('ready', onReady).off('end', onEnd)
+        if (error) reject(error)
+        else resolve()
       }
-      const onAbort = () => {
-        cluster.off('ready', done)
-        reject(new AbortedError('aborted while waiting for the cluster', signal.reason))
-      }
-      cluster.once('ready', done)
+      const onReady = () => settle()
+      const onEnd = () => settle(ended())
+      const onAbort = () =>
+        settle(new AbortedError('aborted while waiting for the cluster', signal.reason))
+      cluster.once('ready', onReady).once('end', onEnd)
       signal.addEventListener('abort', onAbort, { once: true })
     })
   }

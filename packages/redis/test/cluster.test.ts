@@ -2,6 +2,8 @@ import type { BatchFailure } from '@batchsql/core'
 import { Cluster, type Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { redactRedisError } from '../src/classify.js'
+import { execOnCluster } from '../src/cluster-exec.js'
+import { ConnectionWatch } from '../src/connection-watch.js'
 import { classifyRedisError, createRedisBatchSQL, keySlot, redisSchemas } from '../src/index.js'
 import { connect, lostReplyOptions, replySwallower, script, uniquePrefix } from './helpers.js'
 
@@ -288,9 +290,9 @@ describe('Redis Cluster', () => {
 // Each node announces itself as 127.0.0.2 (cluster-announce-hostname, with hostnames the
 // preferred endpoint; the cluster bus keeps 127.0.0.1): the client's slot map and every MOVED
 // or ASK reply name a proxy on 127.0.0.2, same port, in front of that node, so a redirection
-// ioredis follows goes through a proxy that can swallow its replies. (natMap would not do:
-// ioredis's pipelines follow a redirection by the address the server gave.)
-describe('Redis Cluster: a slot moved under the client, the new node loses the replies', () => {
+// ioredis follows goes through a proxy that can swallow its replies, with no natMap involved
+// (ioredis's own pipelines follow a redirection by the address the server gave).
+describe('Redis Cluster: slots moved under the client, node connections lost', () => {
   let proxies: Awaited<ReturnType<typeof replySwallower>>[]
   let ids: string[]
   const announce = async (hostname: string, endpoint: string) => {
@@ -387,6 +389,166 @@ describe('Redis Cluster: a slot moved under the client, the new node loses the r
         await nodes[1]!.del(`${prefix}${moving!.key}`)
         await nodes[0]!.del(`${prefix}${staying!.key}`)
         await giveSlot(moving!.slot, 0)
+      }
+    },
+  )
+
+  it('under natMap, a command in a slot being migrated (ASK) reaches the importing node, alone or beside others', async () => {
+    const prefix = uniquePrefix('asknat')
+    const [moving, staying] = await keysOnFirstNode(prefix, 2)
+    // The servers name 127.0.0.2 (the proxies); natMap sends the client to 127.0.0.1 direct.
+    const natMap = Object.fromEntries(
+      PORTS.map((port) => [`127.0.0.2:${port}`, { host: '127.0.0.1', port }]),
+    )
+    const client = new Cluster([{ host: '127.0.0.1', port: PORTS[0]! }], { natMap })
+    client.on('error', () => {})
+    const set = redisSchemas.set({ prefix })
+    const failures: BatchFailure[] = []
+    const b = createRedisBatchSQL(client, {
+      ...lostReplyOptions(failures),
+      flushSize: 2,
+      retry: { maxAttempts: 3, initialDelayMs: 20, maxDelayMs: 50 },
+    })
+    const slot = moving!.slot
+    try {
+      await nodes[1]!.cluster('SETSLOT', slot, 'IMPORTING', ids[0]!)
+      await nodes[0]!.cluster('SETSLOT', slot, 'MIGRATING', ids[1]!)
+      // One pipeline to node 0: the staying key runs there, the moving one is answered ASK.
+      await b.submit(set, { key: staying!.key, value: 1 })
+      await b.submitAndWait(set, { key: moving!.key, value: 1 })
+      expect(failures).toEqual([])
+      const imported = async () =>
+        (await nodes[1]!.pipeline().asking().get(`${prefix}${moving!.key}`).exec())?.[1]?.[1]
+      expect(await imported()).toBe('1')
+      // A pipeline of that command alone: every reply ASK, ioredis sends the whole pipeline on.
+      await b.submitAndWait(set, { key: moving!.key, value: 2 })
+      expect(await imported()).toBe('2')
+      expect(await b.close()).toMatchObject({ committed: 3, failed: 0 })
+      expect(await nodes[0]!.get(`${prefix}${staying!.key}`)).toBe('1')
+    } finally {
+      await b.close()
+      client.disconnect()
+      // The migration completed, then the slot given back empty.
+      await giveSlot(slot, 1)
+      await nodes[1]!.del(`${prefix}${moving!.key}`)
+      await giveSlot(slot, 0)
+      await nodes[0]!.del(`${prefix}${staying!.key}`)
+    }
+  })
+
+  it('a node connection that reconnects (clusterNodeRetryStrategy) does not send again what it lost the replies of', async () => {
+    const prefix = uniquePrefix('noderetry')
+    const [one] = await keysOnFirstNode(prefix, 1)
+    const client = new Cluster([{ host: '127.0.0.2', port: PORTS[0]! }], {
+      clusterNodeRetryStrategy: () => 50,
+    })
+    client.on('error', () => {})
+    const incr = redisSchemas.incr({ prefix })
+    const failures: BatchFailure[] = []
+    const b = createRedisBatchSQL(client, lostReplyOptions(failures))
+    const onNode0 = () => nodes[0]!.get(`${prefix}${one!.key}`)
+    try {
+      await b.submitAndWait(incr, { key: one!.key, by: 0 })
+      proxies[0]!.swallow(true)
+      await b.submit(incr, { key: one!.key, by: 1 })
+      while ((await onNode0()) !== '1') await new Promise((r) => setTimeout(r, 10))
+      proxies[0]!.reset()
+      proxies[0]!.swallow(false)
+      // The node's connection is back after 50 ms, and sends what it had unanswered.
+      await new Promise((r) => setTimeout(r, 500))
+      const result = await b.close()
+      expect(failures.flatMap((f) => f.rows.map(() => f.error.code))).toEqual([
+        'BATCHSQL_OUTCOME_UNKNOWN',
+      ])
+      expect(result).toMatchObject({ committed: 1, failed: 1 })
+      expect(await onNode0()).toBe('1')
+    } finally {
+      proxies[0]!.swallow(false)
+      await b.close()
+      client.disconnect()
+      await nodes[0]!.del(`${prefix}${one!.key}`)
+    }
+  })
+
+  it('a pipeline waiting out retryDelayOnMoved is sent on, not reported lost, when the old node’s connection closes meanwhile', async () => {
+    const prefix = uniquePrefix('movedwait')
+    const [moving] = await keysOnFirstNode(prefix, 1)
+    const client = new Cluster([{ host: '127.0.0.2', port: PORTS[0]! }], {
+      retryDelayOnMoved: 1000,
+    })
+    client.on('error', () => {})
+    const incr = redisSchemas.incr({ prefix })
+    const failures: BatchFailure[] = []
+    const b = createRedisBatchSQL(client, lostReplyOptions(failures))
+    try {
+      await client.ping()
+      await Promise.all(client.nodes('master').map((n) => n.ping()))
+      await giveSlot(moving!.slot, 1)
+      const written = b.submitAndWait(incr, { key: moving!.key, by: 1 })
+      // Node 0 answers MOVED at once; ioredis waits a second before sending the pipeline on.
+      await new Promise((r) => setTimeout(r, 300))
+      proxies[0]!.reset()
+      await written
+      expect(failures).toEqual([])
+      expect(await b.close()).toMatchObject({ committed: 1, failed: 0 })
+      expect(await nodes[1]!.get(`${prefix}${moving!.key}`)).toBe('1')
+    } finally {
+      await b.close()
+      client.disconnect()
+      await nodes[1]!.del(`${prefix}${moving!.key}`)
+      await giveSlot(moving!.slot, 0)
+    }
+  })
+
+  it.each([
+    ['watched where it went', {}, true],
+    [
+      'watched where it went (clusterNodeRetryStrategy)',
+      { clusterNodeRetryStrategy: () => 50 },
+      true,
+    ],
+    // The last line of defence: every reply "Connection is closed" and no watch saw the close
+    // (here the watch is on a connection that stays open).
+    ['unwatched', {}, false],
+  ])(
+    'a pipeline the cluster client held while reconnecting, %s: lost replies, not sent again',
+    async (_what, nodeRetry, watched) => {
+      const prefix = uniquePrefix('offlinequeue')
+      const [one] = await keysOnFirstNode(prefix, 1)
+      const client = new Cluster([{ host: '127.0.0.2', port: PORTS[0]! }], {
+        retryDelayOnFailover: 100,
+        ...nodeRetry,
+      })
+      client.on('error', () => {})
+      const watches: ConnectionWatch[] = []
+      const watchOf = (node: Redis) => {
+        const w = new ConnectionWatch(watched ? node : nodes[2]!)
+        watches.push(w)
+        return w
+      }
+      const onNode0 = () => nodes[0]!.get(`${prefix}${one!.key}`)
+      try {
+        await client.ping()
+        client.disconnect(true)
+        expect(client.status).not.toBe('ready')
+        expect(client.slots.length).toBeGreaterThan(0)
+        // Its replies swallowed on the connection it is written to, once the client is back.
+        proxies[0]!.swallowAfter(prefix)
+        const p = client.pipeline().incrby(`${prefix}${one!.key}`, 1)
+        const result = execOnCluster(client, p, watchOf).catch((e: unknown) => e)
+        while ((await onNode0()) !== '1') await new Promise((r) => setTimeout(r, 10))
+        proxies[0]!.swallowAfter(undefined)
+        proxies[0]!.reset()
+        // Every reply "Connection is closed": ioredis would send it again after 100 ms (or the
+        // node's connection, back after 50 ms, would).
+        expect(await result).toMatchObject({ code: 'BATCHSQL_CONNECTION_LOST' })
+        await new Promise((r) => setTimeout(r, 500))
+        expect(await onNode0()).toBe('1')
+      } finally {
+        proxies[0]!.swallowAfter(undefined)
+        for (const w of watches) w.detach()
+        client.disconnect()
+        await nodes[0]!.del(`${prefix}${one!.key}`)
       }
     },
   )

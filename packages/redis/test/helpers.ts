@@ -55,6 +55,7 @@ export async function replySwallower(
   const pairs = new Set<[Socket, Socket]>()
   let swallow = false
   let refuse = false
+  let trigger: string | undefined
   const server: Server = createServer((client) => {
     if (refuse) {
       client.resetAndDestroy()
@@ -63,9 +64,13 @@ export async function replySwallower(
     const upstream = netConnect(Number(url.port || 6379), url.hostname)
     const pair: [Socket, Socket] = [client, upstream]
     pairs.add(pair)
-    client.on('data', (d) => upstream.write(d))
+    let muted = false
+    client.on('data', (d: Buffer) => {
+      if (trigger !== undefined && d.includes(trigger)) muted = true
+      upstream.write(d)
+    })
     upstream.on('data', (d) => {
-      if (!swallow) client.write(d)
+      if (!swallow && !muted) client.write(d)
     })
     const end = () => {
       pairs.delete(pair)
@@ -84,6 +89,10 @@ export async function replySwallower(
     },
     refuse: (on: boolean) => {
       refuse = on
+    },
+    /** Swallows every reply on a connection from its first write that holds `text` on. */
+    swallowAfter: (text: string | undefined) => {
+      trigger = text
     },
     reset: () => {
       for (const [client, upstream] of [...pairs]) {
