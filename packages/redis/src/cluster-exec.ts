@@ -2,7 +2,7 @@ import type { Cluster, Redis } from 'ioredis'
 import { isReplyError } from './classify.js'
 import { ConnectionLostError, type ConnectionWatch } from './connection-watch.js'
 
-// ioredis internals read here (present in ioredis 5 and 6; checked by test/cluster.test.ts):
+// ioredis internals read here (present in ioredis 5.3 to 6; checked by test/cluster.test.ts):
 // a pipeline's queued commands, its replies of the last send and how many are still due, and
 // each connection's queues of commands written and waiting for replies (`commandQueue`) or
 // held until it connects (`offlineQueue`).

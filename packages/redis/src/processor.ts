@@ -25,7 +25,7 @@ import { overtaken } from './overtaken.js'
 import { keySlot } from './slot.js'
 import { MAPPER, prefixed, type RowToCommand } from './to-command.js'
 
-/** A single-node client or a cluster client; ioredis 5 and 6 both fit. */
+/** A single-node client or a cluster client; ioredis 5.3 to 6 fit. */
 export type RedisClient = Redis | Cluster
 
 export interface RedisProcessorOptions {
@@ -262,7 +262,7 @@ export class RedisProcessor implements BatchProcessor {
     // shifting, flattening, per-call options object) and string replies cost about a
     // microsecond per command, a fifth of the whole write path: replies stay Buffers (only
     // errors are read), and the client's key prefix is applied as `call()` would.
-    // `sendCommand` is the method `call()` ends in on ioredis 5 and 6 (the Pipeline class has
+    // `sendCommand` is the method `call()` ends in on ioredis 5.3 to 6 (the Pipeline class has
     // it; the chainable type does not declare it).
     const pipeline = p as unknown as PipelineInternals
     const options = { replyEncoding: null, keyPrefix: pipeline.options?.keyPrefix }
