@@ -13,6 +13,8 @@ export interface Metrics {
   readonly url: string | undefined
   readonly notice: string | undefined
   setCurrentTestCase(name: string): void
+  /** Starts a scenario table's counters at 0, so that rate() on the dashboard counts its first batch. */
+  declareTable(database: string, table: string): void
   recordRealTimeMetrics(database: string, testCase: string, rps: number, rssMB: number): void
   recordResult(r: ScenarioResult): void
   stop(): Promise<void>
@@ -39,6 +41,7 @@ export async function startMetrics(config: AppConfig): Promise<Metrics> {
     url,
     notice,
     setCurrentTestCase: (name) => prom.setCurrentTestCase(name),
+    declareTable: (database, table) => prom.declareTable(database, table),
     recordRealTimeMetrics: (db, tc, rps, rssMB) => prom.recordRealTimeMetrics(db, tc, rps, rssMB),
     recordResult(r) {
       const mem = process.memoryUsage()

@@ -196,6 +196,7 @@ async function runScenarioOnce(
   const table = tableOf(scenario)
   const testCase = scenario.name
   metrics.setCurrentTestCase(testCase)
+  metrics.declareTable(backend.name, table)
   const tableOptions = { keyless: scenario.keyless === true }
   await backend.createTable(table, tableOptions)
   const poisonIds: number[] = []

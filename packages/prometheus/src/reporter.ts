@@ -6,6 +6,7 @@
 import {
   type BatchMetrics,
   BatchSQLError,
+  ERROR_REASONS,
   type MetricsReporter,
   type PipelineGauges,
   REJECT_REASONS,
@@ -63,6 +64,32 @@ function seriesKey(labels: Labels): string {
   return JSON.stringify(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
 }
 
+/**
+ * A counter as an OpenMetrics registry must see it: named without `_total`, which that registry
+ * appends to each sample. prom-client (15.1) strips the suffix by assigning `metric.name` on
+ * every counter it renders as OpenMetrics; rendering the shared counter itself would rename it
+ * for good, and every later Prometheus-format scrape would lose `_total`. Other metric types
+ * are rendered unchanged, so they are shared as they are.
+ */
+function openMetricsView(metric: Metric): Metric {
+  const m = metric as unknown as {
+    type: string
+    name: string
+    help: string
+    get(): Promise<object>
+  }
+  if (m.type !== 'counter') return metric
+  const name = m.name.replace(/_total$/, '')
+  const view = { type: m.type, name, help: m.help, get: async () => ({ ...(await m.get()), name }) }
+  return view as unknown as Metric
+}
+
+const BATCH_STATUSES = [
+  'success',
+  'partial',
+  'failure',
+] as const satisfies readonly BatchMetrics['status'][]
+
 /** Label names the reporter sets itself. */
 const OWN_LABELS = new Set([
   'database',
@@ -84,6 +111,10 @@ export class PrometheusMetrics implements MetricsReporter {
   private testCase = 'none'
   private readonly bound: Bound
   private server: MetricsServer | undefined
+  /** Tables seen per database, as the `table` label shows them. */
+  private readonly tablesSeen = new Map<string, Set<string>>()
+  /** Test case, database and table whose counters `declareTable` started at 0. */
+  private readonly declared = new Set<string>()
 
   private readonly batchDuration: Histogram
   private readonly batchTotal: Counter
@@ -420,6 +451,7 @@ export class PrometheusMetrics implements MetricsReporter {
   }
 
   recordBatch(m: BatchMetrics): void {
+    this.declareTable(m.database, m.table)
     const table = this.table(m.table)
     const withStatus = this.labels({
       database: m.database,
@@ -432,13 +464,13 @@ export class PrometheusMetrics implements MetricsReporter {
     const l = this.labels({ database: m.database, table, test_case: this.testCase })
     this.batchSize.observe(l, m.rows)
     if (m.committed > 0) this.records.inc(l, m.committed)
-    // Incremented by 0 too: the series exists from the first batch, so increase() sees the first failure.
-    this.recordsFailed.inc(l, Math.max(0, m.rows - m.committed))
-    this.recordsUnknown.inc(l, m.outcomeUnknown ?? 0)
-    this.recordsDeduplicated.inc(l, m.deduplicated ?? 0)
+    if (m.rows > m.committed) this.recordsFailed.inc(l, m.rows - m.committed)
+    if (m.outcomeUnknown) this.recordsUnknown.inc(l, m.outcomeUnknown)
+    if (m.deduplicated) this.recordsDeduplicated.inc(l, m.deduplicated)
   }
 
   recordError(database: string, table: string, errorType: string): void {
+    this.declareTable(database, table)
     this.errors.inc(
       this.labels({
         database,
@@ -473,6 +505,38 @@ export class PrometheusMetrics implements MetricsReporter {
     // that `increase()` over a pipeline's life sees its first dropped error.
     this.dropped.inc(labels, 0)
     for (const reason of REJECT_REASONS) this.rejected.inc(this.labels({ database, reason }), 0)
+    if (!this.tableLabel) this.declareTable(database, '_all')
+  }
+
+  /**
+   * Starts every per-table counter of `table` at 0 under the current test case: rows
+   * (processed, failed, unknown, deduplicated), batches per status, errors per reason, retry
+   * and final. A labelled counter has no series until its first increment, and `rate()` and
+   * `increase()` cannot count the value a series first appears with: without this, a table's
+   * first batch, or the only error of its kind, would not show on a dashboard. BatchSQL calls
+   * it for every table it reports on, and again for each when the test case changes; call it
+   * yourself, before the first rows, for tables whose very first batch must count too.
+   */
+  declareTable(database: string, table: string): void {
+    const t = this.table(table)
+    let tables = this.tablesSeen.get(database)
+    if (tables === undefined) this.tablesSeen.set(database, (tables = new Set()))
+    tables.add(t)
+    const key = `${this.testCase}\u0000${database}\u0000${t}`
+    if (this.declared.has(key)) return
+    this.declared.add(key)
+    const l = this.labels({ database, table: t, test_case: this.testCase })
+    for (const c of [
+      this.records,
+      this.recordsFailed,
+      this.recordsUnknown,
+      this.recordsDeduplicated,
+    ])
+      c.inc(l, 0)
+    for (const status of BATCH_STATUSES) this.batchTotal.inc({ ...l, status }, 0)
+    for (const reason of ERROR_REASONS)
+      for (const when of ['retry', 'final'])
+        this.errors.inc({ ...l, error_type: `${when}:${reason}` }, 0)
   }
 
   /** Sets `gauge` per database to the sum of `read` over its bound pipelines (0 when none). */
@@ -513,6 +577,8 @@ export class PrometheusMetrics implements MetricsReporter {
   /** The `test_case` label of everything recorded from now on. */
   setCurrentTestCase(name: string): void {
     this.testCase = name
+    for (const [database, tables] of this.tablesSeen)
+      for (const table of tables) this.declareTable(database, table)
   }
 
   get currentTestCase(): string {
@@ -569,7 +635,8 @@ export class PrometheusMetrics implements MetricsReporter {
     // The typings omit the constructor's content-type argument (prom-client 15.1).
     const om = new Registry()
     om.setContentType(Registry.OPENMETRICS_CONTENT_TYPE as never)
-    for (const m of this.registry.getMetricsAsArray()) om.registerMetric(m as unknown as Metric)
+    for (const m of this.registry.getMetricsAsArray())
+      om.registerMetric(openMetricsView(m as unknown as Metric))
     // Default labels of the registry (setDefaultLabels) have no getter; prom-client 15 keeps
     // them here.
     const defaults = (this.registry as unknown as { _defaultLabels?: Labels })._defaultLabels
