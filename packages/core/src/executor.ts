@@ -151,6 +151,10 @@ export class RetryingExecutor implements BatchExecutor {
     let lingering: Promise<unknown> | undefined
     const track = () =>
       this.running.set(batch, { attempts: attempt, committed, failures, pending: current })
+    // Final reasons of the rows that failed on their own in the attempt under way: counted
+    // once per attempt and reason, like retries, not once per row (a Redis pipeline whose
+    // replies were lost fails every command alike: one event, not hundreds).
+    let rowReasons: Set<string> | undefined
     const report = (
       failed: readonly Request[],
       cls: Classification,
@@ -158,7 +162,8 @@ export class RetryingExecutor implements BatchExecutor {
       attempts: number,
       maybeWritten: boolean,
     ) => {
-      this.metrics.recordError(this.name, schema.table, `final:${cls.reason}`)
+      if (rowReasons !== undefined) rowReasons.add(cls.reason)
+      else this.metrics.recordError(this.name, schema.table, `final:${cls.reason}`)
       const unknown =
         maybeWritten ||
         (error instanceof BatchSQLError && error.code === 'BATCHSQL_OUTCOME_UNKNOWN')
@@ -239,6 +244,7 @@ export class RetryingExecutor implements BatchExecutor {
       if (result?.failures?.length) {
         const rows = current.rows
         const failedIdx = new Set<number>()
+        rowReasons = new Set()
         for (const f of result.failures) {
           const row = rows[f.index]
           if (row === undefined || failedIdx.has(f.index)) continue
@@ -252,6 +258,9 @@ export class RetryingExecutor implements BatchExecutor {
             finalFail([row], this.unretried(cls, attempt, signal), f.error, attempt)
           }
         }
+        for (const reason of rowReasons)
+          this.metrics.recordError(this.name, schema.table, `final:${reason}`)
+        rowReasons = undefined
         committed += left - failedIdx.size
       } else if (!retryAll && left > 0) {
         committed += left

@@ -48,7 +48,7 @@ export type RejectReason = (typeof REJECT_REASONS)[number]
  * reporter written before it was passed (ignoring it) still fits this interface.
  */
 export interface MetricsReporter {
-  /** Time a submit waited for room in the buffer (backpressure). */
+  /** Time a submit waited for room in the buffer (backpressure), also when its signal or close() ended the wait. */
   recordEnqueueLatency(seconds: number, database: string): void
   /** Age of the oldest row of a flush when the flush started. */
   recordQueueWait(seconds: number, database: string): void
@@ -58,7 +58,10 @@ export interface MetricsReporter {
   recordAssembleDuration(seconds: number, database: string): void
   /** One executed batch (after its final attempt). */
   recordBatch(m: BatchMetrics): void
-  /** An error, as `retry:<reason>` when it will be retried, `final:<reason>` when not. */
+  /**
+   * An error, as `retry:<reason>` when it will be retried, `final:<reason>` when not: once per
+   * failed attempt, or per attempt and reason for rows that failed on their own.
+   */
   recordError(database: string, table: string, errorType: string): void
   recordRejectedSubmit(reason: RejectReason, database: string): void
   /** Error events dropped because the error stream's buffer was full. */

@@ -410,6 +410,9 @@ export class BatchSQL implements AsyncDisposable {
           const i = this.waiters.indexOf(w)
           if (i < 0) return
           this.waiters.splice(i, 1)
+          // A wait cut short was a wait: left out, the latency would hide the producers that
+          // gave up because the buffer stayed full.
+          this.metrics.recordEnqueueLatency((now() - w.since) / 1000, this.executor.name)
           this.metrics.recordRejectedSubmit('aborted', this.executor.name)
           reject(
             new AbortedError(
@@ -815,6 +818,7 @@ export class BatchSQL implements AsyncDisposable {
     this.state = CLOSING
     for (const w of this.waiters.splice(0)) {
       if (w.onAbort) w.signal?.removeEventListener('abort', w.onAbort)
+      this.metrics.recordEnqueueLatency((now() - w.since) / 1000, this.executor.name)
       this.metrics.recordRejectedSubmit('closed', this.executor.name)
       w.reject(
         new ClosedError(

@@ -483,6 +483,50 @@ describe('rows that may have been written', () => {
   })
 })
 
+describe('error events of rows that fail on their own', () => {
+  it('are counted once per attempt and reason, while each row is reported with its own error', async () => {
+    const errors: string[] = []
+    const metrics = new (class extends NoopMetricsReporter {
+      override recordError(_database: string, _table: string, errorType: string): void {
+        errors.push(errorType)
+      }
+    })()
+    const codeOf = (id: number) => (id % 2 === 0 ? 'DATA' : id % 5 === 0 ? 'DUP' : 'DEADLOCK')
+    const p = new MockProcessor({
+      // Every even row is bad data; rows 5, 15 … duplicates; the other odd rows meet a
+      // deadlock once, then pass.
+      onBatch: (b, ctx) => ({
+        failures: b.rows.flatMap((r, index) => {
+          const id = r.get('id') as number
+          const code = codeOf(id)
+          if (code === 'DEADLOCK' && ctx.attempt > 1) return []
+          return [{ index, error: Object.assign(new Error(`row failed`), { code, id }) }]
+        }),
+      }),
+    })
+    const own = [
+      ...classifiers,
+      (e: unknown) => {
+        const code = (e as { code?: string }).code
+        if (code === 'DATA') return { reason: 'data' as const, retryable: false }
+        if (code === 'DUP') return { reason: 'duplicate_key' as const, retryable: false }
+        return undefined
+      },
+    ]
+    const ex = createExecutor(p, { classifiers: own, retry: fast, metrics })
+    const out = await ex.execute(batch(200), new AbortController().signal)
+    expect(out.committed).toBe(80)
+    // 100 bad rows and 20 duplicates, in one attempt: one event per reason, not 120.
+    expect(errors.sort()).toEqual(['final:data', 'final:duplicate_key', 'retry:deadlock'])
+    expect(out.failures).toHaveLength(120)
+    for (const f of out.failures) {
+      expect(f.rows).toHaveLength(1)
+      const id = f.rows[0]!.get('id') as number
+      expect((f.error as Error).cause).toMatchObject({ id, code: codeOf(id) })
+    }
+  })
+})
+
 describe('concurrency with attempts given up on', () => {
   it('an attempt given up on keeps its slot until the sink stops: the next batch waits for it', async () => {
     let releaseFirst!: () => void

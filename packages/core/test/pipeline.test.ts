@@ -284,6 +284,32 @@ describe('backpressure', () => {
     expect(r.committed).toBe(2)
     await expect(b.submit(events, { id: 5 })).rejects.toBeInstanceOf(ClosedError)
   })
+
+  it('a wait cut short by an abort or by close() is timed as an enqueue wait, like one that got room', async () => {
+    const waits: number[] = []
+    const { processor, b } = oneFlushAtATime(1, 1)
+    b.withMetricsReporter(
+      new (class extends NoopMetricsReporter {
+        override recordEnqueueLatency(seconds: number) {
+          waits.push(seconds)
+        }
+      })(),
+    )
+    await b.submit(events, { id: 1 })
+    await b.submit(events, { id: 2 })
+    expect(waits).toEqual([])
+    const ctl = new AbortController()
+    const aborted = b.submit(events, { id: 3 }, { signal: ctl.signal })
+    const closed = b.submit(events, { id: 4 })
+    ctl.abort()
+    await expect(aborted).rejects.toBeInstanceOf(AbortedError)
+    expect(waits).toHaveLength(1)
+    const refused = expect(closed).rejects.toBeInstanceOf(ClosedError)
+    await closeReleasing(b, processor)
+    await refused
+    expect(waits).toHaveLength(2)
+    for (const s of waits) expect(s).toBeGreaterThanOrEqual(0)
+  })
 })
 
 describe('submitMany', () => {
