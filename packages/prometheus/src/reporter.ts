@@ -111,8 +111,8 @@ export class PrometheusMetrics implements MetricsReporter {
   private testCase = 'none'
   private readonly bound: Bound
   private server: MetricsServer | undefined
-  /** Tables seen per database, as the `table` label shows them. */
-  private readonly tablesSeen = new Map<string, Set<string>>()
+  /** Tables declared or reported on under the current test case, per database, as the `table` label shows them. */
+  private tablesOfCase = new Map<string, Set<string>>()
   /** Test case, database and table whose counters `declareTable` started at 0. */
   private readonly declared = new Set<string>()
 
@@ -514,14 +514,20 @@ export class PrometheusMetrics implements MetricsReporter {
    * and final. A labelled counter has no series until its first increment, and `rate()` and
    * `increase()` cannot count the value a series first appears with: without this, a table's
    * first batch, or the only error of its kind, would not show on a dashboard. BatchSQL calls
-   * it for every table it reports on, and again for each when the test case changes; call it
+   * it for every table it reports on, and again for those of the test case that ends when
+   * `setCurrentTestCase()` starts another; call it
    * yourself, before the first rows, for tables whose very first batch must count too.
    */
   declareTable(database: string, table: string): void {
     const t = this.table(table)
-    let tables = this.tablesSeen.get(database)
-    if (tables === undefined) this.tablesSeen.set(database, (tables = new Set()))
+    let tables = this.tablesOfCase.get(database)
+    if (tables === undefined) this.tablesOfCase.set(database, (tables = new Set()))
     tables.add(t)
+    this.startSeries(database, t)
+  }
+
+  /** Creates the per-table counter series of `table` (a label value) under the current test case, at 0. */
+  private startSeries(database: string, t: string): void {
     const key = `${this.testCase}\u0000${database}\u0000${t}`
     if (this.declared.has(key)) return
     this.declared.add(key)
@@ -576,9 +582,15 @@ export class PrometheusMetrics implements MetricsReporter {
 
   /** The `test_case` label of everything recorded from now on. */
   setCurrentTestCase(name: string): void {
+    // The tables of the test case that ends go on under the new one; not every table ever
+    // seen, which would add a zero series per table for each test case (quadratic in a run of
+    // many test cases with a table each, as the integration app's).
+    const previous = this.tablesOfCase
+    this.tablesOfCase = new Map()
     this.testCase = name
-    for (const [database, tables] of this.tablesSeen)
-      for (const table of tables) this.declareTable(database, table)
+    // Started, not declared: a table only carried over is not carried on again.
+    for (const [database, tables] of previous)
+      for (const table of tables) this.startSeries(database, table)
   }
 
   get currentTestCase(): string {

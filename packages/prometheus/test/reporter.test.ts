@@ -339,6 +339,17 @@ describe('registries, labels and cardinality', () => {
         error_type: 'retry:deadlock',
       }),
     ).toBe(1)
+    // Only the tables reported on under the test case that ended: `orders` and `lines` were
+    // only carried over into `two`, so `three` starts `items` alone.
+    m.recordError('db', 'items', 'retry:deadlock')
+    m.setCurrentTestCase('three')
+    t = await m.metrics()
+    const three = { ...l, test_case: 'three' }
+    expect(value(t, 'batchsql_records_processed_total', { ...three, table: 'items' })).toBe(0)
+    expect(
+      value(t, 'batchsql_records_processed_total', { ...three, table: 'lines' }),
+    ).toBeUndefined()
+    expect(value(t, 'batchsql_records_processed_total', three)).toBeUndefined()
     // Without table names, one `_all` series per database, from the pipeline's binding.
     const all = new PrometheusMetrics({ tableLabel: false })
     all.bindGauges('db', { queueLength: () => 0, inFlightBatches: () => 0 })
