@@ -521,7 +521,10 @@ export class PrometheusMetrics implements MetricsReporter {
   declareTable(database: string, table: string): void {
     const t = this.table(table)
     let tables = this.tablesOfCase.get(database)
-    if (tables === undefined) this.tablesOfCase.set(database, (tables = new Set()))
+    if (tables === undefined) {
+      tables = new Set()
+      this.tablesOfCase.set(database, tables)
+    }
     tables.add(t)
     this.startSeries(database, t)
   }
