@@ -160,9 +160,10 @@ export class RedisProcessor implements BatchProcessor {
     }
     const plan = planSends(cmds)
     const sent = plan.send.map((i) => cmds[i]!)
-    // Not while the cluster client reconnects: it would hold the pipelines in its own offline
-    // queue and send them whenever it is ready, however late, and behind later batches' retries.
-    if (this.cluster && this.cluster.status !== 'ready') await this.clusterReady(ctx.signal)
+    // Not while the client (or cluster client) connects or reconnects: it would hold the
+    // pipelines in its own offline queue and send them whenever it is ready, however late,
+    // after the attempt was given up and reported, and behind later batches' retries.
+    if (this.client.status !== 'ready') await this.clientReady(ctx.signal)
     // Nothing has been sent yet: an abort here leaves the whole batch untouched.
     if (ctx.signal.aborted)
       throw new AbortedError('batch aborted before it was sent', ctx.signal.reason)
@@ -330,8 +331,8 @@ export class RedisProcessor implements BatchProcessor {
     if (moved) this.cluster!.refreshSlotsCache()
   }
 
-  private async clusterReady(signal: AbortSignal): Promise<void> {
-    const cluster = this.cluster!
+  private async clientReady(signal: AbortSignal): Promise<void> {
+    const cluster = this.client as Cluster
     if (cluster.status === 'wait') {
       await cluster.connect()
       return
@@ -339,20 +340,41 @@ export class RedisProcessor implements BatchProcessor {
     if (cluster.status === 'ready') return
     // Nothing was sent: the executor retries or reports the whole batch.
     const ended = () =>
-      new BatchSQLError('BATCHSQL_CONNECTION_LOST', 'Connection is closed (cluster client ended)')
+      new BatchSQLError(
+        'BATCHSQL_CONNECTION_LOST',
+        `Connection is closed (${this.cluster ? 'cluster ' : ''}client ended)`,
+      )
     if (cluster.status === 'end') throw ended()
+    // As long as ioredis itself would have held a command: it fails queued commands once
+    // `maxRetriesPerRequest` reconnections failed, and queues none without its offline queue.
+    const options = (this.cluster ? {} : this.client.options) as {
+      enableOfflineQueue?: boolean
+      maxRetriesPerRequest?: number | null
+    }
+    const unreachable = () =>
+      new BatchSQLError(
+        'BATCHSQL_CONNECTION_LOST',
+        'Connection is closed (not connected; nothing sent)',
+      )
+    if (options.enableOfflineQueue === false) throw unreachable()
+    const limit = options.maxRetriesPerRequest ?? Number.POSITIVE_INFINITY
+    let reconnections = 0
     await new Promise<void>((resolve, reject) => {
       const settle = (error?: Error) => {
         signal.removeEventListener('abort', onAbort)
-        cluster.off('ready', onReady).off('end', onEnd)
+        cluster.off('ready', onReady).off('end', onEnd).off('reconnecting', onReconnecting)
         if (error) reject(error)
         else resolve()
       }
       const onReady = () => settle()
       const onEnd = () => settle(ended())
+      const onReconnecting = () => {
+        if (++reconnections > limit) settle(unreachable())
+      }
       const onAbort = () =>
-        settle(new AbortedError('aborted while waiting for the cluster', signal.reason))
+        settle(new AbortedError('aborted while waiting for the connection', signal.reason))
       cluster.once('ready', onReady).once('end', onEnd)
+      if (!this.cluster) cluster.on('reconnecting', onReconnecting)
       signal.addEventListener('abort', onAbort, { once: true })
     })
   }

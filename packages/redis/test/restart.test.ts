@@ -72,3 +72,37 @@ describe('server restart mid-run', () => {
     expect(list).toEqual([...list].sort((a, b) => a - b))
   })
 })
+
+describe('a server that is down when the batch is written', () => {
+  it('is waited for, not queued in ioredis: a batch given up on is reported unsent and never runs later', {
+    timeout: 60_000,
+  }, async () => {
+    const downPort = '6395'
+    await script('redis-single.sh', 'stop', downPort)
+    const prefix = uniquePrefix('down1')
+    const incr = redisSchemas.incr({ prefix })
+    // Reconnects every 50 ms while the server is down; ioredis's offline queue is on (default).
+    const client = connect(`redis://127.0.0.1:${downPort}`)
+    client.options.retryStrategy = () => 50
+    client.on('error', () => {})
+    const b = createRedisBatchSQL(client, { timeoutMs: 300, retry: { maxAttempts: 2 } })
+    const err = await b.submitAndWait(incr, { key: 'n', by: 1 }).catch((e: unknown) => e)
+    // Never handed to ioredis, so surely not written: not BATCHSQL_OUTCOME_UNKNOWN.
+    expect(err).toMatchObject({ code: 'BATCHSQL_BATCH_FAILED' })
+    expect(['timeout', 'connection']).toContain((err as { reason: string }).reason)
+    await script('redis-single.sh', 'start', downPort)
+    try {
+      await new Promise<void>((r) => (client.status === 'ready' ? r() : client.once('ready', r)))
+      // Before: ioredis sent the queued INCRBY once connected, after it was reported.
+      await new Promise((r) => setTimeout(r, 200))
+      expect(await client.get(`${prefix}n`)).toBeNull()
+      await b.submitAndWait(incr, { key: 'n', by: 1 })
+      expect(await client.get(`${prefix}n`)).toBe('1')
+      await client.del(`${prefix}n`)
+    } finally {
+      await b.close()
+      client.disconnect()
+      await script('redis-single.sh', 'stop', downPort)
+    }
+  })
+})
