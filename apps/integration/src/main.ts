@@ -3,6 +3,7 @@
  * batchsql-integration: stress-tests BatchSQL against real databases and proves that
  * nothing was lost. With no settings: every scenario on an embedded SQLite file.
  */
+import { accessSync, constants, mkdirSync } from 'node:fs'
 import { cpus, totalmem } from 'node:os'
 import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -18,7 +19,8 @@ import { writeReports } from './report/write.js'
 import { runScenario, type ScenarioResult } from './runner.js'
 import { buildScenarios } from './scenarios.js'
 
-const redact = (url: string) => url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@')
+// The user name may be empty: Redis URLs are usually redis://:password@host.
+const redact = (url: string) => url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@')
 
 function settingsOf(c: AppConfig): Record<string, unknown> {
   return {
@@ -58,6 +60,17 @@ async function main(): Promise<number> {
   // Relative paths are relative to where the user ran the command (pnpm changes directory).
   const baseDir = process.env.INIT_CWD ?? process.cwd()
   const reportDir = resolve(baseDir, config.reportDir)
+  // Checked before the run, not found unwritable once every scenario has run.
+  try {
+    mkdirSync(reportDir, { recursive: true })
+    accessSync(reportDir, constants.W_OK)
+  } catch (err) {
+    const { code, message } = err as { code?: string; message?: string }
+    process.stderr.write(
+      `batchsql-integration: cannot write reports to ${reportDir} (${code ?? message}); set --report-dir\n`,
+    )
+    return 2
+  }
   const progress = createProgress(config.progress)
   let metrics: Awaited<ReturnType<typeof startMetrics>>
   try {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { runApp } from './helpers.js'
+import { readReport, runApp, tempDir } from './helpers.js'
 
 describe('command line', () => {
   it('--help lists the settings with their environment variables', async () => {
@@ -30,6 +30,8 @@ describe('command line', () => {
     [{ SCENARIOS: 'no_such_scenario' }, [], /unknown scenario/],
     [{ METRICS_HOST: '' }, [], /host name or address is required/],
     [{ METRICS_HOST: 'no-such-host.invalid', PROMETHEUS_PORT: '0' }, [], /cannot serve \/metrics/],
+    // Before the run, not after every scenario has run (ENOTDIR with a stack trace, exit 1).
+    [{ PROMETHEUS_PORT: '0' }, ['--report-dir', '/etc/passwd/x'], /cannot write reports/],
   ])(
     'bad settings exit with code 2 and a message, no stack trace (%o %o)',
     async (env, args, message) => {
@@ -39,4 +41,25 @@ describe('command line', () => {
       expect(r.stderr).not.toMatch(/\n\s+at /)
     },
   )
+
+  it('a Redis database index the server lacks fails the database, not written to database 0; passwords are redacted', async () => {
+    const dir = tempDir('redisdb')
+    const r = await runApp({ PROMETHEUS_PORT: '0' }, [
+      '--databases',
+      'redis',
+      '--redis-url',
+      'redis://:s3cret@127.0.0.1:6379/99',
+      '--scenarios',
+      'high_throughput',
+      '--records-per-worker',
+      '10',
+      '--report-dir',
+      dir,
+    ])
+    expect(r.code).toBe(1)
+    expect(r.stdout).toMatch(/DB index is out of range/)
+    const report = JSON.stringify(await readReport(dir))
+    expect(report).not.toContain('s3cret')
+    expect(report).toContain('redis://:***@127.0.0.1:6379/99')
+  })
 })

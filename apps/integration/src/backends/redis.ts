@@ -23,6 +23,10 @@ export async function openRedis(url: string): Promise<Backend> {
   reader.on('error', () => {})
   try {
     await reader.connect()
+    // ioredis reports a failed SELECT (a database index the server does not have) only as an
+    // 'error' event and stays on database 0: every row would go to the wrong database.
+    const db = reader.options.db ?? 0
+    if (db !== 0) await reader.select(db)
   } catch (err) {
     reader.disconnect()
     throw err
