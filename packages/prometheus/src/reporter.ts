@@ -515,8 +515,8 @@ export class PrometheusMetrics implements MetricsReporter {
    * `increase()` cannot count the value a series first appears with: without this, a table's
    * first batch, or the only error of its kind, would not show on a dashboard. BatchSQL calls
    * it for every table it reports on, and again for those of the test case that ends when
-   * `setCurrentTestCase()` starts another; call it
-   * yourself, before the first rows, for tables whose very first batch must count too.
+   * `setCurrentTestCase()` starts another; call it yourself, before the first rows, for
+   * tables whose very first batch must count too.
    */
   declareTable(database: string, table: string): void {
     const t = this.table(table)

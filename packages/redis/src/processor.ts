@@ -332,19 +332,20 @@ export class RedisProcessor implements BatchProcessor {
   }
 
   private async clientReady(signal: AbortSignal): Promise<void> {
-    const cluster = this.client as Cluster
-    if (cluster.status === 'wait') {
-      await cluster.connect()
+    // Both clients have the status, connect() and events used here; typed as the cluster one.
+    const client = this.client as Cluster
+    if (client.status === 'wait') {
+      await client.connect()
       return
     }
-    if (cluster.status === 'ready') return
+    if (client.status === 'ready') return
     // Nothing was sent: the executor retries or reports the whole batch.
     const ended = () =>
       new BatchSQLError(
         'BATCHSQL_CONNECTION_LOST',
         `Connection is closed (${this.cluster ? 'cluster ' : ''}client ended)`,
       )
-    if (cluster.status === 'end') throw ended()
+    if (client.status === 'end') throw ended()
     // As long as ioredis itself would have held a command: it fails queued commands once
     // `maxRetriesPerRequest` reconnections failed, and queues none without its offline queue.
     const options = (this.cluster ? {} : this.client.options) as {
@@ -362,7 +363,7 @@ export class RedisProcessor implements BatchProcessor {
     await new Promise<void>((resolve, reject) => {
       const settle = (error?: Error) => {
         signal.removeEventListener('abort', onAbort)
-        cluster.off('ready', onReady).off('end', onEnd).off('reconnecting', onReconnecting)
+        client.off('ready', onReady).off('end', onEnd).off('reconnecting', onReconnecting)
         if (error) reject(error)
         else resolve()
       }
@@ -373,8 +374,8 @@ export class RedisProcessor implements BatchProcessor {
       }
       const onAbort = () =>
         settle(new AbortedError('aborted while waiting for the connection', signal.reason))
-      cluster.once('ready', onReady).once('end', onEnd)
-      if (!this.cluster) cluster.on('reconnecting', onReconnecting)
+      client.once('ready', onReady).once('end', onEnd)
+      if (!this.cluster) client.on('reconnecting', onReconnecting)
       signal.addEventListener('abort', onAbort, { once: true })
     })
   }
