@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import ts from 'typescript'
 import { afterAll, describe, expect, it } from 'vitest'
 import { type Example, expectedOutputs, matchInOrder, readExample } from './readme.js'
 
@@ -90,6 +91,38 @@ describe('README examples run as is', () => {
         pkg,
       ).toEqual([])
     }
+  })
+
+  it('every example type-checks as a strict `// @ts-check` user would check it', () => {
+    // The examples are JavaScript; an editor with checkJs and strict flags an untyped
+    // parameter (implicit any) the reader would then have to annotate themselves.
+    const dir = join(runDir, 'checked')
+    mkdirSync(dir, { recursive: true })
+    const pkgs = ['core', 'postgres', 'mysql', 'sqlite', 'redis', 'prometheus']
+    const files = pkgs.map((pkg) => {
+      const file = join(dir, `${pkg}.mjs`)
+      writeFileSync(file, readme(pkg).code)
+      return file
+    })
+    const program = ts.createProgram(files, {
+      allowJs: true,
+      checkJs: true,
+      strict: true,
+      noEmit: true,
+      module: ts.ModuleKind.NodeNext,
+      moduleResolution: ts.ModuleResolutionKind.NodeNext,
+      target: ts.ScriptTarget.ES2023,
+      skipLibCheck: true,
+      types: ['node'],
+      typeRoots: [join(root, 'node_modules/@types')],
+    })
+    const problems = ts
+      .getPreEmitDiagnostics(program)
+      .map(
+        (d) =>
+          `${d.file ? d.file.fileName.slice(dir.length + 1) : ''}: ${ts.flattenDiagnosticMessageText(d.messageText, ' ')}`,
+      )
+    expect(problems).toEqual([])
   })
 
   it('core: every submitted row reaches the sink', async () => {

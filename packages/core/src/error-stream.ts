@@ -33,7 +33,19 @@ export class ErrorStream implements AsyncIterable<BatchFailure> {
     private readonly handler?: (failure: BatchFailure) => void,
   ) {}
 
-  push(failure: BatchFailure): void {
+  /**
+   * One batch's failures, admitted or dropped together: a batch whose rows fail on their own
+   * reports one failure per row, all at once, so a reader taking one per tick could never
+   * keep a batch of more than `capacity` failing rows from overflowing the buffer. The buffer
+   * therefore takes a batch's failures whole while it is not full, and may hold up to one
+   * batch's rows more than `capacity` (rows the pipeline held in memory anyway).
+   */
+  pushAll(failures: readonly BatchFailure[]): void {
+    const admit = this.handler !== undefined || this.buffer.length < this.capacity
+    for (const f of failures) this.push(f, admit)
+  }
+
+  push(failure: BatchFailure, admit = false): void {
     if (this.handler) {
       try {
         const out: unknown = this.handler(failure)
@@ -50,7 +62,7 @@ export class ErrorStream implements AsyncIterable<BatchFailure> {
       reader({ value: failure, done: false })
       return
     }
-    if (this.buffer.length >= this.capacity) {
+    if (!admit && this.buffer.length >= this.capacity) {
       this.dropped++
       this.onDrop(1)
       // Once per pipeline, where a log will show it: failures nobody reads are otherwise

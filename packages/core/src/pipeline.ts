@@ -670,6 +670,7 @@ export class BatchSQL implements AsyncDisposable {
   private settle(batch: Batch, outcome: BatchOutcome): void {
     this.committed += outcome.committed
     let failedSet: Set<Request> | undefined
+    const reported: BatchFailure[] = []
     for (const f of outcome.failures) {
       this.failed += f.rows.length
       const failure =
@@ -682,8 +683,9 @@ export class BatchSQL implements AsyncDisposable {
       }
       failedSet ??= new Set()
       for (const r of f.rows) failedSet.add(r)
-      this.errorStream.push(failure)
+      reported.push(failure)
     }
+    if (reported.length > 0) this.errorStream.pushAll(reported)
     // Only submitAndWait() rows carry acks, and they are always Requests: a flat batch has none.
     if (batch.values !== undefined) return
     for (const r of batch.rows) {

@@ -213,11 +213,23 @@ export function copyValue(v: unknown, type: ColumnType, table: string, column: s
       if (!v.isWellFormed()) fail(table, column, 'UNSUPPORTED', MALFORMED)
       if (type === 'any' || type === 'string' || type === 'json') return v
       if (type === 'decimal') {
-        if (!DECIMAL_RE.test(v)) fail(table, column, 'MISMATCH', 'expected a decimal string')
+        if (!DECIMAL_RE.test(v))
+          fail(
+            table,
+            column,
+            'MISMATCH',
+            'expected decimal, got a string that is not a decimal number (e.g. 12.50 is accepted)',
+          )
         return v
       }
       if (type === 'int' || type === 'bigint') {
-        if (!INTEGER_RE.test(v)) fail(table, column, 'MISMATCH', 'expected an integer string')
+        if (!INTEGER_RE.test(v))
+          fail(
+            table,
+            column,
+            'MISMATCH',
+            `expected ${type}, got a string that is not an integer (a string of digits is accepted)`,
+          )
         const n = BigInt(v)
         if (n < INT64_MIN || n > INT64_MAX) fail(table, column, 'MISMATCH', 'integer out of int64')
         return type === 'int' && Number.isSafeInteger(Number(n)) ? Number(n) : n

@@ -719,6 +719,48 @@ describe('failures', () => {
     expect(buffered).toBe(2)
   })
 
+  it("one batch's row failures are taken whole while the buffer has room, more than its capacity", async () => {
+    // Ten rows refused on their own arrive as ten failures at once: a reader taking one per
+    // tick could never keep a batch of more failing rows than errorBufferSize from being cut.
+    const refused = new Error('refused')
+    const executor = new MockExecutor(
+      {
+        onBatch: (batch) => ({
+          failures: batch.rows.map((_, index) => ({ index, error: refused })),
+        }),
+      },
+      { retry: { maxAttempts: 1 } },
+    )
+    const b = createBatchSQL({ executor, flushSize: 10, errorBufferSize: 2 })
+    const read: number[] = []
+    const reader = (async () => {
+      for await (const f of b.errors) read.push(...f.rows.map((r) => r.get('id') as number))
+    })()
+    await b.submitMany(
+      events,
+      Array.from({ length: 10 }, (_, id) => ({ id })),
+    )
+    // Nobody reads now: the buffer (past its capacity) takes no further batch.
+    const idle = createBatchSQL({ executor, flushSize: 10, errorBufferSize: 2 })
+    await idle.submitMany(
+      events,
+      Array.from({ length: 10 }, (_, id) => ({ id })),
+    )
+    await idle.submitMany(
+      events,
+      Array.from({ length: 10 }, (_, id) => ({ id: id + 10 })),
+    )
+    await idle.close()
+    await b.close()
+    await reader
+    expect(read.sort((x, y) => x - y)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+    expect(b.stats().droppedErrors).toBe(0)
+    expect(idle.stats().droppedErrors).toBe(10)
+    let kept = 0
+    for await (const _ of idle.errors) kept++
+    expect(kept).toBe(10)
+  })
+
   it("pipeline-level metrics carry the pipeline's database (the executor's name)", async () => {
     const calls: string[] = []
     class Recording extends NoopMetricsReporter {

@@ -276,6 +276,10 @@ describe('Request', () => {
     const r = Request.from(s, { id: '42' as never, big: '9007199254740993' as never })
     expect(r.get('id')).toBe(42)
     expect(r.get('big')).toBe(9007199254740993n)
+    // A string that is not one says what the column takes, not only what failed.
+    expect(() => Request.from(s, { id: '4x2' as never })).toThrow(
+      /column "id" of table "\w+": expected int, got a string that is not an integer \(a string of digits is accepted\)$/,
+    )
   })
 
   it('-0 becomes 0, a decimal takes any bigint, a Date in a json column is its ISO text', async () => {

@@ -75,7 +75,7 @@ function loadCopyStreams(): Promise<CopyStreams> {
     copyStreams = undefined
     throw new BatchSQLError(
       'BATCHSQL_INVALID_CONFIG',
-      'the COPY path needs the pg-copy-streams package (pnpm add pg-copy-streams)',
+      'the COPY path needs the pg-copy-streams package: add it to your dependencies (npm install pg-copy-streams)',
       { cause },
     )
   })

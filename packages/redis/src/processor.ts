@@ -22,6 +22,7 @@ import { planSends, sourcesOf } from './coalesce-commands.js'
 import type { RedisArg, RedisCommand } from './commands.js'
 import { ConnectionLostError, ConnectionWatch } from './connection-watch.js'
 import { overtaken } from './overtaken.js'
+import { readyWait, type WaitOutcome } from './ready-wait.js'
 import { keySlot } from './slot.js'
 import { MAPPER, prefixed, type RowToCommand } from './to-command.js'
 
@@ -358,26 +359,23 @@ export class RedisProcessor implements BatchProcessor {
         'Connection is closed (not connected; nothing sent)',
       )
     if (options.enableOfflineQueue === false) throw unreachable()
-    const limit = options.maxRetriesPerRequest ?? Number.POSITIVE_INFINITY
-    let reconnections = 0
-    await new Promise<void>((resolve, reject) => {
-      const settle = (error?: Error) => {
-        signal.removeEventListener('abort', onAbort)
-        client.off('ready', onReady).off('end', onEnd).off('reconnecting', onReconnecting)
-        if (error) reject(error)
-        else resolve()
-      }
-      const onReady = () => settle()
-      const onEnd = () => settle(ended())
-      const onReconnecting = () => {
-        if (++reconnections > limit) settle(unreachable())
-      }
+    if (signal.aborted)
+      throw new AbortedError('aborted while waiting for the connection', signal.reason)
+    const wait = readyWait(
+      client,
+      this.cluster ? Number.POSITIVE_INFINITY : options.maxRetriesPerRequest,
+    )
+    const outcome = await new Promise<WaitOutcome>((resolve, reject) => {
       const onAbort = () =>
-        settle(new AbortedError('aborted while waiting for the connection', signal.reason))
-      client.once('ready', onReady).once('end', onEnd)
-      if (!this.cluster) client.on('reconnecting', onReconnecting)
+        reject(new AbortedError('aborted while waiting for the connection', signal.reason))
       signal.addEventListener('abort', onAbort, { once: true })
+      void wait.then((o) => {
+        signal.removeEventListener('abort', onAbort)
+        resolve(o)
+      })
     })
+    if (outcome === 'ended') throw ended()
+    if (outcome === 'unreachable') throw unreachable()
   }
 
   async close(): Promise<void> {

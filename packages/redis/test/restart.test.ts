@@ -105,4 +105,46 @@ describe('a server that is down when the batch is written', () => {
       await script('redis-single.sh', 'stop', downPort)
     }
   })
+
+  it('many batches waiting for one shared client add one listener, and all are written once it is up', {
+    timeout: 60_000,
+  }, async () => {
+    const downPort = '6395'
+    await script('redis-single.sh', 'stop', downPort)
+    const prefix = uniquePrefix('down2')
+    const incr = redisSchemas.incr({ prefix })
+    const client = connect(`redis://127.0.0.1:${downPort}`)
+    client.options.retryStrategy = () => 50
+    client.options.maxRetriesPerRequest = null // wait for as long as it takes
+    client.on('error', () => {})
+    const warnings: Error[] = []
+    const onWarning = (w: Error) => warnings.push(w)
+    process.on('warning', onWarning)
+    const baseline = client.listenerCount('ready')
+    // Twenty pipelines, two batches each in flight: forty batches wait on one client.
+    const pipelines = Array.from({ length: 20 }, () =>
+      createRedisBatchSQL(client, { flushSize: 1, timeoutMs: 30_000 }),
+    )
+    try {
+      const written = pipelines.flatMap((b, i) => [
+        b.submitAndWait(incr, { key: `k${i}`, by: 1 }),
+        b.submitAndWait(incr, { key: `k${i}`, by: 2 }),
+      ])
+      await new Promise((r) => setTimeout(r, 300))
+      // Each pipeline's connection watch has its own ready listener; the wait adds one.
+      expect(client.listenerCount('ready') - baseline).toBeLessThanOrEqual(pipelines.length + 1)
+      expect(client.listenerCount('reconnecting')).toBeLessThanOrEqual(1)
+      await script('redis-single.sh', 'start', downPort)
+      await Promise.all(written)
+      const values = await Promise.all(pipelines.map((_, i) => client.get(`${prefix}k${i}`)))
+      expect(values).toEqual(pipelines.map(() => '3'))
+      expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([])
+      await client.del(...pipelines.map((_, i) => `${prefix}k${i}`))
+    } finally {
+      process.off('warning', onWarning)
+      await Promise.all(pipelines.map((b) => b.close()))
+      client.disconnect()
+      await script('redis-single.sh', 'stop', downPort)
+    }
+  })
 })
