@@ -1,4 +1,4 @@
-import { DEFAULT_TIMEOUT_MS } from '@batchsql/core'
+import { BatchSQLError, DEFAULT_TIMEOUT_MS } from '@batchsql/core'
 import {
   checkConnectionOptions,
   createKyselyBatchSQL,
@@ -24,6 +24,8 @@ export type MysqlTarget<DB> = mysql.Pool | Kysely<DB> | string | mysql.PoolOptio
 
 function callbackPool(x: unknown): mysql.Pool | undefined {
   if (
+    typeof x === 'object' &&
+    x !== null &&
     typeof (x as mysql.Pool).getConnection === 'function' &&
     typeof (x as mysql.Pool).end === 'function'
   ) {
@@ -32,6 +34,44 @@ function callbackPool(x: unknown): mysql.Pool | undefined {
     return inner && typeof inner.getConnection === 'function' ? inner : (x as mysql.Pool)
   }
   return undefined
+}
+
+/**
+ * Throws `BATCHSQL_INVALID_CONFIG` for a URI mysql2 would misread, or options that name no
+ * server: mysql2 ignores a URI's scheme (a `postgres://` URL connected to that host's port
+ * 3306), throws a bare TypeError, the URI in it, for a string that is no URL, and reads empty
+ * `PoolOptions` as localhost:3306. Messages name the scheme, never the URI (it may hold a
+ * password).
+ */
+function checkOwnTarget(target: string | mysql.PoolOptions): void {
+  if (typeof target !== 'string') {
+    if (Object.values(target).every((v) => v === undefined))
+      throw new BatchSQLError(
+        'BATCHSQL_INVALID_CONFIG',
+        'createMysqlBatchSQL got PoolOptions that set nothing: give a uri or host',
+      )
+    if (target.uri === undefined) return
+  }
+  const uri = typeof target === 'string' ? target : target.uri
+  if (typeof uri === 'string' && /^(mysql|mariadb):\/\//i.test(uri)) {
+    // mysql2 parses it with URL, at createPool(): its TypeError would carry the URI as `input`.
+    if (URL.canParse(uri)) return
+    throw new BatchSQLError(
+      'BATCHSQL_INVALID_CONFIG',
+      'createMysqlBatchSQL got a mysql:// URI that does not parse as a URL',
+    )
+  }
+  const scheme = typeof uri === 'string' ? /^([a-z][a-z0-9+.-]*:)\/\//i.exec(uri)?.[1] : undefined
+  const got =
+    scheme !== undefined
+      ? `a ${scheme}// URL`
+      : typeof uri === 'string'
+        ? 'a string without that scheme'
+        : `a ${uri === null ? 'null' : typeof uri}`
+  throw new BatchSQLError(
+    'BATCHSQL_INVALID_CONFIG',
+    `createMysqlBatchSQL needs a mysql:// or mariadb:// ${typeof target === 'string' ? 'URI' : 'uri'}, not ${got}`,
+  )
 }
 
 /**
@@ -54,6 +94,7 @@ export function createMysqlBatchSQL<DB = any>(
       'createMysqlBatchSQL',
       'a mysql2 pool, a Kysely instance, a URI or mysql2 PoolOptions',
     )
+  if (given === undefined) checkOwnTarget(target as string | mysql.PoolOptions)
   const pool =
     given ??
     mysql.createPool(typeof target === 'string' ? { uri: target } : (target as mysql.PoolOptions))

@@ -25,9 +25,44 @@ export type PostgresTarget<DB> = pg.Pool | Kysely<DB> | string | pg.PoolConfig
 
 function isPool(x: unknown): x is pg.Pool {
   return (
+    typeof x === 'object' &&
+    x !== null &&
     typeof (x as pg.Pool).connect === 'function' &&
     typeof (x as pg.Pool).query === 'function' &&
     'totalCount' in (x as object)
+  )
+}
+
+/**
+ * Throws `BATCHSQL_INVALID_CONFIG` for a connection string pg would misread, or options that
+ * name no server: pg reads any string, another database's URL included, as its own (a
+ * `mysql://` URL connected to that host's port 5432) and an empty `PoolConfig` as libpq's
+ * defaults (local server, OS user), so the mistake showed only as failed batches, if at all.
+ * Accepted: `postgres://` and `postgresql://` URLs, pg's `socket:` URL and a Unix socket
+ * directory (`/var/run/postgresql dbname`). Messages name the scheme, never the URL (it may
+ * hold a password).
+ */
+function checkOwnTarget(target: string | pg.PoolConfig): void {
+  if (typeof target !== 'string') {
+    if (Object.values(target).every((v) => v === undefined))
+      throw new BatchSQLError(
+        'BATCHSQL_INVALID_CONFIG',
+        'createPostgresBatchSQL got a PoolConfig that sets nothing: give a connectionString or host (for a pool configured from PG* environment variables, pass your own pg.Pool)',
+      )
+    if (target.connectionString === undefined) return
+  }
+  const url = typeof target === 'string' ? target : target.connectionString
+  if (typeof url === 'string' && /^(postgres(ql)?:\/\/|socket:|\/)/i.test(url)) return
+  const scheme = typeof url === 'string' ? /^([a-z][a-z0-9+.-]*:)\/\//i.exec(url)?.[1] : undefined
+  const got =
+    scheme !== undefined
+      ? `a ${scheme}// URL`
+      : typeof url === 'string'
+        ? 'a string without that scheme'
+        : `a ${url === null ? 'null' : typeof url}`
+  throw new BatchSQLError(
+    'BATCHSQL_INVALID_CONFIG',
+    `createPostgresBatchSQL needs a postgres:// or postgresql:// ${typeof target === 'string' ? 'connection string' : 'connectionString'}, not ${got}`,
   )
 }
 
@@ -104,6 +139,7 @@ export function createPostgresBatchSQL<DB = any>(
       'createPostgresBatchSQL',
       'a pg.Pool, a Kysely instance, a connection URL or a pg PoolConfig',
     )
+  if (owns) checkOwnTarget(target as string | pg.PoolConfig)
   const pool = owns
     ? ownPool(target as string | pg.PoolConfig, rest.timeoutMs)
     : (target as pg.Pool)

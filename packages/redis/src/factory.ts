@@ -1,5 +1,6 @@
 import {
   type BatchSQL,
+  BatchSQLError,
   createProcessorBatchSQL,
   type ProcessorBatchSQLConfig,
 } from '@batchsql/core'
@@ -19,9 +20,49 @@ function ownClient(url: string): Redis {
   // Not re-sent by ioredis after a reconnection: a pipeline whose replies were lost is settled
   // by the processor (retried if idempotent, else reported BATCHSQL_OUTCOME_UNKNOWN), and a
   // second, silent copy from ioredis would apply an INCR or RPUSH twice.
-  const redis = new Redis(url, { autoResendUnfulfilledCommands: false })
+  // disconnectTimeout: ioredis ends the socket on disconnect() and destroys it if it is still
+  // open after that long (2 s by default). Between reconnection attempts (server unreachable)
+  // the socket is already closed, so the timer never cleared and held the process 2 s after
+  // close(). BatchSQL disconnects only a client it is done with: nothing to wait for.
+  const redis = new Redis(url, { autoResendUnfulfilledCommands: false, disconnectTimeout: 0 })
   redis.on('error', () => {})
   return redis
+}
+
+/** An ioredis `Redis` or `Cluster`, by shape: the application's ioredis may be another copy. */
+function isClient(x: unknown): x is RedisClient {
+  return (
+    typeof x === 'object' &&
+    x !== null &&
+    typeof (x as RedisClient).pipeline === 'function' &&
+    typeof (x as RedisClient).on === 'function' &&
+    typeof (x as RedisClient).status === 'string'
+  )
+}
+
+/**
+ * Throws `BATCHSQL_INVALID_CONFIG` unless `client` is a client or a `redis://` / `rediss://`
+ * URL: ioredis takes any string (an `http://` URL connected to that host's port 6379,
+ * `host:port` without a scheme too), and anything else failed with a bare TypeError. A Unix
+ * socket path (`/tmp/redis.sock`) is accepted, as ioredis reads it. Messages name the scheme,
+ * never the URL (it may hold a password).
+ */
+function checkTarget(client: unknown): void {
+  if (isClient(client)) return
+  if (typeof client === 'string') {
+    if (/^(rediss?:\/\/|\/)/i.test(client)) return
+    const scheme = /^([a-z][a-z0-9+.-]*:)\/\//i.exec(client)?.[1]
+    throw new BatchSQLError(
+      'BATCHSQL_INVALID_CONFIG',
+      `createRedisBatchSQL needs a redis:// or rediss:// URL, not ${
+        scheme !== undefined ? `a ${scheme}// URL` : 'a string without that scheme'
+      }`,
+    )
+  }
+  throw new BatchSQLError(
+    'BATCHSQL_INVALID_CONFIG',
+    'createRedisBatchSQL needs an ioredis Redis or Cluster, or a redis:// or rediss:// URL',
+  )
 }
 
 /**
@@ -33,6 +74,7 @@ export function createRedisBatchSQL(
   client: RedisClient | string,
   config: RedisBatchSQLConfig = {},
 ): BatchSQL {
+  checkTarget(client)
   const { atomic, name, ...rest } = config
   const owns = typeof client === 'string'
   const redis = owns ? ownClient(client) : client

@@ -33,6 +33,25 @@ const GROUP_COMMIT_CONCURRENCY = 8
 export type SqliteTarget<DB> = string | Database | Kysely<DB>
 
 /**
+ * Opens the file BatchSQL owns. better-sqlite3 refuses a file it cannot open (its directory
+ * missing, a directory, no permission) with a bare TypeError or SqliteError: wrapped, the
+ * driver's error as `cause`. The file name is configuration, not row data: it is named.
+ */
+function open(file: string): Database {
+  try {
+    return new BetterSqlite3(file)
+  } catch (err) {
+    throw new BatchSQLError(
+      'BATCHSQL_INVALID_CONFIG',
+      `createSqliteBatchSQL cannot open the database file ${JSON.stringify(file)}: ${
+        err instanceof Error ? err.message : String(err)
+      }`,
+      { cause: err },
+    )
+  }
+}
+
+/**
  * A BatchSQL pipeline writing to SQLite. With a file name BatchSQL opens the database (WAL,
  * synchronous=NORMAL, 5 s busy timeout) and closes it on `close()`; a `Database` or `Kysely`
  * you pass stays yours and open. SQLite has one writer: batches run one at a time, and with
@@ -63,7 +82,7 @@ export function createSqliteBatchSQL<DB = any>(
   const grouped = groupCommit ?? false
   const concurrency = rest.concurrency ?? (grouped ? GROUP_COMMIT_CONCURRENCY : 1)
   const pipelineConfig = { ...rest, concurrency }
-  const database = owns ? new BetterSqlite3(target) : (target as Database)
+  const database = owns ? open(target) : (target as Database)
   try {
     if (owns) {
       database.pragma('journal_mode = WAL')

@@ -1,0 +1,47 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { BatchSQLError } from '@batchsql/core'
+import { afterAll, describe, expect, it } from 'vitest'
+import { createSqliteBatchSQL } from '../src/index.js'
+
+const dir = mkdtempSync(join(tmpdir(), 'batchsql-sqlite-factory-'))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+/** What `make()` throws, synchronously: the test fails if it returns. */
+function thrown(make: () => unknown): BatchSQLError {
+  try {
+    make()
+  } catch (err) {
+    expect(err).toBeInstanceOf(BatchSQLError)
+    return err as BatchSQLError
+  }
+  throw new Error('the factory accepted the target')
+}
+
+describe('createSqliteBatchSQL target checks', () => {
+  it('no target, null, a number or a plain object: BATCHSQL_INVALID_CONFIG', () => {
+    for (const target of [undefined, null, 42, {}, { filename: 'x.db' }])
+      expect(thrown(() => createSqliteBatchSQL(target as never)).code).toBe(
+        'BATCHSQL_INVALID_CONFIG',
+      )
+  })
+
+  it('a file that cannot be opened: BATCHSQL_INVALID_CONFIG naming it, the driver error as cause', () => {
+    // better-sqlite3's own TypeError ("the directory does not exist") reached the caller bare.
+    const missing = join(dir, 'no', 'such', 'dir', 'x.db')
+    const err = thrown(() => createSqliteBatchSQL(missing))
+    expect(err.code).toBe('BATCHSQL_INVALID_CONFIG')
+    expect(err.message).toContain(JSON.stringify(missing))
+    expect(err.message).toMatch(/directory does not exist/)
+    expect(err.cause).toBeInstanceOf(TypeError)
+    // A directory is no database file either (SqliteError SQLITE_CANTOPEN).
+    const directory = thrown(() => createSqliteBatchSQL(dir))
+    expect(directory.code).toBe('BATCHSQL_INVALID_CONFIG')
+    expect(directory.cause).toMatchObject({ code: 'SQLITE_CANTOPEN' })
+  })
+
+  it('a file in an existing directory is created and opened', async () => {
+    await createSqliteBatchSQL(join(dir, 'ok.db')).close()
+  })
+})
