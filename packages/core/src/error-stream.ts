@@ -25,10 +25,13 @@ export class ErrorStream implements AsyncIterable<BatchFailure> {
   private readonly buffer: BatchFailure[] = []
   private readers: Reader[] = []
   private ended = false
+  /** Iterators that asked for a failure and have not finished or been closed. */
+  private attached = 0
   dropped = 0
 
   constructor(
     private readonly capacity: number,
+    private readonly readerAllowance: number,
     private readonly onDrop: (count: number) => void,
     private readonly handler?: (failure: BatchFailure) => void,
   ) {}
@@ -37,12 +40,22 @@ export class ErrorStream implements AsyncIterable<BatchFailure> {
    * One batch's failures, admitted or dropped together: a batch whose rows fail on their own
    * reports one failure per row, all at once, so a reader taking one per tick could never
    * keep a batch of more than `capacity` failing rows from overflowing the buffer. The buffer
-   * therefore takes a batch's failures whole while it is not full, and may hold up to one
-   * batch's rows more than `capacity` (rows the pipeline held in memory anyway).
+   * therefore takes a batch's failures whole while it is below its limit.
    */
   pushAll(failures: readonly BatchFailure[]): void {
-    const admit = this.handler !== undefined || this.buffer.length < this.capacity
+    const admit = this.handler !== undefined || this.buffer.length < this.limit()
     for (const f of failures) this.push(f, admit)
+  }
+
+  /**
+   * `capacity` while nobody reads. While an iterator is being read, up to `readerAllowance`
+   * more: batches that fail together (a dropped connection fails every batch in flight, and
+   * `close()` every row still buffered) settle before the reader gets a turn, and a reader
+   * that keeps up must not lose failures to that burst. The allowance is what the pipeline
+   * holds at most (its buffer and in-flight flushes): rows it held in memory anyway.
+   */
+  private limit(): number {
+    return this.capacity + (this.attached > 0 ? this.readerAllowance : 0)
   }
 
   push(failure: BatchFailure, admit = false): void {
@@ -62,7 +75,7 @@ export class ErrorStream implements AsyncIterable<BatchFailure> {
       reader({ value: failure, done: false })
       return
     }
-    if (!admit && this.buffer.length >= this.capacity) {
+    if (!admit) {
       this.dropped++
       this.onDrop(1)
       // Once per pipeline, where a log will show it: failures nobody reads are otherwise
@@ -96,15 +109,28 @@ export class ErrorStream implements AsyncIterable<BatchFailure> {
   [Symbol.asyncIterator](): AsyncIterator<BatchFailure> {
     const waiting = new Set<Reader>()
     let closed = false
+    let attached = false
+    const detach = () => {
+      if (attached) this.attached--
+      attached = false
+    }
     return {
       next: () => {
         if (closed) return Promise.resolve(DONE)
+        if (!attached) {
+          attached = true
+          this.attached++
+        }
         const v = this.buffer.shift()
         if (v) return Promise.resolve({ value: v, done: false })
-        if (this.ended) return Promise.resolve(DONE)
+        if (this.ended) {
+          detach()
+          return Promise.resolve(DONE)
+        }
         return new Promise((resolve) => {
           const reader: Reader = (r) => {
             waiting.delete(reader)
+            if (r.done) detach()
             resolve(r)
           }
           waiting.add(reader)
@@ -113,6 +139,7 @@ export class ErrorStream implements AsyncIterable<BatchFailure> {
       },
       return: () => {
         closed = true
+        detach()
         if (waiting.size > 0) {
           this.readers = this.readers.filter((r) => !waiting.has(r))
           for (const r of [...waiting]) r(DONE)

@@ -194,6 +194,7 @@ export class BatchSQL implements AsyncDisposable {
     this.metrics = guardReporter(config.metrics ?? noopMetrics)
     this.errorStream = new ErrorStream(
       positiveInt('errorBufferSize', config.errorBufferSize ?? 1_000),
+      this.bufferSize + this.maxInFlightFlushes * this.flushSize,
       (n) => this.metrics.recordDroppedErrors(n, this.executor.name),
       config.onError,
     )

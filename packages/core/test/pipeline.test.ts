@@ -761,6 +761,40 @@ describe('failures', () => {
     expect(kept).toBe(10)
   })
 
+  it('a reader that keeps up loses nothing when several batches fail at once', async () => {
+    // A dropped connection fails every batch in flight together: they all settle before the
+    // reader gets a turn. Only a buffer nobody reads is held to errorBufferSize.
+    let open!: () => void
+    const gate = new Promise<void>((r) => {
+      open = r
+    })
+    const refused = new Error('connection reset')
+    const executor = new MockExecutor(
+      {
+        onBatch: async (batch) => {
+          await gate
+          return { failures: batch.rows.map((_, index) => ({ index, error: refused })) }
+        },
+      },
+      { concurrency: 4, retry: { maxAttempts: 1 } },
+    )
+    const b = createBatchSQL({ executor, flushSize: 10, bufferSize: 40, errorBufferSize: 2 })
+    let read = 0
+    const reader = (async () => {
+      for await (const f of b.errors) read += f.rows.length
+    })()
+    await b.submitMany(
+      events,
+      Array.from({ length: 40 }, (_, id) => ({ id })),
+    )
+    while (executor.processor.running < 4) await tick()
+    open()
+    await b.close()
+    await reader
+    expect(b.stats().droppedErrors).toBe(0)
+    expect(read).toBe(40)
+  })
+
   it("pipeline-level metrics carry the pipeline's database (the executor's name)", async () => {
     const calls: string[] = []
     class Recording extends NoopMetricsReporter {
