@@ -34,7 +34,25 @@ else
       --storage.tsdb.path="$DATA/prometheus" >"$DATA/prometheus.log" 2>&1 &
     echo $! >"$PIDFILE"
   fi
-  for _ in $(seq 50); do curl -fs http://127.0.0.1:9092/-/ready >/dev/null && break; sleep 0.2; done
+  # Ready means our Prometheus answers: one that exited (a bad config, port 9092 taken) must
+  # stop the run here, not leave it without the metrics it was started for.
+  ready=0
+  for _ in $(seq 100); do
+    kill -0 "$(cat "$PIDFILE")" 2>/dev/null || break
+    if curl -fs http://127.0.0.1:9092/-/ready >/dev/null; then ready=1; break; fi
+    sleep 0.2
+  done
+  if [ "$ready" != 1 ]; then
+    if kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
+      echo "prometheus did not become ready on 127.0.0.1:9092 within 20 s (log: $DATA/prometheus.log)" >&2
+      kill "$(cat "$PIDFILE")" 2>/dev/null || true
+    else
+      echo "prometheus failed to start (log: $DATA/prometheus.log):" >&2
+    fi
+    tail -n 20 "$DATA/prometheus.log" >&2 || true
+    rm -f "$PIDFILE"
+    exit 1
+  fi
   GRAFANA="not started (no Docker); check queries with: node scripts/check-dashboard.mjs --prometheus http://127.0.0.1:9092"
 fi
 

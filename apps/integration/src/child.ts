@@ -5,6 +5,7 @@
 import { openBackend } from './backends/open.js'
 import type { AppConfig, DatabaseName } from './config.js'
 import { forwardingReporter } from './forwarded-metrics.js'
+import { onParentGone, sendToParent } from './parent-channel.js'
 import { produce } from './producer.js'
 import { buildScenarios } from './scenarios.js'
 import { LatencyRecorder } from './stats.js'
@@ -24,6 +25,9 @@ export async function runChild(task: ChildTask): Promise<void> {
   const stop = new AbortController()
   for (const signal of ['SIGINT', 'SIGTERM'] as const)
     process.once(signal, () => stop.abort(new Error(signal)))
+  // The parent gone (it quit at a second signal, or was killed): nobody verifies these rows
+  // any more; stop as on a signal, settle what was submitted and end quietly.
+  onParentGone(() => stop.abort(new Error('parent process gone')))
   const scenario = buildScenarios(task.config).find((s) => s.name === task.scenario)
   if (scenario === undefined) throw new Error(`unknown scenario ${task.scenario}`)
   const backend = await openBackend(
@@ -41,12 +45,12 @@ export async function runChild(task: ChildTask): Promise<void> {
     bufferSize: scenario.bufferSize,
     flushInterval: scenario.flushInterval,
     retry: scenario.retry,
-    metrics: forwardingReporter((call) => process.send?.({ call })),
+    metrics: forwardingReporter((call) => void sendToParent({ call })),
   })
   // Progress, commits and queue gauges for the parent's live figures and /metrics.
   const tick = () => {
     const stats = pipeline.stats()
-    process.send?.({
+    void sendToParent({
       progress: counters.submitted - reported,
       committed: counters.committed - reportedCommits,
       gauges: [stats.pending, stats.inFlightBatches],
@@ -69,8 +73,6 @@ export async function runChild(task: ChildTask): Promise<void> {
   })
   clearInterval(timer)
   tick()
-  await new Promise<void>((resolve) =>
-    process.send?.({ done: { result, latencies: latencies.values() } }, () => resolve()),
-  )
+  await sendToParent({ done: { result, latencies: latencies.values() } })
   await backend.close()
 }

@@ -29,6 +29,8 @@ export interface AppConfig {
   mysqlUrl: string
   redisUrl: string
   reportDir: string
+  /** How long connecting to a database server (its handshake included) may take. */
+  connectTimeoutMs: number
   longDurationRecords: number
   keepTables: boolean
   /** Keep serving /metrics this long after the run, so Prometheus scrapes the final values. */
@@ -50,6 +52,19 @@ export function parseDuration(text: string): number {
     throw new InvalidArgumentError(`"${text}" is not a duration (e.g. 30s, 5m, 1h, 250ms)`)
   const ms = Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS]
   if (ms <= 0) throw new InvalidArgumentError('a duration must be positive')
+  return ms
+}
+
+/** Node's timers cannot wait longer (a longer one fires after 1 ms, with a warning). */
+const MAX_TIMER_MS = 2 ** 31 - 1
+
+/** A duration a timer waits for: longer than a timer can hold is refused, not cut to 1 ms. */
+export function timerDuration(text: string): number {
+  const ms = parseDuration(text)
+  if (ms > MAX_TIMER_MS)
+    throw new InvalidArgumentError(
+      `"${text}" is too long: a timer waits at most ${MAX_TIMER_MS} ms (about 24.8 days)`,
+    )
   return ms
 }
 
@@ -170,7 +185,7 @@ export function buildProgram(): Command {
       new Option('--flush-interval <duration>', 'flushInterval')
         .env('FLUSH_INTERVAL')
         .default(parseDuration('100ms'), '100ms')
-        .argParser(parseDuration),
+        .argParser(timerDuration),
     )
     .addOption(
       new Option('--databases <list>', `comma-separated: ${ALL_DATABASES.join(',')}`)
@@ -221,6 +236,15 @@ export function buildProgram(): Command {
         .argParser(url(['redis:', 'rediss:'])),
     )
     .addOption(
+      new Option(
+        '--connect-timeout <duration>',
+        'give up connecting to a database server after this long (handshake included)',
+      )
+        .env('CONNECT_TIMEOUT')
+        .default(parseDuration('10s'), '10s')
+        .argParser(timerDuration),
+    )
+    .addOption(
       new Option('--report-dir <dir>', 'where the JSON and HTML reports go')
         .env('REPORT_DIR')
         .default('reports'),
@@ -238,7 +262,7 @@ export function buildProgram(): Command {
       new Option('--linger <duration>', 'keep /metrics up this long after the run (e.g. 30s)')
         .env('LINGER')
         // 0 (or empty) = do not linger, as when it is not set.
-        .argParser((t) => (/^\s*0*\s*$/.test(t) ? 0 : parseDuration(t))),
+        .argParser((t) => (/^\s*0*\s*$/.test(t) ? 0 : timerDuration(t))),
     )
     .addOption(
       // An optional value, so that KEEP_TABLES=false means false (a bare boolean flag would
@@ -297,6 +321,7 @@ export function parseConfig(
     mysqlUrl: o.mysqlUrl,
     redisUrl: o.redisUrl,
     reportDir: o.reportDir,
+    connectTimeoutMs: o.connectTimeout,
     longDurationRecords: o.longDurationRecords,
     keepTables: o.keepTables === true,
     lingerMs: o.linger ?? 0,

@@ -8,6 +8,7 @@ import { cpus, totalmem } from 'node:os'
 import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { CommanderError } from 'commander'
+import { unlessAborted } from './abortable.js'
 import type { Backend } from './backends/backend.js'
 import { openBackend } from './backends/open.js'
 import { runChild } from './child.js'
@@ -110,14 +111,19 @@ async function main(): Promise<number> {
   const ctx = { config, metrics, progress, entry, stop: stop.signal }
   for (const database of config.databases) {
     if (interrupted) break
-    let backend: Backend
+    let backend: Backend | undefined
     try {
-      backend = await openBackend(database, config, baseDir)
+      backend = await unlessAborted(openBackend(database, config, baseDir), stop.signal, (b) => {
+        void b.close().catch(() => {})
+      })
     } catch (err) {
       notRun.push({ database, scenario: null, error: `cannot connect: ${(err as Error).message}` })
       progress.log(`FAIL ${database}: cannot connect: ${(err as Error).message}`)
       continue
     }
+    // Stopped while connecting: the loop's check ends the run.
+    if (backend === undefined) break
+    if (backend.notice) progress.log(`note: ${backend.notice}`)
     try {
       for (const scenario of selected) {
         if (interrupted) break

@@ -20,20 +20,29 @@ export interface Metrics {
   stop(): Promise<void>
 }
 
+/**
+ * Where /metrics can be fetched: a wildcard interface (`0.0.0.0`, `::`) through loopback, an
+ * IPv6 address in brackets (`http://::1:9090` is not a URL).
+ */
+export function metricsUrl(host: string, port: number): string {
+  const reachable = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host
+  return `http://${reachable.includes(':') ? `[${reachable}]` : reachable}:${port}/metrics`
+}
+
 export async function startMetrics(config: AppConfig): Promise<Metrics> {
   const prom = new PrometheusMetrics({ defaultMetrics: true })
   let url: string | undefined
   let notice: string | undefined
   try {
     const { port } = await prom.startServer(config.prometheusPort, config.metricsHost)
-    url = `http://${config.metricsHost === '0.0.0.0' ? '127.0.0.1' : config.metricsHost}:${port}/metrics`
+    url = metricsUrl(config.metricsHost, port)
   } catch (err) {
     const code = (err as { code?: string }).code
     if (code !== 'EADDRINUSE' || config.prometheusPortExplicit) throw err
     // The guide's default 9090 is also Prometheus's own port: when it is taken and the user
     // did not ask for it, serve on a free port and say so, rather than fail the main job.
     const { port } = await prom.startServer(0, config.metricsHost)
-    url = `http://127.0.0.1:${port}/metrics`
+    url = metricsUrl(config.metricsHost, port)
     notice = `port ${config.prometheusPort} is in use; /metrics is on port ${port} instead (set PROMETHEUS_PORT to choose)`
   }
   return {

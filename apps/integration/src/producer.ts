@@ -5,6 +5,7 @@
  */
 import type { BatchSQL, Schema } from '@batchsql/core'
 import type { Backend } from './backends/backend.js'
+import { tallyFailures } from './failure-tally.js'
 import type { Scenario } from './scenarios.js'
 import type { LatencyRecorder } from './stats.js'
 
@@ -31,6 +32,11 @@ export interface ProducerResult {
    */
   inDoubtIds: number[]
   failuresByReason: Record<string, number>
+  /**
+   * Rows the pipeline reported failed on its `errors` stream, per reason: its own account of
+   * every final failure (a `submitAndWait()` row's is also its rejection, counted above).
+   */
+  reportedFailures: Record<string, number>
   firstSubmitAt: number
   lastSubmitAt: number
   /**
@@ -57,6 +63,13 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
  * the memory and GC sampling would starve for a whole scenario.
  */
 const YIELD_EVERY_MS = 10
+
+/**
+ * How often the committed count of the fed-and-forgotten paths (`submit`, `submitMany`) is
+ * read from the pipeline. Why: they have no per-row acknowledgement, and without it the live
+ * rows/s stayed 0 until `close()` credited every row at once (a spike in the last sample).
+ */
+const COMMITTED_EVERY_MS = 100
 
 export async function produce(options: {
   backend: Backend
@@ -86,6 +99,7 @@ export async function produce(options: {
     unexpectedFailures: 0,
     inDoubtIds: [],
     failuresByReason: {},
+    reportedFailures: {},
     firstSubmitAt: Date.now(),
     lastSubmitAt: 0,
     closeProblems: [],
@@ -104,6 +118,34 @@ export async function produce(options: {
     const reason = err?.reason ?? err?.code ?? 'unknown'
     result.failuresByReason[reason] = (result.failuresByReason[reason] ?? 0) + rows
   }
+  // Buffered rows have no acknowledgement: the `errors` stream says which of them failed. A
+  // poison row is expected to, as is (keyless) a row whose write may have landed: the
+  // verifier accepts the latter once or not at all, as for a rejected acknowledgement.
+  const poisonIds = new Set<number>()
+  let expectedFailures = 0
+  const tally = tallyFailures(pipeline, (f) => {
+    if (!buffered) return
+    for (const r of f.rows) {
+      const id = backend.idOf(r.toObject())
+      if (poisonIds.has(id)) {
+        result.poisonReported++
+        expectedFailures++
+      } else if (scenario.keyless && f.error.code === 'BATCHSQL_OUTCOME_UNKNOWN') {
+        result.inDoubtIds.push(id)
+        expectedFailures++
+      }
+    }
+  })
+  let seenCommitted = 0
+  const syncCommitted = () => {
+    const now = pipeline.stats().committed
+    counters.committed += now - seenCommitted
+    seenCommitted = now
+  }
+  // Unref'd: a producer that throws must not leave a timer keeping the process alive.
+  const committedTimer = buffered
+    ? setInterval(syncCommitted, COMMITTED_EVERY_MS).unref()
+    : undefined
   const settle = () => {
     counters.settled++
     if (!producing && counters.settled === counters.submitted) allSettled()
@@ -117,8 +159,10 @@ export async function produce(options: {
   let lastTurn = started
 
   /** Hands a submitMany() chunk over; rows it did not accept are counted failed. */
-  const handOver = async (w: number, chunk: Record<string, unknown>[]) => {
+  const handOver = async (w: number, chunk: Record<string, unknown>[], poison: number[]) => {
     let accepted = chunk.length
+    // Known before the rows are handed over: their failure may be reported at once.
+    for (const i of poison) poisonIds.add(backend.idOf(chunk[i]!))
     try {
       await pipeline.submitMany(schema, chunk)
     } catch (err) {
@@ -130,11 +174,18 @@ export async function produce(options: {
     }
     counters.submitted += accepted
     result.submittedPerWorker[w]! += accepted
+    for (const i of poison) {
+      if (i < accepted) result.poisonSubmitted++
+      else poisonIds.delete(backend.idOf(chunk[i]!))
+    }
     chunk.length = 0
+    poison.length = 0
   }
 
   const worker = async (w: number) => {
     const chunk: Record<string, unknown>[] = []
+    /** Indexes of the poison rows in `chunk`. */
+    const chunkPoison: number[] = []
     for (let seq = 0; seq < scenario.perWorker; seq++) {
       if (options.deadline !== undefined && Date.now() >= options.deadline) break
       if (options.stop?.aborted) break
@@ -153,16 +204,21 @@ export async function produce(options: {
         t0 = lastTurn = performance.now()
       }
       if (many) {
+        if (poison) chunkPoison.push(chunk.length)
         chunk.push(backend.toSubmit(table, row))
-        if (chunk.length === chunkSize) await handOver(w, chunk)
+        if (chunk.length === chunkSize) await handOver(w, chunk, chunkPoison)
         continue
       }
       if (buffered) {
+        // Known before the row is handed over: its failure may be reported at once.
+        if (poison) poisonIds.add(row.id)
         try {
           await pipeline.submit(schema, backend.toSubmit(table, row))
           counters.submitted++
           result.submittedPerWorker[w]!++
+          if (poison) result.poisonSubmitted++
         } catch (err) {
+          poisonIds.delete(row.id)
           countReason(err as { code?: string })
           result.unexpectedFailures++
         }
@@ -195,21 +251,23 @@ export async function produce(options: {
       }
       result.submittedPerWorker[w]!++
     }
-    if (chunk.length > 0) await handOver(w, chunk)
+    if (chunk.length > 0) await handOver(w, chunk, chunkPoison)
   }
   await Promise.all(workers.map(worker))
   result.lastSubmitAt = Date.now()
   producing = false
   if (counters.settled === counters.submitted) allSettled()
-  const closed = await pipeline.close()
+  const closed = await pipeline.close().finally(() => clearInterval(committedTimer))
+  // The stream ends with close(): every failure is in the tally now.
+  await tally.done
+  result.reportedFailures = tally.byReason
   if (buffered) {
     // Nothing settles row by row: close() is the acknowledgement of them all.
-    counters.committed += closed.committed
+    counters.committed += closed.committed - seenCommitted
     counters.settled = counters.submitted
-    if (closed.failed > 0) {
-      result.unexpectedFailures += closed.failed
-      result.failuresByReason.failed = (result.failuresByReason.failed ?? 0) + closed.failed
-    }
+    result.unexpectedFailures += Math.max(0, closed.failed - expectedFailures)
+    for (const [reason, rows] of Object.entries(tally.byReason))
+      result.failuresByReason[reason] = (result.failuresByReason[reason] ?? 0) + rows
     allSettled()
   }
   let timer: NodeJS.Timeout | undefined
@@ -227,6 +285,11 @@ export async function produce(options: {
       `close(): ${closed.accepted} accepted, ${closed.committed} committed + ${closed.failed} failed`,
     )
   if (closed.abandonedRows > 0) p.push(`close(): ${closed.abandonedRows} row(s) abandoned`)
+  // Every failed row must have been reported on `errors` (read above, so none dropped).
+  const dropped = pipeline.stats().droppedErrors
+  if (dropped > 0) p.push(`errors: ${dropped} failure(s) dropped unread`)
+  if (tally.rows !== closed.failed)
+    p.push(`close(): ${closed.failed} row(s) failed, ${tally.rows} reported on errors`)
   if (!buffered && closed.committed !== committedHere)
     p.push(`close(): ${closed.committed} committed, ${committedHere} acknowledged`)
   return result

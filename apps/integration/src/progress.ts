@@ -14,6 +14,13 @@ export interface Progress {
 
 const fmt = (n: number) => n.toLocaleString('en-US')
 
+/** The pipeline's own account of what failed (its `errors` stream), rows per reason. */
+function reported(r: ScenarioResult): string {
+  const entries = Object.entries(r.reportedFailures)
+  if (entries.length === 0) return ''
+  return `, failures reported: ${entries.map(([reason, rows]) => `${fmt(rows)} ${reason}`).join(', ')}`
+}
+
 export function summaryLine(r: ScenarioResult): string {
   const v = r.verification
   const status = r.passed ? 'PASS' : 'FAIL'
@@ -26,6 +33,7 @@ export function summaryLine(r: ScenarioResult): string {
       ? `, ${fmt(v.inDoubtRows)} reported of unknown outcome (${fmt(v.inDoubtFound)} of them written)`
       : '') +
     (r.fault ? `, fault: ${r.fault}` : '') +
+    reported(r) +
     (r.problems.length > 0 ? `\n     ${r.problems.join('\n     ')}` : '')
   )
 }

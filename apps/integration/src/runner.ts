@@ -6,6 +6,7 @@
 import { fork } from 'node:child_process'
 import type { Backend } from './backends/backend.js'
 import type { AppConfig } from './config.js'
+import { faultPatienceMs, untilFaultPoint } from './fault-point.js'
 import { type MetricCall, replay, SampledGauges } from './forwarded-metrics.js'
 import type { Metrics } from './metrics.js'
 import { type ProducerCounters, type ProducerResult, produce } from './producer.js'
@@ -34,6 +35,8 @@ export interface ScenarioResult {
   poisonReported: number
   unexpectedFailures: number
   failuresByReason: Record<string, number>
+  /** Rows the pipeline reported failed on its `errors` stream, per reason. */
+  reportedFailures: Record<string, number>
   verification: Verification
   /** Rows accepted ÷ time from first submit to last submit accepted. */
   submitRate: number
@@ -78,12 +81,13 @@ interface ChildMessage {
 
 function runInChildren(
   ctx: RunContext,
-  database: string,
+  backend: Backend,
   scenario: Scenario,
   table: string,
   counters: ProducerCounters,
   latencies: LatencyRecorder,
 ): Promise<ProducerResult> {
+  const database = backend.name
   const n = Math.min(ctx.config.processes, scenario.workers)
   const parts: number[][] = Array.from({ length: n }, () => [])
   for (let w = 0; w < scenario.workers; w++) parts[w % n]!.push(w)
@@ -102,7 +106,8 @@ function runInChildren(
                 scenario: scenario.name,
                 table,
                 workers,
-                config: ctx.config,
+                // SQLite: the file this run claimed, which may not be the one configured.
+                config: backend.file ? { ...ctx.config, sqlitePath: backend.file } : ctx.config,
               }),
             },
             stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -144,6 +149,7 @@ function runInChildren(
       unexpectedFailures: 0,
       inDoubtIds: [],
       failuresByReason: {},
+      reportedFailures: {},
       firstSubmitAt: Number.POSITIVE_INFINITY,
       lastSubmitAt: 0,
       closeProblems: [],
@@ -160,6 +166,8 @@ function runInChildren(
       total.closeProblems.push(...r.closeProblems)
       for (const [k, v] of Object.entries(r.failuresByReason))
         total.failuresByReason[k] = (total.failuresByReason[k] ?? 0) + v
+      for (const [k, v] of Object.entries(r.reportedFailures))
+        total.reportedFailures[k] = (total.reportedFailures[k] ?? 0) + v
       total.firstSubmitAt = Math.min(total.firstSubmitAt, r.firstSubmitAt)
       total.lastSubmitAt = Math.max(total.lastSubmitAt, r.lastSubmitAt)
       for (const x of l) latencies.push(x)
@@ -245,14 +253,20 @@ async function runScenarioOnce(
   const timer = setInterval(sample, 1000)
 
   let fault = null as string | null
+  /** Set when the fault scenario could not do what it is for. */
+  let faultProblem: string | undefined
   let faultDone: Promise<void> = Promise.resolve()
+  const holdAt =
+    scenario.faultAt === undefined
+      ? total
+      : Math.max(Math.floor(total * scenario.faultAt), Math.floor(total * 0.9))
   const useChildren = config.processes > 1 && scenario.faultAt === undefined
   let pipeline: ReturnType<Backend['pipeline']> | undefined
   let result: ProducerResult
   const deadline = scenario.pace ? Date.now() + scenario.pace.maxMs : undefined
   try {
     if (useChildren) {
-      result = await runInChildren(ctx, backend.name, scenario, table, counters, latencies)
+      result = await runInChildren(ctx, backend, scenario, table, counters, latencies)
     } else {
       pipeline = backend.pipeline({
         flushSize: scenario.flushSize,
@@ -262,29 +276,29 @@ async function runScenarioOnce(
         metrics: metrics.reporter,
       })
       if (scenario.faultAt !== undefined) {
+        const live = pipeline
         const at = Math.floor(total * scenario.faultAt)
-        faultDone = new Promise<void>((resolve) => {
-          const poll = setInterval(() => {
-            if (ctx.stop.aborted) {
-              // Interrupted before it: nothing to wait for any more.
-              clearInterval(poll)
-              fault = 'not injected: the run was interrupted first'
-              resolve()
-              return
-            }
-            // Committed, not submitted: by then the pipeline has live connections to drop.
-            if (counters.committed < at) return
-            clearInterval(poll)
-            backend
-              .injectFault()
-              .then((what) => {
-                fault = what
-              })
-              .catch((err: Error) => {
-                fault = `fault injection failed: ${err.message}`
-              })
-              .finally(resolve)
-          }, 5)
+        faultDone = untilFaultPoint({
+          at,
+          holdAt,
+          patienceMs: faultPatienceMs(scenario),
+          submitted: () => counters.submitted,
+          // Committed, not submitted: by then the pipeline has live connections to drop. The
+          // pipeline's own count, the same whichever way rows are fed.
+          progress: () => live.stats(),
+          stop: ctx.stop,
+        }).then(async (point) => {
+          if (!point.reached) {
+            fault = `not injected: ${point.why}`
+            if (point.failed) faultProblem = `the fault was ${fault}`
+            return
+          }
+          try {
+            fault = await backend.injectFault()
+          } catch (err) {
+            fault = `fault injection failed: ${(err as Error).message}`
+            faultProblem = fault
+          }
         })
       }
       result = await produce({
@@ -300,13 +314,7 @@ async function runScenarioOnce(
         stop: ctx.stop,
         // The fault waits for 30% committed; should the run be fast enough to submit 90%
         // before that, producers wait for it, so that rows are still written after the fault.
-        hold:
-          scenario.faultAt === undefined
-            ? undefined
-            : {
-                at: Math.max(Math.floor(total * scenario.faultAt), Math.floor(total * 0.9)),
-                until: faultDone,
-              },
+        hold: scenario.faultAt === undefined ? undefined : { at: holdAt, until: faultDone },
       })
     }
   } finally {
@@ -342,14 +350,16 @@ async function runScenarioOnce(
   // Acknowledged as written although the database must refuse it (a NOT NULL violation).
   if (result.poisonCommitted > 0)
     problems.push(`${result.poisonCommitted} poison row(s) acknowledged as written`)
-  if (
-    scenario.faultAt !== undefined &&
-    (fault === null || fault.startsWith('fault injection failed'))
-  ) {
-    problems.push(fault ?? 'the fault was never injected')
-  }
+  if (faultProblem !== undefined) problems.push(faultProblem)
+  else if (scenario.faultAt !== undefined && fault === null)
+    problems.push('the fault was never injected')
   if (scenario.pace === undefined && submitted !== total)
     problems.push(`${total - submitted} row(s) were never submitted`)
+  // A paced scenario may stop early (TEST_DURATION), but one that wrote nothing tested nothing.
+  if (scenario.pace !== undefined && total > 0 && verification.foundRows === 0)
+    problems.push(
+      `no row was written (${submitted} of ${total} submitted within ${scenario.pace.maxMs / 1000} s)`,
+    )
   const firstSubmit = result.firstSubmitAt
   const submitSeconds = Math.max(0.001, (result.lastSubmitAt - firstSubmit) / 1000)
   const persistSeconds = Math.max(0.001, (closedAt - firstSubmit) / 1000)
@@ -365,6 +375,7 @@ async function runScenarioOnce(
     poisonReported: result.poisonReported,
     unexpectedFailures: result.unexpectedFailures,
     failuresByReason: result.failuresByReason,
+    reportedFailures: result.reportedFailures,
     verification,
     submitRate: Math.round(submitted / submitSeconds),
     persistedRate:

@@ -1,5 +1,17 @@
+import { rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { readReport, runApp, tempDir } from './helpers.js'
+
+/** Should a bad setting be missed: a run that is short and writes nothing into the cwd. */
+const SMALL = {
+  PROMETHEUS_PORT: '0',
+  SCENARIOS: 'high_throughput',
+  RECORDS_PER_WORKER: '10',
+  SQLITE_PATH: join(tmpdir(), 'batchsql-cli-bad-settings/app.sqlite'),
+  REPORT_DIR: join(tmpdir(), 'batchsql-cli-bad-settings'),
+}
 
 describe('command line', () => {
   it('--help lists the settings with their environment variables', async () => {
@@ -32,6 +44,10 @@ describe('command line', () => {
     [{ METRICS_HOST: 'no-such-host.invalid', PROMETHEUS_PORT: '0' }, [], /cannot serve \/metrics/],
     // Before the run, not after every scenario has run (ENOTDIR with a stack trace, exit 1).
     [{ PROMETHEUS_PORT: '0' }, ['--report-dir', '/etc/passwd/x'], /cannot write reports/],
+    // Longer than a timer holds (2^31 - 1 ms): it would fire after 1 ms, not linger 25 days.
+    [{ ...SMALL, LINGER: '597h' }, [], /linger.*too long/],
+    [SMALL, ['--flush-interval', '600h'], /too long/],
+    [{ ...SMALL, CONNECT_TIMEOUT: '0s' }, [], /must be positive/],
   ])(
     'bad settings exit with code 2 and a message, no stack trace (%o %o)',
     async (env, args, message) => {
@@ -41,6 +57,38 @@ describe('command line', () => {
       expect(r.stderr).not.toMatch(/\n\s+at /)
     },
   )
+
+  it('serves /metrics on an IPv6 address, and prints a URL that reaches it', {
+    timeout: 60_000,
+  }, async () => {
+    const dir = tempDir('ipv6')
+    let fetched: Promise<number> | undefined
+    const r = await runApp(
+      {
+        METRICS_HOST: '::1',
+        PROMETHEUS_PORT: '0',
+        SQLITE_PATH: `${dir}/app.sqlite`,
+        REPORT_DIR: dir,
+        SCENARIOS: 'high_throughput',
+        RECORDS_PER_WORKER: '10',
+        PROGRESS: 'none',
+        LINGER: '30s',
+      },
+      [],
+      (out, kill) => {
+        const m = /metrics at (\S+)/.exec(out)
+        if (m && fetched === undefined && out.includes('serving')) {
+          fetched = fetch(m[1]!)
+            .then((res) => res.status)
+            .finally(kill)
+        }
+      },
+    )
+    expect(r.stdout).toMatch(/metrics at http:\/\/\[::1\]:\d+\/metrics/)
+    expect(await fetched).toBe(200)
+    expect(r.code).toBe(0)
+    rmSync(dir, { recursive: true })
+  })
 
   it('a Redis database index the server lacks fails the database, not written to database 0; passwords are redacted', async () => {
     const dir = tempDir('redisdb')

@@ -80,4 +80,12 @@ describe('configuration', () => {
     expect(parseConfig([], { LINGER: '0' }).lingerMs).toBe(0)
     expect(parseConfig([], { LINGER: '2s' }).lingerMs).toBe(2000)
   })
+
+  it('refuses a timer duration longer than a timer holds, and reads CONNECT_TIMEOUT', () => {
+    expect(() => parseConfig([], { LINGER: '597h' })).toThrow(/too long/)
+    expect(() => parseConfig([], { FLUSH_INTERVAL: '597h' })).toThrow(/too long/)
+    expect(parseConfig([], { LINGER: '596h' }).lingerMs).toBe(596 * 3_600_000)
+    expect(parseConfig([], {}).connectTimeoutMs).toBe(10_000)
+    expect(parseConfig(['--connect-timeout', '2s'], {}).connectTimeoutMs).toBe(2000)
+  })
 })

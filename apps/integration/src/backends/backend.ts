@@ -25,6 +25,10 @@ export interface Backend {
   readonly name: DatabaseName
   /** Strategies this backend can express (Redis has no partial-row update). */
   readonly strategies: readonly Strategy[]
+  /** SQLite: the file this run uses (producer processes must open that one). */
+  readonly file?: string
+  /** Said once when opened: a setting the run could not follow as given, and what it did. */
+  readonly notice?: string
   /**
    * Creates the scenario's table (dropping any leftover of the same name); `keyless`: without
    * a unique key, so a row written twice is stored twice (Redis: a list per id, appended to).
@@ -34,6 +38,8 @@ export interface Backend {
   schema(table: string, strategy: Strategy, options?: TableOptions): Schema<any>
   /** The object submitted for a row (SQL: the row; Redis: a command's columns). */
   toSubmit(table: string, row: AppRow): Record<string, unknown>
+  /** The row id of an object `toSubmit` made (failures on the `errors` stream carry those). */
+  idOf(submitted: Record<string, unknown>): number
   /** A pipeline on a connection of its own; `close()` on it releases that connection. */
   pipeline(options: PipelineOptions): BatchSQL
   /**

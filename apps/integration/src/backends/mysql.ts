@@ -17,11 +17,13 @@ const TYPES: SqlTypes = {
 
 const q = (id: string) => `\`${id.replaceAll('`', '``')}\``
 
-export async function openMysql(url: string): Promise<Backend> {
+export async function openMysql(url: string, connectTimeoutMs: number): Promise<Backend> {
   // Values read back exactly: big numbers and dates as strings (DATETIME holds UTC here).
   const reader = mysqlPromise.createPool({
     uri: url,
     connectionLimit: 2,
+    // The handshake included: a server that accepts the connection and never answers fails.
+    connectTimeout: connectTimeoutMs,
     supportBigNumbers: true,
     bigNumberStrings: true,
     dateStrings: true,
@@ -51,11 +53,15 @@ export async function openMysql(url: string): Promise<Backend> {
         conflictColumns: strategy === 'insert' ? undefined : ['id'],
       }),
     toSubmit: (_table, row) => row as unknown as Record<string, unknown>,
+    idOf: (submitted) => Number(submitted.id),
     pipeline(o: PipelineOptions) {
       const pool = mysql.createPool({ uri: url, connectionLimit: 8 })
       pool.on('connection', (conn) => threads.add(conn.threadId))
       pools.add(pool)
-      const batch = createMysqlBatchSQL(pool, { ...o, concurrency: 4 })
+      const batch = createMysqlBatchSQL(pool, {
+        ...o,
+        concurrency: 4,
+      })
       void batch.done.finally(() => {
         pools.delete(pool)
         pool.end(() => {})

@@ -13,13 +13,16 @@ export async function openBackend(
     case 'sqlite': {
       const { resolve } = await import('node:path')
       const { openSqlite } = await import('./sqlite.js')
-      return openSqlite(resolve(baseDir, config.sqlitePath), !child)
+      return openSqlite(resolve(baseDir, config.sqlitePath), !child, config.keepTables)
     }
     case 'postgres':
-      return (await import('./postgres.js')).openPostgres(config.postgresUrl)
+      return (await import('./postgres.js')).openPostgres(
+        config.postgresUrl,
+        config.connectTimeoutMs,
+      )
     case 'mysql':
-      return (await import('./mysql.js')).openMysql(config.mysqlUrl)
+      return (await import('./mysql.js')).openMysql(config.mysqlUrl, config.connectTimeoutMs)
     case 'redis':
-      return (await import('./redis.js')).openRedis(config.redisUrl)
+      return (await import('./redis.js')).openRedis(config.redisUrl, config.connectTimeoutMs)
   }
 }

@@ -16,9 +16,14 @@ const TYPES: SqlTypes = {
 
 const q = (id: string) => `"${id.replaceAll('"', '""')}"`
 
-export async function openPostgres(url: string): Promise<Backend> {
-  // A server that accepts the connection and never answers must not hang the run.
-  const reader = new pg.Pool({ connectionString: url, max: 2, connectionTimeoutMillis: 10_000 })
+export async function openPostgres(url: string, connectTimeoutMs: number): Promise<Backend> {
+  // A server that accepts the connection and never answers must not hang the run (pg's
+  // timeout covers the startup handshake too).
+  const reader = new pg.Pool({
+    connectionString: url,
+    max: 2,
+    connectionTimeoutMillis: connectTimeoutMs,
+  })
   reader.on('error', () => {})
   await reader.query('SELECT 1')
   // Server process ids of the pipelines' connections: the fault scenario terminates them.
@@ -46,16 +51,28 @@ export async function openPostgres(url: string): Promise<Backend> {
         conflictColumns: strategy === 'insert' ? undefined : ['id'],
       }),
     toSubmit: (_table, row) => row as unknown as Record<string, unknown>,
+    idOf: (submitted) => Number(submitted.id),
     pipeline(o: PipelineOptions) {
       const pool = new pg.Pool({ connectionString: url, max: 8 })
       // A terminated idle client emits 'error' on the pool; without a listener Node exits.
       pool.on('error', () => {})
+      const pidOf = (client: pg.PoolClient) =>
+        (client as unknown as { processID?: number }).processID
       pool.on('connect', (client) => {
-        const pid = (client as unknown as { processID?: number }).processID
+        const pid = pidOf(client)
         if (pid !== undefined) pids.add(pid)
       })
+      // A connection that ended (idle timeout, error, pool.end()) leaves the list: the server
+      // reuses process ids, and the fault must never terminate another session's backend.
+      pool.on('remove', (client) => {
+        const pid = pidOf(client)
+        if (pid !== undefined) pids.delete(pid)
+      })
       pools.add(pool)
-      const batch = createPostgresBatchSQL(pool, { ...o, concurrency: 4 })
+      const batch = createPostgresBatchSQL(pool, {
+        ...o,
+        concurrency: 4,
+      })
       void batch.done.finally(async () => {
         pools.delete(pool)
         await pool.end()

@@ -2,6 +2,7 @@ import { createRedisBatchSQL, redisSchemas } from '@batchsql/redis'
 import { Redis } from 'ioredis'
 import { type AppRow, canonicalLine } from '../rows.js'
 import type { Backend, PipelineOptions, Strategy } from './backend.js'
+import { connectWithin } from './connect-deadline.js'
 
 /**
  * Rows become `HSET <table>:<id> row <canonical values>`: the hash field is overwritten
@@ -11,22 +12,29 @@ import type { Backend, PipelineOptions, Strategy } from './backend.js'
  * `RPUSH <table>:<id> <canonical values>` instead: a command sent twice appends twice, as an
  * INSERT sent twice into a table without a unique key stores two rows.
  */
-export async function openRedis(url: string): Promise<Backend> {
+export async function openRedis(url: string, connectTimeoutMs: number): Promise<Backend> {
   // One try, bounded: a server that is down or never answers fails the database at once
   // (ioredis would otherwise reconnect for ever), and its error is not printed as unhandled.
   const reader = new Redis(url, {
     lazyConnect: true,
     maxRetriesPerRequest: 3,
-    connectTimeout: 10_000,
+    connectTimeout: connectTimeoutMs,
     retryStrategy: () => null,
   })
   reader.on('error', () => {})
-  try {
+  const connecting = (async () => {
     await reader.connect()
     // ioredis reports a failed SELECT (a database index the server does not have) only as an
     // 'error' event and stays on database 0: every row would go to the wrong database.
     const db = reader.options.db ?? 0
     if (db !== 0) await reader.select(db)
+  })()
+  try {
+    // ioredis's connectTimeout ends at the TCP connection: its ready check (INFO) and the
+    // SELECT would wait for ever on a server that accepts connections and never answers.
+    await connectWithin(connectTimeoutMs, `Redis at ${new URL(url).host}`, connecting, () =>
+      reader.disconnect(),
+    )
   } catch (err) {
     reader.disconnect()
     throw err
@@ -74,13 +82,17 @@ export async function openRedis(url: string): Promise<Backend> {
         ? { key: String(row.id), value }
         : { key: String(row.id), field: 'row', value }
     },
+    idOf: (submitted) => Number(submitted.key),
     pipeline(o: PipelineOptions) {
       // As the redis README advises: a command whose reply a dropped connection lost is
       // settled by BatchSQL, not re-sent by ioredis.
       const client = new Redis(url, { autoResendUnfulfilledCommands: false })
       client.on('error', () => {})
       clients.add(client)
-      const batch = createRedisBatchSQL(client, { ...o, concurrency: 4 })
+      const batch = createRedisBatchSQL(client, {
+        ...o,
+        concurrency: 4,
+      })
       void batch.done.finally(() => {
         clients.delete(client)
         client.disconnect()

@@ -6,6 +6,7 @@ import Database from 'better-sqlite3'
 import type { AppRow } from '../rows.js'
 import type { Backend, PipelineOptions, Strategy } from './backend.js'
 import { lineFromDb, SQL_COLUMNS, type SqlTypes, tableColumns } from './sql-rows.js'
+import { claimSqliteFile } from './sqlite-file.js'
 
 const TYPES: SqlTypes = {
   id: 'INTEGER',
@@ -19,17 +20,21 @@ const TYPES: SqlTypes = {
 const q = (id: string) => `"${id.replaceAll('"', '""')}"`
 
 /**
- * The embedded default: a SQLite file, recreated at the start of every run (`fresh`); producer
- * processes open the same file as it is.
+ * The embedded default: a SQLite file, recreated at the start of every run (`fresh`) once
+ * this run holds it (see sqlite-file.ts); producer processes open the same file as it is.
  */
-export async function openSqlite(path: string, fresh = true): Promise<Backend> {
+export async function openSqlite(path: string, fresh = true, keep = false): Promise<Backend> {
   mkdirSync(dirname(path), { recursive: true })
-  if (fresh) for (const suffix of ['', '-wal', '-shm']) rmSync(path + suffix, { force: true })
-  const reader = new Database(path)
+  const claim = fresh ? claimSqliteFile(path, keep) : undefined
+  const file = claim?.path ?? path
+  if (claim) for (const suffix of ['', '-wal', '-shm']) rmSync(file + suffix, { force: true })
+  const reader = new Database(file)
   reader.pragma('journal_mode = WAL')
   const open = new Set<Database.Database>()
   return {
     name: 'sqlite',
+    file,
+    notice: claim?.notice,
     strategies: ['insert', 'update', 'replace'],
     async createTable(table, options) {
       reader.exec(`DROP TABLE IF EXISTS ${q(table)}`)
@@ -47,13 +52,17 @@ export async function openSqlite(path: string, fresh = true): Promise<Backend> {
         conflictColumns: strategy === 'insert' ? undefined : ['id'],
       }),
     toSubmit: (_table, row) => row as unknown as Record<string, unknown>,
+    idOf: (submitted) => Number(submitted.id),
     pipeline(o: PipelineOptions) {
       // A short busy timeout: a locked database (the fault scenario) becomes SQLITE_BUSY,
       // which BatchSQL retries with backoff, instead of a silent 5 s stall.
-      const db = new Database(path, { timeout: 200 })
+      const db = new Database(file, { timeout: 200 })
       db.pragma('synchronous = NORMAL')
       open.add(db)
-      const batch = createSqliteBatchSQL(db, { ...o, concurrency: 1 })
+      const batch = createSqliteBatchSQL(db, {
+        ...o,
+        concurrency: 1,
+      })
       void batch.done.finally(() => {
         db.close()
         open.delete(db)
@@ -72,7 +81,7 @@ export async function openSqlite(path: string, fresh = true): Promise<Backend> {
     async injectFault() {
       // Another connection takes the write lock for 1.5 s: every write meanwhile fails with
       // SQLITE_BUSY and must be retried.
-      const locker = new Database(path)
+      const locker = new Database(file)
       locker.exec('BEGIN EXCLUSIVE')
       await new Promise((r) => setTimeout(r, 1500))
       locker.exec('ROLLBACK')
@@ -82,6 +91,7 @@ export async function openSqlite(path: string, fresh = true): Promise<Backend> {
     async close() {
       for (const db of open) db.close()
       reader.close()
+      claim?.release()
     },
   }
 }

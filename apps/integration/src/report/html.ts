@@ -19,13 +19,21 @@ const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt
 // JSON inside <script>: `<` escaped so no string can close the script element.
 const embedJson = (v: unknown) => JSON.stringify(v).replace(/</g, '\\u003c')
 
-/** The problems of a failed scenario; else its fault and the rows of unknown outcome, if any. */
+/**
+ * The problems of a failed scenario; else its fault and the rows of unknown outcome, if any;
+ * and the failures the pipeline reported, per reason.
+ */
 function notes(r: RunReport['results'][number]): string {
-  if (r.problems.length > 0) return r.problems.join('; ')
+  const reported = Object.entries(r.reportedFailures ?? {})
+  const failures =
+    reported.length > 0
+      ? `failures reported: ${reported.map(([reason, rows]) => `${rows} ${reason}`).join(', ')}`
+      : ''
+  if (r.problems.length > 0) return [...r.problems, failures].filter((x) => x !== '').join('; ')
   const v = r.verification
   const doubt =
     v.inDoubtRows > 0 ? `${v.inDoubtRows} of unknown outcome, ${v.inDoubtFound} written` : ''
-  return [r.fault ?? '', doubt].filter((x) => x !== '').join('; ')
+  return [r.fault ?? '', doubt, failures].filter((x) => x !== '').join('; ')
 }
 
 export function renderHtml(report: RunReport): string {
@@ -76,7 +84,9 @@ ${report.notRun
 <script>
 const report = ${embedJson(report)};
 const label = (r) => r.database + '/' + r.scenario;
-const series = (key) => report.results.map((r) => ({ label: label(r), data: r.timeline.map((p) => ({ x: p.t, y: p[key] })), pointRadius: 0, borderWidth: 1.5 }));
+// Lines without points, except for a series of one sample: a line needs two, and with no
+// point it would not be drawn at all (a scenario shorter than the 1 s sampling interval).
+const series = (key) => report.results.map((r) => ({ label: label(r), data: r.timeline.map((p) => ({ x: p.t, y: p[key] })), pointRadius: r.timeline.length === 1 ? 3 : 0, borderWidth: 1.5 }));
 const linear = (title, y) => ({ responsive: true, maintainAspectRatio: false, animation: false, parsing: true,
   plugins: { title: { display: true, text: title }, legend: { labels: { boxWidth: 10, font: { size: 10 } } } },
   scales: { x: { type: 'linear', title: { display: true, text: 'seconds into scenario' } }, y: { beginAtZero: true, title: { display: true, text: y } } } });

@@ -1,0 +1,59 @@
+import { spawnSync } from 'node:child_process'
+import { existsSync, rmSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import Database from 'better-sqlite3'
+import { describe, expect, it } from 'vitest'
+import { openSqlite } from '../src/backends/sqlite.js'
+import { tempDir } from './helpers.js'
+
+const tablesIn = (file: string) => {
+  const db = new Database(file, { readonly: true })
+  try {
+    return db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all()
+  } finally {
+    db.close()
+  }
+}
+
+describe('two runs with one SQLITE_PATH', () => {
+  it('do not delete each other’s database; each cleans only its own file', async () => {
+    const path = join(tempDir('sqlite-file'), 'app.sqlite')
+    const first = await openSqlite(path)
+    await first.createTable('batchsql_first')
+    // A second run starting meanwhile: it used to recreate (delete) the first one's file.
+    const second = await openSqlite(path)
+    try {
+      expect(tablesIn(path)).toEqual(['batchsql_first'])
+      expect(first.file).toBe(path)
+      expect(second.file).not.toBe(path)
+      expect(second.notice).toMatch(/is in use by another run \(pid \d+\); this run uses /)
+      await second.createTable('batchsql_second')
+      expect(tablesIn(path)).toEqual(['batchsql_first'])
+      expect(tablesIn(second.file!)).toEqual(['batchsql_second'])
+    } finally {
+      await second.close()
+    }
+    // The second run's own file is gone, the first run's untouched.
+    expect(existsSync(second.file!)).toBe(false)
+    expect(tablesIn(path)).toEqual(['batchsql_first'])
+    await first.close()
+    // Released: the next run gets the configured file again (and recreates it).
+    const third = await openSqlite(path)
+    expect(third.file).toBe(path)
+    expect(tablesIn(path)).toEqual([])
+    await third.close()
+    rmSync(dirname(path), { recursive: true })
+  })
+
+  it('takes over the file of a run that was killed (its lock names a process that is gone)', async () => {
+    const path = join(tempDir('sqlite-stale'), 'app.sqlite')
+    const gone = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'])
+    writeFileSync(`${path}.lock`, gone.stdout.toString())
+    const b = await openSqlite(path)
+    expect(b.file).toBe(path)
+    expect(b.notice).toBeUndefined()
+    await b.close()
+    expect(existsSync(`${path}.lock`)).toBe(false)
+    rmSync(dirname(path), { recursive: true })
+  })
+})
