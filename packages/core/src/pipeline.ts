@@ -34,6 +34,13 @@ import type { AnyRow, Schema } from './schema.js'
 import { type Entry, groupBySchema, pushRows, readRows, rowSlab, type Slab } from './slab.js'
 import { MAX_TIMER_MS } from './timers.js'
 
+/** Why a close was cut short: the text of the abandoned rows' `AbortedError`, and its cause. */
+interface DeadlineCause {
+  readonly text: string
+  readonly cause?: unknown
+}
+const TIMED_OUT: DeadlineCause = { text: 'close deadline passed' }
+
 interface Chunk {
   entries: Entry[]
   /** Rows in `entries`. */
@@ -128,6 +135,8 @@ export class BatchSQL implements AsyncDisposable {
   private failed = 0
   private flushes = 0
   private deadlinePassed = false
+  /** What cut the close short, for the errors of the rows it abandons. */
+  private deadlineCause: DeadlineCause = TIMED_OUT
   /** Batches executing now; at the deadline, those that do not stop are settled without them. */
   private readonly running = new Set<Batch>()
   /** Of those, the ones still waiting at the key-order gate: nothing of them was sent. */
@@ -206,9 +215,12 @@ export class BatchSQL implements AsyncDisposable {
       const onAbort = () => {
         // Nobody awaits this close(): a failure to close the sink reaches the caller through
         // `done` (and `close()`, which returns the same promise).
-        this.close(config.onAbort === 'abandon' ? { timeoutMs: 0 } : {}).catch(() => {})
+        // Abandoning by the signal itself: the abandoned rows' errors carry its reason.
+        this.close(config.onAbort === 'abandon' ? { signal } : {}).catch(() => {})
       }
-      if (signal.aborted) queueMicrotask(onAbort)
+      // Closed before the factory returns: a submit() in the same tick is refused, as a
+      // per-submit signal already aborted refuses its row.
+      if (signal.aborted) onAbort()
       else {
         signal.addEventListener('abort', onAbort, { once: true })
         // A long-lived shutdown signal must not keep every closed pipeline alive.
@@ -759,26 +771,30 @@ export class BatchSQL implements AsyncDisposable {
    * first call's deadline, and the wait for the sink's close ends after the same grace (the
    * aborted batches' 250 ms if they were still running, then the sink's 250 ms).
    */
-  private lateDeadline(): void {
+  private lateDeadline(why?: DeadlineCause): void {
     const grace = this.drained ? ABORT_GRACE_MS : 2 * ABORT_GRACE_MS
-    if (!this.drained) this.abandonRemaining()
+    if (!this.drained) this.abandonRemaining(why)
     void delay(grace).then(() => this.sinkCloseCut.resolve())
   }
 
   private armDeadline(
     options: CloseOptions,
-    onDeadline: () => void = () => this.abandonRemaining(),
+    onDeadline: (why?: DeadlineCause) => void = (why) => this.abandonRemaining(why),
   ): () => void {
     let timer: NodeJS.Timeout | undefined
     if (options.timeoutMs !== undefined)
-      timer = setTimeout(onDeadline, Math.max(0, options.timeoutMs))
-    if (options.signal) {
-      if (options.signal.aborted) queueMicrotask(onDeadline)
-      else options.signal.addEventListener('abort', onDeadline, { once: true })
+      timer = setTimeout(() => onDeadline(), Math.max(0, options.timeoutMs))
+    const { signal } = options
+    // The abandoned rows' errors say what cut the close short: its signal's reason, not a
+    // deadline the caller never set.
+    const onAbort = () => onDeadline({ text: 'close aborted by its signal', cause: signal?.reason })
+    if (signal) {
+      if (signal.aborted) queueMicrotask(onAbort)
+      else signal.addEventListener('abort', onAbort, { once: true })
     }
     return () => {
       clearTimeout(timer)
-      options.signal?.removeEventListener('abort', onDeadline)
+      signal?.removeEventListener('abort', onAbort)
     }
   }
 
@@ -913,10 +929,11 @@ export class BatchSQL implements AsyncDisposable {
   }
 
   /** Deadline passed: abort in-flight batches and report rows that never left the buffer. */
-  private abandonRemaining(): void {
+  private abandonRemaining(why: DeadlineCause = TIMED_OUT): void {
     if (this.state === CLOSED || this.deadlinePassed) return
     this.deadlinePassed = true
-    this.abort.abort(new AbortedError('close deadline passed'))
+    this.deadlineCause = why
+    this.abort.abort(new AbortedError(why.text, why.cause))
     this.seal()
     const chunks = this.ready.splice(0)
     for (const c of chunks) {
@@ -928,7 +945,7 @@ export class BatchSQL implements AsyncDisposable {
           'context_canceled',
           0,
           rows.length,
-          new AbortedError('close deadline passed'),
+          new AbortedError(why.text, why.cause),
           'BATCHSQL_ABANDONED',
         )
         // Never sent, so the executor reports nothing of it: counted here, as a failed batch.
@@ -948,6 +965,7 @@ export class BatchSQL implements AsyncDisposable {
   }
 
   private forsakeRunning(): void {
+    const why = this.deadlineCause
     for (const batch of this.running) {
       const { schema } = batch
       const gated = this.gated.has(batch)
@@ -964,14 +982,14 @@ export class BatchSQL implements AsyncDisposable {
             'context_canceled',
             0,
             batchSize(batch),
-            new AbortedError('close deadline passed while the batch waited for an earlier one'),
+            new AbortedError(`${why.text} while the batch waited for an earlier one`, why.cause),
           )
         : BatchFailedError.outcomeUnknown(
             schema.table,
             'context_canceled',
             attempts,
             batchSize(pending),
-            new AbortedError('close deadline passed while the batch was running'),
+            new AbortedError(`${why.text} while the batch was running`, why.cause),
           )
       this.forsaken.add(batch)
       // Not counted here: the executor records the batch, and its error if any, when (if) the

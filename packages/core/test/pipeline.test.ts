@@ -876,6 +876,39 @@ describe('failures', () => {
     expect(metrics.errors.every((e) => e === 'final:context_canceled')).toBe(true)
     expect(metrics.errors.length).toBeGreaterThanOrEqual(2)
   })
+
+  it("close cut short by its signal: the abandoned rows' errors carry the signal's reason", async () => {
+    const { processor, executor } = gatedExecutor({ concurrency: 1, retry: { maxAttempts: 1 } })
+    const b = createBatchSQL({
+      executor,
+      flushSize: 2,
+      bufferSize: 10,
+      maxInFlightFlushes: 1,
+      flushInterval: 60_000,
+    })
+    for (let i = 0; i < 5; i++) await b.submit(events, { id: i })
+    await processor.waitFor(1)
+    const stop = new AbortController()
+    const reason = new Error('second SIGTERM')
+    const closing = b.close({ signal: stop.signal })
+    stop.abort(reason)
+    const result = await closing
+    expect(result.abandonedRows).toBe(5)
+    // Both the running batch (aborted in the executor) and the never-sent ones.
+    for (const f of result.abandoned) {
+      expect(f.error.cause).toBeInstanceOf(AbortedError)
+      expect((f.error.cause as AbortedError).message).toMatch(/^close aborted by its signal/)
+      expect((f.error.cause as AbortedError).cause).toBe(reason)
+    }
+  })
+
+  it('a pipeline made with an aborted signal refuses rows at once, as an aborted submit signal does', async () => {
+    const executor = new MockExecutor()
+    const b = createBatchSQL({ executor, signal: AbortSignal.abort() })
+    await expect(b.submit(events, { id: 1 })).rejects.toThrow(ClosedError)
+    await b.done
+    expect(executor.rows()).toEqual([])
+  })
 })
 
 describe('lifecycle', () => {
