@@ -92,6 +92,8 @@ async function main(): Promise<number> {
   const results: ScenarioResult[] = []
   const entry = fileURLToPath(import.meta.url)
   const notRun: RunReport['notRun'] = []
+  /** The SQLite file the run used, when it ran on SQLite. */
+  let sqliteFile: string | undefined
   // Ctrl-C / SIGTERM: the running scenario's producers stop, what they submitted is settled,
   // verified and its table dropped; no further scenario starts; the report says so. A second
   // signal exits at once.
@@ -124,6 +126,8 @@ async function main(): Promise<number> {
     // Stopped while connecting: the loop's check ends the run.
     if (backend === undefined) break
     if (backend.notice) progress.log(`note: ${backend.notice}`)
+    // Another run held the configured file: the report says which file this one wrote.
+    if (backend.file !== undefined) sqliteFile = backend.file
     try {
       for (const scenario of selected) {
         if (interrupted) break
@@ -162,7 +166,7 @@ async function main(): Promise<number> {
       cpus: cpus().length,
       totalMemoryMB: Math.round(totalmem() / 1024 / 1024),
     },
-    settings: settingsOf(config),
+    settings: { ...settingsOf(config), ...(sqliteFile === undefined ? {} : { sqliteFile }) },
     results,
     notRun,
     interrupted,

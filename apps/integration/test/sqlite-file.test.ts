@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path'
 import Database from 'better-sqlite3'
 import { describe, expect, it } from 'vitest'
 import { openSqlite } from '../src/backends/sqlite.js'
-import { tempDir } from './helpers.js'
+import { readReport, runApp, tempDir } from './helpers.js'
 
 const tablesIn = (file: string) => {
   const db = new Database(file, { readonly: true })
@@ -43,6 +43,32 @@ describe('two runs with one SQLITE_PATH', () => {
     expect(tablesIn(path)).toEqual([])
     await third.close()
     rmSync(dirname(path), { recursive: true })
+  })
+
+  it('a run that found the file in use names the file it wrote in its report', {
+    timeout: 60_000,
+  }, async () => {
+    const dir = tempDir('sqlite-report')
+    const path = join(dir, 'app.sqlite')
+    // Held by a live process (this one), as by a run still going.
+    writeFileSync(`${path}.lock`, String(process.pid))
+    const r = await runApp(
+      {
+        PROMETHEUS_PORT: '0',
+        SQLITE_PATH: path,
+        REPORT_DIR: dir,
+        SCENARIOS: 'high_throughput',
+        RECORDS_PER_WORKER: '10',
+        PROGRESS: 'none',
+      },
+      [],
+    )
+    expect(r.code).toBe(0)
+    const report = await readReport(dir)
+    expect(report.settings.sqlitePath).toBe(path)
+    expect(report.settings.sqliteFile).toMatch(/app\.\d+-\d+\.sqlite$/)
+    expect(r.stdout).toContain(`this run uses ${report.settings.sqliteFile as string}`)
+    rmSync(dir, { recursive: true })
   })
 
   it('takes over the file of a run that was killed (its lock names a process that is gone)', async () => {
