@@ -82,7 +82,7 @@ export class ErrorStream implements AsyncIterable<BatchFailure> {
       // visible only in stats() and a metric nobody may be watching.
       if (this.dropped === 1)
         process.emitWarning(
-          `BatchSQL: the errors buffer is full (${this.capacity} failures not yet read), so newer failures are dropped (counted in stats().droppedErrors); read \`errors\` faster or pass \`onError\``,
+          `BatchSQL: the errors buffer is full (${this.buffer.length} failures not yet read), so newer failures are dropped (counted in stats().droppedErrors); read \`errors\` faster or pass \`onError\``,
           { code: 'BATCHSQL_DROPPED_ERRORS' },
         )
       return

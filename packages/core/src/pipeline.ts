@@ -759,7 +759,7 @@ export class BatchSQL implements AsyncDisposable {
       // impose a deadline, as a SIGTERM handler would: on the draining, or once that is over,
       // on the wait for the sink's close.
       if (this.state !== CLOSED)
-        this.lateDisarms.push(this.armDeadline(options, () => this.lateDeadline()))
+        this.lateDisarms.push(this.armDeadline(options, (why) => this.lateDeadline(why)))
       return this.closePromise
     }
     this.closePromise = this.doClose(options)

@@ -851,17 +851,18 @@ describe('failures', () => {
     )
   })
 
+  /** Five rows submitted: one 2-row batch running (gated), the rest waiting for its slot. */
+  const FIVE_ROWS_ONE_RUNNING = {
+    flushSize: 2,
+    bufferSize: 10,
+    maxInFlightFlushes: 1,
+    flushInterval: 60_000,
+  }
+
   it('close with a deadline reports exactly the abandoned rows', async () => {
     const { processor, executor } = gatedExecutor({ concurrency: 1, retry: { maxAttempts: 1 } })
     const metrics = new OutcomeRecorder()
-    const b = createBatchSQL({
-      executor,
-      flushSize: 2,
-      bufferSize: 10,
-      maxInFlightFlushes: 1,
-      flushInterval: 60_000,
-      metrics,
-    })
+    const b = createBatchSQL({ executor, ...FIVE_ROWS_ONE_RUNNING, metrics })
     for (let i = 0; i < 5; i++) await b.submit(events, { id: i })
     await processor.waitFor(1)
     const result = await b.close({ timeoutMs: 5 })
@@ -877,30 +878,32 @@ describe('failures', () => {
     expect(metrics.errors.length).toBeGreaterThanOrEqual(2)
   })
 
-  it("close cut short by its signal: the abandoned rows' errors carry the signal's reason", async () => {
-    const { processor, executor } = gatedExecutor({ concurrency: 1, retry: { maxAttempts: 1 } })
-    const b = createBatchSQL({
-      executor,
-      flushSize: 2,
-      bufferSize: 10,
-      maxInFlightFlushes: 1,
-      flushInterval: 60_000,
-    })
-    for (let i = 0; i < 5; i++) await b.submit(events, { id: i })
-    await processor.waitFor(1)
-    const stop = new AbortController()
-    const reason = new Error('second SIGTERM')
-    const closing = b.close({ signal: stop.signal })
-    stop.abort(reason)
-    const result = await closing
-    expect(result.abandonedRows).toBe(5)
-    // Both the running batch (aborted in the executor) and the never-sent ones.
-    for (const f of result.abandoned) {
-      expect(f.error.cause).toBeInstanceOf(AbortedError)
-      expect((f.error.cause as AbortedError).message).toMatch(/^close aborted by its signal/)
-      expect((f.error.cause as AbortedError).cause).toBe(reason)
-    }
-  })
+  it.each([
+    ['close({ signal })', false],
+    ['close() then close({ signal })', true], // a shutdown that first drains, then is cut short
+  ])(
+    "%s cut short by its signal: the abandoned rows' errors carry the signal's reason",
+    async (_, drainFirst) => {
+      const { processor, executor } = gatedExecutor({ concurrency: 1, retry: { maxAttempts: 1 } })
+      const b = createBatchSQL({ executor, ...FIVE_ROWS_ONE_RUNNING })
+      for (let i = 0; i < 5; i++) await b.submit(events, { id: i })
+      await processor.waitFor(1)
+      const draining = drainFirst ? b.close() : undefined
+      const stop = new AbortController()
+      const reason = new Error('second SIGTERM')
+      const closing = b.close({ signal: stop.signal })
+      stop.abort(reason)
+      const result = await closing
+      if (draining) expect(await draining).toBe(result)
+      expect(result.abandonedRows).toBe(5)
+      // Both the running batch (aborted in the executor) and the never-sent ones.
+      for (const f of result.abandoned) {
+        expect(f.error.cause).toBeInstanceOf(AbortedError)
+        expect((f.error.cause as AbortedError).message).toMatch(/^close aborted by its signal/)
+        expect((f.error.cause as AbortedError).cause).toBe(reason)
+      }
+    },
+  )
 
   it('a pipeline made with an aborted signal refuses rows at once, as an aborted submit signal does', async () => {
     const executor = new MockExecutor()

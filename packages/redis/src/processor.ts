@@ -22,7 +22,7 @@ import { planSends, sourcesOf } from './coalesce-commands.js'
 import type { RedisArg, RedisCommand } from './commands.js'
 import { ConnectionLostError, ConnectionWatch } from './connection-watch.js'
 import { overtaken } from './overtaken.js'
-import { readyWait, type WaitOutcome } from './ready-wait.js'
+import { readyWait } from './ready-wait.js'
 import { keySlot } from './slot.js'
 import { MAPPER, prefixed, type RowToCommand } from './to-command.js'
 
@@ -359,21 +359,12 @@ export class RedisProcessor implements BatchProcessor {
         'Connection is closed (not connected; nothing sent)',
       )
     if (options.enableOfflineQueue === false) throw unreachable()
-    if (signal.aborted)
-      throw new AbortedError('aborted while waiting for the connection', signal.reason)
-    const wait = readyWait(
+    const outcome = await readyWait(
       client,
       this.cluster ? Number.POSITIVE_INFINITY : options.maxRetriesPerRequest,
+      signal,
+      () => new AbortedError('aborted while waiting for the connection', signal.reason),
     )
-    const outcome = await new Promise<WaitOutcome>((resolve, reject) => {
-      const onAbort = () =>
-        reject(new AbortedError('aborted while waiting for the connection', signal.reason))
-      signal.addEventListener('abort', onAbort, { once: true })
-      void wait.then((o) => {
-        signal.removeEventListener('abort', onAbort)
-        resolve(o)
-      })
-    })
     if (outcome === 'ended') throw ended()
     if (outcome === 'unreachable') throw unreachable()
   }
