@@ -4,10 +4,10 @@
  * the rows they committed. Rows are appended as committed (no key semantics): tests use
  * insert scenarios, or scenarios in which nothing commits.
  */
-import { createProcessorBatchSQL, defineSchema } from '@batchsql/core'
+import { createProcessorBatchSQL } from '@batchsql/core'
 import { type MockBehaviour, MockProcessor } from '@batchsql/core/testing'
-import type { Backend, PipelineOptions, Strategy } from '../src/backends/backend.js'
-import { SQL_COLUMNS } from '../src/backends/sql-rows.js'
+import type { Backend, PipelineOptions } from '../src/backends/backend.js'
+import { SQL_ROW_MODEL } from '../src/backends/sql-rows.js'
 import { type AppRow, canonicalLine } from '../src/rows.js'
 
 export function memoryBackend(
@@ -21,15 +21,7 @@ export function memoryBackend(
     strategies: ['insert', 'update', 'replace'],
     async createTable() {},
     async dropTable() {},
-    schema: (table, strategy: Strategy) =>
-      defineSchema({
-        table,
-        columns: SQL_COLUMNS,
-        strategy,
-        conflictColumns: strategy === 'insert' ? undefined : ['id'],
-      }),
-    toSubmit: (_table, row) => row as unknown as Record<string, unknown>,
-    idOf: (submitted) => Number(submitted.id),
+    ...SQL_ROW_MODEL,
     pipeline(o: PipelineOptions) {
       const processor = new MockProcessor(behaviour)
       processors.push(processor)

@@ -1,10 +1,9 @@
-import { defineSchema } from '@batchsql/core'
 import { createMysqlBatchSQL } from '@batchsql/mysql'
 import mysql from 'mysql2'
 import mysqlPromise from 'mysql2/promise'
 import type { AppRow } from '../rows.js'
-import type { Backend, PipelineOptions, Strategy } from './backend.js'
-import { readByIdRanges, SQL_COLUMNS, type SqlTypes, tableColumns } from './sql-rows.js'
+import type { Backend, PipelineOptions } from './backend.js'
+import { readByIdRanges, SQL_ROW_MODEL, type SqlTypes, tableColumns } from './sql-rows.js'
 
 const TYPES: SqlTypes = {
   id: 'BIGINT',
@@ -45,15 +44,7 @@ export async function openMysql(url: string, connectTimeoutMs: number): Promise<
     async dropTable(table) {
       await reader.query(`DROP TABLE IF EXISTS ${q(table)}`)
     },
-    schema: (table, strategy: Strategy) =>
-      defineSchema({
-        table,
-        columns: SQL_COLUMNS,
-        strategy,
-        conflictColumns: strategy === 'insert' ? undefined : ['id'],
-      }),
-    toSubmit: (_table, row) => row as unknown as Record<string, unknown>,
-    idOf: (submitted) => Number(submitted.id),
+    ...SQL_ROW_MODEL,
     pipeline(o: PipelineOptions) {
       const pool = mysql.createPool({ uri: url, connectionLimit: 8 })
       pool.on('connection', (conn) => threads.add(conn.threadId))

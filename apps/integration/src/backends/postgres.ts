@@ -1,9 +1,8 @@
-import { defineSchema } from '@batchsql/core'
 import { createPostgresBatchSQL } from '@batchsql/postgres'
 import pg from 'pg'
 import type { AppRow } from '../rows.js'
-import type { Backend, PipelineOptions, Strategy } from './backend.js'
-import { readByIdRanges, SQL_COLUMNS, type SqlTypes, tableColumns } from './sql-rows.js'
+import type { Backend, PipelineOptions } from './backend.js'
+import { readByIdRanges, SQL_ROW_MODEL, type SqlTypes, tableColumns } from './sql-rows.js'
 
 const TYPES: SqlTypes = {
   id: 'BIGINT',
@@ -43,15 +42,7 @@ export async function openPostgres(url: string, connectTimeoutMs: number): Promi
     async dropTable(table) {
       await reader.query(`DROP TABLE IF EXISTS ${q(table)}`)
     },
-    schema: (table, strategy: Strategy) =>
-      defineSchema({
-        table,
-        columns: SQL_COLUMNS,
-        strategy,
-        conflictColumns: strategy === 'insert' ? undefined : ['id'],
-      }),
-    toSubmit: (_table, row) => row as unknown as Record<string, unknown>,
-    idOf: (submitted) => Number(submitted.id),
+    ...SQL_ROW_MODEL,
     pipeline(o: PipelineOptions) {
       const pool = new pg.Pool({ connectionString: url, max: 8 })
       // A terminated idle client emits 'error' on the pool; without a listener Node exits.

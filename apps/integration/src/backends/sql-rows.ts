@@ -1,4 +1,6 @@
+import { defineSchema } from '@batchsql/core'
 import { type AppRow, canonicalLine } from '../rows.js'
+import type { Backend, Strategy } from './backend.js'
 
 /** The columns of the app's table, typed for `defineSchema`. */
 export const SQL_COLUMNS = {
@@ -10,6 +12,19 @@ export const SQL_COLUMNS = {
   score: 'float',
   created: 'date',
 } as const
+
+/** The app's rows as every SQL backend submits them: one schema per table, the row as is. */
+export const SQL_ROW_MODEL: Pick<Backend, 'schema' | 'toSubmit' | 'idOf'> = {
+  schema: (table, strategy: Strategy) =>
+    defineSchema({
+      table,
+      columns: SQL_COLUMNS,
+      strategy,
+      conflictColumns: strategy === 'insert' ? undefined : ['id'],
+    }),
+  toSubmit: (_table, row) => row as unknown as Record<string, unknown>,
+  idOf: (submitted) => Number(submitted.id),
+}
 
 /** Reads a row as a driver returns it (numbers as strings, dates as Date or text). */
 export function lineFromDb(r: Record<string, unknown>): string {

@@ -1,11 +1,10 @@
 import { mkdirSync, rmSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { defineSchema } from '@batchsql/core'
 import { createSqliteBatchSQL } from '@batchsql/sqlite'
 import Database from 'better-sqlite3'
 import type { AppRow } from '../rows.js'
-import type { Backend, PipelineOptions, Strategy } from './backend.js'
-import { lineFromDb, SQL_COLUMNS, type SqlTypes, tableColumns } from './sql-rows.js'
+import type { Backend, PipelineOptions } from './backend.js'
+import { lineFromDb, SQL_ROW_MODEL, type SqlTypes, tableColumns } from './sql-rows.js'
 import { claimSqliteFile } from './sqlite-file.js'
 
 const TYPES: SqlTypes = {
@@ -44,15 +43,7 @@ export async function openSqlite(path: string, fresh = true, keep = false): Prom
     async dropTable(table) {
       reader.exec(`DROP TABLE IF EXISTS ${q(table)}`)
     },
-    schema: (table, strategy: Strategy) =>
-      defineSchema({
-        table,
-        columns: SQL_COLUMNS,
-        strategy,
-        conflictColumns: strategy === 'insert' ? undefined : ['id'],
-      }),
-    toSubmit: (_table, row) => row as unknown as Record<string, unknown>,
-    idOf: (submitted) => Number(submitted.id),
+    ...SQL_ROW_MODEL,
     pipeline(o: PipelineOptions) {
       // A short busy timeout: a locked database (the fault scenario) becomes SQLITE_BUSY,
       // which BatchSQL retries with backoff, instead of a silent 5 s stall.
