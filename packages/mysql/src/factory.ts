@@ -1,6 +1,7 @@
 import { BatchSQLError, DEFAULT_TIMEOUT_MS } from '@batchsql/core'
 import {
   checkConnectionOptions,
+  checkConnectionUrl,
   createKyselyBatchSQL,
   isKysely,
   type SqlBatchSQL,
@@ -37,41 +38,24 @@ function callbackPool(x: unknown): mysql.Pool | undefined {
 }
 
 /**
- * Throws `BATCHSQL_INVALID_CONFIG` for a URI mysql2 would misread, or options that name no
- * server: mysql2 ignores a URI's scheme (a `postgres://` URL connected to that host's port
- * 3306), throws a bare TypeError, the URI in it, for a string that is no URL, and reads empty
- * `PoolOptions` as localhost:3306. Messages name the scheme, never the URI (it may hold a
- * password).
+ * The connection this factory would open itself (see `checkConnectionUrl`): a `mysql://` or
+ * `mariadb://` URI that parses as a URL, since mysql2 throws a bare TypeError, the URI in it,
+ * for one that does not.
  */
 function checkOwnTarget(target: string | mysql.PoolOptions): void {
-  if (typeof target !== 'string') {
-    if (Object.values(target).every((v) => v === undefined))
-      throw new BatchSQLError(
-        'BATCHSQL_INVALID_CONFIG',
-        'createMysqlBatchSQL got PoolOptions that set nothing: give a uri or host',
-      )
-    if (target.uri === undefined) return
-  }
   const uri = typeof target === 'string' ? target : target.uri
-  if (typeof uri === 'string' && /^(mysql|mariadb):\/\//i.test(uri)) {
-    // mysql2 parses it with URL, at createPool(): its TypeError would carry the URI as `input`.
-    if (URL.canParse(uri)) return
+  checkConnectionUrl(target, uri, {
+    factory: 'createMysqlBatchSQL',
+    accepted: /^(mysql|mariadb):\/\//i,
+    wanted: `a mysql:// or mariadb:// ${typeof target === 'string' ? 'URI' : 'uri'}`,
+    empty: 'PoolOptions that set nothing: give a uri or host',
+  })
+  // mysql2 parses it with URL, at createPool(): its TypeError would carry the URI as `input`.
+  if (typeof uri === 'string' && !URL.canParse(uri))
     throw new BatchSQLError(
       'BATCHSQL_INVALID_CONFIG',
       'createMysqlBatchSQL got a mysql:// URI that does not parse as a URL',
     )
-  }
-  const scheme = typeof uri === 'string' ? /^([a-z][a-z0-9+.-]*:)\/\//i.exec(uri)?.[1] : undefined
-  const got =
-    scheme !== undefined
-      ? `a ${scheme}// URL`
-      : typeof uri === 'string'
-        ? 'a string without that scheme'
-        : `a ${uri === null ? 'null' : typeof uri}`
-  throw new BatchSQLError(
-    'BATCHSQL_INVALID_CONFIG',
-    `createMysqlBatchSQL needs a mysql:// or mariadb:// ${typeof target === 'string' ? 'URI' : 'uri'}, not ${got}`,
-  )
 }
 
 /**

@@ -1,6 +1,7 @@
 import { BatchSQLError, DEFAULT_TIMEOUT_MS } from '@batchsql/core'
 import {
   checkConnectionOptions,
+  checkConnectionUrl,
   createKyselyBatchSQL,
   isKysely,
   type SqlBatchSQL,
@@ -34,36 +35,18 @@ function isPool(x: unknown): x is pg.Pool {
 }
 
 /**
- * Throws `BATCHSQL_INVALID_CONFIG` for a connection string pg would misread, or options that
- * name no server: pg reads any string, another database's URL included, as its own (a
- * `mysql://` URL connected to that host's port 5432) and an empty `PoolConfig` as libpq's
- * defaults (local server, OS user), so the mistake showed only as failed batches, if at all.
- * Accepted: `postgres://` and `postgresql://` URLs, pg's `socket:` URL and a Unix socket
- * directory (`/var/run/postgresql dbname`). Messages name the scheme, never the URL (it may
- * hold a password).
+ * The connection this factory would open itself (see `checkConnectionUrl`). Accepted:
+ * `postgres://` and `postgresql://` URLs, pg's `socket:` URL and a Unix socket directory
+ * (`/var/run/postgresql dbname`).
  */
 function checkOwnTarget(target: string | pg.PoolConfig): void {
-  if (typeof target !== 'string') {
-    if (Object.values(target).every((v) => v === undefined))
-      throw new BatchSQLError(
-        'BATCHSQL_INVALID_CONFIG',
-        'createPostgresBatchSQL got a PoolConfig that sets nothing: give a connectionString or host (for a pool configured from PG* environment variables, pass your own pg.Pool)',
-      )
-    if (target.connectionString === undefined) return
-  }
-  const url = typeof target === 'string' ? target : target.connectionString
-  if (typeof url === 'string' && /^(postgres(ql)?:\/\/|socket:|\/)/i.test(url)) return
-  const scheme = typeof url === 'string' ? /^([a-z][a-z0-9+.-]*:)\/\//i.exec(url)?.[1] : undefined
-  const got =
-    scheme !== undefined
-      ? `a ${scheme}// URL`
-      : typeof url === 'string'
-        ? 'a string without that scheme'
-        : `a ${url === null ? 'null' : typeof url}`
-  throw new BatchSQLError(
-    'BATCHSQL_INVALID_CONFIG',
-    `createPostgresBatchSQL needs a postgres:// or postgresql:// ${typeof target === 'string' ? 'connection string' : 'connectionString'}, not ${got}`,
-  )
+  checkConnectionUrl(target, typeof target === 'string' ? target : target.connectionString, {
+    factory: 'createPostgresBatchSQL',
+    accepted: /^(postgres(ql)?:\/\/|socket:|\/)/i,
+    wanted: `a postgres:// or postgresql:// ${typeof target === 'string' ? 'connection string' : 'connectionString'}`,
+    empty:
+      'a PoolConfig that sets nothing: give a connectionString or host (for a pool configured from PG* environment variables, pass your own pg.Pool)',
+  })
 }
 
 const guarded = new WeakSet<pg.Pool>()
