@@ -58,7 +58,7 @@ export class ErrorStream implements AsyncIterable<BatchFailure> {
     return this.capacity + (this.attached > 0 ? this.readerAllowance : 0)
   }
 
-  push(failure: BatchFailure, admit = false): void {
+  private push(failure: BatchFailure, admit: boolean): void {
     if (this.handler) {
       try {
         const out: unknown = this.handler(failure)
