@@ -17,6 +17,8 @@
 import mysql from 'mysql2/promise'
 import pg from 'pg'
 import { BATCH, IN_FLIGHT } from './contender.js'
+import * as my from './mysql.js'
+import * as pgBench from './postgres.js'
 import { makeRow, uniqueName, WORKLOADS } from './workloads.js'
 
 type Mode = 'free' | 'gate' | 'locks'
@@ -26,43 +28,36 @@ interface Conn {
   release(): void
 }
 
+/** A server as the bare contenders write to it: their DDL and statements, on a pool of 4. */
 interface Target {
   connect(): Promise<Conn>
   exec(sql: string): Promise<unknown>
-  upsertSql(table: string, rows: number): string
-  bind(rows: unknown[][]): unknown[]
+  ddl: typeof pgBench.ddl
+  /** The bare contender's upsert of `rows` and its bound values. */
+  upsert(table: string, rows: unknown[][]): [string, unknown[]]
   end(): Promise<void>
 }
 
+const w = WORKLOADS.upsert
+
 function postgres(): Target {
-  const pool = new pg.Pool({
-    connectionString: process.env.POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
-    max: IN_FLIGHT,
-  })
+  const pool = new pg.Pool({ connectionString: pgBench.URL, max: IN_FLIGHT })
   return {
     connect: () => pool.connect(),
     exec: (sql) => pool.query(sql),
-    upsertSql: (table, n) =>
-      `INSERT INTO "${table}" (id, name, score) VALUES ${Array.from(
-        { length: n },
-        (_, j) => `($${3 * j + 1}, $${3 * j + 2}, $${3 * j + 3})`,
-      ).join(', ')} ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, score = EXCLUDED.score`,
-    bind: (rows) => rows.flat(),
+    ddl: pgBench.ddl,
+    upsert: (table, rows) => [pgBench.insertSql(table, w, rows.length), rows.flat()],
     end: () => pool.end(),
   }
 }
 
 function mariadb(): Target {
-  const pool = mysql.createPool({
-    uri: process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test',
-    connectionLimit: IN_FLIGHT,
-  })
+  const pool = mysql.createPool({ uri: my.URL, connectionLimit: IN_FLIGHT })
   return {
     connect: () => pool.getConnection(),
     exec: (sql) => pool.query(sql),
-    upsertSql: (table) =>
-      `INSERT INTO \`${table}\` (id, name, score) VALUES ? ON DUPLICATE KEY UPDATE name = VALUES(name), score = VALUES(score)`,
-    bind: (rows) => [rows],
+    ddl: my.ddl,
+    upsert: (table, rows) => [my.insertSql(table, w), [rows]],
     end: () => pool.end(),
   }
 }
@@ -82,10 +77,7 @@ async function run(
   rows: number,
 ): Promise<{ rowsPerSec: number; inFlight: number }> {
   const table = uniqueName('bench_gate')
-  await t.exec(
-    `CREATE TABLE ${table} (id BIGINT PRIMARY KEY, name VARCHAR(64), score DOUBLE PRECISION)`,
-  )
-  const w = WORKLOADS.upsert
+  await t.exec(t.ddl(table, w))
   const batches = Math.ceil(rows / BATCH)
   const locked = Array.from({ length: batches }, latch)
   const done = Array.from({ length: batches }, latch)
@@ -106,7 +98,7 @@ async function run(
         const batch: unknown[][] = []
         for (let i = b * BATCH; i < Math.min(rows, (b + 1) * BATCH); i++) {
           const r = makeRow(w, i)
-          batch.push([r.id, r.name, r.score])
+          batch.push(w.columns.map((c) => r[c]))
         }
         batch.sort((x, y) => (x[0] as number) - (y[0] as number)) // as BatchSQL sends upserts
         const wait = mode === 'gate' ? done[b - 2] : mode === 'locks' ? locked[b - 2] : undefined
@@ -115,7 +107,7 @@ async function run(
         try {
           count(1)
           if (mode === 'locks') await conn.query('BEGIN')
-          await conn.query(t.upsertSql(table, batch.length), t.bind(batch))
+          await conn.query(...t.upsert(table, batch))
           locked[b]?.open()
           if (mode === 'locks') await conn.query('COMMIT')
           count(-1)

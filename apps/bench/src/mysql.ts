@@ -14,9 +14,9 @@ import {
   type Workload,
 } from './workloads.js'
 
-const URL = process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test'
+export const URL = process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test'
 
-function ddl(table: string, w: Workload): string {
+export function ddl(table: string, w: Workload): string {
   const cols = w.columns.map((c, i) => `\`${c}\` ${w.types[i]}${c === 'id' ? ' PRIMARY KEY' : ''}`)
   return `CREATE TABLE \`${table}\` (${cols.join(', ')}) ENGINE=InnoDB`
 }
@@ -40,16 +40,21 @@ function onPool(prefix: string, run: TableRun<mysql.Pool>): Contender {
   }
 }
 
+/** The bare contender's multi-row INSERT (mysql2 expands `VALUES ?`), upsert tail for upserts. */
+export function insertSql(table: string, w: Workload): string {
+  const tail = w.upsert
+    ? ` ON DUPLICATE KEY UPDATE ${w.columns
+        .filter((c) => c !== 'id')
+        .map((c) => `\`${c}\` = VALUES(\`${c}\`)`)
+        .join(', ')}`
+    : ''
+  return `INSERT INTO \`${table}\` (${quoteList(w.columns, '`')}) VALUES ?${tail}`
+}
+
 /** The limit: multi-row INSERTs (mysql2 `VALUES ?` client-side expansion), IN_FLIGHT at once. */
 export function mysqlBare(): Contender {
   return onPool('bench_my', async (pool, table, w, rows, producers) => {
-    const tail = w.upsert
-      ? ` ON DUPLICATE KEY UPDATE ${w.columns
-          .filter((c) => c !== 'id')
-          .map((c) => `\`${c}\` = VALUES(\`${c}\`)`)
-          .join(', ')}`
-      : ''
-    const sql = `INSERT INTO \`${table}\` (${quoteList(w.columns, '`')}) VALUES ?${tail}`
+    const sql = insertSql(table, w)
     const perProducer = Math.max(1, Math.ceil(IN_FLIGHT / producers))
     await produce(rows, producers, (start, end) =>
       inFlight(chunks(w, start, end, BATCH), perProducer, (chunk) =>

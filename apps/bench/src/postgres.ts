@@ -17,9 +17,9 @@ import {
   type Workload,
 } from './workloads.js'
 
-const URL = process.env.POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+export const URL = process.env.POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 
-function ddl(table: string, w: Workload): string {
+export function ddl(table: string, w: Workload): string {
   const cols = w.columns.map((c, i) => `"${c}" ${w.types[i]}${c === 'id' ? ' PRIMARY KEY' : ''}`)
   return `CREATE TABLE "${table}" (${cols.join(', ')})`
 }
@@ -49,7 +49,8 @@ function onPool(prefix: string, run: TableRun<pg.Pool>): Contender {
   }
 }
 
-function insertSql(table: string, w: Workload, n: number): string {
+/** The multi-row INSERT of `n` rows the bare contender runs (upsert tail for upserts). */
+export function insertSql(table: string, w: Workload, n: number): string {
   const k = w.columns.length
   const tuples = Array.from(
     { length: n },
