@@ -47,6 +47,23 @@ export interface ProducerResult {
   closeProblems: string[]
 }
 
+/** A result with nothing counted yet (the runner sums its children's into one from `+Infinity`). */
+export function emptyResult(workers: number, firstSubmitAt: number): ProducerResult {
+  return {
+    submittedPerWorker: new Array(workers).fill(0),
+    poisonSubmitted: 0,
+    poisonReported: 0,
+    poisonCommitted: 0,
+    unexpectedFailures: 0,
+    inDoubtIds: [],
+    failuresByReason: {},
+    reportedFailures: {},
+    firstSubmitAt,
+    lastSubmitAt: 0,
+    closeProblems: [],
+  }
+}
+
 /**
  * How long the producers wait, after `close()` resolved, for the last acknowledgements. They
  * are settled before `close()` resolves; a row still unsettled after this is one the pipeline
@@ -91,19 +108,7 @@ export async function produce(options: {
   hold?: { at: number; until: Promise<void> }
 }): Promise<ProducerResult> {
   const { backend, pipeline, schema, table, scenario, workers, counters, latencies } = options
-  const result: ProducerResult = {
-    submittedPerWorker: new Array(scenario.workers).fill(0),
-    poisonSubmitted: 0,
-    poisonReported: 0,
-    poisonCommitted: 0,
-    unexpectedFailures: 0,
-    inDoubtIds: [],
-    failuresByReason: {},
-    reportedFailures: {},
-    firstSubmitAt: Date.now(),
-    lastSubmitAt: 0,
-    closeProblems: [],
-  }
+  const result = emptyResult(scenario.workers, Date.now())
   let allSettled: () => void = () => {}
   const settledAll = new Promise<void>((r) => {
     allSettled = r

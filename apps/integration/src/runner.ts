@@ -9,7 +9,7 @@ import type { AppConfig } from './config.js'
 import { faultPatienceMs, untilFaultPoint } from './fault-point.js'
 import { type MetricCall, replay, SampledGauges } from './forwarded-metrics.js'
 import type { Metrics } from './metrics.js'
-import { type ProducerCounters, type ProducerResult, produce } from './producer.js'
+import { emptyResult, type ProducerCounters, type ProducerResult, produce } from './producer.js'
 import type { Progress } from './progress.js'
 import type { Scenario } from './scenarios.js'
 import { collectGarbage, GcCounter, LatencyRecorder, mb } from './stats.js'
@@ -141,19 +141,7 @@ function runInChildren(
     const failed = settled.find((s) => s.status === 'rejected')
     if (failed) throw failed.reason
     const messages = settled.map((s) => (s as PromiseFulfilledResult<ChildMessage>).value)
-    const total: ProducerResult = {
-      submittedPerWorker: new Array(scenario.workers).fill(0),
-      poisonSubmitted: 0,
-      poisonReported: 0,
-      poisonCommitted: 0,
-      unexpectedFailures: 0,
-      inDoubtIds: [],
-      failuresByReason: {},
-      reportedFailures: {},
-      firstSubmitAt: Number.POSITIVE_INFINITY,
-      lastSubmitAt: 0,
-      closeProblems: [],
-    }
+    const total = emptyResult(scenario.workers, Number.POSITIVE_INFINITY)
     for (const { result: r, latencies: l } of messages) {
       r.submittedPerWorker.forEach((v, i) => {
         total.submittedPerWorker[i]! += v
