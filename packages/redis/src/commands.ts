@@ -71,6 +71,15 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = Object.freeze({
   PFADD: spec('pfadd', 2, Infinity, true),
 })
 
+/**
+ * `ZADD … INCR` adds to the member's score, like ZINCRBY: not safe to send twice, never
+ * folded. The generic form picks it when the flags before the first score include INCR.
+ */
+export const ZADD_INCR: CommandSpec = spec('zadd', 3, Infinity, false)
+
+/** The flags ZADD takes between its key and its first score. */
+export const ZADD_FLAGS: ReadonlySet<string> = new Set(['NX', 'XX', 'GT', 'LT', 'CH', 'INCR'])
+
 export type RedisArg = string | number | Buffer
 
 /** One command ready to send; `key` is its only key (commands here are single-key). */

@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer'
 import { fnv1a, ValidationError, type Value } from '@batchsql/core'
-import { COMMANDS, type RedisArg, type RedisCommand } from './commands.js'
+import { COMMANDS, type RedisArg, type RedisCommand, ZADD_FLAGS, ZADD_INCR } from './commands.js'
 
 /**
  * Turns a row's column-aligned values, `values[base ..]`, into the command to send; throws
@@ -55,13 +55,13 @@ export function toArg(v: Value, table: string, column: string): RedisArg {
  * Checks a row's command against its spec's argument count; `args` include the key. A row
  * error (the schema is fine): too few arguments is a missing value, any other count a mismatch.
  */
-function checkArity(name: string, argc: number, table: string): void {
+function checkArity(name: string, argc: number, table: string, flags = 0): void {
   const spec = COMMANDS[name]!
   const ok = argc >= spec.minArgs && argc <= spec.maxArgs && (argc - spec.minArgs) % spec.step === 0
   if (!ok) {
     throw new ValidationError(
       argc < spec.minArgs ? 'BATCHSQL_MISSING_VALUE' : 'BATCHSQL_TYPE_MISMATCH',
-      `${name} in "${table}" got ${argc} argument(s); expected ${describe(spec.minArgs, spec.maxArgs, spec.step)}`,
+      `${name} in "${table}" got ${argc} argument(s)${flags > 0 ? ` besides ${flags} flag(s)` : ''}; expected ${describe(spec.minArgs, spec.maxArgs, spec.step)}`,
       { table },
     )
   }
@@ -166,8 +166,32 @@ export function genericMapper(
       }
       args.push(toArg(v, table, columns[i]!))
     }
-    checkArity(name, args.length, table)
+    if (name !== 'ZADD') {
+      checkArity(name, args.length, table)
+      args[0] = prefixed(args[0]!, prefix)
+      return { name, args, key: keyIdentity(args[0]), spec }
+    }
+    // ZADD's flags are not score/member pairs: counted apart, and INCR makes the command an
+    // increment that a retry after a lost reply would apply twice.
+    const [flags, incr] = zaddFlags(args)
+    checkArity(name, args.length - flags, table, flags)
     args[0] = prefixed(args[0]!, prefix)
-    return { name, args, key: keyIdentity(args[0]), spec }
+    return { name, args, key: keyIdentity(args[0]), spec: incr ? ZADD_INCR : spec }
   }
+}
+
+/** How many of ZADD's arguments after the key are flags (NX, XX, GT, LT, CH, INCR), and INCR among them. */
+function zaddFlags(args: readonly RedisArg[]): [count: number, incr: boolean] {
+  let count = 0
+  let incr = false
+  for (let i = 1; i < args.length; i++) {
+    const a = args[i]!
+    // A flag is at most 4 bytes; a longer argument (or a number) is the first score.
+    if (typeof a === 'number' || a.length > 4) break
+    const word = a.toString().toUpperCase()
+    if (!ZADD_FLAGS.has(word)) break
+    count++
+    if (word === 'INCR') incr = true
+  }
+  return [count, incr]
 }

@@ -180,6 +180,29 @@ describe('generic command form', () => {
     expect(await redis.ttl(k('g:persist'))).toBe(-1)
   })
 
+  it('ZADD takes its flags before the first score, as Redis does; INCR adds to the score', async () => {
+    const s = redisSchemas.command({
+      prefix,
+      columns: ['cmd', 'key', 'a1', 'a2', 'a3', 'a4'] as const,
+    })
+    const b = createRedisBatchSQL(redis)
+    await b.submit(s, { cmd: 'ZADD', key: 'zf', a1: 1, a2: 'm' })
+    await b.submit(s, { cmd: 'ZADD', key: 'zf', a1: 'NX', a2: 9, a3: 'm' }) // m exists: unchanged
+    await b.submit(s, { cmd: 'zadd', key: 'zf', a1: 'xx', a2: 'CH', a3: 2, a4: 'm' })
+    await b.submit(s, { cmd: 'ZADD', key: 'zf', a1: 'GT', a2: 1, a3: 'm' }) // lower: unchanged
+    await b.submit(s, { cmd: 'ZADD', key: 'zf', a1: 'INCR', a2: 5, a3: 'm' })
+    await b.submit(s, { cmd: 'ZADD', key: 'zf', a1: 'XX', a2: 'INCR', a3: 1, a4: 'm' })
+    await b.submit(s, { cmd: 'ZADD', key: 'zf', a1: 'NX', a2: 3, a3: 'n' })
+    const res = await b.close()
+    expect(res.failed).toBe(0)
+    expect(await redis.zrange(`${prefix}zf`, '0', '-1', 'WITHSCORES')).toEqual(['n', '3', 'm', '8'])
+    const err = await createRedisBatchSQL(redis)
+      .submit(s, { cmd: 'ZADD', key: 'zf', a1: 'NX', a2: 'CH', a3: 1 })
+      .catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(ValidationError)
+    expect((err as Error).message).toContain('got 2 argument(s) besides 2 flag(s)')
+  })
+
   it('rejects unsupported commands, wrong arity, unset and null arguments at submit', async () => {
     const s = generic()
     const b = createRedisBatchSQL(redis)

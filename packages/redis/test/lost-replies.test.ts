@@ -87,6 +87,36 @@ describe('replies lost in transit, then the connection reset', () => {
     },
   )
 
+  it('a generic ZADD with INCR is an increment: a lost reply is reported BATCHSQL_OUTCOME_UNKNOWN, never sent twice; a flagged ZADD without INCR is retried', async () => {
+    const prefix = uniquePrefix('lostzadd')
+    const proxy = await replySwallower()
+    const zadd = redisSchemas.command({
+      prefix,
+      columns: ['cmd', 'key', 'a1', 'a2', 'a3', 'a4'] as const,
+    })
+    const failures: BatchFailure[] = []
+    const batch = createRedisBatchSQL(proxy.url, lostReplyOptions(failures))
+    try {
+      await batch.submitAndWait(zadd, { cmd: 'ZADD', key: 'z', a1: 'CH', a2: 10, a3: 'm' }) // connected
+      proxy.swallow(true)
+      await batch.submit(zadd, { cmd: 'ZADD', key: 'z', a1: 'XX', a2: 'incr', a3: 1, a4: 'm' })
+      await batch.submit(zadd, { cmd: 'ZADD', key: 'y', a1: 'NX', a2: 'CH', a3: 5, a4: 'm' })
+      while (!(await admin.exists(`${prefix}y`))) await new Promise((r) => setTimeout(r, 10))
+      proxy.reset()
+      proxy.swallow(false)
+      const result = await batch.close()
+      expect(failures.map((f) => [f.rows.length, f.error.code])).toEqual([
+        [1, 'BATCHSQL_OUTCOME_UNKNOWN'],
+      ])
+      expect(result.failed).toBe(1)
+      expect(await admin.zscore(`${prefix}z`, 'm')).toBe('11') // 10, then +1 exactly once
+      expect(await admin.zscore(`${prefix}y`, 'm')).toBe('5')
+    } finally {
+      await proxy.close()
+      await dropPrefix(admin, prefix)
+    }
+  })
+
   it('a SET whose reply was lost and whose retries all fail is reported BATCHSQL_OUTCOME_UNKNOWN: it may have run', async () => {
     const prefix = uniquePrefix('lostset')
     const proxy = await replySwallower()
