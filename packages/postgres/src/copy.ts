@@ -167,8 +167,13 @@ export async function copyBatch(
       )
       await copyInto(client, staging, shape.columns, values)
       let select = compiler.selectFrom(staging).select(shape.columns.map((c) => sql.id(c).as(c)))
-      // Key order: concurrent batches lock rows in the same order (fewer deadlocks).
+      // Key order: concurrent batches lock rows in the same order (fewer deadlocks). Then the
+      // staging table's own order (one COPY into a new table: `ctid` is the batch's order),
+      // because PostgreSQL's sort is not stable: rows it finds equal (a key repeated under
+      // `dedupe: 'none'`, keys a collation or citext equates) would otherwise come out in any
+      // order, and `ignore` would keep another row than the INSERT path does.
       for (const c of schema.conflictColumns) select = select.orderBy(sql.id(c))
+      select = select.orderBy(sql`ctid`)
       const insert = withConflictClause(
         compiler
           .insertInto(schema.table)

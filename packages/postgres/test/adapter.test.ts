@@ -359,6 +359,42 @@ describe('pg-copy-streams, an optional peer', () => {
   })
 })
 
+describe('COPY and INSERT keep the same row', () => {
+  it.each(['never', 'always'] as const)(
+    "copy %s: ignore with dedupe none keeps the first row of a repeated key, whatever the column's collation (the staging table is read in batch order, not only by key)",
+    async (copy) => {
+      const table = `bsq_copy_ties_${copy}_${process.pid}`
+      // Keys BatchSQL orders by code unit ('B' before 'a') and the column's ICU collation the
+      // other way, so the staging rows are not already in the server's order.
+      await pool.query(`CREATE TABLE ${table} (id TEXT COLLATE "en-x-icu" PRIMARY KEY, round INT)`)
+      try {
+        const batch = createPostgresBatchSQL(pool, {
+          copy,
+          flushSize: 10_000,
+          flushInterval: 60_000,
+        })
+        const s = defineSchema({
+          table,
+          columns: { id: 'string', round: 'int' },
+          strategy: 'ignore',
+          conflictColumns: ['id'],
+          dedupe: 'none',
+        })
+        for (let round = 0; round < 5; round++)
+          for (let i = 0; i < 2_000; i++) batch.submit(s, { id: `${i % 2 ? 'B' : 'a'}${i}`, round })
+        const result = await batch.close()
+        expect(result.failed).toBe(0)
+        const { rows } = await pool.query(
+          `SELECT round, count(*)::int AS n FROM ${table} GROUP BY round ORDER BY round`,
+        )
+        expect(rows).toEqual([{ round: 0, n: 2_000 }])
+      } finally {
+        await pool.query(`DROP TABLE ${table}`)
+      }
+    },
+  )
+})
+
 describe('a pool smaller than the load', () => {
   it.each(['never', 'always'] as const)(
     'copy %s: a batch given up on while it waited for the pool writes nothing when the connection comes',
