@@ -2,7 +2,8 @@
  * Turns a batch into what the SQL is built from: duplicates coalesced, rows in conflict-key
  * order, values converted for the driver, and rows grouped by the set of columns they set
  * (a column a row did not set is left to the database default on insert and never
- * overwritten on update, so rows that set different columns cannot share one statement).
+ * overwritten on update, so rows that set different columns cannot share one statement;
+ * rows not merged by key keep their order, one statement per run of one column set).
  *
  * Hot path: values are stored flat per group (row-major, as they are bound), so a chunk's
  * parameters are one `slice()`, and rows that set every column (the common case) skip the
@@ -147,10 +148,19 @@ export function planBatch(batch: Batch, adapter: SqlDialectAdapter): BatchPlan {
       duplicates: folded?.duplicates ?? 0,
     }
   }
+  // Rows that are not merged by key (no conflict columns, or `dedupe: 'none'`) may still
+  // collide in the database (a unique index the schema does not name, a repeated key), where
+  // the statement order decides which row wins or fails: such a batch keeps its row order,
+  // a new statement at each change of column set, as writing the rows one by one would.
+  const keepsRuns = !coalesces(schema, size)
+  /** The group each set of columns is filling; `built`: every group, in statement order. */
   const groups = new Map<string, Building>()
+  const built: Building[] = []
+  let last: Building | undefined
   const group = (key: string, mask: number[]): Building => {
     let g = groups.get(key)
-    if (g === undefined) {
+    if (g === undefined || (keepsRuns && g !== last)) {
+      const first = g === undefined
       g = {
         shape: shapeOf(schema, mask),
         key: `${schema.id}:${key}`,
@@ -159,15 +169,15 @@ export function planBatch(batch: Batch, adapter: SqlDialectAdapter): BatchPlan {
         // The group of rows that set every column (most batches: all of them) gets its array
         // at full size up front; grown by push() it would be copied ~log(n) times (SQLite narrow
         // rows: +4-9 % in an interleaved A/B).
-        values: mask.length === ncols ? new Array(count * ncols) : [],
+        values: first && mask.length === ncols ? new Array(count * ncols) : [],
         filled: 0,
         sources: [],
       }
       groups.set(key, g)
+      built.push(g)
     }
     return g
   }
-  let last: Building | undefined
   for (let n = 0; n < count; n++) {
     const i = order === undefined ? n : order[n]!
     const values = rows === undefined ? flat! : rows[i]!.values
@@ -194,7 +204,7 @@ export function planBatch(batch: Batch, adapter: SqlDialectAdapter): BatchPlan {
     g.sources.push(sourceLists === undefined ? i : sourceLists[i]!)
   }
   const planned: PlannedGroup[] = []
-  for (const g of groups.values()) {
+  for (const g of built) {
     g.values.length = g.filled
     planned.push({
       shape: g.shape,
