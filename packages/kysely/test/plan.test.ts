@@ -19,19 +19,19 @@ const rows = (schema: typeof plain, list: Record<string, unknown>[]) =>
   list.map((r) => Request.from(schema, r as never))
 
 describe('batch plan', () => {
-  it('groups rows by the columns they set, so unset columns are never written', () => {
-    const plan = planBatch(
-      {
-        schema: plain,
-        rows: rows(plain, [
-          { id: 1, a: 'x' },
-          { id: 2, a: 'y', b: 'z' },
-          { id: 3, a: 'w' },
-        ]),
-      },
-      planningAdapter(),
-    )
-    expect(plan.groups.map((g) => [g.shape.columns, rowsOf(g)])).toEqual([
+  it('groups rows by the columns they set, so unset columns are never written; rows not merged by key keep their order', () => {
+    const list = [
+      { id: 1, a: 'x' },
+      { id: 2, a: 'y', b: 'z' },
+      { id: 3, a: 'w' },
+    ]
+    const shapes = (schema: typeof plain) =>
+      planBatch({ schema, rows: rows(schema, list) }, planningAdapter()).groups.map((g) => [
+        g.shape.columns,
+        rowsOf(g),
+      ])
+    // Merged by key: no two rows of a key remain, so one statement per column set.
+    expect(shapes(upsert)).toEqual([
       [
         ['id', 'a'],
         [
@@ -40,6 +40,13 @@ describe('batch plan', () => {
         ],
       ],
       [['id', 'a', 'b'], [[2, 'y', 'z']]],
+    ])
+    // No conflict columns: the rows may still collide in the table, so they keep submit
+    // order, a statement per run of one column set.
+    expect(shapes(plain)).toEqual([
+      [['id', 'a'], [[1, 'x']]],
+      [['id', 'a', 'b'], [[2, 'y', 'z']]],
+      [['id', 'a'], [[3, 'w']]],
     ])
   })
 
@@ -285,8 +292,8 @@ describe('chunking', () => {
   it('a sub-plan keeps the chosen rows of each group in order', () => {
     const plan = planBatch(
       {
-        schema: plain,
-        rows: rows(plain, [
+        schema: upsert,
+        rows: rows(upsert, [
           { id: 1, a: 'x' },
           { id: 2, a: 'y', b: 'z' },
           { id: 3, a: 'w' },
