@@ -65,6 +65,16 @@ export interface SqlDialectAdapter {
   readonly bindsRowList?: boolean
 
   /**
+   * Multi-row VALUES may hold `DEFAULT` (PostgreSQL, MySQL; SQLite has no such form). A batch
+   * that keeps submit order (rows not merged by key) and whose rows set different columns is
+   * then one statement, a column a row did not set written as `DEFAULT` (`UNSET` in the
+   * bound rows), instead of one statement per run of rows of one column set. Only for plain
+   * inserts, `ignore`, and a `replace` that deletes: on an update, `DEFAULT` would overwrite
+   * the stored value of a column the row did not set.
+   */
+  readonly valuesTakeDefault?: boolean
+
+  /**
    * `replace` deletes the row and inserts the new one (MySQL's `REPLACE`, SQLite's `INSERT OR
    * REPLACE`): a column the row does not set gets its default, not the old value. Rows of one
    * key in a batch then keep the last row whole (keep-last), as writing them one by one would,

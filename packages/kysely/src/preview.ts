@@ -8,6 +8,7 @@ import { chunkRows } from './chunks.js'
 import type { InsertShape, StatementPreview } from './dialect.js'
 import { planBatch } from './plan.js'
 import type { KyselyProcessor } from './processor.js'
+import { UNSET } from './unset.js'
 
 /** Hash of a statement's shape: changes with dialect, table, columns and conflict clause only. */
 export function shapeFingerprint(dialect: string, shape: InsertShape): string {
@@ -47,6 +48,8 @@ export function previewBatch<Row extends AnyRow>(
   for (const g of plan.groups) {
     statements += chunkRows(processor.adapter, g).length
     parameterCount += g.values.length
+    // A column left to DEFAULT binds nothing.
+    if (g.defaults) for (const v of g.values) if (v === UNSET) parameterCount--
   }
   const firstChunk = chunkRows(processor.adapter, first)[0]!
   const compiled = processor.compile(first, firstChunk, true)

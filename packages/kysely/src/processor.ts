@@ -19,7 +19,7 @@ import {
 } from '@batchsql/core'
 import { CompiledQuery, type Kysely } from 'kysely'
 import { type Chunk, chunkRows } from './chunks.js'
-import type { DriverRow, SqlDialectAdapter } from './dialect.js'
+import type { DriverRow, InsertShape, SqlDialectAdapter } from './dialect.js'
 import { lostCommit } from './lost-commit.js'
 import {
   allRows,
@@ -32,6 +32,7 @@ import {
   subPlan,
 } from './plan.js'
 import { StatementCache } from './statement-cache.js'
+import { UNSET } from './unset.js'
 
 export interface KyselyProcessorOptions {
   /**
@@ -132,6 +133,8 @@ export class KyselyProcessor implements BatchProcessor {
       const list = this.compileRowList(group, chunk)
       if (list !== undefined) return list
     }
+    // Where rows leave columns to DEFAULT, the text depends on which: compiled every time.
+    if (group.defaults) return this.build(group, chunk.start, chunk.end)
     const n = chunk.end - chunk.start
     const key = `${group.key}|${n}`
     // A batch is usually one chunk: bind the group's array itself, no copy.
@@ -150,13 +153,21 @@ export class KyselyProcessor implements BatchProcessor {
   }
 
   private build(group: PlannedGroup, start: number, end: number): CompiledQuery {
-    const { columns } = group.shape
+    const rows: DriverRow[] = []
+    for (let r = start; r < end; r++) rows.push(rowAt(group, r))
+    return this.buildRows(group.shape, rows)
+  }
+
+  private buildRows(shape: InsertShape, rows: readonly DriverRow[]): CompiledQuery {
+    const { columns } = shape
     const objects: Record<string, unknown>[] = []
-    for (let r = start; r < end; r++) {
-      const row = rowAt(group, r)
-      objects.push(Object.fromEntries(columns.map((c, i) => [c, row[i]])))
+    for (const row of rows) {
+      const o: Record<string, unknown> = {}
+      // An UNSET column is left out of its row: Kysely writes `default` there.
+      for (let i = 0; i < columns.length; i++) if (row[i] !== UNSET) o[columns[i]!] = row[i]
+      objects.push(o)
     }
-    return this.adapter.buildInsert(this.db, group.shape, objects).compile()
+    return this.adapter.buildInsert(this.db, shape, objects).compile()
   }
 
   /**
@@ -168,14 +179,17 @@ export class KyselyProcessor implements BatchProcessor {
     const key = `${group.key}|rows`
     let text = this.cache.get(key)
     if (text === undefined) {
-      const one = this.build(group, chunk.start, chunk.start + 1)
+      // The text depends on the columns only: built from a row that sets them all (the driver
+      // writes an UNSET value of the rows bound later as DEFAULT itself).
+      const first = rowAt(group, chunk.start).map((v) => (v === UNSET ? null : v))
+      const one = this.buildRows(group.shape, [first])
       const tuple = `values (${group.shape.columns.map(() => '?').join(', ')})`
       const at = one.sql.indexOf(tuple)
       const single =
         at >= 0 &&
         one.sql.indexOf('?', at + tuple.length) === -1 &&
         one.sql.lastIndexOf('?', at) === -1 &&
-        sameParameters(one.parameters, rowAt(group, chunk.start))
+        sameParameters(one.parameters, first)
       text = single ? `${one.sql.slice(0, at)}values ?${one.sql.slice(at + tuple.length)}` : null
       this.cache.set(key, text)
     }

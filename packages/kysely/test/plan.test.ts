@@ -3,17 +3,19 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { chunkRows, rowsPerChunk } from '../src/chunks.js'
 import { type PlannedGroup, planBatch, rowAt, sourcesOf, subPlan } from '../src/plan.js'
+import { UNSET } from '../src/unset.js'
 
 const rowsOf = (g: PlannedGroup) => g.sources.map((_, i) => rowAt(g, i))
 
 import { planningAdapter } from './fake-adapter.js'
 
-const upsert = defineSchema({
+const upsertDefinition = {
   table: 't',
   columns: { id: 'int', a: 'string', b: 'string' },
   strategy: 'update',
   conflictColumns: ['id'],
-})
+} as const
+const upsert = defineSchema(upsertDefinition)
 const plain = defineSchema({ table: 't', columns: { id: 'int', a: 'string', b: 'string' } })
 const rows = (schema: typeof plain, list: Record<string, unknown>[]) =>
   list.map((r) => Request.from(schema, r as never))
@@ -47,6 +49,41 @@ describe('batch plan', () => {
       [['id', 'a'], [[1, 'x']]],
       [['id', 'a', 'b'], [[2, 'y', 'z']]],
       [['id', 'a'], [[3, 'w']]],
+    ])
+  })
+
+  it('where VALUES take DEFAULT, rows kept in order that set different columns are one statement, DEFAULT for what a row left out; never for an update', () => {
+    const list = [
+      { id: 1, a: 'x' },
+      { id: 2, a: 'y', b: 'z' },
+      { id: 3, b: 'w' },
+    ]
+    const adapter = planningAdapter({ valuesTakeDefault: true })
+    const plan = planBatch({ schema: plain, rows: rows(plain, list) }, adapter)
+    expect(plan.groups.map((g) => [g.shape.columns, rowsOf(g), g.defaults])).toEqual([
+      [
+        ['id', 'a', 'b'],
+        [
+          [1, 'x', UNSET],
+          [2, 'y', 'z'],
+          [3, UNSET, 'w'],
+        ],
+        true,
+      ],
+    ])
+    expect(plan.groups[0]!.sources).toEqual([0, 1, 2])
+    // One column set: no DEFAULT needed, the usual statement (its text is cached).
+    const same = planBatch({ schema: plain, rows: rows(plain, list.slice(0, 1)) }, adapter)
+    expect(same.groups.map((g) => [g.shape.columns, g.defaults])).toEqual([
+      [['id', 'a'], undefined],
+    ])
+    // An update writes EXCLUDED values: DEFAULT would overwrite a column the row left out.
+    const keep = defineSchema({ ...upsertDefinition, dedupe: 'none' })
+    const upd = planBatch({ schema: keep, rows: rows(keep, list) }, adapter)
+    expect(upd.groups.map((g) => g.shape.columns)).toEqual([
+      ['id', 'a'],
+      ['id', 'a', 'b'],
+      ['id', 'b'],
     ])
   })
 

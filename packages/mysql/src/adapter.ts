@@ -1,5 +1,5 @@
 import type { ColumnType, Value } from '@batchsql/core'
-import type { InsertShape, SqlDialectAdapter } from '@batchsql/kysely'
+import { type InsertShape, type SqlDialectAdapter, UNSET } from '@batchsql/kysely'
 import { type Compilable, CompiledQuery, type Kysely, sql } from 'kysely'
 import mysql from 'mysql2'
 import { classifyMysqlError, lostInFlightMysql, redactMysqlError } from './classify.js'
@@ -43,6 +43,7 @@ function boundBytes(values: readonly unknown[]): number {
     else if (Array.isArray(v)) n += boundBytes(v) + PER_VALUE
     else if (v instanceof Uint8Array) n += v.byteLength * 2 + PER_VALUE
     else if (typeof v === 'bigint') n += v.toString().length + PER_VALUE
+    else if (v === UNSET) n += 'DEFAULT'.length + PER_VALUE
     else return Number.POSITIVE_INFINITY
   }
   return n
@@ -109,6 +110,7 @@ export class MysqlAdapter implements SqlDialectAdapter {
   readonly bindsRowList = true
   // REPLACE deletes the old row: unset columns take their defaults.
   readonly replaceDeletes = true
+  readonly valuesTakeDefault = true
   readonly rowsPerStatement: number
   /** Set by `init()`: mysql2's `query()` inlines values, so the packet is the whole SQL text. */
   maxStatementBytes: number | undefined

@@ -60,6 +60,41 @@ describe('mysql adapter', () => {
     expect(parseServerVersion('9.1.0', 1).rowAlias).toBe(true)
   })
 
+  it.each(['ignore', 'replace'] as const)(
+    '%s without conflict columns: rows that set different columns are one statement in submit order, the column default where a row left a column out',
+    async (strategy) => {
+      const table = `bsq_defaults_${strategy}`
+      await bare.query(`DROP TABLE IF EXISTS ${table}`)
+      await bare.query(
+        `CREATE TABLE ${table} (id INT PRIMARY KEY, kind VARCHAR(9) DEFAULT 'k?', note VARCHAR(9) DEFAULT 'none')`,
+      )
+      try {
+        const batch = createMysqlBatchSQL(MYSQL_URL, { flushInterval: 60_000 })
+        const s = defineSchema({ table, columns: ['id', 'kind', 'note'], strategy })
+        const rows = [
+          { id: 1, kind: 'a' },
+          { id: 2, kind: 'b', note: 'n2' },
+          { id: 3, note: 'n3' },
+          { id: 2, note: 'later' },
+        ]
+        expect(batch.preview(s, rows)).toMatchObject({ statements: 1, parameterCount: 9 })
+        for (const r of rows) batch.submit(s, r)
+        expect(await batch.close()).toMatchObject({ committed: 4, failed: 0 })
+        const [got] = await bare.query(`SELECT id, kind, note FROM ${table} ORDER BY id`)
+        expect(got).toEqual([
+          { id: 1, kind: 'a', note: 'none' },
+          // ignore keeps the first row of id 2; replace makes it the last, defaults included
+          strategy === 'ignore'
+            ? { id: 2, kind: 'b', note: 'n2' }
+            : { id: 2, kind: 'k?', note: 'later' },
+          { id: 3, kind: 'k?', note: 'n3' },
+        ])
+      } finally {
+        await bare.query(`DROP TABLE IF EXISTS ${table}`)
+      }
+    },
+  )
+
   it('reads max_allowed_packet and splits a batch larger than it into several statements', {
     timeout: 60_000,
   }, async () => {

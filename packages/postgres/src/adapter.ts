@@ -1,5 +1,10 @@
 import { BatchSQLError, type ColumnType, type ProcessContext, type Value } from '@batchsql/core'
-import type { InsertShape, ShapeGroup, SqlDialectAdapter } from '@batchsql/kysely'
+import {
+  hasUnset,
+  type InsertShape,
+  type ShapeGroup,
+  type SqlDialectAdapter,
+} from '@batchsql/kysely'
 import type { Kysely } from 'kysely'
 import type pg from 'pg'
 import { classifyPostgresError, lostInFlightPostgres } from './classify.js'
@@ -33,6 +38,7 @@ export class PostgresAdapter implements SqlDialectAdapter {
   readonly name = 'postgres'
   readonly maxParameters = POSTGRES_MAX_PARAMETERS
   readonly maxStatementBytes = POSTGRES_MAX_MESSAGE_BYTES
+  readonly valuesTakeDefault = true
   readonly rowsPerStatement: number
   private readonly pool: pg.Pool | undefined
   private readonly copy: CopyMode
@@ -96,7 +102,9 @@ export class PostgresAdapter implements SqlDialectAdapter {
     if (this.pool === undefined) return false
     const wanted =
       opt ?? (this.copy === 'always' || (this.copy === 'insert' && schema.strategy === 'insert'))
-    return wanted && !bytesInAnyColumn(groups)
+    // COPY has no DEFAULT for one row: a batch of rows that set different columns (kept in
+    // submit order, as one INSERT with DEFAULT in it) takes the INSERT path.
+    return wanted && !bytesInAnyColumn(groups) && !hasUnset(groups)
   }
 
   async writeFast(groups: readonly ShapeGroup[], ctx: ProcessContext): Promise<boolean> {

@@ -395,6 +395,43 @@ describe('COPY and INSERT keep the same row', () => {
   )
 })
 
+describe('rows of a keyless batch that set different columns', () => {
+  it.each(['never', 'always'] as const)(
+    'copy %s: one INSERT in submit order, the column default where a row left a column out',
+    async (copy) => {
+      const table = `bsq_defaults_${copy}_${process.pid}`
+      await pool.query(
+        `CREATE TABLE ${table} (id INT PRIMARY KEY, kind TEXT DEFAULT 'k?', note TEXT DEFAULT 'none')`,
+      )
+      try {
+        const batch = createPostgresBatchSQL(pool, { copy, flushInterval: 60_000 })
+        const s = defineSchema({ table, columns: ['id', 'kind', 'note'], strategy: 'ignore' })
+        const rows = [
+          { id: 1, kind: 'a' },
+          { id: 2, kind: 'b', note: 'n2' },
+          { id: 3, note: 'n3' },
+          { id: 2, note: 'later' }, // ignored: id 2 came first
+        ]
+        const preview = batch.preview(s, rows)
+        expect(preview).toMatchObject({ statements: 1, parameterCount: 9 })
+        expect(preview.sql).toBe(
+          `insert into "${table}" ("id", "kind", "note") values ($1, $2, default), ($3, $4, $5), ($6, default, $7), ($8, default, $9) on conflict do nothing`,
+        )
+        for (const r of rows) batch.submit(s, r)
+        expect(await batch.close()).toMatchObject({ committed: 4, failed: 0 })
+        const { rows: got } = await pool.query(`SELECT id, kind, note FROM ${table} ORDER BY id`)
+        expect(got).toEqual([
+          { id: 1, kind: 'a', note: 'none' },
+          { id: 2, kind: 'b', note: 'n2' },
+          { id: 3, kind: 'k?', note: 'n3' },
+        ])
+      } finally {
+        await pool.query(`DROP TABLE ${table}`)
+      }
+    },
+  )
+})
+
 describe('a pool smaller than the load', () => {
   it.each(['never', 'always'] as const)(
     'copy %s: a batch given up on while it waited for the pool writes nothing when the connection comes',
