@@ -2,7 +2,7 @@ import type { Batch } from './contract.js'
 import { FNV_PRIME, fnv1a } from './fnv.js'
 import { KeyTable } from './key-table.js'
 import type { Schema } from './schema.js'
-import { rowKey, type Value } from './values.js'
+import { DECIMAL_RE, decimalKey, rowKey, type Value } from './values.js'
 
 /** A batch that entered the gate and has not been released. */
 interface Entry {
@@ -212,12 +212,51 @@ export function rowKeyHasher(schema: Schema): RowKeyHash {
   const rawIntegers = only >= 0 && types[only] !== 'string' && types[only] !== 'decimal'
   return (values, base) => {
     const v = only >= 0 ? values[base + only] : undefined
-    if (rawStrings && typeof v === 'string') return fnv1a(foldForOrder(v), S_TAG)
+    if (rawStrings && typeof v === 'string') {
+      const text = foldForOrder(v)
+      return looksNumeric(text) ? fnv1a(numberForOrder(text)) : fnv1a(text, S_TAG)
+    }
     if (rawIntegers && typeof v === 'number' && Number.isSafeInteger(v))
       return hashSafeInteger(v, N_TAG)
-    const k = rowKey(values, conflictIndexes, types, base, foldForOrder)
+    const k = rowKey(values, conflictIndexes, types, base, spellForOrder)
     return k === undefined ? undefined : fnv1a(k)
   }
+}
+
+/**
+ * A key part (`rowKey()`'s tagged spelling) as the ordering gate compares it: text folded as
+ * a collation may (`foldForOrder`), and every spelling of one number as one, whatever its
+ * tag: in an `any` column `1`, `1n`, `'1'`, `' 1.0'` and `true` are keys of different types
+ * to BatchSQL, and one row to a numeric column (`'1'` and `1` two keys let a later batch
+ * commit before an earlier one of the same row). Taking two keys for one costs a wait only.
+ */
+function spellForOrder(part: string): string {
+  const tag = part.charCodeAt(0)
+  if (tag === 0x73 /* s */) {
+    const text = foldForOrder(part.slice(2))
+    return looksNumeric(text) ? numberForOrder(text) : `s:${text}`
+  }
+  if (tag === 0x6e /* n */) return numberForOrder(part.slice(2))
+  if (tag === 0x62 /* b */) return part === 'b:1' ? 'n:1' : 'n:0'
+  return foldForOrder(part)
+}
+
+const NUMBER_START = /^[-+.\d]/
+
+function looksNumeric(text: string): boolean {
+  return NUMBER_START.test(text) && DECIMAL_RE.test(text)
+}
+
+/**
+ * One spelling of a decimal number: an integer by its digits (as `hashSafeInteger()` spells a
+ * safe integer), any other value in `decimalKey()`'s exact digits-and-exponent form.
+ */
+function numberForOrder(text: string): string {
+  const k = decimalKey(text)
+  const e = k.lastIndexOf('e')
+  if (e < 0) return k // 'n:0'
+  const exp = Number(k.slice(e + 1))
+  return exp >= 0 && exp <= 30 ? k.slice(0, e) + '0'.repeat(exp) : k
 }
 
 const MARKS_AND_SPACES = /[\p{M}\s]/gu

@@ -43,7 +43,7 @@ export type ColumnType =
 
 const INT64_MIN = -(2n ** 63n)
 const INT64_MAX = 2n ** 63n - 1n
-const DECIMAL_RE = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/
+export const DECIMAL_RE = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/
 const INTEGER_RE = /^[+-]?\d+$/
 
 /**
@@ -315,7 +315,7 @@ export function keyPart(v: Value | undefined, type: ColumnType): string | undefi
  * digits and a power of ten, so `1.50`, `+1.5` and `15e-1` are one key and `-0` is `0`. Why
  * not the full digits: an exponent like `1e999999` would expand to a million characters.
  */
-function decimalKey(s: string): string {
+export function decimalKey(s: string): string {
   let i = 0
   let sign = ''
   if (s[0] === '-' || s[0] === '+') {

@@ -70,7 +70,7 @@ describe('KeyOrderGate', () => {
     const gate = new KeyOrderGate()
     const releaseA = await gate.enter({ schema: kv, rows: rows('x', 'y') })
     const b = gate.enter({ schema: kv, rows: rows('y') })
-    const c = gate.enter({ schema: kv, rows: rows('z', 1) }) // the number 1 is not the string "1"
+    const c = gate.enter({ schema: kv, rows: rows('z', 2) })
     const d = gate.enter({ schema: kv, rows: rows('1') })
     expect(await settled(b)).toBe(false)
     expect(await settled(c)).toBe(true)
@@ -110,6 +110,46 @@ describe('KeyOrderGate', () => {
       release()
       ;(await waiting)()
       ;(await other)()
+    }
+  })
+
+  it('in an untyped (any) key column, every spelling of one number is one key: 1, 1n, "1", " 1.0", 1e0, true', async () => {
+    // A numeric column stores them as one row: two keys would let the later batch commit first.
+    const anyKey = defineSchema({
+      table: 'anykey',
+      columns: ['id', 'v'],
+      strategy: 'update',
+      conflictColumns: ['id'],
+    })
+    const pair = defineSchema({
+      table: 'pair',
+      columns: ['a', 'b', 'v'],
+      strategy: 'update',
+      conflictColumns: ['a', 'b'],
+    })
+    const one = (id: unknown) => Request.from(anyKey, { id, v: 'x' } as never)
+    const two = (a: unknown, b: unknown) => Request.from(pair, { a, b, v: 'x' } as never)
+    const gate = new KeyOrderGate()
+    const cases: [Request[], Request[], Request[]][] = [
+      [[one(1)], [one('1')], [one(2)]],
+      [[one('1')], [one(1)], [one('1x')]],
+      [[one(1n)], [one(' 1.0')], [one(11)]],
+      [[one(10)], [one('1e1')], [one('1e2')]],
+      [[one(1.5)], [one('1.50')], [one('15')]],
+      [[one(-7)], [one('-7')], [one('7')]],
+      [[one(true)], [one(1)], [one(0)]],
+      [[one('Ada')], [one('ada')], [one('Ado')]],
+      [[two(1, 'k')], [two('1', 'K')], [two(1, 'l')]],
+    ]
+    for (const [first, later, other] of cases) {
+      const release = await gate.enter({ schema: first[0]!.schema, rows: first })
+      const waiting = gate.enter({ schema: later[0]!.schema, rows: later })
+      const free = gate.enter({ schema: other[0]!.schema, rows: other })
+      expect(await settled(waiting), String(first[0]!.values)).toBe(false)
+      expect(await settled(free), String(other[0]!.values)).toBe(true)
+      release()
+      ;(await waiting)()
+      ;(await free)()
     }
   })
 
