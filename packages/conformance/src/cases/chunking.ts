@@ -82,7 +82,7 @@ export function chunkingCases(ctx: SuiteContext): void {
     })
 
     it.each(['isolate', 'fail-batch'] as const)(
-      'rows of different shapes in one batch (separate statements) commit together or not at all (poisonRows: %s)',
+      'rows of different shapes in one batch (statements per run, or one with DEFAULT) commit together or not at all (poisonRows: %s)',
       async (poisonRows) => {
         // No key: a group committed apart from the one that failed would be written again
         // by the retry, twice, with nothing to refuse it.
