@@ -61,6 +61,9 @@ const MAX_TIMER_MS = 2 ** 31 - 1
 /** A duration a timer waits for: longer than a timer can hold is refused, not cut to 1 ms. */
 export function timerDuration(text: string): number {
   const ms = parseDuration(text)
+  // BatchSQL's own timers (flushInterval...) take whole milliseconds.
+  if (!Number.isInteger(ms))
+    throw new InvalidArgumentError(`"${text}" is not a whole number of milliseconds`)
   if (ms > MAX_TIMER_MS)
     throw new InvalidArgumentError(
       `"${text}" is too long: a timer waits at most ${MAX_TIMER_MS} ms (about 24.8 days)`,

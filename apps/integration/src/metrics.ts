@@ -60,6 +60,8 @@ export async function startMetrics(config: AppConfig): Promise<Metrics> {
         found: r.verification.foundRows,
         submitted: r.submitted,
         failed: r.unexpectedFailures + r.poisonReported,
+        // Reported too, but possibly written (a keyless scenario's in-doubt rows).
+        outcomeUnknown: r.verification.inDoubtRows,
         rps: r.persistedRate ?? 0,
         success: r.passed,
         integrityRate: r.verification.integrityRate,

@@ -84,6 +84,11 @@ describe('configuration', () => {
   it('refuses a timer duration longer than a timer holds, and reads CONNECT_TIMEOUT', () => {
     expect(() => parseConfig([], { LINGER: '597h' })).toThrow(/too long/)
     expect(() => parseConfig([], { FLUSH_INTERVAL: '597h' })).toThrow(/too long/)
+    // BatchSQL's timers take whole milliseconds: refused here, not by every scenario later.
+    expect(() => parseConfig([], { FLUSH_INTERVAL: '1.5ms' })).toThrow(
+      /whole number of milliseconds/,
+    )
+    expect(parseConfig([], { FLUSH_INTERVAL: '1.5s' }).flushIntervalMs).toBe(1500)
     expect(parseConfig([], { LINGER: '596h' }).lingerMs).toBe(596 * 3_600_000)
     expect(parseConfig([], {}).connectTimeoutMs).toBe(10_000)
     expect(parseConfig(['--connect-timeout', '2s'], {}).connectTimeoutMs).toBe(2000)

@@ -18,15 +18,50 @@ afterAll(async () => {
   await new Promise((r) => silent.close(r))
 })
 
-const settings = (dir: string, connectTimeout: string) => ({
-  DATABASES: 'redis',
+const settings = (dir: string, connectTimeout: string, databases = 'redis') => ({
+  DATABASES: databases,
   REDIS_URL: url,
+  POSTGRES_URL: url.replace('redis:', 'postgres:').replace(/\/0$/, '/test'),
+  MYSQL_URL: url.replace('redis:', 'mysql:').replace(/\/0$/, '/test'),
   CONNECT_TIMEOUT: connectTimeout,
   SCENARIOS: 'high_throughput',
   RECORDS_PER_WORKER: '10',
   REPORT_DIR: dir,
   PROMETHEUS_PORT: '0',
   PROGRESS: 'none',
+})
+
+describe('a server that accepts connections and never answers', () => {
+  it('fails PostgreSQL and MariaDB too after CONNECT_TIMEOUT, with the same message', {
+    timeout: 30_000,
+  }, async () => {
+    const dir = tempDir('silent-sql')
+    const r = await runApp(settings(dir, '1s', 'postgres,mysql'))
+    expect(r.code).toBe(1)
+    for (const [db, name] of [
+      ['postgres', 'PostgreSQL'],
+      ['mysql', 'MariaDB/MySQL'],
+    ])
+      expect(r.stdout).toMatch(
+        new RegExp(
+          `FAIL ${db}: cannot connect: ${name} at 127\\.0\\.0\\.1:\\d+ did not answer within 1 s`,
+        ),
+      )
+    rmSync(dir, { recursive: true })
+  })
+
+  it('names the cause when Redis refuses the connection (not only "Connection is closed.")', {
+    timeout: 30_000,
+  }, async () => {
+    const dir = tempDir('refused-redis')
+    // A port nothing listens on: the silent server's, once closed, is not known to stay free.
+    const r = await runApp({ ...settings(dir, '2s'), REDIS_URL: 'redis://127.0.0.1:1/0' })
+    expect(r.code).toBe(1)
+    expect(r.stdout).toMatch(
+      /FAIL redis: cannot connect: Redis at 127\.0\.0\.1:1: connect ECONNREFUSED/,
+    )
+    rmSync(dir, { recursive: true })
+  })
 })
 
 describe('a Redis server that accepts connections and never answers', () => {

@@ -48,7 +48,10 @@ export interface TestResult {
   expected: number
   found: number
   submitted?: number
+  /** Rows reported failed with a known outcome (not written). */
   failed?: number
+  /** Rows reported of unknown outcome (`BATCHSQL_OUTCOME_UNKNOWN`): some may be among `found`. */
+  outcomeUnknown?: number
   /** Persisted rows per second. */
   rps: number
   success: boolean

@@ -611,6 +611,7 @@ export class PrometheusMetrics implements MetricsReporter {
       ['found', r.found],
       ['submitted', r.submitted],
       ['failed', r.failed],
+      ['outcome_unknown', r.outcomeUnknown],
     ]
     for (const [type, v] of records)
       if (v !== undefined)

@@ -73,6 +73,7 @@ describe('PrometheusMetrics over HTTP after a real batch run', () => {
       found: 1000,
       submitted: 1010,
       failed: 10,
+      outcomeUnknown: 4,
       rps: 400,
       success: false,
       integrityRate: 99,
@@ -130,6 +131,7 @@ describe('PrometheusMetrics over HTTP after a real batch run', () => {
     expect(value(t, 'batchsql_test_data_integrity_rate', tc)).toBe(99)
     expect(value(t, 'batchsql_test_records_total', { ...tc, type: 'expected' })).toBe(1010)
     expect(value(t, 'batchsql_test_records_total', { ...tc, type: 'found' })).toBe(1000)
+    expect(value(t, 'batchsql_test_records_total', { ...tc, type: 'outcome_unknown' })).toBe(4)
     expect(value(t, 'batchsql_memory_usage_mb', { ...tc, type: 'heap_used' })).toBe(40)
     expect(value(t, 'batchsql_gc_count', tc)).toBe(7)
     m.recordRealTimeMetrics('mockdb', 'unit', 1234, 150)

@@ -24,3 +24,12 @@ export async function connectWithin<T>(
     clearTimeout(timer)
   }
 }
+
+/** `host:port` of a connection URL, for messages (never its user or password). */
+export function hostOf(url: string): string {
+  try {
+    return new URL(url).host
+  } catch {
+    return 'the server'
+  }
+}

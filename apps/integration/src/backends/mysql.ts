@@ -3,6 +3,7 @@ import mysql from 'mysql2'
 import mysqlPromise from 'mysql2/promise'
 import type { AppRow } from '../rows.js'
 import type { Backend, PipelineOptions } from './backend.js'
+import { connectWithin, hostOf } from './connect-deadline.js'
 import { readByIdRanges, SQL_ROW_MODEL, type SqlTypes, tableColumns } from './sql-rows.js'
 
 const TYPES: SqlTypes = {
@@ -21,13 +22,19 @@ export async function openMysql(url: string, connectTimeoutMs: number): Promise<
   const reader = mysqlPromise.createPool({
     uri: url,
     connectionLimit: 2,
-    // The handshake included: a server that accepts the connection and never answers fails.
-    connectTimeout: connectTimeoutMs,
+    // The handshake included: a server that accepts the connection and never answers fails
+    // (a backstop: ours below fires first, with the same message for every database).
+    connectTimeout: connectTimeoutMs + 1000,
     supportBigNumbers: true,
     bigNumberStrings: true,
     dateStrings: true,
   })
-  await reader.query('SELECT 1')
+  await connectWithin(
+    connectTimeoutMs,
+    `MariaDB/MySQL at ${hostOf(url)}`,
+    reader.query('SELECT 1'),
+    () => void reader.end().catch(() => {}),
+  )
   const threads = new Set<number>()
   const pools = new Set<mysql.Pool>()
   return {

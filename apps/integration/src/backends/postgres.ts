@@ -2,6 +2,7 @@ import { createPostgresBatchSQL } from '@batchsql/postgres'
 import pg from 'pg'
 import type { AppRow } from '../rows.js'
 import type { Backend, PipelineOptions } from './backend.js'
+import { connectWithin, hostOf } from './connect-deadline.js'
 import { readByIdRanges, SQL_ROW_MODEL, type SqlTypes, tableColumns } from './sql-rows.js'
 
 const TYPES: SqlTypes = {
@@ -21,10 +22,16 @@ export async function openPostgres(url: string, connectTimeoutMs: number): Promi
   const reader = new pg.Pool({
     connectionString: url,
     max: 2,
-    connectionTimeoutMillis: connectTimeoutMs,
+    // Ours fires first, with the same message for every database (pg's own is a backstop).
+    connectionTimeoutMillis: connectTimeoutMs + 1000,
   })
   reader.on('error', () => {})
-  await reader.query('SELECT 1')
+  await connectWithin(
+    connectTimeoutMs,
+    `PostgreSQL at ${hostOf(url)}`,
+    reader.query('SELECT 1'),
+    () => void reader.end().catch(() => {}),
+  )
   // Server process ids of the pipelines' connections: the fault scenario terminates them.
   const pids = new Set<number>()
   const pools = new Set<pg.Pool>()

@@ -2,7 +2,7 @@ import { createRedisBatchSQL, redisSchemas } from '@batchsql/redis'
 import { Redis } from 'ioredis'
 import { type AppRow, canonicalLine } from '../rows.js'
 import type { Backend, PipelineOptions, Strategy } from './backend.js'
-import { connectWithin } from './connect-deadline.js'
+import { connectWithin, hostOf } from './connect-deadline.js'
 
 /**
  * Rows become `HSET <table>:<id> row <canonical values>`: the hash field is overwritten
@@ -21,7 +21,12 @@ export async function openRedis(url: string, connectTimeoutMs: number): Promise<
     connectTimeout: connectTimeoutMs,
     retryStrategy: () => null,
   })
-  reader.on('error', () => {})
+  // ioredis rejects a failed connect() with "Connection is closed." alone: keep the cause
+  // (ECONNREFUSED, ENOTFOUND) its 'error' event carried, for the message.
+  let lastError: Error | undefined
+  reader.on('error', (e: Error) => {
+    lastError = e
+  })
   const connecting = (async () => {
     await reader.connect()
     // ioredis reports a failed SELECT (a database index the server does not have) only as an
@@ -32,11 +37,13 @@ export async function openRedis(url: string, connectTimeoutMs: number): Promise<
   try {
     // ioredis's connectTimeout ends at the TCP connection: its ready check (INFO) and the
     // SELECT would wait for ever on a server that accepts connections and never answers.
-    await connectWithin(connectTimeoutMs, `Redis at ${new URL(url).host}`, connecting, () =>
+    await connectWithin(connectTimeoutMs, `Redis at ${hostOf(url)}`, connecting, () =>
       reader.disconnect(),
     )
   } catch (err) {
     reader.disconnect()
+    if (lastError !== undefined && !(err as Error).message.includes('CONNECT_TIMEOUT'))
+      throw new Error(`Redis at ${hostOf(url)}: ${lastError.message}`, { cause: err })
     throw err
   }
   // Connected: from now on a dropped connection is retried (the fault scenario drops them).
