@@ -71,6 +71,14 @@ export function timerDuration(text: string): number {
   return ms
 }
 
+/** A path setting: an empty one is a mistake (a missing variable), not the current directory. */
+function nonEmpty(what: string) {
+  return (text: string): string => {
+    if (text.trim() === '') throw new InvalidArgumentError(`an empty value is not ${what}`)
+    return text
+  }
+}
+
 function positiveInt(max: number) {
   return (text: string): number => {
     if (!/^\d+$/.test(text.trim()))
@@ -218,7 +226,8 @@ export function buildProgram(): Command {
     .addOption(
       new Option('--sqlite-path <file>', 'SQLite database file')
         .env('SQLITE_PATH')
-        .default('.data/integration.sqlite'),
+        .default('.data/integration.sqlite')
+        .argParser(nonEmpty('a file path')),
     )
     .addOption(
       new Option('--postgres-url <url>', 'PostgreSQL connection URL')
@@ -250,7 +259,8 @@ export function buildProgram(): Command {
     .addOption(
       new Option('--report-dir <dir>', 'where the JSON and HTML reports go')
         .env('REPORT_DIR')
-        .default('reports'),
+        .default('reports')
+        .argParser(nonEmpty('a directory')),
     )
     .addOption(
       new Option(

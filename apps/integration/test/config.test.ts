@@ -89,6 +89,8 @@ describe('configuration', () => {
       /whole number of milliseconds/,
     )
     expect(parseConfig([], { FLUSH_INTERVAL: '1.5s' }).flushIntervalMs).toBe(1500)
+    expect(() => parseConfig([], { SQLITE_PATH: '' })).toThrow(/empty value is not a file path/)
+    expect(() => parseConfig([], { REPORT_DIR: ' ' })).toThrow(/empty value is not a directory/)
     expect(parseConfig([], { LINGER: '596h' }).lingerMs).toBe(596 * 3_600_000)
     expect(parseConfig([], {}).connectTimeoutMs).toBe(10_000)
     expect(parseConfig(['--connect-timeout', '2s'], {}).connectTimeoutMs).toBe(2000)
