@@ -1,5 +1,6 @@
 import { BatchFailedError, markInDoubt } from '@batchsql/core'
 import type { InsertShape } from './dialect.js'
+import { UNSET } from './unset.js'
 
 /**
  * `err` came from the statement that commits a batch (its lone INSERT or COPY, or its COMMIT).
@@ -44,8 +45,11 @@ function rewritesSameRows(
     for (const column of conflictColumns) {
       const at = shape.columns.indexOf(column)
       if (at < 0) return false
-      for (let i = at; i < values.length; i += width)
-        if (values[i] === null || values[i] === undefined) return false
+      // UNSET: the row left the key to its default, in a statement with rows that set it.
+      for (let i = at; i < values.length; i += width) {
+        const v = values[i]
+        if (v === null || v === undefined || v === UNSET) return false
+      }
     }
   }
   return true
