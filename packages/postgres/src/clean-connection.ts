@@ -21,7 +21,7 @@ export async function connectClean(pool: pg.Pool): Promise<pg.PoolClient> {
     const status = (
       client as { getTransactionStatus?: () => string | null }
     ).getTransactionStatus?.()
-    if (status !== 'T' && status !== 'E') return client
+    if (status !== 'T' && status !== 'E' && !ended.has(client)) return watched(client)
     client.release(true)
     if (discarded >= MAX_DISCARDED) {
       throw new BatchSQLError(
@@ -30,6 +30,53 @@ export async function connectClean(pool: pg.Pool): Promise<pg.PoolClient> {
       )
     }
   }
+}
+
+/** Clients whose session a query error showed to be over. */
+const ended = new WeakSet<pg.PoolClient>()
+const watching = new WeakSet<pg.PoolClient>()
+
+/**
+ * Whether `err`, from a query, means the server ended the session: the connection is gone
+ * even if the socket's close has not been seen yet (57P01 `pg_terminate_backend`, 57P02/57P03
+ * shutdown, a FATAL error, class 08, or pg's own "Connection terminated").
+ */
+function endsSession(err: unknown): boolean {
+  const e = err as { code?: unknown; severity?: unknown; message?: unknown }
+  const code = typeof e?.code === 'string' ? e.code : ''
+  return (
+    e?.severity === 'FATAL' ||
+    /^(08|57P0[123])/.test(code) ||
+    (typeof e?.message === 'string' && e.message.startsWith('Connection terminated'))
+  )
+}
+
+/**
+ * `client`, destroyed rather than returned to the pool when one of its queries showed the
+ * session ended. pg-pool takes a released client back at once if its socket's close has not
+ * been handled yet (after `pg_terminate_backend` the query fails first): the next batch would
+ * send its statement on a closed connection, and be reported of unknown outcome though
+ * nothing could have run. `query` is wrapped once per client (a promise-returning call only;
+ * a COPY stream's errors end in a failed ROLLBACK, which destroys it already), `release` at
+ * every checkout (pg-pool gives each its own).
+ */
+function watched(client: pg.PoolClient): pg.PoolClient {
+  if (!watching.has(client)) {
+    watching.add(client)
+    const query = client.query as (...args: unknown[]) => unknown
+    ;(client as { query: unknown }).query = function (this: unknown, ...args: unknown[]) {
+      const out = query.apply(this, args)
+      if (out instanceof Promise)
+        out.catch((err: unknown) => {
+          if (endsSession(err)) ended.add(client)
+        })
+      return out
+    }
+  }
+  const release = client.release
+  client.release = (err?: Error | boolean) =>
+    release.call(client, err || (ended.has(client) ? true : undefined))
+  return client
 }
 
 /**

@@ -7,6 +7,7 @@ import { defineSchema } from '@batchsql/core'
 import { Kysely, PostgresDialect } from 'kysely'
 import pg from 'pg'
 import { afterAll, describe, expect, it } from 'vitest'
+import { connectClean } from '../src/clean-connection.js'
 import {
   classifyPostgresError,
   copyText,
@@ -430,6 +431,31 @@ describe('rows of a keyless batch that set different columns', () => {
       }
     },
   )
+})
+
+describe('a connection the server terminated', () => {
+  it('is destroyed on release, not handed to the next batch (pg-pool would take it back before its close is seen)', async () => {
+    const one = new pg.Pool({ connectionString: POSTGRES_URL, max: 1 })
+    one.on('error', () => {})
+    try {
+      const client = await connectClean(one)
+      const pidOf = async (c: pg.PoolClient) =>
+        (await c.query('SELECT pg_backend_pid() AS pid')).rows[0].pid as number
+      const pid = await pidOf(client)
+      const err = await client
+        .query('SELECT pg_terminate_backend(pg_backend_pid())')
+        .catch((e) => e)
+      expect(err).toMatchObject({ code: '57P01' })
+      client.release()
+      // The next checkout is a new session that works, not the dead one: a statement sent on
+      // that would fail as a connection lost in flight, its batch reported of unknown outcome.
+      const next = await connectClean(one)
+      expect(await pidOf(next)).not.toBe(pid)
+      next.release()
+    } finally {
+      await one.end()
+    }
+  })
 })
 
 describe('a pool smaller than the load', () => {
