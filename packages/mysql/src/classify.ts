@@ -28,6 +28,8 @@ const RETRYABLE: Record<number, Classification> = {
 const DATA = new Set([
   1048, 1364, 1366, 1406, 1264, 1265, 1292, 1451, 1452, 3140, 4025, 1690, 1367, 1153, 1643, 1644,
   3819, 1300,
+  // A value for a generated column (MariaDB 1906, MySQL 3105): only the rows that set it.
+  1906, 3105,
 ])
 // 1586: the duplicate-entry message naming the key (MySQL); 1062 elsewhere.
 const DUPLICATE = new Set([1062, 1586])

@@ -95,6 +95,36 @@ describe('mysql adapter', () => {
     },
   )
 
+  it('a row that sets a generated column fails alone (1906, data); the other rows of its batch commit', async () => {
+    await bare.query('DROP TABLE IF EXISTS bsq_generated')
+    await bare.query(
+      'CREATE TABLE bsq_generated (id INT PRIMARY KEY, a INT, s INT AS (a * 2) PERSISTENT)',
+    )
+    try {
+      const batch = createMysqlBatchSQL(MYSQL_URL, { flushInterval: 60_000 })
+      const s = defineSchema({ table: 'bsq_generated', columns: ['id', 'a', 's'] })
+      const outcomes = [
+        { id: 1, a: 1 },
+        { id: 2, a: 2, s: 9 },
+        { id: 3, a: 3 },
+      ].map((r) =>
+        batch.submitAndWait(s, r).then(
+          () => 'written',
+          (e: { reason?: string }) => e.reason,
+        ),
+      )
+      await batch.close()
+      expect(await Promise.all(outcomes)).toEqual(['written', 'data', 'written'])
+      const [got] = await bare.query('SELECT id, s FROM bsq_generated ORDER BY id')
+      expect(got).toEqual([
+        { id: 1, s: 2 },
+        { id: 3, s: 6 },
+      ])
+    } finally {
+      await bare.query('DROP TABLE IF EXISTS bsq_generated')
+    }
+  })
+
   it('reads max_allowed_packet and splits a batch larger than it into several statements', {
     timeout: 60_000,
   }, async () => {

@@ -9,7 +9,7 @@ import type { Kysely } from 'kysely'
 import type pg from 'pg'
 import { classifyPostgresError, lostInFlightPostgres } from './classify.js'
 import { withConflictClause } from './conflict.js'
-import { copyBatch, preloadCopyStreams } from './copy.js'
+import { alwaysIdentityColumns, copyBatch, preloadCopyStreams } from './copy.js'
 import { toPgValue } from './values.js'
 
 /** When the COPY fast path is used: never, for plain inserts, or for every strategy. */
@@ -42,6 +42,7 @@ export class PostgresAdapter implements SqlDialectAdapter {
   readonly rowsPerStatement: number
   private readonly pool: pg.Pool | undefined
   private readonly copy: CopyMode
+  private readonly identity: IdentityCache = new Map()
 
   constructor(options: PostgresAdapterOptions = {}) {
     this.pool = options.pool
@@ -107,12 +108,26 @@ export class PostgresAdapter implements SqlDialectAdapter {
     return wanted && !bytesInAnyColumn(groups) && !hasUnset(groups)
   }
 
+  /** Whether a plain-insert group writes a value into a `GENERATED ALWAYS` identity column. */
+  private async setsAlwaysIdentity(groups: readonly ShapeGroup[]): Promise<boolean> {
+    for (const g of groups) {
+      if (g.shape.schema.strategy !== 'insert') continue // upserts end in INSERT … SELECT
+      const always = await alwaysIdentityColumns(this.pool!, g.shape.schema.table, this.identity)
+      if (g.shape.columns.some((c) => always.has(c))) return true
+    }
+    return false
+  }
+
   async writeFast(groups: readonly ShapeGroup[], ctx: ProcessContext): Promise<boolean> {
     if (!this.usesCopy(groups)) return false
+    if (await this.setsAlwaysIdentity(groups)) return false
     await copyBatch(this.pool!, groups, ctx)
     return true
   }
 }
+
+/** Per table, its `GENERATED ALWAYS AS IDENTITY` columns (see `alwaysIdentityColumns`). */
+type IdentityCache = Map<string, ReadonlySet<string>>
 
 /**
  * Bytes in an `any` column: INSERT binds them as bytes, which a bytea column keeps as bytes and

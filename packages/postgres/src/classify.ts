@@ -35,7 +35,9 @@ export function lostInFlightPostgres(err: unknown): boolean {
  * apart but the column stores as equal, `1.001` and `1.002` in a NUMERIC(10,2), or one day's
  * Dates in a `date` key; split apart, each statement succeeds and the row sorted last wins).
  */
-const ROW_SPECIFIC = new Set(['P0001', '54000', '21000'])
+// 428C9: a value for a GENERATED ALWAYS (identity or generated) column, which only the rows
+// that set it carry: isolated, the rows that leave it to DEFAULT commit.
+const ROW_SPECIFIC = new Set(['P0001', '54000', '21000', '428C9'])
 
 /**
  * PostgreSQL errors by SQLSTATE (`err.code`, five characters). Deadlocks, serialization

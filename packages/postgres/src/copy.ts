@@ -136,6 +136,32 @@ async function copyInto(
   }
 }
 
+/**
+ * The columns of `table` that are `GENERATED ALWAYS AS IDENTITY`. COPY writes a value given for
+ * one as it is (as `OVERRIDING SYSTEM VALUE` would, leaving the sequence behind), where INSERT
+ * refuses it (428C9): a plain-insert batch that sets one takes the INSERT path, so both paths
+ * write the same rows. Read once per table (a table not found yet is read again next time).
+ */
+export async function alwaysIdentityColumns(
+  pool: pg.Pool,
+  table: string,
+  cache: Map<string, ReadonlySet<string>>,
+): Promise<ReadonlySet<string>> {
+  const known = cache.get(table)
+  if (known !== undefined) return known
+  const { rows } = await pool.query<{ found: boolean; columns: string[] }>(
+    `SELECT c.oid IS NOT NULL AS found,
+            coalesce(array_agg(a.attname::text) FILTER (WHERE a.attidentity = 'a'), '{}') AS columns
+       FROM (SELECT to_regclass($1) AS oid) c
+       LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+      GROUP BY c.oid`,
+    [tableSql(table)],
+  )
+  const columns = new Set(rows[0]?.columns ?? [])
+  if (rows[0]?.found) cache.set(table, columns)
+  return columns
+}
+
 export async function copyBatch(
   pool: pg.Pool,
   groups: readonly ShapeGroup[],

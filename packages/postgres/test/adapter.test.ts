@@ -433,6 +433,42 @@ describe('rows of a keyless batch that set different columns', () => {
   )
 })
 
+describe('a GENERATED ALWAYS identity column', () => {
+  it.each(['never', 'insert'] as const)(
+    'copy %s: a row that sets it fails alone (428C9, data), on both paths; rows that leave it to the identity commit',
+    async (copy) => {
+      const table = `bsq_identity_${copy}_${process.pid}`
+      await pool.query(
+        `CREATE TABLE ${table} (id INT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, tag TEXT)`,
+      )
+      try {
+        const batch = createPostgresBatchSQL(pool, { copy, flushSize: 2, flushInterval: 60_000 })
+        const s = defineSchema({ table, columns: ['id', 'tag'] })
+        const outcome = (p: Promise<void>) =>
+          p.then(
+            () => 'written',
+            (e: { reason?: string }) => e.reason,
+          )
+        // Every row sets it: COPY would have written the values (and left the sequence behind).
+        const all = [101, 102].map((id) => outcome(batch.submitAndWait(s, { id, tag: 'x' })))
+        expect(await Promise.all(all)).toEqual(['data', 'data'])
+        const mixed = [{ tag: 'a' }, { id: 103, tag: 'bad' }, { tag: 'c' }].map((r) =>
+          outcome(batch.submitAndWait(s, r)),
+        )
+        await batch.close()
+        expect(await Promise.all(mixed)).toEqual(['written', 'data', 'written'])
+        const { rows } = await pool.query(`SELECT id, tag FROM ${table} ORDER BY id`)
+        expect(rows).toEqual([
+          { id: 1, tag: 'a' },
+          { id: 2, tag: 'c' },
+        ])
+      } finally {
+        await pool.query(`DROP TABLE ${table}`)
+      }
+    },
+  )
+})
+
 describe('a connection the server terminated', () => {
   it('is destroyed on release, not handed to the next batch (pg-pool would take it back before its close is seen)', async () => {
     const one = new pg.Pool({ connectionString: POSTGRES_URL, max: 1 })
