@@ -149,14 +149,24 @@ export async function alwaysIdentityColumns(
 ): Promise<ReadonlySet<string>> {
   const known = cache.get(table)
   if (known !== undefined) return known
-  const { rows } = await pool.query<{ found: boolean; columns: string[] }>(
-    `SELECT c.oid IS NOT NULL AS found,
+  // A client of its own rather than pool.query(), which pg 8 warns about (a deprecation) when
+  // it runs the query from inside a new connection's ready handler.
+  const client = await pool.connect()
+  let failed: Error | undefined
+  const { rows } = await client
+    .query<{ found: boolean; columns: string[] }>(
+      `SELECT c.oid IS NOT NULL AS found,
             coalesce(array_agg(a.attname::text) FILTER (WHERE a.attidentity = 'a'), '{}') AS columns
        FROM (SELECT to_regclass($1) AS oid) c
        LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
       GROUP BY c.oid`,
-    [tableSql(table)],
-  )
+      [tableSql(table)],
+    )
+    .catch((err: Error) => {
+      failed = err
+      throw err
+    })
+    .finally(() => client.release(failed)) // a client whose query failed is destroyed
   const columns = new Set(rows[0]?.columns ?? [])
   if (rows[0]?.found) cache.set(table, columns)
   return columns
