@@ -102,6 +102,14 @@ export function createPostgresBatchSQL<DB = any>(
   if (isKysely(target)) {
     if (copyPool !== undefined && !isPool(copyPool))
       throw new BatchSQLError('BATCHSQL_INVALID_CONFIG', 'the pool option must be a pg.Pool')
+    // COPY (and its staging table) is written with SQL of its own on that pool, which the
+    // target's plugins never see: with `withSchema()` its rows would go to another schema's
+    // table than the INSERT path's, with CamelCasePlugin to other column names.
+    if (copyPool !== undefined && target.getExecutor().plugins.length > 0)
+      throw new BatchSQLError(
+        'BATCHSQL_INVALID_CONFIG',
+        "COPY (the pool option) does not go through the Kysely target's plugins (withSchema, CamelCasePlugin...): pass a Kysely without plugins, or leave COPY off",
+      )
     if (copyPool) guardConnectionErrors(copyPool, false)
     return createKyselyBatchSQL(
       target,

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { defineSchema } from '@batchsql/core'
-import { Kysely, PostgresDialect } from 'kysely'
+import { CamelCasePlugin, Kysely, PostgresDialect } from 'kysely'
 import pg from 'pg'
 import { afterAll, describe, expect, it } from 'vitest'
 import { connectClean } from '../src/clean-connection.js'
@@ -127,6 +127,17 @@ describe('postgres adapter', () => {
       }),
     )
     await createPostgresBatchSQL(db, { copy: 'insert', pool }).close()
+    // COPY writes SQL of its own, which a target's plugins never see (withSchema would send
+    // COPY rows to another schema's table than INSERT rows): refused, with or without `copy`
+    // (a schema may opt in by itself).
+    for (const plugged of [db.withSchema('other'), db.withPlugin(new CamelCasePlugin())])
+      expect(() => createPostgresBatchSQL(plugged, { pool })).toThrow(
+        expect.objectContaining({
+          code: 'BATCHSQL_INVALID_CONFIG',
+          message: expect.stringMatching(/plugins/),
+        }),
+      )
+    await createPostgresBatchSQL(db.withSchema('other')).close()
     // Nor does a schema opting in by itself: its batch fails, final, instead of INSERT.
     const noPool = createPostgresBatchSQL(db)
     const optIn = defineSchema({
