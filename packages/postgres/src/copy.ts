@@ -149,24 +149,24 @@ export async function alwaysIdentityColumns(
 ): Promise<ReadonlySet<string>> {
   const known = cache.get(table)
   if (known !== undefined) return known
-  // A client of its own rather than pool.query(), which pg 8 warns about (a deprecation) when
-  // it runs the query from inside a new connection's ready handler.
-  const client = await pool.connect()
-  let failed: Error | undefined
-  const { rows } = await client
-    .query<{ found: boolean; columns: string[] }>(
+  // A clean client as every batch takes (not one left inside a transaction of yours, failed
+  // or not), rather than pool.query(), which pg 8 warns about (a deprecation) when it runs the
+  // query from inside a new connection's ready handler. One whose session ended is destroyed
+  // on release (connectClean).
+  const client = await connectClean(pool)
+  let rows: { found: boolean; columns: string[] }[]
+  try {
+    ;({ rows } = await client.query<{ found: boolean; columns: string[] }>(
       `SELECT c.oid IS NOT NULL AS found,
             coalesce(array_agg(a.attname::text) FILTER (WHERE a.attidentity = 'a'), '{}') AS columns
        FROM (SELECT to_regclass($1) AS oid) c
        LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
       GROUP BY c.oid`,
       [tableSql(table)],
-    )
-    .catch((err: Error) => {
-      failed = err
-      throw err
-    })
-    .finally(() => client.release(failed)) // a client whose query failed is destroyed
+    ))
+  } finally {
+    client.release()
+  }
   const columns = new Set(rows[0]?.columns ?? [])
   if (rows[0]?.found) cache.set(table, columns)
   return columns
