@@ -166,19 +166,17 @@ export function genericMapper(
       }
       args.push(toArg(v, table, columns[i]!))
     }
-    if (name !== 'ZADD') {
-      checkArity(name, args.length, table)
-      args[0] = prefixed(args[0]!, prefix)
-      return { name, args, key: keyIdentity(args[0]), spec }
-    }
     // ZADD's flags are not score/member pairs: counted apart, and INCR makes the command an
     // increment that a retry after a lost reply would apply twice.
-    const [flags, incr] = zaddFlags(args)
+    const [flags, incr] = name === 'ZADD' ? zaddFlags(args) : NO_FLAGS
     checkArity(name, args.length - flags, table, flags)
     args[0] = prefixed(args[0]!, prefix)
     return { name, args, key: keyIdentity(args[0]), spec: incr ? ZADD_INCR : spec }
   }
 }
+
+// Shared: no array per command on the hot path.
+const NO_FLAGS: readonly [count: number, incr: boolean] = [0, false]
 
 /** How many of ZADD's arguments after the key are flags (NX, XX, GT, LT, CH, INCR), and INCR among them. */
 function zaddFlags(args: readonly RedisArg[]): [count: number, incr: boolean] {
