@@ -18,6 +18,17 @@ import { POSTGRES_URL } from './target.js'
 
 const pool = new pg.Pool({ connectionString: POSTGRES_URL, max: 4 })
 afterAll(() => pool.end())
+
+/** Creates `table` for one test and drops it afterwards, whatever the test did. */
+async function withTable<T>(table: string, columns: string, body: () => Promise<T>): Promise<T> {
+  await pool.query(`CREATE TABLE ${table} (${columns})`)
+  try {
+    return await body()
+  } finally {
+    await pool.query(`DROP TABLE ${table}`)
+  }
+}
+
 const cols = ['id', 'name', 'n'] as const
 const schema = (strategy: 'insert' | 'ignore' | 'replace' | 'update', conflict = true) =>
   defineSchema({
@@ -48,19 +59,17 @@ describe('postgres adapter', () => {
   })
 
   it('replace without conflict columns is a clear, final error', async () => {
-    await pool.query('CREATE TABLE IF NOT EXISTS "bsq_noconflict" (id INT PRIMARY KEY, name TEXT)')
-    const batch = createPostgresBatchSQL(pool)
-    const s = defineSchema({
-      table: 'bsq_noconflict',
-      columns: ['id', 'name'],
-      strategy: 'replace',
+    const table = `bsq_noconflict_${process.pid}`
+    const err = await withTable(table, 'id INT PRIMARY KEY, name TEXT', async () => {
+      const batch = createPostgresBatchSQL(pool)
+      const s = defineSchema({ table, columns: ['id', 'name'], strategy: 'replace' })
+      const failed = await batch.submitAndWait(s, { id: 1, name: 'a' }).then(
+        () => undefined,
+        (e: unknown) => e,
+      )
+      await batch.close()
+      return failed
     })
-    const err = await batch.submitAndWait(s, { id: 1, name: 'a' }).then(
-      () => undefined,
-      (e: unknown) => e,
-    )
-    await batch.close()
-    await pool.query('DROP TABLE "bsq_noconflict"')
     expect(err).toMatchObject({ code: 'BATCHSQL_BATCH_FAILED', attempts: 1 })
     expect(String((err as Error & { cause: Error }).cause.message)).toMatch(/needs conflictColumns/)
   })
@@ -202,8 +211,7 @@ describe('postgres adapter', () => {
   it('a URL-made pool that only COPY used is ended on close() too (Kysely never ran a query)', async () => {
     const table = `bsq_copy_owned_${process.pid}`
     const application_name = `bsq_copy_owned_${process.pid}`
-    await pool.query(`CREATE TABLE ${table} (id INT PRIMARY KEY)`)
-    try {
+    await withTable(table, `id INT PRIMARY KEY`, async () => {
       const b = createPostgresBatchSQL(
         { connectionString: POSTGRES_URL, application_name },
         {
@@ -229,9 +237,7 @@ describe('postgres adapter', () => {
         left = await sessions()
       }
       expect(left).toBe(0)
-    } finally {
-      await pool.query(`DROP TABLE ${table}`)
-    }
+    })
   })
 
   it('classifies server errors by SQLSTATE and leaves socket errors to core', async () => {
@@ -346,26 +352,26 @@ describe('pg-copy-streams, an optional peer', () => {
       const acked = b.submitAndWait(s, { id: 1 }).then(() => ['committed'], (e) => [e.cause?.code ?? e.code, e.reason, e.attempts])
       await b.close()
       console.log(JSON.stringify({ warnings, outcome: await acked }))`
-    await pool.query(`CREATE TABLE ${table} (id INT)`)
     try {
-      const out = execFileSync(
-        process.execPath,
-        [
-          '--import',
-          pathToFileURL(join(dir, 'register.mjs')).href,
-          '--input-type=module',
-          '-e',
-          script,
-        ],
-        { cwd: import.meta.dirname, encoding: 'utf8' },
-      )
-      expect(JSON.parse(out.trim().split('\n').at(-1)!)).toEqual({
-        warnings: ['BATCHSQL_COPY_UNAVAILABLE'],
-        outcome: ['BATCHSQL_INVALID_CONFIG', 'non_retryable', 1],
+      await withTable(table, 'id INT', async () => {
+        const out = execFileSync(
+          process.execPath,
+          [
+            '--import',
+            pathToFileURL(join(dir, 'register.mjs')).href,
+            '--input-type=module',
+            '-e',
+            script,
+          ],
+          { cwd: import.meta.dirname, encoding: 'utf8' },
+        )
+        expect(JSON.parse(out.trim().split('\n').at(-1)!)).toEqual({
+          warnings: ['BATCHSQL_COPY_UNAVAILABLE'],
+          outcome: ['BATCHSQL_INVALID_CONFIG', 'non_retryable', 1],
+        })
+        expect((await pool.query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0].n).toBe(0)
       })
-      expect((await pool.query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0].n).toBe(0)
     } finally {
-      await pool.query(`DROP TABLE ${table}`)
       rmSync(dir, { recursive: true, force: true })
     }
   })
@@ -378,8 +384,7 @@ describe('COPY and INSERT keep the same row', () => {
       const table = `bsq_copy_ties_${copy}_${process.pid}`
       // Keys BatchSQL orders by code unit ('B' before 'a') and the column's ICU collation the
       // other way, so the staging rows are not already in the server's order.
-      await pool.query(`CREATE TABLE ${table} (id TEXT COLLATE "en-x-icu" PRIMARY KEY, round INT)`)
-      try {
+      await withTable(table, `id TEXT COLLATE "en-x-icu" PRIMARY KEY, round INT`, async () => {
         const batch = createPostgresBatchSQL(pool, {
           copy,
           flushSize: 10_000,
@@ -400,9 +405,7 @@ describe('COPY and INSERT keep the same row', () => {
           `SELECT round, count(*)::int AS n FROM ${table} GROUP BY round ORDER BY round`,
         )
         expect(rows).toEqual([{ round: 0, n: 2_000 }])
-      } finally {
-        await pool.query(`DROP TABLE ${table}`)
-      }
+      })
     },
   )
 })
@@ -412,34 +415,33 @@ describe('rows of a keyless batch that set different columns', () => {
     'copy %s: one INSERT in submit order, the column default where a row left a column out',
     async (copy) => {
       const table = `bsq_defaults_${copy}_${process.pid}`
-      await pool.query(
-        `CREATE TABLE ${table} (id INT PRIMARY KEY, kind TEXT DEFAULT 'k?', note TEXT DEFAULT 'none')`,
+      await withTable(
+        table,
+        `id INT PRIMARY KEY, kind TEXT DEFAULT 'k?', note TEXT DEFAULT 'none'`,
+        async () => {
+          const batch = createPostgresBatchSQL(pool, { copy, flushInterval: 60_000 })
+          const s = defineSchema({ table, columns: ['id', 'kind', 'note'], strategy: 'ignore' })
+          const rows = [
+            { id: 1, kind: 'a' },
+            { id: 2, kind: 'b', note: 'n2' },
+            { id: 3, note: 'n3' },
+            { id: 2, note: 'later' }, // ignored: id 2 came first
+          ]
+          const preview = batch.preview(s, rows)
+          expect(preview).toMatchObject({ statements: 1, parameterCount: 9 })
+          expect(preview.sql).toBe(
+            `insert into "${table}" ("id", "kind", "note") values ($1, $2, default), ($3, $4, $5), ($6, default, $7), ($8, default, $9) on conflict do nothing`,
+          )
+          for (const r of rows) batch.submit(s, r)
+          expect(await batch.close()).toMatchObject({ committed: 4, failed: 0 })
+          const { rows: got } = await pool.query(`SELECT id, kind, note FROM ${table} ORDER BY id`)
+          expect(got).toEqual([
+            { id: 1, kind: 'a', note: 'none' },
+            { id: 2, kind: 'b', note: 'n2' },
+            { id: 3, kind: 'k?', note: 'n3' },
+          ])
+        },
       )
-      try {
-        const batch = createPostgresBatchSQL(pool, { copy, flushInterval: 60_000 })
-        const s = defineSchema({ table, columns: ['id', 'kind', 'note'], strategy: 'ignore' })
-        const rows = [
-          { id: 1, kind: 'a' },
-          { id: 2, kind: 'b', note: 'n2' },
-          { id: 3, note: 'n3' },
-          { id: 2, note: 'later' }, // ignored: id 2 came first
-        ]
-        const preview = batch.preview(s, rows)
-        expect(preview).toMatchObject({ statements: 1, parameterCount: 9 })
-        expect(preview.sql).toBe(
-          `insert into "${table}" ("id", "kind", "note") values ($1, $2, default), ($3, $4, $5), ($6, default, $7), ($8, default, $9) on conflict do nothing`,
-        )
-        for (const r of rows) batch.submit(s, r)
-        expect(await batch.close()).toMatchObject({ committed: 4, failed: 0 })
-        const { rows: got } = await pool.query(`SELECT id, kind, note FROM ${table} ORDER BY id`)
-        expect(got).toEqual([
-          { id: 1, kind: 'a', note: 'none' },
-          { id: 2, kind: 'b', note: 'n2' },
-          { id: 3, kind: 'k?', note: 'n3' },
-        ])
-      } finally {
-        await pool.query(`DROP TABLE ${table}`)
-      }
     },
   )
 })
@@ -449,32 +451,31 @@ describe('a GENERATED ALWAYS identity column', () => {
     'copy %s: a row that sets it fails alone (428C9, data), on both paths; rows that leave it to the identity commit',
     async (copy) => {
       const table = `bsq_identity_${copy}_${process.pid}`
-      await pool.query(
-        `CREATE TABLE ${table} (id INT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, tag TEXT)`,
-      )
-      try {
-        const batch = createPostgresBatchSQL(pool, { copy, flushSize: 2, flushInterval: 60_000 })
-        const s = defineSchema({ table, columns: ['id', 'tag'] })
-        const outcome = (p: Promise<void>) =>
-          p.then(
-            () => 'written',
-            (e: { reason?: string }) => e.reason,
+      await withTable(
+        table,
+        `id INT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, tag TEXT`,
+        async () => {
+          const batch = createPostgresBatchSQL(pool, { copy, flushSize: 2, flushInterval: 60_000 })
+          const s = defineSchema({ table, columns: ['id', 'tag'] })
+          const outcome = (p: Promise<void>) =>
+            p.then(
+              () => 'written',
+              (e: { reason?: string }) => e.reason,
+            )
+          // Every row sets it: COPY would have written the values (and left the sequence behind).
+          const all = [101, 102].map((id) => outcome(batch.submitAndWait(s, { id, tag: 'x' })))
+          expect(await Promise.all(all)).toEqual(['data', 'data'])
+          const mixed = [{ tag: 'a' }, { id: 103, tag: 'bad' }, { tag: 'c' }].map((r) =>
+            outcome(batch.submitAndWait(s, r)),
           )
-        // Every row sets it: COPY would have written the values (and left the sequence behind).
-        const all = [101, 102].map((id) => outcome(batch.submitAndWait(s, { id, tag: 'x' })))
-        expect(await Promise.all(all)).toEqual(['data', 'data'])
-        const mixed = [{ tag: 'a' }, { id: 103, tag: 'bad' }, { tag: 'c' }].map((r) =>
-          outcome(batch.submitAndWait(s, r)),
-        )
-        await batch.close()
-        expect(await Promise.all(mixed)).toEqual(['written', 'data', 'written'])
-        // Plain-insert batches run concurrently: which of a and c took id 1 is not fixed.
-        const { rows } = await pool.query(`SELECT id, tag FROM ${table} ORDER BY tag`)
-        expect(rows.map((r) => r.tag)).toEqual(['a', 'c'])
-        expect(rows.map((r) => r.id).sort()).toEqual([1, 2])
-      } finally {
-        await pool.query(`DROP TABLE ${table}`)
-      }
+          await batch.close()
+          expect(await Promise.all(mixed)).toEqual(['written', 'data', 'written'])
+          // Plain-insert batches run concurrently: which of a and c took id 1 is not fixed.
+          const { rows } = await pool.query(`SELECT id, tag FROM ${table} ORDER BY tag`)
+          expect(rows.map((r) => r.tag)).toEqual(['a', 'c'])
+          expect(rows.map((r) => r.id).sort()).toEqual([1, 2])
+        },
+      )
     },
   )
 })
@@ -513,25 +514,25 @@ describe('a pool smaller than the load', () => {
       // written behind its caller's back once the connection is free.
       const small = new pg.Pool({ connectionString: POSTGRES_URL, max: 1 })
       const table = `bsq_small_pool_${copy}_${process.pid}`
-      await pool.query(`CREATE TABLE ${table} (id INT)`)
       try {
-        const app = await small.connect()
-        await app.query('BEGIN')
-        const batch = createPostgresBatchSQL(small, { copy, timeoutMs: 100, flushInterval: 1 })
-        const s = defineSchema({ table, columns: ['id'] })
-        const outcome = await batch.submitAndWait(s, { id: 1 }).then(
-          () => 'committed',
-          (e: { code?: string }) => e.code,
-        )
-        expect(outcome).toBe('BATCHSQL_OUTCOME_UNKNOWN')
-        await app.query('COMMIT')
-        app.release()
-        await batch.close()
-        // The waiting attempt got the connection at last, saw it was given up on, and left.
-        await new Promise((r) => setTimeout(r, 100))
-        expect((await pool.query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0].n).toBe(0)
+        await withTable(table, 'id INT', async () => {
+          const app = await small.connect()
+          await app.query('BEGIN')
+          const batch = createPostgresBatchSQL(small, { copy, timeoutMs: 100, flushInterval: 1 })
+          const s = defineSchema({ table, columns: ['id'] })
+          const outcome = await batch.submitAndWait(s, { id: 1 }).then(
+            () => 'committed',
+            (e: { code?: string }) => e.code,
+          )
+          expect(outcome).toBe('BATCHSQL_OUTCOME_UNKNOWN')
+          await app.query('COMMIT')
+          app.release()
+          await batch.close()
+          // The waiting attempt got the connection at last, saw it was given up on, and left.
+          await new Promise((r) => setTimeout(r, 100))
+          expect((await pool.query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0].n).toBe(0)
+        })
       } finally {
-        await pool.query(`DROP TABLE ${table}`)
         await small.end()
       }
     },
