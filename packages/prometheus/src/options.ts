@@ -74,6 +74,8 @@ const BUCKET_KEYS: ReadonlySet<string> = new Set(Object.keys(DEFAULT_BUCKETS))
 // with `__` are reserved.
 const METRIC_PREFIX = /^(?:[a-zA-Z_:][a-zA-Z0-9_:]*)?$/
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/
+// Histogram buckets and summary quantiles carry these themselves (prom-client refuses `le`).
+const RESERVED_LABELS: ReadonlySet<string> = new Set(['le', 'quantile'])
 
 /**
  * Refuses options that would be ignored (a misspelt key) or that prom-client would refuse later
@@ -91,7 +93,7 @@ export function checkOptions(options: PrometheusMetricsOptions): void {
   if (labels !== undefined) {
     if (typeof labels !== 'object' || labels === null) throw bad('labels must be an object')
     for (const [name, value] of Object.entries(labels)) {
-      if (!LABEL_NAME.test(name) || name.startsWith('__'))
+      if (!LABEL_NAME.test(name) || name.startsWith('__') || RESERVED_LABELS.has(name))
         throw bad(`labels: "${name}" is not a valid Prometheus label name`)
       if (typeof value !== 'string') throw bad(`labels: the value of "${name}" must be a string`)
     }

@@ -313,6 +313,7 @@ export class PrometheusMetrics implements MetricsReporter {
       ['database'],
     )
 
+    for (const metric of this.created) this.registry.registerMetric(metric)
     // Once per registry and prefix: a second reporter would register them twice (prom-client throws).
     if (
       options.defaultMetrics &&
@@ -363,19 +364,30 @@ export class PrometheusMetrics implements MetricsReporter {
     return found as T
   }
 
-  private registers(): Registry[] {
-    return [this.registry]
+  /**
+   * Metrics are created unregistered and registered together at the end of the constructor:
+   * a constructor that throws half way (a label prom-client refuses, a metric a shared
+   * registry holds with other labels) must leave nothing in the registry, or a later, correct
+   * reporter on it would find a half set of metrics with the wrong labels.
+   */
+  private readonly created: Metric[] = []
+
+  private fresh<T extends Metric>(metric: T): T {
+    this.created.push(metric)
+    return metric
   }
 
   private counter(name: string, help: string, labelNames: string[]): Counter {
     return (
       this.existing<Counter>(name, labelNames) ??
-      new Counter({
-        name: this.prefix + name,
-        help,
-        labelNames: [...labelNames, ...this.constNames],
-        registers: this.registers(),
-      })
+      this.fresh(
+        new Counter({
+          name: this.prefix + name,
+          help,
+          labelNames: [...labelNames, ...this.constNames],
+          registers: [],
+        }),
+      )
     )
   }
 
@@ -387,13 +399,15 @@ export class PrometheusMetrics implements MetricsReporter {
   ): Gauge {
     return (
       this.existing<Gauge>(name, labelNames) ??
-      new Gauge({
-        name: this.prefix + name,
-        help,
-        labelNames: [...labelNames, ...this.constNames],
-        registers: this.registers(),
-        collect,
-      })
+      this.fresh(
+        new Gauge({
+          name: this.prefix + name,
+          help,
+          labelNames: [...labelNames, ...this.constNames],
+          registers: [],
+          collect,
+        }),
+      )
     )
   }
 
@@ -405,13 +419,15 @@ export class PrometheusMetrics implements MetricsReporter {
   ): Histogram {
     return (
       this.existing<Histogram>(name, labelNames, buckets) ??
-      new Histogram({
-        name: this.prefix + name,
-        help,
-        labelNames: [...labelNames, ...this.constNames],
-        buckets,
-        registers: this.registers(),
-      })
+      this.fresh(
+        new Histogram({
+          name: this.prefix + name,
+          help,
+          labelNames: [...labelNames, ...this.constNames],
+          buckets,
+          registers: [],
+        }),
+      )
     )
   }
 

@@ -1,6 +1,6 @@
 import { createBatchSQL, createExecutor, defineSchema, markInDoubt } from '@batchsql/core'
 import { MockProcessor } from '@batchsql/core/testing'
-import { Registry } from 'prom-client'
+import { Counter, Registry } from 'prom-client'
 import { afterEach, describe, expect, it } from 'vitest'
 import { metricsHandler, PrometheusMetrics } from '../src/index.js'
 import { batchRun } from './run.js'
@@ -461,6 +461,14 @@ describe('reporters sharing a registry with other prefixes or labels', () => {
     expect(() => new PrometheusMetrics({ registry, buckets: { size: [7, 77] } })).toThrow(
       expect.objectContaining({ code: 'BATCHSQL_INVALID_CONFIG' }),
     )
+    // A constructor refused half way leaves nothing of its own in the registry: only the
+    // conflicting metric found there, so a correct reporter could still take the rest.
+    const shared = new Registry()
+    new Counter({ name: 'batchsql_dropped_errors_total', help: 'x', registers: [shared] })
+    expect(() => new PrometheusMetrics({ registry: shared })).toThrow(
+      expect.objectContaining({ code: 'BATCHSQL_INVALID_CONFIG' }),
+    )
+    expect(shared.getMetricsAsArray().map((m) => m.name)).toEqual(['batchsql_dropped_errors_total'])
     // Another prefix has metrics of its own: any labels and buckets.
     expect(
       () => new PrometheusMetrics({ registry, prefix: 'b_', labels: { service: 'b' } }),
@@ -509,6 +517,8 @@ describe('options', () => {
       { prefix: 'my-app_' },
       { labels: { 'team-name': 'a' } },
       { labels: { __reserved: 'a' } },
+      { labels: { le: 'a' } }, // prom-client's own plain Error, before
+      { labels: { quantile: 'a' } },
       { labels: { service: 1 } },
       { buckets: { durations: [1, 2] } },
       { buckets: { size: [10, 5] } },
