@@ -76,8 +76,36 @@ function required(v: Value | undefined, table: string, column: string): Value {
   return v
 }
 
+const KEY_OPTIONS = ['prefix', 'name'] as const
+
+/**
+ * Refuses what a factory would otherwise ignore or misread (a misspelt `prefx` writes to
+ * unprefixed keys, `side: 'RIGHT'` pushes on the left), as `defineSchema()` does for SQL
+ * schemas: a typed caller gets a compile error, a JavaScript or dynamic one this.
+ */
+function checkOptions(factory: string, options: unknown, own: readonly string[] = []): void {
+  const invalid = (message: string) =>
+    new ValidationError('BATCHSQL_INVALID_SCHEMA', `redisSchemas.${factory}: ${message}`)
+  if (typeof options !== 'object' || options === null) throw invalid('options must be an object')
+  const known = [...KEY_OPTIONS, ...own]
+  for (const key of Object.keys(options))
+    if (!known.includes(key)) throw invalid(`unknown option "${key}" (${known.join(', ')})`)
+  const { prefix, name } = options as KeyOptions
+  if (prefix !== undefined && typeof prefix !== 'string') throw invalid('prefix must be a string')
+  if (name !== undefined && (typeof name !== 'string' || name === ''))
+    throw invalid('name must be a non-empty string')
+}
+
 function ttlArgs(ttl: Ttl | undefined, table: string): RedisArg[] {
   if (ttl === undefined) return []
+  const keys = typeof ttl === 'object' && ttl !== null ? Object.keys(ttl) : []
+  if (keys.length !== 1 || (keys[0] !== 'seconds' && keys[0] !== 'milliseconds')) {
+    throw new ValidationError(
+      'BATCHSQL_INVALID_SCHEMA',
+      `"${table}": ttl must be { seconds: n } or { milliseconds: n }, one unit spelled out`,
+      { table },
+    )
+  }
   const [unit, n] =
     'seconds' in ttl
       ? (['EX', ttl.seconds] as const)
@@ -145,6 +173,7 @@ type Arg = NonNullable<Value>
 export const redisSchemas = {
   /** `SET key value` (with `EX`/`PX` when `ttl` is given). Coalesced by key: last wins. */
   set(options: KeyOptions & { ttl?: Ttl } = {}) {
+    checkOptions('set', options, ['ttl'])
     const table = options.name ?? 'redis_set'
     const tail = ttlArgs(options.ttl, table)
     return redisSchema<KeyRow & { value: Arg }>(
@@ -156,6 +185,7 @@ export const redisSchemas = {
   },
   /** `HSET key field value`. Coalesced by key and field. */
   hset(options: KeyOptions = {}) {
+    checkOptions('hset', options)
     const table = options.name ?? 'redis_hset'
     return redisSchema<KeyRow & { field: string; value: Arg }>(
       table,
@@ -166,6 +196,7 @@ export const redisSchemas = {
   },
   /** `ZADD key score member`. Coalesced by key and member. */
   zadd(options: KeyOptions = {}) {
+    checkOptions('zadd', options)
     const table = options.name ?? 'redis_zadd'
     const map = fixed('ZADD', table, options.prefix ?? '', ['key', 'score', 'member'])
     return redisSchema<KeyRow & { score: number; member: Arg }>(
@@ -177,6 +208,13 @@ export const redisSchemas = {
   },
   /** `LPUSH key value` (`side: 'left'`, default) or `RPUSH`. Never coalesced. */
   push(options: KeyOptions & { side?: 'left' | 'right' } = {}) {
+    checkOptions('push', options, ['side'])
+    if (options.side !== undefined && options.side !== 'left' && options.side !== 'right') {
+      throw new ValidationError(
+        'BATCHSQL_INVALID_SCHEMA',
+        'redisSchemas.push: side must be "left" or "right"',
+      )
+    }
     const cmd = options.side === 'right' ? 'RPUSH' : 'LPUSH'
     const table = options.name ?? `redis_${cmd.toLowerCase()}`
     return redisSchema<KeyRow & { value: Arg }>(
@@ -188,6 +226,7 @@ export const redisSchemas = {
   },
   /** `INCRBY key by`. Never coalesced. */
   incr(options: KeyOptions = {}) {
+    checkOptions('incr', options)
     const table = options.name ?? 'redis_incrby'
     return redisSchema<KeyRow & { by: number | bigint }>(
       table,
@@ -204,6 +243,7 @@ export const redisSchemas = {
         'redisSchemas.expire needs unit: "seconds" or "milliseconds"',
       )
     }
+    checkOptions('expire', options, ['unit'])
     const cmd = options.unit === 'seconds' ? 'EXPIRE' : 'PEXPIRE'
     const table = options.name ?? `redis_${cmd.toLowerCase()}`
     return redisSchema<KeyRow & { ttl: number }>(
@@ -215,6 +255,7 @@ export const redisSchemas = {
   },
   /** `DEL key`. Coalesced by key. */
   del(options: KeyOptions = {}) {
+    checkOptions('del', options)
     const table = options.name ?? 'redis_del'
     return redisSchema<KeyRow>(
       table,
@@ -230,6 +271,7 @@ export const redisSchemas = {
    * The key column must be named `key`.
    */
   command<const C extends readonly string[]>(options: KeyOptions & { columns: C }) {
+    checkOptions('command', options, ['columns'])
     const columns = options.columns
     const table = options.name ?? 'redis_command'
     if (!Array.isArray(columns) || columns.length < 2 || columns[1] !== 'key') {

@@ -90,6 +90,26 @@ describe('typed schemas against a real Redis', () => {
     expect(() => redisSchemas.set({ ttl: { seconds: 0 } })).toThrow(ValidationError)
     expect(() => redisSchemas.set({ ttl: { milliseconds: 1.5 } })).toThrow(ValidationError)
     expect(() => redisSchemas.expire({} as never)).toThrow(ValidationError)
+    // A bare number, or both units at once (which one would win?): typed errors too.
+    const invalid = expect.objectContaining({ code: 'BATCHSQL_INVALID_SCHEMA' })
+    for (const ttl of [3600, null, '3600', { seconds: 5, milliseconds: 100 }, { sec: 5 }])
+      expect(() => redisSchemas.set({ ttl: ttl as never }), JSON.stringify(ttl)).toThrow(invalid)
+  })
+
+  it('refuses a misspelt or invalid factory option instead of ignoring it (keys or list order would differ)', () => {
+    const invalid = expect.objectContaining({ code: 'BATCHSQL_INVALID_SCHEMA' })
+    const cases: [string, () => unknown][] = [
+      ['set prefx', () => redisSchemas.set({ prefx: 'a:' } as never)],
+      ['hset prefix number', () => redisSchemas.hset({ prefix: 1 } as never)],
+      ['zadd name empty', () => redisSchemas.zadd({ name: '' })],
+      ['push side RIGHT', () => redisSchemas.push({ side: 'RIGHT' } as never)],
+      ['incr ttl', () => redisSchemas.incr({ ttl: { seconds: 1 } } as never)],
+      ['expire side', () => redisSchemas.expire({ unit: 'seconds', side: 'left' } as never)],
+      ['del null', () => redisSchemas.del(null as never)],
+      ['command column', () => redisSchemas.command({ column: ['cmd', 'key'] } as never)],
+    ]
+    for (const [label, make] of cases) expect(make, label).toThrow(invalid)
+    expect(() => redisSchemas.push({ side: 'right', prefix: 'p:', name: 'q' })).not.toThrow()
   })
 
   it('writes binary values and keys byte for byte', async () => {
