@@ -3,7 +3,6 @@
  * database, and the bare driver to set up tables and read back what BatchSQL wrote. The
  * suite never reads through BatchSQL or Kysely: a bug in the engine cannot hide itself.
  */
-import type { Classification } from '@batchsql/core'
 import type { SqlBatchSQL, SqlBatchSQLConfig } from '@batchsql/kysely'
 
 /** Column types the suite declares, as DDL of the dialect. */
@@ -52,8 +51,6 @@ export interface ConformanceTarget {
   /** Quotes an identifier for the suite's own raw SQL. */
   quote(identifier: string): string
   readonly types: ColumnDdl
-  /** The adapter's error classification. */
-  classify(err: unknown): Classification | undefined
   /** Largest bind-parameter count of one statement (the suite checks chunking stays under it). */
   readonly maxParameters: number
   /**

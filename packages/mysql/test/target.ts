@@ -1,6 +1,6 @@
 import type { ConformanceTarget } from '@batchsql/conformance'
 import mysql from 'mysql2/promise'
-import { classifyMysqlError, createMysqlBatchSQL, MYSQL_MAX_PARAMETERS } from '../src/index.js'
+import { createMysqlBatchSQL, MYSQL_MAX_PARAMETERS } from '../src/index.js'
 
 export const MYSQL_URL = process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test'
 const q = (id: string) => `\`${id.replaceAll('`', '``')}\``
@@ -98,7 +98,6 @@ export function mysqlTarget(): ConformanceTarget {
       bytes: 'LONGBLOB',
       json: 'JSON',
     },
-    classify: classifyMysqlError,
     maxParameters: MYSQL_MAX_PARAMETERS,
     provokeDeadlock: (table) => provokeDeadlock(bare, table),
     provokeLockTimeout: (table) => provokeLockTimeout(bare, table),

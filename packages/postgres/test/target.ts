@@ -1,11 +1,6 @@
 import type { ConformanceTarget } from '@batchsql/conformance'
 import pg from 'pg'
-import {
-  type CopyMode,
-  classifyPostgresError,
-  createPostgresBatchSQL,
-  POSTGRES_MAX_PARAMETERS,
-} from '../src/index.js'
+import { type CopyMode, createPostgresBatchSQL, POSTGRES_MAX_PARAMETERS } from '../src/index.js'
 
 export const POSTGRES_URL = process.env.POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 const q = (id: string) => `"${id.replaceAll('"', '""')}"`
@@ -92,7 +87,6 @@ export function postgresTarget(copy: CopyMode): ConformanceTarget {
       bytes: 'BYTEA',
       json: 'JSONB',
     },
-    classify: classifyPostgresError,
     maxParameters: POSTGRES_MAX_PARAMETERS,
     provokeDeadlock: (table) => provokeDeadlock(bare, table),
     provokeLockTimeout: (table) => provokeLockTimeout(bare, table),

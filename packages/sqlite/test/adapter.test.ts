@@ -54,6 +54,23 @@ describe('sqlite adapter', () => {
     expect(new SqliteAdapter().maxParameters).toBe(32_766)
   })
 
+  it("classify(): the application's classifiers first, then the dialect's, then core's", async () => {
+    class QuotaError extends Error {}
+    const batch = createSqliteBatchSQL(':memory:', {
+      classifiers: [
+        (e) => (e instanceof QuotaError ? { reason: 'timeout', retryable: true } : undefined),
+      ],
+    })
+    const busy = Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' })
+    expect(batch.classify(new QuotaError('over quota'))).toEqual({
+      reason: 'timeout',
+      retryable: true,
+    })
+    expect(batch.classify(busy)).toEqual({ reason: 'lock_timeout', retryable: true })
+    expect(batch.classify(new Error('who knows'))).toMatchObject({ retryable: false })
+    await batch.close()
+  })
+
   it('a file name: BatchSQL opens the database and closes it on close()', async () => {
     const file = join(dir, 'owned.db')
     const setup = new Database(file)

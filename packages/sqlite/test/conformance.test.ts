@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { type ConformanceTarget, runConformanceSuite } from '@batchsql/conformance'
 import Database from 'better-sqlite3'
 import { afterAll } from 'vitest'
-import { classifySqliteError, createSqliteBatchSQL, SQLITE_MAX_PARAMETERS } from '../src/index.js'
+import { createSqliteBatchSQL, SQLITE_MAX_PARAMETERS } from '../src/index.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'batchsql-sqlite-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -65,7 +65,6 @@ function target(kind: 'file' | 'memory', groupCommit: boolean): ConformanceTarge
     },
     quote: (id) => `"${id.replaceAll('"', '""')}"`,
     types,
-    classify: classifySqliteError,
     maxParameters: SQLITE_MAX_PARAMETERS,
     async provokeLockTimeout(table) {
       if (kind === 'file') return provokeBusy(table, file)

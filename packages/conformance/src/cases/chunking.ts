@@ -55,6 +55,36 @@ export function chunkingCases(ctx: SuiteContext): void {
       expect(last!.c9).toBe(`c9-${rows - 1}`)
     })
 
+    it('rows of 200 columns: the parameter limit, not the row cap, bounds each statement', async () => {
+      // With 10 columns the adapter's rows-per-statement cap always binds first, so an adapter
+      // that declared a parameter limit above its database's would pass every other case.
+      const columns = ['id', ...Array.from({ length: 199 }, (_, i) => `c${i + 1}`)]
+      const t = ctx.target()
+      const name = await createTable(
+        t,
+        columns.map((c) => ({ name: c, type: 'int' as const, notNull: true })),
+        ['id'],
+      )
+      ctx.cleanup(name)
+      const schema = defineSchema({ table: name, columns })
+      const rows = 1_000
+      const all = Array.from({ length: rows }, (_, i) =>
+        Object.fromEntries(columns.map((c, k) => [c, k === 0 ? i : i % 1000])),
+      )
+      const batch = ctx.batch({ flushSize: rows, bufferSize: rows, flushInterval: 60_000 })
+      const preview = batch.preview(schema, all)
+      expect(preview.parameters.length).toBeLessThanOrEqual(t.maxParameters)
+      expect(preview.statements).toBeGreaterThanOrEqual(Math.ceil((rows * 200) / t.maxParameters))
+      const acks = all.map((r) => batch.submitAndWait(schema, r))
+      await batch.close()
+      await Promise.all(acks)
+      expect(await countRows(t, name)).toBe(rows)
+      const [sum] = await t.query(
+        `SELECT SUM(${t.quote('c199')}) AS ${t.quote('s')} FROM ${t.quote(name)}`,
+      )
+      expect(Number(sum!.s)).toBe((rows * (rows - 1)) / 2)
+    })
+
     it('a failing chunk leaves nothing of its batch (poisonRows: fail-batch)', async () => {
       const name = await wideTable()
       const schema = defineSchema({ table: name, columns: TEN })

@@ -3,7 +3,11 @@ import { describe, expect, it } from 'vitest'
 import type { SuiteContext } from '../context.js'
 import { createTable } from '../tables.js'
 
-/** Errors from the real server are classified: what to retry, what to report. */
+/**
+ * Errors from the real server are classified: what to retry, what to report. Through a
+ * pipeline's `classify()`, the classification its executor applies (the adapter's own, as
+ * the factory wired it), not a function the target could pass apart from it.
+ */
 export function errorCases(ctx: SuiteContext): void {
   describe('error classification (real server errors)', () => {
     async function lockTable() {
@@ -33,7 +37,7 @@ export function errorCases(ctx: SuiteContext): void {
           (e: unknown) => e,
         )
       expect(err).toBeDefined()
-      expect(t.classify(err)).toEqual({ reason: 'duplicate_key', retryable: false })
+      expect(ctx.batch().classify(err)).toEqual({ reason: 'duplicate_key', retryable: false })
       // And through a pipeline (its classifiers, the adapter's among them): reported, not retried.
       const schema = defineSchema({ table: name, columns: ['id', 'n'] })
       const batch = ctx.batch({ retry: { maxAttempts: 3, initialDelayMs: 1 } })
@@ -70,7 +74,7 @@ export function errorCases(ctx: SuiteContext): void {
       }
       const name = await lockTable()
       const err = await t.provokeDeadlock(name)
-      expect(t.classify(err)).toEqual({ reason: 'deadlock', retryable: true })
+      expect(ctx.batch().classify(err)).toEqual({ reason: 'deadlock', retryable: true })
     })
 
     it('a real lock wait timeout is classified lock_timeout, retryable', async () => {
@@ -79,7 +83,7 @@ export function errorCases(ctx: SuiteContext): void {
         throw new Error(`${t.dialect}: provokeLockTimeout is required`)
       const name = await lockTable()
       const err = await t.provokeLockTimeout(name)
-      expect(t.classify(err)).toEqual({ reason: 'lock_timeout', retryable: true })
+      expect(ctx.batch().classify(err)).toEqual({ reason: 'lock_timeout', retryable: true })
     })
   })
 }
