@@ -57,13 +57,17 @@ const ignore = () => {}
  * 'error' on its client; with no listener Node exits the process. pg's pool listens only on
  * idle clients, and Kysely holds a checked-out client without one. The failed query still
  * rejects (and is retried), so a listener on every client the pool opens only keeps the
- * process alive. On a pool you pass, BatchSQL adds it to the clients opened from then on.
+ * process alive. On a pool you pass, BatchSQL adds it to the clients opened from then on,
+ * and to the pool (which re-emits an idle client's error).
  */
-function guardConnectionErrors(pool: pg.Pool, owns: boolean): void {
+function guardConnectionErrors(pool: pg.Pool): void {
   // Once per pool, however many pipelines share it (no listener pile-up).
   if (guarded.has(pool)) return
   guarded.add(pool)
-  if (owns) pool.on('error', ignore)
+  // pg-pool re-emits an idle client's error on the pool: without a listener there, a server
+  // restart kills the process and every row buffered in it. On a pool you pass too: your own
+  // listeners still see every error; this one only keeps an unlistened pool from crashing.
+  pool.on('error', ignore)
   pool.on('connect', (client) => {
     client.on('error', ignore)
   })
@@ -110,7 +114,7 @@ export function createPostgresBatchSQL<DB = any>(
         'BATCHSQL_INVALID_CONFIG',
         "COPY (the pool option) does not go through the Kysely target's plugins (withSchema, CamelCasePlugin...): pass a Kysely without plugins, or leave COPY off",
       )
-    if (copyPool) guardConnectionErrors(copyPool, false)
+    if (copyPool) guardConnectionErrors(copyPool)
     return createKyselyBatchSQL(
       target,
       new PostgresAdapter({ pool: copyPool, copy, rowsPerStatement }),
@@ -134,7 +138,7 @@ export function createPostgresBatchSQL<DB = any>(
   const pool = owns
     ? ownPool(target as string | pg.PoolConfig, rest.timeoutMs)
     : (target as pg.Pool)
-  guardConnectionErrors(pool, owns)
+  guardConnectionErrors(pool)
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: cleanPool(pool) }) })
   // Kysely's destroy() (ends the pool if Kysely used it; later destroy() calls are no-ops),
   // then the pool itself if still open: a pool only COPY used is unknown to Kysely.

@@ -505,6 +505,36 @@ describe('a connection the server terminated', () => {
   })
 })
 
+describe('a pool of yours without an error listener', () => {
+  it('survives the server ending an idle connection (pg-pool re-emits it on the pool: an unhandled error event)', async () => {
+    const application_name = `bsq_idle_kill_${process.pid}`
+    const yours = new pg.Pool({ connectionString: POSTGRES_URL, application_name, max: 2 })
+    const table = `bsq_idle_kill_${process.pid}`
+    try {
+      await withTable(table, 'id INT', async () => {
+        const batch = createPostgresBatchSQL(yours, { flushInterval: 1 })
+        const s = defineSchema({ table, columns: ['id'] })
+        await batch.submitAndWait(s, { id: 1 })
+        expect(yours.idleCount).toBeGreaterThan(0)
+        // The server ends the idle session, as a restart would: without a listener on the pool,
+        // Node throws the 'error' event (vitest reports it, and the run fails).
+        const ended = new Promise((resolve) => yours.once('remove', resolve))
+        await pool.query(
+          'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1',
+          [application_name],
+        )
+        await ended
+        await batch.submitAndWait(s, { id: 2 })
+        await batch.close()
+        const { rows } = await pool.query(`SELECT id FROM ${table} ORDER BY id`)
+        expect(rows.map((r) => r.id)).toEqual([1, 2])
+      })
+    } finally {
+      await yours.end()
+    }
+  })
+})
+
 describe('a pool smaller than the load', () => {
   it.each(['never', 'always'] as const)(
     'copy %s: a batch given up on while it waited for the pool writes nothing when the connection comes',
