@@ -61,6 +61,15 @@ interface Waiter {
   onAbort: (() => void) | undefined
 }
 
+/**
+ * The schema groups of one order scope (a table, unless a schema says otherwise) that are
+ * dispatched and not finished, and those held back behind them in flush order.
+ */
+interface ScopeQueue {
+  running: number
+  readonly held: Batch[]
+}
+
 const OPEN = 0
 const CLOSING = 1
 const CLOSED = 2
@@ -130,6 +139,16 @@ export class BatchSQL implements AsyncDisposable {
   private inFlightFlushes = 0
   private admitting = false
   private inFlightBatches = 0
+  /** Per order scope, at most this many groups dispatched at once: the executor's concurrency. */
+  private readonly scopeLimit: number
+  /** Order scopes with groups dispatched or held; removed once they have neither. */
+  private readonly scopes = new Map<string, ScopeQueue>()
+  /**
+   * Rows of held groups that now run outside any flush slot: they keep their room in the
+   * buffer until they finish, so memory stays within `bufferSize + maxInFlightFlushes x
+   * flushSize` rows.
+   */
+  private heldRunningRows = 0
   private accepted = 0
   private committed = 0
   private failed = 0
@@ -174,6 +193,7 @@ export class BatchSQL implements AsyncDisposable {
       throw new BatchSQLError('BATCHSQL_INVALID_CONFIG', 'BatchSQL needs an executor')
     }
     this.executor = config.executor
+    this.scopeLimit = Math.max(1, this.executor.concurrency || 1)
     // A misspelt option (`flushsize`) would otherwise be its default without a word. Adapter
     // factories take their own options out before they get here, so this covers them too.
     for (const key of Object.keys(config)) {
@@ -250,6 +270,11 @@ export class BatchSQL implements AsyncDisposable {
     this.metrics.bindGauges(this.executor.name, this.gauges)
   }
 
+  /** Rows the buffer can still take. */
+  private get room(): number {
+    return this.bufferSize - this.pendingCount - this.heldRunningRows
+  }
+
   /** Final failures, for `for await`. Ends after `close()` once drained. */
   get errors(): AsyncIterable<BatchFailure> {
     return this.errorStream
@@ -267,7 +292,7 @@ export class BatchSQL implements AsyncDisposable {
   submit(a: Schema | Request, b?: unknown, c?: SubmitOptions): Promise<void> {
     if (this.state !== OPEN) return this.rejectSubmit('closed', new ClosedError())
     if (!(a instanceof Request)) {
-      const room = this.pendingCount < this.bufferSize && this.waiters.length === 0
+      const room = this.room > 0 && this.waiters.length === 0
       let slab: Slab | undefined
       let signal: AbortSignal | undefined
       try {
@@ -364,8 +389,8 @@ export class BatchSQL implements AsyncDisposable {
     let next = 0
     if (this.waiters.length === 0) {
       // Flushes dispatched while accepting free room: take it as it comes, as submit() would.
-      while (next < slab.end && this.pendingCount < this.bufferSize) {
-        const take = Math.min(slab.end - next, this.bufferSize - this.pendingCount)
+      while (next < slab.end && this.room > 0) {
+        const take = Math.min(slab.end - next, this.room)
         this.enqueueRows(slab, next, next + take)
         next += take
       }
@@ -392,7 +417,7 @@ export class BatchSQL implements AsyncDisposable {
 
   private admit(req: Request, signal: AbortSignal | undefined): Promise<void> {
     if (signal?.aborted) return this.rejectAborted(signal)
-    if (this.pendingCount < this.bufferSize && this.waiters.length === 0) {
+    if (this.room > 0 && this.waiters.length === 0) {
       this.enqueue(req)
       return ACCEPTED
     }
@@ -586,15 +611,15 @@ export class BatchSQL implements AsyncDisposable {
   }
 
   private admitWaitersNow(): void {
-    while (this.waiters.length > 0 && this.pendingCount < this.bufferSize && this.state === OPEN) {
+    while (this.waiters.length > 0 && this.room > 0 && this.state === OPEN) {
       const w = this.waiters[0]!
       const item = w.item
       if (item instanceof Request) {
         this.enqueue(item)
         w.next = 1
       } else {
-        while (w.next < w.total && this.pendingCount < this.bufferSize) {
-          const take = Math.min(w.total - w.next, this.bufferSize - this.pendingCount)
+        while (w.next < w.total && this.room > 0) {
+          const take = Math.min(w.total - w.next, this.room)
           const from = w.next
           // Advanced first: enqueueRows() may re-enter pump(), which must see the rows as taken.
           w.next += take
@@ -610,7 +635,6 @@ export class BatchSQL implements AsyncDisposable {
   }
 
   private dispatch(entries: Entry[], count: number, firstAt: number): void {
-    this.inFlightFlushes++
     this.flushes++
     this.pendingCount -= count
     const t0 = now()
@@ -618,15 +642,62 @@ export class BatchSQL implements AsyncDisposable {
     const groups = groupBySchema(entries)
     this.metrics.recordAssembleDuration((now() - t0) / 1000, this.executor.name)
     this.metrics.recordFlush(count, groups.length, this.executor.name)
-    let remaining = groups.length
+    // Groups run independently, and an order scope has at most `scopeLimit` (the executor's
+    // concurrency) groups dispatched: its others wait, in order, in its held queue, as buffered
+    // rows. So a table whose batches are slow or keep retrying holds at most that many batches
+    // (executor slots are still shared: while its attempts execute they occupy slots), and its
+    // further batches wait in the buffer while other tables keep flowing. Once the buffer is
+    // full of its rows, submit() waits for every table (one shared buffer): a table that can
+    // stall for long belongs in a pipeline of its own. The flush holds its slot until the
+    // groups it ran (not those it held) have finished.
+    let remaining = 0
     const onGroupDone = () => {
-      if (--remaining === 0) {
-        this.inFlightFlushes--
-        this.pump()
+      if (--remaining === 0) this.inFlightFlushes--
+    }
+    for (const g of groups) {
+      const scope = this.scopeOf(g.schema.orderScope)
+      // Behind a held group, never past it: a scope's groups reach the key-order gate in order.
+      if (scope.held.length > 0 || scope.running >= this.scopeLimit) {
+        scope.held.push(g)
+        this.pendingCount += batchSize(g)
+      } else {
+        remaining++
+        this.runInScope(g, scope, onGroupDone)
       }
     }
-    // Groups run independently: one table failing never holds back another.
-    for (const g of groups) void this.runGroup(g).then(onGroupDone)
+    if (remaining > 0) this.inFlightFlushes++
+  }
+
+  private scopeOf(name: string): ScopeQueue {
+    let scope = this.scopes.get(name)
+    if (scope === undefined) {
+      scope = { running: 0, held: [] }
+      this.scopes.set(name, scope)
+    }
+    return scope
+  }
+
+  /**
+   * Runs a group of `scope`: one its flush ran (`flushDone` releases the flush's slot once all
+   * are done), or one taken from the held queue (outside any flush slot). When it finishes, the
+   * next held group of the scope runs.
+   */
+  private runInScope(batch: Batch, scope: ScopeQueue, flushDone?: () => void): void {
+    scope.running++
+    const rows = flushDone === undefined ? batchSize(batch) : 0
+    this.heldRunningRows += rows
+    void this.runGroup(batch).then(() => {
+      flushDone?.()
+      this.heldRunningRows -= rows
+      scope.running--
+      while (scope.held.length > 0 && scope.running < this.scopeLimit) {
+        const next = scope.held.shift()!
+        this.pendingCount -= batchSize(next)
+        this.runInScope(next, scope)
+      }
+      if (scope.running === 0) this.scopes.delete(batch.schema.orderScope)
+      this.pump()
+    })
   }
 
   private async runGroup(batch: Batch): Promise<void> {
@@ -734,7 +805,13 @@ export class BatchSQL implements AsyncDisposable {
   }
 
   private checkIdle(): void {
-    if (this.idleResolve && this.pendingCount === 0 && this.inFlightFlushes === 0) {
+    // Held groups count as pending rows until they run, and as dispatched (`scopes`) until done.
+    if (
+      this.idleResolve &&
+      this.pendingCount === 0 &&
+      this.inFlightFlushes === 0 &&
+      this.scopes.size === 0
+    ) {
       const r = this.idleResolve
       this.idleResolve = undefined
       r()
@@ -935,33 +1012,45 @@ export class BatchSQL implements AsyncDisposable {
     this.deadlineCause = why
     this.abort.abort(new AbortedError(why.text, why.cause))
     this.seal()
+    // Held groups were never sent either: abandoned like the buffer's rows (held ones first,
+    // being older), and no finishing group of their scope runs them after.
+    for (const [name, scope] of this.scopes) {
+      for (const batch of scope.held.splice(0)) {
+        this.pendingCount -= batchSize(batch)
+        this.abandonUnsent(batch, why)
+      }
+      if (scope.running === 0) this.scopes.delete(name)
+    }
     const chunks = this.ready.splice(0)
     for (const c of chunks) {
       this.pendingCount -= c.count
-      for (const batch of groupBySchema(c.entries)) {
-        const { schema, rows } = batch
-        const error = new BatchFailedError(
-          schema.table,
-          'context_canceled',
-          0,
-          rows.length,
-          new AbortedError(why.text, why.cause),
-          'BATCHSQL_ABANDONED',
-        )
-        // Never sent, so the executor reports nothing of it: counted here, as a failed batch.
-        this.recordFailedBatch(schema.table, rows.length, 'context_canceled', 0)
-        this.settle(batch, {
-          committed: 0,
-          attempts: 0,
-          failures: [{ schema, rows, reason: 'context_canceled', attempts: 0, error }],
-        })
-      }
+      for (const batch of groupBySchema(c.entries)) this.abandonUnsent(batch, why)
     }
     this.checkIdle()
     // Aborted batches get a moment to stop (and to be reported as canceled, for certain);
     // those still running then are settled as of unknown outcome, and close() goes on.
     const timer = setTimeout(() => this.forsakeRunning(), ABORT_GRACE_MS)
     this.disarms.push(() => clearTimeout(timer))
+  }
+
+  /** Reports a batch that never reached the executor as abandoned (`BATCHSQL_ABANDONED`). */
+  private abandonUnsent(batch: Batch, why: DeadlineCause): void {
+    const { schema, rows } = batch
+    const error = new BatchFailedError(
+      schema.table,
+      'context_canceled',
+      0,
+      rows.length,
+      new AbortedError(why.text, why.cause),
+      'BATCHSQL_ABANDONED',
+    )
+    // Never sent, so the executor reports nothing of it: counted here, as a failed batch.
+    this.recordFailedBatch(schema.table, rows.length, 'context_canceled', 0)
+    this.settle(batch, {
+      committed: 0,
+      attempts: 0,
+      failures: [{ schema, rows, reason: 'context_canceled', attempts: 0, error }],
+    })
   }
 
   private forsakeRunning(): void {
