@@ -62,13 +62,18 @@ interface Waiter {
 }
 
 /**
- * The schema groups of one order scope (a table, unless a schema says otherwise) that are
- * dispatched and not finished, and those held back behind them in flush order.
+ * One order scope (a table, unless a schema says otherwise): its groups dispatched and not
+ * finished, and the entries held back behind them in flush order (kept as entries, not
+ * batches, so that held rows are merged into batches of up to `flushSize` as the buffer
+ * would have merged them).
  */
 interface ScopeQueue {
   running: number
-  readonly held: Batch[]
+  held: Entry[]
+  heldRows: number
 }
+
+const entryRows = (e: Entry): number => (e instanceof Request ? 1 : e.end - e.start)
 
 const OPEN = 0
 const CLOSING = 1
@@ -639,7 +644,7 @@ export class BatchSQL implements AsyncDisposable {
     this.pendingCount -= count
     const t0 = now()
     this.metrics.recordQueueWait((t0 - firstAt) / 1000, this.executor.name)
-    const groups = groupBySchema(entries)
+    const groups = this.admitToScopes(entries)
     this.metrics.recordAssembleDuration((now() - t0) / 1000, this.executor.name)
     this.metrics.recordFlush(count, groups.length, this.executor.name)
     // Groups run independently, and an order scope has at most `scopeLimit` (the executor's
@@ -655,23 +660,43 @@ export class BatchSQL implements AsyncDisposable {
       if (--remaining === 0) this.inFlightFlushes--
     }
     for (const g of groups) {
-      const scope = this.scopeOf(g.schema.orderScope)
-      // Behind a held group, never past it: a scope's groups reach the key-order gate in order.
-      if (scope.held.length > 0 || scope.running >= this.scopeLimit) {
-        scope.held.push(g)
-        this.pendingCount += batchSize(g)
-      } else {
-        remaining++
-        this.runInScope(g, scope, onGroupDone)
-      }
+      remaining++
+      this.runInScope(g, this.scopeOf(g.schema.orderScope), onGroupDone)
     }
     if (remaining > 0) this.inFlightFlushes++
+  }
+
+  /**
+   * The groups of a flush's entries to run now. Entries of a scope at its limit, or with
+   * entries held already (never past them: a scope's rows reach the key-order gate in
+   * order), join its held queue and count as buffered again.
+   */
+  private admitToScopes(entries: Entry[]): Batch[] {
+    let run: Entry[] | undefined
+    let full: Map<string, ScopeQueue> | undefined
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i]!
+      const name = e.schema.orderScope
+      const scope = this.scopes.get(name)
+      if (scope !== undefined && (scope.held.length > 0 || scope.running >= this.scopeLimit)) {
+        // The common flush (every scope free) copies nothing.
+        run ??= entries.slice(0, i)
+        full ??= new Map()
+        full.set(name, scope)
+        scope.held.push(e)
+        const n = entryRows(e)
+        scope.heldRows += n
+        this.pendingCount += n
+      } else run?.push(e)
+    }
+    const toRun = run ?? entries
+    return toRun.length === 0 ? [] : groupBySchema(toRun)
   }
 
   private scopeOf(name: string): ScopeQueue {
     let scope = this.scopes.get(name)
     if (scope === undefined) {
-      scope = { running: 0, held: [] }
+      scope = { running: 0, held: [], heldRows: 0 }
       this.scopes.set(name, scope)
     }
     return scope
@@ -679,8 +704,9 @@ export class BatchSQL implements AsyncDisposable {
 
   /**
    * Runs a group of `scope`: one its flush ran (`flushDone` releases the flush's slot once all
-   * are done), or one taken from the held queue (outside any flush slot). When it finishes, the
-   * next held group of the scope runs.
+   * are done), or one made of held entries (outside any flush slot: its rows keep their room
+   * in the buffer until it is done). When it finishes, held entries of the scope, up to
+   * `flushSize` rows, run as the next batch.
    */
   private runInScope(batch: Batch, scope: ScopeQueue, flushDone?: () => void): void {
     scope.running++
@@ -691,13 +717,23 @@ export class BatchSQL implements AsyncDisposable {
       this.heldRunningRows -= rows
       scope.running--
       while (scope.held.length > 0 && scope.running < this.scopeLimit) {
-        const next = scope.held.shift()!
-        this.pendingCount -= batchSize(next)
-        this.runInScope(next, scope)
+        for (const g of groupBySchema(this.takeHeld(scope))) this.runInScope(g, scope)
       }
       if (scope.running === 0) this.scopes.delete(batch.schema.orderScope)
       this.pump()
     })
+  }
+
+  /** The oldest held entries of `scope`, whole, up to `flushSize` rows (at least one entry). */
+  private takeHeld(scope: ScopeQueue): Entry[] {
+    let n = entryRows(scope.held[0]!)
+    let end = 1
+    while (end < scope.held.length && n + entryRows(scope.held[end]!) <= this.flushSize)
+      n += entryRows(scope.held[end++]!)
+    const taken = scope.held.splice(0, end)
+    scope.heldRows -= n
+    this.pendingCount -= n
+    return taken
   }
 
   private async runGroup(batch: Batch): Promise<void> {
@@ -1015,9 +1051,12 @@ export class BatchSQL implements AsyncDisposable {
     // Held groups were never sent either: abandoned like the buffer's rows (held ones first,
     // being older), and no finishing group of their scope runs them after.
     for (const [name, scope] of this.scopes) {
-      for (const batch of scope.held.splice(0)) {
-        this.pendingCount -= batchSize(batch)
-        this.abandonUnsent(batch, why)
+      if (scope.held.length > 0) {
+        const held = scope.held
+        this.pendingCount -= scope.heldRows
+        scope.held = []
+        scope.heldRows = 0
+        for (const batch of groupBySchema(held)) this.abandonUnsent(batch, why)
       }
       if (scope.running === 0) this.scopes.delete(name)
     }

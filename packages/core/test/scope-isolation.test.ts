@@ -239,3 +239,37 @@ describe('memory stays bounded with held groups', () => {
     expect(await closing).toMatchObject({ accepted: 12, committed: 12, failed: 0 })
   })
 })
+
+describe('held rows are merged', () => {
+  it('small flushes held behind a slow batch run as batches of up to flushSize rows, as the buffer would have merged them', async () => {
+    let release!: () => void
+    const blocked = new Promise<void>((r) => {
+      release = r
+    })
+    let first = true
+    const executor = new MockExecutor(
+      {
+        onBatch: async () => {
+          if (first) {
+            first = false
+            await blocked
+          }
+        },
+      },
+      { concurrency: 1 },
+    )
+    // Each row is flushed alone by the 1 ms interval while the first batch is blocked.
+    const b = createBatchSQL({ executor, flushSize: 10, flushInterval: 1 })
+    await b.submit(good, { id: 0 })
+    await until(() => executor.processor.attempts.length === 1)
+    for (let i = 1; i <= 25; i++) {
+      await b.submit(good, { id: i })
+      await until(() => b.stats().flushes === i + 1)
+    }
+    expect(b.stats()).toMatchObject({ flushes: 26, inFlightBatches: 1, pending: 25 })
+    release()
+    await b.close()
+    expect(executor.batches.map((x) => x.rows.length)).toEqual([1, 10, 10, 5])
+    expect(executor.rows('good').map((r) => r.id)).toEqual(Array.from({ length: 26 }, (_, i) => i))
+  })
+})
