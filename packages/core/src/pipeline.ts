@@ -61,6 +61,20 @@ interface Waiter {
   onAbort: (() => void) | undefined
 }
 
+/**
+ * One order scope (a table, unless a schema says otherwise): its groups dispatched and not
+ * finished, and the entries held back behind them in flush order (kept as entries, not
+ * batches, so that held rows are merged into batches of up to `flushSize` as the buffer
+ * would have merged them).
+ */
+interface ScopeQueue {
+  running: number
+  held: Entry[]
+  heldRows: number
+}
+
+const entryRows = (e: Entry): number => (e instanceof Request ? 1 : e.end - e.start)
+
 const OPEN = 0
 const CLOSING = 1
 const CLOSED = 2
@@ -130,6 +144,16 @@ export class BatchSQL implements AsyncDisposable {
   private inFlightFlushes = 0
   private admitting = false
   private inFlightBatches = 0
+  /** Per order scope, at most this many groups dispatched at once: the executor's concurrency. */
+  private readonly scopeLimit: number
+  /** Order scopes with groups dispatched or held; removed once they have neither. */
+  private readonly scopes = new Map<string, ScopeQueue>()
+  /**
+   * Rows of held groups that now run outside any flush slot: they keep their room in the
+   * buffer until they finish, so memory stays within `bufferSize + maxInFlightFlushes x
+   * flushSize` rows.
+   */
+  private heldRunningRows = 0
   private accepted = 0
   private committed = 0
   private failed = 0
@@ -174,6 +198,7 @@ export class BatchSQL implements AsyncDisposable {
       throw new BatchSQLError('BATCHSQL_INVALID_CONFIG', 'BatchSQL needs an executor')
     }
     this.executor = config.executor
+    this.scopeLimit = Math.max(1, this.executor.concurrency || 1)
     // A misspelt option (`flushsize`) would otherwise be its default without a word. Adapter
     // factories take their own options out before they get here, so this covers them too.
     for (const key of Object.keys(config)) {
@@ -250,6 +275,11 @@ export class BatchSQL implements AsyncDisposable {
     this.metrics.bindGauges(this.executor.name, this.gauges)
   }
 
+  /** Rows the buffer can still take. */
+  private get room(): number {
+    return this.bufferSize - this.pendingCount - this.heldRunningRows
+  }
+
   /** Final failures, for `for await`. Ends after `close()` once drained. */
   get errors(): AsyncIterable<BatchFailure> {
     return this.errorStream
@@ -267,7 +297,7 @@ export class BatchSQL implements AsyncDisposable {
   submit(a: Schema | Request, b?: unknown, c?: SubmitOptions): Promise<void> {
     if (this.state !== OPEN) return this.rejectSubmit('closed', new ClosedError())
     if (!(a instanceof Request)) {
-      const room = this.pendingCount < this.bufferSize && this.waiters.length === 0
+      const room = this.room > 0 && this.waiters.length === 0
       let slab: Slab | undefined
       let signal: AbortSignal | undefined
       try {
@@ -364,8 +394,8 @@ export class BatchSQL implements AsyncDisposable {
     let next = 0
     if (this.waiters.length === 0) {
       // Flushes dispatched while accepting free room: take it as it comes, as submit() would.
-      while (next < slab.end && this.pendingCount < this.bufferSize) {
-        const take = Math.min(slab.end - next, this.bufferSize - this.pendingCount)
+      while (next < slab.end && this.room > 0) {
+        const take = Math.min(slab.end - next, this.room)
         this.enqueueRows(slab, next, next + take)
         next += take
       }
@@ -392,7 +422,7 @@ export class BatchSQL implements AsyncDisposable {
 
   private admit(req: Request, signal: AbortSignal | undefined): Promise<void> {
     if (signal?.aborted) return this.rejectAborted(signal)
-    if (this.pendingCount < this.bufferSize && this.waiters.length === 0) {
+    if (this.room > 0 && this.waiters.length === 0) {
       this.enqueue(req)
       return ACCEPTED
     }
@@ -586,15 +616,15 @@ export class BatchSQL implements AsyncDisposable {
   }
 
   private admitWaitersNow(): void {
-    while (this.waiters.length > 0 && this.pendingCount < this.bufferSize && this.state === OPEN) {
+    while (this.waiters.length > 0 && this.room > 0 && this.state === OPEN) {
       const w = this.waiters[0]!
       const item = w.item
       if (item instanceof Request) {
         this.enqueue(item)
         w.next = 1
       } else {
-        while (w.next < w.total && this.pendingCount < this.bufferSize) {
-          const take = Math.min(w.total - w.next, this.bufferSize - this.pendingCount)
+        while (w.next < w.total && this.room > 0) {
+          const take = Math.min(w.total - w.next, this.room)
           const from = w.next
           // Advanced first: enqueueRows() may re-enter pump(), which must see the rows as taken.
           w.next += take
@@ -610,23 +640,100 @@ export class BatchSQL implements AsyncDisposable {
   }
 
   private dispatch(entries: Entry[], count: number, firstAt: number): void {
-    this.inFlightFlushes++
     this.flushes++
     this.pendingCount -= count
     const t0 = now()
     this.metrics.recordQueueWait((t0 - firstAt) / 1000, this.executor.name)
-    const groups = groupBySchema(entries)
+    const groups = this.admitToScopes(entries)
     this.metrics.recordAssembleDuration((now() - t0) / 1000, this.executor.name)
     this.metrics.recordFlush(count, groups.length, this.executor.name)
-    let remaining = groups.length
+    // Groups run independently, and an order scope has at most `scopeLimit` (the executor's
+    // concurrency) groups dispatched: its others wait, in order, in its held queue, as buffered
+    // rows. So a table whose batches are slow or keep retrying holds at most that many batches
+    // (executor slots are still shared: while its attempts execute they occupy slots), and its
+    // further batches wait in the buffer while other tables keep flowing. Once the buffer is
+    // full of its rows, submit() waits for every table (one shared buffer): a table that can
+    // stall for long belongs in a pipeline of its own. The flush holds its slot until the
+    // groups it ran (not those it held) have finished.
+    let remaining = 0
     const onGroupDone = () => {
-      if (--remaining === 0) {
-        this.inFlightFlushes--
-        this.pump()
-      }
+      if (--remaining === 0) this.inFlightFlushes--
     }
-    // Groups run independently: one table failing never holds back another.
-    for (const g of groups) void this.runGroup(g).then(onGroupDone)
+    for (const g of groups) {
+      remaining++
+      this.runInScope(g, this.scopeOf(g.schema.orderScope), onGroupDone)
+    }
+    if (remaining > 0) this.inFlightFlushes++
+  }
+
+  /**
+   * The groups of a flush's entries to run now. Entries of a scope at its limit, or with
+   * entries held already (never past them: a scope's rows reach the key-order gate in
+   * order), join its held queue and count as buffered again.
+   */
+  private admitToScopes(entries: Entry[]): Batch[] {
+    let run: Entry[] | undefined
+    let full: Map<string, ScopeQueue> | undefined
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i]!
+      const name = e.schema.orderScope
+      const scope = this.scopes.get(name)
+      if (scope !== undefined && (scope.held.length > 0 || scope.running >= this.scopeLimit)) {
+        // The common flush (every scope free) copies nothing.
+        run ??= entries.slice(0, i)
+        full ??= new Map()
+        full.set(name, scope)
+        scope.held.push(e)
+        const n = entryRows(e)
+        scope.heldRows += n
+        this.pendingCount += n
+      } else run?.push(e)
+    }
+    const toRun = run ?? entries
+    return toRun.length === 0 ? [] : groupBySchema(toRun)
+  }
+
+  private scopeOf(name: string): ScopeQueue {
+    let scope = this.scopes.get(name)
+    if (scope === undefined) {
+      scope = { running: 0, held: [], heldRows: 0 }
+      this.scopes.set(name, scope)
+    }
+    return scope
+  }
+
+  /**
+   * Runs a group of `scope`: one its flush ran (`flushDone` releases the flush's slot once all
+   * are done), or one made of held entries (outside any flush slot: its rows keep their room
+   * in the buffer until it is done). When it finishes, held entries of the scope, up to
+   * `flushSize` rows, run as the next batch.
+   */
+  private runInScope(batch: Batch, scope: ScopeQueue, flushDone?: () => void): void {
+    scope.running++
+    const rows = flushDone === undefined ? batchSize(batch) : 0
+    this.heldRunningRows += rows
+    void this.runGroup(batch).then(() => {
+      flushDone?.()
+      this.heldRunningRows -= rows
+      scope.running--
+      while (scope.held.length > 0 && scope.running < this.scopeLimit) {
+        for (const g of groupBySchema(this.takeHeld(scope))) this.runInScope(g, scope)
+      }
+      if (scope.running === 0) this.scopes.delete(batch.schema.orderScope)
+      this.pump()
+    })
+  }
+
+  /** The oldest held entries of `scope`, whole, up to `flushSize` rows (at least one entry). */
+  private takeHeld(scope: ScopeQueue): Entry[] {
+    let n = entryRows(scope.held[0]!)
+    let end = 1
+    while (end < scope.held.length && n + entryRows(scope.held[end]!) <= this.flushSize)
+      n += entryRows(scope.held[end++]!)
+    const taken = scope.held.splice(0, end)
+    scope.heldRows -= n
+    this.pendingCount -= n
+    return taken
   }
 
   private async runGroup(batch: Batch): Promise<void> {
@@ -734,7 +841,13 @@ export class BatchSQL implements AsyncDisposable {
   }
 
   private checkIdle(): void {
-    if (this.idleResolve && this.pendingCount === 0 && this.inFlightFlushes === 0) {
+    // Held groups count as pending rows until they run, and as dispatched (`scopes`) until done.
+    if (
+      this.idleResolve &&
+      this.pendingCount === 0 &&
+      this.inFlightFlushes === 0 &&
+      this.scopes.size === 0
+    ) {
       const r = this.idleResolve
       this.idleResolve = undefined
       r()
@@ -935,33 +1048,48 @@ export class BatchSQL implements AsyncDisposable {
     this.deadlineCause = why
     this.abort.abort(new AbortedError(why.text, why.cause))
     this.seal()
+    // Held groups were never sent either: abandoned like the buffer's rows (held ones first,
+    // being older), and no finishing group of their scope runs them after.
+    for (const [name, scope] of this.scopes) {
+      if (scope.held.length > 0) {
+        const held = scope.held
+        this.pendingCount -= scope.heldRows
+        scope.held = []
+        scope.heldRows = 0
+        for (const batch of groupBySchema(held)) this.abandonUnsent(batch, why)
+      }
+      if (scope.running === 0) this.scopes.delete(name)
+    }
     const chunks = this.ready.splice(0)
     for (const c of chunks) {
       this.pendingCount -= c.count
-      for (const batch of groupBySchema(c.entries)) {
-        const { schema, rows } = batch
-        const error = new BatchFailedError(
-          schema.table,
-          'context_canceled',
-          0,
-          rows.length,
-          new AbortedError(why.text, why.cause),
-          'BATCHSQL_ABANDONED',
-        )
-        // Never sent, so the executor reports nothing of it: counted here, as a failed batch.
-        this.recordFailedBatch(schema.table, rows.length, 'context_canceled', 0)
-        this.settle(batch, {
-          committed: 0,
-          attempts: 0,
-          failures: [{ schema, rows, reason: 'context_canceled', attempts: 0, error }],
-        })
-      }
+      for (const batch of groupBySchema(c.entries)) this.abandonUnsent(batch, why)
     }
     this.checkIdle()
     // Aborted batches get a moment to stop (and to be reported as canceled, for certain);
     // those still running then are settled as of unknown outcome, and close() goes on.
     const timer = setTimeout(() => this.forsakeRunning(), ABORT_GRACE_MS)
     this.disarms.push(() => clearTimeout(timer))
+  }
+
+  /** Reports a batch that never reached the executor as abandoned (`BATCHSQL_ABANDONED`). */
+  private abandonUnsent(batch: Batch, why: DeadlineCause): void {
+    const { schema, rows } = batch
+    const error = new BatchFailedError(
+      schema.table,
+      'context_canceled',
+      0,
+      rows.length,
+      new AbortedError(why.text, why.cause),
+      'BATCHSQL_ABANDONED',
+    )
+    // Never sent, so the executor reports nothing of it: counted here, as a failed batch.
+    this.recordFailedBatch(schema.table, rows.length, 'context_canceled', 0)
+    this.settle(batch, {
+      committed: 0,
+      attempts: 0,
+      failures: [{ schema, rows, reason: 'context_canceled', attempts: 0, error }],
+    })
   }
 
   private forsakeRunning(): void {
