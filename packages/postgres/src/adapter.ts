@@ -9,7 +9,7 @@ import type { Kysely } from 'kysely'
 import type pg from 'pg'
 import { classifyPostgresError, lostInFlightPostgres } from './classify.js'
 import { withConflictClause } from './conflict.js'
-import { alwaysIdentityColumns, copyBatch, preloadCopyStreams } from './copy.js'
+import { alwaysIdentityColumns, copyBatch, type IdentityCache, preloadCopyStreams } from './copy.js'
 import { toPgValue } from './values.js'
 
 /** When the COPY fast path is used: never, for plain inserts, or for every strategy. */
@@ -125,9 +125,6 @@ export class PostgresAdapter implements SqlDialectAdapter {
     return true
   }
 }
-
-/** Per table, its `GENERATED ALWAYS AS IDENTITY` columns (see `alwaysIdentityColumns`). */
-type IdentityCache = Map<string, ReadonlySet<string>>
 
 /**
  * Bytes in an `any` column: INSERT binds them as bytes, which a bytea column keeps as bytes and

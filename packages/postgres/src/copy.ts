@@ -140,15 +140,18 @@ async function copyInto(
  * The columns of `table` that are `GENERATED ALWAYS AS IDENTITY`. COPY writes a value given for
  * one as it is (as `OVERRIDING SYSTEM VALUE` would, leaving the sequence behind), where INSERT
  * refuses it (428C9): a plain-insert batch that sets one takes the INSERT path, so both paths
- * write the same rows. Read once per table (a table not found yet is read again next time).
+ * write the same rows. Read again once the last reading is `IDENTITY_TTL_MS` old: a table
+ * migrated to an identity column (or dropped and created again) while the pipeline runs is
+ * seen within that time, at the price of one catalog query per table and second (checking
+ * before every COPY would cost a round trip per batch; a table not found is read next time).
  */
 export async function alwaysIdentityColumns(
   pool: pg.Pool,
   table: string,
-  cache: Map<string, ReadonlySet<string>>,
+  cache: IdentityCache,
 ): Promise<ReadonlySet<string>> {
   const known = cache.get(table)
-  if (known !== undefined) return known
+  if (known !== undefined && performance.now() - known.at < IDENTITY_TTL_MS) return known.columns
   // A clean client as every batch takes (not one left inside a transaction of yours, failed
   // or not), rather than pool.query(), which pg 8 warns about (a deprecation) when it runs the
   // query from inside a new connection's ready handler. One whose session ended is destroyed
@@ -168,9 +171,19 @@ export async function alwaysIdentityColumns(
     client.release()
   }
   const columns = new Set(rows[0]?.columns ?? [])
-  if (rows[0]?.found) cache.set(table, columns)
+  if (rows[0]?.found) cache.set(table, { columns, at: performance.now() })
+  else cache.delete(table)
   return columns
 }
+
+/** How long a table's identity columns are taken as read (see `alwaysIdentityColumns`). */
+export const IDENTITY_TTL_MS = 1_000
+
+/** Per table, its `GENERATED ALWAYS AS IDENTITY` columns and when they were read. */
+export type IdentityCache = Map<
+  string,
+  { readonly columns: ReadonlySet<string>; readonly at: number }
+>
 
 export async function copyBatch(
   pool: pg.Pool,

@@ -8,6 +8,7 @@ import { CamelCasePlugin, Kysely, PostgresDialect } from 'kysely'
 import pg from 'pg'
 import { afterAll, describe, expect, it } from 'vitest'
 import { connectClean } from '../src/clean-connection.js'
+import { IDENTITY_TTL_MS } from '../src/copy.js'
 import {
   classifyPostgresError,
   copyText,
@@ -478,6 +479,30 @@ describe('a GENERATED ALWAYS identity column', () => {
       )
     },
   )
+})
+
+describe('a table migrated to a GENERATED ALWAYS identity column while the pipeline runs', () => {
+  it('takes the INSERT path once the identity columns are read again (within IDENTITY_TTL_MS)', async () => {
+    const table = `bsq_identity_later_${process.pid}`
+    await withTable(table, 'id BIGINT NOT NULL, tag TEXT', async () => {
+      const batch = createPostgresBatchSQL(pool, { copy: 'insert', flushInterval: 1 })
+      const s = defineSchema({ table, columns: ['id', 'tag'] })
+      const outcome = (row: { id: number; tag: string }) =>
+        batch.submitAndWait(s, row).then(
+          () => 'written',
+          (e: { reason?: string }) => e.reason,
+        )
+      expect(await outcome({ id: 10, tag: 'before' })).toBe('written')
+      await pool.query(`ALTER TABLE ${table} ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY`)
+      await new Promise((r) => setTimeout(r, IDENTITY_TTL_MS + 100))
+      // COPY would store 11 and leave the sequence at 1; INSERT refuses it, as it would have
+      // had the pipeline been created after the migration.
+      expect(await outcome({ id: 11, tag: 'after' })).toBe('data')
+      await batch.close()
+      const { rows } = await pool.query(`SELECT id::int AS id FROM ${table} ORDER BY id`)
+      expect(rows).toEqual([{ id: 10 }])
+    })
+  })
 })
 
 describe('a connection the server terminated', () => {
