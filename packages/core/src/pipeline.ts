@@ -144,8 +144,8 @@ export class BatchSQL implements AsyncDisposable {
   private inFlightFlushes = 0
   private admitting = false
   private inFlightBatches = 0
-  /** Per order scope, at most this many groups dispatched at once: the executor's concurrency. */
-  private readonly scopeLimit: number
+  /** The executor's concurrency: see `scopeLimit()`. */
+  private readonly concurrency: number
   /** Order scopes with groups dispatched or held; removed once they have neither. */
   private readonly scopes = new Map<string, ScopeQueue>()
   /**
@@ -198,7 +198,7 @@ export class BatchSQL implements AsyncDisposable {
       throw new BatchSQLError('BATCHSQL_INVALID_CONFIG', 'BatchSQL needs an executor')
     }
     this.executor = config.executor
-    this.scopeLimit = Math.max(1, this.executor.concurrency || 1)
+    this.concurrency = Math.max(1, this.executor.concurrency || 1)
     // A misspelt option (`flushsize`) would otherwise be its default without a word. Adapter
     // factories take their own options out before they get here, so this covers them too.
     for (const key of Object.keys(config)) {
@@ -647,10 +647,10 @@ export class BatchSQL implements AsyncDisposable {
     const groups = this.admitToScopes(entries)
     this.metrics.recordAssembleDuration((now() - t0) / 1000, this.executor.name)
     this.metrics.recordFlush(count, groups.length, this.executor.name)
-    // Groups run independently, and an order scope has at most `scopeLimit` (the executor's
-    // concurrency) groups dispatched: its others wait, in order, in its held queue, as buffered
-    // rows. So a table whose batches are slow or keep retrying holds at most that many batches
-    // (executor slots are still shared: while its attempts execute they occupy slots), and its
+    // Groups run independently, and an order scope has at most `scopeLimit()` (about the
+    // executor's concurrency) groups dispatched: its others wait, in order, in its held queue,
+    // as buffered rows. So a table whose batches are slow or keep retrying holds at most that
+    // many batches (and leaves an executor slot to the other tables at work), and its
     // further batches wait in the buffer while other tables keep flowing. Once the buffer is
     // full of its rows, submit() waits for every table (one shared buffer): a table that can
     // stall for long belongs in a pipeline of its own. The flush holds its slot until the
@@ -673,16 +673,13 @@ export class BatchSQL implements AsyncDisposable {
    */
   private admitToScopes(entries: Entry[]): Batch[] {
     let run: Entry[] | undefined
-    let full: Map<string, ScopeQueue> | undefined
+    const limit = this.scopeLimit()
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i]!
-      const name = e.schema.orderScope
-      const scope = this.scopes.get(name)
-      if (scope !== undefined && (scope.held.length > 0 || scope.running >= this.scopeLimit)) {
+      const scope = this.scopes.get(e.schema.orderScope)
+      if (scope !== undefined && (scope.held.length > 0 || scope.running >= limit)) {
         // The common flush (every scope free) copies nothing.
         run ??= entries.slice(0, i)
-        full ??= new Map()
-        full.set(name, scope)
         scope.held.push(e)
         const n = entryRows(e)
         scope.heldRows += n
@@ -691,6 +688,16 @@ export class BatchSQL implements AsyncDisposable {
     }
     const toRun = run ?? entries
     return toRun.length === 0 ? [] : groupBySchema(toRun)
+  }
+
+  /**
+   * Groups one order scope may have dispatched: the executor's concurrency while it is the
+   * only scope at work, one fewer while others are (so that a table whose attempts are slow,
+   * not failing, cannot hold every executor slot; a single table still gets them all). Checked
+   * per flush, so the groups of several schemas sharing a scope in one flush may pass it.
+   */
+  private scopeLimit(): number {
+    return this.concurrency > 1 && this.scopes.size > 1 ? this.concurrency - 1 : this.concurrency
   }
 
   private scopeOf(name: string): ScopeQueue {
@@ -716,7 +723,7 @@ export class BatchSQL implements AsyncDisposable {
       flushDone?.()
       this.heldRunningRows -= rows
       scope.running--
-      while (scope.held.length > 0 && scope.running < this.scopeLimit) {
+      while (scope.held.length > 0 && scope.running < this.scopeLimit()) {
         for (const g of groupBySchema(this.takeHeld(scope))) this.runInScope(g, scope)
       }
       if (scope.running === 0) this.scopes.delete(batch.schema.orderScope)

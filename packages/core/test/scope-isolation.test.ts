@@ -49,9 +49,9 @@ describe('a slow order scope holds at most `concurrency` groups (no head-of-line
     // Every good row committed while the bad table's first batches still fail.
     expect(executor.rows('good')).toHaveLength(30)
     expect(executor.rows('bad')).toHaveLength(0)
-    // The bad table has `concurrency` groups (2 rows each) dispatched; the rest are held, as
-    // buffered rows.
-    expect(b.stats()).toMatchObject({ inFlightBatches: 2, inFlightFlushes: 2, pending: 26 })
+    // With another table at work the bad table has `concurrency - 1` groups (2 rows each)
+    // dispatched, one executor slot left to the others; the rest are held, as buffered rows.
+    expect(b.stats()).toMatchObject({ inFlightBatches: 1, inFlightFlushes: 1, pending: 28 })
     badFails = false
     const result = await b.close()
     expect(result).toMatchObject({ accepted: 60, committed: 60, failed: 0, abandonedRows: 0 })
@@ -64,6 +64,50 @@ describe('a slow order scope holds at most `concurrency` groups (no head-of-line
     expect(ids('good')).toEqual(all)
     expect(ids('bad')).toEqual(all) // each once
     expect(b.stats()).toMatchObject({ pending: 0, inFlightBatches: 0, inFlightFlushes: 0 })
+  })
+})
+
+describe('a table whose attempts are slow (not failing)', () => {
+  it('leaves an executor slot to the other tables at work', async () => {
+    let release!: () => void
+    const blocked = new Promise<void>((r) => {
+      release = r
+    })
+    const executor = new MockExecutor(
+      { onBatch: (batch) => (batch.schema.table === 'bad' ? blocked : undefined) },
+      { concurrency: 2, timeoutMs: 0 },
+    )
+    const b = createBatchSQL({ executor, flushSize: 4, bufferSize: 100, flushInterval: 60_000 })
+    for (let i = 0; i < 30; i++) {
+      await b.submit(good, { id: i })
+      await b.submit(bad, { id: i })
+    }
+    await until(() => executor.rows('good').length === 30)
+    // Every good row committed while the bad table's attempts are still running.
+    expect(executor.rows('good')).toHaveLength(30)
+    expect(executor.rows('bad')).toHaveLength(0)
+    expect(b.stats().inFlightBatches).toBeLessThan(2)
+    release()
+    expect(await b.close()).toMatchObject({ accepted: 60, committed: 60, failed: 0 })
+    expect(executor.rows('bad')).toHaveLength(30)
+  })
+
+  it('a table alone still gets every executor slot', async () => {
+    const gates: (() => void)[] = []
+    const executor = new MockExecutor(
+      { onBatch: () => new Promise<undefined>((r) => gates.push(() => r(undefined))) },
+      { concurrency: 3, timeoutMs: 0 },
+    )
+    const b = createBatchSQL({ executor, flushSize: 2, bufferSize: 100, flushInterval: 60_000 })
+    for (let i = 0; i < 20; i++) await b.submit(good, { id: i })
+    await until(() => executor.processor.running === 3)
+    expect(executor.processor.running).toBe(3)
+    const closing = b.close()
+    while (b.stats().state !== 'closed') {
+      for (const g of gates.splice(0)) g()
+      await new Promise((r) => setTimeout(r, 1))
+    }
+    expect(await closing).toMatchObject({ accepted: 20, committed: 20, failed: 0 })
   })
 })
 
