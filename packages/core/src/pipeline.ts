@@ -673,7 +673,7 @@ export class BatchSQL implements AsyncDisposable {
    */
   private admitToScopes(entries: Entry[]): Batch[] {
     let run: Entry[] | undefined
-    const limit = this.scopeLimit()
+    const limit = this.scopeLimit(entries)
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i]!
       const scope = this.scopes.get(e.schema.orderScope)
@@ -692,12 +692,22 @@ export class BatchSQL implements AsyncDisposable {
 
   /**
    * Groups one order scope may have dispatched: the executor's concurrency while it is the
-   * only scope at work, one fewer while others are (so that a table whose attempts are slow,
-   * not failing, cannot hold every executor slot; a single table still gets them all). Checked
-   * per flush, so the groups of several schemas sharing a scope in one flush may pass it.
+   * only scope at work, one fewer while others are, in the pipeline or in the flush being
+   * dispatched (so that a table whose attempts are slow, not failing, cannot hold every
+   * executor slot, even when the other tables' batches finish at once; a single table still
+   * gets them all). Checked per flush, so the groups of several schemas sharing a scope in one
+   * flush may pass it.
    */
-  private scopeLimit(): number {
-    return this.concurrency > 1 && this.scopes.size > 1 ? this.concurrency - 1 : this.concurrency
+  private scopeLimit(flush?: readonly Entry[]): number {
+    if (this.concurrency === 1) return 1
+    if (this.scopes.size > 1) return this.concurrency - 1
+    if (flush !== undefined && flush.length > 0) {
+      const first = flush[0]!.schema.orderScope
+      if (this.scopes.size === 1 && !this.scopes.has(first)) return this.concurrency - 1
+      for (let i = 1; i < flush.length; i++)
+        if (flush[i]!.schema.orderScope !== first) return this.concurrency - 1
+    }
+    return this.concurrency
   }
 
   private scopeOf(name: string): ScopeQueue {
