@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest'
-import { type BatchFailure, createBatchSQL, defineSchema, type Schema } from '../src/index.js'
+import {
+  type BatchFailure,
+  type BatchSQL,
+  createBatchSQL,
+  defineSchema,
+  type Schema,
+} from '../src/index.js'
 import { MockExecutor } from '../src/testing.js'
 import { tick } from './helpers.js'
 
@@ -28,6 +34,17 @@ const retryingForEver = (concurrency: number) => ({
 const good = defineSchema({ table: 'good', columns: { id: 'int' } })
 const bad = defineSchema({ table: 'bad', columns: { id: 'int' } })
 
+/** Submits 30 rows of each table, interleaved; every good row commits, no bad one yet. */
+async function goodPassesBad(b: BatchSQL, executor: MockExecutor): Promise<void> {
+  for (let i = 0; i < 30; i++) {
+    await b.submit(good, { id: i })
+    await b.submit(bad, { id: i })
+  }
+  await until(() => executor.rows('good').length === 30)
+  expect(executor.rows('good')).toHaveLength(30)
+  expect(executor.rows('bad')).toHaveLength(0)
+}
+
 describe('a slow order scope holds at most `concurrency` groups (no head-of-line blocking)', () => {
   it("a table whose batches keep retrying does not stop another table's rows", async () => {
     let badFails = true
@@ -41,14 +58,8 @@ describe('a slow order scope holds at most `concurrency` groups (no head-of-line
     )
     // maxInFlightFlushes defaults to 4: 4 x 4 rows could be in flight, and 60 are submitted.
     const b = createBatchSQL({ executor, flushSize: 4, bufferSize: 100, flushInterval: 60_000 })
-    for (let i = 0; i < 30; i++) {
-      await b.submit(good, { id: i })
-      await b.submit(bad, { id: i })
-    }
-    await until(() => executor.rows('good').length === 30)
     // Every good row committed while the bad table's first batches still fail.
-    expect(executor.rows('good')).toHaveLength(30)
-    expect(executor.rows('bad')).toHaveLength(0)
+    await goodPassesBad(b, executor)
     // With another table at work the bad table has `concurrency - 1` groups (2 rows each)
     // dispatched, one executor slot left to the others; the rest are held, as buffered rows.
     expect(b.stats()).toMatchObject({ inFlightBatches: 1, inFlightFlushes: 1, pending: 28 })
@@ -78,14 +89,8 @@ describe('a table whose attempts are slow (not failing)', () => {
       { concurrency: 2, timeoutMs: 0 },
     )
     const b = createBatchSQL({ executor, flushSize: 4, bufferSize: 100, flushInterval: 60_000 })
-    for (let i = 0; i < 30; i++) {
-      await b.submit(good, { id: i })
-      await b.submit(bad, { id: i })
-    }
-    await until(() => executor.rows('good').length === 30)
     // Every good row committed while the bad table's attempts are still running.
-    expect(executor.rows('good')).toHaveLength(30)
-    expect(executor.rows('bad')).toHaveLength(0)
+    await goodPassesBad(b, executor)
     expect(b.stats().inFlightBatches).toBeLessThan(2)
     release()
     expect(await b.close()).toMatchObject({ accepted: 60, committed: 60, failed: 0 })
