@@ -274,7 +274,7 @@ export class PrometheusMetrics implements MetricsReporter {
     )
     const queue = this.gauge(
       'queue_length',
-      'Rows buffered and waiting for a flush',
+      'Rows buffered: waiting for a flush, or held behind a busy table (one with its limit of batches running)',
       ['database'],
       function collect(this: Gauge) {
         self.collectPerDatabase(this, (g) => g.queueLength())
