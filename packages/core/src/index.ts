@@ -46,7 +46,7 @@ export type {
   PipelineStats,
   SubmitOptions,
 } from './pipeline-options.js'
-export type { ProcessorBatchSQLConfig } from './processor-batchsql.js'
+export type { ProcessorBatchSQL, ProcessorBatchSQLConfig } from './processor-batchsql.js'
 export { createProcessorBatchSQL } from './processor-batchsql.js'
 export type { Ack, ColumnFor } from './request.js'
 export { Request } from './request.js'

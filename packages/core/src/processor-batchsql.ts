@@ -1,3 +1,4 @@
+import type { Classification } from './classify.js'
 import type { BatchProcessor } from './contract.js'
 import { BatchSQLError } from './errors.js'
 import { createExecutor, EXECUTOR_OPTION_KEYS, type ExecutorOptions } from './executor.js'
@@ -12,6 +13,16 @@ export interface ProcessorBatchSQLConfig
   extends Omit<BatchSQLConfig, 'executor'>,
     Omit<ExecutorOptions, 'metrics'> {}
 
+/** A pipeline an adapter's factory made (`createProcessorBatchSQL`). */
+export interface ProcessorBatchSQL extends BatchSQL {
+  /**
+   * How this pipeline classifies an error, as its executor does when a batch fails: your
+   * `classifiers` first, then the adapter's, then the built-in ones. The conformance suite
+   * checks real server errors through it; an application can use it on its own driver errors.
+   */
+  classify(err: unknown): Classification
+}
+
 /**
  * A pipeline writing through `processor`: splits `config` into the executor's options and the
  * pipeline's (both get `metrics`). Adapter factories take their own options out of the config
@@ -20,7 +31,7 @@ export interface ProcessorBatchSQLConfig
 export function createProcessorBatchSQL(
   processor: BatchProcessor,
   config: ProcessorBatchSQLConfig,
-): BatchSQL {
+): ProcessorBatchSQL {
   for (const key of Object.keys(config))
     if (key === 'executor' || !(CONFIG_KEYS.has(key) || EXECUTOR_OPTION_KEYS.has(key)))
       throw new BatchSQLError(
@@ -35,5 +46,7 @@ export function createProcessorBatchSQL(
     classifiers,
     metrics: pipeline.metrics,
   })
-  return createBatchSQL({ ...pipeline, executor })
+  return Object.assign(createBatchSQL({ ...pipeline, executor }), {
+    classify: (err: unknown) => executor.classify(err),
+  })
 }

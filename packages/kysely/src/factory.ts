@@ -1,10 +1,8 @@
 import {
   type AnyRow,
-  type BatchSQL,
   BatchSQLError,
-  type Classification,
-  ClassifierRegistry,
   createProcessorBatchSQL,
+  type ProcessorBatchSQL,
   type ProcessorBatchSQLConfig,
   type Request,
   type Schema,
@@ -20,7 +18,7 @@ export interface SqlBatchSQLConfig
     Omit<KyselyProcessorOptions, 'ownsDb' | 'release'> {}
 
 /** A BatchSQL pipeline writing through the SQL engine, plus statement preview. */
-export interface SqlBatchSQL<DB = any> extends BatchSQL {
+export interface SqlBatchSQL<DB = any> extends ProcessorBatchSQL {
   /** The Kysely instance batches are written through. */
   readonly db: Kysely<DB>
   /** The statements `rows` would be written with, without running them. */
@@ -28,12 +26,6 @@ export interface SqlBatchSQL<DB = any> extends BatchSQL {
     schema: Schema<Row>,
     rows: readonly (Row | Request<Row>)[],
   ): StatementPreview
-  /**
-   * How this pipeline classifies an error, as its executor does when a batch fails: your
-   * `classifiers` first, then the dialect's, then the built-in ones. The conformance suite
-   * checks real server errors through it; an application can use it on its own driver errors.
-   */
-  classify(err: unknown): Classification
 }
 
 /**
@@ -65,12 +57,8 @@ export function createKyselyBatchSQL<DB>(
     release: typeof owns === 'function' ? owns : undefined,
   })
   const batch = createProcessorBatchSQL(processor, rest)
-  // The executor's registry is its own; this one is built the same way (and the options were
-  // checked by the line above), so the two cannot disagree.
-  const registry = new ClassifierRegistry(rest.classifiers, [(e) => processor.classify(e)])
   return Object.assign(batch, {
     db,
-    classify: (err: unknown) => registry.classify(err),
     preview: <Row extends AnyRow>(schema: Schema<Row>, rows: readonly (Row | Request<Row>)[]) =>
       previewBatch(processor, schema, rows),
   })

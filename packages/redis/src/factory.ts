@@ -1,7 +1,7 @@
 import {
-  type BatchSQL,
   BatchSQLError,
   createProcessorBatchSQL,
+  type ProcessorBatchSQL,
   type ProcessorBatchSQLConfig,
 } from '@batchsql/core'
 import { Redis } from 'ioredis'
@@ -73,7 +73,7 @@ function checkTarget(client: unknown): void {
 export function createRedisBatchSQL(
   client: RedisClient | string,
   config: RedisBatchSQLConfig = {},
-): BatchSQL {
+): ProcessorBatchSQL {
   checkTarget(client)
   const { atomic, name, ...rest } = config
   const owns = typeof client === 'string'
