@@ -1,4 +1,9 @@
-import { type BatchMetrics, defineSchema, NoopMetricsReporter } from '@batchsql/core'
+import {
+  type BatchMetrics,
+  defineSchema,
+  NoopMetricsReporter,
+  type SchemaDefinition,
+} from '@batchsql/core'
 import { describe, expect, it } from 'vitest'
 import type { SuiteContext } from '../context.js'
 import { createTable, readTable } from '../tables.js'
@@ -11,10 +16,16 @@ class DedupCounter extends NoopMetricsReporter {
   }
 }
 
+/** The rows of the `(id, name, n)` tables below. */
+type KvRow = { id: number; name?: string; n?: number }
+
 /** In-batch duplicate keys are coalesced before the SQL is built. */
 export function duplicateCases(ctx: SuiteContext): void {
   describe('in-batch duplicates', () => {
-    async function table() {
+    /** A new table `(id, name, n)` and a schema of its three columns. */
+    async function table(
+      options: Pick<SchemaDefinition<KvRow>, 'strategy' | 'conflictColumns' | 'dedupe'>,
+    ) {
       const name = await createTable(
         ctx.target(),
         [
@@ -25,7 +36,10 @@ export function duplicateCases(ctx: SuiteContext): void {
         ['id'],
       )
       ctx.cleanup(name)
-      return name
+      return {
+        name,
+        schema: defineSchema({ table: name, columns: ['id', 'name', 'n'], ...options }),
+      }
     }
     const plain = (rows: Record<string, unknown>[]) =>
       rows.map((r) => ({
@@ -44,13 +58,7 @@ export function duplicateCases(ctx: SuiteContext): void {
         ]
         // The same rows into two tables: all in one batch (merged), and one batch per row.
         const write = async (flushSize: number) => {
-          const name = await table()
-          const schema = defineSchema({
-            table: name,
-            columns: ['id', 'name', 'n'],
-            strategy,
-            conflictColumns: ['id'],
-          })
+          const { name, schema } = await table({ strategy, conflictColumns: ['id'] })
           const metrics = new DedupCounter()
           const batch = ctx.batch({ flushSize, flushInterval: 60_000, concurrency: 1, metrics })
           if (flushSize > 1)
@@ -92,10 +100,7 @@ export function duplicateCases(ctx: SuiteContext): void {
           { id: 3, n: 6 },
         ]
         const write = async (flushSize: number) => {
-          const name = await table()
-          const schema = defineSchema({
-            table: name,
-            columns: ['id', 'name', 'n'],
+          const { name, schema } = await table({
             strategy,
             ...(dedupe ? { dedupe, conflictColumns: ['id'] } : {}),
           })
@@ -246,13 +251,7 @@ export function duplicateCases(ctx: SuiteContext): void {
     })
 
     it('ignore keeps the first row of a key', async () => {
-      const name = await table()
-      const schema = defineSchema({
-        table: name,
-        columns: ['id', 'name', 'n'],
-        strategy: 'ignore',
-        conflictColumns: ['id'],
-      })
+      const { name, schema } = await table({ strategy: 'ignore', conflictColumns: ['id'] })
       const batch = ctx.batch({ flushSize: 1000, flushInterval: 60_000 })
       batch.submit(schema, { id: 1, name: 'first', n: 1 })
       batch.submit(schema, { id: 1, name: 'second', n: 2 })
