@@ -314,8 +314,17 @@ export class Schema<Row extends AnyRow = AnyRow> {
       )
     }
     this.strategy = strategy
-    const known = (list: readonly string[] | undefined, what: string): string[] =>
-      (list ?? []).map((c) => {
+    const known = (list: readonly string[] | undefined, what: string): string[] => {
+      // A plain JavaScript caller may pass one name as a string: without this check it
+      // escaped as a bare TypeError ("map is not a function").
+      if (list !== undefined && !Array.isArray(list)) {
+        throw new ValidationError(
+          'BATCHSQL_INVALID_SCHEMA',
+          `table "${table}": ${what}s must be an array of column names`,
+          { table },
+        )
+      }
+      return (list ?? []).map((c) => {
         if (!(c in indexOf)) {
           throw new ValidationError(
             'BATCHSQL_INVALID_SCHEMA',
@@ -328,6 +337,7 @@ export class Schema<Row extends AnyRow = AnyRow> {
         }
         return c
       })
+    }
     const conflict = known(def.conflictColumns, 'conflict column')
     if (new Set(conflict).size !== conflict.length) {
       throw new ValidationError(

@@ -64,6 +64,15 @@ describe('defineSchema', () => {
     expect(() => defineSchema(def as never)).toThrowError(message)
   })
 
+  it('refuses a column list that is not an array (one name as a string) with a typed error', () => {
+    const columns = { id: 'int', name: 'string' } as const
+    for (const key of ['conflictColumns', 'updateColumns', 'required'] as const) {
+      expect(() =>
+        defineSchema({ table: 't', columns, strategy: 'update', [key]: 'id' } as never),
+      ).toThrow(expect.objectContaining({ code: 'BATCHSQL_INVALID_SCHEMA' }))
+    }
+  })
+
   it('allows quotes, spaces and reserved words (adapters quote them)', () => {
     const s = defineSchema({ table: 'order "table"', columns: ['select', 'my col'] })
     expect(s.columns).toEqual(['select', 'my col'])
