@@ -1,7 +1,7 @@
 import { ValidationError } from './errors.js'
 import { readRow } from './read-row.js'
 import type { AnyRow, Schema } from './schema.js'
-import { type ColumnType, copyValue, type JsonValue, type Value } from './values.js'
+import { type ColumnType, copyValue, type JsonValue, setKey, type Value } from './values.js'
 
 /** Settles an acknowledged submit; attached only by `submitAndWait()`. */
 export interface Ack {
@@ -204,7 +204,7 @@ export class Request<Row extends AnyRow = AnyRow> {
     const out: Record<string, unknown> = {}
     this.schema.columns.forEach((c, i) => {
       const v = this.values[i]
-      if (v !== undefined) out[c] = v
+      if (v !== undefined) setKey(out, c, v)
     })
     return out as Partial<Row>
   }

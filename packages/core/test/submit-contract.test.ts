@@ -382,6 +382,26 @@ describe('rows that are not plain objects', () => {
     expect(executor.rows('odd')).toEqual(expected)
   })
 
+  it('a column named __proto__ is read only when the row has it as its own', async () => {
+    const proto = defineSchema({ table: 'proto', columns: { id: 'int', ['__proto__']: 'any' } })
+    const typed = defineSchema({ table: 'typed', columns: { id: 'int', ['__proto__']: 'int' } })
+    class Row {
+      constructor(readonly id: number) {}
+    }
+    const executor = new MockExecutor()
+    const b = createBatchSQL({ executor })
+    // Every object inherits a __proto__ accessor: read, it gave the prototype, a JSON `{}`.
+    await b.submit(proto, new Row(1) as never)
+    await b.submit(typed, new Row(2) as never)
+    await b.submit(proto, JSON.parse('{"id": 3, "__proto__": {"own": true}}'))
+    await b.close()
+    const rows = executor.rows('proto').map((r) => ({ ...r }))
+    expect(rows[0]).toEqual({ id: 1 })
+    expect(Object.hasOwn(rows[1]!, '__proto__')).toBe(true)
+    expect(Object.getOwnPropertyDescriptor(rows[1]!, '__proto__')?.value).toEqual({ own: true })
+    expect(executor.rows('typed')).toEqual([{ id: 2 }])
+  })
+
   it('an own field that is not a column is still refused; arrays, Maps and typed arrays are not rows', async () => {
     const b = createBatchSQL({ executor: new MockExecutor() })
     const extra = Object.assign(new Event(1, 'x'), { nope: 1 })
