@@ -33,6 +33,7 @@ import { Request } from './request.js'
 import type { AnyRow, Schema } from './schema.js'
 import { type Entry, groupBySchema, pushRows, readRows, rowSlab, type Slab } from './slab.js'
 import { MAX_TIMER_MS } from './timers.js'
+import { WaitQueue } from './wait-queue.js'
 
 /** Why a close was cut short: the text of the abandoned rows' `AbortedError`, and its cause. */
 interface DeadlineCause {
@@ -139,10 +140,12 @@ export class BatchSQL implements AsyncDisposable {
   private currentFirstAt = 0
   private readonly ready: Chunk[] = []
   private pendingCount = 0
-  private readonly waiters: Waiter[] = []
+  private readonly waiters = new WaitQueue<Waiter>()
   private timer: NodeJS.Timeout | undefined
   private inFlightFlushes = 0
   private admitting = false
+  /** A submit() row is being read into the buffer (the caller's getters may re-enter). */
+  private reading = false
   private inFlightBatches = 0
   /** The executor's concurrency: see `scopeLimit()`. */
   private readonly concurrency: number
@@ -297,7 +300,7 @@ export class BatchSQL implements AsyncDisposable {
   submit(a: Schema | Request, b?: unknown, c?: SubmitOptions): Promise<void> {
     if (this.state !== OPEN) return this.rejectSubmit('closed', new ClosedError())
     if (!(a instanceof Request)) {
-      const room = this.room > 0 && this.waiters.length === 0
+      const room = this.room > 0 && this.waiters.size === 0
       let slab: Slab | undefined
       let signal: AbortSignal | undefined
       try {
@@ -311,6 +314,8 @@ export class BatchSQL implements AsyncDisposable {
         // as one Request per row.)
         else slab = rowSlab(schema, b)
       } catch (err) {
+        // Closed: by the caller's own code, run while the row was read.
+        if (err instanceof ClosedError) return this.rejectSubmit('closed', err)
         return this.rejectSubmit('validation', typedError(err))
       }
       return slab === undefined ? ACCEPTED : this.wait(slab, 1, 0, signal)
@@ -391,8 +396,10 @@ export class BatchSQL implements AsyncDisposable {
     } catch (err) {
       return this.rejectSubmit('validation', typedError(err))
     }
+    // The rows' iterator (the caller's code) may have closed the pipeline.
+    if (this.state !== OPEN) return this.rejectSubmit('closed', new ClosedError())
     let next = 0
-    if (this.waiters.length === 0) {
+    if (this.waiters.size === 0) {
       // Flushes dispatched while accepting free room: take it as it comes, as submit() would.
       while (next < slab.end && this.room > 0) {
         const take = Math.min(slab.end - next, this.room)
@@ -422,7 +429,7 @@ export class BatchSQL implements AsyncDisposable {
 
   private admit(req: Request, signal: AbortSignal | undefined): Promise<void> {
     if (signal?.aborted) return this.rejectAborted(signal)
-    if (this.room > 0 && this.waiters.length === 0) {
+    if (this.room > 0 && this.waiters.size === 0) {
       this.enqueue(req)
       return ACCEPTED
     }
@@ -448,11 +455,10 @@ export class BatchSQL implements AsyncDisposable {
         signal,
         onAbort: undefined,
       }
+      const node = this.waiters.push(w)
       if (signal) {
         w.onAbort = () => {
-          const i = this.waiters.indexOf(w)
-          if (i < 0) return
-          this.waiters.splice(i, 1)
+          if (!this.waiters.remove(node)) return
           // A wait cut short was a wait: left out, the latency would hide the producers that
           // gave up because the buffer stayed full.
           this.metrics.recordEnqueueLatency((now() - w.since) / 1000, this.executor.name)
@@ -467,7 +473,6 @@ export class BatchSQL implements AsyncDisposable {
         }
         signal.addEventListener('abort', w.onAbort, { once: true })
       }
-      this.waiters.push(w)
     })
   }
 
@@ -483,14 +488,30 @@ export class BatchSQL implements AsyncDisposable {
     const width = schema.columns.length
     const base = values.length
     for (let c = 0; c < width; c++) values.push(undefined)
+    // Reading runs the caller's code (getters, toJSON), which may submit to this pipeline,
+    // flush it or close it: while it runs no row joins this slab (growableTail), and what it
+    // did to the buffer is looked at afterwards.
+    const current = this.current
+    const wasReading = this.reading
+    this.reading = true
     try {
       readRow(schema, row as AnyRow, values, base)
     } catch (err) {
       values.length = base // the rows before it stay as they were
       throw err
+    } finally {
+      this.reading = wasReading
     }
-    if (slab === undefined) this.current.push({ schema, values, start: 0, end: 1, growable: true })
-    else slab.end++
+    if (current !== this.current || this.state !== OPEN) {
+      // The flush holding this slab was sealed meanwhile (it may be running without the row),
+      // or close() began: the row goes to the current flush on its own, or is refused.
+      const own = values.slice(base, base + width)
+      values.length = base
+      if (this.state !== OPEN) throw new ClosedError()
+      this.current.push({ schema, values: own, start: 0, end: 1, growable: true })
+    } else if (slab === undefined) {
+      this.current.push({ schema, values, start: 0, end: 1, growable: true })
+    } else slab.end++
     this.took(1)
   }
 
@@ -501,6 +522,7 @@ export class BatchSQL implements AsyncDisposable {
 
   /** The buffer's last entry when it is a growable slab of `schema` (rows can be appended). */
   private growableTail(schema: Schema): Slab | undefined {
+    if (this.reading) return undefined
     const last = this.current[this.current.length - 1]
     return last !== undefined &&
       !(last instanceof Request) &&
@@ -616,8 +638,8 @@ export class BatchSQL implements AsyncDisposable {
   }
 
   private admitWaitersNow(): void {
-    while (this.waiters.length > 0 && this.room > 0 && this.state === OPEN) {
-      const w = this.waiters[0]!
+    while (this.waiters.size > 0 && this.room > 0 && this.state === OPEN) {
+      const w = this.waiters.first()!
       const item = w.item
       if (item instanceof Request) {
         this.enqueue(item)
@@ -641,6 +663,9 @@ export class BatchSQL implements AsyncDisposable {
 
   private dispatch(entries: Entry[], count: number, firstAt: number): void {
     this.flushes++
+    // The slot is taken before the rows leave `pendingCount`: a metrics reporter called below
+    // may close() the pipeline, which must not find it idle with this flush still to run.
+    this.inFlightFlushes++
     this.pendingCount -= count
     const t0 = now()
     this.metrics.recordQueueWait((t0 - firstAt) / 1000, this.executor.name)
@@ -655,6 +680,7 @@ export class BatchSQL implements AsyncDisposable {
     // full of its rows, submit() waits for every table (one shared buffer): a table that can
     // stall for long belongs in a pipeline of its own. The flush holds its slot until the
     // groups it ran (not those it held) have finished.
+    // (Groups finish asynchronously, so `remaining` cannot reach 0 before all have started.)
     let remaining = 0
     const onGroupDone = () => {
       if (--remaining === 0) this.inFlightFlushes--
@@ -663,7 +689,7 @@ export class BatchSQL implements AsyncDisposable {
       remaining++
       this.runInScope(g, this.scopeOf(g.schema.orderScope), onGroupDone)
     }
-    if (remaining > 0) this.inFlightFlushes++
+    if (remaining === 0) this.inFlightFlushes-- // every group held: the flush holds no slot
   }
 
   /**
@@ -965,7 +991,7 @@ export class BatchSQL implements AsyncDisposable {
 
   private async doClose(options: CloseOptions): Promise<CloseResult> {
     this.state = CLOSING
-    for (const w of this.waiters.splice(0)) {
+    for (const w of this.waiters.drain()) {
       if (w.onAbort) w.signal?.removeEventListener('abort', w.onAbort)
       this.metrics.recordEnqueueLatency((now() - w.since) / 1000, this.executor.name)
       this.metrics.recordRejectedSubmit('closed', this.executor.name)
@@ -1160,7 +1186,7 @@ export class BatchSQL implements AsyncDisposable {
       committed: this.committed,
       failed: this.failed,
       pending: this.pendingCount,
-      waitingSubmits: this.waiters.length,
+      waitingSubmits: this.waiters.size,
       inFlightFlushes: this.inFlightFlushes,
       inFlightBatches: this.inFlightBatches,
       droppedErrors: this.errorStream.dropped,

@@ -1,0 +1,113 @@
+import { describe, expect, it } from 'vitest'
+import {
+  ClosedError,
+  createBatchSQL,
+  defineSchema,
+  NoopMetricsReporter,
+  ValidationError,
+} from '../src/index.js'
+import { MockExecutor } from '../src/testing.js'
+
+// The caller's code runs inside submit(): a row's getters and toJSON() while the row is read,
+// a submitMany() iterator, a metrics reporter. Code there that calls back into the same
+// pipeline (submits, closes) must not corrupt the buffer: every row is written whole, once, or
+// refused with a typed error.
+
+const events = defineSchema({ table: 'events', columns: { id: 'int', tag: 'string' } })
+
+describe('re-entrant calls from code run during a submit', () => {
+  it('a getter that submits another row: both rows written whole, even when that seals the flush', async () => {
+    for (const flushSize of [2, 500]) {
+      const executor = new MockExecutor()
+      const b = createBatchSQL({ executor, flushSize })
+      await b.submit(events, { id: 1, tag: 'before' })
+      let inner: Promise<void> | undefined
+      await b.submit(events, {
+        id: 2,
+        get tag() {
+          inner = b.submit(events, { id: 3, tag: 'inner' })
+          return 'outer'
+        },
+      })
+      await inner
+      const result = await b.close()
+      expect(result).toMatchObject({ accepted: 3, committed: 3, failed: 0 })
+      const rows = executor.rows('events').sort((x, y) => Number(x.id) - Number(y.id))
+      expect(rows).toEqual([
+        { id: 1, tag: 'before' },
+        { id: 2, tag: 'outer' },
+        { id: 3, tag: 'inner' },
+      ])
+    }
+  })
+
+  it('a getter that submits a row and then throws: the inner row is written, the outer refused, no empty row', async () => {
+    const executor = new MockExecutor()
+    const b = createBatchSQL({ executor })
+    await b.submit(events, { id: 1, tag: 'before' })
+    let inner: Promise<void> | undefined
+    const outer = b.submit(events, {
+      id: 2,
+      get tag(): string {
+        inner = b.submit(events, { id: 3, tag: 'inner' })
+        throw new Error('no tag')
+      },
+    })
+    await expect(outer).rejects.toBeInstanceOf(ValidationError)
+    await inner
+    expect(await b.close()).toMatchObject({ accepted: 2, committed: 2 })
+    expect(executor.rows('events')).toEqual([
+      { id: 1, tag: 'before' },
+      { id: 3, tag: 'inner' },
+    ])
+  })
+
+  it('a getter that closes the pipeline: the row being read is refused, not accepted and dropped', async () => {
+    const executor = new MockExecutor()
+    const b = createBatchSQL({ executor })
+    await b.submit(events, { id: 1, tag: 'before' })
+    let closing: ReturnType<typeof b.close> | undefined
+    const outer = b.submit(events, {
+      id: 2,
+      get tag() {
+        closing = b.close()
+        return 'outer'
+      },
+    })
+    await expect(outer).rejects.toBeInstanceOf(ClosedError)
+    const result = await closing!
+    expect(result).toMatchObject({ accepted: 1, committed: 1, failed: 0 })
+    expect(executor.rows('events')).toEqual([{ id: 1, tag: 'before' }])
+  })
+
+  it('a submitMany() iterator that closes the pipeline: the call is refused, none of its rows accepted', async () => {
+    const executor = new MockExecutor()
+    const b = createBatchSQL({ executor })
+    function* rows() {
+      yield { id: 1, tag: 'a' }
+      void b.close()
+      yield { id: 2, tag: 'b' }
+    }
+    const err = await b.submitMany(events, rows()).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(ClosedError)
+    expect((err as ClosedError).acceptedRows).toBe(0)
+    expect(await b.close()).toMatchObject({ accepted: 0, committed: 0 })
+    expect(executor.rows('events')).toEqual([])
+  })
+
+  it('a metrics reporter that closes the pipeline as a flush starts: close() waits for that flush', async () => {
+    const executor = new MockExecutor()
+    let closing: ReturnType<typeof b.close> | undefined
+    class ClosingReporter extends NoopMetricsReporter {
+      override recordFlush(): void {
+        closing ??= b.close()
+      }
+    }
+    const b = createBatchSQL({ executor, flushSize: 5, metrics: new ClosingReporter() })
+    for (let id = 0; id < 5; id++) await b.submit(events, { id, tag: 't' })
+    expect(closing).toBeDefined()
+    const result = await closing!
+    expect(result).toMatchObject({ accepted: 5, committed: 5, failed: 0 })
+    expect(executor.rows('events')).toHaveLength(5)
+  })
+})
