@@ -1,5 +1,5 @@
 import { ValidationError } from './errors.js'
-import { readRow } from './read-row.js'
+import { readRow, typedError } from './read-row.js'
 import type { AnyRow, Schema } from './schema.js'
 import { type ColumnType, copyValue, type JsonValue, setKey, type Value } from './values.js'
 
@@ -48,7 +48,12 @@ export class Request<Row extends AnyRow = AnyRow> {
   static from<R extends AnyRow>(schema: Schema<R>, row: R): Request<R> {
     // `this`, not `Request`: see BatchFailedError.outcomeUnknown (the bundler would rename it).
     const req = new this(schema) as Request<R>
-    readRow(schema, row, req.values, 0)
+    try {
+      readRow(schema, row, req.values, 0)
+    } catch (err) {
+      // A getter or proxy of the caller's that threw: typed, as submit() reports it.
+      throw typedError(err)
+    }
     return req
   }
 

@@ -183,6 +183,16 @@ describe('Request', () => {
     expect(() => Request.from(s, { d: new Date('x') })).toThrowError(/invalid Date/)
     expect(() => Request.from(s, { any: { a: 1n } } as never)).toThrowError(/JSON/)
     expect(() => Request.from(s, { dec: 'abc' })).toThrowError(/decimal/)
+    // What the caller's getter throws is typed as submit() types it, with the error as cause.
+    const thrown = new Error('getter failed')
+    const getter = {
+      get id(): number {
+        throw thrown
+      },
+    }
+    expect(() => Request.from(s, getter)).toThrow(
+      expect.objectContaining({ code: 'BATCHSQL_UNSUPPORTED_VALUE', cause: thrown }),
+    )
   })
 
   it('rejects at submit() a row without a required column, set or null', async () => {
