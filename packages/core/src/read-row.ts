@@ -122,8 +122,13 @@ function readInstance(schema: Schema, row: AnyRow, out: (Value | undefined)[], b
     const name = columns[i]!
     const v = row[name]
     // An inherited method is no column value: a column named like one (toString, constructor)
-    // that the row does not set would otherwise read the method.
-    if (v === undefined || (typeof v === 'function' && !Object.hasOwn(row, name))) continue
+    // that the row does not set would otherwise read the method. Nor is the prototype, which
+    // a column named "__proto__" reads then (an object: a json column stored it as `{}`).
+    if (
+      v === undefined ||
+      ((typeof v === 'function' || name === '__proto__') && !Object.hasOwn(row, name))
+    )
+      continue
     out[base + i] = readValue(v, types[i]!, table, name)
     set++
   }

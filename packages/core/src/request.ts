@@ -1,4 +1,5 @@
 import { ValidationError } from './errors.js'
+import { setOwnProperty } from './own-property.js'
 import { readRow } from './read-row.js'
 import type { AnyRow, Schema } from './schema.js'
 import { type ColumnType, copyValue, type JsonValue, type Value } from './values.js'
@@ -204,7 +205,7 @@ export class Request<Row extends AnyRow = AnyRow> {
     const out: Record<string, unknown> = {}
     this.schema.columns.forEach((c, i) => {
       const v = this.values[i]
-      if (v !== undefined) out[c] = v
+      if (v !== undefined) setOwnProperty(out, c, v)
     })
     return out as Partial<Row>
   }

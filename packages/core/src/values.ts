@@ -1,4 +1,5 @@
 import { ValidationError } from './errors.js'
+import { setOwnProperty } from './own-property.js'
 
 /** A JSON document: what a `json` column holds. */
 export type JsonValue =
@@ -149,15 +150,8 @@ function copyJson(v: unknown, table: string, column: string): JsonValue {
         if (!k.isWellFormed()) refuse('a key with a lone UTF-16 surrogate')
         const w = walk((o as Record<string, unknown>)[k], k, false)
         if (w === undefined) continue
-        // An own "__proto__" key, as JSON.parse makes it: assigning would set the prototype.
-        if (k === '__proto__')
-          Object.defineProperty(obj, k, {
-            value: w,
-            enumerable: true,
-            writable: true,
-            configurable: true,
-          })
-        else obj[k] = w
+        // An own "__proto__" key, as JSON.parse makes it, stays a key.
+        setOwnProperty(obj, k, w)
       }
       out = obj
     }

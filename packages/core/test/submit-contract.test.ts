@@ -382,6 +382,37 @@ describe('rows that are not plain objects', () => {
     expect(executor.rows('odd')).toEqual(expected)
   })
 
+  it('a column named "__proto__" is read only when the row has it, and toObject() keeps it as an own key', async () => {
+    // Named in an array: an object literal's `__proto__:` would set the literal's prototype.
+    const odd = defineSchema({ table: 'odd', columns: ['id', '__proto__', 'constructor'] })
+    class Row {
+      constructor(readonly id: number) {}
+    }
+    const executor = new MockExecutor()
+    const b = createBatchSQL({ executor })
+    // Both read column by column (no Object constructor): row.__proto__ is their prototype.
+    await b.submit(odd, new Row(1) as never)
+    await b.submit(odd, JSON.parse('{"id": 2, "constructor": "c"}'))
+    // JSON.parse makes "__proto__" an own key.
+    await b.submit(odd, JSON.parse('{"id": 3, "__proto__": "p"}'))
+    await b.submit(odd, JSON.parse('{"id": 4, "__proto__": {"k": 1}}'))
+    await b.close()
+    const rows = executor.rows('odd')
+    expect(rows.map((r) => Object.keys(r))).toEqual([
+      ['id'],
+      ['id', 'constructor'],
+      ['id', '__proto__'],
+      ['id', '__proto__'],
+    ])
+    expect(rows.map((r) => Object.getOwnPropertyDescriptor(r, '__proto__')?.value)).toEqual([
+      undefined,
+      undefined,
+      'p',
+      { k: 1 },
+    ])
+    for (const r of rows) expect(Object.getPrototypeOf(r)).toBe(Object.prototype)
+  })
+
   it('an own field that is not a column is still refused; arrays, Maps and typed arrays are not rows', async () => {
     const b = createBatchSQL({ executor: new MockExecutor() })
     const extra = Object.assign(new Event(1, 'x'), { nope: 1 })
