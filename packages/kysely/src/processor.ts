@@ -174,6 +174,16 @@ export class KyselyProcessor implements BatchProcessor {
   }
 
   /**
+   * The SQL text of a one-row statement of `group`'s shape, compiled through the Kysely
+   * instance (its plugins apply): what `preview()`'s fingerprint hashes. From the group's first
+   * row, a column it leaves to DEFAULT set (the text then depends on the columns only).
+   */
+  oneRowSql(group: PlannedGroup): string {
+    const first = rowAt(group, 0).map((v) => (v === UNSET ? null : v))
+    return this.buildRows(group.shape, [first]).sql
+  }
+
+  /**
    * The statement as `VALUES ?` bound to the chunk's rows, for dialects that expand row lists.
    * The text comes from Kysely's one-row statement, its one values tuple replaced by `?`;
    * a statement that does not have exactly that form falls back to placeholders.
