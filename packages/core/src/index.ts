@@ -37,6 +37,7 @@ export {
   noopMetrics,
   REJECT_REASONS,
 } from './metrics.js'
+export { setOwnProperty } from './own-property.js'
 export type { AcknowledgedSubmit } from './pipeline.js'
 export { BatchSQL, createBatchSQL } from './pipeline.js'
 export type {

@@ -1,7 +1,8 @@
 import { ValidationError } from './errors.js'
+import { setOwnProperty } from './own-property.js'
 import { readRow, typedError } from './read-row.js'
 import type { AnyRow, Schema } from './schema.js'
-import { type ColumnType, copyValue, type JsonValue, setKey, type Value } from './values.js'
+import { type ColumnType, copyValue, type JsonValue, type Value } from './values.js'
 
 /** Settles an acknowledged submit; attached only by `submitAndWait()`. */
 export interface Ack {
@@ -209,7 +210,7 @@ export class Request<Row extends AnyRow = AnyRow> {
     const out: Record<string, unknown> = {}
     this.schema.columns.forEach((c, i) => {
       const v = this.values[i]
-      if (v !== undefined) setKey(out, c, v)
+      if (v !== undefined) setOwnProperty(out, c, v)
     })
     return out as Partial<Row>
   }

@@ -1,4 +1,5 @@
 import { ValidationError } from './errors.js'
+import { setOwnProperty } from './own-property.js'
 
 /** A JSON document: what a `json` column holds. */
 export type JsonValue =
@@ -99,16 +100,6 @@ function opaque(v: object): boolean {
 export const JSON_MAX_DEPTH = 512
 
 /**
- * `obj[key] = value`, also for the key "__proto__" (an own key, as `JSON.parse` makes it, or a
- * column of that name), which plain assignment would take as setting `obj`'s prototype.
- */
-export function setKey(obj: Record<string, unknown>, key: string, value: unknown): void {
-  if (key === '__proto__')
-    Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true })
-  else obj[key] = value
-}
-
-/**
  * Deep copy of a JSON document that also proves it is one: what `JSON.parse(JSON.stringify(v))`
  * gives (toJSON() applied, so a Date is its ISO text; undefined properties left out), except
  * that anything JSON.stringify would change without a word is refused: NaN and Infinity (null),
@@ -159,7 +150,8 @@ function copyJson(v: unknown, table: string, column: string): JsonValue {
         if (!k.isWellFormed()) refuse('a key with a lone UTF-16 surrogate')
         const w = walk((o as Record<string, unknown>)[k], k, false)
         if (w === undefined) continue
-        setKey(obj, k, w)
+        // An own "__proto__" key, as JSON.parse makes it, stays a key.
+        setOwnProperty(obj, k, w)
       }
       out = obj
     }

@@ -382,24 +382,41 @@ describe('rows that are not plain objects', () => {
     expect(executor.rows('odd')).toEqual(expected)
   })
 
-  it('a column named __proto__ is read only when the row has it as its own', async () => {
-    const proto = defineSchema({ table: 'proto', columns: { id: 'int', ['__proto__']: 'any' } })
-    const typed = defineSchema({ table: 'typed', columns: { id: 'int', ['__proto__']: 'int' } })
+  it('a column named "__proto__" is read only when the row has it, and toObject() keeps it as an own key', async () => {
+    // Named in an array: an object literal's `__proto__:` would set the literal's prototype.
+    const odd = defineSchema({ table: 'odd', columns: ['id', '__proto__', 'constructor'] })
     class Row {
       constructor(readonly id: number) {}
     }
     const executor = new MockExecutor()
     const b = createBatchSQL({ executor })
-    // Every object inherits a __proto__ accessor: read, it gave the prototype, a JSON `{}`.
-    await b.submit(proto, new Row(1) as never)
-    await b.submit(typed, new Row(2) as never)
-    await b.submit(proto, JSON.parse('{"id": 3, "__proto__": {"own": true}}'))
+    // Both read column by column (no Object constructor): row.__proto__ is their prototype.
+    await b.submit(odd, new Row(1) as never)
+    await b.submit(odd, JSON.parse('{"id": 2, "constructor": "c"}'))
+    // JSON.parse makes "__proto__" an own key.
+    await b.submit(odd, JSON.parse('{"id": 3, "__proto__": "p"}'))
+    await b.submit(odd, JSON.parse('{"id": 4, "__proto__": {"k": 1}}'))
     await b.close()
-    const rows = executor.rows('proto').map((r) => ({ ...r }))
-    expect(rows[0]).toEqual({ id: 1 })
-    expect(Object.hasOwn(rows[1]!, '__proto__')).toBe(true)
-    expect(Object.getOwnPropertyDescriptor(rows[1]!, '__proto__')?.value).toEqual({ own: true })
-    expect(executor.rows('typed')).toEqual([{ id: 2 }])
+    const rows = executor.rows('odd')
+    expect(rows.map((r) => Object.keys(r))).toEqual([
+      ['id'],
+      ['id', 'constructor'],
+      ['id', '__proto__'],
+      ['id', '__proto__'],
+    ])
+    expect(rows.map((r) => Object.getOwnPropertyDescriptor(r, '__proto__')?.value)).toEqual([
+      undefined,
+      undefined,
+      'p',
+      { k: 1 },
+    ])
+    for (const r of rows) expect(Object.getPrototypeOf(r)).toBe(Object.prototype)
+    // A typed column (a computed key is an own one): the prototype was refused as mistyped.
+    const typed = defineSchema({ table: 'typed', columns: { id: 'int', ['__proto__']: 'int' } })
+    const c = createBatchSQL({ executor })
+    await c.submit(typed, new Row(5) as never)
+    await c.close()
+    expect(executor.rows('typed')).toEqual([{ id: 5 }])
   })
 
   it('an own field that is not a column is still refused; arrays, Maps and typed arrays are not rows', async () => {

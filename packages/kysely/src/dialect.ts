@@ -168,7 +168,12 @@ export interface StatementPreview {
   readonly parameterCount: number
   /** Statements the batch splits into. */
   readonly statements: number
-  /** Hash of the first statement's shape (dialect, table, columns, strategy); row-count independent. */
+  /**
+   * Hash of the first statement's shape: the dialect and the SQL text of a one-row statement
+   * of it as the Kysely instance compiles it (plugins and `withSchema()` included). The same
+   * for any row count and values; different when the table, columns, strategy or conflict
+   * clause written differ.
+   */
   readonly fingerprint: string
   /** Rows after coalescing, and rows folded into another. */
   readonly rows: number

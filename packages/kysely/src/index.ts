@@ -8,7 +8,7 @@ export type {
 export type { SqlBatchSQL, SqlBatchSQLConfig } from './factory.js'
 export { createKyselyBatchSQL } from './factory.js'
 export { lostCommit } from './lost-commit.js'
-export { previewBatch, shapeFingerprint } from './preview.js'
+export { previewBatch, statementFingerprint } from './preview.js'
 export type { KyselyProcessorOptions } from './processor.js'
 export { KyselyProcessor } from './processor.js'
 export { StatementCache } from './statement-cache.js'

@@ -5,23 +5,23 @@
 import { createHash } from 'node:crypto'
 import { type AnyRow, Request, type Schema } from '@batchsql/core'
 import { chunkRows } from './chunks.js'
-import type { InsertShape, StatementPreview } from './dialect.js'
+import type { StatementPreview } from './dialect.js'
 import { planBatch } from './plan.js'
 import type { KyselyProcessor } from './processor.js'
 import { UNSET } from './unset.js'
 
-/** Hash of a statement's shape: changes with dialect, table, columns and conflict clause only. */
-export function shapeFingerprint(dialect: string, shape: InsertShape): string {
-  const { schema } = shape
-  const text = JSON.stringify([
-    dialect,
-    schema.table,
-    schema.strategy,
-    shape.columns,
-    schema.conflictColumns,
-    shape.updateColumns,
-  ])
-  return createHash('sha256').update(text).digest('hex').slice(0, 16)
+/**
+ * Hash of a statement's shape: the dialect and the SQL text of a one-row statement of that
+ * shape, as the Kysely instance compiles it. The text, not the schema's names: a plugin of the
+ * instance (`CamelCasePlugin`, `withSchema()`) changes the table and columns written, and two
+ * statements that write different ones must not share a fingerprint. One row: the text does
+ * not change with the row count or the values.
+ */
+export function statementFingerprint(dialect: string, oneRowSql: string): string {
+  return createHash('sha256')
+    .update(JSON.stringify([dialect, oneRowSql]))
+    .digest('hex')
+    .slice(0, 16)
 }
 
 export function previewBatch<Row extends AnyRow>(
@@ -58,7 +58,7 @@ export function previewBatch<Row extends AnyRow>(
     parameters: compiled.parameters,
     parameterCount,
     statements,
-    fingerprint: shapeFingerprint(processor.adapter.name, first.shape),
+    fingerprint: statementFingerprint(processor.adapter.name, processor.oneRowSql(first)),
     rows: plan.rows,
     duplicates: plan.duplicates,
   }

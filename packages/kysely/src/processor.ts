@@ -16,6 +16,7 @@ import {
   type ProcessContext,
   type ProcessResult,
   type RowFailure,
+  setOwnProperty,
 } from '@batchsql/core'
 import { CompiledQuery, type Kysely } from 'kysely'
 import { type Chunk, chunkRows } from './chunks.js'
@@ -163,11 +164,23 @@ export class KyselyProcessor implements BatchProcessor {
     const objects: Record<string, unknown>[] = []
     for (const row of rows) {
       const o: Record<string, unknown> = {}
-      // An UNSET column is left out of its row: Kysely writes `default` there.
-      for (let i = 0; i < columns.length; i++) if (row[i] !== UNSET) o[columns[i]!] = row[i]
+      // An UNSET column is left out of its row: Kysely writes `default` there. An own property
+      // even for a column named "__proto__", which assignment would drop (written DEFAULT).
+      for (let i = 0; i < columns.length; i++)
+        if (row[i] !== UNSET) setOwnProperty(o, columns[i]!, row[i])
       objects.push(o)
     }
     return this.adapter.buildInsert(this.db, shape, objects).compile()
+  }
+
+  /**
+   * The SQL text of a one-row statement of `group`'s shape, compiled through the Kysely
+   * instance (its plugins apply): what `preview()`'s fingerprint hashes. From the group's first
+   * row, a column it leaves to DEFAULT set (the text then depends on the columns only).
+   */
+  oneRowSql(group: PlannedGroup): string {
+    const first = rowAt(group, 0).map((v) => (v === UNSET ? null : v))
+    return this.buildRows(group.shape, [first]).sql
   }
 
   /**
