@@ -22,6 +22,17 @@ function valueBytes(v: unknown): number {
   return 32
 }
 
+/**
+ * Room for the statement text around the values of a `width`-column row list: the table's
+ * name and each column's, named up to three times (`insert into t (c, …)` and an upsert's
+ * `c = values(c)`), identifiers of up to 64 characters of up to 3 bytes, a backtick doubled,
+ * and the keywords. It grows with the columns, not with the packet: a fixed 64 KiB took all of
+ * a 64 KiB packet's budget but 1 KiB, and 4-column rows went 7 to a statement.
+ */
+export function textBytes(width: number): number {
+  return 1024 + 640 * width
+}
+
 export function rowsPerChunk(adapter: SqlDialectAdapter, columns: number): number {
   return Math.max(
     1,
@@ -41,8 +52,7 @@ export function chunkRows(
   for (let i = 0; i < rows; i += size) chunks.push({ start: i, end: Math.min(rows, i + size) })
   const maxBytes = adapter.maxStatementBytes
   if (maxBytes === undefined) return chunks
-  // Leave room for the statement text around the values.
-  const budget = Math.max(1024, Math.floor(maxBytes * 0.8) - 64 * 1024)
+  const budget = Math.max(1024, Math.floor(maxBytes * 0.8) - textBytes(group.width))
   const out: Chunk[] = []
   const { width, values } = group
   for (const chunk of chunks) {

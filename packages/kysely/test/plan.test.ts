@@ -316,6 +316,26 @@ describe('chunking', () => {
     expect(sizes(chunks).reduce((a, b) => a + b)).toBe(100)
   })
 
+  it('a small packet (64 KiB) still takes statements of tens of KiB of narrow rows', () => {
+    const adapter = planningAdapter({
+      maxParameters: 65_535,
+      rowsPerStatement: 2000,
+      maxStatementBytes: 64 * 1024,
+    })
+    // 4 columns: an id, two short strings, a number; the estimate counts about 104 bytes a row.
+    const rows = 50_000
+    const chunks = chunkRows(adapter, {
+      width: 4,
+      values: Array.from({ length: rows }, (_, i) => [i, `name ${i % 100}`, 'x', i / 7]).flat(),
+      sources: Array.from({ length: rows }, (_, i) => [i]),
+    })
+    expect(sizes(chunks).reduce((a, b) => a + b)).toBe(rows)
+    // A fixed 64 KiB of room for the text left 1 KiB of values: 10 rows a statement, 5 500 of them.
+    // Now about 470 rows (48 KiB estimated): each 2 000 rows (rowsPerStatement) in 5 statements.
+    expect(Math.max(...sizes(chunks))).toBeGreaterThan(400)
+    expect(chunks.length).toBeLessThanOrEqual(125)
+  })
+
   it('a single row larger than the limit still goes alone (the server reports it)', () => {
     const adapter = planningAdapter({ maxStatementBytes: 1000 })
     const chunks = chunkRows(adapter, {

@@ -1,8 +1,8 @@
-import type { ColumnType, Value } from '@batchsql/core'
-import { type InsertShape, type SqlDialectAdapter, UNSET } from '@batchsql/kysely'
+import type { ColumnType, ProcessContext, Value } from '@batchsql/core'
+import type { InsertShape, SqlDialectAdapter } from '@batchsql/kysely'
 import { type Compilable, CompiledQuery, type Kysely, sql } from 'kysely'
-import mysql from 'mysql2'
-import { classifyMysqlError, lostInFlightMysql, redactMysqlError } from './classify.js'
+import { classifyMysqlError, lostInFlightMysql } from './classify.js'
+import { oversizeStatement, packetTooLargeError, type StringSizes } from './packet.js'
 import { autocommitOffError, hasNoBackslashEscapes, noBackslashEscapesError } from './session.js'
 import { toMysqlValue } from './values.js'
 
@@ -21,78 +21,6 @@ export interface MysqlServerInfo {
   /** MySQL >= 8.0.19 takes `INSERT … AS new ON DUPLICATE KEY UPDATE c = new.c` (VALUES() is deprecated there). */
   rowAlias: boolean
   maxAllowedPacket: number
-}
-
-// Bytes each value adds to the statement mysql2 formats, besides its own text: quotes,
-// separators, a row's parentheses; also the whole of a number (at most 25 characters),
-// boolean or NULL.
-const PER_VALUE = 32
-
-/**
- * At most the bytes `values` take in the statement mysql2 formats: a string's UTF-16 units
- * each become 1 to 3 UTF-8 bytes, or a 2-byte escape; bytes become X'hex'. Anything unusual
- * (an object mysql2 would stringify) counts as too large, so that it is measured exactly.
- */
-function boundBytes(values: readonly unknown[]): number {
-  let n = 0
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i]
-    if (typeof v === 'string') n += v.length * 3 + PER_VALUE
-    else if (typeof v === 'number' || v === null || v === undefined || typeof v === 'boolean')
-      n += PER_VALUE
-    else if (Array.isArray(v)) n += boundBytes(v) + PER_VALUE
-    else if (v instanceof Uint8Array) n += v.byteLength * 2 + PER_VALUE
-    else if (typeof v === 'bigint') n += v.toString().length + PER_VALUE
-    else if (v === UNSET) n += 'DEFAULT'.length + PER_VALUE
-    else return Number.POSITIVE_INFINITY
-  }
-  return n
-}
-
-// Room kept under max_allowed_packet. The packet also carries a command byte, and the server
-// needs a little more than that: with a 16 MiB limit MariaDB 10.11 took a statement 6 bytes
-// under it but refused ones 3 to 5 bytes under it (1156 "packets out of order", or a reset
-// socket, which reads as a lost connection and fails the whole batch), depending on whether
-// a transaction was open. A margin of 1 KiB costs nothing (multi-row statements are cut far
-// below the limit anyway) and leaves the server's few bytes of slack out of the question.
-const PACKET_MARGIN = 1024
-
-/**
- * The bytes of `statement` as mysql2 sends it (values inlined), if that is more than a
- * `maxAllowedPacket` server takes, margin included; undefined when it fits. Exact only near the limit: below it a
- * cheap upper bound decides.
- */
-export function oversizeStatementBytes(
-  statement: { readonly sql: string; readonly parameters: readonly unknown[] },
-  maxAllowedPacket: number,
-): number | undefined {
-  const bound = statement.sql.length * 3 + boundBytes(statement.parameters) + PACKET_MARGIN
-  if (bound <= maxAllowedPacket) return undefined
-  const text = mysql.format(
-    statement.sql,
-    statement.parameters as Parameters<typeof mysql.format>[1],
-  )
-  const bytes = Buffer.byteLength(text, 'utf8')
-  return bytes + PACKET_MARGIN > maxAllowedPacket ? bytes : undefined
-}
-
-/**
- * The error for a statement larger than max_allowed_packet, raised before it is sent: the
- * server's own (1153, SQLSTATE 08S01) also closes the connection, or shows as a reset socket.
- * Shaped as mysql2's, classified `data` (the engine cuts statements under the limit, so it is
- * one row too large: isolated, the other rows commit).
- */
-function packetTooLargeError(sqlText: string, bytes: number, maxAllowedPacket: number) {
-  const message = `statement of ${bytes} bytes is larger than max_allowed_packet (${maxAllowedPacket} bytes) less ${PACKET_MARGIN} bytes of margin; not sent`
-  const err = Object.assign(new Error(message), {
-    code: 'ER_NET_PACKET_TOO_LARGE',
-    errno: 1153,
-    sqlState: '08S01',
-    sqlMessage: message,
-    sql: sqlText,
-  })
-  redactMysqlError(err, sqlText)
-  return err
 }
 
 export function parseServerVersion(version: string, maxAllowedPacket: number): MysqlServerInfo {
@@ -115,6 +43,8 @@ export class MysqlAdapter implements SqlDialectAdapter {
   /** Set by `init()`: mysql2's `query()` inlines values, so the packet is the whole SQL text. */
   maxStatementBytes: number | undefined
   server: MysqlServerInfo | undefined
+  /** Long strings measured against the packet, per attempt (bisection measures rows again). */
+  private readonly measured = new WeakMap<ProcessContext, StringSizes>()
 
   constructor(options: MysqlAdapterOptions = {}) {
     this.rowsPerStatement = options.rowsPerStatement ?? 2000
@@ -197,12 +127,17 @@ export class MysqlAdapter implements SqlDialectAdapter {
    * 1153 and close the connection, or reset it while the statement is still being written
    * (ECONNRESET, which looks like a reply lost in flight).
    */
-  async runStatements(statements: readonly CompiledQuery[]): Promise<boolean> {
+  async runStatements(statements: readonly CompiledQuery[], ctx: ProcessContext): Promise<boolean> {
     const limit = this.server?.maxAllowedPacket
     if (limit === undefined || !(limit > 0)) return false
+    let sizes = this.measured.get(ctx)
+    if (sizes === undefined) {
+      sizes = new Map()
+      this.measured.set(ctx, sizes)
+    }
     for (const s of statements) {
-      const bytes = oversizeStatementBytes(s, limit)
-      if (bytes !== undefined) throw packetTooLargeError(s.sql, bytes, limit)
+      const over = oversizeStatement(s, limit, sizes)
+      if (over !== undefined) throw packetTooLargeError(s.sql, over, limit)
     }
     return false
   }

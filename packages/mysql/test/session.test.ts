@@ -5,11 +5,12 @@
  */
 import { inspect } from 'node:util'
 import { BatchFailedError, defineSchema } from '@batchsql/core'
+import { UNSET } from '@batchsql/kysely'
 import { Kysely, MysqlDialect, sql } from 'kysely'
 import mysql from 'mysql2'
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest'
-import { oversizeStatementBytes } from '../src/adapter.js'
 import { classifyMysqlError, createMysqlBatchSQL, mysqlDateTime } from '../src/index.js'
+import { oversizeStatement } from '../src/packet.js'
 import { isUtcSession } from '../src/session.js'
 import { barePool, MYSQL_URL } from './target.js'
 
@@ -422,6 +423,73 @@ describe('rows the server rejects', () => {
   )
 })
 
+describe('rows far over max_allowed_packet, full of characters to escape', () => {
+  it('are refused without formatting their text, every time bisection meets them; a row that fits after escaping is written; every good row commits', {
+    timeout: 120_000,
+  }, async () => {
+    const [limit] = await q<{ packet: string }>('SELECT @@max_allowed_packet AS packet')
+    const packet = Number(limit!.packet)
+    await q('DROP TABLE IF EXISTS bsq_escapes')
+    await q('CREATE TABLE bsq_escapes (id INT PRIMARY KEY, body LONGTEXT)')
+    // mysql2's own formatting of long strings full of escapes took seconds each (18 M
+    // characters: 5 s), done again at each bisection step: good rows ran out of time.
+    let formattedBytes = 0
+    const format = mysql.format
+    vi.spyOn(mysql, 'format').mockImplementation(((...args: Parameters<typeof format>) => {
+      const text = format(...args)
+      formattedBytes += text.length
+      return text
+    }) as typeof format)
+    try {
+      const s = defineSchema({ table: 'bsq_escapes', columns: { id: 'int', body: 'string' } })
+      const unit = "a'b\\c\n" // 4 of its 6 characters are escaped
+      // Longer than the packet in characters: refused by its length alone.
+      const huge = unit.repeat(Math.ceil(packet / unit.length))
+      // Shorter than the packet, longer once escaped: measured (its text is not formatted).
+      const over = "'".repeat(Math.ceil(packet * 0.6))
+      // Shorter than the packet once escaped too, though 3 bytes a unit would not fit: written.
+      const fits = "'".repeat(Math.floor(packet * 0.45))
+      // Each measured once, though bisection meets each again (with others, then alone).
+      const measured = vi.spyOn(Buffer, 'byteLength')
+      const measures = (body: string) => measured.mock.calls.filter(([v]) => v === body).length
+      const bodies = Array.from({ length: 20 }, (_, i) => `small ${i}`)
+      bodies.splice(3, 0, huge)
+      bodies.splice(8, 0, over)
+      bodies.splice(12, 0, huge)
+      bodies.splice(16, 0, fits)
+      bodies.splice(20, 0, huge)
+      const batch = createMysqlBatchSQL(MYSQL_URL, {
+        flushSize: bodies.length,
+        flushInterval: 60_000,
+      })
+      const acks = bodies.map((body, id) => batch.submitAndWait(s, { id, body }))
+      await batch.close()
+      const results = await settle(acks)
+      // Formatting the long strings even once would be 16 MB and more.
+      expect(formattedBytes).toBeLessThan(64 * 1024)
+      expect([measures(huge), measures(over), measures(fits)]).toEqual([0, 1, 1])
+      const bad = bodies.flatMap((b, id) => (b === huge || b === over ? [id] : []))
+      expect(bad).toEqual([3, 8, 12, 20])
+      for (const [id, r] of results.entries()) {
+        if (!bad.includes(id)) expect(r, `row ${id}`).toBe('ok')
+        else {
+          expect(r, `row ${id}`).toMatchObject({ reason: 'data', attempts: 1, rowCount: 1 })
+          expect((r as BatchFailedError).cause).toMatchObject({ errno: 1153 })
+        }
+      }
+      const got = await q<{ id: number; len: number }>(
+        'SELECT id, CHAR_LENGTH(body) AS len FROM bsq_escapes ORDER BY id',
+      )
+      expect(got.map((r) => r.id)).toEqual(
+        bodies.flatMap((_, id) => (bad.includes(id) ? [] : [id])),
+      )
+      expect(got.find((r) => r.id === 16)?.len).toBe(fits.length)
+    } finally {
+      await q('DROP TABLE IF EXISTS bsq_escapes')
+    }
+  })
+})
+
 describe('a row just under max_allowed_packet', () => {
   it('a statement a few bytes under the limit (which the server refuses) fails alone as data, not the batch as a lost connection', {
     timeout: 60_000,
@@ -530,8 +598,60 @@ describe('classification and redaction', () => {
     const bytes = text.length + 1
     expect(Buffer.byteLength(text, 'utf8')).toBe(bytes)
     // 1 KiB of margin under the limit (the server refuses statements a few bytes under it).
-    expect(oversizeStatementBytes(st, bytes + 1024)).toBeUndefined()
-    expect(oversizeStatementBytes(st, bytes + 1023)).toBe(bytes)
-    expect(oversizeStatementBytes(st, 16 << 20)).toBeUndefined()
+    expect(oversizeStatement(st, bytes + 1024)).toBeUndefined()
+    expect(oversizeStatement(st, bytes + 1023)).toEqual({ bytes, atLeast: false })
+    expect(oversizeStatement(st, 16 << 20)).toBeUndefined()
+  })
+
+  it('measures every kind of value exactly, as mysql2 formats it, without formatting the strings', () => {
+    const strings = [
+      '',
+      'plain',
+      '\0\b\t\n\r\x1a"\'\\',
+      "a'b\\c\n".repeat(50),
+      'é€😀',
+      '\ud800', // lone surrogates: 3 bytes each (U+FFFD), as Buffer.byteLength counts them
+      "\udc00'",
+      "x\ud83d'\ude00",
+      '?',
+    ]
+    const row = (s: string, i: number) => [
+      i,
+      s,
+      Buffer.from([0, 39, 92, i]),
+      null,
+      UNSET,
+      1.5e-300,
+      -0.0000012345678901234567,
+      true,
+    ]
+    const st = {
+      sql: 'insert into `t` (`a`, `b`, `c`, `d`, `e`, `f`, `g`, `h`) values ?',
+      parameters: [strings.map(row)],
+    }
+    const formatted = vi.spyOn(mysql, 'format')
+    const bytes = Buffer.byteLength(mysql.format(st.sql, st.parameters as never), 'utf8')
+    formatted.mockClear()
+    expect(oversizeStatement(st, bytes + 1024)).toBeUndefined()
+    expect(oversizeStatement(st, bytes + 1023)).toEqual({ bytes, atLeast: false })
+    // mysql2 formatted the statement with its strings emptied, and only that.
+    for (const [, values] of formatted.mock.calls)
+      expect(JSON.stringify(values)).not.toMatch(/plain|é|'b/)
+  })
+
+  it('refuses a value longer than the limit by its length alone, and bytes by theirs', () => {
+    const formatted = vi.spyOn(mysql, 'format')
+    const sqlText = 'insert into `t` (`a`) values ?'
+    const text = "'".repeat(4096)
+    // 4096 units are at least 4096 bytes (each quote is 2 escaped): over 4 KiB less the margin.
+    expect(oversizeStatement({ sql: sqlText, parameters: [[[text]]] }, 4096)).toEqual({
+      bytes: sqlText.length - 1 + 4096 + 2,
+      atLeast: true,
+    })
+    // Bytes are X'hex', 2 per byte and 3 more: 4003 bytes, over 4 KiB less the margin.
+    expect(oversizeStatement({ sql: sqlText, parameters: [[[Buffer.alloc(2000)]]] }, 4096)).toEqual(
+      { bytes: sqlText.length - 1 + 4003, atLeast: true },
+    )
+    expect(formatted).not.toHaveBeenCalled()
   })
 })
