@@ -3,7 +3,13 @@ import type { InsertShape, SqlDialectAdapter } from '@batchsql/kysely'
 import { type Compilable, CompiledQuery, type Kysely, sql } from 'kysely'
 import { classifyMysqlError, lostInFlightMysql } from './classify.js'
 import { oversizeStatement, packetTooLargeError, type StringSizes } from './packet.js'
-import { autocommitOffError, hasNoBackslashEscapes, noBackslashEscapesError } from './session.js'
+import {
+  autocommitOffError,
+  charsetError,
+  refusedCharset,
+  refusedSqlMode,
+  sqlModeError,
+} from './session.js'
 import { toMysqlValue } from './values.js'
 
 export interface MysqlAdapterOptions {
@@ -56,15 +62,20 @@ export class MysqlAdapter implements SqlDialectAdapter {
       version: string
       mode: string | null
       ac: number | string
-    }>`SELECT @@max_allowed_packet AS packet, VERSION() AS version, @@session.sql_mode AS mode, @@session.autocommit AS ac`.execute(
+      cs: string
+    }>`SELECT @@max_allowed_packet AS packet, VERSION() AS version, @@session.sql_mode AS mode, @@session.autocommit AS ac, @@session.character_set_client AS cs`.execute(
       db,
     )
     const row = rows[0]!
     // mysql2 escapes with backslashes, and a one-statement batch relies on autocommit; a pool
     // BatchSQL wraps checks each connection, a Kysely of yours is checked here, on the
-    // connection this query ran on.
-    if (hasNoBackslashEscapes(String(row.mode ?? ''))) throw noBackslashEscapesError()
+    // connection this query ran on (the server's side of its character set: mysql2's
+    // connection is out of reach behind Kysely).
+    const mode = refusedSqlMode(String(row.mode ?? ''))
+    if (mode !== undefined) throw sqlModeError(mode)
     if (Number(row.ac) === 0) throw autocommitOffError()
+    const charset = refusedCharset(String(row.cs), undefined)
+    if (charset !== undefined) throw charsetError(charset)
     this.server = parseServerVersion(row.version, Number(row.packet))
     this.maxStatementBytes = this.server.maxAllowedPacket
   }

@@ -10,7 +10,7 @@ import {
 import { Kysely, MysqlDialect } from 'kysely'
 import mysql from 'mysql2'
 import { MysqlAdapter } from './adapter.js'
-import { sessionPool } from './session.js'
+import { charsetError, sessionPool } from './session.js'
 
 export interface MysqlBatchSQLConfig extends SqlBatchSQLConfig {
   /** Rows per INSERT statement. Default 2 000. */
@@ -56,6 +56,11 @@ function checkOwnTarget(target: string | mysql.PoolOptions): void {
       'BATCHSQL_INVALID_CONFIG',
       'createMysqlBatchSQL got a mysql:// URI that does not parse as a URL',
     )
+  // Refused at construction rather than at each connection's check (session.ts).
+  const charset =
+    (typeof target === 'string' ? undefined : target.charset) ??
+    (typeof uri === 'string' ? new URL(uri).searchParams.get('charset') : null)
+  if (typeof charset === 'string' && !/^utf8mb4/i.test(charset)) throw charsetError(charset)
 }
 
 /**

@@ -2,29 +2,78 @@
  * The sessions BatchSQL writes through. A pool BatchSQL creates has each new connection set up
  * before its first use: UTC time zone, no NO_BACKSLASH_ESCAPES, autocommit on, statement and
  * lock-wait limits. A pool you pass is never changed, only checked (once per connection, one
- * SELECT): a session in NO_BACKSLASH_ESCAPES or with autocommit off is refused, and a statement
+ * SELECT): a session in NO_BACKSLASH_ESCAPES, with autocommit off or a character set other
+ * than utf8mb4 is refused, and a statement
  * that lands in a transaction BatchSQL did not open is undone. Every statement's error has its
  * row values removed.
  */
 import { BatchSQLError } from '@batchsql/core'
 import type { MysqlPool, MysqlPoolConnection } from 'kysely'
-import type mysql from 'mysql2'
+import mysql from 'mysql2'
 import { redactMysqlError } from './classify.js'
 
-/** Whether a `sql_mode` value holds NO_BACKSLASH_ESCAPES. */
-export function hasNoBackslashEscapes(sqlMode: string): boolean {
-  return sqlMode.split(',').some((m) => m.trim().toUpperCase() === 'NO_BACKSLASH_ESCAPES')
+/** `sql_mode` flags that change what a row's values become, and why each is refused. */
+const REFUSED_MODES: Readonly<Record<string, string>> = {
+  NO_BACKSLASH_ESCAPES:
+    'mysql2 escapes values with backslashes, which that mode takes literally (strings would ' +
+    'be corrupted or end early)',
+  // MariaDB: '' is stored as NULL (or a valid row fails in a NOT NULL column).
+  EMPTY_STRING_IS_NULL: "the server stores an empty string as NULL, not as ''",
+}
+
+/** The first flag of `sqlMode` BatchSQL will not write through, if any. */
+export function refusedSqlMode(sqlMode: string): string | undefined {
+  return sqlMode
+    .split(',')
+    .map((m) => m.trim().toUpperCase())
+    .find((m) => m in REFUSED_MODES)
 }
 
 /** The error of a session BatchSQL will not write through: final, nothing was sent. */
-export function noBackslashEscapesError(): BatchSQLError {
+export function sqlModeError(mode: string): BatchSQLError {
   return new BatchSQLError(
     'BATCHSQL_INVALID_CONFIG',
-    "the MySQL session's sql_mode contains NO_BACKSLASH_ESCAPES: mysql2 escapes values with " +
-      'backslashes, which that mode takes literally (strings would be corrupted or end early), ' +
-      'so BatchSQL writes nothing through it; remove the mode from the session (see the ' +
-      '@batchsql/mysql README, "Server settings")',
+    `the MySQL session's sql_mode contains ${mode}: ${REFUSED_MODES[mode]}, so BatchSQL ` +
+      'writes nothing through it; remove the mode from the session (see the @batchsql/mysql ' +
+      'README, "Server settings")',
   )
+}
+
+/**
+ * The error of a session whose character set is not utf8mb4. mysql2 encodes the statement it
+ * formats in the connection's character set: for latin1 or ascii it keeps the low byte of each
+ * character, so a letter such as U+0427 becomes a quote after escaping, and a row's text could
+ * end its string and write SQL of its own; other character sets replace or mangle what they
+ * cannot encode, and the row is reported written.
+ */
+export function charsetError(charset: string): BatchSQLError {
+  return new BatchSQLError(
+    'BATCHSQL_INVALID_CONFIG',
+    `the MySQL connection's character set is ${charset}, not utf8mb4: mysql2 would encode ` +
+      'values in it (text it cannot hold altered, or, for latin1 and ascii, characters turned ' +
+      "into quotes), so BatchSQL writes nothing through it; use mysql2's default charset " +
+      '(see the @batchsql/mysql README, "Server settings")',
+  )
+}
+
+// mysql2's table of its charset numbers' encodings (exported, not in its typings).
+const charsetEncodings = (mysql as unknown as { CharsetToEncoding?: readonly string[] })
+  .CharsetToEncoding
+
+/**
+ * The character set of a session BatchSQL will not write through, if it is not utf8mb4: the
+ * server's (`character_set_client`, how it decodes the statement) and mysql2's (how it encodes
+ * it: its charset number, which follows a `SET NAMES` the server reports).
+ */
+export function refusedCharset(
+  serverCharset: string,
+  clientCharsetNumber: number | undefined,
+): string | undefined {
+  if (serverCharset.toLowerCase() !== 'utf8mb4') return serverCharset
+  const encoding =
+    clientCharsetNumber === undefined ? undefined : charsetEncodings?.[clientCharsetNumber]
+  if (encoding !== undefined && encoding !== 'utf8') return `${encoding} (mysql2's)`
+  return undefined
 }
 
 /**
@@ -76,14 +125,16 @@ function run(conn: mysql.PoolConnection, sql: string): Promise<unknown> {
   })
 }
 
-// sql_mode without NO_BACKSLASH_ESCAPES, evaluated by the server in the SET itself.
-const SQL_MODE_WITHOUT_NBE =
-  "TRIM(BOTH ',' FROM REPLACE(CONCAT(',', @@session.sql_mode, ','), ',NO_BACKSLASH_ESCAPES,', ','))"
+// sql_mode without the refused flags, evaluated by the server in the SET itself.
+const SQL_MODE_WITHOUT_REFUSED = `TRIM(BOTH ',' FROM ${Object.keys(REFUSED_MODES).reduce(
+  (expr, mode) => `REPLACE(${expr}, ',${mode},', ',')`,
+  "CONCAT(',', @@session.sql_mode, ',')",
+)})`
 
 /**
  * Session settings of an owned pool's connection. `time_zone` '+00:00': BatchSQL writes dates
- * as UTC text, which a TIMESTAMP column reads in the session's zone. No NO_BACKSLASH_ESCAPES:
- * mysql2 escapes with backslashes. Limits from `timeoutMs`: the server then ends a statement
+ * as UTC text, which a TIMESTAMP column reads in the session's zone. No NO_BACKSLASH_ESCAPES
+ * (mysql2 escapes with backslashes) nor EMPTY_STRING_IS_NULL ('' would be NULL). Limits from `timeoutMs`: the server then ends a statement
  * the executor has given up on (one blocked on a row lock, say) with an error, so the attempt
  * fails for certain and is retried, instead of an outcome nobody knows while the statement may
  * still commit. MariaDB's `max_statement_time` covers every statement (fractions of a second);
@@ -91,7 +142,7 @@ const SQL_MODE_WITHOUT_NBE =
  * (`innodb_lock_wait_timeout`, whole seconds, at least 1).
  */
 async function setUp(conn: mysql.PoolConnection, timeoutMs: number): Promise<void> {
-  const set = ["time_zone = '+00:00'", `sql_mode = ${SQL_MODE_WITHOUT_NBE}`, 'autocommit = 1']
+  const set = ["time_zone = '+00:00'", `sql_mode = ${SQL_MODE_WITHOUT_REFUSED}`, 'autocommit = 1']
   if (timeoutMs > 0)
     set.push(`innodb_lock_wait_timeout = ${Math.max(1, Math.floor(timeoutMs / 1000))}`)
   await run(conn, `SET SESSION ${set.join(', ')}`)
@@ -121,10 +172,13 @@ export function isUtcSession(timeZone: string, systemTimeZone: string): boolean 
 async function check(conn: mysql.PoolConnection, pool: object): Promise<void> {
   const rows = (await run(
     conn,
-    'SELECT @@session.sql_mode AS mode, @@session.time_zone AS tz, @@system_time_zone AS sys, @@session.autocommit AS ac',
-  )) as { mode: unknown; tz: unknown; sys: unknown; ac: unknown }[]
-  if (hasNoBackslashEscapes(String(rows[0]?.mode ?? ''))) throw noBackslashEscapesError()
+    'SELECT @@session.sql_mode AS mode, @@session.time_zone AS tz, @@system_time_zone AS sys, @@session.autocommit AS ac, @@session.character_set_client AS cs',
+  )) as { mode: unknown; tz: unknown; sys: unknown; ac: unknown; cs: unknown }[]
+  const mode = refusedSqlMode(String(rows[0]?.mode ?? ''))
+  if (mode !== undefined) throw sqlModeError(mode)
   if (Number(rows[0]?.ac) === 0) throw autocommitOffError()
+  const charset = refusedCharset(String(rows[0]?.cs), conn.config.charsetNumber)
+  if (charset !== undefined) throw charsetError(charset)
   if (!warnedPools.has(pool) && !isUtcSession(String(rows[0]?.tz), String(rows[0]?.sys))) {
     warnedPools.add(pool)
     process.emitWarning(

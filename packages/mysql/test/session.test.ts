@@ -259,6 +259,98 @@ describe('sql_mode NO_BACKSLASH_ESCAPES', () => {
   })
 })
 
+// Letters that mysql2, encoding for latin1 or ascii, turns into `'`, `,`, `(` and `)` (it keeps
+// the low byte of each UTF-16 unit): a row's text that would end its string and add a row.
+const INJECTION = 'xЧЬЧpwnedЧЩЬШ666ЬЧinjected'
+
+describe('the character set and sql_mode flags that change values', () => {
+  const texts = defineSchema({ table: 'bsq_cs', columns: { id: 'int', s: 'string' } })
+  const fresh = async () => {
+    await q('DROP TABLE IF EXISTS bsq_cs')
+    await q('CREATE TABLE bsq_cs (id INT PRIMARY KEY, s VARCHAR(200) NULL) CHARACTER SET utf8mb4')
+  }
+  /** Submits `rows` through `target`, then returns the settled acks and what the table holds. */
+  async function write(
+    target: Parameters<typeof createMysqlBatchSQL>[0],
+    rows: { id: number; s: string }[],
+  ) {
+    await fresh()
+    const batch = createMysqlBatchSQL(target, { flushInterval: 1 })
+    const results = await settle(rows.map((r) => batch.submitAndWait(texts, r)))
+    await batch.close()
+    const stored = await q<{ id: number; s: string | null }>('SELECT id, s FROM bsq_cs ORDER BY id')
+    await q('DROP TABLE bsq_cs')
+    return { results, stored }
+  }
+  const refused = (results: unknown[], what: RegExp) => {
+    for (const r of results) {
+      expect(r).toMatchObject({ reason: 'non_retryable', attempts: 1 })
+      expect((r as Error).cause).toMatchObject({ code: 'BATCHSQL_INVALID_CONFIG' })
+      expect(String((r as Error).cause)).toMatch(what)
+    }
+  }
+
+  it.each([
+    ['a latin1 charset', { charset: 'LATIN1_SWEDISH_CI' }, undefined],
+    ['SET NAMES latin1 on each connection', {}, 'SET NAMES latin1'],
+    ['an ascii charset', { charset: 'ASCII_GENERAL_CI' }, undefined],
+    ['a utf8mb3 charset', { charset: 'UTF8_GENERAL_CI' }, undefined],
+  ])(
+    'a pool of yours with %s is refused: nothing written, no row added',
+    async (_, options, init) => {
+      const pool = mysql.createPool({ uri: MYSQL_URL, connectionLimit: 1, ...options })
+      if (init) pool.on('connection', (c) => c.query(init))
+      const { results, stored } = await write(pool, [{ id: 2, s: INJECTION }])
+      await pool.promise().end()
+      expect(stored).toEqual([])
+      refused(results, /character set/)
+    },
+  )
+
+  it('a Kysely of yours on a latin1 pool is refused too', async () => {
+    const pool = mysql.createPool({
+      uri: MYSQL_URL,
+      connectionLimit: 1,
+      charset: 'LATIN1_SWEDISH_CI',
+    })
+    const db = new Kysely<any>({ dialect: new MysqlDialect({ pool }) })
+    const { results, stored } = await write(db, [{ id: 2, s: INJECTION }])
+    await db.destroy()
+    expect(stored).toEqual([])
+    refused(results, /character set/)
+  })
+
+  it('PoolOptions or a URI asking for another charset are refused when the pipeline is made', () => {
+    for (const target of [
+      { uri: MYSQL_URL, charset: 'latin1_swedish_ci' },
+      `${MYSQL_URL}${MYSQL_URL.includes('?') ? '&' : '?'}charset=LATIN1_SWEDISH_CI`,
+    ])
+      expect(() => createMysqlBatchSQL(target)).toThrow(
+        expect.objectContaining({ code: 'BATCHSQL_INVALID_CONFIG' }),
+      )
+  })
+
+  it("with mysql2's default charset the same text is written as it is", async () => {
+    const { results, stored } = await write(MYSQL_URL, [{ id: 2, s: INJECTION }])
+    expect(results).toEqual(['ok'])
+    expect(stored).toEqual([{ id: 2, s: INJECTION }])
+  })
+
+  it("EMPTY_STRING_IS_NULL: a pool BatchSQL creates drops it ('' stays ''), a pool of yours is refused", async () => {
+    const mode = "SET SESSION sql_mode = CONCAT(@@session.sql_mode, ',EMPTY_STRING_IS_NULL')"
+    serverDefault(mode)
+    const own = await write(MYSQL_URL, [{ id: 1, s: '' }])
+    vi.restoreAllMocks()
+    expect(own.results).toEqual(['ok'])
+    expect(own.stored).toEqual([{ id: 1, s: '' }])
+    const pool = userPool(mode)
+    const yours = await write(pool, [{ id: 1, s: '' }])
+    await pool.promise().end()
+    expect(yours.stored).toEqual([])
+    refused(yours.results, /EMPTY_STRING_IS_NULL/)
+  })
+})
+
 describe('transactions: autocommit off, a connection handed over inside a transaction', () => {
   // A batch of one statement runs without a transaction of BatchSQL's: under autocommit = 0,
   // or on a connection left inside someone's BEGIN, it was acknowledged, then never committed.
