@@ -38,6 +38,7 @@ export function lostInFlightPostgres(err: unknown): boolean {
 // 428C9: a value for a GENERATED ALWAYS (identity or generated) column, which only the rows
 // that set it carry: isolated, the rows that leave it to DEFAULT commit.
 const ROW_SPECIFIC = new Set(['P0001', '54000', '21000', '428C9'])
+const SESSION_ENDED = new Set(['57P01', '57P02', '57P03', '25P03', '25P04', '57P05'])
 
 /**
  * PostgreSQL errors by SQLSTATE (`err.code`, five characters). Deadlocks, serialization
@@ -63,7 +64,10 @@ export function classifyPostgresError(err: unknown): Classification | undefined 
   if (code === '40P01' || code === '40001') return { reason: 'deadlock', retryable: true }
   if (code === '55P03') return { reason: 'lock_timeout', retryable: true }
   if (code === '57014') return { reason: 'timeout', retryable: true }
-  if (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03') {
+  // A session the server ended: class 08, shutdown, crash, cannot connect now, and its own
+  // timeouts for a session idle inside a transaction (25P03), a transaction too long (25P04,
+  // PostgreSQL 17) or an idle session (57P05): each rolled back what was not committed.
+  if (code.startsWith('08') || SESSION_ENDED.has(code)) {
     return { reason: 'connection', retryable: true }
   }
   if (code.startsWith('53')) return { reason: 'io', retryable: true }

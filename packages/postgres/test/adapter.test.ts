@@ -241,6 +241,22 @@ describe('postgres adapter', () => {
     })
   })
 
+  it('a session the server ended for idling inside a transaction (25P03) is a connection error, retried', async () => {
+    // Nothing of that transaction was committed: the server rolled it back as it ended it.
+    const client = new pg.Client({
+      connectionString: POSTGRES_URL,
+      options: '-c idle_in_transaction_session_timeout=50',
+    })
+    await client.connect()
+    const ended = new Promise<unknown>((resolve) => client.on('error', resolve))
+    await client.query('BEGIN')
+    const err = await ended
+    await client.end().catch(() => {})
+    expect(err).toMatchObject({ code: '25P03' })
+    expect(classifyPostgresError(err)).toEqual({ reason: 'connection', retryable: true })
+    expect(lostInFlightPostgres(err)).toBe(false)
+  })
+
   it('classifies server errors by SQLSTATE and leaves socket errors to core', async () => {
     const err = await pool.query('SELEC 1').then(
       () => undefined,
