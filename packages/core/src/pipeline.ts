@@ -428,6 +428,8 @@ export class BatchSQL implements AsyncDisposable {
   }
 
   private admit(req: Request, signal: AbortSignal | undefined): Promise<void> {
+    // Reading the row ran the caller's code, which may have closed the pipeline.
+    if (this.state !== OPEN) return this.rejectSubmit('closed', new ClosedError())
     if (signal?.aborted) return this.rejectAborted(signal)
     if (this.room > 0 && this.waiters.size === 0) {
       this.enqueue(req)
@@ -443,6 +445,9 @@ export class BatchSQL implements AsyncDisposable {
     next: number,
     signal: AbortSignal | undefined,
   ): Promise<void> {
+    // Closed by the caller's code while the row was read: close() has already let its waiters
+    // go, and would never settle this one.
+    if (this.state !== OPEN) return this.rejectSubmit('closed', new ClosedError(undefined, next))
     if (signal?.aborted) return this.rejectAborted(signal, next)
     return new Promise<void>((resolve, reject) => {
       const w: Waiter = {

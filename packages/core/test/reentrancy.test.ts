@@ -80,6 +80,42 @@ describe('re-entrant calls from code run during a submit', () => {
     expect(executor.rows('events')).toEqual([{ id: 1, tag: 'before' }])
   })
 
+  it('a getter that closes the pipeline, with the buffer full or through submitAndWait(): refused, never left waiting nor written after close', async () => {
+    for (const full of [true, false]) {
+      for (const how of ['submit', 'submitAndWait'] as const) {
+        const executor = new MockExecutor({ delayMs: 5 }, { concurrency: 1 })
+        const b = createBatchSQL({ executor, bufferSize: 1, flushSize: 1, maxInFlightFlushes: 1 })
+        // Full: one row running (for 5 ms), one buffered behind it.
+        if (full) {
+          await b.submit(events, { id: 1, tag: 'a' })
+          await b.submit(events, { id: 2, tag: 'b' })
+        }
+        let closing: ReturnType<typeof b.close> | undefined
+        const row = {
+          id: 3,
+          get tag() {
+            closing ??= b.close()
+            return 'closer'
+          },
+        }
+        const submitted = how === 'submit' ? b.submit(events, row) : b.submitAndWait(events, row)
+        const outcome = await submitted.then(
+          () => 'accepted',
+          (e: unknown) => e,
+        )
+        const where = `${how}, buffer ${full ? 'full' : 'with room'}`
+        expect(outcome, where).toBeInstanceOf(ClosedError)
+        const result = await closing!
+        expect(b.stats(), where).toMatchObject({ waitingSubmits: 0, pending: 0 })
+        expect(result.accepted, where).toBe(result.committed)
+        expect(
+          executor.rows('events').map((r) => r.id),
+          where,
+        ).not.toContain(3)
+      }
+    }
+  })
+
   it('a submitMany() iterator that closes the pipeline: the call is refused, none of its rows accepted', async () => {
     const executor = new MockExecutor()
     const b = createBatchSQL({ executor })
