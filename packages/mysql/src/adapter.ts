@@ -63,7 +63,8 @@ export class MysqlAdapter implements SqlDialectAdapter {
       mode: string | null
       ac: number | string
       cs: string
-    }>`SELECT @@max_allowed_packet AS packet, VERSION() AS version, @@session.sql_mode AS mode, @@session.autocommit AS ac, @@session.character_set_client AS cs`.execute(
+      cc: string
+    }>`SELECT @@max_allowed_packet AS packet, VERSION() AS version, @@session.sql_mode AS mode, @@session.autocommit AS ac, @@session.character_set_client AS cs, @@session.character_set_connection AS cc`.execute(
       db,
     )
     const row = rows[0]!
@@ -74,7 +75,7 @@ export class MysqlAdapter implements SqlDialectAdapter {
     const mode = refusedSqlMode(String(row.mode ?? ''))
     if (mode !== undefined) throw sqlModeError(mode)
     if (Number(row.ac) === 0) throw autocommitOffError()
-    const charset = refusedCharset(String(row.cs), undefined)
+    const charset = refusedCharset([String(row.cs), String(row.cc)], undefined)
     if (charset !== undefined) throw charsetError(charset)
     this.server = parseServerVersion(row.version, Number(row.packet))
     this.maxStatementBytes = this.server.maxAllowedPacket

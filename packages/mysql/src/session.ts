@@ -62,18 +62,25 @@ const charsetEncodings = (mysql as unknown as { CharsetToEncoding?: readonly str
 
 /**
  * The character set of a session BatchSQL will not write through, if it is not utf8mb4: the
- * server's (`character_set_client`, how it decodes the statement) and mysql2's (how it encodes
- * it: its charset number, which follows a `SET NAMES` the server reports).
+ * server's (`character_set_client`, how it decodes the statement, and
+ * `character_set_connection`, what it converts the statement's strings to) and mysql2's.
  */
 export function refusedCharset(
-  serverCharset: string,
+  serverCharsets: readonly string[],
   clientCharsetNumber: number | undefined,
 ): string | undefined {
-  if (serverCharset.toLowerCase() !== 'utf8mb4') return serverCharset
-  const encoding =
-    clientCharsetNumber === undefined ? undefined : charsetEncodings?.[clientCharsetNumber]
-  if (encoding !== undefined && encoding !== 'utf8') return `${encoding} (mysql2's)`
-  return undefined
+  const server = serverCharsets.find((c) => c.toLowerCase() !== 'utf8mb4')
+  return server ?? refusedClientCharset(clientCharsetNumber)
+}
+
+/**
+ * mysql2's encoding of a connection's statements, if it is not UTF-8: its charset number, which
+ * follows a `SET NAMES` the server reports (session tracking), so it is read before every
+ * statement at no cost (a connection checked once could be switched to latin1 by your code).
+ */
+export function refusedClientCharset(charsetNumber: number | undefined): string | undefined {
+  const encoding = charsetNumber === undefined ? undefined : charsetEncodings?.[charsetNumber]
+  return encoding !== undefined && encoding !== 'utf8' ? `${encoding} (mysql2's)` : undefined
 }
 
 /**
@@ -172,12 +179,15 @@ export function isUtcSession(timeZone: string, systemTimeZone: string): boolean 
 async function check(conn: mysql.PoolConnection, pool: object): Promise<void> {
   const rows = (await run(
     conn,
-    'SELECT @@session.sql_mode AS mode, @@session.time_zone AS tz, @@system_time_zone AS sys, @@session.autocommit AS ac, @@session.character_set_client AS cs',
-  )) as { mode: unknown; tz: unknown; sys: unknown; ac: unknown; cs: unknown }[]
+    'SELECT @@session.sql_mode AS mode, @@session.time_zone AS tz, @@system_time_zone AS sys, @@session.autocommit AS ac, @@session.character_set_client AS cs, @@session.character_set_connection AS cc',
+  )) as { mode: unknown; tz: unknown; sys: unknown; ac: unknown; cs: unknown; cc: unknown }[]
   const mode = refusedSqlMode(String(rows[0]?.mode ?? ''))
   if (mode !== undefined) throw sqlModeError(mode)
   if (Number(rows[0]?.ac) === 0) throw autocommitOffError()
-  const charset = refusedCharset(String(rows[0]?.cs), conn.config.charsetNumber)
+  const charset = refusedCharset(
+    [String(rows[0]?.cs), String(rows[0]?.cc)],
+    conn.config.charsetNumber,
+  )
   if (charset !== undefined) throw charsetError(charset)
   if (!warnedPools.has(pool) && !isUtcSession(String(rows[0]?.tz), String(rows[0]?.sys))) {
     warnedPools.add(pool)
@@ -221,6 +231,15 @@ class SessionConnection {
       query(sql: string, values: unknown, cb?: Callback): unknown
     }
     if (callback === undefined) return raw.query(sql, parameters)
+    // Not for COMMIT / ROLLBACK, which carry no text to encode.
+    const charset =
+      sql === 'commit' || sql === 'rollback'
+        ? undefined
+        : refusedClientCharset(this.raw.config.charsetNumber)
+    if (charset !== undefined) {
+      queueMicrotask(() => callback(charsetError(charset)))
+      return undefined
+    }
     // Kysely's own transaction statements (mysql-driver: 'begin', 'commit', 'rollback').
     if (sql === 'begin') this.inOwnTransaction = true
     else if (sql === 'commit' || sql === 'rollback') this.inOwnTransaction = false

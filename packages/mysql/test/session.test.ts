@@ -295,6 +295,7 @@ describe('the character set and sql_mode flags that change values', () => {
     ['SET NAMES latin1 on each connection', {}, 'SET NAMES latin1'],
     ['an ascii charset', { charset: 'ASCII_GENERAL_CI' }, undefined],
     ['a utf8mb3 charset', { charset: 'UTF8_GENERAL_CI' }, undefined],
+    ['character_set_connection latin1', {}, 'SET character_set_connection = latin1'],
   ])(
     'a pool of yours with %s is refused: nothing written, no row added',
     async (_, options, init) => {
@@ -306,6 +307,23 @@ describe('the character set and sql_mode flags that change values', () => {
       refused(results, /character set/)
     },
   )
+
+  it('a connection of your pool switched to latin1 after its check is refused at its next statement', async () => {
+    const pool = mysql.createPool({ uri: MYSQL_URL, connectionLimit: 1 })
+    await fresh()
+    const batch = createMysqlBatchSQL(pool, { flushInterval: 1 })
+    const first = await settle([batch.submitAndWait(texts, { id: 1, s: 'first' })])
+    // Your code, on the pool's one connection (mysql2 learns the new charset from the server).
+    await pool.promise().query('SET NAMES latin1')
+    const second = await settle([batch.submitAndWait(texts, { id: 2, s: INJECTION })])
+    await batch.close()
+    await pool.promise().end()
+    const stored = await q('SELECT id, s FROM bsq_cs ORDER BY id')
+    await q('DROP TABLE bsq_cs')
+    expect(first).toEqual(['ok'])
+    refused(second, /character set/)
+    expect(stored).toEqual([{ id: 1, s: 'first' }])
+  })
 
   it('a Kysely of yours on a latin1 pool is refused too', async () => {
     const pool = mysql.createPool({
