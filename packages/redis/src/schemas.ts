@@ -2,6 +2,7 @@ import {
   type ColumnType,
   defineSchema,
   type Schema,
+  setOwnProperty,
   ValidationError,
   type Value,
 } from '@batchsql/core'
@@ -282,7 +283,7 @@ export const redisSchemas = {
       )
     }
     const types: Record<string, ColumnType> = {}
-    for (const c of columns) types[c] = 'any'
+    for (const c of columns) setOwnProperty(types, c, 'any') // `__proto__` too: see core
     return redisSchema<{ [K in C[number]]?: Value }>(table, types, options.prefix ?? '', {
       toCommand: genericMapper(table, columns, options.prefix ?? ''),
     })

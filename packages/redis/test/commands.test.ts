@@ -127,6 +127,15 @@ describe('generic command form', () => {
   const generic = () =>
     redisSchemas.command({ prefix, columns: ['cmd', 'key', 'arg1', 'arg2'] as const })
 
+  it('an argument column may be named __proto__ (a column of the schema, read from the row)', async () => {
+    const s = redisSchemas.command({ prefix, columns: ['cmd', 'key', '__proto__'] as const })
+    expect(s.columns).toEqual(['cmd', 'key', '__proto__'])
+    const b = createRedisBatchSQL(redis)
+    await b.submitAndWait(s, JSON.parse('{"cmd": "SET", "key": "g:proto", "__proto__": "v"}'))
+    await b.close()
+    expect(await redis.get(`${prefix}g:proto`)).toBe('v')
+  })
+
   it('runs every supported command form as given', async () => {
     const s = generic()
     const b = createRedisBatchSQL(redis)
