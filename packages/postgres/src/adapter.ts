@@ -9,7 +9,7 @@ import type { Kysely } from 'kysely'
 import type pg from 'pg'
 import { classifyPostgresError, lostInFlightPostgres } from './classify.js'
 import { withConflictClause } from './conflict.js'
-import { alwaysIdentityColumns, copyBatch, type IdentityCache, preloadCopyStreams } from './copy.js'
+import { copyBatch, copyTableInfo, preloadCopyStreams, type TableInfoCache } from './copy.js'
 import { toPgValue } from './values.js'
 
 /** When the COPY fast path is used: never, for plain inserts, or for every strategy. */
@@ -42,7 +42,7 @@ export class PostgresAdapter implements SqlDialectAdapter {
   readonly rowsPerStatement: number
   private readonly pool: pg.Pool | undefined
   private readonly copy: CopyMode
-  private readonly identity: IdentityCache = new Map()
+  private readonly tables: TableInfoCache = new Map()
 
   constructor(options: PostgresAdapterOptions = {}) {
     this.pool = options.pool
@@ -108,19 +108,22 @@ export class PostgresAdapter implements SqlDialectAdapter {
     return wanted && !bytesInAnyColumn(groups) && !hasUnset(groups)
   }
 
-  /** Whether a plain-insert group writes a value into a `GENERATED ALWAYS` identity column. */
-  private async setsAlwaysIdentity(groups: readonly ShapeGroup[]): Promise<boolean> {
+  /**
+   * Whether a plain-insert group must take the INSERT path: it writes a value into a
+   * `GENERATED ALWAYS` identity column, or its table has row-level security (`CopyTableInfo`).
+   */
+  private async insertPathOnly(groups: readonly ShapeGroup[]): Promise<boolean> {
     for (const g of groups) {
       if (g.shape.schema.strategy !== 'insert') continue // upserts end in INSERT … SELECT
-      const always = await alwaysIdentityColumns(this.pool!, g.shape.schema.table, this.identity)
-      if (g.shape.columns.some((c) => always.has(c))) return true
+      const info = await copyTableInfo(this.pool!, g.shape.schema.table, this.tables)
+      if (info.rowSecurity || g.shape.columns.some((c) => info.alwaysIdentity.has(c))) return true
     }
     return false
   }
 
   async writeFast(groups: readonly ShapeGroup[], ctx: ProcessContext): Promise<boolean> {
     if (!this.usesCopy(groups)) return false
-    if (await this.setsAlwaysIdentity(groups)) return false
+    if (await this.insertPathOnly(groups)) return false
     await copyBatch(this.pool!, groups, ctx)
     return true
   }

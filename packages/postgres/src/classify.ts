@@ -74,6 +74,10 @@ export function classifyPostgresError(err: unknown): Classification | undefined 
   if (code === '23505') return { reason: 'duplicate_key', retryable: false }
   if (code.startsWith('23') || code.startsWith('22') || ROW_SPECIFIC.has(code))
     return { reason: 'data', retryable: false }
+  // A row a row-level security policy's WITH CHECK refuses: about that row, isolated like any
+  // data error (the rest of class 42, a privilege denied included, is about the statement).
+  if (code === '42501' && typeof message === 'string' && message.includes('row-level security'))
+    return { reason: 'data', retryable: false }
   if (code.startsWith('42')) return { reason: 'syntax', retryable: false }
   return { reason: 'non_retryable', retryable: false }
 }

@@ -136,32 +136,48 @@ async function copyInto(
   }
 }
 
+/** What decides whether a plain-insert batch of a table may be COPied (`copyTableInfo`). */
+export interface CopyTableInfo {
+  /**
+   * Its `GENERATED ALWAYS AS IDENTITY` columns. COPY writes a value given for one as it is (as
+   * `OVERRIDING SYSTEM VALUE` would, leaving the sequence behind), where INSERT refuses it
+   * (428C9): a plain-insert batch that sets one takes the INSERT path, so both paths write the
+   * same rows.
+   */
+  readonly alwaysIdentity: ReadonlySet<string>
+  /**
+   * Row-level security is enabled: `COPY FROM` into the table is refused (0A000) for a role
+   * the policies apply to, where INSERT checks each row against them; its plain inserts take
+   * the INSERT path. (Upserts COPY into a staging table and end in INSERT … SELECT.)
+   */
+  readonly rowSecurity: boolean
+}
+
 /**
- * The columns of `table` that are `GENERATED ALWAYS AS IDENTITY`. COPY writes a value given for
- * one as it is (as `OVERRIDING SYSTEM VALUE` would, leaving the sequence behind), where INSERT
- * refuses it (428C9): a plain-insert batch that sets one takes the INSERT path, so both paths
- * write the same rows. Read again once the last reading is `IDENTITY_TTL_MS` old: a table
- * migrated to an identity column (or dropped and created again) while the pipeline runs is
- * seen within that time, at the price of one catalog query per table and second (checking
- * before every COPY would cost a round trip per batch; a table not found is read next time).
+ * `table`'s `CopyTableInfo`. Read again once the last reading is `TABLE_INFO_TTL_MS` old: a
+ * table migrated to an identity column or to row-level security (or dropped and created
+ * again) while the pipeline runs is seen within that time, at the price of one catalog query
+ * per table and second (checking before every COPY would cost a round trip per batch; a table
+ * not found is read next time).
  */
-export async function alwaysIdentityColumns(
+export async function copyTableInfo(
   pool: pg.Pool,
   table: string,
-  cache: IdentityCache,
-): Promise<ReadonlySet<string>> {
+  cache: TableInfoCache,
+): Promise<CopyTableInfo> {
   const known = cache.get(table)
-  if (known !== undefined && performance.now() - known.at < IDENTITY_TTL_MS) return known.columns
+  if (known !== undefined && performance.now() - known.at < TABLE_INFO_TTL_MS) return known.info
   // A clean client as every batch takes (not one left inside a transaction of yours, failed
   // or not), rather than pool.query(), which pg 8 warns about (a deprecation) when it runs the
   // query from inside a new connection's ready handler. One whose session ended is destroyed
   // on release (connectClean).
   const client = await connectClean(pool)
-  let rows: { found: boolean; columns: string[] }[]
+  let rows: { found: boolean; columns: string[]; rls: boolean | null }[]
   try {
-    ;({ rows } = await client.query<{ found: boolean; columns: string[] }>(
+    ;({ rows } = await client.query(
       `SELECT c.oid IS NOT NULL AS found,
-            coalesce(array_agg(a.attname::text) FILTER (WHERE a.attidentity = 'a'), '{}') AS columns
+            coalesce(array_agg(a.attname::text) FILTER (WHERE a.attidentity = 'a'), '{}') AS columns,
+            (SELECT relrowsecurity FROM pg_class WHERE oid = c.oid) AS rls
        FROM (SELECT to_regclass($1) AS oid) c
        LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
       GROUP BY c.oid`,
@@ -170,20 +186,20 @@ export async function alwaysIdentityColumns(
   } finally {
     client.release()
   }
-  const columns = new Set(rows[0]?.columns ?? [])
-  if (rows[0]?.found) cache.set(table, { columns, at: performance.now() })
+  const info = {
+    alwaysIdentity: new Set(rows[0]?.columns ?? []),
+    rowSecurity: rows[0]?.rls === true,
+  }
+  if (rows[0]?.found) cache.set(table, { info, at: performance.now() })
   else cache.delete(table)
-  return columns
+  return info
 }
 
-/** How long a table's identity columns are taken as read (see `alwaysIdentityColumns`). */
-export const IDENTITY_TTL_MS = 1_000
+/** How long a table's `CopyTableInfo` is taken as read (see `copyTableInfo`). */
+export const TABLE_INFO_TTL_MS = 1_000
 
-/** Per table, its `GENERATED ALWAYS AS IDENTITY` columns and when they were read. */
-export type IdentityCache = Map<
-  string,
-  { readonly columns: ReadonlySet<string>; readonly at: number }
->
+/** Per table, its `CopyTableInfo` and when it was read. */
+export type TableInfoCache = Map<string, { readonly info: CopyTableInfo; readonly at: number }>
 
 export async function copyBatch(
   pool: pg.Pool,
@@ -211,8 +227,13 @@ export async function copyBatch(
         continue
       }
       const staging = `batchsql_copy_${i}`
+      // The batch's columns only, without constraints: `LIKE` copied every NOT NULL, also of a
+      // column the rows leave to the table (an identity, a generated column, one a trigger
+      // fills), so every row failed in the staging table where INSERT writes it; and defaults
+      // are the table's business, in the INSERT … SELECT below (evaluated in staging, a serial's
+      // burned sequence values).
       await client.query(
-        `CREATE TEMP TABLE ${tableSql(staging)} (LIKE ${tableSql(schema.table)} INCLUDING DEFAULTS) ON COMMIT DROP`,
+        `CREATE TEMP TABLE ${tableSql(staging)} ON COMMIT DROP AS SELECT ${columnsSql(shape.columns)} FROM ${tableSql(schema.table)} WITH NO DATA`,
       )
       await copyInto(client, staging, shape.columns, values)
       let select = compiler.selectFrom(staging).select(shape.columns.map((c) => sql.id(c).as(c)))

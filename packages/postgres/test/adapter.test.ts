@@ -3,12 +3,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { defineSchema } from '@batchsql/core'
+import { defineSchema, type Schema } from '@batchsql/core'
 import { CamelCasePlugin, Kysely, PostgresDialect } from 'kysely'
 import pg from 'pg'
 import { afterAll, describe, expect, it } from 'vitest'
 import { connectClean } from '../src/clean-connection.js'
-import { IDENTITY_TTL_MS } from '../src/copy.js'
+import { TABLE_INFO_TTL_MS } from '../src/copy.js'
 import {
   classifyPostgresError,
   copyText,
@@ -497,8 +497,116 @@ describe('a GENERATED ALWAYS identity column', () => {
   )
 })
 
+describe('COPY and INSERT write the same rows into tables that fill columns themselves', () => {
+  /** Writes `rows` through each path into a fresh `columns` table; returns each path's table. */
+  async function bothPaths(
+    columns: string,
+    setUp: string,
+    s: (table: string) => Schema,
+    rows: Record<string, unknown>[],
+    select: string,
+  ) {
+    const out: Record<string, unknown> = {}
+    for (const copy of ['never', 'always'] as const) {
+      const table = `bsq_fills_${copy}_${process.pid}`
+      out[copy] = await withTable(table, columns, async () => {
+        if (setUp) await pool.query(setUp.replaceAll('$T', table))
+        const batch = createPostgresBatchSQL(pool, { copy, flushInterval: 1 })
+        const acks = rows.map((r) =>
+          batch.submitAndWait(s(table), r as never).then(
+            () => 'ok',
+            (e: { reason?: string }) => e.reason,
+          ),
+        )
+        const results = await Promise.all(acks)
+        await batch.close()
+        return { results, rows: (await pool.query(select.replaceAll('$T', table))).rows }
+      })
+    }
+    return out as Record<'never' | 'always', { results: string[]; rows: unknown[] }>
+  }
+
+  it('an upsert on a natural key of a table with an identity key, a NOT NULL generated column and a column a trigger fills', async () => {
+    const trigger = `CREATE OR REPLACE FUNCTION bsq_fills_who() RETURNS trigger LANGUAGE plpgsql AS
+      $$ BEGIN NEW.who := 'trigger'; RETURN NEW; END $$;
+      CREATE TRIGGER fill BEFORE INSERT ON $T FOR EACH ROW EXECUTE FUNCTION bsq_fills_who()`
+    try {
+      for (const strategy of ['ignore', 'update'] as const) {
+        const out = await bothPaths(
+          `id INT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, email TEXT UNIQUE NOT NULL, n INT NOT NULL,
+           twice INT GENERATED ALWAYS AS (n * 2) STORED NOT NULL, who TEXT NOT NULL`,
+          trigger,
+          (table) =>
+            defineSchema({ table, columns: ['email', 'n'], strategy, conflictColumns: ['email'] }),
+          [
+            { email: 'a@x', n: 1 },
+            { email: 'b@x', n: 2 },
+          ],
+          'SELECT email, n, twice, who FROM $T ORDER BY email',
+        )
+        // The staging table copied every NOT NULL of the table: each row failed there.
+        expect(out.always, strategy).toEqual(out.never)
+        expect(out.always.results, strategy).toEqual(['ok', 'ok'])
+        expect(out.always.rows, strategy).toEqual([
+          { email: 'a@x', n: 1, twice: 2, who: 'trigger' },
+          { email: 'b@x', n: 2, twice: 4, who: 'trigger' },
+        ])
+      }
+    } finally {
+      await pool.query('DROP FUNCTION IF EXISTS bsq_fills_who()')
+    }
+  })
+
+  it('row-level security: plain inserts take the INSERT path (COPY FROM is refused there), a row the policy refuses fails alone', async () => {
+    const role = `bsq_rls_role_${process.pid}`
+    await pool.query(`CREATE ROLE ${role}`)
+    try {
+      // Through a pool whose sessions are the role the policy applies to.
+      for (const copy of ['never', 'always'] as const) {
+        const table = `bsq_rls_${copy}_${process.pid}`
+        await withTable(table, 'id INT PRIMARY KEY, tenant TEXT NOT NULL', async () => {
+          await pool.query(`GRANT SELECT, INSERT ON ${table} TO ${role}`)
+          await pool.query(`ALTER TABLE ${table} ENABLE ROW LEVEL SECURITY`)
+          await pool.query(
+            `CREATE POLICY p ON ${table} FOR ALL USING (true) WITH CHECK (tenant = 'ok')`,
+          )
+          const asRole = new pg.Pool({
+            connectionString: POSTGRES_URL,
+            max: 2,
+            options: `-c role=${role}`,
+          })
+          try {
+            const batch = createPostgresBatchSQL(asRole, { copy, flushInterval: 1 })
+            const s = defineSchema({ table, columns: ['id', 'tenant'] })
+            const results = await Promise.all(
+              [
+                { id: 1, tenant: 'ok' },
+                { id: 2, tenant: 'bad' },
+                { id: 3, tenant: 'ok' },
+              ].map((r) =>
+                batch.submitAndWait(s, r).then(
+                  () => 'ok',
+                  (e: { reason?: string }) => e.reason,
+                ),
+              ),
+            )
+            await batch.close()
+            const { rows } = await pool.query(`SELECT id FROM ${table} ORDER BY id`)
+            expect(results, copy).toEqual(['ok', 'data', 'ok'])
+            expect(rows, copy).toEqual([{ id: 1 }, { id: 3 }])
+          } finally {
+            await asRole.end()
+          }
+        })
+      }
+    } finally {
+      await pool.query(`DROP ROLE ${role}`)
+    }
+  })
+})
+
 describe('a table migrated to a GENERATED ALWAYS identity column while the pipeline runs', () => {
-  it('takes the INSERT path once the identity columns are read again (within IDENTITY_TTL_MS)', async () => {
+  it('takes the INSERT path once the identity columns are read again (within TABLE_INFO_TTL_MS)', async () => {
     const table = `bsq_identity_later_${process.pid}`
     await withTable(table, 'id BIGINT NOT NULL, tag TEXT', async () => {
       const batch = createPostgresBatchSQL(pool, { copy: 'insert', flushInterval: 1 })
@@ -510,7 +618,7 @@ describe('a table migrated to a GENERATED ALWAYS identity column while the pipel
         )
       expect(await outcome({ id: 10, tag: 'before' })).toBe('written')
       await pool.query(`ALTER TABLE ${table} ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY`)
-      await new Promise((r) => setTimeout(r, IDENTITY_TTL_MS + 100))
+      await new Promise((r) => setTimeout(r, TABLE_INFO_TTL_MS + 100))
       // COPY would store 11 and leave the sequence at 1; INSERT refuses it, as it would have
       // had the pipeline been created after the migration.
       expect(await outcome({ id: 11, tag: 'after' })).toBe('data')
