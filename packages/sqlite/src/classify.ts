@@ -16,8 +16,13 @@ export class ForeignTransactionError extends BatchSQLError {
   }
 }
 
-/** SQLITE_ERROR messages that a value raises (SQLite's json1 and integer arithmetic). */
-const VALUE_ERRORS = /^(malformed JSON|integer overflow|JSON cannot hold BLOB values)/
+/**
+ * SQLITE_ERROR messages about rows, not the statement: a value SQLite's json1 or integer
+ * arithmetic cannot take, and a row that sets a generated column (the rows that do not are
+ * written by statements of their own: PostgreSQL's 428C9, a `data` error there too).
+ */
+const VALUE_ERRORS =
+  /^(malformed JSON|integer overflow|JSON cannot hold BLOB values|cannot (INSERT into|UPDATE) generated column)/
 
 /**
  * better-sqlite3 errors carry SQLite's extended result code as `code` (SQLITE_BUSY_SNAPSHOT,

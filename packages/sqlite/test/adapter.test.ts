@@ -324,6 +324,32 @@ describe('sqlite adapter', () => {
     db.close()
   })
 
+  it('a row that sets a generated column fails alone; the rows that leave it to the table are written', async () => {
+    const db = new Database(':memory:')
+    db.exec(
+      'CREATE TABLE gen (id INTEGER PRIMARY KEY, a INTEGER, g INTEGER GENERATED ALWAYS AS (a * 2) STORED)',
+    )
+    const gen = defineSchema({ table: 'gen', columns: { id: 'int', a: 'int', g: 'int' } })
+    const batch = createSqliteBatchSQL(db, { flushSize: 4, retry: { maxAttempts: 1 } })
+    const acks = outcomes(
+      [
+        { id: 1, a: 1 },
+        { id: 2, a: 2, g: 5 },
+        { id: 3, a: 3 },
+        { id: 4, a: 4 },
+      ],
+      (row) => batch.submitAndWait(gen, row),
+    )
+    await batch.close()
+    expect(await acks).toEqual(['ok', 'data', 'ok', 'ok'])
+    expect(db.prepare('SELECT id, g FROM gen ORDER BY id').all()).toEqual([
+      { id: 1, g: 2 },
+      { id: 3, g: 6 },
+      { id: 4, g: 8 },
+    ])
+    db.close()
+  })
+
   it('keeps a bounded number of prepared statements', async () => {
     const db = new Database(':memory:')
     const adapter = new SqliteAdapter({ database: db })
