@@ -78,6 +78,9 @@ export function classifyPostgresError(err: unknown): Classification | undefined 
   // data error (the rest of class 42, a privilege denied included, is about the statement).
   if (code === '42501' && typeof message === 'string' && message.includes('row-level security'))
     return { reason: 'data', retryable: false }
+  // COPY's refusal of a generated column the rows set (INSERT's is 428C9): those rows' doing.
+  if (code === '42P10' && typeof message === 'string' && message.includes('generated column'))
+    return { reason: 'data', retryable: false }
   if (code.startsWith('42')) return { reason: 'syntax', retryable: false }
   return { reason: 'non_retryable', retryable: false }
 }

@@ -557,6 +557,26 @@ describe('COPY and INSERT write the same rows into tables that fill columns them
     }
   })
 
+  it('a row that sets a generated column fails alone on both paths; the others are written', async () => {
+    const out = await bothPaths(
+      'id INT PRIMARY KEY, a INT, g INT GENERATED ALWAYS AS (a * 2) STORED',
+      '',
+      (table) => defineSchema({ table, columns: ['id', 'a', 'g'] }),
+      [
+        { id: 1, a: 1 },
+        { id: 2, a: 2, g: 5 },
+        { id: 3, a: 3 },
+      ],
+      'SELECT id, g FROM $T ORDER BY id',
+    )
+    expect(out.always).toEqual(out.never)
+    expect(out.always.results).toEqual(['ok', 'data', 'ok'])
+    expect(out.always.rows).toEqual([
+      { id: 1, g: 2 },
+      { id: 3, g: 6 },
+    ])
+  })
+
   it('row-level security: plain inserts take the INSERT path (COPY FROM is refused there), a row the policy refuses fails alone', async () => {
     const role = `bsq_rls_role_${process.pid}`
     await pool.query(`CREATE ROLE ${role}`)
