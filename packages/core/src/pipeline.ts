@@ -644,7 +644,8 @@ export class BatchSQL implements AsyncDisposable {
 
   private admitWaitersNow(): void {
     while (this.waiters.size > 0 && this.room > 0 && this.state === OPEN) {
-      const w = this.waiters.first()!
+      const node = this.waiters.first()!
+      const w = node.value
       const item = w.item
       if (item instanceof Request) {
         this.enqueue(item)
@@ -659,7 +660,9 @@ export class BatchSQL implements AsyncDisposable {
         }
         if (w.next < w.total) break // a submitMany() still waiting for room
       }
-      this.waiters.shift()
+      // Not shift(): code of the caller's run while admitting (a metrics reporter) may have
+      // aborted this waiter's signal, which took it out (rejected, with what was accepted).
+      if (!this.waiters.remove(node)) continue
       if (w.onAbort) w.signal?.removeEventListener('abort', w.onAbort)
       this.metrics.recordEnqueueLatency((now() - w.since) / 1000, this.executor.name)
       w.resolve()

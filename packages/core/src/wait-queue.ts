@@ -31,9 +31,9 @@ export class WaitQueue<T> {
     return node
   }
 
-  /** The oldest waiter, still queued. */
-  first(): T | undefined {
-    return this.head?.value
+  /** The oldest waiter's place (leave it with `remove()`: it may have left meanwhile). */
+  first(): WaitNode<T> | undefined {
+    return this.head
   }
 
   /** Takes `node` out wherever it is; false if it had already left. */
@@ -47,13 +47,6 @@ export class WaitQueue<T> {
     node.prev = node.next = undefined
     this.count--
     return true
-  }
-
-  shift(): T | undefined {
-    const node = this.head
-    if (node === undefined) return undefined
-    this.remove(node)
-    return node.value
   }
 
   /** Empties the queue, oldest first. */

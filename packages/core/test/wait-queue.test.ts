@@ -9,13 +9,13 @@ describe('WaitQueue', () => {
     expect(q.remove(nodes[2]!)).toBe(false) // already gone
     expect(q.remove(nodes[4]!)).toBe(true) // tail
     expect(q.size).toBe(3)
-    expect(q.shift()).toBe(1)
-    expect(q.first()).toBe(2)
+    expect(q.remove(q.first()!)).toBe(true)
+    expect(q.first()?.value).toBe(2)
     q.push(6)
     expect(q.remove(nodes[1]!)).toBe(true) // head
     expect(q.drain()).toEqual([4, 6])
     expect(q.size).toBe(0)
-    expect(q.shift()).toBeUndefined()
+    expect(q.first()).toBeUndefined()
     expect(q.remove(nodes[3]!)).toBe(false) // drained
   })
 })
