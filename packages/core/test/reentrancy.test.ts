@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import {
+  AbortedError,
   ClosedError,
   createBatchSQL,
   defineSchema,
@@ -7,6 +8,7 @@ import {
   ValidationError,
 } from '../src/index.js'
 import { MockExecutor } from '../src/testing.js'
+import { closeReleasing, gatedExecutor, tick } from './helpers.js'
 
 // The caller's code runs inside submit(): a row's getters and toJSON() while the row is read,
 // a submitMany() iterator, a metrics reporter. Code there that calls back into the same
@@ -129,6 +131,58 @@ describe('re-entrant calls from code run during a submit', () => {
     expect((err as ClosedError).acceptedRows).toBe(0)
     expect(await b.close()).toMatchObject({ accepted: 0, committed: 0 })
     expect(executor.rows('events')).toEqual([])
+  })
+
+  it("a metrics reporter that aborts a waiting submit's signal while it is admitted: the submit after it is still admitted", async () => {
+    const { processor, executor } = gatedExecutor({ concurrency: 1 })
+    const abortA = new AbortController()
+    let armed = false
+    class AbortingReporter extends NoopMetricsReporter {
+      override recordFlush(): void {
+        if (armed) {
+          armed = false
+          abortA.abort(new Error('gave up'))
+        }
+      }
+    }
+    const b = createBatchSQL({
+      executor,
+      flushSize: 1,
+      bufferSize: 2,
+      maxInFlightFlushes: 4,
+      flushInterval: 60_000,
+      metrics: new AbortingReporter(),
+    })
+    // One batch of the table runs (held at the processor), two wait behind it: the buffer is full.
+    for (let id = 0; id < 3; id++) await b.submit(events, { id, tag: 'r' })
+    const a = b.submitMany(events, [{ id: 10, tag: 'a' }], { signal: abortA.signal })
+    let bOutcome: unknown
+    const later = b.submit(events, { id: 11, tag: 'b' }).then(
+      () => {
+        bOutcome = 'accepted'
+      },
+      (e: unknown) => {
+        bOutcome = e
+      },
+    )
+    expect(b.stats().waitingSubmits).toBe(2)
+    processor.releaseAll() // row 0 done: row 1 runs, still no room
+    await processor.waitFor(2)
+    armed = true // A's row is admitted when row 1 is done, and its flush aborts A's signal
+    processor.releaseAll()
+    const aErr = await a.catch((e: unknown) => e)
+    expect(aErr).toBeInstanceOf(AbortedError)
+    // B is admitted as room frees. (Taken out with shift(), A's place was gone already and B's
+    // went with it: B never settled, not even at close().)
+    for (let i = 0; i < 200 && bOutcome === undefined; i++) {
+      processor.releaseAll()
+      await tick()
+    }
+    expect(bOutcome).toBe('accepted')
+    await later
+    // Rows 0-2, A's one row (accepted before its signal fired: `acceptedRows` 1) and B's.
+    expect((aErr as AbortedError).acceptedRows).toBe(1)
+    expect(await closeReleasing(b, processor)).toMatchObject({ accepted: 5, committed: 5 })
   })
 
   it('a metrics reporter that closes the pipeline as a flush starts: close() waits for that flush', async () => {
