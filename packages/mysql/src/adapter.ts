@@ -3,13 +3,7 @@ import type { InsertShape, SqlDialectAdapter } from '@batchsql/kysely'
 import { type Compilable, CompiledQuery, type Kysely, sql } from 'kysely'
 import { classifyMysqlError, lostInFlightMysql } from './classify.js'
 import { oversizeStatement, packetTooLargeError, type StringSizes } from './packet.js'
-import {
-  autocommitOffError,
-  charsetError,
-  refusedCharset,
-  refusedSqlMode,
-  sqlModeError,
-} from './session.js'
+import { refuseSession, SESSION_COLUMNS, type SessionSettings } from './session.js'
 import { toMysqlValue } from './values.js'
 
 export interface MysqlAdapterOptions {
@@ -57,14 +51,9 @@ export class MysqlAdapter implements SqlDialectAdapter {
   }
 
   async init(db: Kysely<any>): Promise<void> {
-    const { rows } = await sql<{
-      packet: number | string
-      version: string
-      mode: string | null
-      ac: number | string
-      cs: string
-      cc: string
-    }>`SELECT @@max_allowed_packet AS packet, VERSION() AS version, @@session.sql_mode AS mode, @@session.autocommit AS ac, @@session.character_set_client AS cs, @@session.character_set_connection AS cc`.execute(
+    const { rows } = await sql<
+      SessionSettings & { packet: number | string; version: string }
+    >`SELECT @@max_allowed_packet AS packet, VERSION() AS version, ${sql.raw(SESSION_COLUMNS)}`.execute(
       db,
     )
     const row = rows[0]!
@@ -72,11 +61,7 @@ export class MysqlAdapter implements SqlDialectAdapter {
     // BatchSQL wraps checks each connection, a Kysely of yours is checked here, on the
     // connection this query ran on (the server's side of its character set: mysql2's
     // connection is out of reach behind Kysely).
-    const mode = refusedSqlMode(String(row.mode ?? ''))
-    if (mode !== undefined) throw sqlModeError(mode)
-    if (Number(row.ac) === 0) throw autocommitOffError()
-    const charset = refusedCharset([String(row.cs), String(row.cc)], undefined)
-    if (charset !== undefined) throw charsetError(charset)
+    refuseSession(row)
     this.server = parseServerVersion(row.version, Number(row.packet))
     this.maxStatementBytes = this.server.maxAllowedPacket
   }

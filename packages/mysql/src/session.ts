@@ -22,7 +22,7 @@ const REFUSED_MODES: Readonly<Record<string, string>> = {
 }
 
 /** The first flag of `sqlMode` BatchSQL will not write through, if any. */
-export function refusedSqlMode(sqlMode: string): string | undefined {
+function refusedSqlMode(sqlMode: string): string | undefined {
   return sqlMode
     .split(',')
     .map((m) => m.trim().toUpperCase())
@@ -30,7 +30,7 @@ export function refusedSqlMode(sqlMode: string): string | undefined {
 }
 
 /** The error of a session BatchSQL will not write through: final, nothing was sent. */
-export function sqlModeError(mode: string): BatchSQLError {
+function sqlModeError(mode: string): BatchSQLError {
   return new BatchSQLError(
     'BATCHSQL_INVALID_CONFIG',
     `the MySQL session's sql_mode contains ${mode}: ${REFUSED_MODES[mode]}, so BatchSQL ` +
@@ -65,7 +65,7 @@ const charsetEncodings = (mysql as unknown as { CharsetToEncoding?: readonly str
  * server's (`character_set_client`, how it decodes the statement, and
  * `character_set_connection`, what it converts the statement's strings to) and mysql2's.
  */
-export function refusedCharset(
+function refusedCharset(
   serverCharsets: readonly string[],
   clientCharsetNumber: number | undefined,
 ): string | undefined {
@@ -83,11 +83,36 @@ export function refusedClientCharset(charsetNumber: number | undefined): string 
   return encoding !== undefined && encoding !== 'utf8' ? `${encoding} (mysql2's)` : undefined
 }
 
+/** The session settings `refuseSession()` judges, as a SELECT list. */
+export const SESSION_COLUMNS =
+  '@@session.sql_mode AS mode, @@session.autocommit AS ac, @@session.character_set_client AS cs, @@session.character_set_connection AS cc'
+
+/** One row of `SESSION_COLUMNS`. */
+export interface SessionSettings {
+  readonly mode?: unknown
+  readonly ac?: unknown
+  readonly cs?: unknown
+  readonly cc?: unknown
+}
+
+/**
+ * Throws the error of a session BatchSQL will not write through (a refused `sql_mode` flag,
+ * autocommit off, a character set other than utf8mb4: the server's, and mysql2's when its
+ * connection is at hand). One judge for a pool's connections and a Kysely target's.
+ */
+export function refuseSession(settings: SessionSettings, clientCharsetNumber?: number): void {
+  const mode = refusedSqlMode(String(settings.mode ?? ''))
+  if (mode !== undefined) throw sqlModeError(mode)
+  if (Number(settings.ac) === 0) throw autocommitOffError()
+  const charset = refusedCharset([String(settings.cs), String(settings.cc)], clientCharsetNumber)
+  if (charset !== undefined) throw charsetError(charset)
+}
+
 /**
  * The error of a session with autocommit off: a batch of one statement runs without a
  * transaction of BatchSQL's and would stay uncommitted, then vanish with the connection.
  */
-export function autocommitOffError(): BatchSQLError {
+function autocommitOffError(): BatchSQLError {
   return new BatchSQLError(
     'BATCHSQL_INVALID_CONFIG',
     "the MySQL session's autocommit is off: a batch BatchSQL writes as one statement would " +
@@ -179,16 +204,9 @@ export function isUtcSession(timeZone: string, systemTimeZone: string): boolean 
 async function check(conn: mysql.PoolConnection, pool: object): Promise<void> {
   const rows = (await run(
     conn,
-    'SELECT @@session.sql_mode AS mode, @@session.time_zone AS tz, @@system_time_zone AS sys, @@session.autocommit AS ac, @@session.character_set_client AS cs, @@session.character_set_connection AS cc',
-  )) as { mode: unknown; tz: unknown; sys: unknown; ac: unknown; cs: unknown; cc: unknown }[]
-  const mode = refusedSqlMode(String(rows[0]?.mode ?? ''))
-  if (mode !== undefined) throw sqlModeError(mode)
-  if (Number(rows[0]?.ac) === 0) throw autocommitOffError()
-  const charset = refusedCharset(
-    [String(rows[0]?.cs), String(rows[0]?.cc)],
-    conn.config.charsetNumber,
-  )
-  if (charset !== undefined) throw charsetError(charset)
+    `SELECT ${SESSION_COLUMNS}, @@session.time_zone AS tz, @@system_time_zone AS sys`,
+  )) as (SessionSettings & { tz: unknown; sys: unknown })[]
+  refuseSession(rows[0] ?? {}, conn.config.charsetNumber)
   if (!warnedPools.has(pool) && !isUtcSession(String(rows[0]?.tz), String(rows[0]?.sys))) {
     warnedPools.add(pool)
     process.emitWarning(
