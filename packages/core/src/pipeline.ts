@@ -31,7 +31,15 @@ import {
 import { readRow, typedError } from './read-row.js'
 import { Request } from './request.js'
 import type { AnyRow, Schema } from './schema.js'
-import { type Entry, groupBySchema, pushRows, readRows, rowSlab, type Slab } from './slab.js'
+import {
+  type Entry,
+  entryRows,
+  groupBySchema,
+  pushRows,
+  readRows,
+  rowSlab,
+  type Slab,
+} from './slab.js'
 import { MAX_TIMER_MS } from './timers.js'
 import { WaitQueue } from './wait-queue.js'
 
@@ -71,10 +79,7 @@ interface Waiter {
 interface ScopeQueue {
   running: number
   held: Entry[]
-  heldRows: number
 }
-
-const entryRows = (e: Entry): number => (e instanceof Request ? 1 : e.end - e.start)
 
 const OPEN = 0
 const CLOSING = 1
@@ -715,9 +720,7 @@ export class BatchSQL implements AsyncDisposable {
         // The common flush (every scope free) copies nothing.
         run ??= entries.slice(0, i)
         scope.held.push(e)
-        const n = entryRows(e)
-        scope.heldRows += n
-        this.pendingCount += n
+        this.pendingCount += entryRows(e)
       } else run?.push(e)
     }
     const toRun = run ?? entries
@@ -747,7 +750,7 @@ export class BatchSQL implements AsyncDisposable {
   private scopeOf(name: string): ScopeQueue {
     let scope = this.scopes.get(name)
     if (scope === undefined) {
-      scope = { running: 0, held: [], heldRows: 0 }
+      scope = { running: 0, held: [] }
       this.scopes.set(name, scope)
     }
     return scope
@@ -782,7 +785,6 @@ export class BatchSQL implements AsyncDisposable {
     while (end < scope.held.length && n + entryRows(scope.held[end]!) <= this.flushSize)
       n += entryRows(scope.held[end++]!)
     const taken = scope.held.splice(0, end)
-    scope.heldRows -= n
     this.pendingCount -= n
     return taken
   }
@@ -1104,9 +1106,8 @@ export class BatchSQL implements AsyncDisposable {
     for (const [name, scope] of this.scopes) {
       if (scope.held.length > 0) {
         const held = scope.held
-        this.pendingCount -= scope.heldRows
+        for (const e of held) this.pendingCount -= entryRows(e)
         scope.held = []
-        scope.heldRows = 0
         for (const batch of groupBySchema(held)) this.abandonUnsent(batch, why)
       }
       if (scope.running === 0) this.scopes.delete(name)

@@ -30,6 +30,9 @@ export interface Slab {
 /** What the buffer holds: a Request (`submit(request)`, `submitAndWait()`), or a slab. */
 export type Entry = Request | Slab
 
+/** Rows in an entry. */
+export const entryRows = (e: Entry): number => (e instanceof Request ? 1 : e.end - e.start)
+
 /** The error of row `index` of a `submitMany()` call: same code, the index in `row`. */
 function atRow(thrown: unknown, index: number): unknown {
   const err = typedError(thrown)
