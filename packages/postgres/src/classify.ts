@@ -39,6 +39,13 @@ export function lostInFlightPostgres(err: unknown): boolean {
 // that set it carry: isolated, the rows that leave it to DEFAULT commit.
 const ROW_SPECIFIC = new Set(['P0001', '54000', '21000', '428C9'])
 const SESSION_ENDED = new Set(['57P01', '57P02', '57P03', '25P03', '25P04', '57P05'])
+// Class 42 errors that are about a row when their message says so (the rest of class 42, a
+// privilege denied included, is about the statement): a row a row-level security policy's
+// WITH CHECK refuses; COPY's refusal of a generated column the rows set (INSERT's is 428C9).
+const ROW_SPECIFIC_WHEN: Readonly<Record<string, string>> = {
+  '42501': 'row-level security',
+  '42P10': 'generated column',
+}
 
 /**
  * PostgreSQL errors by SQLSTATE (`err.code`, five characters). Deadlocks, serialization
@@ -74,12 +81,8 @@ export function classifyPostgresError(err: unknown): Classification | undefined 
   if (code === '23505') return { reason: 'duplicate_key', retryable: false }
   if (code.startsWith('23') || code.startsWith('22') || ROW_SPECIFIC.has(code))
     return { reason: 'data', retryable: false }
-  // A row a row-level security policy's WITH CHECK refuses: about that row, isolated like any
-  // data error (the rest of class 42, a privilege denied included, is about the statement).
-  if (code === '42501' && typeof message === 'string' && message.includes('row-level security'))
-    return { reason: 'data', retryable: false }
-  // COPY's refusal of a generated column the rows set (INSERT's is 428C9): those rows' doing.
-  if (code === '42P10' && typeof message === 'string' && message.includes('generated column'))
+  const when = ROW_SPECIFIC_WHEN[code]
+  if (when !== undefined && typeof message === 'string' && message.includes(when))
     return { reason: 'data', retryable: false }
   if (code.startsWith('42')) return { reason: 'syntax', retryable: false }
   return { reason: 'non_retryable', retryable: false }
