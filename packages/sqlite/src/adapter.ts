@@ -3,7 +3,9 @@ import { type InsertShape, type SqlDialectAdapter, StatementCache } from '@batch
 import type { Database, Statement } from 'better-sqlite3'
 import { type CompiledQuery, type Kysely, sql } from 'kysely'
 import { classifySqliteError, ForeignTransactionError } from './classify.js'
+import { lostInFlightSqlite } from './commit-outcome.js'
 import { GroupCommit } from './group-commit.js'
+import { OwnTransaction } from './own-transaction.js'
 import { toSqliteValue } from './values.js'
 
 export interface SqliteAdapterOptions {
@@ -40,6 +42,7 @@ export class SqliteAdapter implements SqlDialectAdapter {
   // ~140 MB. 1 M characters keeps ~16 such statements, and all 64 of narrow shapes.
   private readonly prepared = new StatementCache<Statement>(64, 1024 * 1024, (text) => text.length)
   private readonly group: GroupCommit | undefined
+  private own: OwnTransaction | undefined
 
   constructor(options: SqliteAdapterOptions = {}) {
     this.database = options.database
@@ -85,6 +88,7 @@ export class SqliteAdapter implements SqlDialectAdapter {
   }
 
   classify = classifySqliteError
+  lostInFlight = lostInFlightSqlite
 
   async runStatements(statements: readonly CompiledQuery[], ctx: ProcessContext): Promise<boolean> {
     const database = this.database
@@ -95,9 +99,10 @@ export class SqliteAdapter implements SqlDialectAdapter {
     if (this.group !== undefined) await this.group.run(runAll, ctx.signal)
     // Not inside a transaction of the application's: see ForeignTransactionError.
     else if (database.inTransaction) throw new ForeignTransactionError()
-    // One statement is atomic on its own (autocommit); several share a transaction.
-    else if (statements.length === 1) runAll()
-    else database.transaction(runAll)()
+    else {
+      this.own ??= new OwnTransaction(database)
+      this.own.run(runAll)
+    }
     return true
   }
 

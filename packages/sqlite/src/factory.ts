@@ -52,6 +52,49 @@ function open(file: string): Database {
 }
 
 /**
+ * The settings of a file BatchSQL opens. better-sqlite3 opens a file it may only read (no
+ * write permission, a read-only directory) or one that is no database without complaint; the
+ * first pragma then fails: refused like a file it cannot open, naming it. The busy timeout
+ * comes first, so that switching to WAL waits for another process's lock as a batch would.
+ */
+function setUp(database: Database, file: string): void {
+  try {
+    database.pragma('busy_timeout = 5000')
+    database.pragma('journal_mode = WAL')
+    database.pragma('synchronous = NORMAL')
+  } catch (err) {
+    const code = (err as { code?: unknown }).code
+    // Still locked after 5 s: not a bad setting, the driver's error as it is.
+    if (
+      typeof code === 'string' &&
+      (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'))
+    )
+      throw err
+    throw new BatchSQLError(
+      'BATCHSQL_INVALID_CONFIG',
+      `createSqliteBatchSQL cannot set up the database file ${JSON.stringify(file)}: ${
+        err instanceof Error ? err.message : String(err)
+      }`,
+      { cause: err },
+    )
+  }
+}
+
+/**
+ * `journal_mode = OFF` (which better-sqlite3 allows only in unsafe mode) leaves ROLLBACK
+ * undefined, and BatchSQL rolls back every batch that fails, whole or to a savepoint (group
+ * commit, poison-row isolation): rows of a failed batch stayed written, were reported failed,
+ * then written again. Refused rather than documented: nothing BatchSQL promises holds there.
+ */
+function refuseJournalOff(database: Database): void {
+  if (String(database.pragma('journal_mode', { simple: true })).toLowerCase() === 'off')
+    throw new BatchSQLError(
+      'BATCHSQL_INVALID_CONFIG',
+      'createSqliteBatchSQL cannot write through a Database with journal_mode = OFF: a failed batch could not be rolled back (use WAL, DELETE, TRUNCATE or MEMORY)',
+    )
+}
+
+/**
  * A BatchSQL pipeline writing to SQLite. With a file name BatchSQL opens the database (WAL,
  * synchronous=NORMAL, 5 s busy timeout) and closes it on `close()`; a `Database` or `Kysely`
  * you pass stays yours and open. SQLite has one writer: batches run one at a time, and with
@@ -84,11 +127,8 @@ export function createSqliteBatchSQL<DB = any>(
   const pipelineConfig = { ...rest, concurrency }
   const database = owns ? open(target) : (target as Database)
   try {
-    if (owns) {
-      database.pragma('journal_mode = WAL')
-      database.pragma('synchronous = NORMAL')
-      database.pragma('busy_timeout = 5000')
-    }
+    if (owns) setUp(database, target)
+    else refuseJournalOff(database)
     const db = new Kysely<DB>({ dialect: new SqliteDialect({ database }) })
     const adapter = new SqliteAdapter({
       database,

@@ -1,6 +1,8 @@
 import { BatchSQLError } from '@batchsql/core'
 import type { Database } from 'better-sqlite3'
 import { ForeignTransactionError } from './classify.js'
+import { failedBeforeCommit, isIoError } from './commit-outcome.js'
+import { OwnTransaction } from './own-transaction.js'
 
 /** One batch's writes: runs its statements, and can run them again (see `fallBack`). */
 type Work = () => void
@@ -48,6 +50,8 @@ export class GroupCommit {
   private stuck = false
   /** Numbers the shared transactions; the open one's is written in the marker table. */
   private epoch = 0
+  /** For batches that run again alone. */
+  private own: OwnTransaction | undefined
 
   constructor(
     private readonly db: Database,
@@ -59,6 +63,23 @@ export class GroupCommit {
    * with the batch's own error if it failed.
    */
   run(work: Work, signal: AbortSignal): Promise<void> {
+    let group: Group
+    try {
+      group = this.join(work)
+    } catch (err) {
+      // Before any COMMIT of this batch's: nothing of it was stored (commit-outcome.ts).
+      throw failedBeforeCommit(err)
+    }
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = () => this.commit(group)
+      group.members.push({ work, resolve, reject, signal, onAbort })
+      signal.addEventListener('abort', onAbort, { once: true })
+      if (this.hurried || group.members.length >= this.maxBatches) this.commit(group)
+    })
+  }
+
+  /** Runs `work` in the shared transaction (opened if none is), in a savepoint of its own. */
+  private join(work: Work): Group {
     const { db } = this
     if (this.stuck) {
       if (db.inTransaction) db.exec('ROLLBACK') // throws, failing this batch, while it cannot
@@ -72,7 +93,13 @@ export class GroupCommit {
       // IMMEDIATE: the write lock now (waiting up to busy_timeout), so a transaction that
       // other batches join can never fail later with SQLITE_BUSY_SNAPSHOT.
       db.exec('BEGIN IMMEDIATE')
-      this.mark()
+      try {
+        this.mark()
+      } catch (err) {
+        // Not left open: the next batch would take it for a transaction of the caller's.
+        db.exec('ROLLBACK')
+        throw err
+      }
       this.open = { members: [] }
       // One pending callback, not one per transaction: a producer that never yields to the
       // event loop (rows accepted as fast as they commit) would pile them up, each holding its
@@ -96,12 +123,7 @@ export class GroupCommit {
       if (!db.inTransaction) this.fallBack(group)
       throw err
     }
-    return new Promise<void>((resolve, reject) => {
-      const onAbort = () => this.commit(group)
-      group.members.push({ work, resolve, reject, signal, onAbort })
-      signal.addEventListener('abort', onAbort, { once: true })
-      if (this.hurried || group.members.length >= this.maxBatches) this.commit(group)
-    })
+    return group
   }
 
   /** Commits the open transaction now (when idle, and on `close()`). */
@@ -134,6 +156,11 @@ export class GroupCommit {
       // never commit: fail the batches with the COMMIT's error instead.
       if (this.db.inTransaction) {
         this.stuck = true
+        for (const m of group.members) this.settle(m, err)
+      } else if (isIoError(err)) {
+        // The COMMIT may have reached the file (commit-outcome.ts): rerunning could write the
+        // batches twice. Each fails with that error, which the engine retries only where a
+        // second run can only rewrite the same rows, else reports of unknown outcome.
         for (const m of group.members) this.settle(m, err)
       } else this.rerun(group)
       return
@@ -173,9 +200,10 @@ export class GroupCommit {
   }
 
   private rerun(group: Group): void {
+    this.own ??= new OwnTransaction(this.db)
     for (const m of group.members) {
       try {
-        this.db.transaction(m.work)()
+        this.own.run(m.work)
       } catch (err) {
         this.settle(m, err)
         continue

@@ -176,7 +176,7 @@ describe('sqlite adapter', () => {
         }
         return ran
       }
-      lostInFlight = (e: unknown) => e === lost
+      override lostInFlight = (e: unknown) => e === lost
     })({ database: db })
     const kysely = new Kysely<unknown>({ dialect: new SqliteDialect({ database: db }) })
     const b = createKyselyBatchSQL(kysely, adapter, {

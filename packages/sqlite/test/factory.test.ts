@@ -1,7 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { BatchSQLError } from '@batchsql/core'
+import Database from 'better-sqlite3'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createSqliteBatchSQL } from '../src/index.js'
 
@@ -39,6 +40,32 @@ describe('createSqliteBatchSQL target checks', () => {
     const directory = thrown(() => createSqliteBatchSQL(dir))
     expect(directory.code).toBe('BATCHSQL_INVALID_CONFIG')
     expect(directory.cause).toMatchObject({ code: 'SQLITE_CANTOPEN' })
+  })
+
+  it('a file that opens but is no database: BATCHSQL_INVALID_CONFIG naming it (a read-only file fails the same way)', () => {
+    // better-sqlite3 opens it without complaint; the first pragma failed, and its SqliteError
+    // reached the caller bare. (A file it may only read, SQLITE_READONLY, takes the same path;
+    // root, which CI runs as, can write any file.)
+    const text = join(dir, 'notes.txt')
+    writeFileSync(text, 'not a database, and long enough to have a header to check\n'.repeat(20))
+    const err = thrown(() => createSqliteBatchSQL(text))
+    expect(err.code).toBe('BATCHSQL_INVALID_CONFIG')
+    expect(err.message).toContain(JSON.stringify(text))
+    expect(err.cause).toMatchObject({ code: 'SQLITE_NOTADB' })
+  })
+
+  it('a Database with journal_mode = OFF: BATCHSQL_INVALID_CONFIG (a failed batch could not roll back)', () => {
+    const db = new Database(join(dir, 'off.db'))
+    db.unsafeMode(true) // better-sqlite3 ignores journal_mode = OFF otherwise
+    db.pragma('journal_mode = OFF')
+    const err = thrown(() => createSqliteBatchSQL(db, { groupCommit: true }))
+    expect(err.code).toBe('BATCHSQL_INVALID_CONFIG')
+    expect(err.message).toMatch(/journal_mode = OFF/)
+    expect(thrown(() => createSqliteBatchSQL(db)).code).toBe('BATCHSQL_INVALID_CONFIG')
+    db.pragma('journal_mode = MEMORY') // any mode that can roll back is taken
+    return createSqliteBatchSQL(db)
+      .close()
+      .finally(() => db.close())
   })
 
   it('a file in an existing directory is created and opened', async () => {
