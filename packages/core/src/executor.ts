@@ -25,6 +25,7 @@ import {
 import { batchSize } from './flat-batch.js'
 import { guardReporter } from './guarded-metrics.js'
 import { type MetricsReporter, noopMetrics } from './metrics.js'
+import { checkedOptions } from './pipeline-options.js'
 import type { Request } from './request.js'
 import { backoffDelay, type RetryPolicy, retryPolicy, sleep } from './retry.js'
 import { Semaphore } from './semaphore.js'
@@ -75,17 +76,17 @@ export class RetryingExecutor implements BatchExecutor {
     readonly processor: BatchProcessor,
     options: ExecutorOptions = {},
   ) {
+    if (typeof (processor as Partial<BatchProcessor> | null)?.process !== 'function')
+      throw new BatchSQLError(
+        'BATCHSQL_INVALID_CONFIG',
+        'createExecutor needs a BatchProcessor (an object with name and process())',
+      )
+    checkedOptions(options, 'createExecutor()', EXECUTOR_OPTION_KEYS)
     this.name = processor.name
     // The `database` label of every metric (an adapter's `name` option): 42 or '' would
     // become a label value nobody meant.
     if (typeof this.name !== 'string' || this.name === '')
       throw new BatchSQLError('BATCHSQL_INVALID_CONFIG', 'name must be a non-empty string')
-    for (const key of Object.keys(options))
-      if (!EXECUTOR_OPTION_KEYS.has(key))
-        throw new BatchSQLError(
-          'BATCHSQL_INVALID_CONFIG',
-          `unknown executor option "${key}" (${[...EXECUTOR_OPTION_KEYS].join(', ')})`,
-        )
     this.concurrency = options.concurrency ?? 4
     if (!Number.isInteger(this.concurrency) || this.concurrency < 1)
       throw new BatchSQLError('BATCHSQL_INVALID_CONFIG', 'concurrency must be a positive integer')
@@ -103,7 +104,15 @@ export class RetryingExecutor implements BatchExecutor {
       )
     this.policy = retryPolicy(options.retry)
     const sink = processor.classify ? [(e: unknown) => processor.classify!(e)] : []
-    if (options.classifiers !== undefined && !Array.isArray(options.classifiers))
+    // Checked here: a classifier that is not a function would fail at every error, each
+    // time passed over with a warning, and the sink's classifiers would decide instead.
+    if (
+      options.classifiers !== undefined &&
+      !(
+        Array.isArray(options.classifiers) &&
+        options.classifiers.every((c) => typeof c === 'function')
+      )
+    )
       throw new BatchSQLError(
         'BATCHSQL_INVALID_CONFIG',
         'classifiers must be an array of functions',

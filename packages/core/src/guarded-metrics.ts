@@ -1,3 +1,4 @@
+import { BatchSQLError } from './errors.js'
 import { METRICS_REPORTER_METHODS, type MetricsReporter, noopMetrics } from './metrics.js'
 
 const GUARDED = Symbol('batchsql.guardedReporter')
@@ -12,6 +13,13 @@ const GUARDED = Symbol('batchsql.guardedReporter')
  * invisible either.
  */
 export function guardReporter(reporter: MetricsReporter): MetricsReporter {
+  // `metrics: 'prom'` is a mistake to say at construction, not a TypeError of `in` (nor,
+  // were it let through, a reporter that silently reports nothing).
+  if (reporter === null || (typeof reporter !== 'object' && typeof reporter !== 'function'))
+    throw new BatchSQLError(
+      'BATCHSQL_INVALID_CONFIG',
+      'metrics must be a MetricsReporter (an object of its methods)',
+    )
   // The no-op cannot throw; keeping it bare keeps its calls free.
   if (reporter === noopMetrics || GUARDED in reporter) return reporter
   let warned = false

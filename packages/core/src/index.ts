@@ -47,6 +47,7 @@ export type {
   PipelineStats,
   SubmitOptions,
 } from './pipeline-options.js'
+export { checkedOptions } from './pipeline-options.js'
 export type { ProcessorBatchSQL, ProcessorBatchSQLConfig } from './processor-batchsql.js'
 export { createProcessorBatchSQL } from './processor-batchsql.js'
 export type { Ack, ColumnFor } from './request.js'

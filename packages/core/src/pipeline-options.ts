@@ -48,6 +48,10 @@ export const CONFIG_KEYS: ReadonlySet<string> = new Set([
   'onAbort',
 ] satisfies (keyof BatchSQLConfig)[])
 
+/**
+ * Options of `submit()`, `submitAndWait()`, `submitMany()`. Another key, or options that are
+ * not an object, reject the call with `BATCHSQL_INVALID_CONFIG`.
+ */
 export interface SubmitOptions {
   /** Cancels a submit that is still waiting for room in the buffer. */
   signal?: AbortSignal
@@ -130,14 +134,50 @@ export function parseSubmit(
  * Checked by shape, not `instanceof`: a signal of another realm or of a polyfill is one.
  */
 export function checkedSignal(signal: unknown, name: string): AbortSignal | undefined {
-  const s = signal as Partial<AbortSignal> | null | undefined
-  if (
-    s === undefined ||
-    (typeof s?.aborted === 'boolean' && typeof s.addEventListener === 'function')
-  )
-    return s as AbortSignal | undefined
+  if (signal === undefined || isSignal(signal)) return signal
   throw new BatchSQLError('BATCHSQL_INVALID_CONFIG', `${name} must be an AbortSignal`)
 }
+
+function isSignal(value: unknown): value is AbortSignal {
+  const s = value as Partial<AbortSignal> | null
+  return typeof s?.aborted === 'boolean' && typeof s.addEventListener === 'function'
+}
+
+/**
+ * An options argument of `what` (a call: `close()`), checked: an object whose keys are all in `keys` (when given).
+ * `undefined` is the caller's to default. Null, a primitive, an array or an AbortSignal is
+ * refused by name: `Object.keys()` of an array or of a signal finds no unknown key, so each
+ * would otherwise pass as "no options" (`close(AbortSignal.timeout(200))`: no deadline at all).
+ * Judged by shape, not by prototype: an options object of another realm is one.
+ */
+export function checkedOptions(
+  options: unknown,
+  what: string,
+  keys?: ReadonlySet<string>,
+): Record<string, unknown> {
+  if (options === null || typeof options !== 'object' || Array.isArray(options))
+    throw new BatchSQLError('BATCHSQL_INVALID_CONFIG', `${what} options must be an object`)
+  if (isSignal(options))
+    throw new BatchSQLError(
+      'BATCHSQL_INVALID_CONFIG',
+      `${what} options must be an object, not an AbortSignal: pass it as { signal }`,
+    )
+  if (keys !== undefined) {
+    const unknown = Object.keys(options).filter((k) => !keys.has(k))
+    if (unknown.length > 0)
+      throw new BatchSQLError(
+        'BATCHSQL_INVALID_CONFIG',
+        `unknown ${what} option(s): ${unknown.map((k) => `"${k}"`).join(', ')} (expected ${[...keys].join(', ')})`,
+      )
+  }
+  return options as Record<string, unknown>
+}
+
+const CLOSE_KEYS: ReadonlySet<string> = new Set([
+  'timeoutMs',
+  'signal',
+] satisfies (keyof CloseOptions)[])
+const SUBMIT_KEYS: ReadonlySet<string> = new Set(['signal'] satisfies (keyof SubmitOptions)[])
 
 /**
  * `close()`'s options, checked: an unknown key (a misspelt `timeout`) would silently mean "no
@@ -146,15 +186,7 @@ export function checkedSignal(signal: unknown, name: string): AbortSignal | unde
  */
 export function checkedCloseOptions(options: unknown): CloseOptions {
   if (options === undefined) return {}
-  if (options === null || typeof options !== 'object')
-    throw new BatchSQLError('BATCHSQL_INVALID_CONFIG', 'close() options must be an object')
-  const o = options as Record<string, unknown>
-  const unknown = Object.keys(o).filter((k) => k !== 'timeoutMs' && k !== 'signal')
-  if (unknown.length > 0)
-    throw new BatchSQLError(
-      'BATCHSQL_INVALID_CONFIG',
-      `unknown close() option(s): ${unknown.join(', ')} (expected timeoutMs, signal)`,
-    )
+  const o = checkedOptions(options, 'close()', CLOSE_KEYS)
   const signal = checkedSignal(o.signal, 'close() options.signal')
   let timeoutMs = o.timeoutMs
   if (timeoutMs === Number.POSITIVE_INFINITY) timeoutMs = undefined
@@ -169,5 +201,16 @@ export function checkedCloseOptions(options: unknown): CloseOptions {
   return { timeoutMs: timeoutMs as number | undefined, signal }
 }
 
-export const signalOf = (options: SubmitOptions | undefined) =>
-  checkedSignal(options?.signal, 'options.signal')
+/**
+ * The signal of a submit call's options, which are checked as close()'s are (a misspelt
+ * `sginal`, or the signal passed as the options, would silently mean "no signal"). Only when
+ * given: the common call passes none and pays nothing for the check.
+ */
+export function signalOf(
+  options: SubmitOptions | undefined,
+  call: string,
+): AbortSignal | undefined {
+  if (options === undefined) return undefined
+  const o = checkedOptions(options, call, SUBMIT_KEYS)
+  return checkedSignal(o.signal, `${call} options.signal`)
+}

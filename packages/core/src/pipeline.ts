@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises'
 import type { ErrorReason } from './classify.js'
 import type { Batch, BatchExecutor, BatchFailure, BatchOutcome } from './contract.js'
 import { ErrorStream } from './error-stream.js'
@@ -114,8 +113,6 @@ const now = () => performance.now()
 
 /** After a close deadline, how long aborted batches get to stop before they are forsaken. */
 const ABORT_GRACE_MS = 250
-/** A timer that does not keep the process alive (close() may resolve before it fires). */
-const delay = (ms: number) => sleep(ms, undefined, { ref: false })
 
 /**
  * The pipeline: `submit()` rows from anywhere; they are buffered, flushed by size or time,
@@ -187,6 +184,13 @@ export class BatchSQL implements AsyncDisposable {
   private readonly sinkCloseCut = Promise.withResolvers<void>()
   /** Timers and listeners of those late deadlines, removed once closed. */
   private readonly lateDisarms: (() => void)[] = []
+  /**
+   * Timers of close()'s bounded waits (the deadline's grace, the sink's close). They keep the
+   * process alive: a sink whose close never settles holds nothing that would, and the process
+   * would exit with close() unresolved (a SIGTERM handler that never finishes). Cleared once
+   * close() settles, so that they keep it no longer.
+   */
+  private readonly closeTimers = new Set<NodeJS.Timeout>()
   private readonly abandoned: BatchFailure[] = []
   private idleResolve: (() => void) | undefined
   private closePromise: Promise<CloseResult> | undefined
@@ -206,6 +210,13 @@ export class BatchSQL implements AsyncDisposable {
       throw new BatchSQLError('BATCHSQL_INVALID_CONFIG', 'BatchSQL needs an executor')
     }
     this.executor = config.executor
+    // A custom executor without one would otherwise fail as "maxInFlightFlushes must be a
+    // positive integer" (its default is computed from it), an option the caller never set.
+    if (typeof this.executor.concurrency !== 'number' || Number.isNaN(this.executor.concurrency))
+      throw new BatchSQLError(
+        'BATCHSQL_INVALID_CONFIG',
+        "the executor's concurrency must be a number (BatchExecutor.concurrency: batches it executes at once)",
+      )
     this.concurrency = Math.max(1, this.executor.concurrency || 1)
     // A misspelt option (`flushsize`) would otherwise be its default without a word. Adapter
     // factories take their own options out before they get here, so this covers them too.
@@ -310,7 +321,7 @@ export class BatchSQL implements AsyncDisposable {
       let signal: AbortSignal | undefined
       try {
         const schema = requireSchema(a, 'submit() needs a schema from defineSchema() or a Request')
-        signal = signalOf(c)
+        signal = signalOf(c, 'submit()')
         if (signal?.aborted) return this.rejectAborted(signal)
         // The common case: a plain row, and room for it.
         if (room) this.append(schema, b)
@@ -330,7 +341,7 @@ export class BatchSQL implements AsyncDisposable {
     try {
       let options: SubmitOptions | undefined
       ;[req, options] = parseSubmit('submit()', a, b, c)
-      signal = signalOf(options)
+      signal = signalOf(options, 'submit()')
     } catch (err) {
       return this.rejectSubmit('validation', typedError(err))
     }
@@ -357,7 +368,7 @@ export class BatchSQL implements AsyncDisposable {
     try {
       let options: SubmitOptions | undefined
       ;[req, options] = parseSubmit('submitAndWait()', a, b, c)
-      signal = signalOf(options)
+      signal = signalOf(options, 'submitAndWait()')
     } catch (err) {
       return acknowledged(this.rejectSubmit('validation', typedError(err)))
     }
@@ -388,7 +399,7 @@ export class BatchSQL implements AsyncDisposable {
     let signal: AbortSignal | undefined
     try {
       requireSchema(schema, 'submitMany() needs a schema from defineSchema()')
-      signal = signalOf(options)
+      signal = signalOf(options, 'submitMany()')
       if (signal?.aborted) return this.rejectAborted(signal)
       if (rows === null || typeof rows !== 'object' || !(Symbol.iterator in rows)) {
         throw new ValidationError(
@@ -932,6 +943,17 @@ export class BatchSQL implements AsyncDisposable {
     return this.closePromise
   }
 
+  /** Resolves after `ms`, unless close() has settled by then (see `closeTimers`). */
+  private delay(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.closeTimers.delete(timer)
+        resolve()
+      }, ms)
+      this.closeTimers.add(timer)
+    })
+  }
+
   /**
    * The deadline of a `close()` after the first: what is still draining is abandoned, as at the
    * first call's deadline, and the wait for the sink's close ends after the same grace (the
@@ -940,7 +962,7 @@ export class BatchSQL implements AsyncDisposable {
   private lateDeadline(why?: DeadlineCause): void {
     const grace = this.drained ? ABORT_GRACE_MS : 2 * ABORT_GRACE_MS
     if (!this.drained) this.abandonRemaining(why)
-    void delay(grace).then(() => this.sinkCloseCut.resolve())
+    void this.delay(grace).then(() => this.sinkCloseCut.resolve())
   }
 
   private armDeadline(
@@ -980,14 +1002,16 @@ export class BatchSQL implements AsyncDisposable {
     if (timeoutMs !== undefined)
       // Capped: past a timer's range setTimeout fires at once (timeoutMs may be up to it).
       waits.push(
-        delay(Math.min(MAX_TIMER_MS, Math.max(0, startedAt + timeoutMs - now()) + ABORT_GRACE_MS)),
+        this.delay(
+          Math.min(MAX_TIMER_MS, Math.max(0, startedAt + timeoutMs - now()) + ABORT_GRACE_MS),
+        ),
       )
     if (signal !== undefined) {
       waits.push(
         signal.aborted
-          ? delay(ABORT_GRACE_MS)
+          ? this.delay(ABORT_GRACE_MS)
           : new Promise<void>((resolve) => {
-              onAbort = () => resolve(delay(ABORT_GRACE_MS))
+              onAbort = () => resolve(this.delay(ABORT_GRACE_MS))
               signal.addEventListener('abort', onAbort, { once: true })
             }),
       )
@@ -1039,12 +1063,14 @@ export class BatchSQL implements AsyncDisposable {
       // a write the executor gave up on (a pool's close waits for its checked-out client), is
       // not waited for past the deadline either, nor past a later call's; without any
       // deadline its close is awaited in full.
-      if (this.forsaken.size > 0) await Promise.race([closing, delay(ABORT_GRACE_MS), cut])
+      if (this.forsaken.size > 0) await Promise.race([closing, this.delay(ABORT_GRACE_MS), cut])
       else await Promise.race([this.untilDeadline(closing, options, startedAt), cut])
     } catch (err) {
       closeError = err
     } finally {
       for (const disarm of this.lateDisarms.splice(0)) disarm()
+      for (const timer of this.closeTimers) clearTimeout(timer)
+      this.closeTimers.clear()
       this.state = CLOSED
       this.errorStream.end()
       // A batch a deadline forsook may still run on the server: in-flight keeps counting it

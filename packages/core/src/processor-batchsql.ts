@@ -3,7 +3,7 @@ import type { BatchProcessor } from './contract.js'
 import { BatchSQLError } from './errors.js'
 import { createExecutor, EXECUTOR_OPTION_KEYS, type ExecutorOptions } from './executor.js'
 import { type BatchSQL, createBatchSQL } from './pipeline.js'
-import { type BatchSQLConfig, CONFIG_KEYS } from './pipeline-options.js'
+import { type BatchSQLConfig, CONFIG_KEYS, checkedOptions } from './pipeline-options.js'
 
 /**
  * Pipeline and executor options together: what an adapter's factory accepts besides its own
@@ -30,8 +30,9 @@ export interface ProcessorBatchSQL extends BatchSQL {
  */
 export function createProcessorBatchSQL(
   processor: BatchProcessor,
-  config: ProcessorBatchSQLConfig,
+  config: ProcessorBatchSQLConfig = {},
 ): ProcessorBatchSQL {
+  checkedOptions(config, 'createProcessorBatchSQL()')
   for (const key of Object.keys(config))
     if (key === 'executor' || !(CONFIG_KEYS.has(key) || EXECUTOR_OPTION_KEYS.has(key)))
       throw new BatchSQLError(

@@ -8,7 +8,10 @@ export interface RetryPolicy {
   initialDelayMs: number
   /** Upper bound of one backoff. Default 5 s. */
   maxDelayMs: number
-  /** Growth per attempt. Default 2. */
+  /**
+   * Growth per attempt. Default 2. Any number >= 1, `Infinity` included (the second backoff is
+   * then `maxDelayMs`); with `initialDelayMs: 0` every backoff is 0, whatever the multiplier.
+   */
   multiplier: number
   /**
    * `full` (default): a uniformly random delay in [0, computed], which spreads retries of
@@ -65,11 +68,16 @@ export function backoffDelay(
   attempt: number,
   random: () => number = Math.random,
 ): number {
-  const base = Math.min(
-    policy.maxDelayMs,
-    MAX_TIMER_MS,
-    policy.initialDelayMs * policy.multiplier ** (attempt - 1),
-  )
+  // No initial delay means none at all: computed, 0 x Infinity (a `multiplier` of Infinity,
+  // or one whose power overflows) would be NaN, which a timer takes as 1 ms with a warning.
+  const base =
+    policy.initialDelayMs === 0
+      ? 0
+      : Math.min(
+          policy.maxDelayMs,
+          MAX_TIMER_MS,
+          policy.initialDelayMs * policy.multiplier ** (attempt - 1),
+        )
   return policy.jitter === 'full' ? Math.floor(random() * base) : base
 }
 

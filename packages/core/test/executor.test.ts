@@ -14,6 +14,7 @@ import {
   markInDoubt,
   NoopMetricsReporter,
   Request,
+  retryPolicy,
   Semaphore,
   TimeoutError,
 } from '../src/index.js'
@@ -359,6 +360,19 @@ describe('RetryingExecutor with a flat batch (rows buffered without a Request ea
     })
     const policy = (ex as unknown as { policy: Parameters<typeof backoffDelay>[0] }).policy
     expect([1, 2, 3].map((a) => backoffDelay(policy, a))).toEqual([50, 100, 200])
+  })
+
+  it('no initial delay is no delay, whatever the multiplier (0 x Infinity was a NaN timer)', () => {
+    const policy = retryPolicy({ initialDelayMs: 0, multiplier: Number.POSITIVE_INFINITY })
+    for (const jitter of ['none', 'full'] as const)
+      expect([1, 2, 3].map((a) => backoffDelay({ ...policy, jitter }, a, () => 0.5))).toEqual([
+        0, 0, 0,
+      ])
+    // A power that overflows is the same 0 x Infinity.
+    expect(backoffDelay(retryPolicy({ initialDelayMs: 0, multiplier: 1e300 }), 3)).toBe(0)
+    // With an initial delay, Infinity is the cap from the second backoff on.
+    const capped = retryPolicy({ initialDelayMs: 10, multiplier: Infinity, jitter: 'none' })
+    expect([1, 2].map((a) => backoffDelay(capped, a))).toEqual([10, 5_000])
   })
 })
 

@@ -1,4 +1,6 @@
+import { execFileSync } from 'node:child_process'
 import { getEventListeners } from 'node:events'
+import { join } from 'node:path'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { describe, expect, it, vi } from 'vitest'
@@ -1036,12 +1038,16 @@ describe('lifecycle', () => {
       { timeoutMs: '100' },
       { timeout: 100 }, // misspelt: would mean no deadline
       null,
+      // No own keys, so once taken as {}: no deadline at all.
+      AbortSignal.timeout(200),
+      [],
     ]
     for (const options of bad) {
       await expect(b.close(options as never)).rejects.toMatchObject({
         code: 'BATCHSQL_INVALID_CONFIG',
       })
     }
+    await expect(b.close(controller.signal as never)).rejects.toThrow(/pass it as \{ signal \}/)
     expect(b.stats()).toMatchObject({ state: 'open', pending: 50 })
     // Infinity: no deadline (it was a 1 ms timer that abandoned every row).
     const result = await b.close({ timeoutMs: Number.POSITIVE_INFINITY })
@@ -1052,6 +1058,26 @@ describe('lifecycle', () => {
       code: 'BATCHSQL_INVALID_CONFIG',
     })
   })
+
+  it.each(['stuck', 'prompt'])(
+    'close({ timeoutMs }) with a sink whose close is %s: the process lives until close() resolves, and no longer',
+    (mode) => {
+      // A sink close that never settles holds nothing that keeps a process alive: the
+      // deadline's timers must, or the process exits with close() unresolved (a SIGTERM
+      // handler that never finishes). Once close() has resolved they must not (the prompt
+      // one's deadline is 60 s away).
+      const started = performance.now()
+      const out = execFileSync(
+        process.execPath,
+        ['--import', 'tsx', join(import.meta.dirname, 'fixtures', 'close-child.ts'), mode],
+        { cwd: import.meta.dirname, encoding: 'utf8', timeout: 20_000 },
+      )
+      expect(out.trim()).toMatch(/^\{"committed":1,"ms":\d+\}$/)
+      const { ms } = JSON.parse(out) as { ms: number }
+      if (mode === 'stuck') expect(ms).toBeLessThan(100 + 500 + 250)
+      expect(performance.now() - started).toBeLessThan(15_000)
+    },
+  )
 
   it('at the deadline, a batch still waiting for an earlier one sharing its key is abandoned, not unknown', async () => {
     let started!: () => void

@@ -5,6 +5,7 @@ import {
   ClosedError,
   createBatchSQL,
   createExecutor,
+  createProcessorBatchSQL,
   defineSchema,
   JSON_MAX_DEPTH,
   Request,
@@ -131,6 +132,45 @@ describe('AbortSignal', () => {
     await b.submit(events, { id: 2 }, { signal: polyfilled as unknown as AbortSignal })
     await b.close()
     expect(b.stats().accepted).toBe(1)
+  })
+})
+
+describe('submit options', () => {
+  it('a misspelt or unknown option, options that are no object, or the signal itself as the options: a rejected BATCHSQL_INVALID_CONFIG, nothing accepted', async () => {
+    const executor = new MockExecutor()
+    const b = createBatchSQL({ executor })
+    const signal = AbortSignal.abort()
+    // Each was once accepted as "no signal" (the row written, the abort never honoured).
+    const bad: unknown[] = [{ sginal: signal }, { timeoutMs: 1 }, 'x', 5, null, [], signal]
+    for (const options of bad) {
+      const calls: [string, () => Promise<void>][] = [
+        ['submit', () => b.submit(events, { id: 1 }, options as never)],
+        ['submit(request)', () => b.submit(new Request(events).setInt('id', 1), options as never)],
+        ['submitMany', () => b.submitMany(events, [{ id: 1 }], options as never)],
+        ['submitAndWait', () => b.submitAndWait(events, { id: 1 }, options as never)],
+        ['accepted', () => b.submitAndWait(events, { id: 1 }, options as never).accepted],
+      ]
+      for (const [what, call] of calls) {
+        // Reported as a bad row is: by the promise, not thrown at the call.
+        let p: Promise<void> | undefined
+        expect(() => {
+          p = call()
+        }, what).not.toThrow()
+        await expect(p, `${what} ${String(options)}`).rejects.toMatchObject({
+          name: 'BatchSQLError',
+          code: 'BATCHSQL_INVALID_CONFIG',
+        })
+      }
+    }
+    await expect(b.submit(events, { id: 1 }, signal as never)).rejects.toThrow(
+      /pass it as \{ signal \}/,
+    )
+    await expect(b.submit(events, { id: 1 }, { sginal: signal } as never)).rejects.toThrow(
+      /unknown submit\(\) option\(s\): "sginal"/,
+    )
+    await b.close()
+    expect(b.stats().accepted).toBe(0)
+    expect(executor.rows('events')).toEqual([])
   })
 })
 
@@ -523,10 +563,34 @@ describe('options a pipeline cannot honour are refused at construction', () => {
         'classifiers not an array',
         () => createExecutor(new MockProcessor(), { classifiers: 'x' as never }),
       ],
+      [
+        'classifiers not functions',
+        () => createExecutor(new MockProcessor(), { classifiers: [5, 'x'] as never }),
+      ],
+      // These were a TypeError (of `in`, of destructuring null) or accepted in silence.
+      ['metrics a number', () => createBatchSQL({ executor, metrics: 5 as never })],
+      ['metrics a string', () => createBatchSQL({ executor, metrics: 'prom' as never })],
+      ['executor options null', () => createExecutor(new MockProcessor(), null as never)],
+      ['executor options 5', () => createExecutor(new MockProcessor(), 5 as never)],
+      ['no processor', () => createExecutor(null as never)],
+      ['processor config null', () => createProcessorBatchSQL(new MockProcessor(), null as never)],
+      [
+        'processor config metrics',
+        () => createProcessorBatchSQL(new MockProcessor(), { metrics: 5 as never }),
+      ],
     ]
     for (const [what, make] of bad) {
       expect(make, what).toThrow(expect.objectContaining({ code: 'BATCHSQL_INVALID_CONFIG' }))
     }
+    // A custom executor without a concurrency is told so, not "maxInFlightFlushes must be a
+    // positive integer" (an option the caller never set).
+    const execute = async () => ({ committed: 0, failures: [], attempts: 1 })
+    expect(() => createBatchSQL({ executor: { name: 'x', execute } as never })).toThrow(
+      expect.objectContaining({
+        code: 'BATCHSQL_INVALID_CONFIG',
+        message: expect.stringMatching(/executor's concurrency must be a number/),
+      }),
+    )
     // The edges pass.
     createBatchSQL({ executor, flushInterval: 2 ** 31 - 1 }).close()
     createExecutor(new MockProcessor(), { timeoutMs: 2 ** 31 - 1 })

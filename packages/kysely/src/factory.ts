@@ -1,6 +1,7 @@
 import {
   type AnyRow,
   BatchSQLError,
+  checkedOptions,
   createProcessorBatchSQL,
   type ProcessorBatchSQL,
   type ProcessorBatchSQLConfig,
@@ -49,6 +50,7 @@ export function createKyselyBatchSQL<DB>(
       'BATCHSQL_INVALID_CONFIG',
       'a Kysely transaction cannot be a BatchSQL target: batches commit on their own; pass the Kysely instance it came from',
     )
+  checkedOptions(config, 'createKyselyBatchSQL()')
   const { poisonRows, name, ...rest } = config
   const processor = new KyselyProcessor(db as Kysely<any>, adapter, {
     poisonRows,

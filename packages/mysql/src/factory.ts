@@ -1,4 +1,4 @@
-import { BatchSQLError, DEFAULT_TIMEOUT_MS } from '@batchsql/core'
+import { BatchSQLError, checkedOptions, DEFAULT_TIMEOUT_MS } from '@batchsql/core'
 import {
   checkConnectionOptions,
   checkConnectionUrl,
@@ -73,6 +73,7 @@ export function createMysqlBatchSQL<DB = any>(
   target: MysqlTarget<DB>,
   config: MysqlBatchSQLConfig = {},
 ): SqlBatchSQL<DB> {
+  checkedOptions(config, 'createMysqlBatchSQL()')
   const { rowsPerStatement, ...rest } = config
   const adapter = new MysqlAdapter({ rowsPerStatement })
   if (isKysely(target)) return createKyselyBatchSQL(target, adapter, rest)

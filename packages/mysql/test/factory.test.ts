@@ -14,6 +14,14 @@ function thrown(make: () => unknown): BatchSQLError {
 }
 
 describe('createMysqlBatchSQL target checks', () => {
+  it('options that are no object (null, a string, an AbortSignal): BATCHSQL_INVALID_CONFIG, not a TypeError', () => {
+    // null was "Cannot destructure property ... as it is null"; nothing is opened before the check.
+    for (const config of [null, 'x', 5, AbortSignal.abort()])
+      expect(
+        thrown(() => createMysqlBatchSQL('mysql://app@db.example/app', config as never)).message,
+      ).toMatch(/^createMysqlBatchSQL\(\) options must be an object/)
+  })
+
   it('no target, null, a number or empty PoolOptions: BATCHSQL_INVALID_CONFIG, not a TypeError or a default pool', () => {
     // undefined and null were a TypeError from reading their properties; {} (or a uri from
     // an unset variable) made a pool of mysql2's defaults (localhost:3306, no user).

@@ -1,4 +1,4 @@
-import { BatchSQLError, DEFAULT_TIMEOUT_MS } from '@batchsql/core'
+import { BatchSQLError, checkedOptions, DEFAULT_TIMEOUT_MS } from '@batchsql/core'
 import {
   checkConnectionOptions,
   checkConnectionUrl,
@@ -102,6 +102,7 @@ export function createPostgresBatchSQL<DB = any>(
   target: PostgresTarget<DB>,
   config: PostgresBatchSQLConfig = {},
 ): SqlBatchSQL<DB> {
+  checkedOptions(config, 'createPostgresBatchSQL()')
   const { copy, pool: copyPool, rowsPerStatement, ...rest } = config
   if (isKysely(target)) {
     if (copyPool !== undefined && !isPool(copyPool))

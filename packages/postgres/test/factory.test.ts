@@ -14,6 +14,15 @@ function thrown(make: () => unknown): BatchSQLError {
 }
 
 describe('createPostgresBatchSQL target checks', () => {
+  it('options that are no object (null, a string, an AbortSignal): BATCHSQL_INVALID_CONFIG, not a TypeError', () => {
+    // null was "Cannot destructure property ... as it is null"; nothing is opened before the check.
+    for (const config of [null, 'x', 5, AbortSignal.abort()])
+      expect(
+        thrown(() => createPostgresBatchSQL('postgres://app@db.example/app', config as never))
+          .message,
+      ).toMatch(/^createPostgresBatchSQL\(\) options must be an object/)
+  })
+
   it('no target, null, a number or an empty PoolConfig: BATCHSQL_INVALID_CONFIG, not a TypeError or a default pool', () => {
     // undefined and null were a TypeError from reading their properties; {} (or a
     // connectionString from an unset variable) made a pool of libpq's defaults.

@@ -1,5 +1,6 @@
 import {
   BatchSQLError,
+  checkedOptions,
   createProcessorBatchSQL,
   type ProcessorBatchSQL,
   type ProcessorBatchSQLConfig,
@@ -75,6 +76,7 @@ export function createRedisBatchSQL(
   config: RedisBatchSQLConfig = {},
 ): ProcessorBatchSQL {
   checkTarget(client)
+  checkedOptions(config, 'createRedisBatchSQL()')
   const { atomic, name, ...rest } = config
   const owns = typeof client === 'string'
   const redis = owns ? ownClient(client) : client

@@ -17,6 +17,14 @@ function thrown(make: () => unknown): BatchSQLError {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 describe('createRedisBatchSQL target checks', () => {
+  it('options that are no object (null, a string, an AbortSignal): BATCHSQL_INVALID_CONFIG, not a TypeError', () => {
+    // null was "Cannot destructure property ... as it is null"; nothing is opened before the check.
+    for (const config of [null, 'x', 5, AbortSignal.abort()])
+      expect(
+        thrown(() => createRedisBatchSQL('redis://db.example:6379', config as never)).message,
+      ).toMatch(/^createRedisBatchSQL\(\) options must be an object/)
+  })
+
   it('neither a client nor a string: BATCHSQL_INVALID_CONFIG, not a TypeError', () => {
     // {} was "connection.getMaxListeners is not a function", undefined a TypeError on isCluster.
     for (const target of [{}, undefined, null, 42, new Map(), { host: '127.0.0.1' }])

@@ -1,4 +1,4 @@
-import { BatchSQLError } from '@batchsql/core'
+import { BatchSQLError, checkedOptions } from '@batchsql/core'
 import {
   createKyselyBatchSQL,
   isKysely,
@@ -104,6 +104,7 @@ export function createSqliteBatchSQL<DB = any>(
   target: SqliteTarget<DB>,
   config: SqliteBatchSQLConfig = {},
 ): SqlBatchSQL<DB> {
+  checkedOptions(config, 'createSqliteBatchSQL()')
   const { rowsPerStatement, groupCommit, ...rest } = config
   if (groupCommit !== undefined && typeof groupCommit !== 'boolean')
     throw new BatchSQLError('BATCHSQL_INVALID_CONFIG', 'groupCommit must be true or false')

@@ -21,6 +21,14 @@ function thrown(make: () => unknown): BatchSQLError {
 }
 
 describe('createSqliteBatchSQL target checks', () => {
+  it('options that are no object (null, a string, an AbortSignal): BATCHSQL_INVALID_CONFIG, not a TypeError', () => {
+    // null was "Cannot destructure property ... as it is null"; nothing is opened before the check.
+    for (const config of [null, 'x', 5, AbortSignal.abort()])
+      expect(thrown(() => createSqliteBatchSQL(':memory:', config as never)).message).toMatch(
+        /^createSqliteBatchSQL\(\) options must be an object/,
+      )
+  })
+
   it('no target, null, a number or a plain object: BATCHSQL_INVALID_CONFIG', () => {
     for (const target of [undefined, null, 42, {}, { filename: 'x.db' }])
       expect(thrown(() => createSqliteBatchSQL(target as never)).code).toBe(
