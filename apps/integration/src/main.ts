@@ -9,10 +9,11 @@ import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { CommanderError } from 'commander'
 import { unlessAborted } from './abortable.js'
-import type { Backend } from './backends/backend.js'
-import { openBackend } from './backends/open.js'
+import { type Backend, STRATEGIES } from './backends/backend.js'
+import { lockDatabase, openBackend } from './backends/open.js'
+import { DatabaseInUseError, type RunLock } from './backends/run-lock.js'
 import { runChild } from './child.js'
-import { type AppConfig, ConfigError, parseConfig } from './config.js'
+import { type AppConfig, ConfigError, type DatabaseName, parseConfig } from './config.js'
 import { startMetrics } from './metrics.js'
 import { createProgress, summaryLine } from './progress.js'
 import type { RunReport } from './report/model.js'
@@ -58,6 +59,14 @@ async function main(): Promise<number> {
   const selected = config.scenarios
     ? scenarios.filter((s) => config.scenarios!.includes(s.name))
     : scenarios
+  // A run in which no scenario applies would test nothing: a bad combination of settings.
+  if (!config.databases.some((d) => selected.some((s) => STRATEGIES[d].includes(s.strategy)))) {
+    const why = selected.map((s) => `${s.name} needs "${s.strategy}"`).join(', ')
+    process.stderr.write(
+      `batchsql-integration: nothing to run: no selected scenario applies to ${config.databases.join(', ')} (${why}); choose other scenarios or databases\n`,
+    )
+    return 2
+  }
   // Relative paths are relative to where the user ran the command (pnpm changes directory).
   const baseDir = process.env.INIT_CWD ?? process.cwd()
   const reportDir = resolve(baseDir, config.reportDir)
@@ -111,8 +120,8 @@ async function main(): Promise<number> {
   process.on('SIGINT', handlers.SIGINT)
   process.on('SIGTERM', handlers.SIGTERM)
   const ctx = { config, metrics, progress, entry, stop: stop.signal }
-  for (const database of config.databases) {
-    if (interrupted) break
+  /** Runs the selected scenarios on one database, closing it at the end. */
+  const runDatabase = async (database: DatabaseName): Promise<void> => {
     let backend: Backend | undefined
     try {
       backend = await unlessAborted(openBackend(database, config, baseDir), stop.signal, (b) => {
@@ -121,10 +130,10 @@ async function main(): Promise<number> {
     } catch (err) {
       notRun.push({ database, scenario: null, error: `cannot connect: ${(err as Error).message}` })
       progress.log(`FAIL ${database}: cannot connect: ${(err as Error).message}`)
-      continue
+      return
     }
     // Stopped while connecting: the loop's check ends the run.
-    if (backend === undefined) break
+    if (backend === undefined) return
     if (backend.notice) progress.log(`note: ${backend.notice}`)
     // Another run held the configured file: the report says which file this one wrote.
     if (backend.file !== undefined) sqliteFile = backend.file
@@ -149,6 +158,37 @@ async function main(): Promise<number> {
     } finally {
       await backend.close()
     }
+  }
+  // One run per server database (run-lock.ts): every database is claimed for the whole run
+  // before any scenario starts, so another run is refused the databases this one uses, and
+  // cannot take one of them between two of this run's databases (failing both runs).
+  const locks: RunLock[] = []
+  const claimed: DatabaseName[] = []
+  for (const database of config.databases) {
+    if (interrupted) break
+    try {
+      const lock = await unlessAborted(lockDatabase(database, config), stop.signal, (l) => {
+        void l?.release()
+      })
+      if (lock !== undefined) locks.push(lock)
+      // Stopped while connecting: the loop's check ends the run.
+      if (!interrupted) claimed.push(database)
+    } catch (err) {
+      const error =
+        err instanceof DatabaseInUseError
+          ? err.message
+          : `cannot connect: ${(err as Error).message}`
+      notRun.push({ database, scenario: null, error })
+      progress.log(`FAIL ${database}: ${error}`)
+    }
+  }
+  try {
+    for (const database of claimed) {
+      if (interrupted) break
+      await runDatabase(database)
+    }
+  } finally {
+    for (const lock of locks) await lock.release()
   }
   const passed =
     interrupted === null &&
@@ -178,6 +218,7 @@ async function main(): Promise<number> {
   for (const u of notRun)
     progress.log(`FAIL ${u.database}/${u.scenario ?? '*'}: did not run: ${u.error}`)
   const notes = [
+    results.length === 0 ? 'no scenario ran' : '',
     notRun.length > 0 ? `${notRun.length} did not run` : '',
     interrupted ? `interrupted by ${interrupted}, later scenarios skipped` : '',
   ].filter(Boolean)

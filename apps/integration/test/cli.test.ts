@@ -48,6 +48,13 @@ describe('command line', () => {
     [{ ...SMALL, LINGER: '597h' }, [], /linger.*too long/],
     [SMALL, ['--flush-interval', '600h'], /too long/],
     [{ ...SMALL, CONNECT_TIMEOUT: '0s' }, [], /must be positive/],
+    // No selected scenario applies to the selected databases: a run that would test nothing
+    // (it printed "0/0 scenario(s) passed"), refused before connecting (port 1: nobody there).
+    [
+      { ...SMALL, REDIS_URL: 'redis://127.0.0.1:1/0' },
+      ['--databases', 'redis', '--scenarios', 'upsert_update'],
+      /nothing to run: no selected scenario applies to redis \(upsert_update needs "update"\)/,
+    ],
   ])(
     'bad settings exit with code 2 and a message, no stack trace (%o %o)',
     async (env, args, message) => {

@@ -8,6 +8,17 @@ import type { AppRow } from '../rows.js'
 
 export type Strategy = 'insert' | 'update' | 'replace'
 
+/**
+ * The strategies each database can express (Redis has no partial-row update), known before
+ * connecting: a selection of scenarios none of which applies is refused as a bad setting.
+ */
+export const STRATEGIES: Readonly<Record<DatabaseName, readonly Strategy[]>> = {
+  sqlite: ['insert', 'update', 'replace'],
+  postgres: ['insert', 'update', 'replace'],
+  mysql: ['insert', 'update', 'replace'],
+  redis: ['insert', 'replace'],
+}
+
 export interface TableOptions {
   keyless?: boolean
 }

@@ -2,8 +2,9 @@ import { createMysqlBatchSQL } from '@batchsql/mysql'
 import mysql from 'mysql2'
 import mysqlPromise from 'mysql2/promise'
 import type { AppRow } from '../rows.js'
-import type { Backend, PipelineOptions } from './backend.js'
+import { type Backend, type PipelineOptions, STRATEGIES } from './backend.js'
 import { connectWithin, hostOf } from './connect-deadline.js'
+import { heldUntil, inUse, RUN_LOCK_NAME, type RunLock } from './run-lock.js'
 import { readByIdRanges, SQL_ROW_MODEL, type SqlTypes, tableColumns } from './sql-rows.js'
 
 const TYPES: SqlTypes = {
@@ -39,7 +40,7 @@ export async function openMysql(url: string, connectTimeoutMs: number): Promise<
   const pools = new Set<mysql.Pool>()
   return {
     name: 'mysql',
-    strategies: ['insert', 'update', 'replace'],
+    strategies: STRATEGIES.mysql,
     async createTable(table, options) {
       await reader.query(`DROP TABLE IF EXISTS ${q(table)}`)
       const keyless = options?.keyless === true
@@ -69,9 +70,12 @@ export async function openMysql(url: string, connectTimeoutMs: number): Promise<
     async readBack(table, onLine) {
       type Rows = Record<string, unknown>[]
       await readByIdRanges(
-        async () => {
-          const [r] = await reader.query(`SELECT min(id) AS lo, max(id) AS hi FROM ${q(table)}`)
-          return (r as Rows)[0] as { lo: unknown; hi: unknown } | undefined
+        async (from) => {
+          const [r] = await reader.query(
+            `SELECT min(id) AS lo FROM ${q(table)}${from === undefined ? '' : ' WHERE id >= ?'}`,
+            from === undefined ? [] : [from],
+          )
+          return (r as Rows)[0]?.lo
         },
         async (from, to) => {
           const [r] = await reader.query(`SELECT * FROM ${q(table)} WHERE id >= ? AND id < ?`, [
@@ -103,4 +107,37 @@ export async function openMysql(url: string, connectTimeoutMs: number): Promise<
       await reader.end()
     },
   }
+}
+
+/**
+ * Holds this run's claim on the database (see run-lock.ts): a named lock, which is
+ * server-wide, so named after the database (hashed: a name holds at most 64 characters), on
+ * a connection of its own; ending that connection releases it, also when the run is killed.
+ */
+export async function lockMysql(url: string, connectTimeoutMs: number): Promise<RunLock> {
+  const connecting = mysqlPromise.createConnection({
+    uri: url,
+    connectTimeout: connectTimeoutMs + 1000,
+  })
+  const conn = await connectWithin(
+    connectTimeoutMs,
+    `MariaDB/MySQL at ${hostOf(url)}`,
+    connecting,
+    () => void connecting.then((c) => c.destroy()).catch(() => {}),
+  )
+  conn.on('error', () => {})
+  const end = () => conn.end().catch(() => conn.destroy())
+  try {
+    const [r] = await conn.query(
+      `SELECT GET_LOCK(CONCAT(?, ':', MD5(COALESCE(DATABASE(), ''))), 0) AS ok, DATABASE() AS db`,
+      [RUN_LOCK_NAME],
+    )
+    const row = (r as Record<string, unknown>[])[0]
+    if (Number(row?.ok) !== 1)
+      throw inUse(`MariaDB/MySQL database ${String(row?.db ?? '?')} at ${hostOf(url)}`)
+  } catch (err) {
+    await end()
+    throw err
+  }
+  return heldUntil(end)
 }

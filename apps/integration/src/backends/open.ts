@@ -1,5 +1,6 @@
 import type { AppConfig, DatabaseName } from '../config.js'
 import type { Backend } from './backend.js'
+import type { RunLock } from './run-lock.js'
 
 /** Opens a backend; drivers are imported lazily so a SQLite-only run loads no server driver. */
 export async function openBackend(
@@ -24,5 +25,28 @@ export async function openBackend(
       return (await import('./mysql.js')).openMysql(config.mysqlUrl, config.connectTimeoutMs)
     case 'redis':
       return (await import('./redis.js')).openRedis(config.redisUrl, config.connectTimeoutMs)
+  }
+}
+
+/**
+ * Claims a server database for this run (see run-lock.ts), or throws `DatabaseInUseError`;
+ * SQLite: nothing to claim here (its file is claimed when it is opened).
+ */
+export async function lockDatabase(
+  name: DatabaseName,
+  config: AppConfig,
+): Promise<RunLock | undefined> {
+  switch (name) {
+    case 'sqlite':
+      return undefined
+    case 'postgres':
+      return (await import('./postgres.js')).lockPostgres(
+        config.postgresUrl,
+        config.connectTimeoutMs,
+      )
+    case 'mysql':
+      return (await import('./mysql.js')).lockMysql(config.mysqlUrl, config.connectTimeoutMs)
+    case 'redis':
+      return (await import('./redis.js')).lockRedis(config.redisUrl, config.connectTimeoutMs)
   }
 }

@@ -1,8 +1,9 @@
 import { createPostgresBatchSQL } from '@batchsql/postgres'
 import pg from 'pg'
 import type { AppRow } from '../rows.js'
-import type { Backend, PipelineOptions } from './backend.js'
+import { type Backend, type PipelineOptions, STRATEGIES } from './backend.js'
 import { connectWithin, hostOf } from './connect-deadline.js'
+import { heldUntil, inUse, RUN_LOCK_NAME, type RunLock } from './run-lock.js'
 import { readByIdRanges, SQL_ROW_MODEL, type SqlTypes, tableColumns } from './sql-rows.js'
 
 const TYPES: SqlTypes = {
@@ -37,7 +38,7 @@ export async function openPostgres(url: string, connectTimeoutMs: number): Promi
   const pools = new Set<pg.Pool>()
   return {
     name: 'postgres',
-    strategies: ['insert', 'update', 'replace'],
+    strategies: STRATEGIES.postgres,
     async createTable(table, options) {
       await reader.query(`DROP TABLE IF EXISTS ${q(table)}`)
       const keyless = options?.keyless === true
@@ -80,8 +81,13 @@ export async function openPostgres(url: string, connectTimeoutMs: number): Promi
     async readBack(table, onLine) {
       // int8 comes back as text (exact), timestamptz as Date.
       await readByIdRanges(
-        async () =>
-          (await reader.query(`SELECT min(id) AS lo, max(id) AS hi FROM ${q(table)}`)).rows[0],
+        async (from) =>
+          (
+            await reader.query(
+              `SELECT min(id) AS lo FROM ${q(table)}${from === undefined ? '' : ' WHERE id >= $1'}`,
+              from === undefined ? [] : [from],
+            )
+          ).rows[0]?.lo,
         async (from, to) =>
           (await reader.query(`SELECT * FROM ${q(table)} WHERE id >= $1 AND id < $2`, [from, to]))
             .rows,
@@ -104,4 +110,33 @@ export async function openPostgres(url: string, connectTimeoutMs: number): Promi
       await reader.end()
     },
   }
+}
+
+/**
+ * Holds this run's claim on the database (see run-lock.ts): a session advisory lock, which
+ * PostgreSQL scopes to the database, on a connection of its own; ending that connection
+ * releases it, also when the run is killed.
+ */
+export async function lockPostgres(url: string, connectTimeoutMs: number): Promise<RunLock> {
+  const client = new pg.Client({
+    connectionString: url,
+    connectionTimeoutMillis: connectTimeoutMs + 1000,
+  })
+  client.on('error', () => {})
+  const end = () => client.end().catch(() => {})
+  await connectWithin(connectTimeoutMs, `PostgreSQL at ${hostOf(url)}`, client.connect(), () => {
+    void end()
+  })
+  try {
+    const { rows } = await client.query(
+      'SELECT pg_try_advisory_lock(hashtext($1)) AS ok, current_database() AS db',
+      [RUN_LOCK_NAME],
+    )
+    if (rows[0]?.ok !== true)
+      throw inUse(`PostgreSQL database ${rows[0]?.db ?? '?'} at ${hostOf(url)}`)
+  } catch (err) {
+    await end()
+    throw err
+  }
+  return heldUntil(end)
 }

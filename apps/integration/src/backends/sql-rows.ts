@@ -48,21 +48,27 @@ export function lineFromDb(r: Record<string, unknown>): string {
 }
 
 /**
- * Reads a table in pages of id ranges (`from <= id < to`) rather than keyset pages
- * (`id > last`): a keyless table can hold two rows with one id, and a keyset page that ended
- * between them would skip the second, hiding the very duplicate the verifier looks for.
+ * Reads a table in pages of id ranges (`from <= id < from + 10,000`) rather than keyset pages
+ * (`id > last LIMIT n`): a keyless table can hold two rows with one id, and a keyset page that
+ * ended between them would skip the second, hiding the very duplicate the verifier looks for.
+ * Each page starts at the next id that exists (`first(from)`: the least id >= `from`, or of
+ * the whole table without one), never at the end of the previous range: a stray row with a
+ * far-off id (10^12) then costs one page, not 10^8 empty ones (hours of queries).
  */
 export async function readByIdRanges(
-  bounds: () => Promise<{ lo: unknown; hi: unknown } | undefined>,
+  first: (from?: string) => Promise<unknown>,
   page: (from: string, to: string) => Promise<Record<string, unknown>[]>,
   onLine: (line: string) => void,
 ): Promise<void> {
-  const b = await bounds()
-  if (b === undefined || b.lo === null || b.lo === undefined) return
   const step = 10_000n
-  const hi = BigInt(String(b.hi))
-  for (let from = BigInt(String(b.lo)); from <= hi; from += step) {
-    for (const r of await page(String(from), String(from + step))) onLine(lineFromDb(r))
+  let next: string | undefined
+  for (;;) {
+    const lo = await first(next)
+    if (lo === null || lo === undefined) return
+    const from = BigInt(String(lo))
+    const to = from + step
+    for (const r of await page(String(from), String(to))) onLine(lineFromDb(r))
+    next = String(to)
   }
 }
 

@@ -3,7 +3,7 @@ import { dirname } from 'node:path'
 import { createSqliteBatchSQL } from '@batchsql/sqlite'
 import Database from 'better-sqlite3'
 import type { AppRow } from '../rows.js'
-import type { Backend, PipelineOptions } from './backend.js'
+import { type Backend, type PipelineOptions, STRATEGIES } from './backend.js'
 import { lineFromDb, SQL_ROW_MODEL, type SqlTypes, tableColumns } from './sql-rows.js'
 import { claimSqliteFile } from './sqlite-file.js'
 
@@ -34,7 +34,7 @@ export async function openSqlite(path: string, fresh = true, keep = false): Prom
     name: 'sqlite',
     file,
     notice: claim?.notice,
-    strategies: ['insert', 'update', 'replace'],
+    strategies: STRATEGIES.sqlite,
     async createTable(table, options) {
       reader.exec(`DROP TABLE IF EXISTS ${q(table)}`)
       const columns = tableColumns(TYPES, options?.keyless === true)
