@@ -154,10 +154,15 @@ export async function openRedis(url: string, connectTimeoutMs: number): Promise<
     async readBack(table, onLine) {
       const list = keyless.has(table)
       const poison = poisonIds.get(table)
+      // SCAN may return a key more than once (while the server resizes its dictionary): a
+      // key read twice would be counted as a duplicated row that the database does not have.
+      const seen = new Set<string>()
       let cursor = '0'
       do {
-        const [next, keys] = await reader.scan(cursor, 'MATCH', `${table}:*`, 'COUNT', 1000)
+        const [next, found] = await reader.scan(cursor, 'MATCH', `${table}:*`, 'COUNT', 1000)
         cursor = next
+        const keys = found.filter((k) => !seen.has(k))
+        for (const k of keys) seen.add(k)
         if (keys.length === 0) continue
         const p = reader.pipeline()
         for (const k of keys) {
