@@ -37,7 +37,9 @@ const RETRYABLE: Readonly<Record<string, Classification>> = {
  * - EXECABORT: a transaction refused whole because a queued command was refused. Classified
  *   by those commands' errors (ioredis keeps them as `previousErrors`): a MOVED or LOADING
  *   of one of them is as retryable as it is alone, and nothing of the transaction ran.
- *   Final (`syntax`) when they are not known.
+ *   When none of them failed, the server refused EXEC itself (it became a replica, a script
+ *   runs, memory ran out after they were queued): classified by the code its message names
+ *   (`because of: READONLY …`). Final (`syntax`) when neither is known.
  * - NOSCRIPT, NOAUTH, NOPERM, WRONGPASS: configuration errors.
  */
 const FINAL: Readonly<Record<string, Classification>> = {
@@ -50,6 +52,9 @@ const FINAL: Readonly<Record<string, Classification>> = {
   NOPERM: { reason: 'non_retryable', retryable: false },
   WRONGPASS: { reason: 'non_retryable', retryable: false },
 }
+
+/** Any other error reply (MISCONF, an unknown code): final. */
+const NON_RETRYABLE: Classification = { reason: 'non_retryable', retryable: false }
 
 const VALUE_ERRORS =
   /is not an integer|is not a (valid )?float|out of range|would overflow|invalid expire time|exceeds maximum allowed size|resulting score is not a number|ID specified in XADD/
@@ -140,8 +145,14 @@ export const classifyRedisError: ErrorClassifier = (err) => {
         if (each.every((c) => c?.retryable === true)) return each[0]
         return each.find((c) => c !== undefined && !c.retryable) ?? FINAL.EXECABORT
       }
+      // No queued command failed: the server refused EXEC itself, for a state it entered
+      // after they were queued (turned replica: READONLY; a script running: BUSY; OOM,
+      // MISCONF). Nothing of the transaction ran; the code after "because of:" says why.
+      const cause = /because of: (\S+)/.exec(msg)?.[1]
+      if (cause !== undefined && cause !== 'EXECABORT')
+        return RETRYABLE[cause] ?? FINAL[cause] ?? NON_RETRYABLE
     }
-    return RETRYABLE[code] ?? FINAL[code] ?? { reason: 'non_retryable', retryable: false }
+    return RETRYABLE[code] ?? FINAL[code] ?? NON_RETRYABLE
   }
   if (isConnectionError(err)) return { reason: 'connection', retryable: true }
   if (err instanceof ForeignTransactionError) return { reason: 'lock_timeout', retryable: true }

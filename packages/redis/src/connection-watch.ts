@@ -53,7 +53,7 @@ export class ConnectionWatch {
   /**
    * `exec()`'s result, or a ConnectionLostError should the connection close first. Then the
    * `commands` it wrote are also taken out of what ioredis keeps to send again on the next
-   * connection (`autoResendUnfulfilledCommands`), so that, reported lost, they run at most
+   * connection (`autoResendUnfulfilledCommands`, and `reconnectOnError` returning 2), so that, reported lost, they run at most
    * once, on a client of the application's too, whose own commands ioredis still re-sends.
    */
   run<T>(exec: () => Promise<T>, commands?: () => readonly unknown[]): Promise<T> {
@@ -100,16 +100,22 @@ export class ConnectionWatch {
   // ioredis keeps the closed connection's unanswered commands in `prevCommandQueue` (a Denque
   // of { command, stream, select }) until the next connection is ready, then sends them again.
   // The 'close' this watch hears is emitted after that queue is set aside and long before the
-  // next connection is ready.
+  // next connection is ready. A command whose error reply made `reconnectOnError` return 2 is
+  // not in it: ioredis drops the connection and puts that command in its `offlineQueue`
+  // (same items), to be sent on the next connection, whenever that is: it goes too.
   private forget(commands: readonly unknown[]): void {
-    const queue = (this.connection as unknown as { prevCommandQueue?: ResendQueue | null })
-      .prevCommandQueue
-    if (!queue || queue.length === 0) return
+    const client = this.connection as unknown as {
+      prevCommandQueue?: ResendQueue | null
+      offlineQueue?: ResendQueue | null
+    }
     const mine = new Set(commands)
-    const keep = queue.toArray().filter((item) => !mine.has(item.command))
-    if (keep.length === queue.length) return
-    queue.clear()
-    for (const item of keep) queue.push(item)
+    for (const queue of [client.prevCommandQueue, client.offlineQueue]) {
+      if (!queue || queue.length === 0) continue
+      const keep = queue.toArray().filter((item) => !mine.has(item.command))
+      if (keep.length === queue.length) continue
+      queue.clear()
+      for (const item of keep) queue.push(item)
+    }
   }
 
   /** Settles every written pipeline as lost (the connection closed, or is being dropped). */
