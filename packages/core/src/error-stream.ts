@@ -23,6 +23,8 @@ function handlerFailed(err: unknown): void {
  */
 export class ErrorStream implements AsyncIterable<BatchFailure> {
   private readonly buffer: BatchFailure[] = []
+  /** Rows of the buffered failures. */
+  private bufferedRows = 0
   private readers: Reader[] = []
   private ended = false
   /** Iterators that asked for a failure and have not finished or been closed. */
@@ -31,6 +33,7 @@ export class ErrorStream implements AsyncIterable<BatchFailure> {
 
   constructor(
     private readonly capacity: number,
+    /** Rows (see `hasRoom`). */
     private readonly readerAllowance: number,
     private readonly onDrop: (count: number) => void,
     private readonly handler?: (failure: BatchFailure) => void,
@@ -43,19 +46,24 @@ export class ErrorStream implements AsyncIterable<BatchFailure> {
    * therefore takes a batch's failures whole while it is below its limit.
    */
   pushAll(failures: readonly BatchFailure[]): void {
-    const admit = this.handler !== undefined || this.buffer.length < this.limit()
+    const admit = this.handler !== undefined || this.hasRoom()
     for (const f of failures) this.push(f, admit)
   }
 
   /**
-   * `capacity` while nobody reads. While an iterator is being read, up to `readerAllowance`
-   * more: batches that fail together (a dropped connection fails every batch in flight, and
-   * `close()` every row still buffered) settle before the reader gets a turn, and a reader
-   * that keeps up must not lose failures to that burst. The allowance is what the pipeline
-   * holds at most (its buffer and in-flight flushes): rows it held in memory anyway.
+   * `capacity` failures while nobody reads. While an iterator is being read, also failures
+   * holding up to `readerAllowance` rows: batches that fail together (a dropped connection
+   * fails every batch in flight, and `close()` every row still buffered) settle before the
+   * reader gets a turn, and a reader that keeps up must not lose failures to that burst. The
+   * allowance is what the pipeline holds at most (its buffer and in-flight flushes): rows it
+   * held in memory anyway. Counted in rows, not failures: a table failing whole batches
+   * reports one failure per batch of up to `flushSize` rows, and a reader that kept reading
+   * but fell behind (shipping each failure to a remote log) once let 14,000 such failures,
+   * 7 M rows, pile up (about 2 GB).
    */
-  private limit(): number {
-    return this.capacity + (this.attached > 0 ? this.readerAllowance : 0)
+  private hasRoom(): boolean {
+    if (this.buffer.length < this.capacity) return true
+    return this.attached > 0 && this.bufferedRows < this.readerAllowance
   }
 
   private push(failure: BatchFailure, admit: boolean): void {
@@ -88,6 +96,7 @@ export class ErrorStream implements AsyncIterable<BatchFailure> {
       return
     }
     this.buffer.push(failure)
+    this.bufferedRows += failure.rows.length
   }
 
   /** Ends iteration once the buffered events are read. */
@@ -122,7 +131,10 @@ export class ErrorStream implements AsyncIterable<BatchFailure> {
           this.attached++
         }
         const v = this.buffer.shift()
-        if (v) return Promise.resolve({ value: v, done: false })
+        if (v) {
+          this.bufferedRows -= v.rows.length
+          return Promise.resolve({ value: v, done: false })
+        }
         if (this.ended) {
           detach()
           return Promise.resolve(DONE)

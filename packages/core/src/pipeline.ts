@@ -945,6 +945,8 @@ export class BatchSQL implements AsyncDisposable {
 
   /** Resolves after `ms`, unless close() has settled by then (see `closeTimers`). */
   private delay(ms: number): Promise<void> {
+    // Closed already: nothing is left to wait for, and no timer may outlive close().
+    if (this.state === CLOSED) return Promise.resolve()
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.closeTimers.delete(timer)
@@ -1011,8 +1013,12 @@ export class BatchSQL implements AsyncDisposable {
         signal.aborted
           ? this.delay(ABORT_GRACE_MS)
           : new Promise<void>((resolve) => {
-              onAbort = () => resolve(this.delay(ABORT_GRACE_MS))
-              signal.addEventListener('abort', onAbort, { once: true })
+              const listener = () => resolve(this.delay(ABORT_GRACE_MS))
+              onAbort = listener
+              signal.addEventListener('abort', listener, { once: true })
+              // This wait can lose its race to a later close()'s deadline and never reach its
+              // `finally`: the listener goes when close() settles, with the other disarms.
+              this.lateDisarms.push(() => signal.removeEventListener('abort', listener))
             }),
       )
     }
