@@ -5,6 +5,7 @@ import { type CompiledQuery, type Kysely, sql } from 'kysely'
 import { classifySqliteError, ForeignTransactionError } from './classify.js'
 import { lostInFlightSqlite } from './commit-outcome.js'
 import { GroupCommit } from './group-commit.js'
+import { refuseJournalMode } from './journal-mode.js'
 import { OwnTransaction } from './own-transaction.js'
 import { toSqliteValue } from './values.js'
 
@@ -50,6 +51,18 @@ export class SqliteAdapter implements SqlDialectAdapter {
     const batches = options.groupCommit ?? 0
     if (this.database !== undefined && batches > 1)
       this.group = new GroupCommit(this.database, batches)
+  }
+
+  /**
+   * A Kysely target's database is out of reach when the pipeline is made: its journal mode is
+   * checked before the first batch instead (a `Database` given is checked by the factory).
+   */
+  async init(db: Kysely<any>): Promise<void> {
+    if (this.database !== undefined) return
+    const mode = await sql<{ journal_mode: string }>`PRAGMA journal_mode`.execute(db)
+    const files = await sql<{ name: string; file: string }>`PRAGMA database_list`.execute(db)
+    const main = files.rows.find((f) => f.name === 'main')
+    refuseJournalMode(mode.rows[0]?.journal_mode, main === undefined || main.file === '')
   }
 
   toDriverValue(value: Value, type: ColumnType): unknown {

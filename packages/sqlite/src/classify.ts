@@ -31,6 +31,9 @@ const VALUE_ERRORS =
  */
 export function classifySqliteError(err: unknown): Classification | undefined {
   if (err instanceof ForeignTransactionError) return { reason: 'lock_timeout', retryable: true }
+  // A database BatchSQL refuses to write through (journal-mode.ts): no retry changes that.
+  if (err instanceof BatchSQLError && err.code === 'BATCHSQL_INVALID_CONFIG')
+    return { reason: 'non_retryable', retryable: false }
   const code = (err as { code?: unknown } | null)?.code
   if (typeof code !== 'string' || !code.startsWith('SQLITE_')) return undefined
   if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {

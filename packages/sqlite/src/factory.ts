@@ -8,6 +8,7 @@ import {
 import BetterSqlite3, { type Database } from 'better-sqlite3'
 import { Kysely, SqliteDialect } from 'kysely'
 import { SqliteAdapter } from './adapter.js'
+import { refuseJournalMode } from './journal-mode.js'
 
 export interface SqliteBatchSQLConfig extends SqlBatchSQLConfig {
   /** Rows per INSERT statement. Default 500. */
@@ -81,20 +82,6 @@ function setUp(database: Database, file: string): void {
 }
 
 /**
- * `journal_mode = OFF` (which better-sqlite3 allows only in unsafe mode) leaves ROLLBACK
- * undefined, and BatchSQL rolls back every batch that fails, whole or to a savepoint (group
- * commit, poison-row isolation): rows of a failed batch stayed written, were reported failed,
- * then written again. Refused rather than documented: nothing BatchSQL promises holds there.
- */
-function refuseJournalOff(database: Database): void {
-  if (String(database.pragma('journal_mode', { simple: true })).toLowerCase() === 'off')
-    throw new BatchSQLError(
-      'BATCHSQL_INVALID_CONFIG',
-      'createSqliteBatchSQL cannot write through a Database with journal_mode = OFF: a failed batch could not be rolled back (use WAL, DELETE, TRUNCATE or MEMORY)',
-    )
-}
-
-/**
  * A BatchSQL pipeline writing to SQLite. With a file name BatchSQL opens the database (WAL,
  * synchronous=NORMAL, 5 s busy timeout) and closes it on `close()`; a `Database` or `Kysely`
  * you pass stays yours and open. SQLite has one writer: batches run one at a time, and with
@@ -129,7 +116,7 @@ export function createSqliteBatchSQL<DB = any>(
   const database = owns ? open(target) : (target as Database)
   try {
     if (owns) setUp(database, target)
-    else refuseJournalOff(database)
+    else refuseJournalMode(database.pragma('journal_mode', { simple: true }), database.memory)
     const db = new Kysely<DB>({ dialect: new SqliteDialect({ database }) })
     const adapter = new SqliteAdapter({
       database,

@@ -1,8 +1,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { BatchSQLError } from '@batchsql/core'
+import { BatchSQLError, defineSchema } from '@batchsql/core'
 import Database from 'better-sqlite3'
+import { Kysely, SqliteDialect } from 'kysely'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createSqliteBatchSQL } from '../src/index.js'
 
@@ -70,10 +71,38 @@ describe('createSqliteBatchSQL target checks', () => {
     expect(err.code).toBe('BATCHSQL_INVALID_CONFIG')
     expect(err.message).toMatch(/journal_mode = OFF/)
     expect(thrown(() => createSqliteBatchSQL(db)).code).toBe('BATCHSQL_INVALID_CONFIG')
-    db.pragma('journal_mode = MEMORY') // any mode that can roll back is taken
+    // MEMORY on a file: a transaction spilled to the file cannot be rolled back after an I/O
+    // error or a crash (the file was left corrupt, acknowledged rows gone).
+    db.pragma('journal_mode = MEMORY')
+    expect(thrown(() => createSqliteBatchSQL(db)).message).toMatch(/journal_mode = MEMORY/)
+    db.pragma('journal_mode = TRUNCATE') // any mode that can roll back is taken
     return createSqliteBatchSQL(db)
       .close()
       .finally(() => db.close())
+  })
+
+  it('an in-memory Database keeps its MEMORY journal (no file to lose)', async () => {
+    const db = new Database(':memory:')
+    expect(db.pragma('journal_mode', { simple: true })).toBe('memory')
+    await createSqliteBatchSQL(db).close()
+    db.close()
+  })
+
+  it('a Kysely target over a journal_mode = OFF file: every batch refused, nothing written', async () => {
+    const file = join(dir, 'kysely-off.db')
+    const db = new Database(file)
+    db.unsafeMode(true)
+    db.pragma('journal_mode = OFF')
+    db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY)')
+    const kysely = new Kysely<unknown>({ dialect: new SqliteDialect({ database: db }) })
+    const batch = createSqliteBatchSQL(kysely)
+    const t = defineSchema({ table: 't', columns: { id: 'int' } })
+    const err = await batch.submitAndWait(t, { id: 1 }).catch((e: BatchSQLError) => e)
+    expect(err).toMatchObject({ code: 'BATCHSQL_BATCH_FAILED', reason: 'non_retryable' })
+    expect((err as BatchSQLError).cause).toMatchObject({ code: 'BATCHSQL_INVALID_CONFIG' })
+    expect(db.prepare('SELECT count(*) AS n FROM t').get()).toEqual({ n: 0 })
+    await batch.close()
+    await kysely.destroy()
   })
 
   it('a file in an existing directory is created and opened', async () => {
