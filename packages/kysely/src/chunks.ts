@@ -1,7 +1,9 @@
 /**
  * Splits a group of rows into statements under the dialect's limits. Chunks are balanced
- * (1 001 rows with a limit of 1 000 become 501 + 500, not 1 000 + 1) so that a shape needs
- * at most two distinct statement texts, which keeps the statement cache small and warm.
+ * (1 001 rows with a limit of 1 000 become 501 + 500, not 1 000 + 1) so that a batch needs
+ * at most two distinct statement texts; for a dialect that prepares each text
+ * (`fewRowCounts`), the limit's worth, then powers of two, so that every batch size shares
+ * a few texts.
  */
 import type { SqlDialectAdapter } from './dialect.js'
 import type { PlannedGroup } from './plan.js'
@@ -46,10 +48,7 @@ export function chunkRows(
 ): Chunk[] {
   const rows = group.sources.length
   const limit = rowsPerChunk(adapter, group.width)
-  const chunks: Chunk[] = []
-  const count = Math.ceil(rows / limit)
-  const size = Math.ceil(rows / count)
-  for (let i = 0; i < rows; i += size) chunks.push({ start: i, end: Math.min(rows, i + size) })
+  const chunks = adapter.fewRowCounts ? fewCounts(rows, limit) : balanced(rows, limit)
   const maxBytes = adapter.maxStatementBytes
   if (maxBytes === undefined) return chunks
   const budget = Math.max(1024, Math.floor(maxBytes * 0.8) - textBytes(group.width))
@@ -71,4 +70,25 @@ export function chunkRows(
     out.push({ start, end: chunk.end })
   }
   return out
+}
+
+function balanced(rows: number, limit: number): Chunk[] {
+  const chunks: Chunk[] = []
+  const count = Math.ceil(rows / limit)
+  const size = Math.ceil(rows / count)
+  for (let i = 0; i < rows; i += size) chunks.push({ start: i, end: Math.min(rows, i + size) })
+  return chunks
+}
+
+/** Chunks of `limit` rows, then of the powers of two the rest is made of, largest first. */
+function fewCounts(rows: number, limit: number): Chunk[] {
+  const chunks: Chunk[] = []
+  let start = 0
+  for (; rows - start >= limit; start += limit) chunks.push({ start, end: start + limit })
+  for (let size = 2 ** Math.floor(Math.log2(Math.max(1, limit))); start < rows; size /= 2)
+    if (rows - start >= size) {
+      chunks.push({ start, end: start + size })
+      start += size
+    }
+  return chunks
 }

@@ -57,6 +57,16 @@ export interface SqlDialectAdapter {
   readonly maxStatementBytes?: number | undefined
 
   /**
+   * Each distinct statement text costs about as much as running it the first time (SQLite
+   * prepares it), so a batch's rows are cut into few distinct row counts: whole statements of
+   * the limit, then the rest in powers of two (437 rows: 256 + 128 + 32 + 16 + 4 + 1), so a
+   * shape has at most ten texts, all kept prepared, whatever the batch sizes (partial flushes,
+   * batches thinned by coalescing, poison-row bisection). Default: balanced chunks, one text
+   * per batch size (what a driver that only sends text wants: fewest statements).
+   */
+  readonly fewRowCounts?: boolean
+
+  /**
    * The driver expands one `?` bound to an array of row arrays into `(a, b), (c, d)` with its
    * own escaping (mysql2 formats statements on the client and does). The engine then sends
    * `VALUES ?` with a chunk's rows as one parameter, so the driver escapes each value once

@@ -302,6 +302,25 @@ describe('chunking', () => {
     expect(sizes(chunkRows(adapter, group(1001, 2)))).toEqual([501, 500])
   })
 
+  it('fewRowCounts: whole statements, then powers of two, so every batch size shares at most ten texts per shape', () => {
+    const adapter = planningAdapter({
+      maxParameters: 32_766,
+      rowsPerStatement: 500,
+      fewRowCounts: true,
+    })
+    expect(sizes(chunkRows(adapter, group(437)))).toEqual([256, 128, 32, 16, 4, 1])
+    expect(sizes(chunkRows(adapter, group(1001)))).toEqual([500, 500, 1])
+    const seen = new Set<number>()
+    for (let rows = 1; rows <= 1500; rows++) {
+      const chunks = chunkRows(adapter, group(rows))
+      expect(sizes(chunks).reduce((a, b) => a + b)).toBe(rows)
+      for (let i = 0; i < chunks.length; i++)
+        expect(chunks[i]!.start).toBe(i === 0 ? 0 : chunks[i - 1]!.end)
+      for (const n of sizes(chunks)) seen.add(n)
+    }
+    expect([...seen].sort((a, b) => a - b)).toEqual([1, 2, 4, 8, 16, 32, 64, 128, 256, 500])
+  })
+
   it('cuts statements that would exceed the statement-size limit', () => {
     const adapter = planningAdapter({
       maxParameters: 65_535,

@@ -34,6 +34,8 @@ export class SqliteAdapter implements SqlDialectAdapter {
   // Decimals are bound as the strings given (toSqliteValue), so a TEXT key keeps spellings apart.
   readonly decimalsAsText = true
   readonly maxParameters = SQLITE_MAX_PARAMETERS
+  // Every distinct text is prepared (as costly as running it): few row counts per shape.
+  readonly fewRowCounts = true
   readonly rowsPerStatement: number
   private readonly database: Database | undefined
   // Kysely's SQLite driver prepares every statement anew; preparing a 500-row INSERT costs
