@@ -77,10 +77,10 @@ export async function openMysql(url: string, connectTimeoutMs: number): Promise<
           )
           return (r as Rows)[0]?.lo
         },
-        async (from, to) => {
-          const [r] = await reader.query(`SELECT * FROM ${q(table)} WHERE id >= ? AND id < ?`, [
+        async (from, last) => {
+          const [r] = await reader.query(`SELECT * FROM ${q(table)} WHERE id >= ? AND id <= ?`, [
             from,
-            to,
+            last,
           ])
           return r as Rows
         },

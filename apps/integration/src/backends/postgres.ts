@@ -88,9 +88,13 @@ export async function openPostgres(url: string, connectTimeoutMs: number): Promi
               from === undefined ? [] : [from],
             )
           ).rows[0]?.lo,
-        async (from, to) =>
-          (await reader.query(`SELECT * FROM ${q(table)} WHERE id >= $1 AND id < $2`, [from, to]))
-            .rows,
+        async (from, last) =>
+          (
+            await reader.query(`SELECT * FROM ${q(table)} WHERE id >= $1 AND id <= $2`, [
+              from,
+              last,
+            ])
+          ).rows,
         onLine,
       )
     },
