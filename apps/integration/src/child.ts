@@ -73,6 +73,6 @@ export async function runChild(task: ChildTask): Promise<void> {
   })
   clearInterval(timer)
   tick()
-  await sendToParent({ done: { result, latencies: latencies.values() } })
+  await sendToParent({ done: { result, latencies: latencies.snapshot() } })
   await backend.close()
 }

@@ -120,8 +120,12 @@ async function main(): Promise<number> {
   process.on('SIGINT', handlers.SIGINT)
   process.on('SIGTERM', handlers.SIGTERM)
   const ctx = { config, metrics, progress, entry, stop: stop.signal }
-  /** Runs the selected scenarios on one database, closing it at the end. */
-  const runDatabase = async (database: DatabaseName): Promise<void> => {
+  /**
+   * Runs the selected scenarios on one database, closing it at the end. Its run lock is
+   * checked before and after every scenario: lost for good (run-lock.ts), the scenario that
+   * ran meanwhile fails (another run may have used its table) and no further one starts.
+   */
+  const runDatabase = async (database: DatabaseName, lock?: RunLock): Promise<void> => {
     let backend: Backend | undefined
     try {
       backend = await unlessAborted(openBackend(database, config, baseDir), stop.signal, (b) => {
@@ -146,8 +150,24 @@ async function main(): Promise<number> {
           )
           continue
         }
+        const lostBefore = await lock?.lost()
+        if (lostBefore !== undefined) {
+          const error = `${lostBefore}: its remaining scenarios did not run`
+          notRun.push({ database, scenario: null, error })
+          progress.log(`FAIL ${database}: ${error}`)
+          break
+        }
         try {
-          results.push(await runScenario(ctx, backend, scenario))
+          const result = await runScenario(ctx, backend, scenario)
+          const lostDuring = await lock?.lost()
+          if (lostDuring !== undefined) {
+            result.passed = false
+            result.problems.push(
+              `${lostDuring}: another run may have used the database during this scenario, so its verdict is not trusted`,
+            )
+            progress.log(`FAIL ${database}/${scenario.name}: ${lostDuring}`)
+          }
+          results.push(result)
         } catch (err) {
           // One scenario that could not run (a producer process died) does not end the run.
           const error = err instanceof Error ? err.message : String(err)
@@ -162,15 +182,19 @@ async function main(): Promise<number> {
   // One run per server database (run-lock.ts): every database is claimed for the whole run
   // before any scenario starts, so another run is refused the databases this one uses, and
   // cannot take one of them between two of this run's databases (failing both runs).
-  const locks: RunLock[] = []
+  const locks = new Map<DatabaseName, RunLock>()
   const claimed: DatabaseName[] = []
   for (const database of config.databases) {
     if (interrupted) break
     try {
-      const lock = await unlessAborted(lockDatabase(database, config), stop.signal, (l) => {
-        void l?.release()
-      })
-      if (lock !== undefined) locks.push(lock)
+      const lock = await unlessAborted(
+        lockDatabase(database, config, (line) => progress.log(line)),
+        stop.signal,
+        (l) => {
+          void l?.release()
+        },
+      )
+      if (lock !== undefined) locks.set(database, lock)
       // Stopped while connecting: the loop's check ends the run.
       if (!interrupted) claimed.push(database)
     } catch (err) {
@@ -185,10 +209,10 @@ async function main(): Promise<number> {
   try {
     for (const database of claimed) {
       if (interrupted) break
-      await runDatabase(database)
+      await runDatabase(database, locks.get(database))
     }
   } finally {
-    for (const lock of locks) await lock.release()
+    for (const lock of locks.values()) await lock.release()
   }
   const passed =
     interrupted === null &&

@@ -12,7 +12,7 @@ import type { Metrics } from './metrics.js'
 import { emptyResult, type ProducerCounters, type ProducerResult, produce } from './producer.js'
 import type { Progress } from './progress.js'
 import type { Scenario } from './scenarios.js'
-import { collectGarbage, GcCounter, LatencyRecorder, mb } from './stats.js'
+import { collectGarbage, GcCounter, LatencyRecorder, type LatencySnapshot, mb } from './stats.js'
 import { expectedDigests, intact, type Verification, verify } from './verify.js'
 
 export interface TimelinePoint {
@@ -76,7 +76,7 @@ interface FromChild {
 
 interface ChildMessage {
   result: ProducerResult
-  latencies: number[]
+  latencies: LatencySnapshot
 }
 
 function runInChildren(
@@ -158,7 +158,7 @@ function runInChildren(
         total.reportedFailures[k] = (total.reportedFailures[k] ?? 0) + v
       total.firstSubmitAt = Math.min(total.firstSubmitAt, r.firstSubmitAt)
       total.lastSubmitAt = Math.max(total.lastSubmitAt, r.lastSubmitAt)
-      for (const x of l) latencies.push(x)
+      latencies.merge(l)
     }
     return total
   })

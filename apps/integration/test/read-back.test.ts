@@ -6,7 +6,10 @@
  */
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
+import Database from 'better-sqlite3'
 import { Redis } from 'ioredis'
+import mysqlPromise from 'mysql2/promise'
+import pg from 'pg'
 import { afterAll, describe, expect, it } from 'vitest'
 import type { Backend } from '../src/backends/backend.js'
 import { openMysql } from '../src/backends/mysql.js'
@@ -91,6 +94,72 @@ describe.each([
       await backend.dropTable(table)
     }
   })
+})
+
+/** Rows with the given ids (text: past 2^53), inserted with the database's own client. */
+const insertIds: Record<string, (backend: Backend, table: string, ids: string[]) => Promise<void>> =
+  {
+    async postgres(_b, table, ids) {
+      const c = new pg.Client(PG)
+      await c.connect()
+      try {
+        for (const id of ids)
+          await c.query(`INSERT INTO "${table}" (id, payload) VALUES ($1, 'x')`, [id])
+      } finally {
+        await c.end()
+      }
+    },
+    async mysql(_b, table, ids) {
+      const c = await mysqlPromise.createConnection(MYSQL)
+      try {
+        for (const id of ids)
+          await c.query(`INSERT INTO \`${table}\` (id, payload) VALUES (?, 'x')`, [id])
+      } finally {
+        await c.end()
+      }
+    },
+    async sqlite(b, table, ids) {
+      const db = new Database(b.file!)
+      try {
+        for (const id of ids)
+          db.prepare(`INSERT INTO "${table}" (id, payload) VALUES (?, 'x')`).run(BigInt(id))
+      } finally {
+        db.close()
+      }
+    },
+  }
+
+const TOP = '9223372036854775807'
+const BOTTOM = '-9223372036854775808'
+
+describe.each([
+  ['postgres', () => openPostgres(PG, 5000)],
+  ['mysql', () => openMysql(MYSQL, 5000)],
+  ['sqlite', () => openSqlite(join(tempDir('read-back'), 'app.sqlite'))],
+])('reading back ids at the ends of BIGINT from %s', (name, open) => {
+  it.each([
+    ['a table with a key', false, [BOTTOM, '1', '2', TOP]],
+    ['a keyless table, the top id twice', true, [BOTTOM, '1', '2', TOP, TOP]],
+  ])(
+    '%s reads back exactly its rows (the last page ends at 2^63 - 1)',
+    {
+      timeout: 10_000,
+    },
+    async (_what, keyless, ids) => {
+      const backend = await open()
+      opened.push(backend)
+      const table = unique()
+      await backend.createTable(table, { keyless })
+      try {
+        await insertIds[name]!(backend, table, ids)
+        const read: string[] = []
+        await backend.readBack(table, (line) => read.push(line.slice(0, line.indexOf('|'))))
+        expect(read.sort()).toEqual([...ids].sort())
+      } finally {
+        await backend.dropTable(table)
+      }
+    },
+  )
 })
 
 describe('reading back from Redis', () => {

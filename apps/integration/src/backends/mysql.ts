@@ -4,7 +4,14 @@ import mysqlPromise from 'mysql2/promise'
 import type { AppRow } from '../rows.js'
 import { type Backend, type PipelineOptions, STRATEGIES } from './backend.js'
 import { connectWithin, hostOf } from './connect-deadline.js'
-import { heldUntil, inUse, RUN_LOCK_NAME, type RunLock } from './run-lock.js'
+import {
+  heldBySession,
+  inUse,
+  type LockLog,
+  type LockSession,
+  RUN_LOCK_NAME,
+  type RunLock,
+} from './run-lock.js'
 import { readByIdRanges, SQL_ROW_MODEL, type SqlTypes, tableColumns } from './sql-rows.js'
 
 const TYPES: SqlTypes = {
@@ -77,10 +84,10 @@ export async function openMysql(url: string, connectTimeoutMs: number): Promise<
           )
           return (r as Rows)[0]?.lo
         },
-        async (from, to) => {
-          const [r] = await reader.query(`SELECT * FROM ${q(table)} WHERE id >= ? AND id < ?`, [
+        async (from, last) => {
+          const [r] = await reader.query(`SELECT * FROM ${q(table)} WHERE id >= ? AND id <= ?`, [
             from,
-            to,
+            last,
           ])
           return r as Rows
         },
@@ -113,8 +120,23 @@ export async function openMysql(url: string, connectTimeoutMs: number): Promise<
  * Holds this run's claim on the database (see run-lock.ts): a named lock, which is
  * server-wide, so named after the database (hashed: a name holds at most 64 characters), on
  * a connection of its own; ending that connection releases it, also when the run is killed.
+ * A connection that ends mid-run (killed, a server restart) took the lock with it: it is
+ * taken again (run-lock.ts).
  */
-export async function lockMysql(url: string, connectTimeoutMs: number): Promise<RunLock> {
+export async function lockMysql(
+  url: string,
+  connectTimeoutMs: number,
+  log: LockLog = () => {},
+): Promise<RunLock> {
+  let db = '?'
+  try {
+    db = decodeURIComponent(new URL(url).pathname.slice(1)) || '(none)'
+  } catch {}
+  const what = `MariaDB/MySQL database ${db} at ${hostOf(url)}`
+  return heldBySession(what, () => takeMysqlLock(url, connectTimeoutMs), log)
+}
+
+async function takeMysqlLock(url: string, connectTimeoutMs: number): Promise<LockSession> {
   const connecting = mysqlPromise.createConnection({
     uri: url,
     connectTimeout: connectTimeoutMs + 1000,
@@ -125,7 +147,16 @@ export async function lockMysql(url: string, connectTimeoutMs: number): Promise<
     connecting,
     () => void connecting.then((c) => c.destroy()).catch(() => {}),
   )
-  conn.on('error', () => {})
+  let onLost: ((why: string) => void) | undefined
+  let gone: string | undefined
+  const lose = (why: string) => {
+    if (gone !== undefined) return
+    gone = why
+    onLost?.(why)
+  }
+  // KILL and a server going away: an 'error' (its message says why) or an 'end'.
+  conn.on('error', (e: Error) => lose(`its connection failed: ${e.message}`))
+  conn.on('end', () => lose('its connection ended'))
   const end = () => conn.end().catch(() => conn.destroy())
   try {
     const [r] = await conn.query(
@@ -139,5 +170,11 @@ export async function lockMysql(url: string, connectTimeoutMs: number): Promise<
     await end()
     throw err
   }
-  return heldUntil(end)
+  return {
+    end,
+    onLost: (cb) => {
+      onLost = cb
+      if (gone !== undefined) cb(gone)
+    },
+  }
 }

@@ -1,6 +1,6 @@
 import type { AppConfig, DatabaseName } from '../config.js'
 import type { Backend } from './backend.js'
-import type { RunLock } from './run-lock.js'
+import type { LockLog, RunLock } from './run-lock.js'
 
 /** Opens a backend; drivers are imported lazily so a SQLite-only run loads no server driver. */
 export async function openBackend(
@@ -35,6 +35,8 @@ export async function openBackend(
 export async function lockDatabase(
   name: DatabaseName,
   config: AppConfig,
+  /** Where a lock lost mid-run says so (run-lock.ts). */
+  log: LockLog,
 ): Promise<RunLock | undefined> {
   switch (name) {
     case 'sqlite':
@@ -43,10 +45,11 @@ export async function lockDatabase(
       return (await import('./postgres.js')).lockPostgres(
         config.postgresUrl,
         config.connectTimeoutMs,
+        log,
       )
     case 'mysql':
-      return (await import('./mysql.js')).lockMysql(config.mysqlUrl, config.connectTimeoutMs)
+      return (await import('./mysql.js')).lockMysql(config.mysqlUrl, config.connectTimeoutMs, log)
     case 'redis':
-      return (await import('./redis.js')).lockRedis(config.redisUrl, config.connectTimeoutMs)
+      return (await import('./redis.js')).lockRedis(config.redisUrl, config.connectTimeoutMs, log)
   }
 }

@@ -3,7 +3,14 @@ import pg from 'pg'
 import type { AppRow } from '../rows.js'
 import { type Backend, type PipelineOptions, STRATEGIES } from './backend.js'
 import { connectWithin, hostOf } from './connect-deadline.js'
-import { heldUntil, inUse, RUN_LOCK_NAME, type RunLock } from './run-lock.js'
+import {
+  heldBySession,
+  inUse,
+  type LockLog,
+  type LockSession,
+  RUN_LOCK_NAME,
+  type RunLock,
+} from './run-lock.js'
 import { readByIdRanges, SQL_ROW_MODEL, type SqlTypes, tableColumns } from './sql-rows.js'
 
 const TYPES: SqlTypes = {
@@ -88,9 +95,13 @@ export async function openPostgres(url: string, connectTimeoutMs: number): Promi
               from === undefined ? [] : [from],
             )
           ).rows[0]?.lo,
-        async (from, to) =>
-          (await reader.query(`SELECT * FROM ${q(table)} WHERE id >= $1 AND id < $2`, [from, to]))
-            .rows,
+        async (from, last) =>
+          (
+            await reader.query(`SELECT * FROM ${q(table)} WHERE id >= $1 AND id <= $2`, [
+              from,
+              last,
+            ])
+          ).rows,
         onLine,
       )
     },
@@ -115,14 +126,37 @@ export async function openPostgres(url: string, connectTimeoutMs: number): Promi
 /**
  * Holds this run's claim on the database (see run-lock.ts): a session advisory lock, which
  * PostgreSQL scopes to the database, on a connection of its own; ending that connection
- * releases it, also when the run is killed.
+ * releases it, also when the run is killed. A connection that ends mid-run (terminated, a
+ * server restart) took the lock with it: it is taken again (run-lock.ts).
  */
-export async function lockPostgres(url: string, connectTimeoutMs: number): Promise<RunLock> {
+export async function lockPostgres(
+  url: string,
+  connectTimeoutMs: number,
+  log: LockLog = () => {},
+): Promise<RunLock> {
+  const what = `PostgreSQL database ${databaseOf(url)} at ${hostOf(url)}`
+  return heldBySession(what, () => takePostgresLock(url, connectTimeoutMs), log)
+}
+
+/** The database a URL names (the server's default, the user's name, when it names none). */
+function databaseOf(url: string): string {
+  try {
+    const u = new URL(url)
+    return decodeURIComponent(u.pathname.slice(1)) || decodeURIComponent(u.username) || '?'
+  } catch {
+    return '?'
+  }
+}
+
+async function takePostgresLock(url: string, connectTimeoutMs: number): Promise<LockSession> {
   const client = new pg.Client({
     connectionString: url,
     connectionTimeoutMillis: connectTimeoutMs + 1000,
   })
-  client.on('error', () => {})
+  let why = 'its connection ended'
+  client.on('error', (e: Error) => {
+    why = `its connection failed: ${e.message}`
+  })
   const end = () => client.end().catch(() => {})
   await connectWithin(connectTimeoutMs, `PostgreSQL at ${hostOf(url)}`, client.connect(), () => {
     void end()
@@ -138,5 +172,9 @@ export async function lockPostgres(url: string, connectTimeoutMs: number): Promi
     await end()
     throw err
   }
-  return heldUntil(end)
+  return {
+    end,
+    // pg emits 'end' once the connection is gone, after the 'error' that says why.
+    onLost: (cb) => client.once('end', () => cb(why)),
+  }
 }

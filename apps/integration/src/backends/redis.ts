@@ -5,7 +5,7 @@ import { Redis } from 'ioredis'
 import { type AppRow, canonicalLine } from '../rows.js'
 import { type Backend, type PipelineOptions, STRATEGIES, type Strategy } from './backend.js'
 import { connectWithin, hostOf } from './connect-deadline.js'
-import { heldUntil, inUse, RUN_LOCK_NAME, type RunLock } from './run-lock.js'
+import { inUse, type LockLog, lostFor, RUN_LOCK_NAME, type RunLock } from './run-lock.js'
 
 /**
  * What one key under a table's prefix holds, as the values of its rows (the line after
@@ -202,10 +202,13 @@ export async function openRedis(url: string, connectTimeoutMs: number): Promise<
 
 /** The lock key's lifetime: how long a killed run's lock outlives it. */
 const LOCK_TTL_MS = 30_000
-/** Refreshes the TTL if the lock is this run's, or takes it again if it expired meanwhile. */
+/**
+ * Refreshes the TTL if the lock is this run's (1), or takes it again if it is free (2: a
+ * server restart or a DEL lost it); 0: another run holds it now.
+ */
 const REFRESH =
-  "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end " +
-  "if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end return 0"
+  "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end " +
+  "if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 2 end return 0"
 /** Deletes the lock only if it is still this run's. */
 const RELEASE =
   "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
@@ -214,20 +217,26 @@ const RELEASE =
  * Holds this run's claim on the database index (see run-lock.ts): a key set if absent, with a
  * TTL refreshed while the run lasts (a run that was killed leaves a lock that expires within
  * 30 s), deleted at the end. Its value names the run, for the message of the one refused.
+ * The refresh, run also on every reconnection and before and after every scenario
+ * (`lost()`), notices a key that is gone (a server restart, a DEL) and takes it again, or one
+ * that another run holds now; a key that could not be refreshed for its whole TTL may have
+ * expired and been taken: the lock is lost.
  */
-export async function lockRedis(url: string, connectTimeoutMs: number): Promise<RunLock> {
+export async function lockRedis(
+  url: string,
+  connectTimeoutMs: number,
+  log: LockLog = () => {},
+): Promise<RunLock> {
   const client = await connectRedis(url, connectTimeoutMs)
   const key = `${RUN_LOCK_NAME}:lock`
   const token = `pid ${process.pid} on ${hostname()} (${randomUUID()})`
+  const what = `Redis database ${client.options.db ?? 0} at ${hostOf(url)}`
   try {
     const taken = await client.set(key, token, 'PX', LOCK_TTL_MS, 'NX')
     if (taken !== 'OK') {
       const holder = await client.get(key).catch(() => null)
       const who = holder?.replace(/ \(.*\)$/, '')
-      throw inUse(
-        `Redis database ${client.options.db ?? 0} at ${hostOf(url)}`,
-        who ? ` (${who})` : '',
-      )
+      throw inUse(what, who ? ` (${who})` : '')
     }
   } catch (err) {
     client.disconnect()
@@ -235,17 +244,65 @@ export async function lockRedis(url: string, connectTimeoutMs: number): Promise<
   }
   // A dropped connection is retried from now on, as the reader's.
   client.options.retryStrategy = (times) => Math.min(times * 50, 2000)
-  const timer = setInterval(() => {
-    void client.eval(REFRESH, 1, key, token, LOCK_TTL_MS).catch(() => {})
-  }, LOCK_TTL_MS / 3)
+  let lostWhy: string | undefined
+  let released = false
+  let refreshedAt = Date.now()
+  let refreshing: Promise<void> | undefined
+  const refresh = () => {
+    refreshing ??= (async () => {
+      try {
+        const r = Number(await client.eval(REFRESH, 1, key, token, LOCK_TTL_MS))
+        if (released || lostWhy !== undefined) return
+        if (r === 0) {
+          lostWhy = lostFor(what, 'its key was gone or replaced', 'another run holds it now')
+          log(`FAIL ${lostWhy}`)
+          return
+        }
+        refreshedAt = Date.now()
+        if (r === 2)
+          log(
+            `note: the run lock on ${what} was lost mid-run (its key was gone: a server restart or a DEL) and was taken again (no other run had taken it)`,
+          )
+      } catch (err) {
+        if (released || lostWhy !== undefined) return
+        if (Date.now() - refreshedAt >= LOCK_TTL_MS) {
+          lostWhy = lostFor(
+            what,
+            `not refreshed for ${LOCK_TTL_MS / 1000} s: ${(err as Error).message}`,
+            'may have expired and been taken by another run',
+          )
+          log(`FAIL ${lostWhy}`)
+        }
+      } finally {
+        refreshing = undefined
+      }
+    })()
+    return refreshing
+  }
+  const timer = setInterval(() => void refresh(), LOCK_TTL_MS / 3)
   // The run's end, not this timer, decides when the process exits.
   timer.unref()
-  return heldUntil(async () => {
-    clearInterval(timer)
-    try {
-      await client.eval(RELEASE, 1, key, token)
-    } finally {
-      client.disconnect()
-    }
-  })
+  // A reconnection may be to a restarted server, which lost the key: look at once.
+  client.on('ready', () => void refresh())
+  let ended: Promise<void> | undefined
+  return {
+    async lost() {
+      if (lostWhy === undefined && !released) await refresh()
+      return lostWhy
+    },
+    release() {
+      released = true
+      clearInterval(timer)
+      ended ??= (async () => {
+        try {
+          await client.eval(RELEASE, 1, key, token)
+        } catch {
+          // Gone with the server or the connection: it expires.
+        } finally {
+          client.disconnect()
+        }
+      })()
+      return ended
+    },
+  }
 }

@@ -44,20 +44,28 @@ export function lineFromDb(r: Record<string, unknown>): string {
           ? created
           : new Date(String(created).replace(' ', 'T').replace(/(\d)$/, '$1Z')),
   }
-  return canonicalLine(row)
+  // The id as stored: one past 2^53 (a stray row's) is not exact as a number.
+  const line = canonicalLine(row)
+  return `${String(r.id)}${line.slice(line.indexOf('|'))}`
 }
 
+/** The largest id a BIGINT column holds (2^63 - 1). */
+const MAX_ID = 2n ** 63n - 1n
+
 /**
- * Reads a table in pages of id ranges (`from <= id < from + 10,000`) rather than keyset pages
- * (`id > last LIMIT n`): a keyless table can hold two rows with one id, and a keyset page that
- * ended between them would skip the second, hiding the very duplicate the verifier looks for.
- * Each page starts at the next id that exists (`first(from)`: the least id >= `from`, or of
- * the whole table without one), never at the end of the previous range: a stray row with a
- * far-off id (10^12) then costs one page, not 10^8 empty ones (hours of queries).
+ * Reads a table in pages of id ranges (`from <= id <= last`, 10,000 ids) rather than keyset
+ * pages (`id > last LIMIT n`): a keyless table can hold two rows with one id, and a keyset page
+ * that ended between them would skip the second, hiding the very duplicate the verifier looks
+ * for. Each page starts at the next id that exists (`first(from)`: the least id >= `from`, or
+ * of the whole table without one), never at the end of the previous range: a stray row with a
+ * far-off id (10^12) then costs one page, not 10^8 empty ones (hours of queries). A page ends
+ * at 2^63 - 1 at the latest and the read with it: an id past BIGINT's range is out of range on
+ * PostgreSQL, and on MariaDB compares so that the next page starts on the same row for ever.
+ * Ids near -2^63 need no care: a page only ever goes up from an id that exists.
  */
 export async function readByIdRanges(
   first: (from?: string) => Promise<unknown>,
-  page: (from: string, to: string) => Promise<Record<string, unknown>[]>,
+  page: (from: string, last: string) => Promise<Record<string, unknown>[]>,
   onLine: (line: string) => void,
 ): Promise<void> {
   const step = 10_000n
@@ -66,9 +74,10 @@ export async function readByIdRanges(
     const lo = await first(next)
     if (lo === null || lo === undefined) return
     const from = BigInt(String(lo))
-    const to = from + step
-    for (const r of await page(String(from), String(to))) onLine(lineFromDb(r))
-    next = String(to)
+    const last = from > MAX_ID - step ? MAX_ID : from + step - 1n
+    for (const r of await page(String(from), String(last))) onLine(lineFromDb(r))
+    if (last === MAX_ID) return
+    next = String(last + 1n)
   }
 }
 
