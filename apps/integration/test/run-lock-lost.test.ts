@@ -13,33 +13,19 @@ import { lockMysql } from '../src/backends/mysql.js'
 import { lockPostgres } from '../src/backends/postgres.js'
 import { lockRedis } from '../src/backends/redis.js'
 import { RUN_LOCK_NAME } from '../src/backends/run-lock.js'
+import { ownDatabases } from './own-databases.js'
 
-const SERVER_PG = 'postgres://postgres:postgres@127.0.0.1:5432'
-const SERVER_MYSQL = 'mysql://root@127.0.0.1:3306'
 const DB = `batchsql_lost_${process.pid}`
-const PG = `${SERVER_PG}/${DB}`
-const MYSQL = `${SERVER_MYSQL}/${DB}`
+const own = ownDatabases(DB)
+const PG = own.pg
+const MYSQL = own.mysql
 const REDIS = 'redis://127.0.0.1:6379/13'
 const KEY = `${RUN_LOCK_NAME}:lock`
 
-beforeAll(async () => {
-  const admin = new pg.Client(`${SERVER_PG}/test`)
-  await admin.connect()
-  await admin.query(`CREATE DATABASE ${DB}`)
-  await admin.end()
-  const my = await mysqlPromise.createConnection(SERVER_MYSQL)
-  await my.query(`CREATE DATABASE ${DB}`)
-  await my.end()
-})
+beforeAll(() => own.create())
 
 afterAll(async () => {
-  const admin = new pg.Client(`${SERVER_PG}/test`)
-  await admin.connect()
-  await admin.query(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`)
-  await admin.end()
-  const my = await mysqlPromise.createConnection(SERVER_MYSQL)
-  await my.query(`DROP DATABASE IF EXISTS ${DB}`)
-  await my.end()
+  await own.drop()
   const redis = new Redis(REDIS)
   await redis.del(KEY)
   redis.disconnect()

@@ -7,40 +7,24 @@
  */
 import { rmSync } from 'node:fs'
 import { Redis } from 'ioredis'
-import mysqlPromise from 'mysql2/promise'
-import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { lockMysql } from '../src/backends/mysql.js'
 import { lockPostgres } from '../src/backends/postgres.js'
 import { lockRedis } from '../src/backends/redis.js'
 import type { RunLock } from '../src/backends/run-lock.js'
 import { readReport, runApp, tempDir } from './helpers.js'
+import { ownDatabases } from './own-databases.js'
 
-const SERVER_PG = 'postgres://postgres:postgres@127.0.0.1:5432'
-const SERVER_MYSQL = 'mysql://root@127.0.0.1:3306'
 const DB = `batchsql_lock_${process.pid}`
-const PG = `${SERVER_PG}/${DB}`
-const MYSQL = `${SERVER_MYSQL}/${DB}`
+const own = ownDatabases(DB)
+const PG = own.pg
+const MYSQL = own.mysql
 const REDIS = 'redis://127.0.0.1:6379/14'
 
-beforeAll(async () => {
-  const admin = new pg.Client(`${SERVER_PG}/test`)
-  await admin.connect()
-  await admin.query(`CREATE DATABASE ${DB}`)
-  await admin.end()
-  const my = await mysqlPromise.createConnection(SERVER_MYSQL)
-  await my.query(`CREATE DATABASE ${DB}`)
-  await my.end()
-})
+beforeAll(() => own.create())
 
 afterAll(async () => {
-  const admin = new pg.Client(`${SERVER_PG}/test`)
-  await admin.connect()
-  await admin.query(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`)
-  await admin.end()
-  const my = await mysqlPromise.createConnection(SERVER_MYSQL)
-  await my.query(`DROP DATABASE IF EXISTS ${DB}`)
-  await my.end()
+  await own.drop()
 })
 
 const lockAll = async (): Promise<RunLock[]> => [
