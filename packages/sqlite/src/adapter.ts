@@ -34,8 +34,12 @@ export class SqliteAdapter implements SqlDialectAdapter {
   // Decimals are bound as the strings given (toSqliteValue), so a TEXT key keeps spellings apart.
   readonly decimalsAsText = true
   readonly maxParameters = SQLITE_MAX_PARAMETERS
-  // Every distinct text is prepared (as costly as running it): few row counts per shape.
-  readonly fewRowCounts = true
+  /**
+   * Every distinct text is prepared (as costly as running it) and kept: few row counts per
+   * shape. Not through a Kysely target, whose driver prepares every statement anew anyway:
+   * there, fewer statements are cheaper.
+   */
+  readonly fewRowCounts: boolean
   readonly rowsPerStatement: number
   private readonly database: Database | undefined
   // Kysely's SQLite driver prepares every statement anew; preparing a 500-row INSERT costs
@@ -49,6 +53,7 @@ export class SqliteAdapter implements SqlDialectAdapter {
 
   constructor(options: SqliteAdapterOptions = {}) {
     this.database = options.database
+    this.fewRowCounts = this.database !== undefined
     this.rowsPerStatement = options.rowsPerStatement ?? 500
     const batches = options.groupCommit ?? 0
     if (this.database !== undefined && batches > 1)

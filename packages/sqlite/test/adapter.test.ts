@@ -373,6 +373,30 @@ describe('sqlite adapter', () => {
     expect(db.prepare('SELECT count(*) AS n FROM t').get()).toEqual({ n: (200 * 201) / 2 })
   })
 
+  it('batches of every size from 1 to 600 rows share at most ten statement texts per shape (fewRowCounts)', async () => {
+    // Interval flushes, coalesced upserts and bisection make batches of any size: one
+    // statement of exactly that many rows was a text of its own, prepared for one batch.
+    const db = new Database(':memory:')
+    db.exec('CREATE TABLE events (id INTEGER PRIMARY KEY, kind TEXT)')
+    const prepare = vi.spyOn(db, 'prepare')
+    let id = 0
+    for (let n = 1; n <= 600; n++) {
+      // One batch of exactly n rows: a pipeline that flushes at n.
+      const b = createSqliteBatchSQL(db, { flushSize: n, bufferSize: n })
+      await b.submitMany(
+        events,
+        Array.from({ length: n }, () => ({ id: id++, kind: 'k' })),
+      )
+      await b.close()
+    }
+    expect(db.prepare('SELECT count(*) AS n FROM events').get()).toEqual({ n: id })
+    const inserts = new Set(
+      prepare.mock.calls.map((c) => String(c[0])).filter((t) => t.startsWith('insert')),
+    )
+    expect(inserts.size).toBeGreaterThan(1) // the texts were seen: 500, then powers of two
+    expect(inserts.size).toBeLessThanOrEqual(10)
+  })
+
   it('bounds prepared statements by their SQL text too (wide statements hold native memory)', async () => {
     const db = new Database(':memory:')
     const adapter = new SqliteAdapter({ database: db })
