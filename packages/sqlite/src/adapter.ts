@@ -5,7 +5,7 @@ import { type CompiledQuery, type Kysely, sql } from 'kysely'
 import { classifySqliteError, ForeignTransactionError } from './classify.js'
 import { lostInFlightSqlite } from './commit-outcome.js'
 import { GroupCommit } from './group-commit.js'
-import { refuseJournalMode } from './journal-mode.js'
+import { type AttachedDatabase, journalModePragma, refuseJournalModes } from './journal-mode.js'
 import { OwnTransaction } from './own-transaction.js'
 import { toSqliteValue } from './values.js'
 
@@ -66,10 +66,15 @@ export class SqliteAdapter implements SqlDialectAdapter {
    */
   async init(db: Kysely<any>): Promise<void> {
     if (this.database !== undefined) return
-    const mode = await sql<{ journal_mode: string }>`PRAGMA journal_mode`.execute(db)
-    const files = await sql<{ name: string; file: string }>`PRAGMA database_list`.execute(db)
-    const main = files.rows.find((f) => f.name === 'main')
-    refuseJournalMode(mode.rows[0]?.journal_mode, main === undefined || main.file === '')
+    const list = await sql<AttachedDatabase>`PRAGMA database_list`.execute(db)
+    const modes = new Map<string, unknown>()
+    for (const { name } of list.rows) {
+      const mode = await sql<{ journal_mode: string }>`${sql.raw(journalModePragma(name))}`.execute(
+        db,
+      )
+      modes.set(name, mode.rows[0]?.journal_mode)
+    }
+    refuseJournalModes(list.rows, (schema) => modes.get(schema))
   }
 
   toDriverValue(value: Value, type: ColumnType): unknown {

@@ -8,7 +8,7 @@ import {
 import BetterSqlite3, { type Database } from 'better-sqlite3'
 import { Kysely, SqliteDialect } from 'kysely'
 import { SqliteAdapter } from './adapter.js'
-import { refuseJournalMode } from './journal-mode.js'
+import { type AttachedDatabase, journalModePragma, refuseJournalModes } from './journal-mode.js'
 
 export interface SqliteBatchSQLConfig extends SqlBatchSQLConfig {
   /** Rows per INSERT statement. Default 500. */
@@ -116,7 +116,10 @@ export function createSqliteBatchSQL<DB = any>(
   const database = owns ? open(target) : (target as Database)
   try {
     if (owns) setUp(database, target)
-    else refuseJournalMode(database.pragma('journal_mode', { simple: true }), database.memory)
+    else
+      refuseJournalModes(database.pragma('database_list') as AttachedDatabase[], (schema) =>
+        database.prepare(journalModePragma(schema)).pluck().get(),
+      )
     const db = new Kysely<DB>({ dialect: new SqliteDialect({ database }) })
     const adapter = new SqliteAdapter({
       database,

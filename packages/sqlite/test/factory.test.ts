@@ -81,6 +81,27 @@ describe('createSqliteBatchSQL target checks', () => {
       .finally(() => db.close())
   })
 
+  it('an attached database file is judged by its own journal mode (a table aux.t writes there)', async () => {
+    const db = new Database(':memory:')
+    db.exec(`ATTACH '${join(dir, 'aux-memory.db')}' AS "aux db"`)
+    db.pragma('"aux db".journal_mode = MEMORY')
+    expect(thrown(() => createSqliteBatchSQL(db)).message).toMatch(
+      /attached database "aux db" with journal_mode = MEMORY/,
+    )
+    db.pragma('"aux db".journal_mode = DELETE')
+    await createSqliteBatchSQL(db).close()
+    // Through a Kysely target, before the first batch.
+    db.pragma('"aux db".journal_mode = MEMORY')
+    const kysely = new Kysely<unknown>({ dialect: new SqliteDialect({ database: db }) })
+    const batch = createSqliteBatchSQL(kysely)
+    db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY)')
+    const t = defineSchema({ table: 't', columns: { id: 'int' } })
+    const err = await batch.submitAndWait(t, { id: 1 }).catch((e: BatchSQLError) => e)
+    expect((err as BatchSQLError).cause).toMatchObject({ code: 'BATCHSQL_INVALID_CONFIG' })
+    await batch.close()
+    await kysely.destroy()
+  })
+
   it('an in-memory Database keeps its MEMORY journal (no file to lose)', async () => {
     const db = new Database(':memory:')
     expect(db.pragma('journal_mode', { simple: true })).toBe('memory')
