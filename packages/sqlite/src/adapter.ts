@@ -50,6 +50,17 @@ export class SqliteAdapter implements SqlDialectAdapter {
   private readonly prepared = new StatementCache<Statement>(64, 1024 * 1024, (text) => text.length)
   private readonly group: GroupCommit | undefined
   private own: OwnTransaction | undefined
+  /**
+   * Plain inserts say `OR ROLLBACK` where every batch runs in a transaction of its own
+   * (`OwnTransaction`: a `Database`, no group commit). With the default `OR ABORT`, SQLite keeps
+   * a statement journal inside an explicit transaction, to undo a failed statement alone, and
+   * spills it to a temporary file past 64 KiB: rows interleaved from ten producers touch
+   * enough pages that this cost 25-35 % of the batch (`bench/statement-journal.mjs`). A failed
+   * statement fails its whole batch anyway, so rolling back the transaction loses nothing.
+   * Not under group commit (a batch's savepoint must roll back alone) nor through a Kysely
+   * target (its transaction wrapper would ROLLBACK a transaction SQLite already ended).
+   */
+  private readonly insertOrRollback: boolean
 
   constructor(options: SqliteAdapterOptions = {}) {
     this.database = options.database
@@ -58,6 +69,7 @@ export class SqliteAdapter implements SqlDialectAdapter {
     const batches = options.groupCommit ?? 0
     if (this.database !== undefined && batches > 1)
       this.group = new GroupCommit(this.database, batches)
+    this.insertOrRollback = this.database !== undefined && this.group === undefined
   }
 
   /**
@@ -91,7 +103,7 @@ export class SqliteAdapter implements SqlDialectAdapter {
     const insert = db.insertInto(schema.table).values(rows as Record<string, unknown>[])
     switch (schema.strategy) {
       case 'insert':
-        return insert
+        return this.insertOrRollback ? insert.orRollback() : insert
       case 'ignore':
         return insert.orIgnore()
       case 'replace':

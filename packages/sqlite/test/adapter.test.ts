@@ -422,6 +422,39 @@ describe('sqlite adapter', () => {
     expect(texts.reduce((n, t) => n + t.length, 0)).toBeLessThanOrEqual(1024 * 1024)
   })
 
+  it.each([
+    [false, 'or rollback'],
+    [true, 'or abort (the default)'],
+  ])(
+    'groupCommit %s: a plain insert runs %s; a duplicate key fails its own row only',
+    async (groupCommit) => {
+      const db = new Database(':memory:')
+      db.exec(
+        "CREATE TABLE events (id INTEGER PRIMARY KEY, kind TEXT); INSERT INTO events VALUES (7, 'old')",
+      )
+      const adapter = new SqliteAdapter({ database: db, groupCommit: groupCommit ? 4 : 0 })
+      const batch = createKyselyBatchSQL(
+        new Kysely({ dialect: new SqliteDialect({ database: db }) }),
+        adapter,
+        { flushSize: 20 },
+      )
+      const rows = Array.from({ length: 20 }, (_, i) => ({ id: i + 1, kind: 'new' }))
+      const result = await outcomes(rows, (r) => batch.submitAndWait(events, r))
+      await batch.close()
+      expect(result.filter((o) => o !== 'ok')).toEqual(['duplicate_key'])
+      expect(result[6]).toBe('duplicate_key')
+      expect(db.prepare("SELECT count(*) AS n FROM events WHERE kind = 'new'").get()).toEqual({
+        n: 19,
+      })
+      expect(db.prepare('SELECT kind FROM events WHERE id = 7').get()).toEqual({ kind: 'old' })
+      const texts = [
+        ...(adapter as unknown as { prepared: StatementCache<unknown> }).prepared.keys(),
+      ]
+      expect(texts.some((t) => t.startsWith('insert or rollback into'))).toBe(!groupCommit)
+      expect(texts.some((t) => t.startsWith('insert into'))).toBe(groupCommit)
+    },
+  )
+
   it('drops the least recently used prepared statement, not the oldest', async () => {
     const db = new Database(':memory:')
     const adapter = new SqliteAdapter({ database: db })
