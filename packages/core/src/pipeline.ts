@@ -172,6 +172,11 @@ export class BatchSQL implements AsyncDisposable {
   private readonly gated = new Set<Batch>()
   /** Batches settled at the deadline while still running: their late outcome is dropped. */
   private readonly forsaken = new Set<Batch>()
+  /**
+   * Of those, the ones forsaken at the gate: counted failed and out of the in-flight gauge at
+   * the deadline, and never sent once the gate lets them through.
+   */
+  private readonly forsakenAtGate = new Set<Batch>()
   private forsake: (() => void) | undefined
   /** Timers and listeners to remove once the pipeline has drained. */
   private readonly disarms: (() => void)[] = []
@@ -817,9 +822,13 @@ export class BatchSQL implements AsyncDisposable {
           this.gated.delete(batch)
         }
       }
-      sent = true
-      outcome = await this.executor.execute(batch, this.abort.signal)
-      lingering = outcome.stillRunning
+      // Settled and counted at the close deadline while it waited (forsakeRunning): not sent.
+      if (this.forsakenAtGate.has(batch)) outcome = { committed: 0, attempts: 0, failures: [] }
+      else {
+        sent = true
+        outcome = await this.executor.execute(batch, this.abort.signal)
+        lingering = outcome.stillRunning
+      }
     } catch (err) {
       // Executors report rather than throw; this is a defect guard, and still loses nothing:
       // once the executor had the batch, some of it may have been written.
@@ -839,7 +848,7 @@ export class BatchSQL implements AsyncDisposable {
       // A write given up on but still running keeps its keys: a later batch on them waits.
       if (lingering !== undefined && release !== undefined) lingering.then(release, release)
       else release?.()
-      this.inFlightBatches--
+      if (!this.forsakenAtGate.delete(batch)) this.inFlightBatches--
       this.running.delete(batch)
     }
     // Settled at the close deadline already (reported as of unknown outcome).
@@ -1204,8 +1213,16 @@ export class BatchSQL implements AsyncDisposable {
             new AbortedError(`${why.text} while the batch was running`, why.cause),
           )
       this.forsaken.add(batch)
-      // Not counted here: the executor records the batch, and its error if any, when (if) the
-      // sink returns, as it really ended (counting it here too would count it twice).
+      // A batch at the gate is counted now, as one never sent (abandonUnsent): waiting for the
+      // batch ahead of it, which may run for as long as its statement does, would leave its
+      // rows out of the failures and in the in-flight gauge, and for ever if that never ends.
+      // Any other is not counted here: the executor records it, and its error if any, when
+      // (if) the sink returns, as it really ended (counting it here too would count it twice).
+      if (gated) {
+        this.forsakenAtGate.add(batch)
+        this.inFlightBatches--
+        this.recordFailedBatch(schema.table, batchSize(batch), 'context_canceled', 0)
+      }
       const failures: BatchFailure[] = [...(progress?.failures ?? [])]
       if (batchSize(pending) > 0)
         failures.push({ schema, rows: pending.rows, reason: 'context_canceled', attempts, error })

@@ -1002,6 +1002,52 @@ describe('lifecycle', () => {
     expect(reported).toBe(1)
   })
 
+  it('a batch still at the key-order gate at the deadline is counted failed then, and never sent', async () => {
+    // The batch ahead of it runs on (a statement the server keeps running): its rows were
+    // missing from the failures, and in the in-flight gauge, until that batch ended.
+    let release!: () => void
+    const ahead = new Promise<void>((r) => (release = r))
+    let started!: () => void
+    const running = new Promise<void>((r) => (started = r))
+    const executor = new MockExecutor(
+      {
+        onBatch: async () => {
+          started()
+          await ahead // ignores the abort
+        },
+      },
+      { timeoutMs: 0, retry: { maxAttempts: 1 }, concurrency: 4 },
+    )
+    const metrics = new OutcomeRecorder()
+    const bound = new Set<unknown>()
+    metrics.bindGauges = (_db, g) => void bound.add(g)
+    metrics.unbindGauges = (g) => void bound.delete(g)
+    const b = createBatchSQL({ executor, metrics, flushSize: 2, flushInterval: 60_000 })
+    const first = [1, 2].map((id) => b.submitAndWait(users, { id, name: 'a' }).catch((e) => e))
+    await running
+    const second = [1, 2].map((id) => b.submitAndWait(users, { id, name: 'b' }).catch((e) => e))
+    await tick()
+    const result = await b.close({ timeoutMs: 5 })
+    expect(result.abandoned.map((f) => [f.error.code, f.rows.length]).sort()).toEqual([
+      ['BATCHSQL_ABANDONED', 2],
+      ['BATCHSQL_OUTCOME_UNKNOWN', 2],
+    ])
+    for (const e of await Promise.all(second))
+      expect(e).toMatchObject({ code: 'BATCHSQL_ABANDONED' })
+    expect(metrics.failedRows).toBe(2) // the gated batch; the running one is counted when it ends
+    expect(metrics.errors).toEqual(['final:context_canceled'])
+    expect(b.stats().inFlightBatches).toBe(1)
+    expect(bound.size).toBe(1) // the running batch's sink still runs
+    release()
+    await Promise.all(first)
+    for (let i = 0; i < 5; i++) await tick()
+    expect(executor.processor.attempts).toHaveLength(1) // the gated batch was never sent
+    expect(metrics.failedRows).toBe(2) // the first committed; the second not counted twice
+    expect(metrics.errors).toEqual(['final:context_canceled'])
+    expect(b.stats().inFlightBatches).toBe(0)
+    expect(bound.size).toBe(0)
+  })
+
   it('unbinds its gauges from a reporter it leaves (close, or another reporter)', async () => {
     const bound = new Set<unknown>()
     class Recording extends NoopMetricsReporter {
