@@ -1,4 +1,5 @@
 import type { Batch } from './contract.js'
+import { keyForOrder } from './key-order.js'
 import { Request } from './request.js'
 import type { AnyRow, DedupeMode, Schema } from './schema.js'
 import { type ColumnType, rowKey, type Value } from './values.js'
@@ -259,22 +260,33 @@ function numericKey(key: string | undefined): number | undefined {
 
 /**
  * The order rows are sent in: integer keys by value, then other keys as strings, then rows
- * without a key, each in submit order on ties. Every batch of a schema must use the same order
- * (it is what makes concurrent batches lock rows in the same order), whichever way it was
- * computed: `integerKeyOrder()` gives the same result for the batches it accepts.
+ * without a key, each in submit order on ties (`ties[i]`: where row `i` stands in the submit
+ * order, default `i`). Keys are compared as the ordering gate compares them
+ * (`keyForOrder()`): two keys BatchSQL tells apart that the database may store as one row
+ * (`'5'` and `5n` in an untyped column, `'abc'` and `'ABC'` under a case-blind collation) are
+ * a tie, kept in submit order, so that the later write is the later in the statement and
+ * wins, as one row at a time would; sorted apart, the earlier could land last. Every batch of a
+ * schema must use the same order (it is what makes concurrent batches lock rows in the same
+ * order), whichever way it was computed: `integerKeyOrder()` gives the same result for the
+ * batches it accepts.
  */
-export function keyOrder(keys: readonly (string | undefined)[]): number[] {
+export function keyOrder(
+  exactKeys: readonly (string | undefined)[],
+  ties?: readonly number[],
+): number[] {
+  const keys = exactKeys.map((k) => (k === undefined ? undefined : keyForOrder(k)))
   const nums = keys.map(numericKey)
   const order = keys.map((_, i) => i)
+  const tie = (a: number, b: number) => (ties === undefined ? a - b : ties[a]! - ties[b]!)
   return order.sort((a, b) => {
     const ka = keys[a]
     const kb = keys[b]
-    if (ka === kb) return a - b
+    if (ka === kb) return tie(a, b)
     if (ka === undefined) return 1
     if (kb === undefined) return -1
     const na = nums[a]
     const nb = nums[b]
-    if (na !== undefined && nb !== undefined) return na - nb || a - b
+    if (na !== undefined && nb !== undefined) return na - nb || tie(a, b)
     if (na !== undefined) return -1
     if (nb !== undefined) return 1
     return ka < kb ? -1 : 1

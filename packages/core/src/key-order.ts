@@ -230,6 +230,24 @@ export function rowKeyHasher(schema: Schema): RowKeyHash {
  * to BatchSQL, and one row to a numeric column (`'1'` and `1` two keys let a later batch
  * commit before an earlier one of the same row). Taking two keys for one costs a wait only.
  */
+/**
+ * A whole `rowKey()` respelled as `spellForOrder()` spells its parts: a single part as it is,
+ * a composite key (`<length>|<part>` per part) part by part.
+ */
+export function keyForOrder(key: string): string {
+  const c = key.charCodeAt(0)
+  if (c < 0x30 || c > 0x39) return spellForOrder(key) // a tag letter: one part
+  let out = ''
+  for (let at = 0; at < key.length; ) {
+    const bar = key.indexOf('|', at)
+    const end = bar + 1 + Number(key.slice(at, bar))
+    const part = spellForOrder(key.slice(bar + 1, end))
+    out += `${part.length}|${part}`
+    at = end
+  }
+  return out
+}
+
 function spellForOrder(part: string): string {
   const tag = part.charCodeAt(0)
   if (tag === 0x73 /* s */) {

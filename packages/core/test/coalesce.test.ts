@@ -10,6 +10,7 @@ import {
   integerKeyOrder,
   KeyOrderGateForTest,
   keyOrder,
+  keyPart,
   Request,
   rowKey,
   type Schema,
@@ -259,6 +260,24 @@ describe('key order', () => {
       undefined,
     ]
     expect(keyOrder(keys)).toEqual([3, 1, 4, 6, 5, 0, 2, 7])
+  })
+
+  it('keyOrder: keys the database may store as one row are a tie, kept in submit order', () => {
+    // '5' and 5n in an untyped column; 'ABC' and 'abc' under a case-blind collation; true and
+    // 1; and the same in a part of a composite key. Sorted apart, the earlier could land last.
+    const untyped = (v: unknown) => keyPart(v as never, 'any')
+    expect(keyOrder([untyped('5'), untyped(5n), untyped(4)])).toEqual([2, 0, 1])
+    expect(keyOrder([untyped(5n), untyped('5')])).toEqual([0, 1])
+    expect(keyOrder([untyped('abc'), untyped('ABC'), untyped('abd')])).toEqual([0, 1, 2])
+    expect(keyOrder([untyped('ABC'), untyped('abc')])).toEqual([0, 1])
+    expect(keyOrder([untyped(1), untyped(true)])).toEqual([0, 1])
+    expect(keyOrder([untyped(true), untyped(1)])).toEqual([0, 1])
+    const pair = (a: unknown, b: unknown) =>
+      rowKey([a as never, b as never], [0, 1], ['any', 'any'])
+    expect(keyOrder([pair('x', '7'), pair('X', 7), pair('a', 9)])).toEqual([2, 0, 1])
+    expect(keyOrder([pair('X', 7), pair('x', '7')])).toEqual([0, 1])
+    // A merged row stands where the row whose values it keeps was submitted (`ties`).
+    expect(keyOrder([untyped('5'), untyped(5n)], [2, 1])).toEqual([1, 0])
   })
 })
 

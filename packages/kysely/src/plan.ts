@@ -124,7 +124,9 @@ export function planBatch(batch: Batch, adapter: SqlDialectAdapter): BatchPlan {
   const types = schema.types
   const ncols = types.length
   if (ordered && order === undefined && folded === undefined && count > 1) {
-    // coalesce() already computed each kept row's key.
+    // coalesce() already computed each kept row's key. A merged row stands where the row
+    // whose values it keeps was submitted (its last row; its first under `dedupe: 'first'`),
+    // for keys that tie in the order (keyOrder()).
     order = keyOrder(
       merged?.keys ??
         Array.from({ length: count }, (_, i) =>
@@ -132,6 +134,7 @@ export function planBatch(batch: Batch, adapter: SqlDialectAdapter): BatchPlan {
             ? rowKey(flat!, schema.conflictIndexes, keyTypes, i * ncols)
             : rowKey(rows[i]!.values, schema.conflictIndexes, keyTypes),
         ),
+      merged?.sources.map((s) => (schema.dedupe === 'first' ? s[0]! : s[s.length - 1]!)),
     )
   }
   const full = Array.from({ length: ncols }, (_, i) => i)

@@ -207,6 +207,32 @@ export function duplicateCases(ctx: SuiteContext): void {
       expect(await write(1000)).toEqual(oneByOne)
     })
 
+    it('an untyped key given as one number in several spellings: one batch leaves what row by row leaves', async () => {
+      // '5' and 5n are two keys to BatchSQL in an untyped column (not merged) and one row to
+      // an integer column: the later must be the later in the statement. Sorted apart (numbers
+      // before text), the earlier submit won, and both were reported written.
+      const rows = [
+        { id: '5', name: 'a' },
+        { id: 5n, name: 'b' },
+        { id: 6n, name: 'c' },
+        { id: '6', name: 'd' },
+        { id: 7, name: 'e' },
+        { id: '7', name: 'f' },
+        { id: '8', name: 'g' },
+        { id: 8, name: 'h' },
+      ]
+      const write = async (flushSize: number) => {
+        const { name, schema } = await table({ strategy: 'update', conflictColumns: ['id'] })
+        const batch = ctx.batch({ flushSize, flushInterval: 60_000, concurrency: 1 })
+        for (const r of rows) batch.submit(schema, r as unknown as KvRow)
+        expect(await batch.close()).toMatchObject({ committed: rows.length, failed: 0 })
+        return plain(await readTable(ctx.target(), name, 'id'))
+      }
+      const oneByOne = await write(1)
+      expect(oneByOne.map((r) => r.name)).toEqual(['b', 'd', 'f', 'h'])
+      expect(await write(1000)).toEqual(oneByOne)
+    })
+
     it('a bad row merged with a good one of the same key fails alone; the good one is written', async () => {
       const t = ctx.target()
       const name = await createTable(
