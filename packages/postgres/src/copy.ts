@@ -63,15 +63,32 @@ function* lines(values: readonly unknown[], width: number): Generator<string> {
   if (pieces.length > 0) yield pieces.join('')
 }
 
-type CopyStreams = typeof import('pg-copy-streams')
-let copyStreams: Promise<CopyStreams> | undefined
+type CopyFrom = typeof import('pg-copy-streams').from
+let copyStreams: Promise<CopyFrom> | undefined
+
+/**
+ * pg-copy-streams' `from()`. Versions 6.0.0–6.0.4 export an object literal
+ * (`module.exports = { to, from, both }`), whose names Node's CommonJS detection does not
+ * all find: `from` is only on the default export there (an import of `from` gave undefined, and
+ * every COPY batch failed with a TypeError); 6.0.5 and later export it by name.
+ */
+export function copyFromOf(mod: unknown): CopyFrom {
+  const m = mod as { from?: unknown; default?: { from?: unknown } }
+  const from = m.from ?? m.default?.from
+  if (typeof from !== 'function')
+    throw new BatchSQLError(
+      'BATCHSQL_INVALID_CONFIG',
+      'the COPY path needs pg-copy-streams 6 or 7: the installed package has no from()',
+    )
+  return from as CopyFrom
+}
 
 /**
  * pg-copy-streams, loaded on the first COPY: it is an optional peer, needed only by users of
  * the COPY path, so importing this package must work without it.
  */
-function loadCopyStreams(): Promise<CopyStreams> {
-  copyStreams ??= import('pg-copy-streams').catch((cause: unknown) => {
+function loadCopyStreams(): Promise<CopyFrom> {
+  copyStreams ??= import('pg-copy-streams').then(copyFromOf, (cause: unknown) => {
     copyStreams = undefined
     throw new BatchSQLError(
       'BATCHSQL_INVALID_CONFIG',
@@ -115,7 +132,7 @@ async function copyInto(
   values: readonly unknown[],
   allSent: () => void = () => {},
 ): Promise<void> {
-  const { from: copyFrom } = await loadCopyStreams()
+  const copyFrom = await loadCopyStreams()
   const stream = client.query(
     copyFrom(`COPY ${tableSql(table)} (${columnsSql(columns)}) FROM STDIN`),
   )
