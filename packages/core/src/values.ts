@@ -136,6 +136,11 @@ function copyJson(v: unknown, table: string, column: string): JsonValue {
     if (o instanceof String || o instanceof Number || o instanceof Boolean)
       return walk(o.valueOf(), key, inArray)
     if (opaque(o)) refuse(`a ${typeName(o)}`)
+    // Any other object whose state JSON cannot see (URLSearchParams, Headers, WeakRef, a boxed
+    // bigint, a class keeping its fields #private): no own enumerable key, so JSON.stringify
+    // writes {}. A class instance with own fields is written as they are, as JSON.stringify does.
+    if (!Array.isArray(o) && !isPlainObject(o) && Object.keys(o).length === 0)
+      refuse(`a ${typeName(o)} with no own enumerable property (JSON would write {})`)
     if (ancestors.has(o)) refuse('a cycle')
     if (ancestors.size >= JSON_MAX_DEPTH) refuse(`more than ${JSON_MAX_DEPTH} levels of nesting`)
     ancestors.add(o)

@@ -263,6 +263,41 @@ describe('values the database would change or refuse are refused at submit()', (
     await b.close()
   })
 
+  it('an object nested in a JSON document whose state JSON cannot see is refused, not written as {}', async () => {
+    // Refused at the top of a document already; nested, they were written as {} without a word.
+    class Hidden {
+      #secret = 1
+      get secret() {
+        return this.#secret
+      }
+    }
+    class Point {
+      constructor(
+        readonly x: number,
+        readonly y: number,
+      ) {}
+    }
+    const executor = new MockExecutor()
+    const b = createBatchSQL({ executor })
+    const hidden = [
+      new URLSearchParams('a=1'),
+      new Headers({ a: '1' }),
+      new WeakRef({}),
+      new AbortController(),
+      new Hidden(),
+      Object(1n),
+    ]
+    for (const value of hidden)
+      await expect(b.submit(docs, { id: 1, doc: { x: value } as never })).rejects.toMatchObject({
+        code: 'BATCHSQL_UNSUPPORTED_VALUE',
+        column: 'doc',
+      })
+    // Own fields are written as JSON.stringify writes them; empty plain objects stay.
+    await b.submit(docs, { id: 2, doc: { p: new Point(1, 2), e: {}, n: Object.create(null) } })
+    await b.close()
+    expect(executor.rows('docs')).toEqual([{ id: 2, doc: { p: { x: 1, y: 2 }, e: {}, n: {} } }])
+  })
+
   it('a value written straight into Request.values is checked at submit() like any other', async () => {
     const nums = defineSchema({ table: 'nums', columns: { id: 'int', f: 'float', s: 'string' } })
     const executor = new MockExecutor()
