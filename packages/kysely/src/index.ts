@@ -13,6 +13,11 @@ export type { KyselyProcessorOptions } from './processor.js'
 export { KyselyProcessor } from './processor.js'
 export { StatementCache } from './statement-cache.js'
 export { checkConnectionOptions, checkConnectionUrl, isKysely } from './target.js'
-export type { RequiredTableRow, TableRow, TableSchemaDefinition } from './typed.js'
+export type {
+  RequiredTableRow,
+  TableRow,
+  TableSchemaDefinition,
+  UpdatableColumn,
+} from './typed.js'
 export { tableSchema } from './typed.js'
 export { hasUnset, UNSET } from './unset.js'

@@ -7,10 +7,16 @@
  *     batch.submit(events, { id: 1, kind: 'click' })   // checked against Insertable<Database['events']>
  */
 import { defineSchema, type Schema, type SchemaDefinition } from '@batchsql/core'
-import type { Insertable } from 'kysely'
+import type { Insertable, Updateable } from 'kysely'
 
 /** A column of table `T` of `DB`. */
 export type TableColumn<DB, T extends keyof DB> = keyof Insertable<DB[T]> & string
+
+/**
+ * A column of table `T` of `DB` that an UPDATE may set: not one Kysely types as never updated
+ * (`ColumnType<S, I, never>`, say a `created_at`).
+ */
+export type UpdatableColumn<DB, T extends keyof DB> = keyof Updateable<DB[T]> & string
 
 /**
  * The row `submit()` accepts for table `T` of `DB` through a schema of columns `C` (default:
@@ -53,7 +59,9 @@ export type TableSchemaDefinition<
   // NoInfer: the schema's columns come from `columns` alone, so a conflict or update column
   // outside them is a compile error instead of widening them.
   conflictColumns?: readonly NoInfer<C>[]
-  updateColumns?: readonly NoInfer<C>[]
+  // Only columns Kysely lets an UPDATE set. (The default, every column but the conflict
+  // columns, cannot tell: give updateColumns where the table has a never-updated column.)
+  updateColumns?: readonly NoInfer<Extract<C, UpdatableColumn<DB, T>>>[]
   required?: readonly NoInfer<C>[]
 }
 

@@ -1,5 +1,5 @@
 import { defineSchema, Request } from '@batchsql/core'
-import type { Generated } from 'kysely'
+import type { ColumnType, Generated } from 'kysely'
 import { describe, expect, expectTypeOf, it } from 'vitest'
 import { type TableRow, type TableSchemaDefinition, tableSchema } from '../src/index.js'
 
@@ -41,6 +41,32 @@ describe('typed tables from a Kysely Database type', () => {
       // @ts-expect-error: conflict columns must be among the schema's columns
       tableSchema<Database>()({ table: 'users', columns: ['name'], conflictColumns: ['id'] }),
     ).toThrow(/conflict column "id"/)
+  })
+
+  it('update columns are columns Kysely lets an UPDATE set', () => {
+    interface Db {
+      docs: {
+        id: number
+        body: string
+        created: ColumnType<Date, Date | undefined, never>
+      }
+    }
+    const ok = tableSchema<Db>()({
+      table: 'docs',
+      columns: ['id', 'body', 'created'],
+      strategy: 'update',
+      conflictColumns: ['id'],
+      updateColumns: ['body'],
+    })
+    expect(ok.updateColumns).toEqual(['body'])
+    tableSchema<Db>()({
+      table: 'docs',
+      columns: ['id', 'body', 'created'],
+      strategy: 'update',
+      conflictColumns: ['id'],
+      // @ts-expect-error: never updated (its update type is never)
+      updateColumns: ['body', 'created'],
+    })
   })
 
   it('required columns are demanded, non-null, by the row type as at submit()', () => {
