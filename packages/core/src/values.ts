@@ -60,7 +60,29 @@ const HasBuffer = typeof (globalThis as { Buffer?: unknown }).Buffer === 'functi
 
 function isPlainObject(v: object): boolean {
   const proto = Object.getPrototypeOf(v)
-  return proto === Object.prototype || proto === null
+  return proto === Object.prototype || proto === null || isForeignObjectPrototype(proto)
+}
+
+/**
+ * Another realm's `Object.prototype` (an object from `vm.runInNewContext`, a worker's
+ * structured data): `{}` there is as plain as here. Not any prototype at the root of its
+ * chain: `Object.create(Object.create(null))` keeps state JSON cannot see.
+ */
+function isForeignObjectPrototype(proto: object): boolean {
+  if (Object.getPrototypeOf(proto) !== null) return false
+  const ctor = Object.getOwnPropertyDescriptor(proto, 'constructor')?.value as unknown
+  return (
+    typeof ctor === 'function' &&
+    ctor.prototype === proto &&
+    ctor.name === 'Object' &&
+    Object.getOwnPropertyDescriptor(proto, 'hasOwnProperty') !== undefined
+  )
+}
+
+/** "a Map", "an object": a value's type for a message. */
+function aType(v: unknown): string {
+  const name = typeName(v)
+  return `${/^[aeiou]/i.test(name) ? 'an' : 'a'} ${name}`
 }
 
 function fail(
@@ -135,12 +157,12 @@ function copyJson(v: unknown, table: string, column: string): JsonValue {
     if (typeof o.toJSON === 'function') return walk(o.toJSON(key), key, inArray)
     if (o instanceof String || o instanceof Number || o instanceof Boolean)
       return walk(o.valueOf(), key, inArray)
-    if (opaque(o)) refuse(`a ${typeName(o)}`)
+    if (opaque(o)) refuse(aType(o))
     // Any other object whose state JSON cannot see (URLSearchParams, Headers, WeakRef, a boxed
     // bigint, a class keeping its fields #private): no own enumerable key, so JSON.stringify
     // writes {}. A class instance with own fields is written as they are, as JSON.stringify does.
     if (!Array.isArray(o) && !isPlainObject(o) && Object.keys(o).length === 0)
-      refuse(`a ${typeName(o)} with no own enumerable property (JSON would write {})`)
+      refuse(`${aType(o)} with no own enumerable property (JSON would write {})`)
     if (ancestors.has(o)) refuse('a cycle')
     if (ancestors.size >= JSON_MAX_DEPTH) refuse(`more than ${JSON_MAX_DEPTH} levels of nesting`)
     ancestors.add(o)

@@ -1,3 +1,4 @@
+import { runInNewContext } from 'node:vm'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import {
   AbortedError,
@@ -292,10 +293,30 @@ describe('values the database would change or refuse are refused at submit()', (
         code: 'BATCHSQL_UNSUPPORTED_VALUE',
         column: 'doc',
       })
-    // Own fields are written as JSON.stringify writes them; empty plain objects stay.
-    await b.submit(docs, { id: 2, doc: { p: new Point(1, 2), e: {}, n: Object.create(null) } })
+    // State only on the prototype: JSON cannot see it either.
+    await expect(
+      b.submit(docs, {
+        id: 1,
+        doc: {
+          x: Object.create(Object.create(null, { a: { value: 1, enumerable: true } })),
+        } as never,
+      }),
+    ).rejects.toMatchObject({ code: 'BATCHSQL_UNSUPPORTED_VALUE' })
+    // Own fields are written as JSON.stringify writes them; empty plain objects stay, another
+    // realm's too (vm, a worker's structured data).
+    const foreign = runInNewContext('({ e: {}, a: [{}], n: JSON.parse(\'{"x":{}}\') })')
+    await b.submit(docs, {
+      id: 2,
+      doc: { p: new Point(1, 2), e: {}, n: Object.create(null) } as never,
+    })
+    await b.submit(docs, { id: 3, doc: foreign })
+    await b.submit(docs, { id: 4, doc: runInNewContext('({})') })
     await b.close()
-    expect(executor.rows('docs')).toEqual([{ id: 2, doc: { p: { x: 1, y: 2 }, e: {}, n: {} } }])
+    expect(executor.rows('docs')).toEqual([
+      { id: 2, doc: { p: { x: 1, y: 2 }, e: {}, n: {} } },
+      { id: 3, doc: { e: {}, a: [{}], n: { x: {} } } },
+      { id: 4, doc: {} },
+    ])
   })
 
   it('a value written straight into Request.values is checked at submit() like any other', async () => {

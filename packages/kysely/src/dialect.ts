@@ -101,6 +101,15 @@ export interface SqlDialectAdapter {
   readonly decimalsAsText?: boolean
 
   /**
+   * A failed statement may keep rows it wrote before failing (SQLite: a `FAIL` conflict
+   * resolution the table declares, `RAISE(FAIL)` in a trigger; autocommitted, they stay). The
+   * engine then runs a batch of one statement in a transaction too, so that its failure leaves
+   * nothing: poison-row isolation would otherwise report a stored row failed (duplicate key)
+   * when it wrote it again.
+   */
+  readonly statementsKeepRows?: boolean
+
+  /**
    * Optional: called once before the first batch, e.g. to read server limits or version
    * (MySQL's `max_allowed_packet`, MariaDB vs MySQL syntax). A failure fails that batch and
    * is retried with the next one.

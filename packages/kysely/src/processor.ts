@@ -251,7 +251,7 @@ export class KyselyProcessor implements BatchProcessor {
       }
       if (ran) return
     }
-    if (statements.length === 1) {
+    if (statements.length === 1 && adapter.statementsKeepRows !== true) {
       // The connection is taken first: failing to get one is not a statement lost in flight.
       await this.db.connection().execute(async (conn) => {
         // Getting a connection from a busy pool can outlast the attempt: once given up on, the

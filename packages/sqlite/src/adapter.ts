@@ -5,6 +5,7 @@ import { type CompiledQuery, type Kysely, sql } from 'kysely'
 import { classifySqliteError, ForeignTransactionError } from './classify.js'
 import { lostInFlightSqlite } from './commit-outcome.js'
 import { GroupCommit } from './group-commit.js'
+import { InsertOrRollback } from './insert-or-rollback.js'
 import { type AttachedDatabase, journalModePragma, refuseJournalModes } from './journal-mode.js'
 import { OwnTransaction } from './own-transaction.js'
 import { toSqliteValue } from './values.js'
@@ -33,6 +34,9 @@ export class SqliteAdapter implements SqlDialectAdapter {
   readonly replaceDeletes = true
   // Decimals are bound as the strings given (toSqliteValue), so a TEXT key keeps spellings apart.
   readonly decimalsAsText = true
+  // UNIQUE ON CONFLICT FAIL, RAISE(FAIL): a failed statement keeps its earlier rows. (Batches on
+  // a Database always run in a transaction of their own: this is for Kysely targets.)
+  readonly statementsKeepRows = true
   readonly maxParameters = SQLITE_MAX_PARAMETERS
   /**
    * Every distinct text is prepared (as costly as running it) and kept: few row counts per
@@ -50,17 +54,8 @@ export class SqliteAdapter implements SqlDialectAdapter {
   private readonly prepared = new StatementCache<Statement>(64, 1024 * 1024, (text) => text.length)
   private readonly group: GroupCommit | undefined
   private own: OwnTransaction | undefined
-  /**
-   * Plain inserts say `OR ROLLBACK` where every batch runs in a transaction of its own
-   * (`OwnTransaction`: a `Database`, no group commit). With the default `OR ABORT`, SQLite keeps
-   * a statement journal inside an explicit transaction, to undo a failed statement alone, and
-   * spills it to a temporary file past 64 KiB: rows interleaved from ten producers touch
-   * enough pages that this cost 25-35 % of the batch (`bench/statement-journal.mjs`). A failed
-   * statement fails its whole batch anyway, so rolling back the transaction loses nothing.
-   * Not under group commit (a batch's savepoint must roll back alone) nor through a Kysely
-   * target (its transaction wrapper would ROLLBACK a transaction SQLite already ended).
-   */
-  private readonly insertOrRollback: boolean
+  /** Plain inserts as `OR ROLLBACK` where safe (insert-or-rollback.ts): a `Database`, no group commit. */
+  private readonly rollbackInserts: InsertOrRollback | undefined
 
   constructor(options: SqliteAdapterOptions = {}) {
     this.database = options.database
@@ -69,7 +64,10 @@ export class SqliteAdapter implements SqlDialectAdapter {
     const batches = options.groupCommit ?? 0
     if (this.database !== undefined && batches > 1)
       this.group = new GroupCommit(this.database, batches)
-    this.insertOrRollback = this.database !== undefined && this.group === undefined
+    // Not under group commit (a batch's savepoint must roll back alone) nor through a Kysely
+    // target (its transaction wrapper would ROLLBACK a transaction SQLite already ended).
+    if (this.database !== undefined && this.group === undefined)
+      this.rollbackInserts = new InsertOrRollback(this.database)
   }
 
   /**
@@ -103,7 +101,8 @@ export class SqliteAdapter implements SqlDialectAdapter {
     const insert = db.insertInto(schema.table).values(rows as Record<string, unknown>[])
     switch (schema.strategy) {
       case 'insert':
-        return this.insertOrRollback ? insert.orRollback() : insert
+        // The text says OR ROLLBACK; runStatements() takes it out where it is not safe.
+        return this.rollbackInserts !== undefined ? insert.orRollback() : insert
       case 'ignore':
         return insert.orIgnore()
       case 'replace':
@@ -130,8 +129,13 @@ export class SqliteAdapter implements SqlDialectAdapter {
   async runStatements(statements: readonly CompiledQuery[], ctx: ProcessContext): Promise<boolean> {
     const database = this.database
     if (database === undefined) return false
+    const texts = this.rollbackInserts
+    texts?.checkSchema()
     const runAll = () => {
-      for (const s of statements) this.statement(database, s.sql).run(s.parameters as unknown[])
+      for (const s of statements)
+        this.statement(database, texts === undefined ? s.sql : texts.text(s.sql)).run(
+          s.parameters as unknown[],
+        )
     }
     if (this.group !== undefined) await this.group.run(runAll, ctx.signal)
     // Not inside a transaction of the application's: see ForeignTransactionError.
