@@ -22,6 +22,7 @@ export class InsertOrRollback {
   private readonly objects: Map<string, Statement> = new Map()
   private stamp = ''
   private readonly safe = new Map<string, boolean>()
+  private readonly targets = new Map<string, Target | undefined>()
   /** Statement texts with `or rollback` taken out, for tables where it is not safe. */
   private readonly plain = new Map<string, string>()
 
@@ -32,7 +33,13 @@ export class InsertOrRollback {
   /** The text to run for `sql`: as it is, or without `or rollback` where that is not safe. */
   text(sql: string): string {
     if (!sql.startsWith(PREFIX)) return sql
-    const target = targetOf(sql)
+    // The engine reuses each statement text object: the parse is kept per text.
+    let target = this.targets.get(sql)
+    if (target === undefined && !this.targets.has(sql)) {
+      target = targetOf(sql)
+      this.targets.set(sql, target)
+      if (this.targets.size > 256) this.targets.delete(this.targets.keys().next().value!)
+    }
     if (target !== undefined && this.isSafe(target)) return sql
     let plain = this.plain.get(sql)
     if (plain === undefined) {
