@@ -42,6 +42,13 @@ export interface ConformanceTarget {
    * check this flag; a server database must give all three.
    */
   readonly embedded?: boolean
+  /**
+   * An upsert's conflict handling fires on any unique key of the table, not only on the
+   * conflict columns (MySQL's `ON DUPLICATE KEY`): a row that collides on another unique key
+   * then updates (or, setting no update column, leaves) the row it collides with instead of
+   * failing. Say so, and the suite expects that; otherwise such a row must fail.
+   */
+  readonly upsertsOnAnyUniqueKey?: boolean
   /** A new pipeline on this database; the suite closes it. */
   createBatchSQL(config?: SqlBatchSQLConfig): SqlBatchSQL
   /** Bare driver: runs a statement (DDL or DML). */

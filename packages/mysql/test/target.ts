@@ -67,6 +67,8 @@ export function mysqlTarget(): ConformanceTarget {
   const bare = barePool()
   return {
     dialect: 'mysql',
+    // ON DUPLICATE KEY fires on any unique key of the table (README, strategies).
+    upsertsOnAnyUniqueKey: true,
     createBatchSQL: (config) => createMysqlBatchSQL(MYSQL_URL, config),
     network: {
       host: new URL(MYSQL_URL).hostname,

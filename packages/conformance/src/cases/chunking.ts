@@ -55,11 +55,17 @@ export function chunkingCases(ctx: SuiteContext): void {
       expect(last!.c9).toBe(`c9-${rows - 1}`)
     })
 
-    it('rows of 200 columns: the parameter limit, not the row cap, bounds each statement', async () => {
+    it('rows of 200-1,000 columns: the parameter limit, not the row cap, bounds each statement, and a statement of exactly that many values is written', async () => {
       // With 10 columns the adapter's rows-per-statement cap always binds first, so an adapter
-      // that declared a parameter limit above its database's would pass every other case.
-      const columns = ['id', ...Array.from({ length: 199 }, (_, i) => `c${i + 1}`)]
+      // that declared a parameter limit above its database's would pass every other case. A
+      // width that divides the limit (771 columns for 65,535, 85 rows a statement; 381 for
+      // SQLite's 32,766, 86 rows), with a whole number of full statements, makes each hold
+      // exactly maxParameters values: with 200 columns a limit two above the driver's real
+      // one (postgres.js refuses past 65,533) still passed.
       const t = ctx.target()
+      const exact = exactWidth(t.maxParameters)
+      const width = exact ?? 200
+      const columns = ['id', ...Array.from({ length: width - 1 }, (_, i) => `c${i + 1}`)]
       const name = await createTable(
         t,
         columns.map((c) => ({ name: c, type: 'int' as const, notNull: true })),
@@ -67,14 +73,15 @@ export function chunkingCases(ctx: SuiteContext): void {
       )
       ctx.cleanup(name)
       const schema = defineSchema({ table: name, columns })
-      const rows = 1_000
+      const rows = exact === undefined ? 1_000 : (4 * t.maxParameters) / exact
       const all = Array.from({ length: rows }, (_, i) =>
         Object.fromEntries(columns.map((c, k) => [c, k === 0 ? i : i % 1000])),
       )
       const batch = ctx.batch({ flushSize: rows, bufferSize: rows, flushInterval: 60_000 })
       const preview = batch.preview(schema, all)
-      expect(preview.parameters.length).toBeLessThanOrEqual(t.maxParameters)
-      expect(preview.statements).toBeGreaterThanOrEqual(Math.ceil((rows * 200) / t.maxParameters))
+      if (exact !== undefined) expect(preview.parameters.length).toBe(t.maxParameters)
+      else expect(preview.parameters.length).toBeLessThanOrEqual(t.maxParameters)
+      expect(preview.statements).toBeGreaterThanOrEqual(Math.ceil((rows * width) / t.maxParameters))
       const acks = all.map((r) => batch.submitAndWait(schema, r))
       await batch.close()
       await Promise.all(acks)
@@ -169,4 +176,13 @@ export function chunkingCases(ctx: SuiteContext): void {
       expect(await countRows(ctx.target(), name)).toBe(998)
     })
   })
+}
+
+/**
+ * The fewest columns, from 200 to 1,000, that divide `limit` into statements of at most 100
+ * rows (under any adapter's rows-per-statement cap of 100 or more), if any do.
+ */
+function exactWidth(limit: number): number | undefined {
+  for (let c = 200; c <= 1000; c++) if (limit % c === 0 && limit / c <= 100) return c
+  return undefined
 }

@@ -162,6 +162,45 @@ export function strategyCases(ctx: SuiteContext): void {
       ])
     })
 
+    it('update: a row that collides on another unique key is not skipped as if it collided on the conflict columns', async () => {
+      // A row that sets no update column is written with a do-nothing on its conflict columns
+      // only: a bare ON CONFLICT DO NOTHING (any constraint) skipped a row colliding on a
+      // second unique index and reported it written.
+      const t = ctx.target()
+      const table = await createTable(
+        t,
+        [
+          { name: 'id', type: 'int', notNull: true },
+          { name: 'name', type: 'string' },
+          { name: 'n', type: 'int' },
+        ],
+        ['id'],
+      )
+      ctx.cleanup(table)
+      await t.exec(
+        `CREATE UNIQUE INDEX ${t.quote(`${table}_name`)} ON ${t.quote(table)} (${t.quote('name')})`,
+      )
+      await t.exec(
+        `INSERT INTO ${t.quote(table)} (${t.quote('id')}, ${t.quote('name')}, ${t.quote('n')}) VALUES (1, 'taken', 1)`,
+      )
+      const schema = defineSchema({
+        table,
+        columns: ['id', 'name', 'n'],
+        strategy: 'update',
+        conflictColumns: ['id'],
+        updateColumns: ['n'],
+      })
+      const batch = ctx.batch()
+      const result = await batch.submitAndWait(schema, { id: 2, name: 'taken' }).then(
+        () => 'committed',
+        (e: unknown) => (e as { reason?: string }).reason,
+      )
+      await batch.close()
+      // Either way the stored row is untouched and no second row appears.
+      expect(plain(await readTable(t, table, 'id'))).toEqual([{ id: 1, name: 'taken', n: 1 }])
+      expect(result).toBe(t.upsertsOnAnyUniqueKey === true ? 'committed' : 'duplicate_key')
+    })
+
     it('an explicit null is written as null', async () => {
       const table = await seeded()
       const schema = defineSchema({
