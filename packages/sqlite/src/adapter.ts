@@ -130,8 +130,10 @@ export class SqliteAdapter implements SqlDialectAdapter {
     const database = this.database
     if (database === undefined) return false
     const texts = this.rollbackInserts
-    texts?.checkSchema()
     const runAll = () => {
+      // Inside the batch's transaction: the schema read is the one its statements run on (a
+      // trigger another connection creates after it makes the write fail busy, and retry).
+      texts?.checkSchema()
       for (const s of statements)
         this.statement(database, texts === undefined ? s.sql : texts.text(s.sql)).run(
           s.parameters as unknown[],
