@@ -57,8 +57,12 @@ export function classifySqliteError(err: unknown): Classification | undefined {
     // Plain SQLITE_ERROR also comes from a value: an expression index, generated column or
     // trigger evaluating json()/json_extract() or abs() on one row. That is the row's fault
     // (isolated like a constraint violation), not the statement's.
-    if (VALUE_ERRORS.test(String((err as { message?: unknown }).message)))
-      return { reason: 'data', retryable: false }
+    const message = String((err as { message?: unknown }).message)
+    if (VALUE_ERRORS.test(message)) return { reason: 'data', retryable: false }
+    // The engine's BEGIN through a Kysely target while a transaction of yours is open on that
+    // connection: as ForeignTransactionError on a Database, wait for it and retry.
+    if (message.startsWith('cannot start a transaction within a transaction'))
+      return { reason: 'lock_timeout', retryable: true }
     return { reason: 'syntax', retryable: false }
   }
   return { reason: 'non_retryable', retryable: false }

@@ -13,7 +13,7 @@ import type { Database, Statement } from 'better-sqlite3'
  * But an outer `OR` clause also overrides what the table declares (`PRIMARY KEY ON CONFLICT
  * REPLACE`, `UNIQUE ON CONFLICT IGNORE`, `NOT NULL ON CONFLICT REPLACE`) and the `OR` clauses
  * of statements its triggers run: rows those would have written failed instead. So it is used
- * only for a table of `main` or `temp` that declares no `ON CONFLICT`, has no trigger (in
+ * only for a table of `main` or `temp` whose text has no `conflict` at all, has no trigger (in
  * either schema), and is no view or virtual table; the answer is kept per table until either
  * schema changes (`schema_version`), and anything unsure keeps the plain `INSERT`.
  */
@@ -80,7 +80,9 @@ export class InsertOrRollback {
         if (o.type !== 'table' || (s !== undefined && each !== s)) continue
         found = true
         const text = o.sql ?? ''
-        if (/^\s*create\s+virtual\b/i.test(text) || /\bon\s+conflict\b/i.test(text)) return false
+        // The word alone, not `on conflict`: SQLite keeps the text as written, and a comment
+        // may stand between the two words (`ON/**/CONFLICT REPLACE`).
+        if (/^\s*create\s+virtual\b/i.test(text) || /conflict/i.test(text)) return false
       }
     }
     return found

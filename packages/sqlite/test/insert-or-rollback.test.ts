@@ -76,6 +76,14 @@ const overridden: [string, string, string?][] = [
     'CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); CREATE TABLE last (k INTEGER PRIMARY KEY, v TEXT); CREATE TEMP TRIGGER tr AFTER INSERT ON main.t BEGIN INSERT OR REPLACE INTO last VALUES (1, NEW.v); END',
   ],
   [
+    'ON/**/CONFLICT REPLACE (a comment between the words)',
+    "CREATE TABLE t (id INTEGER PRIMARY KEY ON/**/CONFLICT REPLACE, v TEXT); INSERT INTO t VALUES (2, 'old')",
+  ],
+  [
+    'ON -- a line comment, then CONFLICT IGNORE',
+    "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT UNIQUE ON -- why\n CONFLICT IGNORE); INSERT INTO t VALUES (9, 'x')",
+  ],
+  [
     'UNIQUE ON CONFLICT FAIL (a failed statement keeps its earlier rows)',
     "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT UNIQUE ON CONFLICT FAIL); INSERT INTO t VALUES (9, 'x')",
   ],
@@ -149,5 +157,29 @@ describe('plain inserts as INSERT OR ROLLBACK on a Database', () => {
       name: 'c "d"',
     })
     expect(targetOf('insert or rollback into "a"."b"."c" values (?)')).toBeUndefined()
+  })
+})
+
+describe('a Kysely target on a connection where your transaction is open', () => {
+  it("the engine's BEGIN fails, is retried as a lock wait, and writes once yours ends", async () => {
+    // Every batch through a Kysely target begins a transaction (statementsKeepRows): while one
+    // of yours is open, SQLite refuses it ("cannot start a transaction within a transaction"),
+    // which was classified syntax, final: the rows failed at once.
+    const db = new Database(':memory:')
+    db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)')
+    const batch = createSqliteBatchSQL(
+      new Kysely({ dialect: new SqliteDialect({ database: db }) }),
+      {
+        flushSize: 1,
+        retry: { maxAttempts: 50, initialDelayMs: 5, maxDelayMs: 5 },
+      },
+    )
+    db.exec('BEGIN')
+    const written = batch.submitAndWait(t, { id: 1, v: 'a' })
+    await new Promise((r) => setTimeout(r, 50))
+    db.exec('COMMIT')
+    await written
+    await batch.close()
+    expect(db.prepare('SELECT * FROM t').all()).toEqual([{ id: 1, v: 'a' }])
   })
 })
