@@ -65,6 +65,17 @@ export async function consumer(): Promise<void> {
 
   const pgBatch = createPostgresBatchSQL(new pg.Pool(), { copy: 'never', metrics })
   await pgBatch.submit(typed, { kind: 'click', at: new Date() })
+  // A column left undefined is "not given", as at run time, in every form of schema (this
+  // file compiles with exactOptionalPropertyTypes on).
+  const notes = tableSchema<{ notes: { id: number; note: string | null } }>()({
+    table: 'notes',
+    columns: ['id', 'note'],
+  })
+  await pgBatch.submit(notes, { id: 1, note: undefined })
+  await pgBatch.submit(events, { id: 1, kind: undefined })
+  await pgBatch.submit(defineSchema({ table: 'l', columns: ['id', 'v'] }), { id: 1, v: undefined })
+  // @ts-expect-error a column the table requires is still required
+  await pgBatch.submit(notes, { id: undefined, note: 'n' })
   // @ts-expect-error unknown column
   await pgBatch.submit(typed, { kind: 'click', colour: 'red' })
 

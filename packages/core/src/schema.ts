@@ -43,10 +43,12 @@ export type ValueOf<T extends ColumnType> = T extends 'int'
 
 /**
  * A row as the application submits it: every column optional, null allowed, except the
- * schema's `required` columns (`Req`), which must be set to a non-null value.
+ * schema's `required` columns (`Req`), which must be set to a non-null value. An optional
+ * column also takes `undefined` ("not given", as at run time) under
+ * `exactOptionalPropertyTypes`.
  */
 export type RowOf<Cols extends Record<string, ColumnType>, Req extends keyof Cols = never> = Flat<
-  { -readonly [K in Exclude<keyof Cols, Req>]?: ValueOf<Cols[K]> | null } & {
+  { -readonly [K in Exclude<keyof Cols, Req>]?: ValueOf<Cols[K]> | null | undefined } & {
     -readonly [K in Req]: ValueOf<Cols[K]>
   }
 >
@@ -485,7 +487,11 @@ export function defineSchema<const C extends readonly string[], const R extends 
     required?: readonly R[]
   },
 ): Schema<
-  Flat<{ [K in Exclude<C[number], Known<R>>]?: Value } & { [K in Known<R>]: NonNullable<Value> }>
+  Flat<
+    { [K in Exclude<C[number], Known<R>>]?: Value | undefined } & {
+      [K in Known<R>]: NonNullable<Value>
+    }
+  >
 >
 /** Typed form: values are checked against each column's declared type at `submit()`. */
 export function defineSchema<

@@ -28,7 +28,15 @@ export type TableRow<
   DB,
   T extends keyof DB,
   C extends TableColumn<DB, T> = TableColumn<DB, T>,
-> = Pick<Insertable<DB[T]>, C>
+> = Flat<OptionalUndefined<Pick<Insertable<DB[T]>, C>>>
+
+/**
+ * An optional column also takes `undefined` ("not given", as at run time), which
+ * `exactOptionalPropertyTypes` would otherwise refuse.
+ */
+type OptionalUndefined<O> = {
+  [K in keyof O]: {} extends Pick<O, K> ? O[K] | undefined : O[K]
+}
 
 /**
  * `TableRow` with the `required` columns `R` demanded and non-null, as the schema checks at
