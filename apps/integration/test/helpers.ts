@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process'
-import { copyFileSync, mkdirSync, mkdtempSync } from 'node:fs'
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { basename, join, resolve } from 'node:path'
+import { afterAll } from 'vitest'
 import type { RunReport } from '../src/report/model.js'
 
 export const APP = resolve(import.meta.dirname, '../dist/main.js')
@@ -41,8 +42,20 @@ export function runApp(
   })
 }
 
+/** Directories `tempDir()` made for this test file: removed after it (keepInLogs copies). */
+const made: string[] = []
+afterAll(() => {
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true })
+})
+
+/**
+ * A fresh directory under the system's temporary folder, removed once the test file ends:
+ * each run of the suite left ~330 MB of SQLite files and reports there (4 GB after a day's CI).
+ */
 export function tempDir(prefix: string): string {
-  return mkdtempSync(join(tmpdir(), `batchsql-${prefix}-`))
+  const dir = mkdtempSync(join(tmpdir(), `batchsql-${prefix}-`))
+  made.push(dir)
+  return dir
 }
 
 /** Copies a file into the CI log folder (BATCHSQL_LOG_DIR) when there is one. */
