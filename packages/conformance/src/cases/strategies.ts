@@ -167,21 +167,9 @@ export function strategyCases(ctx: SuiteContext): void {
       // only: a bare ON CONFLICT DO NOTHING (any constraint) skipped a row colliding on a
       // second unique index and reported it written.
       const t = ctx.target()
-      const table = await createTable(
-        t,
-        [
-          { name: 'id', type: 'int', notNull: true },
-          { name: 'name', type: 'string' },
-          { name: 'n', type: 'int' },
-        ],
-        ['id'],
-      )
-      ctx.cleanup(table)
+      const table = await seeded() // (1, 'old', 1)
       await t.exec(
         `CREATE UNIQUE INDEX ${t.quote(`${table}_name`)} ON ${t.quote(table)} (${t.quote('name')})`,
-      )
-      await t.exec(
-        `INSERT INTO ${t.quote(table)} (${t.quote('id')}, ${t.quote('name')}, ${t.quote('n')}) VALUES (1, 'taken', 1)`,
       )
       const schema = defineSchema({
         table,
@@ -191,13 +179,13 @@ export function strategyCases(ctx: SuiteContext): void {
         updateColumns: ['n'],
       })
       const batch = ctx.batch()
-      const result = await batch.submitAndWait(schema, { id: 2, name: 'taken' }).then(
+      const result = await batch.submitAndWait(schema, { id: 2, name: 'old' }).then(
         () => 'committed',
         (e: unknown) => (e as { reason?: string }).reason,
       )
       await batch.close()
       // Either way the stored row is untouched and no second row appears.
-      expect(plain(await readTable(t, table, 'id'))).toEqual([{ id: 1, name: 'taken', n: 1 }])
+      expect(plain(await readTable(t, table, 'id'))).toEqual([{ id: 1, name: 'old', n: 1 }])
       expect(result).toBe(t.upsertsOnAnyUniqueKey === true ? 'committed' : 'duplicate_key')
     })
 
