@@ -1,3 +1,4 @@
+import { StatementCache } from '@batchsql/kysely'
 import type { Database, Statement } from 'better-sqlite3'
 
 /**
@@ -22,9 +23,15 @@ export class InsertOrRollback {
   private readonly objects: Map<string, Statement> = new Map()
   private stamp = ''
   private readonly safe = new Map<string, boolean>()
-  private readonly targets = new Map<string, Target | undefined>()
-  /** Statement texts with `or rollback` taken out, for tables where it is not safe. */
-  private readonly plain = new Map<string, string>()
+  /**
+   * Per statement text (the engine reuses each text object): its table, and the text with
+   * `or rollback` taken out once a table needed it. Bounded as the engine's text cache is.
+   */
+  private readonly parsed = new StatementCache<Parsed>(
+    256,
+    8 * 1024 * 1024,
+    (_sql, p) => p.plain?.length ?? 0,
+  )
 
   constructor(private readonly db: Database) {
     this.versions = ['main', 'temp'].map((s) => db.prepare(`PRAGMA ${s}.schema_version`).pluck())
@@ -33,20 +40,15 @@ export class InsertOrRollback {
   /** The text to run for `sql`: as it is, or without `or rollback` where that is not safe. */
   text(sql: string): string {
     if (!sql.startsWith(PREFIX)) return sql
-    // The engine reuses each statement text object: the parse is kept per text.
-    let target = this.targets.get(sql)
-    if (target === undefined && !this.targets.has(sql)) {
-      target = targetOf(sql)
-      this.targets.set(sql, target)
-      if (this.targets.size > 256) this.targets.delete(this.targets.keys().next().value!)
+    let p = this.parsed.get(sql)
+    if (p === undefined) {
+      p = { target: targetOf(sql) }
+      this.parsed.set(sql, p)
     }
-    if (target !== undefined && this.isSafe(target)) return sql
-    let plain = this.plain.get(sql)
-    if (plain === undefined) {
-      plain = `insert into${sql.slice(PREFIX.length - 1)}`
-      this.plain.set(sql, plain)
-      if (this.plain.size > 256) this.plain.delete(this.plain.keys().next().value!)
-    }
+    if (p.target !== undefined && this.isSafe(p.target)) return sql
+    if (p.plain !== undefined) return p.plain
+    const plain = `insert into${sql.slice(PREFIX.length - 1)}`
+    this.parsed.set(sql, { target: p.target, plain })
     return plain
   }
 
@@ -105,6 +107,11 @@ const PREFIX = 'insert or rollback into '
 interface Target {
   readonly schema: string | undefined
   readonly name: string
+}
+
+interface Parsed {
+  readonly target: Target | undefined
+  readonly plain?: string
 }
 
 /**
