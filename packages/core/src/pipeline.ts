@@ -172,11 +172,6 @@ export class BatchSQL implements AsyncDisposable {
   private readonly gated = new Set<Batch>()
   /** Batches settled at the deadline while still running: their late outcome is dropped. */
   private readonly forsaken = new Set<Batch>()
-  /**
-   * Of those, the ones forsaken at the gate: counted failed and out of the in-flight gauge at
-   * the deadline, and never sent once the gate lets them through.
-   */
-  private readonly forsakenAtGate = new Set<Batch>()
   private forsake: (() => void) | undefined
   /** Timers and listeners to remove once the pipeline has drained. */
   private readonly disarms: (() => void)[] = []
@@ -822,8 +817,9 @@ export class BatchSQL implements AsyncDisposable {
           this.gated.delete(batch)
         }
       }
-      // Settled and counted at the close deadline while it waited (forsakeRunning): not sent.
-      if (this.forsakenAtGate.has(batch)) outcome = { committed: 0, attempts: 0, failures: [] }
+      // Forsaken before it was sent, so at the gate: settled, counted and out of the in-flight
+      // gauge at the close deadline already (forsakeRunning). Not sent.
+      if (this.forsaken.has(batch)) outcome = { committed: 0, attempts: 0, failures: [] }
       else {
         sent = true
         outcome = await this.executor.execute(batch, this.abort.signal)
@@ -848,7 +844,8 @@ export class BatchSQL implements AsyncDisposable {
       // A write given up on but still running keeps its keys: a later batch on them waits.
       if (lingering !== undefined && release !== undefined) lingering.then(release, release)
       else release?.()
-      if (!this.forsakenAtGate.delete(batch)) this.inFlightBatches--
+      // (One forsaken unsent left the gauge at the deadline.)
+      if (sent || !this.forsaken.has(batch)) this.inFlightBatches--
       this.running.delete(batch)
     }
     // Settled at the close deadline already (reported as of unknown outcome).
@@ -1219,7 +1216,6 @@ export class BatchSQL implements AsyncDisposable {
       // Any other is not counted here: the executor records it, and its error if any, when
       // (if) the sink returns, as it really ended (counting it here too would count it twice).
       if (gated) {
-        this.forsakenAtGate.add(batch)
         this.inFlightBatches--
         this.recordFailedBatch(schema.table, batchSize(batch), 'context_canceled', 0)
       }
