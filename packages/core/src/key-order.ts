@@ -2,7 +2,7 @@ import type { Batch } from './contract.js'
 import { FNV_PRIME, fnv1a } from './fnv.js'
 import { KeyTable } from './key-table.js'
 import type { Schema } from './schema.js'
-import { DECIMAL_RE, decimalKey, rowKey, type Value } from './values.js'
+import { DECIMAL_RE, decimalKey, respellKey, rowKey, type Value } from './values.js'
 
 /** A batch that entered the gate and has not been released. */
 interface Entry {
@@ -230,24 +230,6 @@ export function rowKeyHasher(schema: Schema): RowKeyHash {
  * to BatchSQL, and one row to a numeric column (`'1'` and `1` two keys let a later batch
  * commit before an earlier one of the same row). Taking two keys for one costs a wait only.
  */
-/**
- * A whole `rowKey()` respelled as `spellForOrder()` spells its parts: a single part as it is,
- * a composite key (`<length>|<part>` per part) part by part.
- */
-export function keyForOrder(key: string): string {
-  const c = key.charCodeAt(0)
-  if (c < 0x30 || c > 0x39) return spellForOrder(key) // a tag letter: one part
-  let out = ''
-  for (let at = 0; at < key.length; ) {
-    const bar = key.indexOf('|', at)
-    const end = bar + 1 + Number(key.slice(at, bar))
-    const part = spellForOrder(key.slice(bar + 1, end))
-    out += `${part.length}|${part}`
-    at = end
-  }
-  return out
-}
-
 function spellForOrder(part: string): string {
   const tag = part.charCodeAt(0)
   if (tag === 0x73 /* s */) {
@@ -257,6 +239,11 @@ function spellForOrder(part: string): string {
   if (tag === 0x6e /* n */) return numberForOrder(part.slice(2))
   if (tag === 0x62 /* b */) return part === 'b:1' ? 'n:1' : 'n:0'
   return foldForOrder(part)
+}
+
+/** A whole `rowKey()` as the ordering gate compares it: each part by `spellForOrder()`. */
+export function keyForOrder(key: string): string {
+  return respellKey(key, spellForOrder)
 }
 
 const NUMBER_START = /^[-+.\d]/

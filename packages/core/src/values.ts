@@ -388,3 +388,22 @@ export function rowKey(
   }
   return key
 }
+
+/**
+ * `key` (a `rowKey()`) with each part respelled by `spell`: what `rowKey(…, spell)` gives for
+ * the same row, for a caller that kept the key and not the row. A single part starts with its
+ * tag letter, a composite key with the first part's length.
+ */
+export function respellKey(key: string, spell: (part: string) => string): string {
+  const c = key.charCodeAt(0)
+  if (c < 0x30 || c > 0x39) return spell(key)
+  let out = ''
+  for (let at = 0; at < key.length; ) {
+    const bar = key.indexOf('|', at)
+    const end = bar + 1 + Number(key.slice(at, bar))
+    const part = spell(key.slice(bar + 1, end))
+    out += `${part.length}|${part}`
+    at = end
+  }
+  return out
+}

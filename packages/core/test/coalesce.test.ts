@@ -1,5 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { respellKey } from '../src/values.js'
 import {
   type AnyRow,
   coalesce,
@@ -260,6 +261,20 @@ describe('key order', () => {
       undefined,
     ]
     expect(keyOrder(keys)).toEqual([3, 1, 4, 6, 5, 0, 2, 7])
+  })
+
+  it('respellKey() of a rowKey() is the rowKey() built with the same spelling', () => {
+    const spell = (part: string) => `<${part.toUpperCase()}|>`
+    const value = fc.oneof(fc.string(), fc.integer(), fc.constant(null), fc.boolean())
+    fc.assert(
+      fc.property(fc.array(value, { minLength: 1, maxLength: 4 }), (values) => {
+        const idx = values.map((_, i) => i)
+        const types = values.map(() => 'any' as const)
+        const key = rowKey(values as never, idx, types)
+        fc.pre(key !== undefined)
+        expect(respellKey(key!, spell)).toBe(rowKey(values as never, idx, types, 0, spell))
+      }),
+    )
   })
 
   it('keyOrder: keys the database may store as one row are a tie, kept in submit order', () => {
