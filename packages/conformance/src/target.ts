@@ -62,13 +62,16 @@ export interface ConformanceTarget {
   readonly maxParameters: number
   /**
    * Provokes a real deadlock on `table` (columns `id` int primary key, `n` int; rows 1 and 2
-   * exist) with two bare-driver transactions and returns the error the victim got. Omit when
-   * the database has no deadlocks (SQLite).
+   * exist) with two bare-driver transactions and returns the error the victim got. Optional:
+   * without it the suite runs `crossRowLocks()` on two `session()`s (BEGIN and UPDATEs of
+   * those rows); give it where that SQL does not deadlock on your database. An embedded
+   * database (no deadlocks) gives neither.
    */
   provokeDeadlock?(table: string): Promise<unknown>
   /**
    * Provokes a real lock wait timeout (or SQLITE_BUSY) on `table` (same shape) and returns
-   * the error.
+   * the error. On a server: `waitOnRowLock(target, table, { set, reset })` with the
+   * statement that bounds a lock wait on one connection.
    */
   provokeLockTimeout(table: string): Promise<unknown>
   /**

@@ -1,10 +1,9 @@
-import type { ConformanceTarget } from '@batchsql/conformance'
+import { type ConformanceTarget, waitOnRowLock } from '@batchsql/conformance'
 import mysql from 'mysql2/promise'
 import { createMysqlBatchSQL, MYSQL_MAX_PARAMETERS } from '../src/index.js'
 
 export const MYSQL_URL = process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test'
 const q = (id: string) => `\`${id.replaceAll('`', '``')}\``
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /** The bare driver, reading values back exactly: big numbers and dates as strings. */
 export function barePool(): mysql.Pool {
@@ -15,52 +14,6 @@ export function barePool(): mysql.Pool {
     bigNumberStrings: true,
     dateStrings: true,
   })
-}
-
-async function provokeDeadlock(pool: mysql.Pool, table: string): Promise<unknown> {
-  const a = await pool.getConnection()
-  const b = await pool.getConnection()
-  try {
-    await a.query('BEGIN')
-    await b.query('BEGIN')
-    await a.query(`UPDATE ${q(table)} SET n = n + 1 WHERE id = 1`)
-    await b.query(`UPDATE ${q(table)} SET n = n + 1 WHERE id = 2`)
-    const pa = a.query(`UPDATE ${q(table)} SET n = n + 1 WHERE id = 2`).then(
-      () => undefined,
-      (e: unknown) => e,
-    )
-    await sleep(50)
-    const pb = b.query(`UPDATE ${q(table)} SET n = n + 1 WHERE id = 1`).then(
-      () => undefined,
-      (e: unknown) => e,
-    )
-    const [ea, eb] = await Promise.all([pa, pb])
-    return ea ?? eb
-  } finally {
-    await a.query('ROLLBACK').catch(() => {})
-    await b.query('ROLLBACK').catch(() => {})
-    a.release()
-    b.release()
-  }
-}
-
-async function provokeLockTimeout(pool: mysql.Pool, table: string): Promise<unknown> {
-  const a = await pool.getConnection()
-  const b = await pool.getConnection()
-  try {
-    await a.query('BEGIN')
-    await a.query(`UPDATE ${q(table)} SET n = n + 1 WHERE id = 1`)
-    await b.query('SET SESSION innodb_lock_wait_timeout = 1')
-    return await b.query(`UPDATE ${q(table)} SET n = n + 1 WHERE id = 1`).then(
-      () => undefined,
-      (e: unknown) => e,
-    )
-  } finally {
-    await a.query('ROLLBACK').catch(() => {})
-    await b.query('SET SESSION innodb_lock_wait_timeout = DEFAULT').catch(() => {})
-    a.release()
-    b.release()
-  }
 }
 
 export function mysqlTarget(): ConformanceTarget {
@@ -101,8 +54,13 @@ export function mysqlTarget(): ConformanceTarget {
       json: 'JSON',
     },
     maxParameters: MYSQL_MAX_PARAMETERS,
-    provokeDeadlock: (table) => provokeDeadlock(bare, table),
-    provokeLockTimeout: (table) => provokeLockTimeout(bare, table),
+    // provokeDeadlock: the suite's own, crossRowLocks() on two session()s.
+    provokeLockTimeout(table) {
+      return waitOnRowLock(this, table, {
+        set: 'SET SESSION innodb_lock_wait_timeout = 1',
+        reset: 'SET SESSION innodb_lock_wait_timeout = DEFAULT',
+      })
+    },
     async session() {
       const c = await bare.getConnection()
       return {
