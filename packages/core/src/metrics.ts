@@ -50,7 +50,11 @@ export type RejectReason = (typeof REJECT_REASONS)[number]
 export interface MetricsReporter {
   /** Time a submit waited for room in the buffer (backpressure), also when its signal or close() ended the wait. */
   recordEnqueueLatency(seconds: number, database: string): void
-  /** Age of the oldest row of a flush when the flush started. */
+  /**
+   * How long rows waited in the buffer before their batch started: the age of the oldest row
+   * of a flush when its batches start; for rows held behind a busy table, recorded when they
+   * run (the age of the oldest row of the flush that held them).
+   */
   recordQueueWait(seconds: number, database: string): void
   /** Rows in a flush, and into how many schema groups it split. */
   recordFlush(rows: number, schemaGroups: number, database: string): void

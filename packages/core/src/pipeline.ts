@@ -78,6 +78,8 @@ interface Waiter {
 interface ScopeQueue {
   running: number
   held: Entry[]
+  /** Per held entry: when the oldest row of the flush it came from entered the buffer. */
+  heldSince: number[]
 }
 
 const OPEN = 0
@@ -692,8 +694,9 @@ export class BatchSQL implements AsyncDisposable {
     this.inFlightFlushes++
     this.pendingCount -= count
     const t0 = now()
-    this.metrics.recordQueueWait((t0 - firstAt) / 1000, this.executor.name)
-    const groups = this.admitToScopes(entries)
+    const groups = this.admitToScopes(entries, firstAt)
+    // Rows held behind a busy table are still waiting: their wait is recorded when they run.
+    if (groups.length > 0) this.metrics.recordQueueWait((t0 - firstAt) / 1000, this.executor.name)
     this.metrics.recordAssembleDuration((now() - t0) / 1000, this.executor.name)
     this.metrics.recordFlush(count, groups.length, this.executor.name)
     // Groups run independently, and an order scope has at most `scopeLimit()` (about the
@@ -721,7 +724,7 @@ export class BatchSQL implements AsyncDisposable {
    * entries held already (never past them: a scope's rows reach the key-order gate in
    * order), join its held queue and count as buffered again.
    */
-  private admitToScopes(entries: Entry[]): Batch[] {
+  private admitToScopes(entries: Entry[], firstAt: number): Batch[] {
     let run: Entry[] | undefined
     const limit = this.scopeLimit(entries)
     for (let i = 0; i < entries.length; i++) {
@@ -731,6 +734,7 @@ export class BatchSQL implements AsyncDisposable {
         // The common flush (every scope free) copies nothing.
         run ??= entries.slice(0, i)
         scope.held.push(e)
+        scope.heldSince.push(firstAt)
         this.pendingCount += entryRows(e)
       } else run?.push(e)
     }
@@ -761,7 +765,7 @@ export class BatchSQL implements AsyncDisposable {
   private scopeOf(name: string): ScopeQueue {
     let scope = this.scopes.get(name)
     if (scope === undefined) {
-      scope = { running: 0, held: [] }
+      scope = { running: 0, held: [], heldSince: [] }
       this.scopes.set(name, scope)
     }
     return scope
@@ -782,7 +786,10 @@ export class BatchSQL implements AsyncDisposable {
       this.heldRunningRows -= rows
       scope.running--
       while (scope.held.length > 0 && scope.running < this.scopeLimit()) {
-        for (const g of groupBySchema(this.takeHeld(scope))) this.runInScope(g, scope)
+        const since = scope.heldSince[0]!
+        const taken = this.takeHeld(scope)
+        this.metrics.recordQueueWait((now() - since) / 1000, this.executor.name)
+        for (const g of groupBySchema(taken)) this.runInScope(g, scope)
       }
       if (scope.running === 0) this.scopes.delete(batch.schema.orderScope)
       this.pump()
@@ -796,6 +803,7 @@ export class BatchSQL implements AsyncDisposable {
     while (end < scope.held.length && n + entryRows(scope.held[end]!) <= this.flushSize)
       n += entryRows(scope.held[end++]!)
     const taken = scope.held.splice(0, end)
+    scope.heldSince.splice(0, end)
     this.pendingCount -= n
     return taken
   }
@@ -1146,6 +1154,7 @@ export class BatchSQL implements AsyncDisposable {
         const held = scope.held
         for (const e of held) this.pendingCount -= entryRows(e)
         scope.held = []
+        scope.heldSince = []
         for (const batch of groupBySchema(held)) this.abandonUnsent(batch, why)
       }
       if (scope.running === 0) this.scopes.delete(name)

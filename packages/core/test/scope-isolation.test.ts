@@ -1,13 +1,14 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import {
   type BatchFailure,
   type BatchSQL,
   createBatchSQL,
   defineSchema,
+  NoopMetricsReporter,
   type Schema,
 } from '../src/index.js'
 import { MockExecutor } from '../src/testing.js'
-import { tick } from './helpers.js'
+import { gatedExecutor, tick } from './helpers.js'
 
 /** Waits until `done()` holds, for at most `turns` 1 ms timers (retries back off on timers). */
 async function until(done: () => boolean, turns = 2_000): Promise<void> {
@@ -320,5 +321,43 @@ describe('held rows are merged', () => {
     await b.close()
     expect(executor.batches.map((x) => x.rows.length)).toEqual([1, 10, 10, 5])
     expect(executor.rows('good').map((r) => r.id)).toEqual(Array.from({ length: 26 }, (_, i) => i))
+  })
+})
+
+describe('queue wait of rows held behind a busy table', () => {
+  it('counts the time they were held, recorded when they run', async () => {
+    // Fake clock (timers and performance.now): the figures are the clock's, not the machine's.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] })
+    try {
+      const waits: number[] = []
+      class Recording extends NoopMetricsReporter {
+        override recordQueueWait(seconds: number) {
+          waits.push(seconds)
+        }
+      }
+      const { processor, executor } = gatedExecutor({ concurrency: 1 })
+      const b = createBatchSQL({
+        executor,
+        flushSize: 2,
+        bufferSize: 10,
+        flushInterval: 60_000,
+        metrics: new Recording(),
+      })
+      await b.submit(good, { id: 1 })
+      await b.submit(good, { id: 2 }) // a full flush: runs, and holds the table's one slot
+      await processor.waitFor(1)
+      await b.submit(good, { id: 3 })
+      await b.submit(good, { id: 4 }) // flushed at once, held behind the running batch
+      expect(b.stats().pending).toBe(2)
+      await vi.advanceTimersByTimeAsync(1_500)
+      expect(waits).toEqual([0]) // nothing for the held rows yet: they still wait
+      processor.releaseAll()
+      await processor.waitFor(2)
+      expect(waits).toEqual([0, 1.5])
+      processor.releaseAll()
+      expect(await b.close()).toMatchObject({ committed: 4 })
+    } finally {
+      vi.useRealTimers()
+    }
   })
 })

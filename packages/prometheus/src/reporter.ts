@@ -243,7 +243,7 @@ export class PrometheusMetrics implements MetricsReporter {
     )
     this.queueWait = this.histogram(
       'queue_wait_seconds',
-      'Age of the oldest row of a flush when the flush started',
+      'Time rows waited in the buffer before their batch started (age of the oldest row of their flush; rows held behind a busy table: when they run)',
       ['database', 'test_case'],
       b.latency,
     )
