@@ -1,6 +1,8 @@
 import { mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { Worker } from 'node:worker_threads'
 import { type BatchMetrics, BatchSQLError, defineSchema, NoopMetricsReporter } from '@batchsql/core'
 import { createKyselyBatchSQL, type StatementCache } from '@batchsql/kysely'
 import Database from 'better-sqlite3'
@@ -219,6 +221,55 @@ describe('sqlite adapter', () => {
     expect(locker.prepare('SELECT kind FROM events').all()).toEqual([{ kind: 'a' }])
     db.close()
     locker.close()
+  })
+
+  it('a batch waits inside SQLite (busy_timeout) for another connection’s write lock, not failing busy', async () => {
+    // The lock is held by another thread, as by another process: this thread blocks in
+    // SQLite's busy handler while it waits, so a connection of its own could never let go.
+    const file = join(dir, 'busy-wait.db')
+    const setup = new Database(file)
+    setup.pragma('journal_mode = WAL')
+    setup.exec('CREATE TABLE events (id INTEGER PRIMARY KEY, kind TEXT)')
+    setup.close()
+    const kv = defineSchema({
+      table: 'events',
+      columns: { id: 'int', kind: 'string' },
+      strategy: 'update',
+      conflictColumns: ['id'],
+    })
+    // No retry: a batch that failed busy fails for good, so only waiting can commit it.
+    const batch = createSqliteBatchSQL(file, { retry: { maxAttempts: 1 } })
+    for (const [schema, id] of [
+      [events, 1],
+      [kv, 2],
+    ] as const) {
+      const locker = new Worker(
+        `const { parentPort, workerData } = require('node:worker_threads')
+        const db = new (require(workerData.driver))(workerData.file)
+        db.exec('BEGIN IMMEDIATE')
+        db.exec("INSERT INTO events VALUES (${id + 100}, 'locker')")
+        parentPort.postMessage('locked')
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300)
+        db.exec('COMMIT')
+        db.close()`,
+        {
+          eval: true,
+          workerData: { file, driver: createRequire(import.meta.url).resolve('better-sqlite3') },
+        },
+      )
+      await new Promise((r) => locker.once('message', r))
+      await batch.submitAndWait(schema, { id, kind: 'a' })
+      await new Promise((r) => locker.once('exit', r))
+    }
+    expect(await batch.close()).toMatchObject({ committed: 2, failed: 0 })
+    const db = new Database(file, { readonly: true })
+    expect(db.prepare('SELECT id FROM events ORDER BY id').all()).toEqual([
+      { id: 1 },
+      { id: 2 },
+      { id: 101 },
+      { id: 102 },
+    ])
+    db.close()
   })
 
   it('a merged row retried alone after its half failed is counted as deduplicated once', async () => {
