@@ -1109,6 +1109,19 @@ describe('lifecycle', () => {
     },
   )
 
+  it('refusals at shutdown of submits nobody awaits do not end the process mid-drain', () => {
+    // Node's default ends the process on an unhandled rejection: the child runs under it.
+    const out = execFileSync(
+      process.execPath,
+      ['--import', 'tsx', join(import.meta.dirname, 'fixtures', 'fire-and-forget-child.ts')],
+      { cwd: import.meta.dirname, encoding: 'utf8', timeout: 20_000 },
+    )
+    const { accepted, committed, written } = JSON.parse(out) as Record<string, number>
+    expect(accepted).toBeGreaterThanOrEqual(20) // the buffer's room, at least
+    expect(accepted).toBeLessThan(502) // some waited and were refused
+    expect(committed).toBe(accepted)
+    expect(written).toBe(accepted)
+  })
   it('close() options are checked before anything changes: a bad one rejects, the pipeline still closes whole', async () => {
     const executor = new MockExecutor()
     const b = createBatchSQL({ executor, flushSize: 100, flushInterval: 60_000 })
