@@ -14,6 +14,8 @@ import {
  * - CLUSTERDOWN / MASTERDOWN: the cluster or the replica's master is unavailable.
  * - MOVED / ASK: the slot lives (or is moving) elsewhere; the command was not executed.
  * - READONLY: a write reached a replica, typically just after a failover.
+ * - NOREPLICAS: fewer replicas in sync than `min-replicas-to-write` asks; the master refuses
+ *   writes until they catch up (a replica restarting, a failover under way).
  */
 const RETRYABLE: Readonly<Record<string, Classification>> = {
   LOADING: { reason: 'io', retryable: true },
@@ -24,6 +26,7 @@ const RETRYABLE: Readonly<Record<string, Classification>> = {
   MOVED: { reason: 'connection', retryable: true },
   ASK: { reason: 'connection', retryable: true },
   READONLY: { reason: 'connection', retryable: true },
+  NOREPLICAS: { reason: 'connection', retryable: true },
 }
 
 /**

@@ -38,6 +38,7 @@ describe('classification', () => {
     ['TRYAGAIN Multiple keys request during rehashing of slot', 'connection', true],
     ['CLUSTERDOWN The cluster is down', 'connection', true],
     ['MASTERDOWN Link with MASTER is down', 'connection', true],
+    ['NOREPLICAS Not enough good replicas to write.', 'connection', true],
     ['MOVED 3999 127.0.0.1:7002', 'connection', true],
     ['ASK 3999 127.0.0.1:7002', 'connection', true],
     ['WRONGTYPE Operation against a key holding the wrong kind of value', 'data', false],

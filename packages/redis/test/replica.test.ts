@@ -51,6 +51,37 @@ describe('Redis turned replica under BatchSQL', () => {
     await admin.del(`${prefix}l`)
   }, 30_000)
 
+  it('NOREPLICAS (min-replicas-to-write not met) is retried, and the rows written once it is', async () => {
+    const prefix = uniquePrefix('noreplicas')
+    const client = new Redis(Number(port), '127.0.0.1', { maxRetriesPerRequest: 1 })
+    await admin.config('SET', 'min-replicas-to-write', '1') // and no replica: writes refused
+    try {
+      const refused = await client.set(`${prefix}probe`, 'v').catch((e: unknown) => e)
+      expect((refused as Error).message).toMatch(/^NOREPLICAS/)
+      expect(classifyRedisError(refused)).toEqual({ reason: 'connection', retryable: true })
+      const set = redisSchemas.set({ prefix })
+      const batch = createRedisBatchSQL(client, {
+        flushInterval: 5,
+        retry: { maxAttempts: 1_000, initialDelayMs: 10, maxDelayMs: 10 },
+      })
+      const acks = [1, 2, 3].map((i) => batch.submitAndWait(set, { key: `k${i}`, value: `v${i}` }))
+      await new Promise((r) => setTimeout(r, 300)) // refused, retried, refused...
+      expect(await admin.exists(`${prefix}k1`)).toBe(0)
+      await admin.config('SET', 'min-replicas-to-write', '0')
+      await Promise.all(acks)
+      expect(await admin.mget(`${prefix}k1`, `${prefix}k2`, `${prefix}k3`)).toEqual([
+        'v1',
+        'v2',
+        'v3',
+      ])
+      await batch.close()
+      await admin.del(`${prefix}k1`, `${prefix}k2`, `${prefix}k3`)
+    } finally {
+      await admin.config('SET', 'min-replicas-to-write', '0')
+      client.disconnect()
+    }
+  }, 30_000)
+
   it('EXEC refused whole (the server turned replica after the commands were queued) is classified by the code its message names', async () => {
     // A real EXECABORT of that kind: MULTI and the commands queued, then REPLICAOF, then EXEC.
     const client = new Redis(Number(port), '127.0.0.1', { maxRetriesPerRequest: 1 })
