@@ -24,6 +24,14 @@ export class ForeignTransactionError extends BatchSQLError {
 const VALUE_ERRORS =
   /^(malformed JSON|integer overflow|JSON cannot hold BLOB values|cannot (INSERT into|UPDATE) generated column)/
 
+/** SQLITE_BUSY or SQLITE_LOCKED (and their extended codes): another connection holds the lock. */
+export function isBusy(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code
+  return (
+    typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'))
+  )
+}
+
 /**
  * better-sqlite3 errors carry SQLite's extended result code as `code` (SQLITE_BUSY_SNAPSHOT,
  * SQLITE_CONSTRAINT_UNIQUE, ...). Busy and locked mean another connection holds the lock:
@@ -36,9 +44,7 @@ export function classifySqliteError(err: unknown): Classification | undefined {
     return { reason: 'non_retryable', retryable: false }
   const code = (err as { code?: unknown } | null)?.code
   if (typeof code !== 'string' || !code.startsWith('SQLITE_')) return undefined
-  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
-    return { reason: 'lock_timeout', retryable: true }
-  }
+  if (isBusy(err)) return { reason: 'lock_timeout', retryable: true }
   if (code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
     return { reason: 'duplicate_key', retryable: false }
   }

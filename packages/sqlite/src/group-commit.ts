@@ -1,6 +1,6 @@
 import { BatchSQLError } from '@batchsql/core'
 import type { Database } from 'better-sqlite3'
-import { ForeignTransactionError } from './classify.js'
+import { ForeignTransactionError, isBusy } from './classify.js'
 import { failedBeforeCommit, isIoError } from './commit-outcome.js'
 import { OwnTransaction } from './own-transaction.js'
 
@@ -161,6 +161,12 @@ export class GroupCommit {
         // The COMMIT may have reached the file (commit-outcome.ts): rerunning could write the
         // batches twice. Each fails with that error, which the engine retries only where a
         // second run can only rewrite the same rows, else reports of unknown outcome.
+        for (const m of group.members) this.settle(m, err)
+      } else if (isBusy(err)) {
+        // Another connection's lock (a reader, in a rollback-journal mode) outlasted
+        // busy_timeout. Nothing was written, and running each batch again at once would only
+        // wait for the same lock again, batch after batch, with the event loop stopped
+        // ((batches + 1) x busy_timeout, QA: 45 s): each fails busy, retried after a backoff.
         for (const m of group.members) this.settle(m, err)
       } else this.rerun(group)
       return

@@ -153,6 +153,54 @@ describe('sqlite group commit', () => {
     t.close()
   })
 
+  it('a COMMIT refused busy (a reader of a rollback journal) fails its batches for a retry, not run again at once', async () => {
+    const file = join(dir, 'busy-commit.db')
+    const setup = new Database(file)
+    setup.pragma('journal_mode = DELETE')
+    setup.exec(EVENTS)
+    setup.close()
+    const writer = new Database(file, { timeout: 20 })
+    // Every COMMIT the writer runs, shared (exec) or a batch's own (a prepared statement).
+    let commits = 0
+    const commitsOf = <T extends { run: (...a: unknown[]) => unknown }>(st: T): T => {
+      const run = st.run.bind(st)
+      st.run = (...a: unknown[]) => {
+        commits++
+        return run(...a)
+      }
+      return st
+    }
+    const exec = writer.exec.bind(writer)
+    writer.exec = (sql: string) => {
+      if (/^\s*COMMIT/i.test(sql)) commits++
+      return exec(sql)
+    }
+    const prepare = writer.prepare.bind(writer)
+    writer.prepare = ((sql: string) => {
+      const st = prepare(sql)
+      return /^\s*COMMIT/i.test(sql) ? commitsOf(st) : st
+    }) as typeof writer.prepare
+    const reader = new Database(file)
+    reader.exec('BEGIN')
+    reader.prepare('SELECT count(*) FROM events').get() // a SHARED lock: no COMMIT can write
+    const batch = createSqliteBatchSQL(writer, {
+      groupCommit: true,
+      flushSize: 10,
+      retry: { maxAttempts: 1 },
+    })
+    const rows = Array.from({ length: 50 }, (_, id) => ({ id, kind: 'k' }))
+    await batch.submitMany(events, rows)
+    const result = await batch.close()
+    reader.exec('ROLLBACK')
+    // One shared transaction of 5 batches: its COMMIT waited busy_timeout, and no batch ran
+    // again alone to wait for the same lock (5 COMMITs more before the fix).
+    expect(result).toMatchObject({ committed: 0, failed: 50 })
+    expect(commits).toBe(1)
+    expect(reader.prepare('SELECT count(*) AS n FROM events').get()).toEqual({ n: 0 })
+    writer.close()
+    reader.close()
+  })
+
   it('after a COMMIT and its ROLLBACK both failed, the next batch is not run inside that transaction', async () => {
     const t = files('stuck', 'CREATE TABLE events (id INTEGER PRIMARY KEY, kind TEXT)')
     const exec = t.writer.exec.bind(t.writer)
