@@ -216,6 +216,9 @@ export class RetryingExecutor implements BatchExecutor {
       let retryAll = false
       const retry: Request[] = []
       let retryCls: Classification | undefined
+      // What the retry is for (for rows retried on their own, the first one's error): the
+      // cause of rows whose backoff an abort cuts short.
+      let retryErr: unknown
       try {
         await this.semaphore.acquire(signal)
       } catch (err) {
@@ -237,6 +240,7 @@ export class RetryingExecutor implements BatchExecutor {
         if (cls.retryable && attempt < this.policy.maxAttempts && !signal.aborted) {
           retryAll = true
           retryCls = cls
+          retryErr = err
         } else {
           finalFail(current.rows, this.unretried(cls, attempt, signal), err, attempt)
           left = 0
@@ -262,7 +266,10 @@ export class RetryingExecutor implements BatchExecutor {
           const cls = this.classify(f.error)
           if (cls.retryable && attempt < this.policy.maxAttempts && !signal.aborted) {
             retry.push(row)
-            retryCls ??= cls
+            if (retryCls === undefined) {
+              retryCls = cls
+              retryErr = f.error
+            }
           } else {
             finalFail([row], this.unretried(cls, attempt, signal), f.error, attempt)
           }
@@ -279,11 +286,14 @@ export class RetryingExecutor implements BatchExecutor {
       try {
         // No slot is held while sleeping.
         await sleep(backoffDelay(this.policy, attempt), signal)
-      } catch (err) {
+      } catch {
+        // Stopped by the abort (the pipeline reports the rows abandoned), not by the error they
+        // waited to retry, which stays their cause (a lock timeout, say: what held them up), as
+        // for a retryable failure the abort came before.
         finalFail(
           retryAll ? current.rows : retry,
           { reason: 'context_canceled', retryable: false },
-          err,
+          retryErr,
           attempt,
         )
         break

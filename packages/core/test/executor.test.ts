@@ -200,6 +200,7 @@ describe('RetryingExecutor', () => {
     const out = await ex.execute(batch(2), ctl.signal)
     expect(out.failures[0]).toMatchObject({ reason: 'context_canceled', attempts: 1 })
     expect(out.failures[0]!.rows).toHaveLength(2)
+    expect(out.failures[0]!.error.cause).toBe(retryable) // what the retry was for
   })
 
   it('a batch in backoff holds no slot: another runs to the end during it', async () => {

@@ -1109,6 +1109,43 @@ describe('lifecycle', () => {
     },
   )
 
+  it.each(['the attempt', 'one row'] as const)(
+    'at the deadline, rows waiting in backoff to be retried are abandoned with the error they waited on as cause (%s failed)',
+    async (which) => {
+      const lockTimeout = Object.assign(new Error('lock timeout'), { code: 'LOCKED' })
+      let failed!: () => void
+      const inBackoff = new Promise<void>((r) => (failed = r))
+      const executor = new MockExecutor(
+        {
+          onBatch: () => {
+            setImmediate(failed)
+            if (which === 'one row') return { failures: [{ index: 0, error: lockTimeout }] }
+            throw lockTimeout
+          },
+        },
+        {
+          retry: { maxAttempts: 10, initialDelayMs: 60_000, jitter: 'none' },
+          classifiers: [
+            (e) => (e === lockTimeout ? { reason: 'lock_timeout', retryable: true } : undefined),
+          ],
+        },
+      )
+      const b = createBatchSQL({ executor, flushSize: 2, flushInterval: 60_000 })
+      await b.submit(events, { id: 1 })
+      await b.submit(events, { id: 2 })
+      await inBackoff // the failed attempt is over: its rows sleep for 60 s before the retry
+      const result = await b.close({ timeoutMs: 5 })
+      const lost = which === 'one row' ? 1 : 2
+      expect(result).toMatchObject({ committed: 2 - lost, failed: lost, abandonedRows: lost })
+      expect(result.abandoned[0]!.error).toMatchObject({
+        code: 'BATCHSQL_ABANDONED',
+        reason: 'context_canceled',
+      })
+      // What held them up, not the AbortedError of the cut-short sleep (as until 2026-11-29).
+      expect(result.abandoned[0]!.error.cause).toBe(lockTimeout)
+    },
+  )
+
   it('refusals at shutdown of submits nobody awaits do not end the process mid-drain', () => {
     // Node's default ends the process on an unhandled rejection: the child runs under it.
     const out = execFileSync(
