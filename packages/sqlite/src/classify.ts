@@ -42,6 +42,11 @@ export function classifySqliteError(err: unknown): Classification | undefined {
   // A database BatchSQL refuses to write through (journal-mode.ts): no retry changes that.
   if (err instanceof BatchSQLError && err.code === 'BATCHSQL_INVALID_CONFIG')
     return { reason: 'non_retryable', retryable: false }
+  // better-sqlite3's own refusal, before SQLite sees the statement, of one value of 2^29 bytes
+  // or more (a Buffer, or a string's UTF-8), below SQLITE_MAX_LENGTH (1e9): the row's fault,
+  // isolated like SQLITE_TOOBIG (was unclassified: the whole batch failed).
+  if (err instanceof RangeError && err.message.startsWith('The bound string, buffer, or bigint'))
+    return { reason: 'data', retryable: false }
   const code = (err as { code?: unknown } | null)?.code
   if (typeof code !== 'string' || !code.startsWith('SQLITE_')) return undefined
   if (isBusy(err)) return { reason: 'lock_timeout', retryable: true }

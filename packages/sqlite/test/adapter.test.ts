@@ -272,6 +272,21 @@ describe('sqlite adapter', () => {
     db.close()
   })
 
+  it('a value too large for better-sqlite3 (2^29 bytes) fails its own row; the others commit', async () => {
+    const db = new Database(':memory:')
+    db.exec('CREATE TABLE blobs (id INTEGER PRIMARY KEY, v BLOB)')
+    const blobs = defineSchema({ table: 'blobs', columns: { id: 'int', v: 'bytes' } })
+    const batch = createSqliteBatchSQL(db, { retry: { maxAttempts: 1 } })
+    const acks = outcomes(
+      [1, 2, 3, 4].map((id) => ({ id, v: id === 3 ? Buffer.alloc(2 ** 29) : Buffer.from([id]) })),
+      (row) => batch.submitAndWait(blobs, row),
+    )
+    expect(await batch.close()).toMatchObject({ committed: 3, failed: 1 })
+    expect(await acks).toEqual(['ok', 'ok', 'data', 'ok'])
+    expect(db.prepare('SELECT id FROM blobs ORDER BY id').pluck().all()).toEqual([1, 2, 4])
+    db.close()
+  })
+
   it('a merged row retried alone after its half failed is counted as deduplicated once', async () => {
     const db = new Database(':memory:')
     // A trigger calls check(id): id 99 always breaks a constraint (a poison row); id 1 is
