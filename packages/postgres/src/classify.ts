@@ -39,12 +39,15 @@ export function lostInFlightPostgres(err: unknown): boolean {
 // that set it carry: isolated, the rows that leave it to DEFAULT commit.
 const ROW_SPECIFIC = new Set(['P0001', '54000', '21000', '428C9'])
 const SESSION_ENDED = new Set(['57P01', '57P02', '57P03', '25P03', '25P04', '57P05'])
-// Class 42 errors that are about a row when their message says so (the rest of class 42, a
-// privilege denied included, is about the statement): a row a row-level security policy's
-// WITH CHECK refuses; COPY's refusal of a generated column the rows set (INSERT's is 428C9).
+// Errors that are about a row when their message says so (the rest of class 42, a privilege
+// denied included, is about the statement): a row a row-level security policy's WITH CHECK
+// refuses; COPY's refusal of a generated column the rows set (INSERT's is 428C9).
 const ROW_SPECIFIC_WHEN: Readonly<Record<string, string>> = {
   '42501': 'row-level security',
   '42P10': 'generated column',
+  // An internal error, but this one is a value too large to work on (a jsonb document of
+  // ~200 MB needs over 1 GiB): isolated, the other rows commit (QA; was non_retryable, whole batch).
+  XX000: 'invalid memory alloc request size',
 }
 
 /**

@@ -497,6 +497,43 @@ describe('a GENERATED ALWAYS identity column', () => {
   )
 })
 
+describe('a value the server cannot allocate for (XX000 "invalid memory alloc request size")', () => {
+  it.each(['never', 'always'] as const)(
+    'copy %s: fails its own row (data, isolated); the others commit',
+    async (copy) => {
+      // What a jsonb document of ~200 MB gets (QA); here a trigger asks for the same 1 GiB
+      // allocation for one row, at no cost: palloc refuses before allocating anything.
+      const table = `bsq_alloc_${copy}_${process.pid}`
+      await withTable(table, 'id INT PRIMARY KEY, tag TEXT', async () => {
+        await pool.query(`CREATE FUNCTION ${table}_f() RETURNS trigger LANGUAGE plpgsql AS $$
+          BEGIN
+            IF NEW.tag = 'huge' THEN PERFORM array_fill(0::bigint, ARRAY[134217727]); END IF;
+            RETURN NEW;
+          END $$`)
+        await pool.query(
+          `CREATE TRIGGER ${table}_t BEFORE INSERT ON ${table} FOR EACH ROW EXECUTE FUNCTION ${table}_f()`,
+        )
+        try {
+          const batch = createPostgresBatchSQL(pool, { copy, flushInterval: 60_000 })
+          const s = defineSchema({ table, columns: { id: 'int', tag: 'string' } })
+          const acks = [1, 2, 3, 4].map((id) =>
+            batch.submitAndWait(s, { id, tag: id === 3 ? 'huge' : 'ok' }).then(
+              () => 'ok',
+              (e: { reason?: string }) => e.reason,
+            ),
+          )
+          await batch.close()
+          expect(await Promise.all(acks)).toEqual(['ok', 'ok', 'data', 'ok'])
+          const { rows } = await pool.query(`SELECT id FROM ${table} ORDER BY id`)
+          expect(rows.map((r) => r.id)).toEqual([1, 2, 4])
+        } finally {
+          await pool.query(`DROP FUNCTION ${table}_f() CASCADE`)
+        }
+      })
+    },
+  )
+})
+
 describe('COPY and INSERT write the same rows into tables that fill columns themselves', () => {
   /** Writes `rows` through each path into a fresh `columns` table; returns each path's table. */
   async function bothPaths(
