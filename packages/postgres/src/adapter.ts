@@ -5,11 +5,12 @@ import {
   type ShapeGroup,
   type SqlDialectAdapter,
 } from '@batchsql/kysely'
-import type { Kysely } from 'kysely'
+import type { CompiledQuery, Kysely } from 'kysely'
 import type pg from 'pg'
 import { classifyPostgresError, lostInFlightPostgres } from './classify.js'
 import { withConflictClause } from './conflict.js'
 import { copyBatch, copyTableInfo, preloadCopyStreams, type TableInfoCache } from './copy.js'
+import { messageTooLargeError, oversizeBind, POSTGRES_MAX_MESSAGE_BYTES } from './message-size.js'
 import { toPgValue } from './values.js'
 
 /** When the COPY fast path is used: never, for plain inserts, or for every strategy. */
@@ -26,13 +27,6 @@ export interface PostgresAdapterOptions {
 
 /** PostgreSQL's wire protocol counts bind parameters in 16 bits. */
 export const POSTGRES_MAX_PARAMETERS = 65_535
-
-/**
- * The server refuses a protocol message over 1 GiB (its Bind carries every parameter of a
- * statement) by closing the connection: a batch of large values past it was never written, and
- * reported of unknown outcome. The engine cuts statements under an upper bound of their bytes.
- */
-export const POSTGRES_MAX_MESSAGE_BYTES = 2 ** 30
 
 export class PostgresAdapter implements SqlDialectAdapter {
   readonly name = 'postgres'
@@ -83,6 +77,18 @@ export class PostgresAdapter implements SqlDialectAdapter {
 
   classify = classifyPostgresError
   lostInFlight = lostInFlightPostgres
+
+  /**
+   * Runs nothing (returns false: the engine runs the statements): refuses, before anything is
+   * sent, a statement whose Bind message is over PostgreSQL's 1 GiB (message-size.ts).
+   */
+  async runStatements(statements: readonly CompiledQuery[]): Promise<boolean> {
+    for (const s of statements) {
+      const over = oversizeBind(s)
+      if (over !== undefined) throw messageTooLargeError(over)
+    }
+    return false
+  }
 
   /** Whether a batch of these shapes goes through COPY. */
   usesCopy(groups: readonly ShapeGroup[]): boolean {

@@ -534,6 +534,31 @@ describe('a value the server cannot allocate for (XX000 "invalid memory alloc re
   )
 })
 
+describe('a row past the 1 GiB protocol message limit', () => {
+  it('is refused before it is sent and fails alone (data); the others commit', async () => {
+    // pg sends a Buffer as binary: 1 GiB of bytea is a message past the 1 GiB the server
+    // reads one into; it closed the connection, and every row failed as `connection`.
+    const table = `bsq_message_${process.pid}`
+    await withTable(table, 'id INT PRIMARY KEY, v BYTEA', async () => {
+      const batch = createPostgresBatchSQL(pool, { flushInterval: 60_000 })
+      const s = defineSchema({ table, columns: { id: 'int', v: 'bytes' } })
+      const acks = [1, 2, 3].map((id) =>
+        batch
+          .submitAndWait(s, { id, v: id === 2 ? Buffer.alloc(2 ** 30) : Buffer.from([id]) })
+          .then(
+            () => 'ok',
+            (e: { reason?: string; cause?: { message?: string } }) =>
+              `${e.reason} ${e.cause?.message?.includes('not sent')}`,
+          ),
+      )
+      await batch.close()
+      expect(await Promise.all(acks)).toEqual(['ok', 'data true', 'ok'])
+      const { rows } = await pool.query(`SELECT id FROM ${table} ORDER BY id`)
+      expect(rows.map((r) => r.id)).toEqual([1, 3])
+    })
+  })
+})
+
 describe('COPY and INSERT write the same rows into tables that fill columns themselves', () => {
   /** Writes `rows` through each path into a fresh `columns` table; returns each path's table. */
   async function bothPaths(
