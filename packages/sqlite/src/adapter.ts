@@ -79,10 +79,12 @@ export class SqliteAdapter implements SqlDialectAdapter {
     const list = await sql<AttachedDatabase>`PRAGMA database_list`.execute(db)
     const modes = new Map<string, unknown>()
     for (const { name } of list.rows) {
-      const mode = await sql<{ journal_mode: string }>`${sql.raw(journalModePragma(name))}`.execute(
+      const mode = await sql<Record<string, unknown>>`${sql.raw(journalModePragma(name))}`.execute(
         db,
       )
-      modes.set(name, mode.rows[0]?.journal_mode)
+      // The one column by position: a CamelCasePlugin renames `journal_mode` to `journalMode`,
+      // and an undefined mode passed as an allowed one (QA, 2026-11-29).
+      modes.set(name, Object.values(mode.rows[0] ?? {})[0])
     }
     refuseJournalModes(list.rows, (schema) => modes.get(schema))
   }

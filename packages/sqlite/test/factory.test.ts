@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { BatchSQLError, defineSchema } from '@batchsql/core'
 import Database from 'better-sqlite3'
-import { Kysely, SqliteDialect } from 'kysely'
+import { CamelCasePlugin, Kysely, SqliteDialect } from 'kysely'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createSqliteBatchSQL } from '../src/index.js'
 
@@ -90,16 +90,22 @@ describe('createSqliteBatchSQL target checks', () => {
     )
     db.pragma('"aux db".journal_mode = DELETE')
     await createSqliteBatchSQL(db).close()
-    // Through a Kysely target, before the first batch.
+    // Through a Kysely target, before the first batch; with a plugin that renames the
+    // pragma's result column too (it passed as an allowed mode).
     db.pragma('"aux db".journal_mode = MEMORY')
-    const kysely = new Kysely<unknown>({ dialect: new SqliteDialect({ database: db }) })
-    const batch = createSqliteBatchSQL(kysely)
     db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY)')
     const t = defineSchema({ table: 't', columns: { id: 'int' } })
-    const err = await batch.submitAndWait(t, { id: 1 }).catch((e: BatchSQLError) => e)
-    expect((err as BatchSQLError).cause).toMatchObject({ code: 'BATCHSQL_INVALID_CONFIG' })
-    await batch.close()
-    await kysely.destroy()
+    const instances = [[], [new CamelCasePlugin()]].map(
+      (plugins) => new Kysely<unknown>({ dialect: new SqliteDialect({ database: db }), plugins }),
+    )
+    for (const kysely of instances) {
+      const batch = createSqliteBatchSQL(kysely)
+      const err = await batch.submitAndWait(t, { id: 1 }).catch((e: BatchSQLError) => e)
+      expect((err as BatchSQLError).cause).toMatchObject({ code: 'BATCHSQL_INVALID_CONFIG' })
+      await batch.close()
+    }
+    expect(db.prepare('SELECT count(*) AS n FROM t').get()).toEqual({ n: 0 })
+    for (const kysely of instances) await kysely.destroy() // each closes db
   })
 
   it('an in-memory Database keeps its MEMORY journal (no file to lose)', async () => {
