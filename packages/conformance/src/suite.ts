@@ -14,6 +14,7 @@ import { concurrencyCases } from './cases/concurrency.js'
 import { duplicateCases } from './cases/duplicates.js'
 import { errorCases } from './cases/errors.js'
 import { identifierCases } from './cases/identifiers.js'
+import { kyselyTargetCases } from './cases/kysely-target.js'
 import { labelCases } from './cases/labels.js'
 import { lostReplyCases } from './cases/lost-replies.js'
 import { strategyCases } from './cases/strategies.js'
@@ -63,6 +64,7 @@ export function runConformanceSuite(options: ConformanceOptions): void {
     chunkingCases(ctx)
     valueCases(ctx)
     identifierCases(ctx)
+    kyselyTargetCases(ctx)
     labelCases(ctx)
     errorCases(ctx)
     timeoutCases(ctx)

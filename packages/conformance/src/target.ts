@@ -4,6 +4,7 @@
  * suite never reads through BatchSQL or Kysely: a bug in the engine cannot hide itself.
  */
 import type { SqlBatchSQL, SqlBatchSQLConfig } from '@batchsql/kysely'
+import type { KyselyPlugin } from 'kysely'
 
 /** Column types the suite declares, as DDL of the dialect. */
 export interface ColumnDdl {
@@ -51,6 +52,16 @@ export interface ConformanceTarget {
   readonly upsertsOnAnyUniqueKey?: boolean
   /** A new pipeline on this database; the suite closes it. */
   createBatchSQL(config?: SqlBatchSQLConfig): SqlBatchSQL
+  /**
+   * A pipeline through a Kysely instance of your dialect on the same database, made with
+   * `plugins`, as an application passing its own instance would (`createXxxBatchSQL(kysely)`).
+   * The suite closes the pipeline, then calls `destroy` (end the instance's own connections;
+   * not the bare driver's).
+   */
+  createBatchSQLOnKysely(
+    plugins: KyselyPlugin[],
+    config?: SqlBatchSQLConfig,
+  ): { batch: SqlBatchSQL; destroy(): Promise<void> }
   /** Bare driver: runs a statement (DDL or DML). */
   exec(sql: string): Promise<void>
   /** Bare driver: returns the rows of a query as plain objects. */

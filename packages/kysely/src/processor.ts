@@ -32,6 +32,7 @@ import {
   sourcesOf,
   subPlan,
 } from './plan.js'
+import { valuesPassPlugins } from './plugins.js'
 import { StatementCache } from './statement-cache.js'
 import { UNSET } from './unset.js'
 
@@ -71,6 +72,8 @@ function sameParameters(a: readonly unknown[], b: readonly unknown[]): boolean {
 export class KyselyProcessor implements BatchProcessor {
   readonly name: string
   private readonly cache = new StatementCache()
+  /** Compiled text may be bound to later rows' values: no plugin that may rewrite them. */
+  private readonly reusesText: boolean
   private readonly poisonRows: 'isolate' | 'fail-batch'
   private initialised = false
   private initialising: Promise<void> | undefined
@@ -87,6 +90,7 @@ export class KyselyProcessor implements BatchProcessor {
         'BATCHSQL_INVALID_CONFIG',
         "poisonRows must be 'isolate' or 'fail-batch'",
       )
+    this.reusesText = valuesPassPlugins(db)
     // Checked here, once for every dialect: 0 or a negative count became one row per
     // statement without a word, NaN a statement every batch failed on.
     if (!Number.isInteger(adapter.rowsPerStatement) || adapter.rowsPerStatement < 1)
@@ -130,6 +134,8 @@ export class KyselyProcessor implements BatchProcessor {
    * (what `preview()` shows).
    */
   compile(group: PlannedGroup, chunk: Chunk, placeholders = false): CompiledQuery {
+    // A plugin that may rewrite values: every statement through Kysely (plugins.ts).
+    if (!this.reusesText) return this.build(group, chunk.start, chunk.end)
     if (this.adapter.bindsRowList && !placeholders) {
       const list = this.compileRowList(group, chunk)
       if (list !== undefined) return list

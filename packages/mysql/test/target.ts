@@ -1,4 +1,6 @@
 import { type ConformanceTarget, waitOnRowLock } from '@batchsql/conformance'
+import { Kysely, MysqlDialect } from 'kysely'
+import { createPool } from 'mysql2'
 import mysql from 'mysql2/promise'
 import { createMysqlBatchSQL, MYSQL_MAX_PARAMETERS } from '../src/index.js'
 
@@ -23,6 +25,11 @@ export function mysqlTarget(): ConformanceTarget {
     // ON DUPLICATE KEY fires on any unique key of the table (README, strategies).
     upsertsOnAnyUniqueKey: true,
     createBatchSQL: (config) => createMysqlBatchSQL(MYSQL_URL, config),
+    createBatchSQLOnKysely(plugins, config) {
+      const pool = createPool({ uri: MYSQL_URL, connectionLimit: 2 })
+      const kysely = new Kysely<unknown>({ dialect: new MysqlDialect({ pool }), plugins })
+      return { batch: createMysqlBatchSQL(kysely, config), destroy: () => kysely.destroy() }
+    },
     network: {
       host: new URL(MYSQL_URL).hostname,
       port: Number(new URL(MYSQL_URL).port || 3306),

@@ -1,4 +1,5 @@
 import { type ConformanceTarget, waitOnRowLock } from '@batchsql/conformance'
+import { Kysely, PostgresDialect } from 'kysely'
 import pg from 'pg'
 import { type CopyMode, createPostgresBatchSQL, POSTGRES_MAX_PARAMETERS } from '../src/index.js'
 
@@ -10,6 +11,12 @@ export function postgresTarget(copy: CopyMode): ConformanceTarget {
   return {
     dialect: 'postgres',
     createBatchSQL: (config) => createPostgresBatchSQL(POSTGRES_URL, { ...config, copy }),
+    // The INSERT path: COPY writes past a Kysely instance's plugins, and is refused beside them.
+    createBatchSQLOnKysely(plugins, config) {
+      const pool = new pg.Pool({ connectionString: POSTGRES_URL, max: 2 })
+      const kysely = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }), plugins })
+      return { batch: createPostgresBatchSQL(kysely, config), destroy: () => kysely.destroy() }
+    },
     network: {
       host: new URL(POSTGRES_URL).hostname,
       port: Number(new URL(POSTGRES_URL).port || 5432),

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type ConformanceTarget, runConformanceSuite } from '@batchsql/conformance'
 import Database from 'better-sqlite3'
+import { Kysely, SqliteDialect } from 'kysely'
 import { afterAll } from 'vitest'
 import { createSqliteBatchSQL, SQLITE_MAX_PARAMETERS } from '../src/index.js'
 
@@ -56,6 +57,18 @@ function target(kind: 'file' | 'memory', groupCommit: boolean): ConformanceTarge
     embedded: true,
     createBatchSQL: (config) =>
       createSqliteBatchSQL(kind === 'file' ? file : bare, { groupCommit, ...config }),
+    // Group commit needs the Database, which a Kysely target keeps out of reach: without it.
+    createBatchSQLOnKysely(plugins, config) {
+      // In memory the instance shares the bare connection, which destroying it would close.
+      const database = kind === 'file' ? new Database(file) : bare
+      const kysely = new Kysely<unknown>({ dialect: new SqliteDialect({ database }), plugins })
+      return {
+        batch: createSqliteBatchSQL(kysely, config),
+        destroy: async () => {
+          if (kind === 'file') await kysely.destroy()
+        },
+      }
+    },
     async exec(sql) {
       bare.exec(sql)
     },
