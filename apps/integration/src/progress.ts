@@ -4,6 +4,7 @@
  */
 import cliProgress from 'cli-progress'
 import type { ScenarioResult, TimelinePoint } from './runner.js'
+import { formatIntegrity } from './verify.js'
 
 export interface Progress {
   start(label: string, total: number): void
@@ -25,7 +26,7 @@ export function summaryLine(r: ScenarioResult): string {
   const v = r.verification
   const status = r.passed ? 'PASS' : 'FAIL'
   return (
-    `${status} ${r.database}/${r.scenario}: ${fmt(v.foundRows)}/${fmt(v.expectedRows)} rows, integrity ${v.integrityRate.toFixed(3)}%${v.missingRows + v.wrongRows + v.unexpectedRows + v.duplicateRows > 0 ? ` (${fmt(v.missingRows)} missing, ${fmt(v.wrongRows)} wrong, ${fmt(v.unexpectedRows)} unexpected, ${fmt(v.duplicateRows)} duplicated)` : ''}, ` +
+    `${status} ${r.database}/${r.scenario}: ${fmt(v.foundRows)}/${fmt(v.expectedRows)} rows, integrity ${formatIntegrity(v.integrityRate, 3)}%${v.missingRows + v.wrongRows + v.unexpectedRows + v.duplicateRows > 0 ? ` (${fmt(v.missingRows)} missing, ${fmt(v.wrongRows)} wrong, ${fmt(v.unexpectedRows)} unexpected, ${fmt(v.duplicateRows)} duplicated)` : ''}, ` +
     `submit ${fmt(r.submitRate)} rows/s, persisted ${r.persistedRate === null ? 'n/a' : `${fmt(r.persistedRate)} rows/s`}, ` +
     `p99 ${r.latencyMs.samples === 0 ? 'n/a' : `${r.latencyMs.p99.toFixed(1)} ms`}, peak RSS ${r.memory.peakRssMB} MB` +
     (r.poisonSubmitted > 0 ? `, poison ${r.poisonReported}/${r.poisonSubmitted} reported` : '') +

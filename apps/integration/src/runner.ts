@@ -13,7 +13,7 @@ import { emptyResult, type ProducerCounters, type ProducerResult, produce } from
 import type { Progress } from './progress.js'
 import type { Scenario } from './scenarios.js'
 import { collectGarbage, GcCounter, LatencyRecorder, type LatencySnapshot, mb } from './stats.js'
-import { expectedDigests, intact, type Verification, verify } from './verify.js'
+import { expectedDigests, formatIntegrity, intact, type Verification, verify } from './verify.js'
 
 export interface TimelinePoint {
   /** Seconds since the scenario started. */
@@ -324,7 +324,7 @@ async function runScenarioOnce(
   const problems: string[] = []
   if (!intact(verification)) {
     problems.push(
-      `integrity ${verification.integrityRate.toFixed(3)}%: ${verification.missingRows} missing, ${verification.wrongRows} wrong, ${verification.unexpectedRows} unexpected, ${verification.duplicateRows} duplicated`,
+      `integrity ${formatIntegrity(verification.integrityRate, 3)}%: ${verification.missingRows} missing, ${verification.wrongRows} wrong, ${verification.unexpectedRows} unexpected, ${verification.duplicateRows} duplicated`,
     )
   }
   if (result.unexpectedFailures > 0)

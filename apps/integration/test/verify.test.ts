@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import type { Backend } from '../src/backends/backend.js'
 import { type AppRow, canonicalLine } from '../src/rows.js'
-import { intact, verify } from '../src/verify.js'
+import { formatIntegrity, intact, verify } from '../src/verify.js'
 
 const row = (id: number, payload = `p${id}`): AppRow => ({
   id,
@@ -68,5 +68,15 @@ describe('integrity verification', () => {
     const lost = await verify(expected(), reading([1, 2, 4].map((id) => row(id))), 't', doubt)
     expect(lost.missingRows).toBe(1)
     expect(intact(lost)).toBe(false)
+  })
+})
+
+describe('integrity as printed', () => {
+  it('never reads 100 for a rate below it (one wrong row in 250,000), and 100 when it is', () => {
+    const rate = (100 * 249_999) / 250_000
+    expect(formatIntegrity(rate, 3)).toBe('99.999')
+    expect(formatIntegrity(rate, 2)).toBe('99.99')
+    expect(formatIntegrity(100, 3)).toBe('100.000')
+    expect(formatIntegrity(99.5, 2)).toBe('99.50')
   })
 })

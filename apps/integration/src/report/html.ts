@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
+import { formatIntegrity } from '../verify.js'
 import type { RunReport } from './model.js'
 
 const require = createRequire(import.meta.url)
@@ -43,7 +44,7 @@ export function renderHtml(report: RunReport): string {
         r,
       ) => `<tr class="${r.passed ? 'pass' : 'fail'}"><td>${escapeHtml(r.database)}</td><td>${escapeHtml(r.scenario)}</td>
 <td>${r.passed ? 'PASS' : 'FAIL'}</td><td>${r.verification.foundRows}/${r.verification.expectedRows}</td>
-<td>${r.verification.integrityRate.toFixed(2)}%</td><td>${r.submitRate}</td><td>${r.persistedRate ?? 'n/a'}</td>
+<td>${formatIntegrity(r.verification.integrityRate, 2)}%</td><td>${r.submitRate}</td><td>${r.persistedRate ?? 'n/a'}</td>
 <td>${r.latencyMs.samples === 0 ? 'n/a (no per-row acknowledgement)' : `${r.latencyMs.p50.toFixed(1)} / ${r.latencyMs.p95.toFixed(1)} / ${r.latencyMs.p99.toFixed(1)}`}</td>
 <td>${r.memory.peakRssMB}</td><td>${r.gc.count}</td><td>${escapeHtml(notes(r))}</td></tr>`,
     )
