@@ -26,11 +26,18 @@ export interface ProducerResult {
   /** Good rows that failed: each is a lost row, reported. */
   unexpectedFailures: number
   /**
-   * Ids of the rows of a keyless scenario reported `BATCHSQL_OUTCOME_UNKNOWN` (written or
-   * not, the pipeline cannot know; never re-sent): the verifier accepts each once or not at
-   * all. In other scenarios such a row is an unexpected failure.
+   * Ids of the rows reported `BATCHSQL_OUTCOME_UNKNOWN` (written or not, the pipeline cannot
+   * know; never re-sent): the verifier accepts each once or not at all, and says how many were
+   * there. Expected in a keyless fault scenario; in the others each is also an unexpected
+   * failure (until 2026-11-29 only keyless scenarios kept them apart: elsewhere a written one
+   * passed for a failed row).
    */
   inDoubtIds: number[]
+  /**
+   * Ids of the good rows reported failed for certain (not of unknown outcome): the verifier
+   * checks that none of them is in the table (the pipeline's promise: failed means not written).
+   */
+  failedIds: number[]
   failuresByReason: Record<string, number>
   /**
    * Rows the pipeline reported failed on its `errors` stream, per reason: its own account of
@@ -56,6 +63,7 @@ export function emptyResult(workers: number, firstSubmitAt: number): ProducerRes
     poisonCommitted: 0,
     unexpectedFailures: 0,
     inDoubtIds: [],
+    failedIds: [],
     failuresByReason: {},
     reportedFailures: {},
     firstSubmitAt,
@@ -135,10 +143,10 @@ export async function produce(options: {
       if (poisonIds.has(id)) {
         result.poisonReported++
         expectedFailures++
-      } else if (scenario.keyless && f.error.code === 'BATCHSQL_OUTCOME_UNKNOWN') {
+      } else if (f.error.code === 'BATCHSQL_OUTCOME_UNKNOWN') {
         result.inDoubtIds.push(id)
-        expectedFailures++
-      }
+        if (scenario.keyless) expectedFailures++
+      } else result.failedIds.push(id)
     }
   })
   let seenCommitted = 0
@@ -243,9 +251,13 @@ export async function produce(options: {
         (err: { reason?: string; code?: string }) => {
           countReason(err)
           if (poison) result.poisonReported++
-          else if (scenario.keyless && err?.code === 'BATCHSQL_OUTCOME_UNKNOWN')
+          else if (err?.code === 'BATCHSQL_OUTCOME_UNKNOWN') {
             result.inDoubtIds.push(row.id)
-          else result.unexpectedFailures++
+            if (!scenario.keyless) result.unexpectedFailures++
+          } else {
+            result.failedIds.push(row.id)
+            result.unexpectedFailures++
+          }
           settle()
         },
       )

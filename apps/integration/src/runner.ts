@@ -151,6 +151,7 @@ function runInChildren(
       total.poisonCommitted += r.poisonCommitted
       total.unexpectedFailures += r.unexpectedFailures
       for (const id of r.inDoubtIds) total.inDoubtIds.push(id)
+      for (const id of r.failedIds) total.failedIds.push(id)
       total.closeProblems.push(...r.closeProblems)
       for (const [k, v] of Object.entries(r.failuresByReason))
         total.failuresByReason[k] = (total.failuresByReason[k] ?? 0) + v
@@ -317,6 +318,7 @@ async function runScenarioOnce(
     backend,
     table,
     new Set(result.inDoubtIds.map(String)),
+    new Set(result.failedIds.map(String)),
   )
   if (!config.keepTables) await backend.dropTable(table)
 
@@ -329,6 +331,9 @@ async function runScenarioOnce(
   }
   if (result.unexpectedFailures > 0)
     problems.push(`${result.unexpectedFailures} good row(s) failed`)
+  // The pipeline's promise: a row reported failed (not of unknown outcome) was not written.
+  if (verification.failedFound > 0)
+    problems.push(`${verification.failedFound} row(s) reported failed are in the table`)
   problems.push(...result.closeProblems)
   if (result.poisonReported !== result.poisonSubmitted) {
     problems.push(

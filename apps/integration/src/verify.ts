@@ -28,6 +28,8 @@ export interface Verification {
    */
   inDoubtRows: number
   inDoubtFound: number
+  /** Rows reported failed for certain (not of unknown outcome) that are in the table: each a broken promise. */
+  failedFound: number
   expectedChecksum: string
   foundChecksum: string
   /** matching ÷ max(expected, found), in percent (100 = every row there, every value right, nothing extra). */
@@ -101,6 +103,7 @@ export async function verify(
   backend: Backend,
   table: string,
   inDoubt: ReadonlySet<string> = new Set(),
+  failed: ReadonlySet<string> = new Set(),
 ): Promise<Verification> {
   let matching = 0
   let wrong = 0
@@ -128,6 +131,8 @@ export async function verify(
   // duplicated above, whatever was reported).
   let missing = 0
   let inDoubtFound = 0
+  let failedFound = 0
+  for (const id of failed) if (seen.has(id)) failedFound++
   const exp = new Checksum()
   for (const [id, d] of expected) {
     const found = seen.has(id)
@@ -149,6 +154,7 @@ export async function verify(
     wrongRows: wrong,
     inDoubtRows: inDoubt.size,
     inDoubtFound,
+    failedFound,
     expectedChecksum: exp.toString(),
     foundChecksum: found.toString(),
     integrityRate: denominator === 0 ? 100 : (100 * matching) / denominator,

@@ -32,6 +32,7 @@ const brief: ScenarioResult = {
     wrongRows: 0,
     inDoubtRows: 0,
     inDoubtFound: 0,
+    failedFound: 0,
     expectedChecksum: 'x',
     foundChecksum: 'x',
     integrityRate: 100,
