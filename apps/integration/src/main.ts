@@ -18,7 +18,7 @@ import { startMetrics } from './metrics.js'
 import { createProgress, summaryLine } from './progress.js'
 import type { RunReport } from './report/model.js'
 import { writeReports } from './report/write.js'
-import { runScenario, type ScenarioResult } from './runner.js'
+import { runScenario, type ScenarioResult, UnverifiedError } from './runner.js'
 import { buildScenarios } from './scenarios.js'
 
 // The user name may be empty: Redis URLs are usually redis://:password@host.
@@ -171,7 +171,12 @@ async function main(): Promise<number> {
         } catch (err) {
           // One scenario that could not run (a producer process died) does not end the run.
           const error = err instanceof Error ? err.message : String(err)
-          notRun.push({ database, scenario: scenario.name, error })
+          notRun.push({
+            database,
+            scenario: scenario.name,
+            error,
+            ran: err instanceof UnverifiedError,
+          })
           progress.log(`FAIL ${database}/${scenario.name}: ${error}`)
         }
       }
@@ -240,10 +245,13 @@ async function main(): Promise<number> {
   for (const r of results) progress.log(summaryLine(r))
   // Listed again here: the lines logged when they happened have scrolled away by now.
   for (const u of notRun)
-    progress.log(`FAIL ${u.database}/${u.scenario ?? '*'}: did not run: ${u.error}`)
+    progress.log(
+      `FAIL ${u.database}/${u.scenario ?? '*'}: ${u.ran ? 'not verified' : 'did not run'}: ${u.error}`,
+    )
   const notes = [
     results.length === 0 ? 'no scenario ran' : '',
-    notRun.length > 0 ? `${notRun.length} did not run` : '',
+    notRun.some((u) => !u.ran) ? `${notRun.filter((u) => !u.ran).length} did not run` : '',
+    notRun.some((u) => u.ran) ? `${notRun.filter((u) => u.ran).length} could not be verified` : '',
     interrupted ? `interrupted by ${interrupted}, later scenarios skipped` : '',
   ].filter(Boolean)
   progress.log(

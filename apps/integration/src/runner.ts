@@ -165,6 +165,9 @@ function runInChildren(
   })
 }
 
+/** A scenario that ran, but whose table could not be read back to verify it. */
+export class UnverifiedError extends Error {}
+
 /**
  * Runs one scenario on one database. If it cannot finish (a producer process died), its table
  * is still dropped (unless KEEP_TABLES) before the error goes up.
@@ -313,13 +316,27 @@ async function runScenarioOnce(
   const closedAt = Date.now()
   sample()
   gc.stop()
-  const verification = await verify(
-    expectedDigests(scenario, result.submittedPerWorker),
-    backend,
-    table,
-    new Set(result.inDoubtIds.map(String)),
-    new Set(result.failedIds.map(String)),
-  )
+  let verification: Verification
+  try {
+    verification = await verify(
+      expectedDigests(scenario, result.submittedPerWorker),
+      backend,
+      table,
+      new Set(result.inDoubtIds.map(String)),
+      new Set(result.failedIds.map(String)),
+    )
+  } catch (err) {
+    // The scenario ran, but its table cannot be read (the server went down): listed with the
+    // scenarios that did not run, with what the pipeline reported, not as if it never ran.
+    const submitted = result.submittedPerWorker.reduce((a, b) => a + b, 0)
+    const reasons = Object.entries(result.failuresByReason)
+      .map(([reason, n]) => `${n} ${reason}`)
+      .join(', ')
+    throw new UnverifiedError(
+      `ran (${submitted} submitted, ${counters.committed} acknowledged committed, ${result.unexpectedFailures} good row(s) reported failed${reasons === '' ? '' : `: ${reasons}`}) but could not be verified: ${(err as Error).message}`,
+      { cause: err },
+    )
+  }
   if (!config.keepTables) await backend.dropTable(table)
 
   const submitted = result.submittedPerWorker.reduce((a, b) => a + b, 0)

@@ -71,7 +71,7 @@ ${rows}
 ${report.notRun
   .map(
     (u) =>
-      `<tr class="fail"><td>${escapeHtml(u.database)}</td><td>${escapeHtml(u.scenario ?? '(every scenario)')}</td><td>FAIL</td><td colspan="8">did not run: ${escapeHtml(u.error)}</td></tr>`,
+      `<tr class="fail"><td>${escapeHtml(u.database)}</td><td>${escapeHtml(u.scenario ?? '(every scenario)')}</td><td>FAIL</td><td colspan="8">${u.ran ? 'not verified' : 'did not run'}: ${escapeHtml(u.error)}</td></tr>`,
   )
   .join('\n')}
 </tbody></table>

@@ -11,10 +11,11 @@ export interface RunReport {
   results: ScenarioResult[]
   /**
    * What could not run to its end (the run fails): a database it could not reach (`scenario`
-   * null: none of its scenarios ran), or a scenario that failed outright (a producer process
-   * died).
+   * null: none of its scenarios ran), a scenario that failed outright (a producer process
+   * died), or one that ran but whose table could not be read back (`ran`: the server went
+   * down; `error` says what the pipeline reported).
    */
-  notRun: { database: string; scenario: string | null; error: string }[]
+  notRun: { database: string; scenario: string | null; error: string; ran?: boolean }[]
   /** Set when Ctrl-C or SIGTERM stopped the run: the scenarios after it did not run. */
   interrupted: 'SIGINT' | 'SIGTERM' | null
 }
