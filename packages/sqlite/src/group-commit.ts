@@ -152,23 +152,20 @@ export class GroupCommit {
       try {
         if (this.db.inTransaction) this.db.exec('ROLLBACK')
       } catch {}
-      // Rerunning inside a transaction that would not roll back would acknowledge rows that
-      // never commit: fail the batches with the COMMIT's error instead.
-      if (this.db.inTransaction) {
-        this.stuck = true
-        for (const m of group.members) this.settle(m, err)
-      } else if (isIoError(err)) {
-        // The COMMIT may have reached the file (commit-outcome.ts): rerunning could write the
-        // batches twice. Each fails with that error, which the engine retries only where a
-        // second run can only rewrite the same rows, else reports of unknown outcome.
-        for (const m of group.members) this.settle(m, err)
-      } else if (isBusy(err)) {
-        // Another connection's lock (a reader, in a rollback-journal mode) outlasted
-        // busy_timeout. Nothing was written, and running each batch again at once would only
-        // wait for the same lock again, batch after batch, with the event loop stopped
-        // ((batches + 1) x busy_timeout, QA: 45 s): each fails busy, retried after a backoff.
-        for (const m of group.members) this.settle(m, err)
-      } else this.rerun(group)
+      // Each batch fails with the COMMIT's error instead of running again alone when:
+      // - the transaction would not roll back: a rerun inside it would acknowledge rows that
+      //   never commit;
+      // - it is an I/O error: the COMMIT may have reached the file (commit-outcome.ts), and a
+      //   rerun could write the batches twice; the engine retries each only where a second run
+      //   can only rewrite the same rows, else reports it of unknown outcome;
+      // - it is busy: another connection's lock (a reader, in a rollback-journal mode)
+      //   outlasted busy_timeout, nothing was written, and a rerun at once would only wait for
+      //   the same lock again, batch after batch, with the event loop stopped ((batches + 1) x
+      //   busy_timeout, QA: 45 s); retried after a backoff instead.
+      const stuck = this.db.inTransaction
+      if (stuck) this.stuck = true
+      if (stuck || isIoError(err) || isBusy(err)) for (const m of group.members) this.settle(m, err)
+      else this.rerun(group)
       return
     }
     for (const m of group.members) this.settle(m)
