@@ -248,10 +248,12 @@ async function main(): Promise<number> {
     progress.log(
       `FAIL ${u.database}/${u.scenario ?? '*'}: ${u.ran ? 'not verified' : 'did not run'}: ${u.error}`,
     )
+  const unverified = notRun.filter((u) => u.ran).length
+  const notStarted = notRun.length - unverified
   const notes = [
     results.length === 0 ? 'no scenario ran' : '',
-    notRun.some((u) => !u.ran) ? `${notRun.filter((u) => !u.ran).length} did not run` : '',
-    notRun.some((u) => u.ran) ? `${notRun.filter((u) => u.ran).length} could not be verified` : '',
+    notStarted > 0 ? `${notStarted} did not run` : '',
+    unverified > 0 ? `${unverified} could not be verified` : '',
     interrupted ? `interrupted by ${interrupted}, later scenarios skipped` : '',
   ].filter(Boolean)
   progress.log(

@@ -316,6 +316,7 @@ async function runScenarioOnce(
   const closedAt = Date.now()
   sample()
   gc.stop()
+  const submitted = result.submittedPerWorker.reduce((a, b) => a + b, 0)
   let verification: Verification
   try {
     verification = await verify(
@@ -328,7 +329,6 @@ async function runScenarioOnce(
   } catch (err) {
     // The scenario ran, but its table cannot be read (the server went down): listed with the
     // scenarios that did not run, with what the pipeline reported, not as if it never ran.
-    const submitted = result.submittedPerWorker.reduce((a, b) => a + b, 0)
     const reasons = Object.entries(result.failuresByReason)
       .map(([reason, n]) => `${n} ${reason}`)
       .join(', ')
@@ -339,7 +339,6 @@ async function runScenarioOnce(
   }
   if (!config.keepTables) await backend.dropTable(table)
 
-  const submitted = result.submittedPerWorker.reduce((a, b) => a + b, 0)
   const problems: string[] = []
   if (!intact(verification)) {
     problems.push(
