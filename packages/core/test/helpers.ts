@@ -1,3 +1,4 @@
+import { vi } from 'vitest'
 import type {
   Batch,
   BatchProcessor,
@@ -90,4 +91,17 @@ export async function closeReleasing(
     await tick()
   }
   return closing
+}
+
+/**
+ * Runs `body` on a fake clock (timers and `performance.now`, which the pipeline reads): what
+ * it asserts about time is the clock's, not the machine's.
+ */
+export async function withFakeClock(body: () => Promise<void>): Promise<void> {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] })
+  try {
+    await body()
+  } finally {
+    vi.useRealTimers()
+  }
 }

@@ -19,7 +19,7 @@ import {
   ValidationError,
 } from '../src/index.js'
 import { MockExecutor, MockProcessor } from '../src/testing.js'
-import { closeReleasing, gatedExecutor, oneFlushAtATime, tick } from './helpers.js'
+import { closeReleasing, gatedExecutor, oneFlushAtATime, tick, withFakeClock } from './helpers.js'
 
 const events = defineSchema({ table: 'events', columns: { id: 'int', payload: 'string' } })
 
@@ -44,8 +44,7 @@ const users = defineSchema({
 describe('flushing', () => {
   it('gives a chunk begun after a size flush its own full interval', async () => {
     // Fake clock (timers and performance.now): the assertions are about order, not speed.
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] })
-    try {
+    await withFakeClock(async () => {
       const executor = new MockExecutor()
       const b = createBatchSQL({ executor, flushSize: 10, bufferSize: 100, flushInterval: 100 })
       await b.submit(events, { id: 0 }) // t=0: the chunk's timer starts
@@ -58,9 +57,7 @@ describe('flushing', () => {
       await vi.advanceTimersByTimeAsync(40) // t=190: 108 ms after row 10
       expect(executor.batches.map((x) => x.rows.length)).toEqual([10, 1])
       await b.close()
-    } finally {
-      vi.useRealTimers()
-    }
+    })
   })
 
   it('flushes by size', async () => {
@@ -84,8 +81,7 @@ describe('flushing', () => {
   })
 
   it('chunks sealed by the interval while the flush slot was busy are merged into one flush, every row once', async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] })
-    try {
+    await withFakeClock(async () => {
       for (const sealed of [2, 3, 5]) {
         const { processor, executor } = gatedExecutor({ concurrency: 1 })
         const b = createBatchSQL({
@@ -112,9 +108,7 @@ describe('flushing', () => {
         processor.releaseAll()
         expect(await closing).toMatchObject({ accepted: sealed + 1, committed: sealed + 1 })
       }
-    } finally {
-      vi.useRealTimers()
-    }
+    })
   })
 
   it('flushes on close and waits for in-flight batches', async () => {

@@ -8,7 +8,7 @@ import {
   type Schema,
 } from '../src/index.js'
 import { MockExecutor } from '../src/testing.js'
-import { gatedExecutor, tick } from './helpers.js'
+import { gatedExecutor, tick, withFakeClock } from './helpers.js'
 
 /** Waits until `done()` holds, for at most `turns` 1 ms timers (retries back off on timers). */
 async function until(done: () => boolean, turns = 2_000): Promise<void> {
@@ -326,9 +326,8 @@ describe('held rows are merged', () => {
 
 describe('queue wait of rows held behind a busy table', () => {
   it('counts the time they were held, recorded when they run', async () => {
-    // Fake clock (timers and performance.now): the figures are the clock's, not the machine's.
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] })
-    try {
+    // On a fake clock: the figures are the clock's, not the machine's.
+    await withFakeClock(async () => {
       const waits: number[] = []
       class Recording extends NoopMetricsReporter {
         override recordQueueWait(seconds: number) {
@@ -356,8 +355,6 @@ describe('queue wait of rows held behind a busy table', () => {
       expect(waits).toEqual([0, 1.5])
       processor.releaseAll()
       expect(await b.close()).toMatchObject({ committed: 4 })
-    } finally {
-      vi.useRealTimers()
-    }
+    })
   })
 })
