@@ -19,6 +19,10 @@ async function twoSessions(target: Sessions): Promise<[BareSession, BareSession]
   return [a, b]
 }
 
+/** The statement that locks row `id` of `table` (the suite's `id`, `n` table) for its transaction. */
+const bump = (target: Sessions, table: string, id: number) =>
+  `UPDATE ${target.quote(table)} SET ${target.quote('n')} = ${target.quote('n')} + 1 WHERE ${target.quote('id')} = ${id}`
+
 const settle = (p: Promise<void>): Promise<unknown> =>
   p.then(
     () => undefined,
@@ -38,8 +42,7 @@ const PATIENCE_MS = 20_000
  * then ask for the other's: returns the error of the transaction the server gave up.
  */
 export async function crossRowLocks(target: Sessions, table: string): Promise<unknown> {
-  const update = (id: number) =>
-    `UPDATE ${target.quote(table)} SET ${target.quote('n')} = ${target.quote('n')} + 1 WHERE ${target.quote('id')} = ${id}`
+  const update = (id: number) => bump(target, table, id)
   const [a, b] = await twoSessions(target)
   try {
     await a.exec('BEGIN')
@@ -72,7 +75,7 @@ export async function waitOnRowLock(
   table: string,
   bound: { set: string; reset: string; patienceMs?: number },
 ): Promise<unknown> {
-  const update = `UPDATE ${target.quote(table)} SET ${target.quote('n')} = ${target.quote('n')} + 1 WHERE ${target.quote('id')} = 1`
+  const update = bump(target, table, 1)
   const [holder, waiter] = await twoSessions(target)
   try {
     await holder.exec('BEGIN')
