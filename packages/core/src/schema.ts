@@ -455,9 +455,32 @@ export class Schema<Row extends AnyRow = AnyRow> {
       (c) => indexOf[c]!,
     )
     const own = def.validate
+    // An integer past 2^53 given as a number in an untyped key column (a Kysely-typed schema's
+    // columns are untyped) is not the key it looks like: BatchSQL would compare it exactly
+    // (2 ** 60 is 1152921504606846976n) while pg and mysql2 send its shortest decimal text
+    // (1152921504606847000), so two rows the server keeps apart were merged into one, or a later
+    // write lost to an earlier one (QA 2026-11-29). Typed integer columns refuse it already.
+    const untypedKeys = this.conflictIndexes.filter((i) => this.types[i] === 'any')
+    const checks =
+      untypedKeys.length === 0
+        ? own
+        : (values: readonly (Value | undefined)[]) => {
+            for (const i of untypedKeys) {
+              const v = values[i]
+              if (typeof v === 'number' && !Number.isSafeInteger(v) && Number.isInteger(v)) {
+                const column = this.columns[i]!
+                throw new ValidationError(
+                  'BATCHSQL_TYPE_MISMATCH',
+                  `column "${column}" of table "${table}" is a conflict column: an integer past 2^53 as a number is not exact (drivers send it rounded); give it as a bigint or a string`,
+                  { table, column },
+                )
+              }
+            }
+            own?.(values)
+          }
     this.validate =
       required.length === 0
-        ? own
+        ? checks
         : (values) => {
             for (const i of required) {
               if (values[i] === undefined || values[i] === null) {
@@ -469,7 +492,7 @@ export class Schema<Row extends AnyRow = AnyRow> {
                 )
               }
             }
-            own?.(values)
+            checks?.(values)
           }
     Object.freeze(this)
   }
