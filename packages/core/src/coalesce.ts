@@ -31,6 +31,10 @@ export function coalesces(schema: Schema, rows: number, mode: DedupeMode = schem
  * the last row as it is (a sink whose replace resets the columns a row does not set).
  * `keyTypes`: the column types keys are normalised by, when the sink stores a type otherwise
  * than its name says (SQLite keeps a decimal as the text given: compare as `string`).
+ * `inTieOrder`: for a batch where rows tie on a key (`keyOrderWithRounds()`: 'ADA' and 'ada',
+ * '5' and 5, one row to the database, two keys here), a row merges into the latest kept row of
+ * its tie only when that row has its very key: merged past a tied row of another spelling
+ * between them (7, '7', 7), the first 7's values would be written after the '7' it preceded.
  */
 export function coalesce<Row extends AnyRow>(
   rows: readonly Request<Row>[],
@@ -38,6 +42,7 @@ export function coalesce<Row extends AnyRow>(
   mode: DedupeMode = schema.dedupe,
   wholeRows = false,
   keyTypes: readonly ColumnType[] = schema.types,
+  inTieOrder = false,
 ): Coalesced<Row> {
   const idx = schema.conflictIndexes
   if (!coalesces(schema, rows.length, mode)) {
@@ -56,9 +61,12 @@ export function coalesce<Row extends AnyRow>(
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i]!
     const key = rowKey(row.values, idx, keyTypes)
-    const at = key === undefined ? undefined : byKey.get(key)
+    // With `inTieOrder`, the map holds each tie's latest kept row.
+    const slot = key === undefined || !inTieOrder ? key : keyForOrder(key)
+    let at = slot === undefined ? undefined : byKey.get(slot)
+    if (at !== undefined && keys[at] !== key) at = undefined
     if (at === undefined) {
-      if (key !== undefined) byKey.set(key, out.length)
+      if (slot !== undefined) byKey.set(slot, out.length)
       out.push(row)
       sources.push([i])
       keys.push(key)
@@ -274,11 +282,34 @@ export function keyOrder(
   exactKeys: readonly (string | undefined)[],
   ties?: readonly number[],
 ): number[] {
+  return keyOrderWithRounds(exactKeys, ties).order
+}
+
+/** `keyOrder()`, and where rows tie on a key, which of the tied rows each one is. */
+export interface KeyOrder {
+  readonly order: number[]
+  /**
+   * For the row at position `n` of `order`, how many rows before it tie with it on a key
+   * (0 for the first of its key): rows a database may store as one, which must reach it in
+   * submit order. Undefined when no two rows tie (nearly every batch).
+   */
+  readonly rounds: number[] | undefined
+}
+
+/**
+ * `keyOrder()` with the rows that tie on a key numbered: a planner that sends rows in several
+ * statements (one per set of columns) keeps tied rows in submit order by sending each round
+ * after the one before, not by the statements' order alone.
+ */
+export function keyOrderWithRounds(
+  exactKeys: readonly (string | undefined)[],
+  ties?: readonly number[],
+): KeyOrder {
   const keys = exactKeys.map((k) => (k === undefined ? undefined : keyForOrder(k)))
   const nums = keys.map(numericKey)
   const order = keys.map((_, i) => i)
   const tie = (a: number, b: number) => (ties === undefined ? a - b : ties[a]! - ties[b]!)
-  return order.sort((a, b) => {
+  order.sort((a, b) => {
     const ka = keys[a]
     const kb = keys[b]
     if (ka === kb) return tie(a, b)
@@ -291,4 +322,13 @@ export function keyOrder(
     if (nb !== undefined) return 1
     return ka < kb ? -1 : 1
   })
+  // Tied rows are adjacent in the order (rows without a key never tie).
+  let rounds: number[] | undefined
+  for (let n = 1; n < order.length; n++) {
+    const k = keys[order[n]!]
+    if (k === undefined || k !== keys[order[n - 1]!]) continue
+    rounds ??= new Array<number>(order.length).fill(0)
+    rounds[n] = rounds[n - 1]! + 1
+  }
+  return { order, rounds }
 }

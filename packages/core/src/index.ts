@@ -1,7 +1,15 @@
 export type { Classification, ErrorClassifier, ErrorReason } from './classify.js'
 export { builtinClassifier, ClassifierRegistry, ERROR_REASONS } from './classify.js'
 export type { Coalesced, FoldedRows, IntegerKeyOrder } from './coalesce.js'
-export { coalesce, coalesces, foldIntegerKeys, integerKeyOrder, keyOrder } from './coalesce.js'
+export {
+  coalesce,
+  coalesces,
+  foldIntegerKeys,
+  integerKeyOrder,
+  type KeyOrder,
+  keyOrder,
+  keyOrderWithRounds,
+} from './coalesce.js'
 export type {
   Batch,
   BatchExecutor,

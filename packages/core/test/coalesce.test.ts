@@ -11,6 +11,7 @@ import {
   integerKeyOrder,
   KeyOrderGateForTest,
   keyOrder,
+  keyOrderWithRounds,
   keyPart,
   Request,
   rowKey,
@@ -285,6 +286,23 @@ describe('key order', () => {
     expect(keyOrder([untyped(5n), untyped('5')])).toEqual([0, 1])
     expect(keyOrder([untyped('abc'), untyped('ABC'), untyped('abd')])).toEqual([0, 1, 2])
     expect(keyOrder([untyped('ABC'), untyped('abc')])).toEqual([0, 1])
+    // Letters without a decomposition that collations still take for others: MariaDB's
+    // default takes ß for s, its Unicode collations and PostgreSQL's citext for ss; Ł for L;
+    // zero-width characters are ignored. (The mysql package checks every group MariaDB makes.)
+    for (const tie of [
+      ['weiß', 'weis', 'weiss', 'WEISS'],
+      ['STRAẞE', 'straße', 'strasse'],
+      ['Łódź', 'Lodz'],
+      ['Æsir', 'aesir'],
+      ['a\u200bb', 'ab'],
+    ]) {
+      const { rounds } = keyOrderWithRounds(tie.map(untyped))
+      expect(rounds?.toSorted()).toEqual(tie.map((_, i) => i))
+    }
+    // ASCII ids without capitals, spaces or a double s are taken as they are.
+    expect(keyOrderWithRounds(['ab', 'a-b', 'a_b', 'abs', 'as'].map(untyped)).rounds).toBe(
+      undefined,
+    )
     expect(keyOrder([untyped(1), untyped(true)])).toEqual([0, 1])
     expect(keyOrder([untyped(true), untyped(1)])).toEqual([0, 1])
     const pair = (a: unknown, b: unknown) =>
@@ -293,6 +311,39 @@ describe('key order', () => {
     expect(keyOrder([pair('X', 7), pair('x', '7')])).toEqual([0, 1])
     // A merged row stands where the row whose values it keeps was submitted (`ties`).
     expect(keyOrder([untyped('5'), untyped(5n)], [2, 1])).toEqual([1, 0])
+  })
+
+  it('keyOrderWithRounds numbers the rows of a tie in submit order; none without a tie', () => {
+    const untyped = (v: unknown) => keyPart(v as never, 'any')
+    expect(keyOrderWithRounds([untyped(2), untyped(1), undefined, undefined]).rounds).toBe(
+      undefined,
+    )
+    const tied = keyOrderWithRounds([
+      untyped('ADA'),
+      untyped(9),
+      untyped('ada'),
+      untyped('Ada'),
+      untyped('5'),
+      untyped(5n),
+    ])
+    expect(tied.order).toEqual([4, 5, 1, 0, 2, 3])
+    expect(tied.rounds).toEqual([0, 1, 0, 0, 1, 2])
+  })
+
+  it('coalesce inTieOrder merges a key only with the latest row of its tie, never across another spelling', () => {
+    const any = defineSchema({
+      table: 't',
+      columns: ['id', 'v'],
+      strategy: 'update',
+      conflictColumns: ['id'],
+    })
+    const rows = [7, '7', 7, 7, 8, '8'].map((id, v) => Request.from(any, { id, v }))
+    // By key alone, both 7s merge past the '7' between them.
+    expect(coalesce(rows, any).sources).toEqual([[0, 2, 3], [1], [4], [5]])
+    const inOrder = coalesce(rows, any, 'last', false, any.types, true)
+    expect(inOrder.sources).toEqual([[0], [1], [2, 3], [4], [5]])
+    expect(inOrder.rows.map((r) => r.values[1])).toEqual([0, 1, 3, 4, 5])
+    expect(inOrder.duplicates).toBe(1)
   })
 })
 

@@ -12,13 +12,14 @@
 import {
   type Batch,
   batchSize,
+  type Coalesced,
   type ColumnType,
   coalesce,
   coalesces,
   foldIntegerKeys,
   type IntegerKeyOrder,
   integerKeyOrder,
-  keyOrder,
+  keyOrderWithRounds,
   rowKey,
   type Schema,
 } from '@batchsql/core'
@@ -84,6 +85,8 @@ interface Building {
   filled: number
   sources: Source[]
   defaults?: boolean
+  /** Which of several rows tying on a key this group holds (see `KeyOrder.rounds`). */
+  round: number
 }
 
 /** The types conflict keys are compared by: decimals as text where the dialect stores them so. */
@@ -109,12 +112,29 @@ export function planBatch(batch: Batch, adapter: SqlDialectAdapter): BatchPlan {
       : undefined
   // Folded rows are already in key order.
   let order = folded === undefined ? keyed?.order : undefined
+  let rounds: number[] | undefined
   // Most batches have nothing to coalesce (plain inserts): skip building per-row source lists.
   const keyTypes = keyTypesOf(schema.types, adapter)
-  const merged =
+  let merged =
     keyed === undefined && coalesces(schema, size)
       ? coalesce(batch.rows, schema, schema.dedupe, wholeRows, keyTypes)
       : undefined
+  if (merged !== undefined && ordered) {
+    // coalesce() already computed each kept row's key. A merged row stands where the row
+    // whose values it keeps was submitted (its last row; its first under `dedupe: 'first'`),
+    // for keys that tie in the order (keyOrder()).
+    const by = (m: Coalesced) => {
+      const ties = m.sources.map((s) => (schema.dedupe === 'first' ? s[0]! : s[s.length - 1]!))
+      return keyOrderWithRounds(m.keys, ties)
+    }
+    ;({ order, rounds } = by(merged))
+    // Rows that tie on a key in two spellings (rare): merged by their own key only between
+    // rows of the tie in that spelling (`inTieOrder`).
+    if (rounds !== undefined && merged.duplicates > 0) {
+      merged = coalesce(batch.rows, schema, schema.dedupe, wholeRows, keyTypes, true)
+      ;({ order, rounds } = by(merged))
+    }
+  }
   // Flat values (a flat batch, or the folded rows) are read in place: row i starts at i * ncols.
   const flat = folded?.values ?? (merged === undefined ? batch.values : undefined)
   const rows = flat !== undefined ? undefined : merged === undefined ? batch.rows : merged.rows
@@ -124,18 +144,14 @@ export function planBatch(batch: Batch, adapter: SqlDialectAdapter): BatchPlan {
   const types = schema.types
   const ncols = types.length
   if (ordered && order === undefined && folded === undefined && count > 1) {
-    // coalesce() already computed each kept row's key. A merged row stands where the row
-    // whose values it keeps was submitted (its last row; its first under `dedupe: 'first'`),
-    // for keys that tie in the order (keyOrder()).
-    order = keyOrder(
-      merged?.keys ??
-        Array.from({ length: count }, (_, i) =>
-          rows === undefined
-            ? rowKey(flat!, schema.conflictIndexes, keyTypes, i * ncols)
-            : rowKey(rows[i]!.values, schema.conflictIndexes, keyTypes),
-        ),
-      merged?.sources.map((s) => (schema.dedupe === 'first' ? s[0]! : s[s.length - 1]!)),
-    )
+    // Rows not merged (`dedupe: 'none'`): each stands for itself.
+    ;({ order, rounds } = keyOrderWithRounds(
+      Array.from({ length: count }, (_, i) =>
+        rows === undefined
+          ? rowKey(flat!, schema.conflictIndexes, keyTypes, i * ncols)
+          : rowKey(rows[i]!.values, schema.conflictIndexes, keyTypes),
+      ),
+    ))
   }
   const full = Array.from({ length: ncols }, (_, i) => i)
   if (flat !== undefined && bindsAsBuffered(flat, types, adapter)) {
@@ -160,14 +176,22 @@ export function planBatch(batch: Batch, adapter: SqlDialectAdapter): BatchPlan {
   // the statement order decides which row wins or fails: such a batch keeps its row order,
   // a new statement at each change of column set, as writing the rows one by one would.
   const keepsRuns = !coalesces(schema, size)
+  // Rows that tie on a key (ones a database may store as one row that BatchSQL keeps apart:
+  // 'ADA' and 'ada', '5' and 5n) must reach it in submit order. In one statement the key order
+  // keeps them so, but rows that set different columns go to different statements, which ran
+  // in the order their first rows came: a later row setting fewer columns could be written
+  // first and lose (QA 2026-11-29). So the n-th row of a tie goes into round n, and a round's
+  // statements run after the round before.
+  const roundOf = keepsRuns ? undefined : rounds
   /** The group each set of columns is filling; `built`: every group, in statement order. */
   const groups = new Map<string, Building>()
   const built: Building[] = []
   let last: Building | undefined
-  const group = (key: string, mask: number[]): Building => {
-    let g = groups.get(key)
+  const group = (key: string, mask: number[], round: number): Building => {
+    const id = round === 0 ? key : `${round}/${key}`
+    let g = groups.get(id)
     if (g === undefined || (keepsRuns && g !== last)) {
-      const first = g === undefined
+      const first = g === undefined && round === 0
       g = {
         shape: shapeOf(schema, mask),
         key: `${schema.id}:${key}`,
@@ -179,8 +203,9 @@ export function planBatch(batch: Batch, adapter: SqlDialectAdapter): BatchPlan {
         values: first && mask.length === ncols ? new Array(count * ncols) : [],
         filled: 0,
         sources: [],
+        round,
       }
-      groups.set(key, g)
+      groups.set(id, g)
       built.push(g)
     }
     return g
@@ -189,15 +214,19 @@ export function planBatch(batch: Batch, adapter: SqlDialectAdapter): BatchPlan {
     const i = order === undefined ? n : order[n]!
     const values = rows === undefined ? flat! : rows[i]!.values
     const base = rows === undefined ? i * ncols : 0
+    const round = roundOf === undefined ? 0 : roundOf[n]!
     let set = 0
     for (let c = 0; c < ncols; c++) if (values[base + c] !== undefined) set++
     let g: Building
     if (set === ncols) {
-      g = last !== undefined && last.width === ncols ? last : group('*', full)
+      g =
+        last !== undefined && last.width === ncols && last.round === round
+          ? last
+          : group('*', full, round)
     } else {
       const mask: number[] = []
       for (let c = 0; c < ncols; c++) if (values[base + c] !== undefined) mask.push(c)
-      g = group(mask.join(','), mask)
+      g = group(mask.join(','), mask, round)
     }
     last = g
     const out = g.values
@@ -210,6 +239,8 @@ export function planBatch(batch: Batch, adapter: SqlDialectAdapter): BatchPlan {
     g.filled = at
     g.sources.push(sourceLists === undefined ? i : sourceLists[i]!)
   }
+  // Stable: within a round, statements keep the order their first rows came in.
+  if (roundOf !== undefined) built.sort((a, b) => a.round - b.round)
   // Runs of several column sets, where the dialect can write DEFAULT: one statement instead
   // (a statement per run made a keyless insert whose rows alternate between two column sets
   // about 6x slower on PostgreSQL).
@@ -261,6 +292,7 @@ function withDefaults(runs: readonly Building[], schema: Schema, full: number[])
     filled: values.length,
     sources,
     defaults: true,
+    round: 0,
   }
 }
 

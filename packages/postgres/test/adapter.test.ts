@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { defineSchema, type Schema } from '@batchsql/core'
+import { defineSchema, fnv1a, type Schema } from '@batchsql/core'
 import { CamelCasePlugin, Kysely, PostgresDialect } from 'kysely'
 import pg from 'pg'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -798,4 +798,60 @@ describe('a pool smaller than the load', () => {
       }
     },
   )
+})
+
+describe('UNIQUE NULLS NOT DISTINCT (PostgreSQL 15)', () => {
+  // Rows with a null key part are never merged or ordered by BatchSQL (SQL's NULLs are
+  // distinct); on such an index (1, NULL) is one row, and a later batch committed before an
+  // earlier blocked one, which then overwrote it (QA 2026-11-29). The kysely README's recipe:
+  // a keyHash hashing null as a value orders them.
+  const t = 'bsq_nulls_not_distinct'
+  const run = async (keyHash: boolean) =>
+    withTable(t, 'a int, b int, v int, UNIQUE NULLS NOT DISTINCT (a, b)', async () => {
+      await pool.query(`INSERT INTO ${t} VALUES (0, 0, 0)`)
+      const s = defineSchema({
+        table: t,
+        columns: { a: 'int', b: 'int', v: 'int' },
+        strategy: 'update',
+        conflictColumns: ['a', 'b'],
+        ...(keyHash
+          ? { keyHash: (values, base) => fnv1a(`${values[base]}|${values[base + 1]}`) }
+          : {}),
+      })
+      const batch = createPostgresBatchSQL(pool, { flushSize: 2, flushInterval: 60_000 })
+      const locker = await pool.connect()
+      try {
+        await locker.query('BEGIN')
+        await locker.query(`SELECT * FROM ${t} WHERE a = 0 FOR UPDATE`)
+        // Batch 1 (a = 0 first in key order) blocks on the locked row.
+        const first = batch.submitMany(s, [
+          { a: 0, b: 0, v: 0 },
+          { a: 1, b: null, v: 1 },
+        ])
+        await first
+        for (let i = 0; i < 100; i++) {
+          const { rows } = await pool.query(
+            "SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'insert%'",
+          )
+          if (rows[0].n > 0) break
+          await new Promise((r) => setTimeout(r, 20))
+        }
+        // Batch 2, the later write of (1, NULL) (a second row fills the flush). Unordered, it
+        // commits now; ordered, it waits for batch 1: given time to commit if it would.
+        const second = batch.submitAndWait(s, { a: 1, b: null, v: 2 })
+        batch.submit(s, { a: 2, b: 2, v: 2 })
+        await (keyHash ? Promise.race([second, new Promise((r) => setTimeout(r, 500))]) : second)
+      } finally {
+        await locker.query('ROLLBACK')
+        locker.release()
+      }
+      expect(await batch.close()).toMatchObject({ committed: 4, failed: 0 })
+      const { rows } = await pool.query(`SELECT v FROM ${t} WHERE a = 1`)
+      return rows.map((r) => r.v)
+    })
+
+  it('a keyHash that hashes null as a value keeps the later write last; without one it can lose', async () => {
+    expect(await run(true)).toEqual([2])
+    expect(await run(false)).toEqual([1])
+  })
 })
