@@ -156,6 +156,14 @@ export interface SqlDialectAdapter {
   lostInFlight?(err: unknown): boolean
 
   /**
+   * Optional: removes row values from a driver error (mysql2 puts the statement it sent, every
+   * value inlined, on `err.sql`). The engine calls it on every error a batch's statements
+   * throw, and on each error of its `cause` chain, before the error leaves the engine: before
+   * any classifier (the application's run first) or report sees it, whichever path it takes.
+   */
+  redactError?(err: unknown): void
+
+  /**
    * Optional: runs the compiled statements of one batch, in order, in one transaction on the
    * bare driver (e.g. SQLite with cached prepared statements). Return `false` to let the
    * engine run them through Kysely instead. What it throws goes through `lostInFlight` as the

@@ -227,7 +227,22 @@ export class KyselyProcessor implements BatchProcessor {
     return out
   }
 
+  /** Writes `groups` in one transaction; what it throws is redacted (`redactError`). */
   private async write(groups: readonly PlannedGroup[], ctx: ProcessContext): Promise<void> {
+    try {
+      await this.writeGroups(groups, ctx)
+    } catch (err) {
+      const redact = this.adapter.redactError
+      // Bounded: a cause chain is the application's too, and could loop.
+      for (let e = err, depth = 0; redact && e instanceof Object && depth < 8; depth++) {
+        redact.call(this.adapter, e)
+        e = (e as { cause?: unknown }).cause
+      }
+      throw err
+    }
+  }
+
+  private async writeGroups(groups: readonly PlannedGroup[], ctx: ProcessContext): Promise<void> {
     const check = () => {
       if (ctx.signal.aborted)
         throw new AbortedError('batch aborted before commit', ctx.signal.reason)

@@ -1,7 +1,7 @@
 import type { ColumnType, ProcessContext, Value } from '@batchsql/core'
 import type { InsertShape, SqlDialectAdapter } from '@batchsql/kysely'
 import { type Compilable, CompiledQuery, type Kysely, sql } from 'kysely'
-import { classifyMysqlError, lostInFlightMysql } from './classify.js'
+import { classifyMysqlError, lostInFlightMysql, redactMysqlError } from './classify.js'
 import { oversizeStatement, packetTooLargeError, type StringSizes } from './packet.js'
 import { refuseSession, SESSION_COLUMNS, type SessionSettings } from './session.js'
 import { toMysqlValue } from './values.js'
@@ -141,4 +141,7 @@ export class MysqlAdapter implements SqlDialectAdapter {
 
   classify = classifyMysqlError
   lostInFlight = lostInFlightMysql
+  redactError(err: unknown): void {
+    redactMysqlError(err)
+  }
 }

@@ -495,6 +495,70 @@ describe('rows the server rejects', () => {
     expect(inspect(err, { depth: 10 })).not.toMatch(/SECRET/)
   })
 
+  it('with a Kysely of yours, errors are redacted whatever path they take: a classifier of yours first, a timeout carrying them', async () => {
+    // Before, redaction waited for the adapter's own classifier: an application classifier
+    // that answered first, or a TimeoutError whose cause was the lock wait timeout, handed
+    // onError every row's values in err.sql (QA 2026-11-29). Batches of two statements under
+    // 'fail-batch', so no isolation step classifies the error either.
+    await q('DROP TABLE IF EXISTS bsq_redact')
+    await q('CREATE TABLE bsq_redact (id INT PRIMARY KEY, secret VARCHAR(40) NOT NULL)')
+    await q("INSERT INTO bsq_redact VALUES (1, 'old')")
+    const t = defineSchema({
+      table: 'bsq_redact',
+      columns: { id: 'int', secret: 'string' },
+      strategy: 'update',
+      conflictColumns: ['id'],
+    })
+    const secrets = [1, 2, 3].map((id) => ({ id, secret: `SECRET-${id}` }))
+    const pool = mysql.createPool({ uri: MYSQL_URL, connectionLimit: 2 })
+    pool.on('connection', (c) => c.query('SET SESSION innodb_lock_wait_timeout = 1'))
+    const db = new Kysely<any>({ dialect: new MysqlDialect({ pool }) })
+    const failures: unknown[] = []
+    const common = {
+      flushSize: 10,
+      flushInterval: 60_000,
+      rowsPerStatement: 2,
+      poisonRows: 'fail-batch' as const,
+      onError: (f: { error: unknown }) => void failures.push(f.error),
+    }
+    try {
+      // 1. A classifier of the application answers first (and says: not retryable).
+      const plain = defineSchema({ table: 'bsq_redact', columns: { id: 'int', secret: 'string' } })
+      const first = createMysqlBatchSQL(db, {
+        ...common,
+        classifiers: [
+          (e) =>
+            (e as { errno?: unknown }).errno === 1062
+              ? { reason: 'duplicate_key', retryable: false }
+              : undefined,
+        ],
+      })
+      await first.submitMany(plain, secrets)
+      expect(await first.close()).toMatchObject({ failed: 3 })
+      // 2. The attempt outlasts timeoutMs, then fails with the lock wait timeout (1205).
+      const locker = await pool.promise().getConnection()
+      await locker.query('BEGIN')
+      await locker.query('SELECT * FROM bsq_redact WHERE id = 1 FOR UPDATE')
+      const timed = createMysqlBatchSQL(db, {
+        ...common,
+        // The lock wait ends after 1 s: past the timeout, within its grace (another timeout).
+        timeoutMs: 700,
+        retry: { maxAttempts: 1 },
+      })
+      await timed.submitMany(t, secrets)
+      expect(await timed.close()).toMatchObject({ failed: 3 })
+      await locker.query('ROLLBACK')
+      locker.release()
+    } finally {
+      await db.destroy()
+      await q('DROP TABLE bsq_redact')
+    }
+    expect(failures).toHaveLength(2)
+    expect(failures[0]).toMatchObject({ reason: 'duplicate_key', cause: { errno: 1062 } })
+    expect(failures[1]).toMatchObject({ reason: 'timeout', cause: { cause: { errno: 1205 } } })
+    for (const f of failures) expect(inspect(f, { depth: 10 })).not.toMatch(/SECRET/)
+  })
+
   // In UTF-8 bytes, not characters: 'é' is 2 bytes, '€' 3, '😀' 4 (two UTF-16 units); each
   // body is 1.2x the limit in bytes, and less than it in UTF-16 units.
   it.each([
