@@ -111,6 +111,8 @@ export class PrometheusMetrics implements MetricsReporter {
   private testCase = 'none'
   private readonly bound: Bound
   private server: MetricsServer | undefined
+  /** The bind of the server being started, while it runs. */
+  private starting: Promise<unknown> | undefined
   /** Tables declared or reported on under the current test case, per database, as the `table` label shows them. */
   private tablesOfCase = new Map<string, Set<string>>()
   /** Test case, database and table whose counters `declareTable` started at 0. */
@@ -689,15 +691,28 @@ export class PrometheusMetrics implements MetricsReporter {
   async startServer(port: number, host = '127.0.0.1'): Promise<{ port: number; url: string }> {
     if (this.server)
       throw new BatchSQLError('BATCHSQL_INVALID_CONFIG', 'the metrics server is already running')
+    // Claimed before it binds: set only after, two racing calls both bound a server and
+    // stopServer() closed one, the other holding the process open (QA 2026-11-29).
     const server = new MetricsServer(this)
-    const bound = await server.listen(port, host)
     this.server = server
-    return bound
+    const listening = server.listen(port, host)
+    this.starting = listening
+    try {
+      return await listening
+    } catch (err) {
+      if (this.server === server) this.server = undefined
+      throw err
+    } finally {
+      if (this.starting === listening) this.starting = undefined
+    }
   }
 
+  /** Closes the server, one still binding included (once bound). */
   async stopServer(): Promise<void> {
     const s = this.server
     this.server = undefined
-    await s?.close()
+    if (s === undefined) return
+    await this.starting?.catch(() => {})
+    await s.close()
   }
 }

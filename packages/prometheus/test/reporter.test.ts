@@ -205,6 +205,36 @@ describe('PrometheusMetrics over HTTP after a real batch run', () => {
     expect((await fetch(`http://127.0.0.1:${port}/nope`)).status).toBe(404)
   })
 
+  it('one server at a time, even when starts race; stopServer() closes one still binding', async () => {
+    // Both racing calls bound a server, and stopServer() closed only the second: the first
+    // kept answering and held the process open (QA 2026-11-29).
+    const m = new PrometheusMetrics({ registry: new Registry() })
+    started.push(m)
+    const both = await Promise.allSettled([m.startServer(0), m.startServer(0)])
+    expect(both.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected'])
+    const refused = both.find((r) => r.status === 'rejected') as PromiseRejectedResult
+    expect(refused.reason).toMatchObject({ code: 'BATCHSQL_INVALID_CONFIG' })
+    const { port } = (
+      both.find((r) => r.status === 'fulfilled') as PromiseFulfilledResult<{
+        port: number
+      }>
+    ).value
+    expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200)
+    await m.stopServer()
+    await expect(fetch(`http://127.0.0.1:${port}/health`)).rejects.toThrow()
+    // Stopped while binding: closed once bound, not left running.
+    const pending = m.startServer(0)
+    await m.stopServer()
+    const late = await pending
+    await expect(fetch(`http://127.0.0.1:${late.port}/health`)).rejects.toThrow()
+    // A start that fails to bind leaves none claimed: the next one runs.
+    const other = new PrometheusMetrics({ registry: new Registry() })
+    started.push(other)
+    const taken = await other.startServer(0)
+    await expect(m.startServer(taken.port)).rejects.toMatchObject({ code: 'EADDRINUSE' })
+    expect((await m.startServer(0)).port).toBeGreaterThan(0)
+  })
+
   it('a handler mounts in your own server', async () => {
     const { createServer } = await import('node:http')
     const m = new PrometheusMetrics()
