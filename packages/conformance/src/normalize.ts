@@ -25,7 +25,12 @@ export function canonical(type: keyof ColumnDdl, v: unknown, jsonText = false): 
       return s.includes('.') ? s.replace(/0+$/, '').replace(/\.$/, '') : s
     }
     case 'boolean':
-      return v === true || v === 1 || v === 1n || v === '1' || v === 't' || v === 'true'
+      // What drivers return for a boolean column: true/false, 1/0 (MySQL, SQLite), 't'/'f'
+      // (PostgreSQL's text). Anything else is a wrong stored value (the text 'true' in an
+      // INTEGER column finds no row in `WHERE flag`): kept as it is, so it compares unequal.
+      if (v === true || v === 1 || v === 1n || v === '1' || v === 't') return true
+      if (v === false || v === 0 || v === 0n || v === '0' || v === 'f') return false
+      return { notABoolean: v }
     case 'date':
       return (
         v instanceof Date ? v : new Date(String(v).replace(' ', 'T').replace(/(\d)$/, '$1Z'))
