@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module'
 import { BatchSQLError, checkedOptions } from '@batchsql/core'
 import {
   createKyselyBatchSQL,
@@ -34,11 +35,35 @@ const GROUP_COMMIT_CONCURRENCY = 8
 export type SqliteTarget<DB> = string | Database | Kysely<DB>
 
 /**
+ * Why a Node too old for the driver cannot use it: better-sqlite3 13's prebuilt binary is
+ * built for Node-API 10 (Node >= 22.14), and on Node-API 9 (Node 22.0-22.13) it ends the
+ * process with a segmentation fault when a database is opened: nothing to catch (QA on Node
+ * 22.12.0). Undefined when the pair works, or the driver's version is unknown.
+ */
+export function nodeApiRefusal(napi: number, major: number | undefined): string | undefined {
+  if (major === undefined || major < 13 || !(napi < 10)) return undefined
+  return `better-sqlite3 ${major} needs Node-API 10 (Node >= 22.14), this Node has ${napi}: opening a database would crash the process; upgrade Node, or use better-sqlite3 12`
+}
+
+function driverMajor(): number | undefined {
+  try {
+    const { version } = createRequire(import.meta.url)('better-sqlite3/package.json') as {
+      version: string
+    }
+    return Number.parseInt(version, 10)
+  } catch {
+    return undefined
+  }
+}
+
+/**
  * Opens the file BatchSQL owns. better-sqlite3 refuses a file it cannot open (its directory
  * missing, a directory, no permission) with a bare TypeError or SqliteError: wrapped, the
  * driver's error as `cause`. The file name is configuration, not row data: it is named.
  */
 function open(file: string): Database {
+  const refusal = nodeApiRefusal(Number(process.versions.napi), driverMajor())
+  if (refusal !== undefined) throw new BatchSQLError('BATCHSQL_INVALID_CONFIG', refusal)
   try {
     return new BetterSqlite3(file)
   } catch (err) {

@@ -5,6 +5,7 @@ import { BatchSQLError, defineSchema } from '@batchsql/core'
 import Database from 'better-sqlite3'
 import { CamelCasePlugin, Kysely, SqliteDialect } from 'kysely'
 import { afterAll, describe, expect, it } from 'vitest'
+import { nodeApiRefusal } from '../src/factory.js'
 import { createSqliteBatchSQL } from '../src/index.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'batchsql-sqlite-factory-'))
@@ -134,5 +135,18 @@ describe('createSqliteBatchSQL target checks', () => {
 
   it('a file in an existing directory is created and opened', async () => {
     await createSqliteBatchSQL(join(dir, 'ok.db')).close()
+  })
+})
+
+describe('a Node too old for the driver', () => {
+  // better-sqlite3 13 on Node-API 9 (Node 22.0-22.13) crashes the process when it opens a
+  // database (a segfault, checked on Node 22.12.0): refused with an error instead, before.
+  it('is refused before the file is opened, saying what to upgrade', () => {
+    expect(nodeApiRefusal(9, 13)).toMatch(/better-sqlite3 13 needs Node-API 10 \(Node >= 22\.14\)/)
+    expect(nodeApiRefusal(10, 13)).toBeUndefined()
+    expect(nodeApiRefusal(9, 12)).toBeUndefined()
+    expect(nodeApiRefusal(9, undefined)).toBeUndefined()
+    // This Node and the installed driver pass it: the factory above opened files.
+    expect(nodeApiRefusal(Number(process.versions.napi), 13)).toBeUndefined()
   })
 })
