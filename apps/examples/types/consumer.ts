@@ -79,6 +79,25 @@ export async function consumer(): Promise<void> {
   // @ts-expect-error unknown column
   await pgBatch.submit(typed, { kind: 'click', colour: 'red' })
 
+  // Options forwarded from optional settings of the application's own (undefined: the
+  // default), as the runtime takes them: each refused to compile before (QA 2026-11-29).
+  const maybe = (n?: number): number | undefined => n
+  const maybeSignal: AbortSignal | undefined = undefined
+  const forwarded = createSqliteBatchSQL(':memory:', {
+    flushSize: maybe(),
+    bufferSize: maybe(),
+    timeoutMs: maybe(),
+    retry: { maxAttempts: maybe(), initialDelayMs: maybe() },
+    groupCommit: undefined,
+    onError: undefined,
+    signal: maybeSignal,
+  })
+  await forwarded.submit(events, { id: 3, kind: 'c', at: new Date() }, { signal: maybeSignal })
+  await forwarded.close({ timeoutMs: maybe(), signal: maybeSignal })
+  void new PrometheusMetrics({ prefix: undefined, buckets: { latency: undefined } })
+  void createPostgresBatchSQL(new pg.Pool(), { copy: undefined, rowsPerStatement: maybe() })
+  void createRedisBatchSQL('redis://127.0.0.1:6379', { atomic: undefined })
+
   const my = createMysqlBatchSQL('mysql://root@127.0.0.1:3306/test', { flushSize: 1000 })
   await my.submitMany(events, [{ id: 1, kind: 'a', at: new Date() }])
   const lite = createSqliteBatchSQL(new Database(':memory:'), { groupCommit: false })

@@ -27,19 +27,19 @@ import { guardReporter } from './guarded-metrics.js'
 import { type MetricsReporter, noopMetrics } from './metrics.js'
 import { checkedOptions } from './pipeline-options.js'
 import type { Request } from './request.js'
-import { backoffDelay, type RetryPolicy, retryPolicy, sleep } from './retry.js'
+import { backoffDelay, type RetryOptions, type RetryPolicy, retryPolicy, sleep } from './retry.js'
 import { Semaphore } from './semaphore.js'
 import { MAX_TIMER_MS } from './timers.js'
 
 export interface ExecutorOptions {
   /** Batches executing at once, never exceeded. Default 4. */
-  concurrency?: number
+  concurrency?: number | undefined
   /** Limit of one attempt, in ms. Default 30 000. 0 disables it. */
-  timeoutMs?: number
-  retry?: Partial<RetryPolicy>
+  timeoutMs?: number | undefined
+  retry?: RetryOptions | undefined
   /** Consulted before the sink's and the built-in classifiers. */
-  classifiers?: readonly ErrorClassifier[]
-  metrics?: MetricsReporter
+  classifiers?: readonly ErrorClassifier[] | undefined
+  metrics?: MetricsReporter | undefined
 }
 
 /** Every `ExecutorOptions` key: another one is a misspelling, refused rather than ignored. */

@@ -60,7 +60,7 @@ export type { ProcessorBatchSQL, ProcessorBatchSQLConfig } from './processor-bat
 export { createProcessorBatchSQL } from './processor-batchsql.js'
 export type { Ack, ColumnFor } from './request.js'
 export { Request } from './request.js'
-export type { RetryPolicy } from './retry.js'
+export type { RetryOptions, RetryPolicy } from './retry.js'
 export { backoffDelay, defaultRetryPolicy, retryPolicy, sleep } from './retry.js'
 export type {
   AnyRow,

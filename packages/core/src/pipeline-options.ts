@@ -14,25 +14,25 @@ export interface BatchSQLConfig {
   /** Where batches go: usually `createExecutor(processor)` or an adapter's factory. */
   executor: BatchExecutor
   /** Rows that may wait for a flush; `submit()` waits for room beyond it. Default 10 000. */
-  bufferSize?: number
+  bufferSize?: number | undefined
   /** Rows per flush: a flush fires as soon as this many are pending. Default 500. */
-  flushSize?: number
+  flushSize?: number | undefined
   /** Longest time (ms) the oldest pending row waits before a flush. Default 100. */
-  flushInterval?: number
+  flushInterval?: number | undefined
   /**
    * Flushes executing at once; beyond it pending rows stay in the buffer and producers are
    * slowed by backpressure instead of memory growing. Default: executor concurrency x 2.
    */
-  maxInFlightFlushes?: number
+  maxInFlightFlushes?: number | undefined
   /** Final failures kept for the `errors` iterator when nobody reads. Default 1 000. */
-  errorBufferSize?: number
+  errorBufferSize?: number | undefined
   /** Receives every final failure instead of the `errors` buffer. Must not throw. */
-  onError?: (failure: BatchFailure) => void
-  metrics?: MetricsReporter
+  onError?: ((failure: BatchFailure) => void) | undefined
+  metrics?: MetricsReporter | undefined
   /** Aborting it closes the pipeline (see `onAbort`). */
-  signal?: AbortSignal
+  signal?: AbortSignal | undefined
   /** What an aborted construction `signal` does: `drain` (default) writes what is buffered; `abandon` reports it. */
-  onAbort?: 'drain' | 'abandon'
+  onAbort?: 'drain' | 'abandon' | undefined
 }
 
 export const CONFIG_KEYS: ReadonlySet<string> = new Set([
@@ -54,7 +54,7 @@ export const CONFIG_KEYS: ReadonlySet<string> = new Set([
  */
 export interface SubmitOptions {
   /** Cancels a submit that is still waiting for room in the buffer. */
-  signal?: AbortSignal
+  signal?: AbortSignal | undefined
 }
 
 export interface CloseOptions {
@@ -66,9 +66,9 @@ export interface CloseOptions {
    * 250 ms for the sink to close): a batch whose sink ignores the abort is reported with code
    * `BATCHSQL_OUTCOME_UNKNOWN` (it may still commit), not waited for.
    */
-  timeoutMs?: number
+  timeoutMs?: number | undefined
   /** Same, by signal. */
-  signal?: AbortSignal
+  signal?: AbortSignal | undefined
 }
 
 export interface CloseResult {

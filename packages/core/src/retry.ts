@@ -21,6 +21,9 @@ export interface RetryPolicy {
   jitter: 'full' | 'none'
 }
 
+/** A retry option: any fields of a policy, `undefined` ones keeping their default. */
+export type RetryOptions = { [K in keyof RetryPolicy]?: RetryPolicy[K] | undefined }
+
 export const defaultRetryPolicy: RetryPolicy = {
   maxAttempts: 3,
   initialDelayMs: 50,
@@ -34,7 +37,7 @@ export const defaultRetryPolicy: RetryPolicy = {
  * (an optional setting passed through) keeps its default instead of turning the backoff into
  * NaN; a negative, infinite or non-numeric one is an error, not a silent zero delay.
  */
-export function retryPolicy(given?: Partial<RetryPolicy> | null): RetryPolicy {
+export function retryPolicy(given?: RetryOptions | null): RetryPolicy {
   const policy: RetryPolicy = { ...defaultRetryPolicy }
   const bad = (what: string) => new BatchSQLError('BATCHSQL_INVALID_CONFIG', `retry.${what}`)
   // `retry: 5` or a misspelt `maxAttemps` would otherwise leave the defaults on in silence.

@@ -43,17 +43,17 @@ export interface KyselyProcessorOptions {
    * the rows of every other caller that shared its batch (costs about 2·log2(rows) extra
    * statements per bad row, only when a batch fails). `fail-batch`: report the whole batch.
    */
-  poisonRows?: 'isolate' | 'fail-batch'
+  poisonRows?: 'isolate' | 'fail-batch' | undefined
   /** The `database` label; default the dialect's name. */
-  name?: string
+  name?: string | undefined
   /** Destroy the Kysely instance on close (set when BatchSQL created it). */
-  ownsDb?: boolean
+  ownsDb?: boolean | undefined
   /**
    * Releases what BatchSQL created (its pool, its database), on close; instead of `ownsDb`.
    * Why a hook: Kysely's `destroy()` ends its driver only if Kysely itself ever ran a query,
    * and an adapter's fast path (COPY, SQLite's cached statements) may be all that ever ran.
    */
-  release?: () => void | Promise<void>
+  release?: (() => void | Promise<void>) | undefined
 }
 
 /** What isolating a failed batch's poison rows found. */

@@ -14,7 +14,7 @@ import { charsetError, sessionPool } from './session.js'
 
 export interface MysqlBatchSQLConfig extends SqlBatchSQLConfig {
   /** Rows per INSERT statement. Default 2 000. */
-  rowsPerStatement?: number
+  rowsPerStatement?: number | undefined
 }
 
 /**

@@ -14,11 +14,11 @@ import { cleanPool } from './clean-connection.js'
 
 export interface PostgresBatchSQLConfig extends SqlBatchSQLConfig {
   /** COPY fast path: `never` (default), `insert` (plain inserts), `always` (also upserts, via a staging table). */
-  copy?: CopyMode
+  copy?: CopyMode | undefined
   /** The pool for COPY when you pass a Kysely instance (Kysely does not expose its pool). */
-  pool?: pg.Pool
+  pool?: pg.Pool | undefined
   /** Rows per INSERT statement. Default 2 000. */
-  rowsPerStatement?: number
+  rowsPerStatement?: number | undefined
 }
 
 /** A pg pool, a Kysely instance, or what BatchSQL makes a pool of (a URL or `pg.PoolConfig`). */

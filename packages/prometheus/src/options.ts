@@ -9,27 +9,29 @@ export interface PrometheusMetricsOptions {
    * on one shared registry with one prefix share its metrics (so they must give the same
    * constant label names and buckets: `BATCHSQL_INVALID_CONFIG` otherwise).
    */
-  registry?: Registry
+  registry?: Registry | undefined
   /** Metric name prefix. Default `batchsql_`. */
-  prefix?: string
+  prefix?: string | undefined
   /** Constant labels added to every BatchSQL metric (e.g. `{ service: 'ingest' }`). */
-  labels?: Readonly<Record<string, string>>
+  labels?: Readonly<Record<string, string>> | undefined
   /** Histogram buckets. */
-  buckets?: {
-    /** Batch execution duration and key-order wait (behind whole batches), seconds. */
-    duration?: number[]
-    /** Rows per batch and per flush. */
-    size?: number[]
-    /** Enqueue latency, queue wait and assemble duration, seconds. */
-    latency?: number[]
-  }
+  buckets?:
+    | {
+        /** Batch execution duration and key-order wait (behind whole batches), seconds. */
+        duration?: number[] | undefined
+        /** Rows per batch and per flush. */
+        size?: number[] | undefined
+        /** Enqueue latency, queue wait and assemble duration, seconds. */
+        latency?: number[] | undefined
+      }
+    | undefined
   /**
    * Keep the `table` label. Default true. With `false` it is always `_all`: use it when table
    * names are unbounded (per-tenant tables), so the series count stays bounded.
    */
-  tableLabel?: boolean
+  tableLabel?: boolean | undefined
   /** Also collect prom-client's default Node.js process metrics (with the same prefix). Default false. */
-  defaultMetrics?: boolean
+  defaultMetrics?: boolean | undefined
 }
 
 // histogram_quantile() interpolates linearly inside a bucket, so a cluster of observations

@@ -34,11 +34,11 @@ export interface RedisProcessorOptions {
    * Send each batch (each slot, on a cluster) as one `MULTI`/`EXEC` transaction instead of a
    * plain pipeline. Default false.
    */
-  atomic?: boolean
+  atomic?: boolean | undefined
   /** The sink's name in metrics. Default `redis`. */
-  name?: string
+  name?: string | undefined
   /** Quit the client on `close()`; set only when BatchSQL created the client. */
-  ownsClient?: boolean
+  ownsClient?: boolean | undefined
 }
 
 interface PipelineInternals {

@@ -13,7 +13,7 @@ import { type AttachedDatabase, journalModePragma, refuseJournalModes } from './
 
 export interface SqliteBatchSQLConfig extends SqlBatchSQLConfig {
   /** Rows per INSERT statement. Default 500. */
-  rowsPerStatement?: number
+  rowsPerStatement?: number | undefined
   /**
    * Let consecutive batches share one commit: up to `concurrency` batches (default 8 with
    * group commit, else 1) run in one transaction, each in its own savepoint, and every one is
@@ -25,7 +25,7 @@ export interface SqliteBatchSQLConfig extends SqlBatchSQLConfig {
    * single writer whose commits are expensive (`synchronous = FULL`, a slow disk). Not
    * available with a Kysely target.
    */
-  groupCommit?: boolean
+  groupCommit?: boolean | undefined
 }
 
 /** Batches in flight, and so sharing at most one commit, when group commit is on. */
