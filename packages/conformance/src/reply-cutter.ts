@@ -17,6 +17,12 @@ export class ReplyCutter {
   private readonly sockets = new Set<Socket>()
   /** When set, new connections are reset at once (the server unreachable). */
   private refusing = false
+  /** When set, nothing is forwarded either way and connections stay open (a paused server). */
+  private hanging = false
+  /** Client connections (the pipeline's) still open. */
+  private readonly clients = new Set<Socket>()
+  /** Bytes a client sent while the server hung: the statements it never got. */
+  heldBytes = 0
   /** Replies dropped so far. */
   cuts = 0
 
@@ -34,13 +40,19 @@ export class ReplyCutter {
       }
       const upstream = createConnection(this.upstreamPort, this.upstreamHost)
       this.sockets.add(client).add(upstream)
+      this.clients.add(client)
       const drop = () => {
         client.destroy()
         upstream.destroy()
         this.sockets.delete(client)
         this.sockets.delete(upstream)
+        this.clients.delete(client)
       }
       client.on('data', (d: Buffer) => {
+        if (this.hanging) {
+          this.heldBytes += d.length
+          return
+        }
         if (this.trigger?.test(d.toString('latin1'))) {
           this.trigger = undefined
           this.skip = 0
@@ -48,6 +60,7 @@ export class ReplyCutter {
         upstream.write(d)
       })
       upstream.on('data', (d) => {
+        if (this.hanging) return
         if (this.skip === 0) {
           this.skip = -1
           this.cuts++
@@ -86,6 +99,19 @@ export class ReplyCutter {
   /** While on, every new connection is reset as it arrives: the server looks unreachable. */
   refuseConnections(on: boolean): void {
     this.refusing = on
+  }
+
+  /**
+   * While on, the server looks paused (SIGSTOP, a partition that drops packets): nothing is
+   * forwarded either way, no connection is closed, and what clients send is lost.
+   */
+  hang(on: boolean): void {
+    this.hanging = on
+  }
+
+  /** Client connections still open: what would keep a client's process alive. */
+  get openClients(): number {
+    return this.clients.size
   }
 
   /** Cancels a cut that has not happened. */

@@ -21,6 +21,7 @@ export type {
   ProcessResult,
   RowFailure,
 } from './contract.js'
+export { END_GRACE_MS, endWithin } from './end-within.js'
 export type { BatchFailedErrorCode, BatchSQLErrorCode, ValidationErrorCode } from './errors.js'
 export {
   AbortedError,

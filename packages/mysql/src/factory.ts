@@ -1,4 +1,4 @@
-import { BatchSQLError, checkedOptions, DEFAULT_TIMEOUT_MS } from '@batchsql/core'
+import { BatchSQLError, checkedOptions, DEFAULT_TIMEOUT_MS, endWithin } from '@batchsql/core'
 import {
   checkConnectionOptions,
   checkConnectionUrl,
@@ -95,14 +95,24 @@ export function createMysqlBatchSQL<DB = any>(
   const db = new Kysely<DB>({ dialect: new MysqlDialect({ pool: sessions }) })
   // Kysely's destroy() (ends the pool if Kysely used it; later destroy() calls are no-ops),
   // then the pool itself if still open (only when BatchSQL created it).
+  // Bounded (endWithin): a server that stopped answering never ends its connections, and
+  // their sockets held the process as long as it was paused (QA 2026-11-29).
+  const connections = new Set<{ destroy(): void }>()
+  if (given === undefined) pool.on('connection', (c) => connections.add(c))
   const release =
     given === undefined
-      ? async () => {
-          await db.destroy()
-          // mysql2 has no public "ended" flag; a second end() would fail on a closed pool.
-          if ((pool as unknown as { _closed?: boolean })._closed === true) return
-          await new Promise<void>((done, fail) => pool.end((err) => (err ? fail(err) : done())))
-        }
+      ? () =>
+          endWithin(
+            (async () => {
+              await db.destroy()
+              // mysql2 has no public "ended" flag; a second end() would fail on a closed pool.
+              if ((pool as unknown as { _closed?: boolean })._closed === true) return
+              await new Promise<void>((done, fail) => pool.end((err) => (err ? fail(err) : done())))
+            })(),
+            () => {
+              for (const c of connections) c.destroy()
+            },
+          )
       : false
   return createKyselyBatchSQL(db, adapter, rest, release)
 }

@@ -1,4 +1,4 @@
-import { BatchSQLError, checkedOptions, DEFAULT_TIMEOUT_MS } from '@batchsql/core'
+import { BatchSQLError, checkedOptions, DEFAULT_TIMEOUT_MS, endWithin } from '@batchsql/core'
 import {
   checkConnectionOptions,
   checkConnectionUrl,
@@ -73,6 +73,19 @@ function guardConnectionErrors(pool: pg.Pool): void {
   })
 }
 
+/** The open clients of a pool BatchSQL created, so that `close()` can drop their sockets. */
+function clientsOf(pool: pg.Pool): Set<pg.PoolClient> {
+  const clients = new Set<pg.PoolClient>()
+  pool.on('connect', (c) => clients.add(c))
+  pool.on('remove', (c) => clients.delete(c as pg.PoolClient))
+  return clients
+}
+
+/** A pg client's socket (`connection.stream`, which pg's own `end()` destroys on a timeout). */
+function socketOf(client: pg.PoolClient): { destroy(): void } | undefined {
+  return (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream
+}
+
 /**
  * A pool BatchSQL creates: its sessions get the executor's timeout as their
  * `statement_timeout` (unless the config sets one), so that the server cancels a statement the
@@ -143,11 +156,20 @@ export function createPostgresBatchSQL<DB = any>(
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: cleanPool(pool) }) })
   // Kysely's destroy() (ends the pool if Kysely used it; later destroy() calls are no-ops),
   // then the pool itself if still open: a pool only COPY used is unknown to Kysely.
+  // Bounded (endWithin): a server that stopped answering never ends its connections, and
+  // their sockets held the process as long as it was paused (QA 2026-11-29).
+  const clients = owns ? clientsOf(pool) : undefined
   const release = owns
-    ? async () => {
-        await db.destroy()
-        if (!pool.ended && !pool.ending) await pool.end()
-      }
+    ? () =>
+        endWithin(
+          (async () => {
+            await db.destroy()
+            if (!pool.ended && !pool.ending) await pool.end()
+          })(),
+          () => {
+            for (const c of clients!) socketOf(c)?.destroy()
+          },
+        )
     : false
   return createKyselyBatchSQL(
     db,

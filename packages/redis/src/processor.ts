@@ -4,6 +4,7 @@ import {
   BatchFailedError,
   type BatchProcessor,
   BatchSQLError,
+  endWithin,
   markInDoubt,
   type ProcessContext,
   type ProcessResult,
@@ -383,7 +384,13 @@ export class RedisProcessor implements BatchProcessor {
     // reconnection attempt (over a minute) and the client would still be reconnecting after.
     if (this.client.status === 'ready') {
       try {
-        await this.client.quit()
+        // Bounded: QUIT also waits behind commands a server that stopped answering never
+        // replies to (batches already given up on and reported), and the socket held the
+        // process as long as it was paused (QA 2026-11-29).
+        await endWithin(
+          this.client.quit().then(() => {}),
+          () => this.client.disconnect(),
+        )
         return
       } catch {
         // Lost meanwhile: drop the connection below.

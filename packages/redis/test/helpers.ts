@@ -54,6 +54,7 @@ export async function replySwallower(
   const url = new URL(upstreamUrl)
   const pairs = new Set<[Socket, Socket]>()
   let swallow = false
+  let hung = false
   let refuse = false
   let trigger: string | undefined
   const server: Server = createServer((client) => {
@@ -67,7 +68,7 @@ export async function replySwallower(
     let muted = false
     client.on('data', (d: Buffer) => {
       if (trigger !== undefined && d.includes(trigger)) muted = true
-      upstream.write(d)
+      if (!hung) upstream.write(d)
     })
     upstream.on('data', (d) => {
       if (!swallow && !muted) client.write(d)
@@ -87,6 +88,11 @@ export async function replySwallower(
     swallow: (on: boolean) => {
       swallow = on
     },
+    /** Forwards nothing either way, closes nothing: the server looks paused (SIGSTOP). */
+    hang: (on: boolean) => {
+      hung = on
+      swallow = on
+    },
     refuse: (on: boolean) => {
       refuse = on
     },
@@ -94,6 +100,8 @@ export async function replySwallower(
     swallowAfter: (text: string | undefined) => {
       trigger = text
     },
+    /** Client connections still open through the proxy. */
+    connections: () => pairs.size,
     reset: () => {
       for (const [client, upstream] of [...pairs]) {
         client.resetAndDestroy()

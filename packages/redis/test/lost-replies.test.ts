@@ -1,6 +1,6 @@
 import type { BatchFailure } from '@batchsql/core'
 import { Redis } from 'ioredis'
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it, vi } from 'vitest'
 import { createRedisBatchSQL, redisSchemas } from '../src/index.js'
 import {
   connect,
@@ -187,6 +187,37 @@ describe('replies lost in transit, then the connection reset', () => {
       expect(await admin.get(`${prefix}s`)).toBe('v')
     } finally {
       yours.disconnect()
+      await proxy.close()
+      await dropPrefix(admin, prefix)
+    }
+  })
+})
+
+describe('a server that stops answering', () => {
+  it('close() with a deadline returns, reports the command, and drops the connection it made', async () => {
+    // QUIT waited behind the unanswered pipeline, and the socket kept the process alive as
+    // long as the server was paused (QA 2026-11-29: 40 s after close() had returned).
+    const prefix = uniquePrefix('paused')
+    const proxy = await replySwallower()
+    const push = redisSchemas.push({ prefix, side: 'right' })
+    const failures: BatchFailure[] = []
+    const batch = createRedisBatchSQL(proxy.url, lostReplyOptions(failures))
+    try {
+      await batch.submitAndWait(push, { key: 'a', value: 'before' }) // connected
+      expect(proxy.connections()).toBe(1)
+      proxy.swallow(true)
+      const outcome = batch.submitAndWait(push, { key: 'b', value: 'paused' }).then(
+        () => 'written',
+        (e: unknown) => (e as { code?: string }).code,
+      )
+      while (!(await admin.exists(`${prefix}b`))) await new Promise((r) => setTimeout(r, 10))
+      // Paused from now on: QUIT would not reach the server either.
+      proxy.hang(true)
+      await batch.close({ timeoutMs: 200 })
+      expect(await outcome).toBe('BATCHSQL_OUTCOME_UNKNOWN')
+      // Soon after: a second for QUIT, then the socket is dropped.
+      await vi.waitFor(() => expect(proxy.connections()).toBe(0), { timeout: 10_000 })
+    } finally {
       await proxy.close()
       await dropPrefix(admin, prefix)
     }

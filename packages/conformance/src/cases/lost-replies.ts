@@ -1,6 +1,6 @@
 import { BatchFailedError, defineSchema, type Schema } from '@batchsql/core'
 import type { SqlBatchSQL } from '@batchsql/kysely'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import type { SuiteContext } from '../context.js'
 import { ReplyCutter } from '../reply-cutter.js'
 import { countRows, createTable, readTable } from '../tables.js'
@@ -76,6 +76,31 @@ export function lostReplyCases(ctx: SuiteContext): void {
         await cutter.close()
       }
     }
+
+    it('a server that stops answering: close() with a deadline returns, reports the row, and lets go of every connection', () =>
+      withCutter(async ({ cutter, batch, table }) => {
+        // A paused server (SIGSTOP) or a partition closes nothing: the pool's end() waited for
+        // it, and its sockets kept the process alive as long as the pause lasted, long after
+        // close() had returned (QA 2026-11-29: 40 s). A factory's own pool must let go.
+        const name = await table(false)
+        const schema = defineSchema({ table: name, columns: ['id', 'v'] })
+        await batch.submitAndWait(schema, { id: 1, v: 'before' })
+        expect(cutter.openClients).toBeGreaterThan(0)
+        cutter.hang(true)
+        const outcome = batch.submitAndWait(schema, { id: 2, v: 'paused' }).then(
+          () => 'committed',
+          (e: unknown) => e,
+        )
+        await vi.waitFor(() => expect(cutter.heldBytes).toBeGreaterThan(0), { timeout: 10_000 })
+        await batch.close({ timeoutMs: 200 })
+        expect(await outcome).toBeInstanceOf(BatchFailedError)
+        expect(['BATCHSQL_OUTCOME_UNKNOWN', 'BATCHSQL_ABANDONED']).toContain(
+          ((await outcome) as BatchFailedError).code,
+        )
+        // Soon after (a second to end gracefully, then the sockets are dropped).
+        await vi.waitFor(() => expect(cutter.openClients).toBe(0), { timeout: 10_000 })
+        cutter.hang(false)
+      }))
 
     it('a plain insert whose reply is lost is reported as of unknown outcome, never written twice', () =>
       withCutter(async ({ t, cutter, batch, table }) => {
