@@ -52,7 +52,7 @@ async function main(): Promise<number> {
   const unknown = (config.scenarios ?? []).filter((s) => !known.has(s))
   if (unknown.length > 0) {
     process.stderr.write(
-      `batchsql-integration: unknown scenario(s) ${unknown.join(', ')}; choose from ${[...known].join(', ')}\n`,
+      `batchsql-integration: unknown scenario(s) ${unknown.join(', ')}; choose from ${[...known].join(', ')}\nRun with --help to see every setting.\n`,
     )
     return 2
   }

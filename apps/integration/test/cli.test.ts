@@ -39,7 +39,7 @@ describe('command line', () => {
   it.each([
     [{ CONCURRENT_WORKERS: 'many' }, [], /CONCURRENT_WORKERS|concurrent-workers/],
     [{}, ['--databases', 'oracle'], /unknown database/],
-    [{ SCENARIOS: 'no_such_scenario' }, [], /unknown scenario/],
+    [{ SCENARIOS: 'no_such_scenario' }, [], /unknown scenario.*\nRun with --help/],
     [{ METRICS_HOST: '' }, [], /host name or address is required/],
     [{ METRICS_HOST: 'no-such-host.invalid', PROMETHEUS_PORT: '0' }, [], /cannot serve \/metrics/],
     // Before the run, not after every scenario has run (ENOTDIR with a stack trace, exit 1).
