@@ -295,6 +295,10 @@ const LETTER = new RegExp(`[${Object.keys(LETTERS).join('')}]`, 'g')
 const OTHER_DIGIT = /[^\d\P{Nd}]/gu
 const DIGIT = /\p{Nd}/u
 const S_RUN = /s{2,}/g
+// Characters past U+FFFF left after NFKD (emoji, most symbols and historic scripts; not the
+// mathematical letters, which NFKD makes ASCII): MariaDB's default utf8mb4_general_ci weighs
+// them all alike, so 'team-😀' and 'team-😁' are one row there (QA 2026-11-29).
+const ASTRAL = /[\u{10000}-\u{10FFFF}]/gu
 const SPACES = /\s+/g
 
 /**
@@ -331,6 +335,7 @@ function foldUnicode(s: string): string {
     .toLowerCase()
     .replace(LETTER, (ch) => LETTERS[ch]!)
     .replace(OTHER_DIGIT, digitValue)
+    .replace(ASTRAL, '\ufffd')
     .replace(S_RUN, 's')
 }
 

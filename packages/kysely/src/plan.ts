@@ -180,9 +180,22 @@ export function planBatch(batch: Batch, adapter: SqlDialectAdapter): BatchPlan {
   // 'ADA' and 'ada', '5' and 5n) must reach it in submit order. In one statement the key order
   // keeps them so, but rows that set different columns go to different statements, which ran
   // in the order their first rows came: a later row setting fewer columns could be written
-  // first and lose (QA 2026-11-29). So the n-th row of a tie goes into round n, and a round's
-  // statements run after the round before.
-  const roundOf = keepsRuns ? undefined : rounds
+  // first and lose (QA 2026-11-29). So the n-th row of a tie whose rows set different columns
+  // goes into round n, and a round's statements run after the round before. A tie whose rows
+  // all set the same columns stays in one statement (in rounds, 'A'/'a' alternating made a
+  // statement per row, and on PostgreSQL's COPY path a staging table each).
+  const roundOf =
+    keepsRuns || rounds === undefined
+      ? undefined
+      : mixedTieRounds(rounds, (n) => {
+          const i = order === undefined ? n : order[n]!
+          const values = rows === undefined ? flat! : rows[i]!.values
+          const base = rows === undefined ? i * ncols : 0
+          let mask = 0n
+          for (let c = 0; c < ncols; c++)
+            if (values[base + c] !== undefined) mask |= 1n << BigInt(c)
+          return mask
+        })
   /** The group each set of columns is filling; `built`: every group, in statement order. */
   const groups = new Map<string, Building>()
   const built: Building[] = []
@@ -267,6 +280,33 @@ export function planBatch(batch: Batch, adapter: SqlDialectAdapter): BatchPlan {
     rows: count,
     duplicates: folded?.duplicates ?? merged?.duplicates ?? 0,
   }
+}
+
+/**
+ * `rounds` (see `KeyOrder.rounds`) kept for the ties whose rows set different columns, 0 for
+ * the others, or undefined when no tie mixes column sets. `maskAt(n)`: the columns the row at
+ * position `n` sets. Ties are runs of positions, each after the first numbered from 1.
+ */
+function mixedTieRounds(
+  rounds: readonly number[],
+  maskAt: (n: number) => bigint,
+): number[] | undefined {
+  let out: number[] | undefined
+  for (let start = 0; start < rounds.length; ) {
+    let end = start + 1
+    while (end < rounds.length && rounds[end]! > 0) end++
+    if (end - start > 1) {
+      const first = maskAt(start)
+      let mixed = false
+      for (let n = start + 1; n < end && !mixed; n++) mixed = maskAt(n) !== first
+      if (mixed) {
+        out ??= new Array<number>(rounds.length).fill(0)
+        for (let n = start; n < end; n++) out[n] = rounds[n]!
+      }
+    }
+    start = end
+  }
+  return out
 }
 
 /** Runs of rows of several column sets as one group of every column, `UNSET` where a row set none. */

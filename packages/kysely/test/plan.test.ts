@@ -52,6 +52,42 @@ describe('batch plan', () => {
     ])
   })
 
+  it('rows that tie on a key go to rounds only when they set different columns', () => {
+    const untyped = defineSchema({
+      table: 't',
+      columns: ['k', 'a', 'b'],
+      strategy: 'update',
+      conflictColumns: ['k'],
+    })
+    const plan = (list: Record<string, unknown>[]) =>
+      planBatch(
+        { schema: untyped, rows: list.map((r) => Request.from(untyped, r)) },
+        planningAdapter(),
+      ).groups.map((g) =>
+        g.sources.map((s) => (typeof s === 'number' ? s : s.length === 1 ? s[0] : s.join('+'))),
+      )
+    // 'A' and 'a' alternating, every column set (a case-sensitive column keeps them apart):
+    // one statement, in key order and, within the tie, submit order (not one per row).
+    const alternating = Array.from({ length: 1000 }, (_, i) => ({
+      k: i % 2 === 0 ? 'A' : 'a',
+      a: `v${i}`,
+      b: 'x',
+    }))
+    const one = plan(alternating)
+    expect(one).toHaveLength(1)
+    expect(one[0]).toHaveLength(1000)
+    // A tie whose rows set different columns: the later row's statement runs after the
+    // earlier's, whatever other rows set (row 0 sets what the later 'K' sets).
+    expect(
+      plan([
+        { k: 'a', a: '0' },
+        { k: 'k', a: '1', b: '1' },
+        { k: 'K', a: '2' },
+        { k: 'z', a: '3', b: '3' },
+      ]),
+    ).toEqual([[0], [1, 3], [2]])
+  })
+
   it('where VALUES take DEFAULT, rows kept in order that set different columns are one statement, DEFAULT for what a row left out; never for an update', () => {
     const list = [
       { id: 1, a: 'x' },

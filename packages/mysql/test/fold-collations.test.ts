@@ -26,6 +26,8 @@ const ranges: [number, number][] = [
   [0xff10, 0xff19], // fullwidth digits and letters
   [0xff21, 0xff3a],
   [0xff41, 0xff5a],
+  [0x1f600, 0x1f64f], // emoji: one weight for everything past U+FFFF in utf8mb4_general_ci
+  [0x10000, 0x1000f], // Linear B
 ]
 const words = [
   'ss',
@@ -53,6 +55,8 @@ const words = [
   'ore',
   '١٢',
   '12',
+  'team-😀',
+  'team-😁',
 ]
 
 function strings(): string[] {
