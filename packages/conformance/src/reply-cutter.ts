@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import { createConnection, createServer, type Server, type Socket } from 'node:net'
 
 /**
@@ -23,6 +24,8 @@ export class ReplyCutter {
   private readonly clients = new Set<Socket>()
   /** Bytes a client sent while the server hung: the statements it never got. */
   heldBytes = 0
+  /** The port it listens on, once listening. */
+  private port = 0
   /** Replies dropped so far. */
   cuts = 0
 
@@ -33,12 +36,19 @@ export class ReplyCutter {
 
   /** Starts listening on an ephemeral port of 127.0.0.1; resolves with that port. */
   async listen(): Promise<number> {
-    const server = createServer((client) => {
+    // Half-open allowed, each side's end forwarded by hand: a paused server (hang()) never
+    // closes a connection a client only ended (a FIN), which then stays open on the client,
+    // as it would against the real server.
+    const server = createServer({ allowHalfOpen: true }, (client) => {
       if (this.refusing) {
         client.resetAndDestroy()
         return
       }
-      const upstream = createConnection(this.upstreamPort, this.upstreamHost)
+      const upstream = createConnection({
+        port: this.upstreamPort,
+        host: this.upstreamHost,
+        allowHalfOpen: true,
+      })
       this.sockets.add(client).add(upstream)
       this.clients.add(client)
       const drop = () => {
@@ -70,6 +80,15 @@ export class ReplyCutter {
         if (this.skip > 0) this.skip--
         client.write(d)
       })
+      client.on('end', () => {
+        if (!this.hanging) {
+          upstream.end()
+          return
+        }
+      })
+      upstream.on('end', () => {
+        if (!this.hanging) client.end()
+      })
       client.on('close', drop).on('error', drop)
       upstream.on('close', drop).on('error', drop)
     })
@@ -77,6 +96,7 @@ export class ReplyCutter {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
     const address = server.address()
     if (address === null || typeof address === 'string') throw new Error('no port')
+    this.port = address.port
     return address.port
   }
 
@@ -109,9 +129,50 @@ export class ReplyCutter {
     this.hanging = on
   }
 
-  /** Client connections still open: what would keep a client's process alive. */
+  /**
+   * Client connections the proxy still holds open. While the server hangs a client's FIN is
+   * not answered, so a client that closed its socket and one that only half-closed it (which
+   * keeps its process alive) both count: see `socketsHere()`.
+   */
   get openClients(): number {
     return this.clients.size
+  }
+
+  /**
+   * Sockets of this process connected to the proxy, from the kernel's tables (Linux's /proc),
+   * whatever state the proxy sees them in: a half-closed socket still counts, a closed one does
+   * not. Undefined where /proc is not there: use `openClients`.
+   */
+  socketsHere(): number | undefined {
+    let links: string[]
+    try {
+      links = readdirSync('/proc/self/fd').map((fd) => {
+        try {
+          return readlinkSync(`/proc/self/fd/${fd}`)
+        } catch {
+          return ''
+        }
+      })
+    } catch {
+      return undefined
+    }
+    const inodes = new Set(links.filter((l) => l.startsWith('socket:[')).map((l) => l.slice(8, -1)))
+    let n = 0
+    for (const table of ['/proc/self/net/tcp', '/proc/self/net/tcp6']) {
+      let text: string
+      try {
+        text = readFileSync(table, 'utf8')
+      } catch {
+        continue
+      }
+      for (const line of text.split('\n').slice(1)) {
+        const f = line.trim().split(/\s+/)
+        if (f.length < 10) continue
+        const remotePort = Number.parseInt(f[2]!.split(':').pop()!, 16)
+        if (remotePort === this.port && inodes.has(f[9]!)) n++
+      }
+    }
+    return n
   }
 
   /** Cancels a cut that has not happened. */

@@ -63,6 +63,12 @@ function checkOwnTarget(target: string | mysql.PoolOptions): void {
   if (typeof charset === 'string' && !/^utf8mb4/i.test(charset)) throw charsetError(charset)
 }
 
+/** A mysql2 connection as its pool hands it over: its socket, and its own close. */
+interface Connection {
+  readonly stream?: { destroy(): void; once(event: 'close', listener: () => void): unknown }
+  destroy(): void
+}
+
 /**
  * A BatchSQL pipeline writing to MySQL or MariaDB. A pool or Kysely you pass stays yours and
  * open after `close()`, its sessions unchanged; from a URI or `PoolOptions` BatchSQL creates
@@ -97,8 +103,13 @@ export function createMysqlBatchSQL<DB = any>(
   // then the pool itself if still open (only when BatchSQL created it).
   // Bounded (endWithin): a server that stopped answering never ends its connections, and
   // their sockets held the process as long as it was paused (QA 2026-11-29).
-  const connections = new Set<{ destroy(): void }>()
-  if (given === undefined) pool.on('connection', (c) => connections.add(c))
+  const connections = new Set<Connection>()
+  if (given === undefined)
+    pool.on('connection', (conn) => {
+      const c = conn as unknown as Connection
+      connections.add(c)
+      c.stream?.once('close', () => connections.delete(c))
+    })
   const release =
     given === undefined
       ? () =>
@@ -110,7 +121,10 @@ export function createMysqlBatchSQL<DB = any>(
               await new Promise<void>((done, fail) => pool.end((err) => (err ? fail(err) : done())))
             })(),
             () => {
-              for (const c of connections) c.destroy()
+              // The socket itself: mysql2's destroy() only ends it (a FIN a paused server never
+              // answers, the socket left in FIN-WAIT-2 holding the process). A connection still
+              // in its handshake is not among them: mysql2's connectTimeout (10 s) ends it.
+              for (const c of connections) (c.stream ?? c).destroy()
             },
           )
       : false

@@ -73,16 +73,8 @@ function guardConnectionErrors(pool: pg.Pool): void {
   })
 }
 
-/** The open clients of a pool BatchSQL created, so that `close()` can drop their sockets. */
-function clientsOf(pool: pg.Pool): Set<pg.PoolClient> {
-  const clients = new Set<pg.PoolClient>()
-  pool.on('connect', (c) => clients.add(c))
-  pool.on('remove', (c) => clients.delete(c as pg.PoolClient))
-  return clients
-}
-
 /** A pg client's socket (`connection.stream`, which pg's own `end()` destroys on a timeout). */
-function socketOf(client: pg.PoolClient): { destroy(): void } | undefined {
+function socketOf(client: pg.Client): { destroy(): void } | undefined {
   return (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream
 }
 
@@ -94,9 +86,26 @@ function socketOf(client: pg.PoolClient): { destroy(): void } | undefined {
  * Set by a `SET` on each new connection, not as a startup parameter, which PgBouncer refuses
  * unless told to ignore it. A pool of yours is not changed: set `statement_timeout` likewise.
  */
-function ownPool(target: string | pg.PoolConfig, timeoutMs = DEFAULT_TIMEOUT_MS): pg.Pool {
-  const config = typeof target === 'string' ? { connectionString: target } : target
-  const pool = new pg.Pool(config)
+function ownPool(
+  target: string | pg.PoolConfig,
+  clients: Set<pg.Client>,
+  timeoutMs = DEFAULT_TIMEOUT_MS,
+): pg.Pool {
+  const config: pg.PoolConfig = typeof target === 'string' ? { connectionString: target } : target
+  // Every client from its creation, a handshake a paused server never answers included (the
+  // pool's 'connect' event comes after it), so that close() can drop its socket.
+  const Base = (config.Client ?? pg.Client) as typeof pg.Client
+  class Tracked extends Base {
+    constructor(...args: ConstructorParameters<typeof pg.Client>) {
+      super(...args)
+      clients.add(this)
+      this.once('end', () => clients.delete(this))
+    }
+  }
+  const pool = new pg.Pool({
+    ...config,
+    Client: Tracked as unknown as NonNullable<pg.PoolConfig['Client']>,
+  })
   if (timeoutMs > 0 && config.statement_timeout === undefined) {
     // Queued on the new client ahead of any query of ours; a failure only leaves the default.
     const set = `SET statement_timeout = ${Math.ceil(timeoutMs)}`
@@ -149,8 +158,9 @@ export function createPostgresBatchSQL<DB = any>(
       'a pg.Pool, a Kysely instance, a connection URL or a pg PoolConfig',
     )
   if (owns) checkOwnTarget(target as string | pg.PoolConfig)
+  const clients = new Set<pg.Client>()
   const pool = owns
-    ? ownPool(target as string | pg.PoolConfig, rest.timeoutMs)
+    ? ownPool(target as string | pg.PoolConfig, clients, rest.timeoutMs)
     : (target as pg.Pool)
   guardConnectionErrors(pool)
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: cleanPool(pool) }) })
@@ -158,7 +168,6 @@ export function createPostgresBatchSQL<DB = any>(
   // then the pool itself if still open: a pool only COPY used is unknown to Kysely.
   // Bounded (endWithin): a server that stopped answering never ends its connections, and
   // their sockets held the process as long as it was paused (QA 2026-11-29).
-  const clients = owns ? clientsOf(pool) : undefined
   const release = owns
     ? () =>
         endWithin(
@@ -167,7 +176,7 @@ export function createPostgresBatchSQL<DB = any>(
             if (!pool.ended && !pool.ending) await pool.end()
           })(),
           () => {
-            for (const c of clients!) socketOf(c)?.destroy()
+            for (const c of clients) socketOf(c)?.destroy()
           },
         )
     : false

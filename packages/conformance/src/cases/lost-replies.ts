@@ -85,7 +85,7 @@ export function lostReplyCases(ctx: SuiteContext): void {
         const name = await table(false)
         const schema = defineSchema({ table: name, columns: ['id', 'v'] })
         await batch.submitAndWait(schema, { id: 1, v: 'before' })
-        expect(cutter.openClients).toBeGreaterThan(0)
+        expect(cutter.socketsHere() ?? cutter.openClients).toBeGreaterThan(0)
         cutter.hang(true)
         const outcome = batch.submitAndWait(schema, { id: 2, v: 'paused' }).then(
           () => 'committed',
@@ -97,8 +97,12 @@ export function lostReplyCases(ctx: SuiteContext): void {
         expect(['BATCHSQL_OUTCOME_UNKNOWN', 'BATCHSQL_ABANDONED']).toContain(
           ((await outcome) as BatchFailedError).code,
         )
-        // Soon after (a second to end gracefully, then the sockets are dropped).
-        await vi.waitFor(() => expect(cutter.openClients).toBe(0), { timeout: 10_000 })
+        // Soon after (a second to end gracefully, then the sockets are dropped): counted in
+        // this process's own sockets where the system shows them (a socket only half-closed, as
+        // mysql2's destroy() leaves it, holds the process too), else as the proxy sees them.
+        await vi.waitFor(() => expect(cutter.socketsHere() ?? cutter.openClients).toBe(0), {
+          timeout: 10_000,
+        })
         cutter.hang(false)
       }))
 
