@@ -58,6 +58,7 @@ export function coalesce<Row extends AnyRow>(
   const sources: number[][] = []
   const keys: (string | undefined)[] = []
   let duplicates = 0
+  let insertOnly: boolean[] | undefined
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i]!
     const key = rowKey(row.values, idx, keyTypes)
@@ -82,11 +83,28 @@ export function coalesce<Row extends AnyRow>(
     const merged = new Request(schema)
     const prev = out[at]!.values
     const next = row.values
+    insertOnly ??= insertOnlyColumns(schema)
     for (let c = 0; c < next.length; c++)
-      merged.values[c] = next[c] === undefined ? prev[c] : next[c]
+      merged.values[c] = next[c] === undefined || insertOnly[c] ? prev[c] : next[c]
     out[at] = merged
   }
   return { rows: out, sources, keys, duplicates }
+}
+
+/**
+ * The columns only an insert writes, by position: an `update` schema's columns that are
+ * neither update nor conflict columns. Rows of one key merged keep the first row's values
+ * there, as writing them one by one would (the first inserts, the later ones update only the
+ * update columns); they took the last row's, so a `first_seen` column written once got the
+ * last row's value (QA 2026-11-29, every dialect).
+ */
+function insertOnlyColumns(schema: Schema): boolean[] {
+  const only = schema.types.map(() => false)
+  if (schema.strategy !== 'update') return only
+  for (let c = 0; c < only.length; c++) only[c] = true
+  for (const c of schema.updateIndexes) only[c] = false
+  for (const c of schema.conflictIndexes) only[c] = false
+  return only
 }
 
 /** A batch whose conflict keys are all safe integers, in key order (`integerKeyOrder()`). */
@@ -221,8 +239,8 @@ export interface FoldedRows {
 /**
  * `coalesce()` for a batch with repeated integer keys, on `integerKeyOrder()`'s runs: the
  * same rows (keep-last: each column keeps the last value set for it, a column no later row
- * set keeps the earlier value; keep-first: the first row), in key order, with no key string,
- * map entry or Request per row.
+ * set keeps the earlier value, a column only an insert writes the first row's; keep-first: the
+ * first row), in key order, with no key string, map entry or Request per row.
  */
 export function foldIntegerKeys(
   batch: Batch,
@@ -231,6 +249,7 @@ export function foldIntegerKeys(
   wholeRows = false,
 ): FoldedRows {
   const width = batch.schema.types.length
+  const insertOnly = insertOnlyColumns(batch.schema)
   const flat = batch.values
   const rows = flat === undefined ? batch.rows : undefined
   const { order, runs } = keyed
@@ -251,7 +270,7 @@ export function foldIntegerKeys(
       const base = flat === undefined ? 0 : i * width
       for (let c = 0; c < width; c++) {
         const v = src[base + c]
-        if (v !== undefined || k === first) values[at + c] = v
+        if (k === first || (v !== undefined && !insertOnly[c])) values[at + c] = v
       }
     }
     sources[r] = to - from === 1 ? order[from]! : order.slice(from, to)

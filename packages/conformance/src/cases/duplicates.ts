@@ -24,7 +24,10 @@ export function duplicateCases(ctx: SuiteContext): void {
   describe('in-batch duplicates', () => {
     /** A new table `(id, name, n)` and a schema of its three columns. */
     async function table(
-      options: Pick<SchemaDefinition<KvRow>, 'strategy' | 'conflictColumns' | 'dedupe'>,
+      options: Pick<
+        SchemaDefinition<KvRow>,
+        'strategy' | 'conflictColumns' | 'updateColumns' | 'dedupe'
+      >,
     ) {
       const name = await createTable(
         ctx.target(),
@@ -232,6 +235,40 @@ export function duplicateCases(ctx: SuiteContext): void {
       expect(oneByOne.map((r) => r.name)).toEqual(['b', 'd', 'f', 'h'])
       expect(await write(1000)).toEqual(oneByOne)
     })
+
+    for (const spelling of ['number', 'text'] as const) {
+      it(`update with update columns: a column only an insert writes keeps the first row's value, as row by row (${spelling} keys)`, async () => {
+        // `name` is not an update column: written by the row that inserts, never updated.
+        // Merged rows of a key took the last row's value there, on every dialect (QA
+        // 2026-11-29: a first_seen column got the last row's).
+        const key = (id: number) => (spelling === 'number' ? id : String(id))
+        const rows = [
+          { id: key(1), name: 'first', n: 1 },
+          { id: key(1), name: 'second', n: 2 },
+          { id: key(2), n: 5 },
+          { id: key(2), name: 'late', n: 6 },
+          { id: key(3), name: 'only', n: 7 },
+        ]
+        const write = async (flushSize: number) => {
+          const { name, schema } = await table({
+            strategy: 'update',
+            conflictColumns: ['id'],
+            updateColumns: ['n'],
+          })
+          const batch = ctx.batch({ flushSize, flushInterval: 60_000, concurrency: 1 })
+          for (const r of rows) batch.submit(schema, r as unknown as KvRow)
+          expect(await batch.close()).toMatchObject({ committed: rows.length, failed: 0 })
+          return plain(await readTable(ctx.target(), name, 'id'))
+        }
+        const oneByOne = await write(1)
+        expect(oneByOne).toEqual([
+          { id: 1, name: 'first', n: 2 },
+          { id: 2, name: null, n: 6 },
+          { id: 3, name: 'only', n: 7 },
+        ])
+        expect(await write(1000)).toEqual(oneByOne)
+      })
+    }
 
     for (const strategy of ['update', 'ignore', 'replace'] as const) {
       it(`${strategy}: rows of one key in two spellings that set different columns leave what row by row leaves`, async () => {
