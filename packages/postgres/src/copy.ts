@@ -259,7 +259,11 @@ export async function copyBatch(
       // because PostgreSQL's sort is not stable: rows it finds equal (a key repeated under
       // `dedupe: 'none'`, keys a collation or citext equates) would otherwise come out in any
       // order, and `ignore` would keep another row than the INSERT path does.
-      for (const c of schema.conflictColumns) select = select.orderBy(sql.id(c))
+      // (Only conflict columns the rows set: the staging table holds no other, and a row may
+      // leave one unset, a nullable part of a composite key; ordering by it failed every row
+      // of the batch with 42703, QA 2026-11-29.)
+      for (const c of schema.conflictColumns)
+        if (shape.columns.includes(c)) select = select.orderBy(sql.id(c))
       select = select.orderBy(sql`ctid`)
       const insert = withConflictClause(
         compiler

@@ -236,6 +236,44 @@ export function duplicateCases(ctx: SuiteContext): void {
       expect(await write(1000)).toEqual(oneByOne)
     })
 
+    for (const strategy of ['update', 'ignore'] as const) {
+      it(`${strategy}: a row that leaves a conflict column unset is written with the others`, async () => {
+        // (id, name) unique, name nullable: a row without a name is a row of its own. On
+        // PostgreSQL's COPY path the staging table lacked the column the batch's rows left
+        // unset, and every row of the batch failed (42703, QA differential tester).
+        const t = ctx.target()
+        const name = await createTable(
+          t,
+          [
+            { name: 'id', type: 'int', notNull: true },
+            { name: 'name', type: 'string' },
+            { name: 'n', type: 'int' },
+          ],
+          [],
+        )
+        ctx.cleanup(name)
+        await t.exec(
+          `CREATE UNIQUE INDEX ${t.quote(`${name}_u`)} ON ${t.quote(name)} (${t.quote('id')}, ${t.quote('name')})`,
+        )
+        const schema = defineSchema({
+          table: name,
+          columns: ['id', 'name', 'n'],
+          strategy,
+          conflictColumns: ['id', 'name'],
+        })
+        const batch = ctx.batch({ flushSize: 1000, flushInterval: 60_000 })
+        batch.submit(schema, { id: 1, name: 'a', n: 1 })
+        batch.submit(schema, { id: 2, n: 2 })
+        batch.submit(schema, { id: 3, name: 'c', n: 3 })
+        expect(await batch.close()).toMatchObject({ committed: 3, failed: 0 })
+        expect(plain(await readTable(t, name, 'id'))).toEqual([
+          { id: 1, name: 'a', n: 1 },
+          { id: 2, name: null, n: 2 },
+          { id: 3, name: 'c', n: 3 },
+        ])
+      })
+    }
+
     for (const spelling of ['number', 'text'] as const) {
       it(`update with update columns: a column only an insert writes keeps the first row's value, as row by row (${spelling} keys)`, async () => {
         // `name` is not an update column: written by the row that inserts, never updated.
