@@ -467,11 +467,18 @@ export class Schema<Row extends AnyRow = AnyRow> {
         : (values: readonly (Value | undefined)[]) => {
             for (const i of untypedKeys) {
               const v = values[i]
-              if (typeof v === 'number' && !Number.isSafeInteger(v) && Number.isInteger(v)) {
+              // Only where an integer column could hold it (int64): past it the column is a
+              // float one, which stores exactly the double sent (1e20 as 1e20).
+              if (
+                typeof v === 'number' &&
+                !Number.isSafeInteger(v) &&
+                Number.isInteger(v) &&
+                Math.abs(v) < 2 ** 63
+              ) {
                 const column = this.columns[i]!
                 throw new ValidationError(
                   'BATCHSQL_TYPE_MISMATCH',
-                  `column "${column}" of table "${table}" is a conflict column: an integer past 2^53 as a number is not exact (drivers send it rounded); give it as a bigint or a string`,
+                  `column "${column}" of table "${table}" is a conflict column: an integer past 2^53 as a number is not exact (drivers send it rounded); give it as a bigint or a string, or, for a float column, declare the column 'float' (defineSchema)`,
                   { table, column },
                 )
               }
