@@ -68,7 +68,8 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = Object.freeze({
   // key, id, then field value pairs; options (MAXLEN ~ n, NOMKSTREAM) may precede the id, so
   // only the minimum is checked.
   XADD: spec('xadd', 4, Infinity, false),
-  PFADD: spec('pfadd', 2, Infinity, true),
+  // A key alone is valid (it creates the empty HyperLogLog): the minimum is the key.
+  PFADD: spec('pfadd', 1, Infinity, true),
 })
 
 /**

@@ -154,6 +154,8 @@ describe('generic command form', () => {
       { cmd: 'SADD', key: 'g:s', arg1: 'b' },
       { cmd: 'SREM', key: 'g:s', arg1: 'b' },
       { cmd: 'PFADD', key: 'g:hll', arg1: 'x' },
+      // A key alone is valid PFADD (the empty HyperLogLog); it was refused at submit().
+      { cmd: 'PFADD', key: 'g:hll0' },
       { cmd: 'LPUSH', key: 'g:l', arg1: 'x' },
       { cmd: 'RPUSH', key: 'g:l', arg1: 'y' },
       { cmd: 'INCR', key: 'g:n' },
@@ -197,6 +199,7 @@ describe('generic command form', () => {
     expect(await redis.zrange(k('g:z'), '0', '-1', 'WITHSCORES')).toEqual(['m', '5'])
     expect(await redis.smembers(k('g:s'))).toEqual(['a'])
     expect(await redis.pfcount(k('g:hll'))).toBe(1)
+    expect([await redis.exists(k('g:hll0')), await redis.pfcount(k('g:hll0'))]).toEqual([1, 0])
     expect(await redis.lrange(k('g:l'), 0, -1)).toEqual(['x', 'y'])
     expect(await redis.get(k('g:n'))).toBe('8')
     expect(await redis.get(k('g:f'))).toBe('1.5')
