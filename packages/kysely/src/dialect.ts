@@ -93,6 +93,14 @@ export interface SqlDialectAdapter {
   readonly replaceDeletes?: boolean
 
   /**
+   * The dialect's `ignore` skips a row that breaks a NOT NULL or CHECK constraint without an
+   * error (SQLite's `INSERT OR IGNORE`), not only one whose key exists. The engine then sends
+   * an `ignore` batch's rows of one key as they are (default `dedupe: 'first'`) instead of
+   * merging them into the first: skipped, the first took a later valid row with it.
+   */
+  readonly ignoreSkipsInvalidRows?: boolean
+
+  /**
    * A `decimal` is stored as the text given (SQLite, whose adapter keeps decimals as strings
    * for a TEXT column), so `1.50` and `1.5` are two keys there: the engine then compares
    * decimal conflict keys as text when it coalesces a batch, instead of by value, which would

@@ -106,9 +106,17 @@ export function planBatch(batch: Batch, adapter: SqlDialectAdapter): BatchPlan {
   const keyed = ordered ? integerKeyOrder(batch) : undefined
   // A replace that deletes and inserts keeps a key's last row whole, as one-by-one would.
   const wholeRows = schema.strategy === 'replace' && adapter.replaceDeletes === true
+  // An ignore that skips an invalid row without an error (SQLite's OR IGNORE on NOT NULL)
+  // merges nothing: keep-first put a later valid row of the key into a first one the database
+  // then skipped, and both were reported written, neither stored (QA 2026-11-29). Sent as
+  // they are, in submit order, the database keeps the first valid one, as one by one.
+  const dedupe =
+    schema.strategy === 'ignore' && schema.dedupe === 'first' && adapter.ignoreSkipsInvalidRows
+      ? 'none'
+      : schema.dedupe
   const folded =
-    keyed?.runs !== undefined && coalesces(schema, size)
-      ? foldIntegerKeys(batch, keyed as Required<IntegerKeyOrder>, schema.dedupe, wholeRows)
+    keyed?.runs !== undefined && coalesces(schema, size, dedupe)
+      ? foldIntegerKeys(batch, keyed as Required<IntegerKeyOrder>, dedupe, wholeRows)
       : undefined
   // Folded rows are already in key order.
   let order = folded === undefined ? keyed?.order : undefined
@@ -116,22 +124,22 @@ export function planBatch(batch: Batch, adapter: SqlDialectAdapter): BatchPlan {
   // Most batches have nothing to coalesce (plain inserts): skip building per-row source lists.
   const keyTypes = keyTypesOf(schema.types, adapter)
   let merged =
-    keyed === undefined && coalesces(schema, size)
-      ? coalesce(batch.rows, schema, schema.dedupe, wholeRows, keyTypes)
+    keyed === undefined && coalesces(schema, size, dedupe)
+      ? coalesce(batch.rows, schema, dedupe, wholeRows, keyTypes)
       : undefined
   if (merged !== undefined && ordered) {
     // coalesce() already computed each kept row's key. A merged row stands where the row
     // whose values it keeps was submitted (its last row; its first under `dedupe: 'first'`),
     // for keys that tie in the order (keyOrder()).
     const by = (m: Coalesced) => {
-      const ties = m.sources.map((s) => (schema.dedupe === 'first' ? s[0]! : s[s.length - 1]!))
+      const ties = m.sources.map((s) => (dedupe === 'first' ? s[0]! : s[s.length - 1]!))
       return keyOrderWithRounds(m.keys, ties)
     }
     ;({ order, rounds } = by(merged))
     // Rows that tie on a key in two spellings (rare): merged by their own key only between
     // rows of the tie in that spelling (`inTieOrder`).
     if (rounds !== undefined && merged.duplicates > 0) {
-      merged = coalesce(batch.rows, schema, schema.dedupe, wholeRows, keyTypes, true)
+      merged = coalesce(batch.rows, schema, dedupe, wholeRows, keyTypes, true)
       ;({ order, rounds } = by(merged))
     }
   }
@@ -175,7 +183,7 @@ export function planBatch(batch: Batch, adapter: SqlDialectAdapter): BatchPlan {
   // collide in the database (a unique index the schema does not name, a repeated key), where
   // the statement order decides which row wins or fails: such a batch keeps its row order,
   // a new statement at each change of column set, as writing the rows one by one would.
-  const keepsRuns = !coalesces(schema, size)
+  const keepsRuns = !coalesces(schema, size, dedupe)
   // Rows that tie on a key (ones a database may store as one row that BatchSQL keeps apart:
   // 'ADA' and 'ada', '5' and 5n) must reach it in submit order. In one statement the key order
   // keeps them so, but rows that set different columns go to different statements, which ran

@@ -32,6 +32,8 @@ export class SqliteAdapter implements SqlDialectAdapter {
   readonly name = 'sqlite'
   // INSERT OR REPLACE deletes the old row: unset columns take their defaults.
   readonly replaceDeletes = true
+  // OR IGNORE also skips NOT NULL and CHECK violations (README, strategies).
+  readonly ignoreSkipsInvalidRows = true
   // Decimals are bound as the strings given (toSqliteValue), so a TEXT key keeps spellings apart.
   readonly decimalsAsText = true
   // UNIQUE ON CONFLICT FAIL, RAISE(FAIL): a failed statement keeps its earlier rows. (Batches on

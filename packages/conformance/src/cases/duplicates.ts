@@ -274,6 +274,51 @@ export function duplicateCases(ctx: SuiteContext): void {
       })
     }
 
+    it('ignore: a first row the database refuses does not take a later valid row of its key with it', async () => {
+      // Keep-first merged the complete second row into the first, which lacks a NOT NULL
+      // column: SQLite's OR IGNORE skipped it without an error, and both rows were reported
+      // written, neither stored (QA differential tester). Row by row decides.
+      const rows = [
+        { id: 1, n: 1 },
+        { id: 1, name: 'complete', n: 2 },
+        { id: 2, name: 'other', n: 3 },
+      ]
+      const write = async (flushSize: number) => {
+        const t = ctx.target()
+        const name = await createTable(
+          t,
+          [
+            { name: 'id', type: 'int', notNull: true },
+            { name: 'name', type: 'string', notNull: true },
+            { name: 'n', type: 'int' },
+          ],
+          ['id'],
+        )
+        ctx.cleanup(name)
+        const schema = defineSchema({
+          table: name,
+          columns: ['id', 'name', 'n'],
+          strategy: 'ignore',
+          conflictColumns: ['id'],
+        })
+        const batch = ctx.batch({ flushSize, flushInterval: 60_000, concurrency: 1 })
+        const outcomes = rows.map((r) =>
+          batch.submitAndWait(schema, r).then(
+            () => 'ok',
+            () => 'failed',
+          ),
+        )
+        await batch.close()
+        return {
+          outcomes: await Promise.all(outcomes),
+          rows: plain(await readTable(t, name, 'id')),
+        }
+      }
+      const oneByOne = await write(1)
+      expect(oneByOne.rows.map((r) => r.id)).toEqual([1, 2])
+      expect(await write(1000)).toEqual(oneByOne)
+    })
+
     for (const spelling of ['number', 'text'] as const) {
       it(`update with update columns: a column only an insert writes keeps the first row's value, as row by row (${spelling} keys)`, async () => {
         // `name` is not an update column: written by the row that inserts, never updated.
