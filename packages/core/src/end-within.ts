@@ -23,8 +23,7 @@ export async function endWithin(
     () => ({ ok: true as const }),
     (error: unknown) => ({ ok: false as const, error }),
   )
-  const first = await within(ended, ms)
-  let settled = first
+  let settled = await within(ended, ms)
   if (settled === undefined) {
     destroy()
     settled = await within(ended, ms)

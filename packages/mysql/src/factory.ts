@@ -99,10 +99,7 @@ export function createMysqlBatchSQL<DB = any>(
     timeoutMs: rest.timeoutMs ?? DEFAULT_TIMEOUT_MS,
   })
   const db = new Kysely<DB>({ dialect: new MysqlDialect({ pool: sessions }) })
-  // Kysely's destroy() (ends the pool if Kysely used it; later destroy() calls are no-ops),
-  // then the pool itself if still open (only when BatchSQL created it).
-  // Bounded (endWithin): a server that stopped answering never ends its connections, and
-  // their sockets held the process as long as it was paused (QA 2026-11-29).
+  // The connections of a pool BatchSQL created, so that close() can drop their sockets.
   const connections = new Set<Connection>()
   if (given === undefined)
     pool.on('connection', (conn) => {
@@ -110,6 +107,10 @@ export function createMysqlBatchSQL<DB = any>(
       connections.add(c)
       c.stream?.once('close', () => connections.delete(c))
     })
+  // Kysely's destroy() (ends the pool if Kysely used it; later destroy() calls are no-ops),
+  // then the pool itself if still open (only when BatchSQL created it). Bounded (endWithin): a
+  // server that stopped answering never ends its connections, and their sockets held the
+  // process as long as it was paused (QA 2026-11-29).
   const release =
     given === undefined
       ? () =>
