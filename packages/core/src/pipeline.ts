@@ -327,7 +327,11 @@ export class BatchSQL implements AsyncDisposable {
    * begun, `AbortedError` if `options.signal` fires while waiting. A resolved submit is
    * written or reported, never dropped.
    */
-  submit<Row extends AnyRow>(schema: Schema<Row>, row: Row, options?: SubmitOptions): Promise<void>
+  submit<Row extends AnyRow>(
+    schema: Schema<Row>,
+    row: NoInfer<Row>,
+    options?: SubmitOptions,
+  ): Promise<void>
   submit<Row extends AnyRow>(request: Request<Row>, options?: SubmitOptions): Promise<void>
   submit(a: Schema | Request, b?: unknown, c?: SubmitOptions): Promise<void> {
     if (this.state !== OPEN) return this.rejectSubmit('closed', new ClosedError())
@@ -370,7 +374,7 @@ export class BatchSQL implements AsyncDisposable {
    */
   submitAndWait<Row extends AnyRow>(
     schema: Schema<Row>,
-    row: Row,
+    row: NoInfer<Row>,
     options?: SubmitOptions,
   ): AcknowledgedSubmit
   submitAndWait<Row extends AnyRow>(
@@ -407,7 +411,7 @@ export class BatchSQL implements AsyncDisposable {
    */
   submitMany<Row extends AnyRow>(
     schema: Schema<Row>,
-    rows: Iterable<Row>,
+    rows: Iterable<NoInfer<Row>>,
     options?: SubmitOptions,
   ): Promise<void> {
     if (this.state !== OPEN) return this.rejectSubmit('closed', new ClosedError())

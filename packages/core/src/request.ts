@@ -46,7 +46,7 @@ export class Request<Row extends AnyRow = AnyRow> {
   }
 
   /** Builds a request from a plain object; `undefined` properties count as not given. */
-  static from<R extends AnyRow>(schema: Schema<R>, row: R): Request<R> {
+  static from<R extends AnyRow>(schema: Schema<R>, row: NoInfer<R>): Request<R> {
     // `this`, not `Request`: see BatchFailedError.outcomeUnknown (the bundler would rename it).
     const req = new this(schema) as Request<R>
     try {

@@ -25,7 +25,7 @@ export interface SqlBatchSQL<DB = any> extends ProcessorBatchSQL {
   /** The statements `rows` would be written with, without running them. */
   preview<Row extends AnyRow>(
     schema: Schema<Row>,
-    rows: readonly (Row | Request<Row>)[],
+    rows: readonly (NoInfer<Row> | Request<Row>)[],
   ): StatementPreview
 }
 
@@ -61,7 +61,9 @@ export function createKyselyBatchSQL<DB>(
   const batch = createProcessorBatchSQL(processor, rest)
   return Object.assign(batch, {
     db,
-    preview: <Row extends AnyRow>(schema: Schema<Row>, rows: readonly (Row | Request<Row>)[]) =>
-      previewBatch(processor, schema, rows),
+    preview: <Row extends AnyRow>(
+      schema: Schema<Row>,
+      rows: readonly (NoInfer<Row> | Request<Row>)[],
+    ) => previewBatch(processor, schema, rows),
   })
 }

@@ -1,4 +1,4 @@
-import { defineSchema, Request } from '@batchsql/core'
+import { defineSchema, Request, type Schema, type Value } from '@batchsql/core'
 import {
   DummyDriver,
   Kysely,
@@ -33,8 +33,8 @@ const adapter = planningAdapter({
       .onDuplicateKeyUpdate({ b: sql.raw('values(`b`)') }),
 })
 
-function compiled(table: string, columns: string[], rows: Record<string, unknown>[]) {
-  const schema = defineSchema({ table, columns })
+function compiled(table: string, columns: string[], rows: Record<string, Value>[]) {
+  const schema: Schema = defineSchema({ table, columns })
   const plan = planBatch({ schema, rows: rows.map((r) => Request.from(schema, r)) }, adapter)
   const processor = new KyselyProcessor(db, adapter)
   const g = plan.groups[0]!

@@ -1,7 +1,13 @@
 import { defineSchema, Request } from '@batchsql/core'
-import type { ColumnType, Generated } from 'kysely'
+import type { ColumnType, Generated, Insertable, Updateable } from 'kysely'
 import { describe, expect, expectTypeOf, it } from 'vitest'
-import { type TableRow, type TableSchemaDefinition, tableSchema } from '../src/index.js'
+import {
+  type SqlBatchSQL,
+  type TableColumn,
+  type TableRow,
+  type TableSchemaDefinition,
+  tableSchema,
+} from '../src/index.js'
 
 interface Database {
   events: { id: Generated<number>; kind: string; at: Date; note: string | null }
@@ -16,6 +22,8 @@ describe('typed tables from a Kysely Database type', () => {
     })
     expect(events.columns).toEqual(['id', 'kind', 'at', 'note'])
     expectTypeOf<TableRow<Database, 'events'>>().toHaveProperty('kind').toEqualTypeOf<string>()
+    // The column names compiler messages speak of, importable from the package root.
+    expectTypeOf<TableColumn<Database, 'users'>>().toEqualTypeOf<'id' | 'name'>()
     const ok: TableRow<Database, 'events'> = { kind: 'click', at: new Date(), note: null }
     expect(ok.kind).toBe('click')
     // @ts-expect-error: an unknown column is a compile error
@@ -114,5 +122,34 @@ describe('typed tables from a Kysely Database type', () => {
     expect(tableSchema<Database>()({ table: 'users', columns: ['id', 'name'] })).toBeInstanceOf(
       defineSchema({ table: 'x', columns: ['a'] }).constructor,
     )
+  })
+
+  it('checks a row held in a variable as strictly as a literal, in every call that takes rows', () => {
+    const events = tableSchema<Database>()({ table: 'events', columns: ['kind', 'at', 'note'] })
+    const full: Insertable<Database['events']> = { kind: 'click', at: new Date(), note: null }
+    // Wider than the row type: until 2026-11-30 the row argument also inferred the row type,
+    // so these compiled (a JSON.parse'd Record committed text into an integer column).
+    const partial: Partial<Insertable<Database['events']>> = { note: 'n' }
+    const update: Updateable<Database['events']> = { note: 'n' }
+    const parsed: Record<string, unknown> = { kind: 'click', at: 'yesterday' }
+    // Type checks only (tsc runs over the tests): never called.
+    const typeOnly = (batch: SqlBatchSQL<Database>) => {
+      void batch.submit(events, full)
+      void batch.submitMany(events, [full, { kind: 'k', at: new Date() }])
+      void batch.submitAndWait(events, full)
+      void batch.preview(events, [full])
+      void Request.from(events, full)
+      // @ts-expect-error: `kind` and `at` may be missing
+      void batch.submit(events, partial)
+      // @ts-expect-error: an Updateable is not an insertable row
+      void batch.submitMany(events, [update])
+      // @ts-expect-error: values of unknown type
+      void batch.submitAndWait(events, parsed)
+      // @ts-expect-error: values of unknown type
+      void batch.preview(events, [parsed])
+      // @ts-expect-error: values of unknown type
+      void Request.from(events, parsed)
+    }
+    expect(typeof typeOnly).toBe('function')
   })
 })

@@ -78,7 +78,7 @@ export function identifierCases(ctx: SuiteContext): void {
         Object.fromEntries(columns.map((c, i) => [c, values[i]]))
       const write = async (
         strategy: 'insert' | 'update' | 'replace',
-        rows: Record<string, unknown>[],
+        rows: Record<string, number | string | undefined>[],
       ) => {
         const schema = defineSchema({
           table: name,
