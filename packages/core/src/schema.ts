@@ -375,6 +375,14 @@ export class Schema<Row extends AnyRow = AnyRow> {
       )
     }
     if (strategy === 'update') {
+      // An empty list (one computed from config, say) is not "every other column", which
+      // would overwrite what the caller meant to keep, nor silently "update nothing".
+      if (def.updateColumns !== undefined && update.length === 0)
+        throw new ValidationError(
+          'BATCHSQL_INVALID_SCHEMA',
+          `table "${table}": updateColumns is empty: list at least one, leave it out for every non-conflict column, or use strategy "ignore"`,
+          { table },
+        )
       if (update.length === 0) update = this.columns.filter((c) => !conflict.includes(c))
       const overlap = update.find((c) => conflict.includes(c))
       if (overlap !== undefined) {
@@ -534,8 +542,10 @@ export function defineSchema<
   },
 ): Schema<RowOf<C, Known<R>>>
 /**
- * Explicit row type, e.g. `defineSchema<EventRow>({...})` with an interface of yours (or a
- * Kysely table type). Only with the type argument given: without one, a definition the two
+ * Explicit row type, e.g. `defineSchema<EventRow>({...})` with an interface of yours whose
+ * properties are exactly the columns (rows are typed by the whole interface). For a Kysely
+ * table type use `tableSchema()` of `@batchsql/kysely`: it types rows by the listed columns'
+ * insert types. Only with the type argument given: without one, a definition the two
  * forms above refuse (a misspelt conflict column, say) would otherwise land here, typed as
  * any row at all.
  */

@@ -52,6 +52,16 @@ describe('defineSchema', () => {
       },
       'both a conflict and an update',
     ],
+    [
+      {
+        table: 't',
+        columns: ['a', 'b'],
+        strategy: 'update',
+        conflictColumns: ['a'],
+        updateColumns: [],
+      },
+      'updateColumns is empty',
+    ],
     [{ table: 't', columns: ['a'], conflictColumns: ['a'] }, 'strategy "insert"'],
     [{ table: 't', columns: ['a'], strategy: 'merge' }, 'unknown conflict strategy'],
     [{ table: 't', columns: { a: 'text' } }, 'unknown type "text"; expected one of any, int,'],
