@@ -40,6 +40,8 @@ export type BatchSQLErrorCode =
  */
 export class BatchSQLError extends Error {
   readonly code: BatchSQLErrorCode
+  // Declared here too: a project compiled with a lib before ES2022 has no `Error.cause`.
+  declare readonly cause?: unknown
   constructor(code: BatchSQLErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options)
     this.name = new.target.name

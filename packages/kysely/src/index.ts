@@ -1,3 +1,4 @@
+export type { Chunk } from './chunks.js'
 export type {
   DriverRow,
   InsertShape,
@@ -8,6 +9,7 @@ export type {
 export type { SqlBatchSQL, SqlBatchSQLConfig } from './factory.js'
 export { createKyselyBatchSQL } from './factory.js'
 export { lostCommit } from './lost-commit.js'
+export type { PlannedGroup } from './plan.js'
 export { previewBatch, statementFingerprint } from './preview.js'
 export type { KyselyProcessorOptions } from './processor.js'
 export { KyselyProcessor } from './processor.js'
@@ -15,6 +17,7 @@ export { StatementCache } from './statement-cache.js'
 export { checkConnectionOptions, checkConnectionUrl, isKysely } from './target.js'
 export type {
   RequiredTableRow,
+  TableColumn,
   TableRow,
   TableSchemaDefinition,
   UpdatableColumn,

@@ -164,7 +164,7 @@ function fixed(
  * Rows of the fixed forms: every argument required and non-null, as `submit()` checks at
  * run time (a compile error first, for typed callers).
  */
-type KeyRow = { key: string | Uint8Array }
+export type KeyRow = { key: string | Uint8Array }
 type Arg = NonNullable<Value>
 
 /**

@@ -1,7 +1,7 @@
 import { ValidationError } from '@batchsql/core'
 import type { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createRedisBatchSQL, redisSchemas, SUPPORTED_COMMANDS } from '../src/index.js'
+import { createRedisBatchSQL, type KeyRow, redisSchemas, SUPPORTED_COMMANDS } from '../src/index.js'
 import { connect, dropPrefix, uniquePrefix } from './helpers.js'
 
 let redis: Redis
@@ -263,6 +263,10 @@ describe('generic command form', () => {
     expect(many).toMatchObject({ code: 'BATCHSQL_TYPE_MISMATCH' })
     // A typed caller gets these as compile errors; plain JavaScript at submit().
     const typed = redisSchemas.set({ prefix })
+    // The row type's key part, importable from the package root (it names every typed form).
+    const keyOnly: KeyRow = { key: 'x' }
+    // @ts-expect-error `value` is required
+    await expect(b.submit(typed, keyOnly)).rejects.toThrow('unset')
     // @ts-expect-error `value` is required
     await expect(b.submit(typed, { key: 'x' })).rejects.toThrow('unset')
     // The same code as the generic form's and core's for an unset value.
