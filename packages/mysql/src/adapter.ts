@@ -3,7 +3,12 @@ import type { InsertShape, SqlDialectAdapter } from '@batchsql/kysely'
 import { type Compilable, CompiledQuery, type Kysely, sql } from 'kysely'
 import { classifyMysqlError, lostInFlightMysql, redactMysqlError } from './classify.js'
 import { oversizeStatement, packetTooLargeError, type StringSizes } from './packet.js'
-import { refuseSession, SESSION_COLUMNS, type SessionSettings } from './session.js'
+import {
+  refuseOracleMode,
+  refuseSession,
+  SESSION_COLUMNS,
+  type SessionSettings,
+} from './session.js'
 import { toMysqlValue } from './values.js'
 
 export interface MysqlAdapterOptions {
@@ -46,6 +51,12 @@ export class MysqlAdapter implements SqlDialectAdapter {
   /** Long strings measured against the packet, per attempt (bisection measures rows again). */
   private readonly measured = new WeakMap<ProcessContext, StringSizes>()
 
+  /**
+   * Set by the factory when it is given a Kysely instance: statements then reach mysql2
+   * without BatchSQL's session wrapper, which rewrites Kysely's BEGIN (`refuseOracleMode`).
+   */
+  kyselyTarget = false
+
   constructor(options: MysqlAdapterOptions = {}) {
     this.rowsPerStatement = options.rowsPerStatement ?? 2000
   }
@@ -62,6 +73,7 @@ export class MysqlAdapter implements SqlDialectAdapter {
     // connection this query ran on (the server's side of its character set: mysql2's
     // connection is out of reach behind Kysely).
     refuseSession(row)
+    if (this.kyselyTarget) refuseOracleMode(row)
     this.server = parseServerVersion(row.version, Number(row.packet))
     this.maxStatementBytes = this.server.maxAllowedPacket
   }

@@ -82,7 +82,10 @@ export function createMysqlBatchSQL<DB = any>(
   checkedOptions(config, 'createMysqlBatchSQL()')
   const { rowsPerStatement, ...rest } = config
   const adapter = new MysqlAdapter({ rowsPerStatement })
-  if (isKysely(target)) return createKyselyBatchSQL(target, adapter, rest)
+  if (isKysely(target)) {
+    adapter.kyselyTarget = true
+    return createKyselyBatchSQL(target, adapter, rest)
+  }
   const given = callbackPool(target)
   if (given === undefined)
     checkConnectionOptions(

@@ -21,12 +21,12 @@ const REFUSED_MODES: Readonly<Record<string, string>> = {
   EMPTY_STRING_IS_NULL: "the server stores an empty string as NULL, not as ''",
 }
 
+/** The flags of a `sql_mode` value, upper case. */
+const sqlModeFlags = (sqlMode: string) => sqlMode.split(',').map((m) => m.trim().toUpperCase())
+
 /** The first flag of `sqlMode` BatchSQL will not write through, if any. */
 function refusedSqlMode(sqlMode: string): string | undefined {
-  return sqlMode
-    .split(',')
-    .map((m) => m.trim().toUpperCase())
-    .find((m) => m in REFUSED_MODES)
+  return sqlModeFlags(sqlMode).find((m) => m in REFUSED_MODES)
 }
 
 /** The error of a session BatchSQL will not write through: final, nothing was sent. */
@@ -106,6 +106,23 @@ export function refuseSession(settings: SessionSettings, clientCharsetNumber?: n
   if (Number(settings.ac) === 0) throw autocommitOffError()
   const charset = refusedCharset([String(settings.cs), String(settings.cc)], clientCharsetNumber)
   if (charset !== undefined) throw charsetError(charset)
+}
+
+/**
+ * A Kysely of yours in MariaDB's sql_mode ORACLE: Kysely's MySQL driver opens a transaction
+ * with a bare BEGIN, which that mode reads as the start of a block (1064), so every batch of
+ * several statements would fail as a syntax error; on a pool BatchSQL wraps, its sessions send
+ * START TRANSACTION instead (`SessionConnection`).
+ */
+export function refuseOracleMode(settings: SessionSettings): void {
+  if (sqlModeFlags(String(settings.mode ?? '')).includes('ORACLE'))
+    throw new BatchSQLError(
+      'BATCHSQL_INVALID_CONFIG',
+      "the MySQL session's sql_mode contains ORACLE, where the BEGIN that Kysely's MySQL " +
+        'driver opens a transaction with starts a block instead, so BatchSQL writes nothing ' +
+        'through it; pass the mysql2 pool instead of the Kysely instance, or remove the mode ' +
+        '(see the @batchsql/mysql README, "Server settings")',
+    )
 }
 
 /**
@@ -259,8 +276,12 @@ class SessionConnection {
       return undefined
     }
     // Kysely's own transaction statements (mysql-driver: 'begin', 'commit', 'rollback').
-    if (sql === 'begin') this.inOwnTransaction = true
-    else if (sql === 'commit' || sql === 'rollback') this.inOwnTransaction = false
+    // BEGIN as START TRANSACTION: in MariaDB's sql_mode ORACLE a bare BEGIN opens a block
+    // (1064), and every batch of several statements would fail as a syntax error.
+    if (sql === 'begin') {
+      this.inOwnTransaction = true
+      sql = 'start transaction'
+    } else if (sql === 'commit' || sql === 'rollback') this.inOwnTransaction = false
     return raw.query(sql, parameters, (err, result) => {
       if (err) {
         redactMysqlError(err, sql)

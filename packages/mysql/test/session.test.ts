@@ -413,6 +413,47 @@ describe('transactions: autocommit off, a connection handed over inside a transa
     },
   )
 
+  it.each(['a pool BatchSQL creates', 'a pool of yours', 'a Kysely of yours'] as const)(
+    'sql_mode ORACLE (MariaDB: a bare BEGIN opens a block): a batch of several statements on %s commits whole, or is refused up front',
+    async (kind) => {
+      const oracle = "SET SESSION sql_mode = 'ORACLE'"
+      if (kind === 'a pool BatchSQL creates') serverDefault(oracle)
+      const pool = kind === 'a pool BatchSQL creates' ? undefined : userPool(oracle)
+      const db =
+        kind === 'a Kysely of yours'
+          ? new Kysely<any>({ dialect: new MysqlDialect({ pool: pool! }) })
+          : undefined
+      await fresh()
+      const errors: unknown[] = []
+      // Five rows, two per statement: three statements in one transaction.
+      const batch = createMysqlBatchSQL(db ?? pool ?? MYSQL_URL, {
+        flushInterval: 1,
+        flushSize: 5,
+        rowsPerStatement: 2,
+        onError: (f) => void errors.push(f.error),
+      })
+      await batch.submitMany(
+        t,
+        [1, 2, 3, 4, 5].map((id) => ({ id })),
+      )
+      const result = await batch.close()
+      vi.restoreAllMocks()
+      await (db ? db.destroy() : pool?.promise().end())
+      if (kind === 'a Kysely of yours') {
+        expect(result).toMatchObject({ committed: 0, failed: 5 })
+        expect(await ids()).toEqual([])
+        expect(errors).toHaveLength(1)
+        expect(errors[0]).toMatchObject({ reason: 'non_retryable', attempts: 1 })
+        expect((errors[0] as Error).cause).toMatchObject({ code: 'BATCHSQL_INVALID_CONFIG' })
+        expect(String((errors[0] as Error).cause)).toMatch(/ORACLE/)
+      } else {
+        expect(errors).toEqual([])
+        expect(result).toMatchObject({ committed: 5, failed: 0 })
+        expect(await ids()).toEqual([1, 2, 3, 4, 5])
+      }
+    },
+  )
+
   it('a connection of your pool released inside a BEGIN is closed (the statement rolled back) and the batch retried on another: every row once', async () => {
     const pool = mysql.createPool({ uri: MYSQL_URL, connectionLimit: 1 })
     await fresh()
