@@ -94,6 +94,13 @@ export class PostgresAdapter implements SqlDialectAdapter {
   usesCopy(groups: readonly ShapeGroup[]): boolean {
     if (groups.length === 0) return false
     const schema = groups[0]!.shape.schema
+    // A misspelt key (`coppy: true`) would otherwise leave COPY off without a word.
+    for (const key of Object.keys(schema.adapterOptions))
+      if (key !== 'copy')
+        throw new BatchSQLError(
+          'BATCHSQL_INVALID_SCHEMA',
+          `table "${schema.table}": unknown adapterOptions key "${key}" (PostgreSQL takes copy)`,
+        )
     const opt = schema.adapterOptions.copy
     // `copy: 'always'` (the factory's words) would otherwise be ignored without a word.
     if (opt !== undefined && opt !== true && opt !== false)

@@ -114,11 +114,27 @@ export function preloadCopyStreams(): void {
   })
 }
 
-/** `lines()`, calling `done` once the last piece has been taken (the COPY's end is next). */
-function* announceEnd(pieces: Iterable<string>, done: () => void): Generator<string> {
-  yield* pieces
+/**
+ * `lines()`, calling `done` once the last piece has been taken (the COPY's end is next), and
+ * letting the event loop turn every `PIECES_PER_TURN` pieces: pg-copy-streams waits only when
+ * the socket's buffer is full, which on a fast link it never is, so a large batch was built
+ * and written in one go (QA: 300,000 rows of 200 characters held timers, `timeoutMs` and the
+ * application's own I/O for 2.7 s; the INSERT path 0.65 s).
+ */
+export async function* announceEnd(
+  pieces: Iterable<string>,
+  done: () => void,
+): AsyncGenerator<string> {
+  let n = 0
+  for (const piece of pieces) {
+    yield piece
+    if (++n % PIECES_PER_TURN === 0) await new Promise((turn) => setImmediate(turn))
+  }
   done()
 }
+
+/** ~1 MiB of COPY text between two turns of the event loop (`announceEnd`). */
+export const PIECES_PER_TURN = 16
 
 /**
  * Streams `values` into `table`. `allSent` runs once every row has been handed over and the

@@ -8,7 +8,7 @@ import { CamelCasePlugin, Kysely, PostgresDialect } from 'kysely'
 import pg from 'pg'
 import { afterAll, describe, expect, it } from 'vitest'
 import { connectClean } from '../src/clean-connection.js'
-import { TABLE_INFO_TTL_MS } from '../src/copy.js'
+import { announceEnd, PIECES_PER_TURN, TABLE_INFO_TTL_MS } from '../src/copy.js'
 import {
   classifyPostgresError,
   copyText,
@@ -168,21 +168,28 @@ describe('postgres adapter', () => {
     )
   })
 
-  it("a schema's adapterOptions.copy that is not a boolean fails its batch, never ignored", async () => {
-    const batch = createPostgresBatchSQL(pool, { copy: 'never' })
-    const s = defineSchema({
-      table: 'bsq_never_written',
-      columns: ['id'],
-      adapterOptions: { copy: 'always' },
-    })
-    const err = await batch.submitAndWait(s, { id: 1 }).then(
-      () => undefined,
-      (e: unknown) => e,
-    )
-    await batch.close()
-    expect(err).toMatchObject({ code: 'BATCHSQL_BATCH_FAILED', attempts: 1 })
-    expect((err as { cause: { code: string } }).cause.code).toBe('BATCHSQL_INVALID_SCHEMA')
-  })
+  it.each([
+    ['a copy that is not a boolean', { copy: 'always' }, /copy must be true or false/],
+    ['a misspelt key', { coppy: true }, /unknown adapterOptions key "coppy"/],
+  ])(
+    "a schema's adapterOptions with %s fails its batch, never ignored",
+    async (_, options, message) => {
+      const batch = createPostgresBatchSQL(pool, { copy: 'never' })
+      const s = defineSchema({
+        table: 'bsq_never_written',
+        columns: ['id'],
+        adapterOptions: options,
+      })
+      const err = await batch.submitAndWait(s, { id: 1 }).then(
+        () => undefined,
+        (e: unknown) => e,
+      )
+      await batch.close()
+      expect(err).toMatchObject({ code: 'BATCHSQL_BATCH_FAILED', attempts: 1 })
+      expect((err as { cause: { code: string } }).cause.code).toBe('BATCHSQL_INVALID_SCHEMA')
+      expect(String((err as { cause: Error }).cause)).toMatch(message)
+    },
+  )
 
   it('a pool or Kysely you pass stays open after close(); a URL-made pool is ended', async () => {
     const b1 = createPostgresBatchSQL(pool)
@@ -330,6 +337,40 @@ describe('postgres adapter', () => {
     expect(
       ['a\tb\nc\\d\r', null, true, Buffer.from([1, 255]), new Date(0), '12'].map(copyText),
     ).toEqual(['a\\tb\\nc\\\\d\\r', '\\N', 'true', '\\\\x01ff', '1970-01-01T00:00:00.000Z', '12'])
+  })
+})
+
+describe('a large COPY batch', () => {
+  /** Counts turns of the event loop (check phase) until stopped. */
+  function turnCounter() {
+    let turns = 0
+    let on = true
+    const spin = () => {
+      turns++
+      if (on) setImmediate(spin)
+    }
+    setImmediate(spin)
+    return () => {
+      on = false
+      return turns
+    }
+  }
+
+  it('lets the event loop turn every PIECES_PER_TURN pieces of COPY text it hands over', async () => {
+    const stop = turnCounter()
+    let ended = false
+    const taken: string[] = []
+    for await (const piece of announceEnd(
+      Array.from({ length: PIECES_PER_TURN * 4 }, (_, i) => String(i)),
+      () => {
+        ended = true
+      },
+    ))
+      taken.push(piece)
+    // Without the turns the spinner would not have run once before the loop ended.
+    expect(stop()).toBeGreaterThanOrEqual(4)
+    expect(ended).toBe(true)
+    expect(taken).toHaveLength(PIECES_PER_TURN * 4)
   })
 })
 
