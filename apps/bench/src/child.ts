@@ -1,5 +1,6 @@
 import { CONTENDERS } from './cases.js'
-import { distinctKeys, WORKLOADS, type WorkloadName } from './workloads.js'
+import type { Contender } from './contender.js'
+import { distinctKeys, lastWrites, WORKLOADS, type WorkloadName } from './workloads.js'
 
 export interface Measurement {
   readonly contender: number
@@ -33,6 +34,7 @@ async function main(): Promise<void> {
     const expected = distinctKeys(w, m.rows)
     if (present !== expected)
       throw new Error(`${spec.name}: ${present} rows present, ${expected} expected`)
+    await lastWriteCheck(spec.name, c, lastWrites(w, m.rows, m.producers))
     const result: MeasurementResult = {
       rowsPerSec: m.rows / seconds,
       seconds,
@@ -42,6 +44,26 @@ async function main(): Promise<void> {
   } finally {
     await c.teardown()
   }
+}
+
+/**
+ * After an upsert run, each repeated key must hold its later row (`lastWrites`): the row count
+ * alone passed a contender whose concurrent statements let an older row win.
+ */
+async function lastWriteCheck(
+  name: string,
+  c: Contender,
+  expected: Map<number, string>,
+): Promise<void> {
+  const ids = [...expected.keys()]
+  let older = 0
+  for (let i = 0; i < ids.length; i += 10_000) {
+    const part = ids.slice(i, i + 10_000)
+    const got = await c.names(part)
+    for (const id of part) if (got.get(id) !== expected.get(id)) older++
+  }
+  if (older > 0)
+    throw new Error(`${name}: ${older} of ${ids.length} repeated keys do not hold their last write`)
 }
 
 main().catch((err: unknown) => {

@@ -6,6 +6,11 @@ export interface Contender {
   run(w: Workload, rows: number, producers: number): Promise<void>
   /** Rows (or keys) present afterwards, checked against the workload so no row is lost. */
   count(): Promise<number>
+  /**
+   * The stored `name` (Redis: the value) of each of `ids` that is present: after an upsert run,
+   * each repeated key must hold its later row's (`lastWriteCheck`).
+   */
+  names(ids: readonly number[]): Promise<Map<number, string>>
   teardown(): Promise<void>
 }
 

@@ -7,6 +7,7 @@ import { BATCH, type Contender, IN_FLIGHT, quoteList, type TableRun } from './co
 import {
   chunks,
   inFlight,
+  keyOrdered,
   makeRow,
   produce,
   type Row,
@@ -33,6 +34,11 @@ function onPool(prefix: string, run: TableRun<mysql.Pool>): Contender {
       const [r] = await pool.query(`SELECT COUNT(*) AS n FROM \`${table}\``)
       return Number((r as { n: number }[])[0]?.n)
     },
+    async names(ids) {
+      if (ids.length === 0) return new Map()
+      const [r] = await pool.query(`SELECT id, name FROM \`${table}\` WHERE id IN (?)`, [ids])
+      return new Map((r as { id: number; name: string }[]).map((x) => [Number(x.id), x.name]))
+    },
     async teardown() {
       await pool.query(`DROP TABLE IF EXISTS \`${table}\``)
       await pool.end()
@@ -56,10 +62,10 @@ export function mysqlBare(): Contender {
   return onPool('bench_my', async (pool, table, w, rows, producers) => {
     const sql = insertSql(table, w)
     const perProducer = Math.max(1, Math.ceil(IN_FLIGHT / producers))
+    const write = (chunk: Row[]) => pool.query(sql, [chunk.map((r) => w.columns.map((c) => r[c]))])
+    const send = w.upsert ? keyOrdered(write) : write
     await produce(rows, producers, (start, end) =>
-      inFlight(chunks(w, start, end, BATCH), perProducer, (chunk) =>
-        pool.query(sql, [chunk.map((r) => w.columns.map((c) => r[c]))]),
-      ),
+      inFlight(chunks(w, start, end, BATCH), perProducer, send),
     )
   })
 }

@@ -10,6 +10,7 @@ import { BATCH, type Contender, IN_FLIGHT, quoteList, type TableRun } from './co
 import {
   chunks,
   inFlight,
+  keyOrdered,
   makeRow,
   produce,
   type Row,
@@ -42,6 +43,10 @@ function onPool(prefix: string, run: TableRun<pg.Pool>): Contender {
     async count() {
       return Number((await pool.query(`SELECT COUNT(*) AS n FROM "${table}"`)).rows[0].n)
     },
+    async names(ids) {
+      const { rows } = await pool.query(`SELECT id, name FROM "${table}" WHERE id = ANY($1)`, [ids])
+      return new Map(rows.map((r: { id: string; name: string }) => [Number(r.id), r.name]))
+    },
     async teardown() {
       await pool.query(`DROP TABLE IF EXISTS "${table}"`)
       await pool.end()
@@ -64,13 +69,14 @@ export function postgresBare(): Contender {
   return onPool('bench_pg', async (pool, table, w, rows, producers) => {
     const full = insertSql(table, w, BATCH)
     const perProducer = Math.max(1, Math.ceil(IN_FLIGHT / producers))
+    const write = (chunk: Row[]) =>
+      pool.query(
+        chunk.length === BATCH ? full : insertSql(table, w, chunk.length),
+        chunk.flatMap((r) => w.columns.map((c) => r[c])),
+      )
+    const send = w.upsert ? keyOrdered(write) : write
     await produce(rows, producers, (start, end) =>
-      inFlight(chunks(w, start, end, BATCH), perProducer, (chunk) =>
-        pool.query(
-          chunk.length === BATCH ? full : insertSql(table, w, chunk.length),
-          chunk.flatMap((r) => w.columns.map((c) => r[c])),
-        ),
-      ),
+      inFlight(chunks(w, start, end, BATCH), perProducer, send),
     )
   })
 }

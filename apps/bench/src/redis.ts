@@ -8,6 +8,7 @@ import {
   makeRow,
   produce,
   type Row,
+  sharedLimit,
   uniqueName,
   type Workload,
 } from './workloads.js'
@@ -45,6 +46,17 @@ function onRedis(
         n += (keys as string[]).length
       return n
     },
+    async names(ids) {
+      const found = new Map<number, string>()
+      for (let i = 0; i < ids.length; i += 10_000) {
+        const part = ids.slice(i, i + 10_000)
+        const values = await redis.mget(part.map((id) => `${keyPrefix}${id}`))
+        values.forEach((v, j) => {
+          if (v !== null) found.set(part[j]!, v)
+        })
+      }
+      return found
+    },
     async teardown() {
       for await (const keys of redis.scanStream({ match: `${keyPrefix}*`, count: 5000 })) {
         if ((keys as string[]).length > 0) await redis.unlink(...(keys as string[]))
@@ -58,12 +70,15 @@ function onRedis(
 export function redisBare(): Contender {
   return onRedis('bench_rd_bare', async (redis, prefix, w, rows, producers) => {
     const perProducer = Math.max(1, Math.ceil(IN_FLIGHT / producers))
+    // One connection runs pipelines in order: last write wins without more. No pool caps
+    // the pipelines in flight, so IN_FLIGHT is shared by the producers here.
+    const send = sharedLimit(IN_FLIGHT, (chunk: Row[]) => {
+      const p = redis.pipeline()
+      for (const r of chunk) p.set(`${prefix}${r.id}`, value(w, r))
+      return p.exec()
+    })
     await produce(rows, producers, (start, end) =>
-      inFlight(chunks(w, start, end, BATCH), perProducer, (chunk) => {
-        const p = redis.pipeline()
-        for (const r of chunk) p.set(`${prefix}${r.id}`, value(w, r))
-        return p.exec()
-      }),
+      inFlight(chunks(w, start, end, BATCH), perProducer, send),
     )
   })
 }

@@ -37,6 +37,14 @@ function insertSql(table: string, w: Workload, n: number): string {
   return `INSERT INTO "${table}" (${quoteList(w.columns)}) VALUES ${Array(n).fill(tuple).join(', ')}${upsertTail(w)}`
 }
 
+/** `Contender.names()` on a SQLite table: ids bound as one JSON array. */
+function namesIn(db: Database.Database, table: string, ids: readonly number[]) {
+  const rows = db
+    .prepare(`SELECT id, name FROM "${table}" WHERE id IN (SELECT value FROM json_each(?))`)
+    .all(JSON.stringify(ids)) as { id: number; name: string }[]
+  return new Map(rows.map((r) => [r.id, r.name]))
+}
+
 /**
  * A contender on its own database file and table: creates both, counts rows afterwards and
  * removes the file (and its WAL) in teardown. `run` gets the open database.
@@ -53,6 +61,9 @@ function onFile(prefix: string, run: TableRun<Database.Database>): Contender {
     run: (w, rows, producers) => run(db, table, w, rows, producers),
     async count() {
       return (db.prepare(`SELECT COUNT(*) AS n FROM "${table}"`).get() as { n: number }).n
+    },
+    async names(ids) {
+      return namesIn(db, table, ids)
     },
     async teardown() {
       db?.close()
@@ -116,6 +127,14 @@ export function sqliteKnex(): Contender {
     async count() {
       const [r] = await knex(table).count({ n: '*' })
       return Number(r?.n)
+    },
+    async names(ids) {
+      const db = open(file)
+      try {
+        return namesIn(db, table, ids)
+      } finally {
+        db.close()
+      }
     },
     async teardown() {
       await knex.destroy()
