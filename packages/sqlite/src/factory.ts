@@ -85,8 +85,8 @@ function open(file: string): Database {
  */
 function setUp(database: Database, file: string): void {
   try {
-    database.pragma('busy_timeout = 5000')
-    database.pragma('journal_mode = WAL')
+    database.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`)
+    toWal(database)
     database.pragma('synchronous = NORMAL')
   } catch (err) {
     const code = (err as { code?: unknown }).code
@@ -103,6 +103,53 @@ function setUp(database: Database, file: string): void {
       }`,
       { cause: err },
     )
+  }
+}
+
+/**
+ * The journal modes of a `Database` of yours (`refuseJournalModes`). A mode that cannot even
+ * be read (a WAL file in a directory this process may not write: SQLITE_READONLY_DIRECTORY)
+ * is refused as a file BatchSQL opens is, typed, the driver's error as the cause.
+ */
+function checkJournalModes(database: Database): void {
+  try {
+    refuseJournalModes(database.pragma('database_list') as AttachedDatabase[], (schema) =>
+      database.prepare(journalModePragma(schema)).pluck().get(),
+    )
+  } catch (err) {
+    if (err instanceof BatchSQLError) throw err
+    throw new BatchSQLError(
+      'BATCHSQL_INVALID_CONFIG',
+      `createSqliteBatchSQL cannot read the journal mode of the Database given: ${
+        err instanceof Error ? err.message : String(err)
+      }`,
+      { cause: err },
+    )
+  }
+}
+
+const BUSY_TIMEOUT_MS = 5000
+
+/**
+ * `journal_mode = WAL`, waiting up to the busy timeout for another process's write lock. The
+ * switch reads, then needs the write lock, and SQLite does not call its busy handler for that
+ * upgrade while another connection holds RESERVED (it would deadlock two such upgraders), so
+ * the driver's timeout never applied: a file in rollback mode that another process was
+ * writing failed construction at once with SQLITE_BUSY (QA). Retried here, sleeping 20 ms
+ * between tries, blocking as the busy handler itself would.
+ */
+function toWal(database: Database): void {
+  const deadline = performance.now() + BUSY_TIMEOUT_MS
+  for (;;) {
+    try {
+      database.pragma('journal_mode = WAL')
+      return
+    } catch (err) {
+      const code = (err as { code?: unknown }).code
+      if (typeof code !== 'string' || !code.startsWith('SQLITE_BUSY')) throw err
+      if (performance.now() >= deadline) throw err
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20)
+    }
   }
 }
 
@@ -141,10 +188,7 @@ export function createSqliteBatchSQL<DB = any>(
   const database = owns ? open(target) : (target as Database)
   try {
     if (owns) setUp(database, target)
-    else
-      refuseJournalModes(database.pragma('database_list') as AttachedDatabase[], (schema) =>
-        database.prepare(journalModePragma(schema)).pluck().get(),
-      )
+    else checkJournalModes(database)
     const db = new Kysely<DB>({ dialect: new SqliteDialect({ database }) })
     const adapter = new SqliteAdapter({
       database,

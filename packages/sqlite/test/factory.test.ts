@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -133,8 +135,60 @@ describe('createSqliteBatchSQL target checks', () => {
     await kysely.destroy()
   })
 
+  it('a Database whose journal mode cannot be read: BATCHSQL_INVALID_CONFIG, the driver error as cause', () => {
+    // As better-sqlite3 fails on a WAL file in a directory the process may not write.
+    const driverError = Object.assign(new Error('attempt to write a readonly database'), {
+      code: 'SQLITE_READONLY_DIRECTORY',
+    })
+    const unreadable = {
+      prepare() {
+        throw driverError
+      },
+      pragma() {
+        throw driverError
+      },
+    }
+    const err = thrown(() => createSqliteBatchSQL(unreadable as never))
+    expect(err.code).toBe('BATCHSQL_INVALID_CONFIG')
+    expect(err.message).toMatch(/cannot read the journal mode/)
+    expect(err.cause).toBe(driverError)
+  })
+
   it('a file in an existing directory is created and opened', async () => {
     await createSqliteBatchSQL(join(dir, 'ok.db')).close()
+  })
+
+  it("a file in rollback mode that another process is writing: switching to WAL waits for the writer's lock, then works", async () => {
+    const file = join(dir, 'busy.db')
+    const setup = new Database(file)
+    setup.exec('CREATE TABLE t (id INTEGER PRIMARY KEY); CREATE TABLE side (x)')
+    setup.close()
+    // Another process: a write transaction (RESERVED lock) held for 800 ms.
+    const holder = spawn(
+      process.execPath,
+      [
+        '-e',
+        `const db = new (require('better-sqlite3'))(${JSON.stringify(file)})
+         db.exec('BEGIN IMMEDIATE'); db.prepare('INSERT INTO side VALUES (1)').run()
+         console.log('held')
+         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 800)
+         db.exec('COMMIT'); db.close()`,
+      ],
+      { cwd: import.meta.dirname, stdio: ['ignore', 'pipe', 'inherit'] },
+    )
+    const exited = once(holder, 'exit')
+    await once(holder.stdout!, 'data')
+    // Until 2026-11-30: SQLITE_BUSY at once (SQLite calls no busy handler for that upgrade).
+    const batch = createSqliteBatchSQL(file)
+    await batch.submitAndWait(defineSchema({ table: 't', columns: ['id'] }), { id: 1 })
+    await batch.close()
+    await exited
+    const db = new Database(file)
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal')
+    expect(
+      db.prepare('SELECT (SELECT count(*) FROM t) AS t, (SELECT count(*) FROM side) AS side').get(),
+    ).toEqual({ t: 1, side: 1 })
+    db.close()
   })
 })
 
