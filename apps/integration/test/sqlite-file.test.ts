@@ -37,11 +37,19 @@ describe('two runs with one SQLITE_PATH', () => {
     expect(existsSync(second.file!)).toBe(false)
     expect(tablesIn(path)).toEqual(['batchsql_first'])
     await first.close()
+    // Its file is deleted at the end too (until 2026-11-30 the emptied file was kept, every
+    // page it had grown to: 342 MB after the default run).
+    expect(existsSync(path)).toBe(false)
     // Released: the next run gets the configured file again (and recreates it).
     const third = await openSqlite(path)
     expect(third.file).toBe(path)
     expect(tablesIn(path)).toEqual([])
     await third.close()
+    // KEEP_TABLES keeps it.
+    const kept = await openSqlite(path, true, true)
+    await kept.createTable('batchsql_kept')
+    await kept.close()
+    expect(tablesIn(path)).toEqual(['batchsql_kept'])
     rmSync(dirname(path), { recursive: true })
   })
 
