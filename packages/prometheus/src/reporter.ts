@@ -117,6 +117,11 @@ export class PrometheusMetrics implements MetricsReporter {
   private tablesOfCase = new Map<string, Set<string>>()
   /** Test case, database and table whose counters `declareTable` started at 0. */
   private readonly declared = new Set<string>()
+  /**
+   * Test case and database whose per-database histograms have a series: started at 0, or
+   * observed first (a flush recorded before any batch declared its table).
+   */
+  private readonly databasesObserved = new Set<string>()
 
   private readonly batchDuration: Histogram
   private readonly batchTotal: Counter
@@ -444,21 +449,27 @@ export class PrometheusMetrics implements MetricsReporter {
   // --- core MetricsReporter ----------------------------------------------------------------
 
   recordEnqueueLatency(seconds: number, database: string): void {
-    this.enqueueLatency.observe(this.labels({ database, test_case: this.testCase }), seconds)
+    this.enqueueLatency.observe(this.perDatabase(database), seconds)
   }
 
   recordQueueWait(seconds: number, database: string): void {
-    this.queueWait.observe(this.labels({ database, test_case: this.testCase }), seconds)
+    this.queueWait.observe(this.perDatabase(database), seconds)
   }
 
   recordFlush(rows: number, schemaGroups: number, database: string): void {
-    const l = this.labels({ database, test_case: this.testCase })
+    const l = this.perDatabase(database)
     this.flushSize.observe(l, rows)
     this.flushGroups.observe(l, schemaGroups)
   }
 
   recordAssembleDuration(seconds: number, database: string): void {
-    this.assemble.observe(this.labels({ database, test_case: this.testCase }), seconds)
+    this.assemble.observe(this.perDatabase(database), seconds)
+  }
+
+  /** The labels of a per-database histogram's series, which from now on is not zeroed. */
+  private perDatabase(database: string): Labels {
+    this.databasesObserved.add(`${this.testCase}\u0000${database}`)
+    return this.labels({ database, test_case: this.testCase })
   }
 
   recordKeyOrderWait(database: string, table: string, seconds: number): void {
@@ -560,10 +571,32 @@ export class PrometheusMetrics implements MetricsReporter {
       this.recordsDeduplicated,
     ])
       c.inc(l, 0)
-    for (const status of BATCH_STATUSES) this.batchTotal.inc({ ...l, status }, 0)
+    for (const status of BATCH_STATUSES) {
+      this.batchTotal.inc({ ...l, status }, 0)
+      this.batchDuration.zero({ ...l, status })
+    }
     for (const reason of ERROR_REASONS)
       for (const when of ['retry', 'final'])
         this.errors.inc({ ...l, error_type: `${when}:${reason}` }, 0)
+    // Histograms too: their `rate()` of buckets, `_sum` and `_count` miss the first
+    // observations of a series the same way (QA: the batch duration panel empty for a test
+    // case written within one scrape interval). These per-table ones are observed only after
+    // the batch declared its table; `zero()` resets, so the per-database ones (a flush is
+    // recorded before its batches) are zeroed only while nothing was observed under them.
+    this.batchSize.zero(l)
+    const perDatabase = `${this.testCase}\u0000${database}`
+    if (!this.databasesObserved.has(perDatabase)) {
+      this.databasesObserved.add(perDatabase)
+      const d = this.labels({ database, test_case: this.testCase })
+      for (const h of [
+        this.enqueueLatency,
+        this.queueWait,
+        this.flushSize,
+        this.flushGroups,
+        this.assemble,
+      ])
+        h.zero(d)
+    }
   }
 
   /** Sets `gauge` per database to the sum of `read` over its bound pipelines (0 when none). */

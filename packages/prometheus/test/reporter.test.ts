@@ -338,6 +338,34 @@ describe('registries, labels and cardinality', () => {
     expect(value(t, 'batchsql_records_processed_total', { table: '_all' })).toBe(1000)
   })
 
+  it("a declared table's histograms start at 0 too, and its database's, unless already observed", async () => {
+    const m = new PrometheusMetrics()
+    m.setCurrentTestCase('one')
+    m.declareTable('db', 'orders')
+    const t = await m.metrics()
+    const l = { database: 'db', table: 'orders', test_case: 'one' }
+    // Histograms too (rate() of their buckets misses a series' first observations alike).
+    for (const status of ['success', 'partial', 'failure'])
+      expect(value(t, 'batchsql_batch_execution_duration_seconds_count', { ...l, status })).toBe(0)
+    expect(value(t, 'batchsql_batch_size_count', l)).toBe(0)
+    const db = { database: 'db', test_case: 'one' }
+    for (const name of [
+      'batchsql_flush_size_rows_count',
+      'batchsql_queue_wait_seconds_count',
+      'batchsql_enqueue_latency_seconds_count',
+    ])
+      expect(value(t, name, db)).toBe(0)
+    // A per-database series observed before a table is declared is not reset by it (a flush
+    // is recorded before its batches declare their tables).
+    const early = new PrometheusMetrics()
+    early.setCurrentTestCase('flushed')
+    early.recordFlush(7, 1, 'db')
+    early.declareTable('db', 'orders')
+    const flushed = await early.metrics()
+    expect(value(flushed, 'batchsql_flush_size_rows_sum', { database: 'db' })).toBe(7)
+    expect(value(flushed, 'batchsql_queue_wait_seconds_count', { database: 'db' })).toBeUndefined()
+  })
+
   it("a table's counters start at 0: declared, on a pipeline's binding, on each new test case", async () => {
     const m = new PrometheusMetrics()
     m.setCurrentTestCase('one')
