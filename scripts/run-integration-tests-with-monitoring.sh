@@ -61,6 +61,7 @@ pnpm turbo run build --filter=@batchsql/integration... >/dev/null
 status=0
 PROMETHEUS_PORT="${PROMETHEUS_PORT:-9091}" METRICS_HOST="${METRICS_HOST:-0.0.0.0}" \
   DATABASES="${DATABASES:-sqlite,mysql,postgres,redis}" LINGER="${LINGER:-30s}" \
+  AWAIT_SCRAPE="${AWAIT_SCRAPE:-30s}" \
   pnpm --filter @batchsql/integration start "$@" || status=$?
 
 echo

@@ -35,6 +35,8 @@ export interface AppConfig {
   keepTables: boolean
   /** Keep serving /metrics this long after the run, so Prometheus scrapes the final values. */
   lingerMs: number
+  /** How long to wait for Prometheus's first scrape before the first scenario (0: not at all). */
+  awaitScrapeMs: number
   progress: 'auto' | 'bar' | 'lines' | 'none'
 }
 
@@ -272,6 +274,14 @@ export function buildProgram(): Command {
         .argParser(positiveInt(1_000_000_000)),
     )
     .addOption(
+      new Option(
+        '--await-scrape <duration>',
+        'before the first scenario, wait up to this long for Prometheus to scrape /metrics (e.g. 30s)',
+      )
+        .env('AWAIT_SCRAPE')
+        .argParser((t) => (/^\s*0*\s*$/.test(t) ? 0 : timerDuration(t))),
+    )
+    .addOption(
       new Option('--linger <duration>', 'keep /metrics up this long after the run (e.g. 30s)')
         .env('LINGER')
         // 0 (or empty) = do not linger, as when it is not set.
@@ -338,6 +348,7 @@ export function parseConfig(
     longDurationRecords: o.longDurationRecords,
     keepTables: o.keepTables === true,
     lingerMs: o.linger ?? 0,
+    awaitScrapeMs: o.awaitScrape ?? 0,
     progress: o.progress,
   }
   if (config.batchSize > config.bufferSize) {

@@ -120,6 +120,14 @@ async function main(): Promise<number> {
   process.on('SIGINT', handlers.SIGINT)
   process.on('SIGTERM', handlers.SIGTERM)
   const ctx = { config, metrics, progress, entry, stop: stop.signal }
+  if (config.awaitScrapeMs > 0) {
+    // The first scenarios would otherwise run before Prometheus's first scrape, unseen by
+    // rate() (each later one waits for a scrape by itself: ScrapeWatch).
+    progress.log(
+      `waiting up to ${config.awaitScrapeMs / 1000} s for Prometheus to scrape ${metrics.url}`,
+    )
+    await unlessAborted(metrics.scraping(config.awaitScrapeMs), stop.signal, () => {})
+  }
   /**
    * Runs the selected scenarios on one database, closing it at the end. Its run lock is
    * checked before and after every scenario: lost for good (run-lock.ts), the scenario that

@@ -3,9 +3,10 @@
  * metrics of every scenario's BatchSQL and the per-scenario test results.
  */
 import type { MetricsReporter } from '@batchsql/core'
-import { PrometheusMetrics } from '@batchsql/prometheus'
+import { MetricsServer, PrometheusMetrics } from '@batchsql/prometheus'
 import type { AppConfig } from './config.js'
 import type { ScenarioResult } from './runner.js'
+import { ScrapeWatch } from './scrape-watch.js'
 
 export interface Metrics {
   readonly reporter: MetricsReporter
@@ -15,6 +16,13 @@ export interface Metrics {
   setCurrentTestCase(name: string): void
   /** Starts a scenario table's counters at 0, so that rate() on the dashboard counts its first batch. */
   declareTable(database: string, table: string): void
+  /**
+   * Resolves once /metrics has been scraped after this call if something scrapes it (see
+   * ScrapeWatch): the declared counters are then seen at 0 before the scenario writes.
+   */
+  scrapedOnce(): Promise<void>
+  /** Resolves once /metrics is seen scraped at an interval (two scrapes), or after `limitMs`. */
+  scraping(limitMs: number): Promise<void>
   recordRealTimeMetrics(database: string, testCase: string, rps: number, rssMB: number): void
   recordResult(r: ScenarioResult): void
   stop(): Promise<void>
@@ -31,17 +39,27 @@ export function metricsUrl(host: string, port: number): string {
 
 export async function startMetrics(config: AppConfig): Promise<Metrics> {
   const prom = new PrometheusMetrics({ defaultMetrics: true })
+  const scrapes = new ScrapeWatch()
+  // The package's server over a source that notes each scrape once its text is built.
+  const server = new MetricsServer({
+    async metrics(openMetrics) {
+      const text = await prom.metrics(openMetrics)
+      scrapes.scraped()
+      return text
+    },
+    contentType: (openMetrics) => prom.contentType(openMetrics),
+  })
   let url: string | undefined
   let notice: string | undefined
   try {
-    const { port } = await prom.startServer(config.prometheusPort, config.metricsHost)
+    const { port } = await server.listen(config.prometheusPort, config.metricsHost)
     url = metricsUrl(config.metricsHost, port)
   } catch (err) {
     const code = (err as { code?: string }).code
     if (code !== 'EADDRINUSE' || config.prometheusPortExplicit) throw err
     // The guide's default 9090 is also Prometheus's own port: when it is taken and the user
     // did not ask for it, serve on a free port and say so, rather than fail the main job.
-    const { port } = await prom.startServer(0, config.metricsHost)
+    const { port } = await server.listen(0, config.metricsHost)
     url = metricsUrl(config.metricsHost, port)
     notice = `port ${config.prometheusPort} is in use; /metrics is on port ${port} instead (set PROMETHEUS_PORT to choose)`
   }
@@ -51,6 +69,8 @@ export async function startMetrics(config: AppConfig): Promise<Metrics> {
     notice,
     setCurrentTestCase: (name) => prom.setCurrentTestCase(name),
     declareTable: (database, table) => prom.declareTable(database, table),
+    scrapedOnce: () => scrapes.next(),
+    scraping: (limitMs) => scrapes.scraping(limitMs),
     recordRealTimeMetrics: (db, tc, rps, rssMB) => prom.recordRealTimeMetrics(db, tc, rps, rssMB),
     recordResult(r) {
       const mem = process.memoryUsage()
@@ -74,6 +94,6 @@ export async function startMetrics(config: AppConfig): Promise<Metrics> {
         gcCount: r.gc.count,
       })
     },
-    stop: () => prom.stopServer(),
+    stop: () => server.close(),
   }
 }

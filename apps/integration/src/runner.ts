@@ -3,7 +3,9 @@
  * after), its own pipeline and connections. Samples rates and memory every second for the
  * live display and /metrics, then verifies and judges the result.
  */
+
 import { fork } from 'node:child_process'
+import { unlessAborted } from './abortable.js'
 import type { Backend } from './backends/backend.js'
 import type { AppConfig } from './config.js'
 import { faultPatienceMs, untilFaultPoint } from './fault-point.js'
@@ -198,6 +200,8 @@ async function runScenarioOnce(
   metrics.setCurrentTestCase(testCase)
   metrics.declareTable(backend.name, table)
   const tableOptions = { keyless: scenario.keyless === true }
+  // Meanwhile Prometheus, if it scrapes us, sees the table's counters at 0 (ScrapeWatch).
+  const scraped = metrics.scrapedOnce()
   await backend.createTable(table, tableOptions)
   const poisonIds: number[] = []
   if (scenario.isPoison) {
@@ -208,6 +212,7 @@ async function runScenarioOnce(
     await backend.preparePoison?.(table, poisonIds)
   }
   const schema = backend.schema(table, scenario.strategy, tableOptions)
+  await unlessAborted(scraped, ctx.stop, () => {})
   collectGarbage()
   const counters: ProducerCounters = { submitted: 0, committed: 0, settled: 0 }
   const latencies = new LatencyRecorder()

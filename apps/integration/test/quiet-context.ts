@@ -13,6 +13,8 @@ export function quietContext(stop: AbortSignal = new AbortController().signal): 
     notice: undefined,
     setCurrentTestCase() {},
     declareTable() {},
+    scrapedOnce: async () => {},
+    scraping: async () => {},
     recordRealTimeMetrics() {},
     recordResult() {},
     stop: async () => {},
