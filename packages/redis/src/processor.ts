@@ -45,6 +45,13 @@ export interface RedisProcessorOptions {
 interface PipelineInternals {
   readonly options?: Pick<RedisOptions, 'keyPrefix'>
   sendCommand(command: Command): unknown
+  /** The replies of the last send, in queue order: a transaction's MULTI first. */
+  readonly _result?: readonly ([Error | null, unknown] | undefined)[]
+}
+
+/** Whether a transaction's MULTI was answered with an error (its commands ran unqueued). */
+function multiRefused(p: PipelineInternals): boolean {
+  return p._result?.[0]?.[0] instanceof Error
 }
 
 const QUEUED = Buffer.from('QUEUED')
@@ -280,8 +287,13 @@ export class RedisProcessor implements BatchProcessor {
       // ioredis rejects a pipeline before writing it (cluster not ready, no node for the
       // slot), or a transaction whose EXEC failed: an error reply means nothing ran, any
       // other error on a transaction leaves its outcome unknown, and so does a connection
-      // that closed with the replies outstanding.
-      const unknown = error instanceof ConnectionLostError || (atomic && !isReplyError(error))
+      // that closed with the replies outstanding. Unless MULTI itself was refused (an ACL
+      // without it, a renamed command, a proxy): the commands then ran one by one, and the
+      // failed EXEC ("without MULTI") says nothing of them (QA: every row reported failed,
+      // every command applied).
+      const unknown =
+        error instanceof ConnectionLostError ||
+        (atomic && (!isReplyError(error) || multiRefused(pipeline)))
       for (const k of group) outcomes[k] = unknown ? { error, [APPLIED_UNKNOWN]: true } : { error }
       return
     }

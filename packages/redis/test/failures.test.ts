@@ -4,7 +4,7 @@ import {
   type BatchMetrics,
   NoopMetricsReporter,
 } from '@batchsql/core'
-import type { Redis } from 'ioredis'
+import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import {
   classifyRedisError,
@@ -12,7 +12,7 @@ import {
   RedisProcessor,
   redisSchemas,
 } from '../src/index.js'
-import { connect, dropPrefix, script, uniquePrefix } from './helpers.js'
+import { connect, dropPrefix, REDIS_URL, script, uniquePrefix } from './helpers.js'
 
 let redis: Redis
 const prefix = uniquePrefix('failures')
@@ -121,6 +121,41 @@ describe('per-command failure isolation', () => {
     expect((results[4] as BatchFailedError).reason).toBe('data')
     expect(results.filter((r) => r === 'ok')).toHaveLength(9)
     expect(await redis.get(`${prefix}counter`)).toBe('9')
+  })
+})
+
+describe('atomic: true on a connection that may not run MULTI', () => {
+  // An ACL user without MULTI (or a renamed MULTI, a proxy without transactions): the server
+  // refuses MULTI, runs each command at once, then refuses EXEC ("without MULTI"). Until
+  // 2026-11-30 every row was reported failed (BATCHSQL_BATCH_FAILED) though every command had
+  // been applied: a caller replaying its failed rows applied each INCRBY twice.
+  const user = `bsqltest_nomulti_${process.pid}`
+  afterAll(async () => {
+    await redis.call('ACL', 'DELUSER', user)
+  })
+
+  it('reports its rows BATCHSQL_OUTCOME_UNKNOWN, never failed-for-certain', async () => {
+    await redis.call('ACL', 'SETUSER', user, 'on', 'nopass', '~*', '+@all', '-multi')
+    const limited = new Redis(REDIS_URL, { username: user, maxRetriesPerRequest: 1 })
+    const incr = redisSchemas.incr({ prefix: `${prefix}nomulti:` })
+    const b = createRedisBatchSQL(limited, { atomic: true, flushSize: 5 })
+    try {
+      const results = await Promise.all(
+        Array.from({ length: 5 }, () =>
+          b.submitAndWait(incr, { key: 'n', by: 1 }).then(
+            () => 'ok',
+            (e: BatchFailedError) => e.code,
+          ),
+        ),
+      )
+      const result = await b.close()
+      // The server applied every command; none may be reported as surely not written.
+      expect(await redis.get(`${prefix}nomulti:n`)).toBe('5')
+      expect(results).toEqual(Array(5).fill('BATCHSQL_OUTCOME_UNKNOWN'))
+      expect(result).toMatchObject({ committed: 0, failed: 5 })
+    } finally {
+      limited.disconnect()
+    }
   })
 })
 
