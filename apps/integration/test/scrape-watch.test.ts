@@ -11,6 +11,21 @@ async function settled(p: Promise<unknown>): Promise<boolean> {
   return done
 }
 
+/** A watch on a clock of its own (`at(ms)` sets it) that saw scrapes at 0 and 5 s. */
+function scrapedEvery5s() {
+  let now = 0
+  const watch = new ScrapeWatch(30_000, () => now)
+  watch.scraped()
+  now = 5_000
+  watch.scraped()
+  return {
+    watch,
+    at(ms: number) {
+      now = ms
+    },
+  }
+}
+
 describe('ScrapeWatch: a scenario waits for the next scrape only while something scrapes', () => {
   it('nothing scraped, or one scrape only (a curl): no wait', async () => {
     const watch = new ScrapeWatch()
@@ -20,12 +35,8 @@ describe('ScrapeWatch: a scenario waits for the next scrape only while something
   })
 
   it('scraped at an interval: waits for the next scrape, then every waiter goes', async () => {
-    let now = 0
-    const watch = new ScrapeWatch(30_000, () => now)
-    watch.scraped()
-    now = 5_000
-    watch.scraped()
-    now = 7_000
+    const { watch, at } = scrapedEvery5s()
+    at(7_000)
     const a = watch.next()
     const b = watch.next()
     expect(await settled(a)).toBe(false)
@@ -35,12 +46,8 @@ describe('ScrapeWatch: a scenario waits for the next scrape only while something
   })
 
   it('no scrape for longer than twice the interval and a second (Prometheus gone): no wait', async () => {
-    let now = 0
-    const watch = new ScrapeWatch(30_000, () => now)
-    watch.scraped()
-    now = 5_000
-    watch.scraped()
-    now = 16_001
+    const { watch, at } = scrapedEvery5s()
+    at(16_001)
     expect(await settled(watch.next())).toBe(true)
   })
 
