@@ -468,8 +468,13 @@ export class PrometheusMetrics implements MetricsReporter {
 
   /** The labels of a per-database histogram's series, which from now on is not zeroed. */
   private perDatabase(database: string): Labels {
-    this.databasesObserved.add(`${this.testCase}\u0000${database}`)
+    this.databasesObserved.add(this.databaseKey(database))
     return this.labels({ database, test_case: this.testCase })
+  }
+
+  /** `databasesObserved`'s key of `database` under the current test case. */
+  private databaseKey(database: string): string {
+    return `${this.testCase}\u0000${database}`
   }
 
   recordKeyOrderWait(database: string, table: string, seconds: number): void {
@@ -584,10 +589,8 @@ export class PrometheusMetrics implements MetricsReporter {
     // the batch declared its table; `zero()` resets, so the per-database ones (a flush is
     // recorded before its batches) are zeroed only while nothing was observed under them.
     this.batchSize.zero(l)
-    const perDatabase = `${this.testCase}\u0000${database}`
-    if (!this.databasesObserved.has(perDatabase)) {
-      this.databasesObserved.add(perDatabase)
-      const d = this.labels({ database, test_case: this.testCase })
+    if (!this.databasesObserved.has(this.databaseKey(database))) {
+      const d = this.perDatabase(database)
       for (const h of [
         this.enqueueLatency,
         this.queueWait,
